@@ -1,0 +1,147 @@
+"""The one exception tree of CultoTranscript.
+
+Every error the product raises on purpose derives from :class:`CultoError`. NATS errors are
+translated into this tree inside ``mesh/``; HTTP status codes are chosen from it inside
+``frontend_server/``. Each class carries a stable machine ``code`` that ends up in JSON errors
+(``{"error": {"code", "message"}}``) and in ``error`` events.
+
+::
+
+    CultoError
+    ├── ConfigError              bad environment / settings (fails at start-up)
+    ├── InvalidInput             a request or file the caller must fix
+    │   └── TranscriptError      unreadable / empty / oversized transcript
+    ├── NotFound                 unknown video (or other record)
+    ├── Conflict                 already exists, or a compare-and-set lost too often
+    ├── MeshError                NATS / JetStream trouble
+    │   ├── MeshUnavailable      not connected, no responders, stream missing
+    │   └── MeshTimeout          a request timed out
+    └── PipelineError            a processing stage failed
+        ├── TransientStageError  worth retrying (network, busy resource)
+        └── PermanentStageError  retrying cannot help
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CultoError(Exception):
+    """Root of every error CultoTranscript raises on purpose.
+
+    Args:
+        message: One human sentence that says what went wrong and, where possible, what to do.
+        code: Overrides the class's stable machine code.
+        details: Optional structured context (never secrets).
+    """
+
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code is not None:
+            # An instance-level code refines the class default (e.g. "youtube_unavailable").
+            self.code = code  # type: ignore[misc]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``{"code", "message"}`` body used in JSON errors and ``error`` events."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ConfigError(CultoError):
+    """A setting is missing or invalid; the message names the variable."""
+
+    code = "config_error"
+
+
+class InvalidInput(CultoError):
+    """The caller sent something that cannot be accepted as it is."""
+
+    code = "invalid_input"
+
+
+class TranscriptError(InvalidInput):
+    """A transcript is empty, binary, not UTF-8, too large or malformed."""
+
+    code = "invalid_transcript"
+
+
+class NotFound(CultoError):
+    """The named record does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(CultoError):
+    """The record exists already, or a concurrent update won."""
+
+    code = "conflict"
+
+
+class MeshError(CultoError):
+    """NATS or JetStream failed in a way the caller cannot fix by changing its input."""
+
+    code = "mesh_error"
+
+
+class MeshUnavailable(MeshError):
+    """NATS is not reachable, nobody answers, or a stream/bucket is missing."""
+
+    code = "mesh_unavailable"
+
+
+class MeshTimeout(MeshError):
+    """A request over NATS got no answer in time."""
+
+    code = "mesh_timeout"
+
+
+class PipelineError(CultoError):
+    """A processing stage failed."""
+
+    code = "pipeline_error"
+
+
+class TransientStageError(PipelineError):
+    """A stage failed for a reason that may pass (retry with backoff)."""
+
+    code = "transient_error"
+
+
+class PermanentStageError(PipelineError):
+    """A stage failed and retrying cannot help."""
+
+    code = "permanent_error"
+
+
+ERROR_CLASSES: dict[str, type[CultoError]] = {
+    cls.code: cls
+    for cls in (
+        CultoError,
+        ConfigError,
+        InvalidInput,
+        TranscriptError,
+        NotFound,
+        Conflict,
+        MeshError,
+        MeshUnavailable,
+        MeshTimeout,
+        PipelineError,
+        TransientStageError,
+        PermanentStageError,
+    )
+}
+
+
+def error_from_dict(body: dict[str, Any]) -> CultoError:
+    """Rebuild a :class:`CultoError` from its ``to_dict`` form (used across NATS replies)."""
+    code = str(body.get("code", "internal_error"))
+    cls = ERROR_CLASSES.get(code, CultoError)
+    return cls(str(body.get("message", "")), code=code, details=body.get("details") or None)

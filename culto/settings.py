@@ -1,0 +1,215 @@
+"""Process settings: built once from environment variables, immutable, passed in explicitly.
+
+Every variable is validated when the process starts; a bad value raises
+:class:`~culto.errors.ConfigError` whose one-line message names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from culto.errors import ConfigError
+
+DEFAULT_CSRF_EXEMPT = ("/api/v2/events/stream", "/health", "/docs")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+Role = Literal["dev", "prod"]
+
+
+class Settings(BaseModel):
+    """Every setting of one process. Build it with :meth:`from_env`.
+
+    Attributes:
+        nats_url: NATS server URL(s), comma separated; ``None`` means "start an embedded server"
+            (only ``culto up`` does that).
+        data_dir: Where the embedded server and the dev cookie secret live.
+        port: HTTP port of the frontend.
+        frontend_url: The browser app's origin, always allowed by CORS.
+        cors_origins: Extra allowed origins.
+        csrf_exempt_paths: Paths that skip the XSRF check.
+        sse_heartbeat_interval: Seconds between SSE heartbeats.
+        cookie_secret: Secret for signed cookies; required outside dev.
+        events_max_age: Retention of ``CULTO_EVENTS`` in seconds (0 = unlimited).
+        stream_replicas: Replica count of streams and buckets (1 dev, 3 prod cluster).
+        job_ack_wait: Seconds a worker may hold a job without a progress ping.
+        job_max_deliver: Deliveries of one job before it is failed for good.
+        max_transcript_bytes: Largest transcript accepted.
+        environment: ``dev`` generates a cookie secret; ``prod`` requires one.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    nats_url: str | None = None
+    data_dir: Path = Path(".culto")
+    port: int = 8000
+    host: str = "127.0.0.1"
+    frontend_url: str = "http://localhost:5173"
+    cors_origins: tuple[str, ...] = ()
+    csrf_exempt_paths: tuple[str, ...] = DEFAULT_CSRF_EXEMPT
+    sse_heartbeat_interval: float = 30.0
+    sse_client_buffer: int = 1000
+    cookie_secret: SecretStr | None = None
+    events_max_age: float = 30 * 86400.0
+    stream_replicas: int = 1
+    job_ack_wait: float = 30.0
+    job_max_deliver: int = 5
+    max_transcript_bytes: int = 5 * 1024 * 1024
+    environment: Role = "prod"
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """``FRONTEND_URL`` plus ``CORS_ORIGINS``, normalised to ``scheme://host[:port]``."""
+        return frozenset(_origin(o) for o in (self.frontend_url, *self.cors_origins))
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, environment: Role | None = None
+    ) -> Settings:
+        """Read and validate every variable.
+
+        Args:
+            environ: The variables to read (defaults to ``os.environ``).
+            environment: Force ``dev`` or ``prod``; otherwise ``CULTO_ENV`` (default ``prod``).
+
+        Raises:
+            ConfigError: naming the first invalid variable.
+        """
+        env = dict(os.environ if environ is None else environ)
+        role = environment or _choice(env, "CULTO_ENV", ("dev", "prod"), "prod")
+        fields: dict[str, object] = {"environment": role}
+        if url := env.get("NATS_URL", "").strip():
+            fields["nats_url"] = _nats_url(url)
+        if data_dir := env.get("CULTO_DATA_DIR", "").strip():
+            fields["data_dir"] = Path(data_dir)
+        fields["port"] = _int(env, "PORT", 8000, 1, 65535)
+        fields["host"] = env.get("CULTO_HOST", "127.0.0.1").strip() or "127.0.0.1"
+        frontend = env.get("FRONTEND_URL", "http://localhost:5173").strip()
+        fields["frontend_url"] = _checked_origin("FRONTEND_URL", frontend)
+        fields["cors_origins"] = tuple(
+            _checked_origin("CORS_ORIGINS", o) for o in _csv(env.get("CORS_ORIGINS", ""))
+        )
+        if "CSRF_EXEMPT_PATHS" in env:
+            paths = tuple(_csv(env["CSRF_EXEMPT_PATHS"]))
+            for p in paths:
+                if not p.startswith("/"):
+                    raise ConfigError(f"CSRF_EXEMPT_PATHS: each path must start with '/', got {p!r}")
+            fields["csrf_exempt_paths"] = paths
+        fields["sse_heartbeat_interval"] = _duration(env, "SSE_HEARTBEAT_INTERVAL", 30.0, 0.05)
+        fields["sse_client_buffer"] = _int(env, "SSE_CLIENT_BUFFER", 1000, 1, 1_000_000)
+        fields["events_max_age"] = _duration(env, "EVENTS_MAX_AGE", 30 * 86400.0, 0.0)
+        fields["stream_replicas"] = _int(env, "CULTO_STREAM_REPLICAS", 1, 1, 5)
+        fields["job_ack_wait"] = _duration(env, "CULTO_JOB_ACK_WAIT", 30.0, 0.5)
+        fields["job_max_deliver"] = _int(env, "CULTO_JOB_MAX_DELIVER", 5, 1, 100)
+        fields["max_transcript_bytes"] = _int(
+            env, "CULTO_MAX_TRANSCRIPT_BYTES", 5 * 1024 * 1024, 1, 512 * 1024 * 1024
+        )
+        secret = env.get("COOKIE_SECRET", "")
+        if secret:
+            if len(secret) < 16:
+                raise ConfigError("COOKIE_SECRET: must be at least 16 characters long")
+            fields["cookie_secret"] = SecretStr(secret)
+        elif role == "prod":
+            raise ConfigError(
+                "COOKIE_SECRET: required outside dev (set it, or CULTO_ENV=dev to generate one)"
+            )
+        return cls.model_validate(fields)
+
+    def with_dev_cookie_secret(self) -> Settings:
+        """Return settings with a cookie secret, generating and persisting one in dev."""
+        if self.cookie_secret is not None:
+            return self
+        if self.environment != "dev":
+            raise ConfigError("COOKIE_SECRET: required outside dev")
+        path = self.data_dir / "cookie_secret"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            value = path.read_text(encoding="utf-8").strip()
+        else:
+            value = secrets.token_urlsafe(32)
+            # Owner-only: the secret signs every XSRF cookie of this dev install.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(value)
+        return self.model_copy(update={"cookie_secret": SecretStr(value)})
+
+
+def _csv(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> Role:
+    value = env.get(name, default).strip() or default
+    if value not in allowed:
+        raise ConfigError(f"{name}: must be one of {', '.join(allowed)}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _duration(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    match = _DURATION.match(raw)
+    if not match:
+        raise ConfigError(
+            f"{name}: must be a duration like 30, 30s, 15m, 12h or 7d, got {raw!r}"
+        )
+    value = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum} seconds, got {raw!r}")
+    return value
+
+
+def _nats_url(raw: str) -> str:
+    for url in _csv(raw):
+        parts = urlsplit(url)
+        if parts.scheme not in ("nats", "tls", "ws", "wss") or not parts.hostname:
+            raise ConfigError(
+                f"NATS_URL: expected nats://host:port (comma separated for a cluster), got {url!r}"
+            )
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ConfigError(f"NATS_URL: invalid port in {url!r}") from None
+    return ",".join(_csv(raw))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port in (None, default_port) else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def _checked_origin(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"{name}: invalid port in {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}: expected an http(s) origin like https://app.example, got {url!r}")
+    return url.rstrip("/")

@@ -1,0 +1,35 @@
+"""Request/reply envelopes of the video API service over NATS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.ids import VideoId
+
+
+class VideoRef(BaseModel):
+    """Names one video (get and delete requests)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: VideoId
+
+
+class ErrorBody(BaseModel):
+    """``{"code", "message"}`` as used in every JSON error."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorReply(BaseModel):
+    """The body of a failed request: ``{"error": {"code", "message"}}``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: ErrorBody

@@ -1,0 +1,99 @@
+"""Event envelopes: what workers publish on ``culto.events.<video_id>.<type>`` and SSE sends.
+
+All events form one discriminated union on ``type``; :func:`parse_event` decodes any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from schemas.ids import VideoId
+from schemas.summary import SummaryDTO
+from schemas.timestamps import UtcDatetime, utc_now
+from schemas.videos import VideoStatus
+
+EventType = Literal["video.status", "summary.ready", "error", "video.deleted"]
+EVENT_TYPES: tuple[EventType, ...] = ("video.status", "summary.ready", "error", "video.deleted")
+
+
+class _Event(BaseModel):
+    # Each subclass declares ``type`` then ``timestamp`` so the JSON reads type-first (§7).
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class VideoStatusEventDTO(_Event):
+    """Progress of one video through the pipeline."""
+
+    type: Literal["video.status"] = "video.status"
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
+    video_id: VideoId
+    status: VideoStatus
+    progress: int = Field(ge=0, le=100)
+    message: str = ""
+
+
+class SummaryReadyEventDTO(_Event):
+    """The analysis of a video is stored and ready."""
+
+    type: Literal["summary.ready"] = "summary.ready"
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
+    video_id: VideoId
+    summary: SummaryDTO
+
+
+class ErrorEventDTO(_Event):
+    """Processing failed (``retryable`` says whether the pipeline will try again)."""
+
+    type: Literal["error"] = "error"
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
+    video_id: VideoId
+    code: str
+    message: str
+    stage: str | None = None
+    retryable: bool = False
+
+
+class VideoDeletedEventDTO(_Event):
+    """The video and its artifacts were removed."""
+
+    type: Literal["video.deleted"] = "video.deleted"
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
+    video_id: VideoId
+
+
+class HeartbeatEventDTO(_Event):
+    """SSE keep-alive; never stored in JetStream."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
+
+
+VideoEvent = Annotated[
+    VideoStatusEventDTO | SummaryReadyEventDTO | ErrorEventDTO | VideoDeletedEventDTO,
+    Field(discriminator="type"),
+]
+"""Any event stored in ``CULTO_EVENTS``."""
+
+AnyEvent = Annotated[
+    VideoStatusEventDTO
+    | SummaryReadyEventDTO
+    | ErrorEventDTO
+    | VideoDeletedEventDTO
+    | HeartbeatEventDTO,
+    Field(discriminator="type"),
+]
+"""Any event an SSE client can receive."""
+
+VIDEO_EVENT_ADAPTER: TypeAdapter[VideoEvent] = TypeAdapter(VideoEvent)
+ANY_EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def parse_event(data: bytes | str) -> VideoEvent:
+    """Decode a stored event.
+
+    Raises:
+        pydantic.ValidationError: when ``data`` is not a valid event.
+    """
+    return VIDEO_EVENT_ADAPTER.validate_json(data)

@@ -1,0 +1,124 @@
+"""Video catalog DTOs: status, the public record, and the submit request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from schemas.ids import VideoId, YoutubeId
+from schemas.summary import SummaryDTO
+from schemas.timestamps import UtcDatetime
+
+
+class VideoStatus(StrEnum):
+    """Where a video is in the pipeline."""
+
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
+TranscriptFormat = Literal["txt", "vtt", "srt"]
+
+
+class TranscriptInput(BaseModel):
+    """A transcript sent with the submit request, so the pipeline can run offline."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: TranscriptFormat = "txt"
+    content: str = Field(min_length=1)
+
+
+class VideoCreate(BaseModel):
+    """``POST /api/v2/videos/`` body. Give ``youtube_id`` or ``url`` (or both)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    youtube_id: YoutubeId | None = None
+    url: HttpUrl | None = None
+    title: str | None = Field(default=None, max_length=500)
+    description: str | None = Field(default=None, max_length=10_000)
+    channel_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    transcript: TranscriptInput | None = None
+    reprocess: bool = Field(
+        default=False, description="Process again even if this youtube_id is already known"
+    )
+
+    @model_validator(mode="after")
+    def _needs_a_source(self) -> VideoCreate:
+        if self.youtube_id is None and self.url is None:
+            raise ValueError("give youtube_id or url")
+        return self
+
+
+class ErrorInfo(BaseModel):
+    """Why a video failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+
+
+class VideoDTO(BaseModel):
+    """A video as the API shows it (``summary`` once PROCESSED)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: VideoId
+    youtube_id: YoutubeId | None = None
+    url: str | None = None
+    title: str | None = None
+    description: str | None = None
+    channel_id: str | None = None
+    status: VideoStatus
+    progress: int = Field(default=0, ge=0, le=100)
+    status_message: str = ""
+    error: ErrorInfo | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    summary: SummaryDTO | None = None
+
+
+class VideoRecord(VideoDTO):
+    """What the ``culto_videos`` KV bucket stores: the DTO plus pipeline bookkeeping."""
+
+    job_id: str | None = None
+    transcript_format: TranscriptFormat | None = None
+    has_inline_transcript: bool = False
+
+    def public(self) -> VideoDTO:
+        """The record without internal fields."""
+        return VideoDTO.model_validate(self.model_dump(include=set(VideoDTO.model_fields)))
+
+
+class VideoPage(BaseModel):
+    """One page of ``GET /api/v2/videos/``; pass ``next_cursor`` back as ``cursor``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[VideoDTO]
+    next_cursor: str | None = None
+    total: int = Field(ge=0, description="Videos matching the filters")
+
+
+class VideoListQuery(BaseModel):
+    """Filters and paging of a list request."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: VideoStatus | None = None
+    channel_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+def sort_key(video: VideoDTO) -> tuple[datetime, str]:
+    """Newest first ordering key (negate by sorting with ``reverse=True``)."""
+    return (video.created_at, video.id)
