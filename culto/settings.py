@@ -101,7 +101,9 @@ class Settings(BaseModel):
             paths = tuple(_csv(env["CSRF_EXEMPT_PATHS"]))
             for p in paths:
                 if not p.startswith("/"):
-                    raise ConfigError(f"CSRF_EXEMPT_PATHS: each path must start with '/', got {p!r}")
+                    raise ConfigError(
+                        f"CSRF_EXEMPT_PATHS: each path must start with '/', got {p!r}"
+                    )
             fields["csrf_exempt_paths"] = paths
         fields["sse_heartbeat_interval"] = _duration(env, "SSE_HEARTBEAT_INTERVAL", 30.0, 0.05)
         fields["sse_client_buffer"] = _int(env, "SSE_CLIENT_BUFFER", 1000, 1, 1_000_000)
@@ -172,9 +174,7 @@ def _duration(env: Mapping[str, str], name: str, default: float, minimum: float)
         return default
     match = _DURATION.match(raw)
     if not match:
-        raise ConfigError(
-            f"{name}: must be a duration like 30, 30s, 15m, 12h or 7d, got {raw!r}"
-        )
+        raise ConfigError(f"{name}: must be a duration like 30, 30s, 15m, 12h or 7d, got {raw!r}")
     value = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if value < minimum:
         raise ConfigError(f"{name}: must be at least {minimum} seconds, got {raw!r}")
@@ -211,5 +211,7 @@ def _checked_origin(name: str, url: str) -> str:
     except ValueError:
         raise ConfigError(f"{name}: invalid port in {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name}: expected an http(s) origin like https://app.example, got {url!r}")
+        raise ConfigError(
+            f"{name}: expected an http(s) origin like https://app.example, got {url!r}"
+        )
     return url.rstrip("/")

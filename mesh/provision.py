@@ -1,0 +1,231 @@
+"""Idempotent provisioning of every JetStream resource the mesh needs.
+
+Running it twice changes nothing; running it against a resource whose configuration has
+drifted (retention, duplicate window, replicas, ack wait ...) updates that resource.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import nats.js.errors
+from nats.js import api
+from nats.js.manager import JetStreamManager
+
+from culto.settings import Settings
+from mesh.connection import MeshConnection
+from mesh.errors import nats_errors
+from mesh.subjects import (
+    ARTIFACTS_BUCKET,
+    EVENTS_ALL,
+    EVENTS_STREAM,
+    JOBS_ALL,
+    JOBS_STREAM,
+    VIDEOS_BUCKET,
+    WORKERS_CONSUMER,
+    YOUTUBE_INDEX_BUCKET,
+)
+
+log = logging.getLogger(__name__)
+
+Action = Literal["created", "updated", "unchanged"]
+DUPLICATE_WINDOW = 120.0
+KV_HISTORY = 5
+
+
+@dataclass(frozen=True)
+class ProvisionStep:
+    """What provisioning did to one resource."""
+
+    kind: str
+    name: str
+    action: Action
+    changed: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        extra = f" ({', '.join(self.changed)})" if self.changed else ""
+        return f"{self.kind} {self.name}: {self.action}{extra}"
+
+
+def events_stream_config(settings: Settings) -> api.StreamConfig:
+    """``CULTO_EVENTS``: every event, file storage, limits retention, dedup window."""
+    return api.StreamConfig(
+        name=EVENTS_STREAM,
+        subjects=[EVENTS_ALL],
+        retention=api.RetentionPolicy.LIMITS,
+        storage=api.StorageType.FILE,
+        discard=api.DiscardPolicy.OLD,
+        max_age=settings.events_max_age,
+        duplicate_window=DUPLICATE_WINDOW,
+        num_replicas=settings.stream_replicas,
+        allow_direct=True,
+        description="Per-video pipeline events (culto.events.<video_id>.<type>)",
+    )
+
+
+def jobs_stream_config(settings: Settings) -> api.StreamConfig:
+    """``CULTO_JOBS``: work queue, one message per queued processing job."""
+    return api.StreamConfig(
+        name=JOBS_STREAM,
+        subjects=[JOBS_ALL],
+        retention=api.RetentionPolicy.WORK_QUEUE,
+        storage=api.StorageType.FILE,
+        discard=api.DiscardPolicy.OLD,
+        duplicate_window=DUPLICATE_WINDOW,
+        num_replicas=settings.stream_replicas,
+        description="Processing jobs (culto.jobs.process.<video_id>)",
+    )
+
+
+def workers_consumer_config(settings: Settings) -> api.ConsumerConfig:
+    """The durable pull consumer all workers share."""
+    return api.ConsumerConfig(
+        durable_name=WORKERS_CONSUMER,
+        name=WORKERS_CONSUMER,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=settings.job_ack_wait,
+        max_deliver=settings.job_max_deliver,
+        deliver_policy=api.DeliverPolicy.ALL,
+        filter_subject=JOBS_ALL,
+        max_ack_pending=1000,
+        num_replicas=0,
+    )
+
+
+_STREAM_FIELDS = (
+    "subjects",
+    "retention",
+    "storage",
+    "discard",
+    "max_age",
+    "duplicate_window",
+    "num_replicas",
+    "allow_direct",
+)
+
+
+def _drift(actual: Any, desired: Any, fields: tuple[str, ...]) -> tuple[str, ...]:
+    changed = []
+    for name in fields:
+        want = getattr(desired, name)
+        have = getattr(actual, name)
+        if want is None:
+            continue
+        if isinstance(want, float) or isinstance(have, float):
+            if abs(float(want or 0) - float(have or 0)) > 1e-6:
+                changed.append(name)
+        elif want != have:
+            changed.append(name)
+    return tuple(changed)
+
+
+async def _ensure_stream(jsm: JetStreamManager, desired: api.StreamConfig) -> ProvisionStep:
+    name = desired.name or ""
+    try:
+        info = await jsm.stream_info(name)
+    except nats.js.errors.NotFoundError:
+        await jsm.add_stream(desired)
+        return ProvisionStep("stream", name, "created")
+    changed = _drift(info.config, desired, _STREAM_FIELDS)
+    if not changed:
+        return ProvisionStep("stream", name, "unchanged")
+    merged = info.config.evolve(**{f: getattr(desired, f) for f in changed})
+    await jsm.update_stream(merged)
+    return ProvisionStep("stream", name, "updated", changed)
+
+
+async def _ensure_bucket_stream(
+    jsm: JetStreamManager, stream: str, *, replicas: int, history: int | None
+) -> tuple[str, ...]:
+    info = await jsm.stream_info(stream)
+    updates: dict[str, Any] = {}
+    if info.config.num_replicas != replicas:
+        updates["num_replicas"] = replicas
+    if history is not None and info.config.max_msgs_per_subject != history:
+        updates["max_msgs_per_subject"] = history
+    if updates:
+        await jsm.update_stream(info.config.evolve(**updates))
+    return tuple(updates)
+
+
+async def _ensure_kv(mesh: MeshConnection, bucket: str, settings: Settings) -> ProvisionStep:
+    try:
+        await mesh.js.key_value(bucket)
+    except nats.js.errors.BucketNotFoundError:
+        await mesh.js.create_key_value(
+            api.KeyValueConfig(
+                bucket=bucket,
+                history=KV_HISTORY,
+                storage=api.StorageType.FILE,
+                replicas=settings.stream_replicas,
+            )
+        )
+        return ProvisionStep("kv", bucket, "created")
+    changed = await _ensure_bucket_stream(
+        mesh.jsm, f"KV_{bucket}", replicas=settings.stream_replicas, history=KV_HISTORY
+    )
+    return ProvisionStep("kv", bucket, "updated" if changed else "unchanged", changed)
+
+
+async def _ensure_object_store(
+    mesh: MeshConnection, bucket: str, settings: Settings
+) -> ProvisionStep:
+    try:
+        await mesh.js.object_store(bucket)
+    except nats.js.errors.BucketNotFoundError:
+        await mesh.js.create_object_store(
+            bucket,
+            api.ObjectStoreConfig(storage=api.StorageType.FILE, replicas=settings.stream_replicas),
+        )
+        return ProvisionStep("object_store", bucket, "created")
+    changed = await _ensure_bucket_stream(
+        mesh.jsm, f"OBJ_{bucket}", replicas=settings.stream_replicas, history=None
+    )
+    return ProvisionStep("object_store", bucket, "updated" if changed else "unchanged", changed)
+
+
+async def _ensure_consumer(jsm: JetStreamManager, settings: Settings) -> ProvisionStep:
+    desired = workers_consumer_config(settings)
+    try:
+        info = await jsm.consumer_info(JOBS_STREAM, WORKERS_CONSUMER)
+    except nats.js.errors.NotFoundError:
+        await jsm.add_consumer(JOBS_STREAM, desired)
+        return ProvisionStep("consumer", WORKERS_CONSUMER, "created")
+    changed = _drift(info.config, desired, ("ack_wait", "max_deliver", "filter_subject"))
+    if changed:
+        await jsm.add_consumer(JOBS_STREAM, desired)  # create-or-update by name
+    return ProvisionStep(
+        "consumer", WORKERS_CONSUMER, "updated" if changed else "unchanged", changed
+    )
+
+
+async def provision(mesh: MeshConnection, settings: Settings) -> list[ProvisionStep]:
+    """Create or update every stream, bucket and consumer; return what was done.
+
+    Raises:
+        MeshError: when JetStream refuses (e.g. a storage type cannot change in place).
+    """
+    steps: list[ProvisionStep] = []
+    with nats_errors("provisioning JetStream"):
+        steps.append(await _ensure_stream(mesh.jsm, events_stream_config(settings)))
+        steps.append(await _ensure_stream(mesh.jsm, jobs_stream_config(settings)))
+        steps.append(await _ensure_consumer(mesh.jsm, settings))
+        steps.append(await _ensure_kv(mesh, VIDEOS_BUCKET, settings))
+        steps.append(await _ensure_kv(mesh, YOUTUBE_INDEX_BUCKET, settings))
+        steps.append(await _ensure_object_store(mesh, ARTIFACTS_BUCKET, settings))
+    for step in steps:
+        log.info("provision: %s", step)
+    return steps
+
+
+async def streams_present(mesh: MeshConnection) -> bool:
+    """Readiness: both streams and the video bucket exist."""
+    try:
+        with nats_errors("checking streams"):
+            for name in (EVENTS_STREAM, JOBS_STREAM, f"KV_{VIDEOS_BUCKET}"):
+                await mesh.jsm.stream_info(name)
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,88 @@
+"""NATS subject names and the only place where user-supplied ids become subject tokens.
+
+Event subjects are ``culto.events.<video_id>.<event_type>`` (the event type keeps its dot, so
+``video.status`` spans two tokens); jobs are ``culto.jobs.process.<video_id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from culto.errors import InvalidInput
+from schemas.events import EVENT_TYPES, EventType
+from schemas.ids import is_video_id
+
+EVENTS_STREAM = "CULTO_EVENTS"
+JOBS_STREAM = "CULTO_JOBS"
+VIDEOS_BUCKET = "culto_videos"
+YOUTUBE_INDEX_BUCKET = "culto_youtube_index"
+ARTIFACTS_BUCKET = "culto_artifacts"
+WORKERS_CONSUMER = "culto-workers"
+
+EVENTS_PREFIX = "culto.events"
+EVENTS_ALL = f"{EVENTS_PREFIX}.>"
+JOBS_PREFIX = "culto.jobs"
+JOBS_ALL = f"{JOBS_PREFIX}.>"
+API_PREFIX = "culto.api.videos"
+
+_FORBIDDEN = frozenset(".*> \t\r\n\x00")
+
+
+def video_token(video_id: str) -> str:
+    """Return ``video_id`` as a subject token, or refuse it.
+
+    Raises:
+        InvalidInput: unless ``video_id`` is a canonical UUID (so it cannot carry ``.``, ``*``,
+            ``>`` or whitespace into a subject).
+    """
+    if not is_video_id(video_id) or _FORBIDDEN.intersection(video_id):
+        raise InvalidInput(f"invalid video id {video_id[:64]!r}: expected a lower-case UUID")
+    return video_id
+
+
+def event_type_token(event_type: str) -> EventType:
+    """Validate an event type against the closed set of stored types."""
+    if event_type not in EVENT_TYPES:
+        raise InvalidInput(
+            f"unknown event type {event_type[:40]!r}: expected one of {', '.join(EVENT_TYPES)}"
+        )
+    return event_type  # type: ignore[return-value]
+
+
+def event_subject(video_id: str, event_type: str) -> str:
+    """``culto.events.<video_id>.<event_type>``."""
+    return f"{EVENTS_PREFIX}.{video_token(video_id)}.{event_type_token(event_type)}"
+
+
+def event_filters(video_ids: Iterable[str] = (), event_types: Iterable[str] = ()) -> list[str]:
+    """The smallest set of JetStream filter subjects for these videos and types.
+
+    No videos means every video; no types means every type.
+    """
+    videos = sorted({video_token(v) for v in video_ids})
+    types = sorted({event_type_token(t) for t in event_types})
+    heads = [f"{EVENTS_PREFIX}.{v}" for v in videos] or [f"{EVENTS_PREFIX}.*"]
+    if not types:
+        return [f"{head}.>" for head in heads]
+    return [f"{head}.{t}" for head in heads for t in types]
+
+
+def parse_event_subject(subject: str) -> tuple[str, str] | None:
+    """``(video_id, event_type)`` of an event subject, or ``None`` if it is not one."""
+    parts = subject.split(".", 3)
+    if len(parts) != 4 or f"{parts[0]}.{parts[1]}" != EVENTS_PREFIX:
+        return None
+    video_id, event_type = parts[2], parts[3]
+    if not is_video_id(video_id) or event_type not in EVENT_TYPES:
+        return None
+    return video_id, event_type
+
+
+def job_subject(video_id: str) -> str:
+    """``culto.jobs.process.<video_id>``."""
+    return f"{JOBS_PREFIX}.process.{video_token(video_id)}"
+
+
+def api_subject(verb: str) -> str:
+    """Subject of one video API endpoint (``list``, ``get``, ``create``, ``delete``)."""
+    return f"{API_PREFIX}.{verb}"

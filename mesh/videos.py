@@ -1,0 +1,193 @@
+"""The ``culto_videos`` KV bucket: video records updated only by compare-and-set.
+
+API service and workers write the same records concurrently; every change goes through
+:meth:`VideoStore.update`, which re-reads and retries when another writer won the revision race,
+so no update is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.js.kv import KeyValue
+
+from culto.errors import Conflict, NotFound
+from mesh.connection import MeshConnection
+from mesh.errors import nats_errors
+from mesh.subjects import VIDEOS_BUCKET, YOUTUBE_INDEX_BUCKET, video_token
+from schemas.videos import VideoRecord
+
+log = logging.getLogger(__name__)
+
+Mutation = Callable[[VideoRecord], VideoRecord | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A record with the KV revision it was read at."""
+
+    record: VideoRecord
+    revision: int
+
+
+class VideoStore:
+    """Typed access to video records and the youtube-id index.
+
+    Args:
+        mesh: The process's connection.
+        max_attempts: Compare-and-set attempts before giving up with :class:`Conflict`.
+    """
+
+    def __init__(self, mesh: MeshConnection, *, max_attempts: int = 50) -> None:
+        self._mesh = mesh
+        self._max_attempts = max_attempts
+        self._buckets: dict[str, KeyValue] = {}
+        self.cas_retries = 0
+
+    async def bucket(self, name: str = VIDEOS_BUCKET) -> KeyValue:
+        """The KV handle (looked up once per connection)."""
+        kv = self._buckets.get(name)
+        if kv is None:
+            with nats_errors(f"opening KV bucket {name}"):
+                kv = await self._mesh.js.key_value(name)
+            self._buckets[name] = kv
+        return kv
+
+    async def get(self, video_id: str) -> Versioned:
+        """Read one record.
+
+        Raises:
+            NotFound: no such video (or it was deleted).
+        """
+        key = video_token(video_id)
+        kv = await self.bucket()
+        try:
+            with nats_errors(f"reading video {video_id}"):
+                entry = await kv.get(key)
+        except NotFound:
+            raise NotFound(f"video {video_id} not found") from None
+        if entry.value is None:
+            raise NotFound(f"video {video_id} not found")
+        return Versioned(VideoRecord.model_validate_json(entry.value), entry.revision or 0)
+
+    async def find(self, video_id: str) -> Versioned | None:
+        """Like :meth:`get`, but ``None`` when missing."""
+        try:
+            return await self.get(video_id)
+        except NotFound:
+            return None
+
+    async def create(self, record: VideoRecord) -> Versioned:
+        """Store a new record; :class:`Conflict` if the id exists."""
+        kv = await self.bucket()
+        try:
+            with nats_errors(f"creating video {record.id}"):
+                revision = await kv.create(video_token(record.id), _encode(record))
+        except Conflict:
+            raise Conflict(f"video {record.id} already exists") from None
+        return Versioned(record, revision)
+
+    async def update(self, video_id: str, mutate: Mutation) -> Versioned:
+        """Apply ``mutate`` to the current record with compare-and-set, retrying on races.
+
+        ``mutate`` receives the latest record and returns the new one, or ``None`` to leave it
+        as it is. It may run several times, so it must be pure.
+
+        Raises:
+            NotFound: the record does not exist (e.g. deleted meanwhile).
+            Conflict: still losing the race after ``max_attempts``.
+        """
+        key = video_token(video_id)
+        kv = await self.bucket()
+        for attempt in range(self._max_attempts):
+            current = await self.get(video_id)
+            changed = mutate(current.record)
+            if changed is None:
+                return current
+            try:
+                with nats_errors(f"updating video {video_id}"):
+                    revision = await kv.update(key, _encode(changed), last=current.revision)
+            except Conflict:
+                self.cas_retries += 1
+                # Jittered back-off so two hot writers stop colliding in lock-step.
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            return Versioned(changed, revision)
+        raise Conflict(f"video {video_id} is being updated concurrently; try again")
+
+    async def delete(self, video_id: str) -> VideoRecord:
+        """Remove the record (and its history); returns what was deleted.
+
+        Raises:
+            NotFound: no such video.
+        """
+        current = await self.get(video_id)
+        kv = await self.bucket()
+        with nats_errors(f"deleting video {video_id}"):
+            await kv.purge(video_token(video_id))
+        return current.record
+
+    async def claim_youtube_id(self, youtube_id: str, video_id: str) -> str | None:
+        """Atomically map ``youtube_id`` to ``video_id``.
+
+        Returns:
+            ``None`` when the claim succeeded, else the id of the video that already has it.
+        """
+        index = await self.bucket(YOUTUBE_INDEX_BUCKET)
+        for _ in range(self._max_attempts):
+            try:
+                with nats_errors("claiming youtube id"):
+                    await index.create(youtube_id, video_id.encode())
+                return None
+            except Conflict:
+                pass
+            try:
+                with nats_errors("reading youtube index"):
+                    entry = await index.get(youtube_id)
+            except NotFound:
+                continue  # released between our create and get: try again
+            owner = (entry.value or b"").decode()
+            if owner and await self.find(owner) is not None:
+                return owner
+            # Stale index entry (its video is gone): take it over with compare-and-set.
+            try:
+                with nats_errors("claiming youtube id"):
+                    await index.update(youtube_id, video_id.encode(), last=entry.revision)
+                return None
+            except Conflict:
+                continue
+        raise Conflict(f"youtube id {youtube_id} is being claimed concurrently; try again")
+
+    async def release_youtube_id(self, youtube_id: str, video_id: str) -> None:
+        """Drop the index entry if it still points at ``video_id``."""
+        index = await self.bucket(YOUTUBE_INDEX_BUCKET)
+        try:
+            with nats_errors("releasing youtube id"):
+                entry = await index.get(youtube_id)
+                if (entry.value or b"").decode() == video_id:
+                    await index.purge(youtube_id)
+        except NotFound:
+            return
+
+    async def all(self) -> list[Versioned]:
+        """Every record (used to seed an in-memory catalog)."""
+        kv = await self.bucket()
+        try:
+            with nats_errors("listing videos"):
+                keys = await kv.keys()
+        except NotFound:
+            return []
+        found = []
+        for key in keys:
+            item = await self.find(key)
+            if item is not None:
+                found.append(item)
+        return found
+
+
+def _encode(record: VideoRecord) -> bytes:
+    return record.model_dump_json().encode()

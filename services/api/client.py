@@ -1,0 +1,57 @@
+"""Typed client of the video API service (used by the HTTP edge, the CLI and tests)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from culto.errors import MeshError, error_from_dict
+from mesh.connection import MeshConnection
+from mesh.errors import nats_errors
+from mesh.subjects import api_subject, video_token
+from schemas.api import VideoRef
+from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
+
+
+class VideoApiClient:
+    """Calls ``culto.api.videos.*`` and turns error replies back into :class:`CultoError`.
+
+    Args:
+        mesh: The process's connection.
+        timeout: Seconds to wait for a reply.
+    """
+
+    def __init__(self, mesh: MeshConnection, *, timeout: float = 5.0) -> None:
+        self._mesh = mesh
+        self._timeout = timeout
+
+    async def _call(self, verb: str, body: BaseModel) -> Any:
+        with nats_errors(f"video API {verb}"):
+            reply = await self._mesh.nc.request(
+                api_subject(verb), body.model_dump_json().encode(), timeout=self._timeout
+            )
+        try:
+            payload = json.loads(reply.data) if reply.data else {}
+        except ValueError:
+            raise MeshError(f"video API {verb}: reply is not JSON") from None
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            raise error_from_dict(payload["error"])
+        return payload
+
+    async def list(self, query: VideoListQuery) -> VideoPage:
+        """One page of videos, newest first."""
+        return VideoPage.model_validate(await self._call("list", query))
+
+    async def get(self, video_id: str) -> VideoDTO:
+        """One video; :class:`NotFound` if unknown."""
+        return VideoDTO.model_validate(await self._call("get", VideoRef(id=video_token(video_id))))
+
+    async def create(self, body: VideoCreate) -> VideoDTO:
+        """Submit a video; :class:`Conflict` (``details.existing_id``) if already known."""
+        return VideoDTO.model_validate(await self._call("create", body))
+
+    async def delete(self, video_id: str) -> None:
+        """Cancel and delete; :class:`NotFound` if unknown."""
+        await self._call("delete", VideoRef(id=video_token(video_id)))
