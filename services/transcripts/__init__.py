@@ -1,0 +1,23 @@
+"""Transcript sources: inline transcripts, YouTube captions, and audio download + recognition.
+
+Everything here is synchronous; the worker runs it in a thread. Errors are
+:class:`~culto.errors.CultoError` subclasses with stable codes:
+
+- bad inline transcripts raise :class:`~culto.errors.TranscriptError`;
+- YouTube, download and recognition failures raise
+  :class:`~culto.errors.TransientStageError` (retry) or
+  :class:`~culto.errors.PermanentStageError` (do not).
+"""
+
+from __future__ import annotations
+
+from .decode import DEFAULT_MAX_BYTES, decode_transcript
+from .parse import parse_transcript
+from .progress import ProgressCallback
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "ProgressCallback",
+    "decode_transcript",
+    "parse_transcript",
+]
