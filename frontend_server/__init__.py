@@ -1,0 +1,1 @@
+"""Tornado HTTP edge of CultoTranscript: REST API, SSE, XSRF, CORS and operations endpoints."""
