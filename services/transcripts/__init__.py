@@ -14,10 +14,13 @@ from __future__ import annotations
 from .decode import DEFAULT_MAX_BYTES, decode_transcript
 from .parse import parse_transcript
 from .progress import ProgressCallback
+from .youtube import ASR_FALLBACK_CODES, fetch_youtube_captions
 
 __all__ = [
+    "ASR_FALLBACK_CODES",
     "DEFAULT_MAX_BYTES",
     "ProgressCallback",
     "decode_transcript",
+    "fetch_youtube_captions",
     "parse_transcript",
 ]
