@@ -47,6 +47,11 @@ class CultoError(Exception):
             # An instance-level code refines the class default (e.g. "youtube_unavailable").
             self.code = code  # type: ignore[misc]
 
+    @property
+    def kind(self) -> str:
+        """The class's own code, even when the instance refines ``code``."""
+        return type(self).code
+
     def to_dict(self) -> dict[str, Any]:
         """The ``{"code", "message"}`` body used in JSON errors and ``error`` events."""
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -141,7 +146,7 @@ ERROR_CLASSES: dict[str, type[CultoError]] = {
 
 
 def error_from_dict(body: dict[str, Any]) -> CultoError:
-    """Rebuild a :class:`CultoError` from its ``to_dict`` form (used across NATS replies)."""
+    """Rebuild a :class:`CultoError` from its ``to_dict`` form plus ``kind`` (NATS replies)."""
     code = str(body.get("code", "internal_error"))
-    cls = ERROR_CLASSES.get(code, CultoError)
+    cls = ERROR_CLASSES.get(str(body.get("kind", code)), ERROR_CLASSES.get(code, CultoError))
     return cls(str(body.get("message", "")), code=code, details=body.get("details") or None)

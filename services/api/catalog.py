@@ -1,0 +1,152 @@
+"""An in-memory view of the ``culto_videos`` bucket, kept current by a KV watch.
+
+Listing, filtering and paging are served from memory (no per-request KV scan); single reads go
+to KV so they are always current. Each API replica keeps its own view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from datetime import datetime
+
+from culto.errors import InvalidInput
+from mesh.connection import MeshConnection
+from mesh.errors import nats_errors
+from mesh.videos import VideoStore
+from schemas.ids import is_video_id
+from schemas.videos import VideoListQuery, VideoPage, VideoRecord
+
+log = logging.getLogger(__name__)
+
+_Key = tuple[datetime, str]
+
+
+class Catalog:
+    """Follows the bucket; :meth:`page` answers list requests.
+
+    Args:
+        mesh: The process's connection (a reconnect restarts the watch).
+        store: Record access.
+    """
+
+    def __init__(self, mesh: MeshConnection, store: VideoStore) -> None:
+        self._mesh = mesh
+        self._store = store
+        self._records: dict[str, tuple[int, VideoRecord]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._watcher: object | None = None
+        self._loaded = asyncio.Event()
+        mesh.on_reconnect(self._restart)
+
+    async def start(self) -> None:
+        """Load every record, then follow changes."""
+        await self._watch()
+        await asyncio.wait_for(self._loaded.wait(), 30)
+
+    async def _watch(self) -> None:
+        kv = await self._store.bucket()
+        with nats_errors("watching the video catalog"):
+            watcher = await kv.watchall()
+        self._watcher = watcher
+        self._task = asyncio.get_running_loop().create_task(self._follow(watcher))
+
+    async def _follow(self, watcher: object) -> None:
+        async for entry in watcher:  # type: ignore[attr-defined]
+            if entry is None:  # end of the initial values
+                self._loaded.set()
+                continue
+            key = entry.key
+            if not is_video_id(key):
+                continue
+            if entry.value is None or entry.operation in ("DEL", "PURGE"):
+                self._records.pop(key, None)
+            else:
+                self.apply(entry.revision or 0, VideoRecord.model_validate_json(entry.value))
+            self._loaded.set()
+
+    def apply(self, revision: int, record: VideoRecord) -> None:
+        """Take a record this replica just wrote (read-your-writes before the watch echoes)."""
+        current = self._records.get(record.id)
+        if current is None or current[0] <= revision:
+            self._records[record.id] = (revision, record)
+
+    def forget(self, video_id: str) -> None:
+        """Drop a record this replica just deleted."""
+        self._records.pop(video_id, None)
+
+    def _restart(self) -> None:
+        # The watch's ordered consumer died with the old connection; rebuild it.
+        task = asyncio.get_running_loop().create_task(self._rewatch())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _rewatch(self) -> None:
+        await self._stop_watch()
+        self._records.clear()
+        self._loaded.clear()
+        try:
+            await self._watch()
+        except Exception:
+            log.warning("catalog re-watch failed; the next reconnect retries", exc_info=True)
+
+    async def _stop_watch(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            with contextlib.suppress(Exception):
+                await watcher.stop()  # type: ignore[attr-defined]
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def stop(self) -> None:
+        """Stop following."""
+        await self._stop_watch()
+
+    def page(self, query: VideoListQuery) -> VideoPage:
+        """Newest first, filtered, from ``query.cursor`` on."""
+        matching = [
+            rec
+            for _, rec in self._records.values()
+            if (query.status is None or rec.status == query.status)
+            and (query.channel_id is None or rec.channel_id == query.channel_id)
+        ]
+        matching.sort(key=_order, reverse=True)
+        start = 0
+        if query.cursor:
+            after = decode_cursor(query.cursor)
+            older = (i for i, rec in enumerate(matching) if _order(rec) < after)
+            start = next(older, len(matching))
+        chunk = matching[start : start + query.limit]
+        more = start + query.limit < len(matching)
+        return VideoPage(
+            items=[rec.public() for rec in chunk],
+            next_cursor=encode_cursor(_order(chunk[-1])) if chunk and more else None,
+            total=len(matching),
+        )
+
+
+def _order(record: VideoRecord) -> _Key:
+    return (record.created_at, record.id)
+
+
+def encode_cursor(key: _Key) -> str:
+    """Opaque cursor: the (created_at, id) of the last item of a page."""
+    raw = f"{key[0].isoformat()}|{key[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> _Key:
+    """Inverse of :func:`encode_cursor`; :class:`InvalidInput` for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, video_id = raw.split("|", 1)
+        when = datetime.fromisoformat(stamp)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("invalid cursor: pass back the next_cursor of a previous page") from None
+    if not is_video_id(video_id) or when.tzinfo is None:
+        raise InvalidInput("invalid cursor: pass back the next_cursor of a previous page")
+    return (when, video_id)

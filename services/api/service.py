@@ -1,0 +1,265 @@
+"""The video catalog as a NATS micro service: list, get, create, delete.
+
+Requests and replies are JSON (the models in :mod:`schemas`); failures are answered with
+``{"error": {"code", "message"}}`` and the ``Nats-Service-Error-Code`` header, so callers get
+the same error tree back (:class:`services.api.client.VideoApiClient`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TypeVar
+
+from nats.micro import add_service
+from nats.micro.request import Request
+from nats.micro.service import EndpointConfig, Service, ServiceConfig
+from pydantic import BaseModel, ValidationError
+
+from culto import __version__
+from culto.errors import Conflict, CultoError, InvalidInput, NotFound, TranscriptError
+from culto.settings import Settings
+from mesh.artifacts import ArtifactStore
+from mesh.connection import MeshConnection
+from mesh.events import EventPublisher
+from mesh.jobs import JobQueue
+from mesh.subjects import api_subject
+from mesh.videos import VideoStore
+from schemas.api import VideoRef
+from schemas.events import VideoDeletedEventDTO, VideoStatusEventDTO
+from schemas.ids import new_video_id
+from schemas.jobs import ProcessJob
+from schemas.timestamps import utc_now
+from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoRecord, VideoStatus
+from services.api.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "culto-videos"
+QUEUE_GROUP = "culto-api"
+QUEUED_MESSAGE = "Queued for processing"
+
+Handler = Callable[[bytes], Awaitable[BaseModel | None]]
+M = TypeVar("M", bound=BaseModel)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line naming the first invalid field."""
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
+
+
+def parse_request(model: type[M], data: bytes) -> M:
+    """Validate a JSON request body; :class:`InvalidInput` naming the field otherwise."""
+    try:
+        return model.model_validate_json(data or b"{}")
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc)) from None
+
+
+class VideoApiService:
+    """Serves ``culto.api.videos.*`` until closed.
+
+    Args:
+        mesh: The process's connection.
+        settings: Process settings (transcript size limit).
+    """
+
+    def __init__(self, mesh: MeshConnection, settings: Settings) -> None:
+        self._mesh = mesh
+        self._settings = settings
+        self.store = VideoStore(mesh)
+        self._jobs = JobQueue(mesh)
+        self._artifacts = ArtifactStore(mesh)
+        self._events = EventPublisher(mesh)
+        self.catalog = Catalog(mesh, self.store)
+        self._service: Service | None = None
+        self.requests = 0
+        self.errors = 0
+
+    async def __aenter__(self) -> VideoApiService:
+        await self.catalog.start()
+        self._service = await add_service(
+            self._mesh.nc,
+            ServiceConfig(
+                name=SERVICE_NAME,
+                version=__version__,
+                description="CultoTranscript video catalog",
+                queue_group=QUEUE_GROUP,
+            ),
+        )
+        routes: dict[str, Handler] = {
+            "list": self._list,
+            "get": self._get,
+            "create": self._create,
+            "delete": self._delete,
+        }
+        for verb, handler in routes.items():
+            await self._service.add_endpoint(
+                EndpointConfig(name=verb, subject=api_subject(verb), handler=self._wrap(handler))
+            )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._service is not None:
+            await self._service.stop()
+            self._service = None
+        await self.catalog.stop()
+
+    def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[None]]:
+        async def endpoint(request: Request) -> None:
+            self.requests += 1
+            try:
+                result = await handler(request.data)
+            except CultoError as exc:
+                await self._fail(request, exc)
+                return
+            except Exception:
+                # Never let one bad request take the service down; the caller gets a clean 500.
+                log.exception("video API %s failed", request.subject)
+                await self._fail(request, CultoError("internal error in the video API service"))
+                return
+            await request.respond(result.model_dump_json().encode() if result else b"{}")
+
+        return endpoint
+
+    async def _fail(self, request: Request, exc: CultoError) -> None:
+        self.errors += 1
+        body = {"error": {**exc.to_dict(), "kind": exc.kind}}
+        await request.respond_error(
+            code="500" if type(exc) is CultoError else "400",
+            description=exc.message[:200],
+            data=json.dumps(body).encode(),
+        )
+
+    async def _list(self, data: bytes) -> BaseModel:
+        return self.catalog.page(parse_request(VideoListQuery, data))
+
+    async def _get(self, data: bytes) -> BaseModel:
+        ref = parse_request(VideoRef, data)
+        return (await self.store.get(ref.id)).record.public()
+
+    async def _create(self, data: bytes) -> BaseModel:
+        body = parse_request(VideoCreate, data)
+        if body.transcript is not None:
+            size = len(body.transcript.content.encode())
+            if size > self._settings.max_transcript_bytes:
+                raise TranscriptError(
+                    f"transcript is {size} bytes; the limit is "
+                    f"{self._settings.max_transcript_bytes} bytes (CULTO_MAX_TRANSCRIPT_BYTES)",
+                    code="transcript_too_large",
+                )
+        video_id = new_video_id()
+        if body.youtube_id is not None:
+            owner = await self.store.claim_youtube_id(body.youtube_id, video_id)
+            if owner is not None:
+                if not body.reprocess:
+                    raise Conflict(
+                        f"youtube video {body.youtube_id} is already known as {owner};"
+                        " pass reprocess=true to process it again",
+                        code="already_exists",
+                        details={"existing_id": owner},
+                    )
+                return await self._requeue(owner, body)
+        return await self._enqueue_new(video_id, body)
+
+    async def _enqueue_new(self, video_id: str, body: VideoCreate) -> VideoDTO:
+        now = utc_now()
+        record = VideoRecord(
+            id=video_id,
+            youtube_id=body.youtube_id,
+            url=str(body.url) if body.url else None,
+            title=body.title,
+            description=body.description,
+            channel_id=body.channel_id,
+            status=VideoStatus.QUEUED,
+            progress=0,
+            status_message=QUEUED_MESSAGE,
+            created_at=now,
+            updated_at=now,
+            job_id=uuid.uuid4().hex,
+            transcript_format=body.transcript.format if body.transcript else None,
+            has_inline_transcript=body.transcript is not None,
+        )
+        if body.transcript is not None:
+            await self._artifacts.put_input(video_id, body.transcript)
+        created = await self.store.create(record)
+        try:
+            await self._queue(record)
+        except CultoError:
+            # Do not leave a QUEUED record without a job behind.
+            await self._remove(record)
+            raise
+        self.catalog.apply(created.revision, record)
+        return record.public()
+
+    async def _requeue(self, video_id: str, body: VideoCreate) -> VideoDTO:
+        job_id = uuid.uuid4().hex
+        if body.transcript is not None:
+            await self._artifacts.put_input(video_id, body.transcript)
+
+        def requeue(rec: VideoRecord) -> VideoRecord:
+            return rec.model_copy(
+                update={
+                    "status": VideoStatus.QUEUED,
+                    "progress": 0,
+                    "status_message": QUEUED_MESSAGE,
+                    "error": None,
+                    "summary": None,
+                    "job_id": job_id,
+                    "updated_at": utc_now(),
+                    "title": body.title or rec.title,
+                    "transcript_format": body.transcript.format
+                    if body.transcript
+                    else rec.transcript_format,
+                    "has_inline_transcript": body.transcript is not None
+                    or rec.has_inline_transcript,
+                }
+            )
+
+        updated = await self.store.update(video_id, requeue)
+        await self._queue(updated.record)
+        self.catalog.apply(updated.revision, updated.record)
+        return updated.record.public()
+
+    async def _queue(self, record: VideoRecord) -> None:
+        assert record.job_id is not None
+        await self._jobs.enqueue(ProcessJob(video_id=record.id, job_id=record.job_id))
+        await self._events.publish(
+            VideoStatusEventDTO(
+                video_id=record.id,
+                status=VideoStatus.QUEUED,
+                progress=0,
+                message=QUEUED_MESSAGE,
+            ),
+            msg_id=f"{record.id}:{record.job_id}:queued",
+        )
+
+    async def _delete(self, data: bytes) -> None:
+        ref = parse_request(VideoRef, data)
+        record = (await self.store.get(ref.id)).record
+        await self._jobs.cancel(ref.id)
+        await self._remove(record)
+        await self._events.publish(
+            VideoDeletedEventDTO(video_id=ref.id), msg_id=f"{ref.id}:deleted"
+        )
+        return None
+
+    async def _remove(self, record: VideoRecord) -> None:
+        with contextlib.suppress(NotFound):
+            await self.store.delete(record.id)
+        self.catalog.forget(record.id)
+        await self._artifacts.delete_all(record.id)
+        if record.youtube_id:
+            await self.store.release_youtube_id(record.youtube_id, record.id)

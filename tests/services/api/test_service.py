@@ -1,0 +1,141 @@
+"""The video API service over a real nats-server: create/get/list/delete, errors, duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from culto.errors import Conflict, InvalidInput, NotFound, TranscriptError
+from culto.settings import Settings
+from mesh import EventReader, JobQueue, MeshConnection
+from schemas import TranscriptInput, VideoCreate, VideoListQuery, VideoStatus, new_video_id
+from services.api import VideoApiClient
+from services.api.service import VideoApiService
+
+
+def _yt(n: int) -> str:
+    return f"yt{n:09d}"
+
+
+async def test_create_get_list_delete(mesh: MeshConnection, settings: Settings) -> None:
+    async with VideoApiService(mesh, settings):
+        client = VideoApiClient(mesh)
+        channel = f"ch{new_video_id()[:8]}"
+        created = await client.create(
+            VideoCreate(
+                url="https://example.org/sermon.mp4",
+                title="Culto de domingo",
+                channel_id=channel,
+                transcript=TranscriptInput(format="txt", content="Deus é amor."),
+            )
+        )
+        assert created.status is VideoStatus.QUEUED
+        got = await client.get(created.id)
+        assert got.id == created.id and got.title == "Culto de domingo"
+        page = await client.list(VideoListQuery(channel_id=channel))
+        assert [v.id for v in page.items] == [created.id] and page.total == 1
+
+        events = await EventReader(mesh).latest([created.id])
+        assert [(e.event_type, e.event.status) for e in events] == [  # type: ignore[union-attr]
+            ("video.status", VideoStatus.QUEUED)
+        ]
+        assert await JobQueue(mesh).pending() >= 1
+
+        await client.delete(created.id)
+        with pytest.raises(NotFound):
+            await client.get(created.id)
+        page = await client.list(VideoListQuery(channel_id=channel))
+        assert page.items == []
+        deleted = await EventReader(mesh).latest([created.id], ["video.deleted"])
+        assert len(deleted) == 1
+
+
+async def test_list_pages_newest_first_with_filters(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    async with VideoApiService(mesh, settings):
+        client = VideoApiClient(mesh)
+        channel = f"ch{new_video_id()[:8]}"
+        ids = []
+        for i in range(7):
+            video = await client.create(
+                VideoCreate(url=f"https://example.org/{i}.mp4", channel_id=channel)
+            )
+            ids.append(video.id)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await client.list(VideoListQuery(channel_id=channel, limit=3, cursor=cursor))
+            assert page.total == 7
+            seen += [v.id for v in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == list(reversed(ids))
+        queued = await client.list(VideoListQuery(channel_id=channel, status=VideoStatus.QUEUED))
+        assert queued.total == 7
+        processed = await client.list(
+            VideoListQuery(channel_id=channel, status=VideoStatus.PROCESSED)
+        )
+        assert processed.total == 0
+
+
+async def test_duplicate_youtube_id_conflicts_unless_reprocess(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    async with VideoApiService(mesh, settings):
+        client = VideoApiClient(mesh)
+        yt = new_video_id()[:11].replace("-", "_")
+        first = await client.create(VideoCreate(youtube_id=yt))
+        with pytest.raises(Conflict) as info:
+            await client.create(VideoCreate(youtube_id=yt))
+        assert info.value.details["existing_id"] == first.id
+        again = await client.create(VideoCreate(youtube_id=yt, reprocess=True))
+        assert again.id == first.id and again.status is VideoStatus.QUEUED
+        # After delete the id is free again.
+        await client.delete(first.id)
+        fresh = await client.create(VideoCreate(youtube_id=yt))
+        assert fresh.id != first.id
+
+
+async def test_concurrent_duplicate_submits_create_one_video(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    async with VideoApiService(mesh, settings):
+        client = VideoApiClient(mesh)
+        yt = new_video_id()[:11].replace("-", "_")
+        results = await asyncio.gather(
+            *(client.create(VideoCreate(youtube_id=yt)) for _ in range(8)), return_exceptions=True
+        )
+        created = [r for r in results if not isinstance(r, BaseException)]
+        conflicts = [r for r in results if isinstance(r, Conflict)]
+        assert len(created) == 1 and len(conflicts) == 7
+
+
+async def test_unknown_and_invalid_requests(mesh: MeshConnection, settings: Settings) -> None:
+    async with VideoApiService(mesh, settings):
+        client = VideoApiClient(mesh)
+        with pytest.raises(NotFound):
+            await client.get(new_video_id())
+        with pytest.raises(NotFound):
+            await client.delete(new_video_id())
+        with pytest.raises(InvalidInput, match="cursor"):
+            await client.list(VideoListQuery(cursor="bm9wZQ"))
+        # A raw request with a bad body gets a JSON error naming the field, not a crash.
+        reply = await mesh.nc.request("culto.api.videos.get", b'{"id": "../etc"}', timeout=5)
+        assert b'"invalid_input"' in reply.data and b"id" in reply.data
+        reply = await mesh.nc.request("culto.api.videos.create", b"{not json", timeout=5)
+        assert b'"invalid_input"' in reply.data
+
+
+async def test_oversized_transcript_is_refused(mesh: MeshConnection, settings: Settings) -> None:
+    small = settings.model_copy(update={"max_transcript_bytes": 100})
+    async with VideoApiService(mesh, small):
+        with pytest.raises(TranscriptError, match="limit is 100 bytes"):
+            await VideoApiClient(mesh).create(
+                VideoCreate(
+                    url="https://example.org/x.mp4",
+                    transcript=TranscriptInput(content="palavra " * 50),
+                )
+            )
