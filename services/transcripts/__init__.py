@@ -11,6 +11,7 @@ Everything here is synchronous; the worker runs it in a thread. Errors are
 
 from __future__ import annotations
 
+from .audio import download_audio
 from .decode import DEFAULT_MAX_BYTES, decode_transcript
 from .parse import parse_transcript
 from .progress import ProgressCallback
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "ProgressCallback",
     "decode_transcript",
+    "download_audio",
     "fetch_youtube_captions",
     "parse_transcript",
 ]

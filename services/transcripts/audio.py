@@ -1,0 +1,345 @@
+"""Download the audio track of a video with ``yt-dlp`` (its Python API), reporting progress.
+
+Only ``http``/``https`` URLs are accepted unless ``allow_file_urls=True`` (tests and local
+tools): reading ``file://`` URLs on behalf of a user would expose the worker's disk. Live
+streams and playlists are refused. yt-dlp's errors become
+:class:`~culto.errors.PermanentStageError` (the video is gone, private, unsupported...) or
+:class:`~culto.errors.TransientStageError` (network trouble, rate limits, server errors).
+
+No ffmpeg is needed: the best audio-only format is saved as-is and faster-whisper decodes it
+with PyAV.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from culto.errors import CultoError, PermanentStageError, TransientStageError
+
+from .progress import ProgressCallback, ProgressThrottle
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_FILESIZE = 2 * 1024 * 1024 * 1024
+"""Largest audio file downloaded (2 GiB, far above a few hours of audio)."""
+DEFAULT_MAX_DURATION = 8 * 3600.0
+"""Longest media accepted, in seconds (8 hours; a sermon or a whole service fits)."""
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_MB = 1024 * 1024
+
+
+class _YtDlpLogger:
+    """Routes yt-dlp's console output to :mod:`logging` (yt-dlp prints to stderr otherwise).
+
+    It also notices yt-dlp's "File is larger than max-filesize ... Aborting." notice: yt-dlp
+    skips such a file instead of failing, and this is the only trace of why.
+    """
+
+    def __init__(self) -> None:
+        self.too_large = False
+
+    def debug(self, msg: str) -> None:
+        if "larger than max-filesize" in msg:
+            self.too_large = True
+        log.debug("%s", msg)
+
+    def info(self, msg: str) -> None:
+        self.debug(msg)
+
+    def warning(self, msg: str) -> None:
+        log.warning("yt-dlp: %s", msg)
+
+    def error(self, msg: str) -> None:
+        # The error also arrives as an exception, which is what the caller sees.
+        log.debug("yt-dlp: %s", msg)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = _ANSI.sub("", text)
+    text = " ".join(text.replace("ERROR: ", "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything it wraps (yt-dlp keeps causes in ``exc_info`` and ``cause``)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        cur = todo.pop()
+        if cur is None or any(cur is s for s in seen):
+            continue
+        seen.append(cur)
+        exc_info = getattr(cur, "exc_info", None)
+        if isinstance(exc_info, tuple) and len(exc_info) == 3:
+            todo.append(exc_info[1])
+        cause = getattr(cur, "cause", None)
+        todo.append(cause if isinstance(cause, BaseException) else None)
+        todo.extend((cur.__cause__, cur.__context__))
+    return seen
+
+
+def _map_download_error(exc: BaseException, url: str) -> CultoError:
+    """Classify a yt-dlp failure as permanent or transient."""
+    from yt_dlp.networking.exceptions import (  # type: ignore[import-untyped]
+        HTTPError,
+        TransportError,
+    )
+    from yt_dlp.utils import ExtractorError, UnsupportedError  # type: ignore[import-untyped]
+
+    reason = _one_line(str(exc))
+    details: dict[str, Any] = {"url": url[:200], "reason": reason}
+    chain = _causes(exc)
+    lowered = reason.lower()
+    if "not a bot" in lowered or "too many requests" in lowered or "rate-limit" in lowered:
+        return TransientStageError(
+            f"the video site is rate-limiting or blocking downloads; will retry ({reason})",
+            code="download_blocked",
+            details=details,
+        )
+    for cause in chain:
+        if isinstance(cause, HTTPError):
+            status = int(cause.status)
+            details["http_status"] = status
+            if status in (404, 410):
+                return PermanentStageError(
+                    f"the media was not found (HTTP {status}); check the URL",
+                    code="audio_not_found",
+                    details=details,
+                )
+            if status in (401, 451):
+                return PermanentStageError(
+                    f"the media cannot be downloaded (HTTP {status}); submit a transcript inline",
+                    code="download_forbidden",
+                    details=details,
+                )
+            return TransientStageError(
+                f"the media server answered HTTP {status}; will retry",
+                code="download_http_error",
+                details=details,
+            )
+    for cause in chain:
+        if isinstance(cause, UnsupportedError):
+            return PermanentStageError(
+                f"no video or audio found at this URL ({reason})",
+                code="unsupported_url",
+                details=details,
+            )
+    for cause in chain:
+        if isinstance(cause, TransportError):
+            return TransientStageError(
+                f"network error while downloading; will retry ({reason})",
+                code="download_network_error",
+                details=details,
+            )
+    for cause in chain:
+        if isinstance(cause, ExtractorError) and cause.expected:
+            # yt-dlp's "expected" errors: private, removed, geo-blocked, members-only videos...
+            return PermanentStageError(
+                f"the video cannot be downloaded: {reason}; submit a transcript inline",
+                code="video_unavailable",
+                details=details,
+            )
+    return TransientStageError(
+        f"downloading the audio failed; will retry ({reason})",
+        code="download_failed",
+        details=details,
+    )
+
+
+def _check_url(url: str, allow_file_urls: bool) -> None:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") and parts.hostname:
+        return
+    if scheme == "file" and allow_file_urls:
+        path = Path(unquote(parts.path))
+        if not path.is_file():
+            raise PermanentStageError(
+                f"no such audio file: {path}", code="audio_not_found", details={"url": url[:200]}
+            )
+        return
+    raise PermanentStageError(
+        f"unsupported URL {url[:100]!r}: expected an http(s) link to a video or audio file",
+        code="unsupported_url",
+        details={"url": url[:200]},
+    )
+
+
+def _progress_message(done: int, total: int | None) -> str:
+    if total:
+        return f"Downloading audio: {done / _MB:.1f} of {total / _MB:.1f} MB"
+    return f"Downloading audio: {done / _MB:.1f} MB"
+
+
+def download_audio(
+    url: str,
+    dest_dir: Path,
+    *,
+    on_progress: ProgressCallback | None = None,
+    allow_file_urls: bool = False,
+    max_filesize: int = DEFAULT_MAX_FILESIZE,
+    max_duration: float = DEFAULT_MAX_DURATION,
+) -> Path:
+    """Download the best audio-only format of ``url`` into ``dest_dir``.
+
+    Args:
+        url: A video page (YouTube or any site yt-dlp knows) or a direct media link.
+        dest_dir: Directory for the file (created if missing). A retry with the same directory
+            resumes a partial download.
+        on_progress: Receives ``(downloaded/total, message)``, at most once per percent, then
+            ``(1.0, "Audio downloaded")``. If it raises, the download stops and the exception
+            propagates unchanged (use this to cancel).
+        allow_file_urls: Accept ``file://`` URLs (tests and local tools only).
+        max_filesize: Refuse media larger than this many bytes.
+        max_duration: Refuse media longer than this many seconds.
+
+    Returns:
+        The path of the downloaded file (e.g. ``dest_dir/audio.webm``).
+
+    Raises:
+        PermanentStageError: ``unsupported_url``, ``audio_not_found``, ``video_unavailable``,
+            ``download_forbidden``, ``live_stream``, ``playlist_url``, ``audio_too_long``,
+            ``audio_too_large``.
+        TransientStageError: ``download_network_error``, ``download_http_error``,
+            ``download_blocked``, ``download_failed``.
+    """
+    _check_url(url, allow_file_urls)
+    import yt_dlp  # type: ignore[import-untyped]
+
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    report = ProgressThrottle(on_progress)
+    # An exception raised by on_progress inside yt-dlp's hook may be wrapped or swallowed by
+    # yt-dlp; keep it here so exactly that exception reaches our caller.
+    hook_error: list[BaseException] = []
+
+    def hook(status: dict[str, Any]) -> None:
+        if status.get("status") != "downloading":
+            return
+        done = int(status.get("downloaded_bytes") or 0)
+        total = status.get("total_bytes") or status.get("total_bytes_estimate")
+        fraction: float | None = None
+        if total:
+            fraction = done / float(total)
+        elif status.get("fragment_count"):
+            fraction = float(status.get("fragment_index") or 0) / float(status["fragment_count"])
+        if fraction is None:
+            return
+        try:
+            report(min(fraction, 0.999), _progress_message(done, int(total) if total else None))
+        except BaseException as exc:
+            hook_error.append(exc)
+            raise
+
+    logger = _YtDlpLogger()
+    options: dict[str, Any] = {
+        "format": "bestaudio/best",
+        "outtmpl": {"default": "audio.%(ext)s"},
+        "paths": {"home": str(dest_dir), "temp": str(dest_dir)},
+        "noplaylist": True,
+        "progress_hooks": [hook],
+        "logger": logger,
+        "quiet": True,
+        "noprogress": True,
+        "cachedir": False,
+        "socket_timeout": 30,
+        "retries": 3,
+        "fragment_retries": 3,
+        "max_filesize": max_filesize,
+        "enable_file_urls": allow_file_urls,
+    }
+    try:
+        with yt_dlp.YoutubeDL(options) as ydl:
+            if urlsplit(url).scheme.lower() == "file":
+                # A local file needs no extraction; yt-dlp's generic extractor would also leave
+                # the file it sniffs open (a ResourceWarning).
+                info = _local_file_info(url)
+            else:
+                info = ydl.extract_info(url, download=False)
+                _check_media(info, url, max_duration, max_filesize)
+            info = ydl.process_ie_result(info, download=True)
+    except CultoError:
+        raise
+    except BaseException as exc:
+        if hook_error:
+            raise hook_error[0] from None
+        if not isinstance(exc, Exception):
+            raise  # KeyboardInterrupt, SystemExit
+        raise _map_download_error(exc, url) from exc
+    path = _downloaded_path(info, url)
+    if path is None:
+        details = {"url": url[:200]}
+        if logger.too_large:
+            raise PermanentStageError(
+                f"the audio is larger than the limit of {max_filesize / _MB:.0f} MB",
+                code="audio_too_large",
+                details=details,
+            )
+        raise TransientStageError(
+            "the download finished without producing an audio file; will retry",
+            code="download_failed",
+            details=details,
+        )
+    report(1.0, "Audio downloaded")
+    return path
+
+
+def _local_file_info(url: str) -> dict[str, Any]:
+    """A yt-dlp info dict for a ``file://`` URL, as its generic extractor would build it."""
+    path = Path(unquote(urlsplit(url).path))
+    ext = path.suffix.lstrip(".").lower() or "bin"
+    return {
+        "id": path.stem or "audio",
+        "title": path.stem or "audio",
+        "url": url,
+        "ext": ext,
+        "vcodec": "none",
+        "extractor": "file",
+        "extractor_key": "File",
+        "webpage_url": url,
+    }
+
+
+def _check_media(info: Any, url: str, max_duration: float, max_filesize: int) -> None:
+    details = {"url": url[:200]}
+    if not isinstance(info, dict):
+        raise PermanentStageError("no media found at this URL", code="unsupported_url")
+    if info.get("_type") in ("playlist", "multi_video"):
+        raise PermanentStageError(
+            "the URL is a playlist; submit one video at a time",
+            code="playlist_url",
+            details=details,
+        )
+    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+        raise PermanentStageError(
+            "the video is a live stream (or has not started); submit it again after it ends",
+            code="live_stream",
+            details=details,
+        )
+    duration = info.get("duration")
+    if isinstance(duration, int | float) and duration > max_duration:
+        raise PermanentStageError(
+            f"the media is {duration / 3600:.1f} h long; the limit is {max_duration / 3600:.1f} h",
+            code="audio_too_long",
+            details=details,
+        )
+    size = info.get("filesize") or info.get("filesize_approx")
+    if isinstance(size, int | float) and size > max_filesize:
+        raise PermanentStageError(
+            f"the audio is {size / _MB:.0f} MB; the limit is {max_filesize / _MB:.0f} MB",
+            code="audio_too_large",
+            details=details,
+        )
+
+
+def _downloaded_path(info: Any, url: str) -> Path | None:
+    downloads = info.get("requested_downloads") if isinstance(info, dict) else None
+    for item in downloads or ():
+        path = item.get("filepath")
+        if path and Path(path).is_file():
+            return Path(path)
+    return None

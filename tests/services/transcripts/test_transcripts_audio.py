@@ -1,0 +1,120 @@
+"""Audio download with yt-dlp: file:// and local HTTP URLs, progress, refusals, error mapping."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from culto.errors import PermanentStageError, TransientStageError
+from services.transcripts import download_audio
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, str]] = []
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.calls.append((fraction, message))
+
+
+def _assert_progress(calls: list[tuple[float, str]]) -> None:
+    fractions = [f for f, _ in calls]
+    assert len(calls) >= 3
+    assert fractions == sorted(fractions)
+    assert all(0.0 <= f <= 1.0 for f in fractions)
+    assert fractions[-1] == 1.0 and calls[-1][1] == "Audio downloaded"
+    assert fractions.count(1.0) == 1
+    assert any(0.0 < f < 1.0 for f in fractions)
+    assert all("Downloading audio:" in m and " of " in m and "MB" in m for _, m in calls[:-1])
+
+
+def test_file_url_download_with_progress(tone_wav: Path, tmp_path: Path) -> None:
+    progress = Recorder()
+    out = download_audio(
+        tone_wav.as_uri(), tmp_path / "dl", on_progress=progress, allow_file_urls=True
+    )
+    assert out == tmp_path / "dl" / "audio.wav"
+    assert out.read_bytes() == tone_wav.read_bytes()
+    _assert_progress(progress.calls)
+
+
+def test_http_download_with_progress(
+    tone_wav: Path, http_dir: tuple[str, Path], tmp_path: Path
+) -> None:
+    base, root = http_dir
+    (root / "culto.wav").write_bytes(tone_wav.read_bytes())
+    progress = Recorder()
+    out = download_audio(f"{base}/culto.wav", tmp_path / "dl", on_progress=progress)
+    assert out.suffix == ".wav" and out.stat().st_size == tone_wav.stat().st_size
+    _assert_progress(progress.calls)
+
+
+def test_without_callback(tone_wav: Path, tmp_path: Path) -> None:
+    assert download_audio(tone_wav.as_uri(), tmp_path, allow_file_urls=True).is_file()
+
+
+def test_file_urls_are_refused_by_default(tone_wav: Path, tmp_path: Path) -> None:
+    with pytest.raises(PermanentStageError) as info:
+        download_audio(tone_wav.as_uri(), tmp_path)
+    assert info.value.code == "unsupported_url"
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://example.org/a.mp3", "http://", "javascript:x"])
+def test_unsupported_urls(url: str, tmp_path: Path) -> None:
+    with pytest.raises(PermanentStageError) as info:
+        download_audio(url, tmp_path, allow_file_urls=True)
+    assert info.value.code == "unsupported_url"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PermanentStageError) as info:
+        download_audio((tmp_path / "nada.wav").as_uri(), tmp_path, allow_file_urls=True)
+    assert info.value.code == "audio_not_found"
+
+
+def test_http_404_is_permanent(http_dir: tuple[str, Path], tmp_path: Path) -> None:
+    base, _ = http_dir
+    with pytest.raises(PermanentStageError) as info:
+        download_audio(f"{base}/nada.wav", tmp_path)
+    assert info.value.code == "audio_not_found"
+    assert info.value.details["http_status"] == 404
+    assert "\n" not in info.value.message
+
+
+def test_connection_refused_is_transient(tmp_path: Path) -> None:
+    # A port nobody listens on (bound, then released).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(TransientStageError) as info:
+        download_audio(f"http://127.0.0.1:{port}/a.wav", tmp_path)
+    assert info.value.code == "download_network_error"
+
+
+def test_html_page_is_unsupported(http_dir: tuple[str, Path], tmp_path: Path) -> None:
+    base, root = http_dir
+    (root / "page.html").write_text("<html><body>sem vídeo</body></html>", encoding="utf-8")
+    with pytest.raises(PermanentStageError) as info:
+        download_audio(f"{base}/page.html", tmp_path)
+    assert info.value.code == "unsupported_url"
+
+
+def test_too_large(tone_wav: Path, http_dir: tuple[str, Path], tmp_path: Path) -> None:
+    base, root = http_dir
+    (root / "culto.wav").write_bytes(tone_wav.read_bytes())
+    with pytest.raises(PermanentStageError) as info:
+        download_audio(f"{base}/culto.wav", tmp_path / "dl", max_filesize=10_000)
+    assert info.value.code == "audio_too_large"
+
+
+def test_progress_callback_can_cancel(tone_wav: Path, tmp_path: Path) -> None:
+    class Cancelled(Exception):
+        pass
+
+    def cancel(fraction: float, message: str) -> None:
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        download_audio(tone_wav.as_uri(), tmp_path, on_progress=cancel, allow_file_urls=True)
