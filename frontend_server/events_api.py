@@ -1,0 +1,164 @@
+"""Tornado handlers of the live event stream (CONTRACTS §7) and its health check.
+
+Mount with ``(r"/api/v2/events/stream", EventStreamHandler, {"hub": hub, "settings": settings})``
+and likewise :class:`EventsHealthHandler`. Both are GET-only, so XSRF never applies.
+
+Resume point: the ``Last-Event-ID`` header wins over ``?last_event_id=``. A browser's
+``EventSource`` sends the header itself on every reconnect with the last id it received, which is
+always newer than an id the page put in the URL when it first opened the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from tornado.http1connection import HTTP1Connection
+from tornado.iostream import StreamClosedError
+from tornado.web import GZipContentEncoding, RequestHandler
+
+from culto.errors import CultoError, InvalidInput
+from culto.settings import Settings
+from frontend_server.hub import Connection, EventHub, Subscription
+from frontend_server.sse import encode_retry
+
+log = logging.getLogger(__name__)
+
+RETRY_MS = 3000
+"""Browser reconnection delay sent first on every stream."""
+
+_MAX_ID_DIGITS = 19  # fits a uint64 stream sequence; longer is certainly not one of ours
+
+
+class _JsonErrors(RequestHandler):
+    """Errors as ``{"error": {"code", "message"}}``, like the rest of the API."""
+
+    def send_error_json(self, status: int, code: str, message: str) -> None:
+        """Finish the request with a JSON error."""
+        self.clear()
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps({"error": {"code": code, "message": message}}))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Uncaught exceptions become JSON too (never a traceback page)."""
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        body = {"error": {"code": "internal_error" if status_code >= 500 else "http_error"}}
+        body["error"]["message"] = self._reason
+        self.finish(json.dumps(body))
+
+
+class EventStreamHandler(_JsonErrors):
+    """``GET /api/v2/events/stream``: Server-Sent Events with replay and live hand-off."""
+
+    def initialize(self, hub: EventHub, settings: Settings) -> None:
+        """Tornado passes the route's dependencies here."""
+        self.hub = hub
+        self.culto_settings = settings
+        self._conn: Connection | None = None
+
+    def prepare(self) -> None:
+        """No gzip: compressors buffer, and a stream must reach the browser frame by frame."""
+        self._transforms = [t for t in self._transforms if not isinstance(t, GZipContentEncoding)]
+
+    def compute_etag(self) -> str | None:
+        """A stream has no entity tag."""
+        return None
+
+    async def get(self) -> None:
+        """Validate, then stream until the client leaves or the hub ends the stream."""
+        try:
+            sub = self._subscription()
+        except InvalidInput as exc:
+            self.send_error_json(400, exc.code, exc.message)
+            return
+        if not self.hub.healthy:
+            self.send_error_json(503, "mesh_unavailable", "live events are temporarily unavailable")
+            return
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        self._conn = self.hub.connect(
+            sub, heartbeat_interval=self.culto_settings.sse_heartbeat_interval, abort=self._abort
+        )
+        try:
+            await self.send(encode_retry(RETRY_MS))
+            reason = await self.hub.stream(self._conn, self)
+        except StreamClosedError:
+            return
+        except CultoError as exc:
+            # Headers are gone already; ending the stream makes the browser resume.
+            log.warning("event stream ended by error: %s", exc.message)
+            reason = exc.code
+        finally:
+            self.hub.disconnect(self._conn)
+        log.debug("event stream ended: %s", reason)
+        if reason == "slow" or self.request.connection is None:
+            return
+        # Any other end is clean: finish the chunked response so the client sees EOF.
+        self.finish()
+
+    async def send(self, data: bytes) -> None:
+        """The hub's sink: write and wait until the socket took it (paces replay)."""
+        self.write(data)
+        await self.flush()
+
+    def on_connection_close(self) -> None:
+        """The browser left: stop queueing for it."""
+        if self._conn is not None:
+            self.hub.disconnect(self._conn)
+
+    def _abort(self) -> None:
+        # A slow client's write may be stuck on a full socket; closing it frees the writer.
+        connection = self.request.connection
+        if isinstance(connection, HTTP1Connection):
+            connection.close()
+
+    def _subscription(self) -> Subscription:
+        videos: list[str] = []
+        for raw in self.get_query_arguments("video_id"):
+            videos.append(raw.strip())
+        for raw in self.get_query_arguments("videos"):
+            videos.extend(v.strip() for v in raw.split(",") if v.strip())
+        types = [t.strip() for raw in self.get_query_arguments("types") for t in raw.split(",")]
+        return Subscription.parse(
+            videos, [t for t in types if t], last_event_id=self._last_event_id()
+        )
+
+    def _last_event_id(self) -> int | None:
+        raw = self.request.headers.get("Last-Event-ID")
+        if raw is None or not raw.strip():
+            raw = self.get_query_argument("last_event_id", None)
+        if raw is None or not raw.strip():
+            return None
+        raw = raw.strip()
+        if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
+            raise InvalidInput(
+                f"invalid last event id {raw[:24]!r}: expected a stream sequence number"
+            )
+        return int(raw)
+
+
+class EventsHealthHandler(_JsonErrors):
+    """``GET /api/v2/events/health``: 200 while the hub is fed by NATS, else 503."""
+
+    def initialize(self, hub: EventHub, settings: Settings) -> None:
+        """Tornado passes the route's dependencies here."""
+        self.hub = hub
+        self.culto_settings = settings
+
+    def get(self) -> None:
+        """Report the hub's state."""
+        stats = self.hub.stats()
+        self.set_header("Cache-Control", "no-store")
+        if not stats.healthy:
+            self.set_status(503)
+        self.finish(
+            {
+                "status": "healthy" if stats.healthy else "unhealthy",
+                "service": "sse_events",
+                "connected_clients": stats.connected_clients,
+            }
+        )
