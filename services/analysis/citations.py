@@ -1,0 +1,296 @@
+"""Attributed quotations: who said what ("como disse Agostinho, ...", "as C. S. Lewis wrote").
+
+Recognised shapes (PT and EN):
+
+* ``como (já) disse/dizia/escreveu/afirmou ... AUTOR, "texto"`` / ``conforme ...``
+* ``AUTOR (certa vez) disse/escreveu que texto`` and ``AUTOR disse: texto``
+* ``nas palavras de AUTOR, texto`` / ``segundo AUTOR, texto``
+* ``as AUTHOR (once) said/wrote/put it, text`` and ``AUTHOR (once) said (that) text``
+* ``in the words of AUTHOR, text`` / ``according to AUTHOR, text``
+
+An author is a run of capitalised words, optionally with initials (``C. S. Lewis``), or a
+name from :data:`KNOWN_AUTHORS`, matched in any case because automatic captions are often
+all lowercase. The bare ``NAME disse ...`` shape without ``como``/``as`` is accepted only
+for known authors, full names or quoted text — "Maria disse que vinha" is not a citation.
+
+Decision: **scripture is not a citation.** Biblical speakers and book names (Jesus, Deus,
+Paulo, João, Davi, the psalmist ...) are rejected as authors, as are pronouns and forms of
+address ("Ele", "Você", "Irmão", "Igreja"): what Jesus or Paul said is already reported as a
+Bible passage, and the preacher talking to the congregation is not a quotation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
+from services.analysis.text import fold, normalize_space, phrase_list, word_set
+
+MIN_QUOTE_WORDS: Final = 3
+MAX_QUOTE_CHARS: Final = 300
+
+KNOWN_AUTHORS: Final = phrase_list(
+    """
+    santo agostinho
+    agostinho de hipona
+    agostinho
+    saint augustine
+    augustine
+    c. s. lewis
+    c.s. lewis
+    cs lewis
+    charles spurgeon
+    spurgeon
+    martinho lutero
+    lutero
+    martin luther king
+    martin luther
+    joão calvino
+    calvino
+    john calvin
+    calvin
+    john wesley
+    wesley
+    a. w. tozer
+    tozer
+    dietrich bonhoeffer
+    bonhoeffer
+    d. l. moody
+    moody
+    billy graham
+    madre teresa de calcutá
+    madre teresa
+    mother teresa
+    blaise pascal
+    pascal
+    kierkegaard
+    g. k. chesterton
+    chesterton
+    tim keller
+    timothy keller
+    john piper
+    john stott
+    jonathan edwards
+    corrie ten boom
+    hudson taylor
+    william carey
+    jim elliot
+    george müller
+    hernandes dias lopes
+    augustus nicodemus
+    paul washer
+    martyn lloyd-jones
+    lloyd-jones
+    watchman nee
+    tertuliano
+    tertullian
+    francisco de assis
+    tomás de aquino
+    thomas aquinas
+    """
+)
+
+# First words (folded) that can never start an author: biblical figures and books, God,
+# pronouns and forms of address. Full names beginning with one ("John Wesley") survive
+# because only single-word or wholly-excluded authors are rejected.
+NON_AUTHORS: Final = word_set(
+    """
+    deus jesus cristo senhor espirito santo biblia escritura escrituras palavra evangelho
+    paulo pedro joao tiago judas mateus marcos lucas moises davi salomao isaias jeremias
+    ezequiel daniel oseias joel amos obadias jonas miqueias naum habacuque sofonias ageu
+    zacarias malaquias abraao isaque jaco jose josue samuel elias eliseu neemias esdras ester
+    rute jo noe adao eva maria marta lazaro timoteo tito filemom estevao barnabe nicodemos
+    pilatos herodes salmista apostolo profeta pregador rei sao saint sr sra
+    god christ lord spirit holy bible scripture word gospel paul peter john james jude matthew
+    mark luke moses david solomon isaiah jeremiah ezekiel hosea obadiah jonah micah nahum
+    habakkuk zephaniah haggai zechariah malachi abraham isaac jacob joseph joshua elijah
+    elisha nehemiah ezra esther ruth job noah adam eve mary martha lazarus timothy titus
+    philemon stephen barnabas pilate herod psalmist apostle prophet king
+    ele ela eles elas voce voces eu nos alguem ninguem irmao irmaos irma irmas igreja amados
+    amado amigo amigos pessoal galera mae pai filho filha pastor pastora bispo
+    he she they we i you someone somebody everyone anyone church brother brothers sister
+    sisters friends friend mom dad mother father son daughter people
+    """
+)
+
+_NAME: Final = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'\u2019\-]+"
+_INITIALS: Final = r"(?:[A-Z]\.\s?){1,3}\s*"
+_CONNECTOR: Final = r"(?:de|da|do|dos|das|von|van|der|ten|of)\s+"
+_CAPS_AUTHOR: Final = rf"(?:{_INITIALS})?{_NAME}(?:\s+(?:{_CONNECTOR})?{_NAME}){{0,3}}"
+
+
+def _trie_pattern(names: tuple[str, ...]) -> str:
+    """One regex for many names, shaped as a trie.
+
+    A flat 50-way alternation is retried at every offset of a 60,000-character transcript;
+    a trie fails on the first character at almost every offset. Each name is added as
+    written (lowercase) and accent-folded, since captions often drop accents; spaces and
+    dots inside names are matched loosely ("C.S. Lewis", "c s lewis").
+    """
+    trie: dict[str, Any] = {}
+    for name in names:
+        for written in {name.lower(), fold(name)}:
+            form = " ".join(written.replace(".", " ").split())
+            node = trie
+            for ch in form:
+                node = node.setdefault(ch, {})
+            node[""] = {}
+
+    def render(node: dict[str, Any]) -> str:
+        branches = [
+            (r"[\s.]*" if ch in " ." else re.escape(ch)) + render(child)
+            for ch, child in sorted(node.items())
+            if ch
+        ]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return render(trie)
+
+
+_KNOWN: Final = _trie_pattern(KNOWN_AUTHORS)
+_AUTHOR: Final = rf"(?P<author>(?i:{_KNOWN})(?![\w])|{_CAPS_AUTHOR})"
+
+_DESC_PT: Final = (
+    r"(?:(?i:o|a)\s+)?(?:(?i:grande|famoso|famosa|saudoso|saudosa)\s+)?"
+    r"(?:(?i:pastor|pastora|pregador|teólogo|teóloga|reformador|escritor|escritora|filósofo|"
+    r"poeta|missionário|missionária|evangelista|bispo|reverendo|irmão|irmã)\s+)?"
+)
+_DESC_EN: Final = (
+    r"(?:(?i:the)\s+(?:(?i:great|famous|late)\s+)?"
+    r"(?i:preacher|theologian|reformer|pastor|writer|author|missionary|evangelist|"
+    r"philosopher|poet|bishop|reverend)\s+)?"
+)
+_VERB_PT: Final = (
+    r"(?i:disse|dizia|diz|afirmou|afirmava|escreveu|escrevia|ensinou|ensinava|declarou|"
+    r"falou|falava|observou|costumava\s+dizer|colocou)"
+)
+_VERB_EN: Final = (
+    r"(?i:said|says|wrote|writes|put\s+it|observed|noted|remarked|declared|taught|"
+    r"used\s+to\s+say|reminds\s+us)"
+)
+_ADV_PT: Final = r"(?:(?i:já|bem|certa\s+vez|uma\s+vez|sabiamente|também)\s+)?"
+_ADV_EN: Final = r"(?:(?i:once|famously|rightly|so\s+well|also)\s+)?"
+_QUOTE_OPEN: Final = "\"“«'\u2018"
+
+_PATTERNS: Final = (
+    # como disse Agostinho, "..." / conforme escreveu C. S. Lewis: ...
+    ("intro", rf"\b(?i:como|conforme)\s+{_ADV_PT}{_VERB_PT}\s+{_DESC_PT}{_AUTHOR}\s*[,:]\s*"),
+    # nas palavras de Spurgeon, ... / segundo Calvino, ...
+    (
+        "intro",
+        rf"\b(?i:nas\s+palavras\s+de|segundo|de\s+acordo\s+com)\s+{_DESC_PT}{_AUTHOR}\s*[,:]\s*",
+    ),
+    # as C. S. Lewis wrote, ... / as Spurgeon once put it: ...
+    ("intro", rf"\b(?i:as)\s+{_DESC_EN}{_AUTHOR}\s+{_ADV_EN}{_VERB_EN}\s*[,:]?\s*(?i:that\s+)?"),
+    # in the words of Augustine, ... / according to Calvin, ...
+    ("intro", rf"\b(?i:in\s+the\s+words\s+of|according\s+to)\s+{_DESC_EN}{_AUTHOR}\s*[,:]\s*"),
+    # Spurgeon disse que ... / Spurgeon certa vez escreveu: "..."
+    (
+        "bare",
+        rf"\b{_AUTHOR}\s+{_ADV_PT}{_VERB_PT}(?:\s+(?i:certa|uma)\s+vez)?\s*(?:(?i:que)\s+|[,:]\s*)",
+    ),
+    # Martin Luther once said that ... / Spurgeon wrote: ...
+    ("bare", rf"\b{_AUTHOR}\s+{_ADV_EN}{_VERB_EN}\s*(?:(?i:that)\s+|[,:]\s*|(?=[\"“]))"),
+    # Martin Luther once said the Christian life ... (known authors only, see _author_ok)
+    ("loose", rf"\b{_AUTHOR}\s+{_ADV_EN}(?i:said|wrote)\s+"),
+)
+_COMPILED: Final = tuple((kind, re.compile(pattern)) for kind, pattern in _PATTERNS)
+_KNOWN_FOLDED: Final = frozenset(fold(name) for name in KNOWN_AUTHORS)
+_SENTENCE_END: Final = re.compile(r"(?<!\b[A-Z])[.!?…](?=\s|$)")
+_CLOSE_QUOTE: Final = {'"': '"', "“": "”", "«": "»", "'": "'", "\u2018": "\u2019"}
+_STOPWORDS: Final = PT_STOPWORDS | EN_STOPWORDS
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """An attributed quotation found at ``start`` in the analysed text."""
+
+    author: str
+    text: str
+    start: int
+
+
+def _trim_author(author: str) -> str:
+    """Drop capitalised sentence-openers the name pattern swallowed ("Então Spurgeon")."""
+    words = author.split()
+    while len(words) > 1 and fold(words[0]) in _STOPWORDS:
+        words.pop(0)
+    return " ".join(words)
+
+
+def _author_ok(author: str, *, kind: str, quoted: bool) -> bool:
+    words = [fold(w).strip(".") for w in author.split()]
+    words = [w for w in words if w]
+    if not words or words[0] in _STOPWORDS:
+        return False
+    if all(w in NON_AUTHORS or len(w) == 1 for w in words):
+        return False
+    if words[0] in NON_AUTHORS and len(words) == 1:
+        return False
+    known = fold(normalize_space(author)) in _KNOWN_FOLDED
+    if kind == "loose":
+        return known
+    if kind == "bare" and not known:
+        # Without "como"/"as" a lone first name is too often someone in the room.
+        return quoted or len(words) >= 2
+    return True
+
+
+def _quote_text(text: str, start: int) -> tuple[str, bool]:
+    """Read the quotation that begins at ``start``; return it and whether it was quoted."""
+    head = text[start : start + 1]
+    if head and head in _QUOTE_OPEN:
+        closer = _CLOSE_QUOTE[head]
+        end = text.find(closer, start + 1, start + 1 + MAX_QUOTE_CHARS * 2)
+        if end != -1:
+            return text[start + 1 : end], True
+    window = text[start : start + MAX_QUOTE_CHARS]
+    match = _SENTENCE_END.search(window)
+    body = window[: match.start()] if match else window.rsplit(" ", 1)[0]
+    return body, False
+
+
+def _clean_author(author: str) -> str:
+    cleaned = normalize_space(author)
+    # Names typed in lowercase by automatic captions read better capitalised.
+    if cleaned.islower():
+        cleaned = " ".join(
+            w if w in {"de", "da", "do", "of"} else w.capitalize() for w in cleaned.split()
+        )
+    return cleaned
+
+
+def find_citations(text: str) -> list[Citation]:
+    """Find attributed quotations in ``text``.
+
+    Args:
+        text: The analysed transcript text.
+
+    Returns:
+        Citations in order of appearance, de-duplicated by (author, text).
+    """
+    found: dict[int, Citation] = {}
+    seen: set[tuple[str, str]] = set()
+    for kind, pattern in _COMPILED:
+        for match in pattern.finditer(text):
+            author = _trim_author(match.group("author"))
+            body, quoted = _quote_text(text, match.end())
+            body = normalize_space(body).strip(" ,;:-\u2013—\"“”'\u2018\u2019«»")
+            if len(body.split()) < MIN_QUOTE_WORDS:
+                continue
+            if not _author_ok(author, kind=kind, quoted=quoted):
+                continue
+            author_start = match.start("author")
+            if any(abs(author_start - other) < 40 for other in found):
+                continue  # an earlier pattern already took this quotation
+            key = (fold(_clean_author(author)), fold(body))
+            if key in seen:
+                continue
+            seen.add(key)
+            found[author_start] = Citation(_clean_author(author), body, author_start)
+    return [found[k] for k in sorted(found)]
