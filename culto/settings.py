@@ -43,6 +43,7 @@ class Settings(BaseModel):
         job_ack_wait: Seconds a worker may hold a job without a progress ping.
         job_max_deliver: Deliveries of one job before it is failed for good.
         max_transcript_bytes: Largest transcript accepted.
+        whisper_model: Speech-recognition model (path or name); ``None`` = bundled base model.
         environment: ``dev`` generates a cookie secret; ``prod`` requires one.
     """
 
@@ -63,6 +64,7 @@ class Settings(BaseModel):
     job_ack_wait: float = 30.0
     job_max_deliver: int = 5
     max_transcript_bytes: int = 5 * 1024 * 1024
+    whisper_model: str | None = None
     environment: Role = "prod"
 
     @property
@@ -114,6 +116,8 @@ class Settings(BaseModel):
         fields["max_transcript_bytes"] = _int(
             env, "CULTO_MAX_TRANSCRIPT_BYTES", 5 * 1024 * 1024, 1, 512 * 1024 * 1024
         )
+        if model := env.get("CULTO_WHISPER_MODEL", "").strip():
+            fields["whisper_model"] = model
         secret = env.get("COOKIE_SECRET", "")
         if secret:
             if len(secret) < 16:

@@ -19,7 +19,8 @@ from nats.js import api
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors, translate
 from mesh.events import StoredEvent, decode_event, decode_js_msg
-from mesh.subjects import EVENT_TYPES, EVENTS_STREAM, event_subject
+from mesh.subjects import EVENTS_STREAM, event_subject
+from schemas.events import EVENT_TYPES
 
 log = logging.getLogger(__name__)
 

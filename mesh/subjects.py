@@ -46,7 +46,7 @@ def event_type_token(event_type: str) -> EventType:
         raise InvalidInput(
             f"unknown event type {event_type[:40]!r}: expected one of {', '.join(EVENT_TYPES)}"
         )
-    return event_type  # type: ignore[return-value]
+    return event_type
 
 
 def event_subject(video_id: str, event_type: str) -> str:

@@ -160,3 +160,38 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     assert os.environ["NO_PROXY"]
+
+
+@dataclass
+class IsolatedMesh:
+    """A dedicated server with its own provisioned mesh (for tests that must not share)."""
+
+    server: NatsProcess
+    settings: Settings
+    mesh: MeshConnection
+
+    async def connect(self, name: str = "culto-test-extra") -> MeshConnection:
+        """Another connection to the same server (e.g. a second worker process)."""
+        assert self.settings.nats_url
+        return await MeshConnection(self.settings.nats_url, name=name).connect()
+
+
+@pytest.fixture
+def isolated_mesh(
+    io_loop: IOLoop, nats_factory: Callable[..., NatsProcess], tmp_path: Path
+) -> Iterator[Callable[..., object]]:
+    """``await isolated_mesh(**settings_overrides)`` -> :class:`IsolatedMesh`."""
+    made: list[IsolatedMesh] = []
+
+    async def factory(**overrides: object) -> IsolatedMesh:
+        server = nats_factory()
+        settings = make_settings(server.url, tmp_path / f"data{len(made)}", **overrides)
+        conn = await MeshConnection(server.url, name="culto-test").connect()
+        await provision(conn, settings)
+        item = IsolatedMesh(server, settings, conn)
+        made.append(item)
+        return item
+
+    yield factory
+    for item in made:
+        io_loop.run_sync(item.mesh.close)

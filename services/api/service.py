@@ -49,9 +49,11 @@ M = TypeVar("M", bound=BaseModel)
 
 def validation_message(exc: ValidationError) -> str:
     """One line naming the first invalid field."""
-    first = exc.errors()[0] if exc.errors() else {}
-    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
-    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    errors = exc.errors()
+    if not errors:
+        return "invalid request"
+    loc = ".".join(str(p) for p in errors[0]["loc"])
+    msg = str(errors[0]["msg"]).removeprefix("Value error, ")
     return f"{loc}: {msg}" if loc else msg
 
 

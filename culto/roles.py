@@ -1,0 +1,197 @@
+"""The long-running roles (``up``, ``frontend``, ``api``, ``worker``) and the one-shot commands
+that talk to the mesh (``provision``, ``tail``).
+
+Each role owns its resources as nested async context managers, so a signal unwinds them in
+reverse order: HTTP stops accepting, SSE streams end, workers hand back their jobs, NATS drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TextIO
+
+from culto.errors import ConfigError, MeshUnavailable
+from culto.settings import Settings
+from mesh.connection import MeshConnection
+from mesh.embedded import EmbeddedNatsServer
+from mesh.events import StoredEvent
+from mesh.feed import LiveFeed
+from mesh.provision import provision, streams_present
+from mesh.replay import EventReader
+from mesh.subjects import event_filters, parse_event_subject
+
+DEFAULT_NATS_PORT = 4222
+
+
+def say(message: str, stream: TextIO | None = None) -> None:
+    """Progress output for people (stderr, so stdout stays machine-readable)."""
+    print(f"culto: {message}", file=stream or sys.stderr, flush=True)
+
+
+async def wait_for_signal() -> int:
+    """Block until SIGINT or SIGTERM; returns the signal number."""
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[int] = loop.create_future()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda s=sig: received.done() or received.set_result(s))
+    try:
+        return await received
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@asynccontextmanager
+async def connected(settings: Settings, name: str) -> AsyncIterator[MeshConnection]:
+    """A connection to ``NATS_URL`` (required by every role except ``up``)."""
+    if not settings.nats_url:
+        raise ConfigError("NATS_URL: required for this command (e.g. nats://127.0.0.1:4222)")
+    async with MeshConnection(settings.nats_url, name=name) as mesh:
+        yield mesh
+
+
+async def wait_provisioned(mesh: MeshConnection, *, timeout: float = 60.0) -> None:
+    """Roles do not provision (a Job does); they wait for the streams to appear."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    warned = False
+    while not await streams_present(mesh):
+        if loop.time() > deadline:
+            raise MeshUnavailable("JetStream streams are missing: run 'culto provision' first")
+        if not warned:
+            say("waiting for JetStream streams (run 'culto provision')...")
+            warned = True
+        await asyncio.sleep(1.0)
+
+
+async def run_up(settings: Settings, *, workers: int) -> int:
+    """Everything in one process tree: embedded NATS (unless NATS_URL), API, workers, frontend."""
+    from frontend_server.server import serve_frontend
+    from services.api.service import VideoApiService
+    from services.worker import Worker
+
+    settings = settings.with_dev_cookie_secret()
+    async with AsyncExitStack() as stack:
+        url = settings.nats_url
+        if url is None:
+            port = DEFAULT_NATS_PORT if _port_free(DEFAULT_NATS_PORT) else 0
+            store = settings.data_dir / "jetstream"
+            say(f"starting embedded nats-server (JetStream data in {store})...")
+            server = await stack.enter_async_context(EmbeddedNatsServer(store_dir=store, port=port))
+            url = server.url
+            settings = settings.model_copy(update={"nats_url": url})
+        say(f"NATS at {url}  (export NATS_URL={url} to use 'culto tail')")
+        mesh = await stack.enter_async_context(MeshConnection(url, name="culto-up"))
+        steps = await provision(mesh, settings)
+        say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
+        await stack.enter_async_context(VideoApiService(mesh, settings))
+        say("video API service ready")
+        for index in range(workers):
+            await stack.enter_async_context(Worker(mesh, settings, name=f"worker-{index + 1}"))
+        say(f"{workers} worker(s) ready")
+        frontend = await stack.enter_async_context(serve_frontend(settings, mesh))
+        say(f"frontend on http://{settings.host}:{frontend.port}  (Ctrl-C to stop)")
+        sig = await wait_for_signal()
+        say(f"received {signal.Signals(sig).name}; shutting down...")
+    say("stopped")
+    return 0
+
+
+async def run_frontend(settings: Settings) -> int:
+    """The HTTP edge role."""
+    from frontend_server.server import serve_frontend
+
+    async with connected(settings, "culto-frontend") as mesh:
+        await wait_provisioned(mesh)
+        async with serve_frontend(settings, mesh) as frontend:
+            say(f"frontend on http://{settings.host}:{frontend.port}")
+            await wait_for_signal()
+            say("draining...")
+    return 0
+
+
+async def run_api(settings: Settings) -> int:
+    """The video API service role (ops endpoints on PORT)."""
+    from frontend_server.server import serve_ops
+    from services.api.service import VideoApiService
+
+    async with connected(settings, "culto-api") as mesh:
+        await wait_provisioned(mesh)
+        async with VideoApiService(mesh, settings), serve_ops(settings, mesh) as ops:
+            say(f"video API service ready (ops on port {ops.port})")
+            await wait_for_signal()
+            say("draining...")
+    return 0
+
+
+async def run_worker(settings: Settings, *, workers: int = 1) -> int:
+    """The worker role (ops endpoints on PORT)."""
+    from frontend_server.server import serve_ops
+    from services.worker import Worker
+
+    async with connected(settings, "culto-worker") as mesh:
+        await wait_provisioned(mesh)
+        async with AsyncExitStack() as stack:
+            for index in range(workers):
+                await stack.enter_async_context(Worker(mesh, settings, name=f"worker-{index + 1}"))
+            ops = await stack.enter_async_context(serve_ops(settings, mesh))
+            say(f"{workers} worker(s) ready (ops on port {ops.port})")
+            await wait_for_signal()
+            say("finishing the current job...")
+    return 0
+
+
+async def run_provision(settings: Settings) -> int:
+    """Create or update every JetStream resource, printing what changed."""
+    async with connected(settings, "culto-provision") as mesh:
+        for step in await provision(mesh, settings):
+            print(step, flush=True)
+    return 0
+
+
+def format_event(event: StoredEvent) -> str:
+    """One line per event for ``culto tail``."""
+    return f"{event.seq}\t{event.video_id}\t{event.event_type}\t{event.data.decode()}"
+
+
+async def run_tail(settings: Settings, *, videos: list[str], since: int | None) -> int:
+    """Print events (history from ``since``, then live) until interrupted."""
+    filters = event_filters(videos)
+    wanted = set(videos)
+    async with connected(settings, "culto-tail") as mesh:
+        reader = EventReader(mesh)
+        start = await reader.last_seq()
+        if since is not None:
+            async for batch in reader.replay(filters, max(since - 1, 0), until=start):
+                for event in batch:
+                    if event.seq <= start:
+                        print(format_event(event), flush=True)
+
+        def live(event: StoredEvent) -> None:
+            parsed = parse_event_subject(event.subject)
+            if not wanted or (parsed and parsed[0] in wanted):
+                print(format_event(event), flush=True)
+
+        feed = LiveFeed(mesh, live)
+        await feed.start(start)
+        try:
+            await wait_for_signal()
+        finally:
+            with contextlib.suppress(Exception):
+                await feed.stop()
+    return 0

@@ -1,0 +1,359 @@
+"""A worker: pulls jobs from the shared durable consumer and runs the stage pipeline.
+
+Delivery guarantees, and how they are kept:
+
+- a job whose worker dies is redelivered after ``ack_wait`` (long stages send ``in_progress``);
+- a transient failure is retried with back-off (``nak(delay)``) until ``max_deliver``, then
+  the video fails; a permanent failure fails it at once;
+- a redelivered job never produces a second PROCESSED: the record is finished with a
+  compare-and-set that only succeeds once, and the final events carry ``Nats-Msg-Id``s;
+- a job whose video was deleted or re-queued is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import nats.errors
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from culto.errors import CultoError, MeshError, PermanentStageError, TransientStageError
+from culto.settings import Settings
+from mesh.artifacts import ArtifactStore
+from mesh.connection import MeshConnection
+from mesh.events import EventPublisher
+from mesh.jobs import JobQueue
+from mesh.replay import EventReader
+from mesh.videos import VideoStore
+from schemas.events import ErrorEventDTO, SummaryReadyEventDTO, VideoStatusEventDTO
+from schemas.jobs import ProcessJob
+from schemas.timestamps import utc_now
+from schemas.videos import ErrorInfo, VideoRecord, VideoStatus
+from services.worker.pipeline import JobCancelled, JobContext, Stage, run_pipeline
+from services.worker.stages import default_stages
+
+log = logging.getLogger(__name__)
+
+PROCESSED_MESSAGE = "Processing complete"
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry ``attempt`` (1-based): 1, 2, 4 ... capped at 60."""
+    return float(min(2 ** max(attempt - 1, 0), 60))
+
+
+class Worker:
+    """Runs jobs one at a time until stopped. Start several for parallelism.
+
+    Args:
+        mesh: The process's connection.
+        settings: Process settings (ack wait, max deliveries, limits).
+        stages: The pipeline (defaults to :func:`default_stages`).
+        name: Shown in logs.
+    """
+
+    def __init__(
+        self,
+        mesh: MeshConnection,
+        settings: Settings,
+        *,
+        stages: Sequence[Stage] | None = None,
+        name: str = "worker",
+    ) -> None:
+        self._mesh = mesh
+        self._settings = settings
+        self._stages = list(stages) if stages is not None else default_stages()
+        self.name = name
+        self._store = VideoStore(mesh)
+        self._artifacts = ArtifactStore(mesh)
+        self._events = EventPublisher(mesh)
+        self._reader = EventReader(mesh)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._abandon = False
+        self.jobs_done = 0
+        self.jobs_failed = 0
+        self.jobs_retried = 0
+        self.busy = False
+
+    async def __aenter__(self) -> Worker:
+        sub = await JobQueue(self._mesh).subscribe()
+        self._task = asyncio.get_running_loop().create_task(self._loop(sub))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def stop(self, *, grace: float = 10.0, abandon: bool = False) -> None:
+        """Stop pulling; let the current job finish for ``grace`` seconds, then give it back.
+
+        Args:
+            grace: Seconds the running job may take to finish.
+            abandon: Leave the running job unsettled (as a crashed worker would), so JetStream
+                redelivers it after ``ack_wait``.
+        """
+        self._stopping.set()
+        self._abandon = abandon
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if abandon:
+            grace = 0
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self, sub: object) -> None:
+        while not self._stopping.is_set():
+            try:
+                msgs = await sub.fetch(1, timeout=1)  # type: ignore[attr-defined]
+            except nats.errors.TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # disconnected: wait for the reconnect
+                log.debug("%s: fetch failed: %r", self.name, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                self.busy = True
+                try:
+                    await self._handle(msg)
+                finally:
+                    self.busy = False
+
+    async def _handle(self, msg: Msg) -> None:
+        try:
+            job = ProcessJob.model_validate_json(msg.data)
+        except ValidationError:
+            log.warning("%s: dropping malformed job on %s", self.name, msg.subject)
+            await msg.term()
+            return
+        keepalive = asyncio.get_running_loop().create_task(self._keepalive(msg))
+        try:
+            await self._process(msg, job)
+        except asyncio.CancelledError:
+            if not self._abandon:
+                # Shutting down mid-job: hand it back now instead of after ack_wait.
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+            raise
+        finally:
+            keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalive
+
+    async def _keepalive(self, msg: Msg) -> None:
+        interval = max(self._settings.job_ack_wait / 3, 0.2)
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    async def _process(self, msg: Msg, job: ProcessJob) -> None:
+        current = await self._store.find(job.video_id)
+        if current is None or current.record.job_id != job.job_id:
+            log.info("%s: dropping job %s: video deleted or re-queued", self.name, job.job_id)
+            await msg.term()
+            return
+        if current.record.status is VideoStatus.PROCESSED:
+            await self._publish_final(current.record)  # idempotent: finishes a crashed finish
+            await msg.ack()
+            return
+        if current.record.status is VideoStatus.FAILED:
+            await msg.term()
+            return
+        attempt = msg.metadata.num_delivered or 1
+        record = await self._mark_processing(job)
+        workdir = Path(tempfile.mkdtemp(prefix=f"culto-{job.video_id[:8]}-"))
+        ctx = JobContext(
+            video=record,
+            job=job,
+            settings=self._settings,
+            artifacts=self._artifacts,
+            workdir=workdir,
+            report=lambda pct, text: self._report(job, pct, text),
+            ensure_current=lambda: self._ensure_current(job),
+        )
+        try:
+            await run_pipeline(self._stages, ctx)
+            await self._finish(job, ctx)
+            await msg.ack()
+            self.jobs_done += 1
+        except JobCancelled:
+            log.info("%s: job %s cancelled", self.name, job.job_id)
+            await msg.term()
+        except (TransientStageError, MeshError) as exc:
+            await self._retry_or_fail(msg, job, ctx.stage, attempt, exc)
+        except CultoError as exc:  # permanent: bad transcript, missing audio, ...
+            await self._fail(job, ctx.stage, exc)
+            await msg.term()
+        except Exception as exc:  # a bug or an unexpected library error: retry, then fail
+            log.exception("%s: unexpected error in stage %s", self.name, ctx.stage)
+            wrapped = TransientStageError(f"unexpected error: {type(exc).__name__}: {exc}")
+            await self._retry_or_fail(msg, job, ctx.stage, attempt, wrapped)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    async def _retry_or_fail(
+        self, msg: Msg, job: ProcessJob, stage: str, attempt: int, exc: CultoError
+    ) -> None:
+        if attempt >= self._settings.job_max_deliver:
+            final = PermanentStageError(
+                f"{exc.message} (gave up after {attempt} attempts)", code=exc.code
+            )
+            await self._fail(job, stage, final)
+            await msg.term()
+            return
+        delay = backoff(attempt)
+        self.jobs_retried += 1
+        with contextlib.suppress(CultoError):
+            await self._report(
+                job,
+                None,
+                f"Temporary problem in {stage}: {exc.message}; retrying in {delay:.0f}s "
+                f"(attempt {attempt + 1} of {self._settings.job_max_deliver})",
+                tag=f"retry{attempt}",
+            )
+        await msg.nak(delay=delay)
+
+    async def _ensure_current(self, job: ProcessJob) -> None:
+        current = await self._store.find(job.video_id)
+        if current is None or current.record.job_id != job.job_id:
+            raise JobCancelled(f"video {job.video_id} was deleted or re-queued")
+
+    async def _mark_processing(self, job: ProcessJob) -> VideoRecord:
+        def mark(rec: VideoRecord) -> VideoRecord | None:
+            if rec.job_id != job.job_id:
+                raise JobCancelled(f"video {job.video_id} was re-queued")
+            if rec.status is VideoStatus.PROCESSING:
+                return None
+            return rec.model_copy(
+                update={"status": VideoStatus.PROCESSING, "updated_at": utc_now(), "error": None}
+            )
+
+        return (await self._store.update(job.video_id, mark)).record
+
+    async def _report(
+        self, job: ProcessJob, percent: int | None, message: str, *, tag: str = ""
+    ) -> None:
+        def mark(rec: VideoRecord) -> VideoRecord | None:
+            if rec.job_id != job.job_id or rec.status is not VideoStatus.PROCESSING:
+                return None
+            pct = rec.progress if percent is None else max(percent, rec.progress)
+            return rec.model_copy(
+                update={"progress": pct, "status_message": message, "updated_at": utc_now()}
+            )
+
+        updated = (await self._store.update(job.video_id, mark)).record
+        tag = tag or f"p{percent}"
+        await self._events.publish(
+            VideoStatusEventDTO(
+                video_id=job.video_id,
+                status=VideoStatus.PROCESSING,
+                progress=updated.progress if percent is None else percent,
+                message=message,
+            ),
+            msg_id=f"{job.video_id}:{job.job_id}:{tag}",
+        )
+
+    async def _finish(self, job: ProcessJob, ctx: JobContext) -> None:
+        summary = ctx.summary
+        if summary is None:
+            raise PermanentStageError("the pipeline produced no summary")
+
+        def mark(rec: VideoRecord) -> VideoRecord | None:
+            if rec.job_id != job.job_id:
+                raise JobCancelled(f"video {job.video_id} was re-queued")
+            if rec.status is VideoStatus.PROCESSED:
+                return None
+            return rec.model_copy(
+                update={
+                    "status": VideoStatus.PROCESSED,
+                    "progress": 100,
+                    "status_message": PROCESSED_MESSAGE,
+                    "summary": summary,
+                    "error": None,
+                    "updated_at": utc_now(),
+                }
+            )
+
+        finished = await self._store.update(job.video_id, mark)
+        await self._publish_final(finished.record)
+
+    async def _publish_final(self, record: VideoRecord) -> None:
+        """PROCESSED + summary.ready, exactly once per job even across redeliveries."""
+        if record.summary is None:
+            return
+        already = await self._reader.latest([record.id], ["summary.ready"])
+        prefix = f"{record.id}:{record.job_id}"
+        if not already or already[-1].event.timestamp < record.updated_at:
+            await self._events.publish(
+                VideoStatusEventDTO(
+                    video_id=record.id,
+                    status=VideoStatus.PROCESSED,
+                    progress=100,
+                    message=PROCESSED_MESSAGE,
+                ),
+                msg_id=f"{prefix}:processed",
+            )
+            await self._events.publish(
+                SummaryReadyEventDTO(video_id=record.id, summary=record.summary),
+                msg_id=f"{prefix}:summary",
+            )
+
+    async def _fail(self, job: ProcessJob, stage: str, exc: CultoError) -> None:
+        self.jobs_failed += 1
+        log.warning("%s: video %s failed in %s: %s", self.name, job.video_id, stage, exc.message)
+
+        def mark(rec: VideoRecord) -> VideoRecord | None:
+            if rec.job_id != job.job_id or rec.status is VideoStatus.FAILED:
+                return None
+            return rec.model_copy(
+                update={
+                    "status": VideoStatus.FAILED,
+                    "status_message": exc.message,
+                    "error": ErrorInfo(code=exc.code, message=exc.message),
+                    "updated_at": utc_now(),
+                }
+            )
+
+        try:
+            failed = await self._store.update(job.video_id, mark)
+        except CultoError:
+            return  # deleted meanwhile: nothing left to mark
+        prefix = f"{job.video_id}:{job.job_id}"
+        await self._events.publish(
+            VideoStatusEventDTO(
+                video_id=job.video_id,
+                status=VideoStatus.FAILED,
+                progress=failed.record.progress,
+                message=exc.message,
+            ),
+            msg_id=f"{prefix}:failed",
+        )
+        await self._events.publish(
+            ErrorEventDTO(
+                video_id=job.video_id,
+                code=exc.code,
+                message=exc.message,
+                stage=stage or None,
+                retryable=False,
+            ),
+            msg_id=f"{prefix}:error",
+        )

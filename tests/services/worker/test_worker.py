@@ -1,0 +1,208 @@
+"""The worker over a real nats-server: event sequence, redelivery, retries, failures, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from culto.errors import TransientStageError
+from mesh import EventReader, MeshConnection, StoredEvent
+from mesh.subjects import event_filters
+from schemas import TranscriptInput, VideoCreate, VideoDTO, VideoStatus
+from services.api import VideoApiClient
+from services.api.service import VideoApiService
+from services.worker import JobContext, Worker, default_stages
+
+SERMON = (
+    "Irmãos, hoje vamos ler João 3:16. Porque Deus amou o mundo de tal maneira. "
+    "A fé e a graça de Deus nos sustentam em oração. Romanos 8:28 diz que todas as coisas "
+    "cooperam para o bem daqueles que amam a Deus. Que a esperança encha o seu coração."
+)
+
+
+async def wait_status(
+    client: VideoApiClient, video_id: str, *statuses: VideoStatus, timeout: float = 20
+) -> VideoDTO:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        video = await client.get(video_id)
+        if video.status in statuses:
+            return video
+        assert loop.time() < deadline, f"still {video.status} after {timeout}s"
+        await asyncio.sleep(0.05)
+
+
+async def events_of(mesh: MeshConnection, video_id: str) -> list[StoredEvent]:
+    out: list[StoredEvent] = []
+    async for batch in EventReader(mesh).replay(event_filters([video_id]), 0):
+        out += batch
+    return out
+
+
+def statuses(events: list[StoredEvent]) -> list[tuple[str, Any, int]]:
+    return [
+        (e.event_type, getattr(e.event, "status", None), getattr(e.event, "progress", -1))
+        for e in events
+    ]
+
+
+def submit(title: str = "Culto") -> VideoCreate:
+    return VideoCreate(
+        url="https://example.org/culto.mp4",
+        title=title,
+        transcript=TranscriptInput(format="txt", content=SERMON),
+    )
+
+
+async def test_job_runs_end_to_end_with_ordered_events(isolated_mesh: Any) -> None:
+    env = await isolated_mesh()
+    async with VideoApiService(env.mesh, env.settings), Worker(env.mesh, env.settings):
+        client = VideoApiClient(env.mesh)
+        video = await client.create(submit())
+        done = await wait_status(client, video.id, VideoStatus.PROCESSED, VideoStatus.FAILED)
+    assert done.status is VideoStatus.PROCESSED, done.error
+    assert done.summary is not None and done.summary.word_count > 20
+    events = await events_of(env.mesh, video.id)
+    seqs = [e.seq for e in events]
+    assert seqs == sorted(seqs)
+    kinds = statuses(events)
+    assert kinds[0] == ("video.status", VideoStatus.QUEUED, 0)
+    assert kinds[-2] == ("video.status", VideoStatus.PROCESSED, 100)
+    assert kinds[-1][0] == "summary.ready"
+    middle = kinds[1:-2]
+    assert middle and all(k[1] is VideoStatus.PROCESSING for k in middle)
+    progress = [k[2] for k in middle]
+    assert progress == sorted(progress) and len(set(progress)) >= 4
+    messages = {getattr(e.event, "message", "") for e in events}
+    assert {"Fetching transcript...", "Analysing sermon..."} <= messages
+
+
+@dataclass
+class Gate:
+    """A stage that blocks until released (to hold a job mid-flight)."""
+
+    name: str = "gate"
+    weight: int = 1
+    start_message: str = "Waiting at the gate..."
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, ctx: JobContext) -> None:
+        self.entered.set()
+        await self.release.wait()
+
+
+async def test_killed_worker_job_is_redelivered_and_completes_once(isolated_mesh: Any) -> None:
+    env = await isolated_mesh(job_ack_wait=1.0)
+    gate = Gate()
+    other = await env.connect("culto-test-worker-a")
+    async with VideoApiService(env.mesh, env.settings):
+        client = VideoApiClient(env.mesh)
+        doomed = Worker(other, env.settings, stages=[gate, *default_stages()], name="a")
+        await doomed.__aenter__()
+        video = await client.create(submit())
+        await asyncio.wait_for(gate.entered.wait(), 10)
+        await doomed.stop(abandon=True)  # dies without acking, like a killed process
+        await other.close()
+        async with Worker(env.mesh, env.settings, name="b") as survivor:
+            done = await wait_status(client, video.id, VideoStatus.PROCESSED, timeout=20)
+            assert survivor.jobs_done == 1
+    assert done.summary is not None
+    kinds = statuses(await events_of(env.mesh, video.id))
+    assert kinds.count(("video.status", VideoStatus.PROCESSED, 100)) == 1
+    assert [k[0] for k in kinds].count("summary.ready") == 1
+
+
+@dataclass
+class Flaky:
+    """Fails transiently ``failures`` times, then passes."""
+
+    failures: int
+    name: str = "flaky"
+    weight: int = 1
+    start_message: str = "Trying..."
+    calls: int = 0
+
+    async def run(self, ctx: JobContext) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TransientStageError("remote service busy")
+
+
+async def test_transient_errors_retry_then_succeed(isolated_mesh: Any) -> None:
+    env = await isolated_mesh(job_max_deliver=3)
+    flaky = Flaky(failures=1)
+    async with (
+        VideoApiService(env.mesh, env.settings),
+        Worker(env.mesh, env.settings, stages=[flaky, *default_stages()]),
+    ):
+        client = VideoApiClient(env.mesh)
+        video = await client.create(submit())
+        done = await wait_status(client, video.id, VideoStatus.PROCESSED, VideoStatus.FAILED)
+    assert done.status is VideoStatus.PROCESSED and flaky.calls == 2
+    messages = [getattr(e.event, "message", "") for e in await events_of(env.mesh, video.id)]
+    assert any("retrying in 1s (attempt 2 of 3)" in m for m in messages)
+
+
+async def test_transient_errors_fail_after_max_deliver(isolated_mesh: Any) -> None:
+    env = await isolated_mesh(job_max_deliver=2)
+    async with (
+        VideoApiService(env.mesh, env.settings),
+        Worker(env.mesh, env.settings, stages=[Flaky(failures=99), *default_stages()]),
+    ):
+        client = VideoApiClient(env.mesh)
+        video = await client.create(submit())
+        done = await wait_status(client, video.id, VideoStatus.FAILED)
+    assert done.error is not None and "gave up after 2 attempts" in done.error.message
+    events = await events_of(env.mesh, video.id)
+    errors = [e.event for e in events if e.event_type == "error"]
+    assert len(errors) == 1 and errors[0].stage == "flaky"  # type: ignore[union-attr]
+
+
+async def test_unreadable_transcript_fails_at_once(isolated_mesh: Any) -> None:
+    env = await isolated_mesh()
+    async with VideoApiService(env.mesh, env.settings), Worker(env.mesh, env.settings):
+        client = VideoApiClient(env.mesh)
+        video = await client.create(
+            VideoCreate(
+                url="https://example.org/x.mp4",
+                transcript=TranscriptInput(format="vtt", content="this is not a vtt file"),
+            )
+        )
+        done = await wait_status(client, video.id, VideoStatus.FAILED)
+    assert done.error is not None and done.error.code.startswith("malformed")
+    kinds = statuses(await events_of(env.mesh, video.id))
+    assert kinds[-2][:2] == ("video.status", VideoStatus.FAILED)
+    assert kinds[-1][0] == "error"
+
+
+async def test_deleted_video_job_is_dropped(isolated_mesh: Any) -> None:
+    env = await isolated_mesh()
+    gate = Gate()
+    async with VideoApiService(env.mesh, env.settings):
+        client = VideoApiClient(env.mesh)
+        async with Worker(env.mesh, env.settings, stages=[gate, *default_stages()]) as worker:
+            video = await client.create(submit())
+            await asyncio.wait_for(gate.entered.wait(), 10)
+            await client.delete(video.id)
+            gate.release.set()
+            await _until(lambda: _idle(worker))
+            assert worker.jobs_done == 0 and worker.jobs_failed == 0
+    kinds = [k[0] for k in statuses(await events_of(env.mesh, video.id))]
+    assert kinds[-1] == "video.deleted" and "summary.ready" not in kinds
+
+
+async def _idle(worker: Worker) -> bool:
+    return not worker.busy
+
+
+async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    await asyncio.sleep(0.1)
+    while not await check():
+        assert loop.time() < deadline
+        await asyncio.sleep(0.05)
