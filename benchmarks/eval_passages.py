@@ -1,0 +1,72 @@
+"""Evaluate the Bible passage finder on tests/data/bible_corpus.jsonl.
+
+Usage: ``.venv/bin/python benchmarks/eval_passages.py [--detect-language] [--verbose]``
+
+Prints precision and recall per category and overall, the finder's total time on the corpus and
+on a synthetic ~9,000-word transcript, and exits 1 if any category is below 0.95 in either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from services.analysis.bible import find_passages  # noqa: E402
+from services.analysis.bible.evaluation import evaluate, format_table, load_corpus  # noqa: E402
+
+CORPUS = ROOT / "tests" / "data" / "bible_corpus.jsonl"
+THRESHOLD = 0.95
+
+
+def synthetic_transcript(words: int = 9_000) -> str:
+    """A sermon-like text of about ``words`` words with a few references sprinkled in."""
+    filler = (
+        "Irmãos, a graça de Deus nos alcança todos os dias e o pastor Lucas 2 vezes "
+        "lembrou que a fé vem pelo ouvir. Como diz Romanos 10:17, a fé vem pelo ouvir, "
+        "e em João capítulo 3 versículo 16 vemos o amor do Pai. Às 10:30 cantamos salmos "
+        "de louvor, e o Salmo 23 nos consola. "
+    )
+    repeats = words // len(filler.split()) + 1
+    return filler * repeats
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detect-language", action="store_true", help="call with language=None")
+    parser.add_argument("--verbose", action="store_true", help="print every miss")
+    args = parser.parse_args()
+
+    scores, elapsed = evaluate(load_corpus(CORPUS), use_language=not args.detect_language)
+    print(format_table(scores))
+    print(f"\ncorpus time: {elapsed * 1000:.1f} ms for {scores['overall'].examples} snippets")
+
+    text = synthetic_transcript()
+    started = time.perf_counter()
+    found = find_passages(text)
+    took = time.perf_counter() - started
+    print(
+        f"9,000-word transcript: {took * 1000:.1f} ms, {len(found)} passages, "
+        f"{len(text.split())} words"
+    )
+
+    failing = [
+        name for name, s in scores.items() if s.precision < THRESHOLD or s.recall < THRESHOLD
+    ]
+    if args.verbose or failing:
+        for name, score in sorted(scores.items()):
+            for error in score.errors:
+                print(f"[{name}] {error}")
+    if failing:
+        print(f"\nFAIL: below {THRESHOLD} in {', '.join(sorted(failing))}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
