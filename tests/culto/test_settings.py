@@ -1,0 +1,92 @@
+"""Settings come from the environment once; a bad value names its variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from culto.errors import ConfigError
+from culto.settings import Settings
+
+DEV = {"CULTO_ENV": "dev"}
+
+
+def test_defaults_follow_the_contract() -> None:
+    s = Settings.from_env(DEV)
+    assert s.port == 8000
+    assert s.frontend_url == "http://localhost:5173"
+    assert s.csrf_exempt_paths == ("/api/v2/events/stream", "/health", "/docs")
+    assert s.sse_heartbeat_interval == 30
+    assert s.nats_url is None
+    assert s.allowed_origins == frozenset({"http://localhost:5173"})
+
+
+def test_values_are_parsed() -> None:
+    s = Settings.from_env(
+        {
+            **DEV,
+            "NATS_URL": "nats://a:4222, nats://b:4222",
+            "PORT": "9000",
+            "CORS_ORIGINS": "https://app.example, http://127.0.0.1:3000/",
+            "CSRF_EXEMPT_PATHS": "/health,/hooks",
+            "SSE_HEARTBEAT_INTERVAL": "15s",
+            "EVENTS_MAX_AGE": "7d",
+            "CULTO_DATA_DIR": "/tmp/culto-x",
+        }
+    )
+    assert s.nats_url == "nats://a:4222,nats://b:4222"
+    assert s.port == 9000
+    assert "https://app.example" in s.allowed_origins
+    assert "http://127.0.0.1:3000" in s.allowed_origins
+    assert s.csrf_exempt_paths == ("/health", "/hooks")
+    assert s.sse_heartbeat_interval == 15
+    assert s.events_max_age == 7 * 86400
+    assert s.data_dir == Path("/tmp/culto-x")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("NATS_URL", "http://nats:4222"),
+        ("NATS_URL", "nats://:4222"),
+        ("FRONTEND_URL", "localhost:5173"),
+        ("CORS_ORIGINS", "ftp://x"),
+        ("CSRF_EXEMPT_PATHS", "health"),
+        ("SSE_HEARTBEAT_INTERVAL", "soon"),
+        ("SSE_HEARTBEAT_INTERVAL", "0"),
+        ("EVENTS_MAX_AGE", "-1"),
+        ("CULTO_ENV", "staging"),
+        ("COOKIE_SECRET", "short"),
+        ("CULTO_JOB_MAX_DELIVER", "0"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**DEV, name: value})
+    assert info.value.message.startswith(f"{name}:")
+    assert "\n" not in info.value.message
+
+
+def test_cookie_secret_required_outside_dev_and_never_shown() -> None:
+    with pytest.raises(ConfigError, match="^COOKIE_SECRET:"):
+        Settings.from_env({})
+    s = Settings.from_env({"COOKIE_SECRET": "x" * 32})
+    assert "x" * 32 not in repr(s) and "x" * 32 not in s.model_dump_json()
+
+
+def test_dev_cookie_secret_is_generated_once_and_persisted(tmp_path: Path) -> None:
+    s = Settings.from_env({**DEV, "CULTO_DATA_DIR": str(tmp_path)})
+    first = s.with_dev_cookie_secret()
+    second = Settings.from_env({**DEV, "CULTO_DATA_DIR": str(tmp_path)}).with_dev_cookie_secret()
+    assert first.cookie_secret is not None and second.cookie_secret is not None
+    assert first.cookie_secret.get_secret_value() == second.cookie_secret.get_secret_value()
+    assert (tmp_path / "cookie_secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_settings_are_immutable() -> None:
+    s = Settings.from_env(DEV)
+    with pytest.raises(ValueError):
+        s.port = 1  # type: ignore[misc]

@@ -1,0 +1,96 @@
+"""Events (idempotent publish, tolerant decode) and the KV store (CAS under contention)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from culto.errors import Conflict, NotFound
+from mesh import EventPublisher, EventReader, LiveFeed, MeshConnection, StoredEvent, VideoStore
+from mesh.subjects import event_filters
+from schemas import VideoRecord, VideoStatus, VideoStatusEventDTO, new_video_id, utc_now
+
+
+def _record(video_id: str) -> VideoRecord:
+    now = utc_now()
+    return VideoRecord(
+        id=video_id, status=VideoStatus.QUEUED, created_at=now, updated_at=now, job_id="a" * 32
+    )
+
+
+async def test_duplicate_msg_id_is_stored_once(mesh: MeshConnection) -> None:
+    vid = new_video_id()
+    publisher = EventPublisher(mesh)
+    event = VideoStatusEventDTO(video_id=vid, status=VideoStatus.PROCESSING, progress=10)
+    first = await publisher.publish(event, msg_id=f"{vid}:p10")
+    again = await publisher.publish(event, msg_id=f"{vid}:p10")
+    other = await publisher.publish(event, msg_id=f"{vid}:p11")
+    assert not first.duplicate and again.duplicate and again.seq == first.seq
+    assert other.seq > first.seq
+    stored: list[StoredEvent] = []
+    async for batch in EventReader(mesh).replay(event_filters([vid]), 0):
+        stored += batch
+    assert [e.seq for e in stored] == [first.seq, other.seq]
+
+
+async def test_malformed_messages_are_skipped_not_fatal(
+    mesh: MeshConnection, caplog: pytest.LogCaptureFixture
+) -> None:
+    vid = new_video_id()
+    subject = f"culto.events.{vid}.video.status"
+    received: list[StoredEvent] = []
+    feed = LiveFeed(mesh, received.append)
+    await feed.start(await EventReader(mesh).last_seq())
+    try:
+        with caplog.at_level(logging.WARNING, logger="mesh.events"):
+            await mesh.js.publish(subject, b"{not json")
+            await mesh.js.publish(subject, b'{"type": "video.status", "video_id": "x"}')
+            good = await EventPublisher(mesh).publish(
+                VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)
+            )
+            async with asyncio.timeout(5):
+                while not received:
+                    await asyncio.sleep(0.01)
+    finally:
+        await feed.stop()
+    assert [e.seq for e in received] == [good.seq]
+    assert feed.last_seq == good.seq
+    assert sum("skipping malformed event" in r.getMessage() for r in caplog.records) == 2
+    history: list[StoredEvent] = []
+    async for batch in EventReader(mesh).replay(event_filters([vid]), 0):
+        history += batch
+    assert [e.seq for e in history] == [good.seq]
+
+
+async def test_concurrent_writers_lose_no_update(mesh: MeshConnection) -> None:
+    vid = new_video_id()
+    writers = [VideoStore(mesh) for _ in range(4)]
+    await writers[0].create(_record(vid))
+
+    async def bump(store: VideoStore, times: int) -> None:
+        for _ in range(times):
+            await store.update(
+                vid, lambda rec: rec.model_copy(update={"progress": rec.progress + 1})
+            )
+
+    await asyncio.gather(*(bump(store, 20) for store in writers))
+    final = await writers[0].get(vid)
+    assert final.record.progress == 80
+    assert sum(store.cas_retries for store in writers) > 0  # the race really happened
+
+
+async def test_store_errors(mesh: MeshConnection) -> None:
+    store = VideoStore(mesh)
+    vid = new_video_id()
+    with pytest.raises(NotFound):
+        await store.get(vid)
+    with pytest.raises(NotFound):
+        await store.update(vid, lambda rec: rec)
+    await store.create(_record(vid))
+    with pytest.raises(Conflict):
+        await store.create(_record(vid))
+    deleted = await store.delete(vid)
+    assert deleted.id == vid
+    assert await store.find(vid) is None

@@ -1,0 +1,62 @@
+"""Provisioning against a real server: idempotent, and configuration drift is repaired."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nats.js import api
+
+from mesh.provision import provision, streams_present
+from mesh.subjects import EVENTS_STREAM, JOBS_STREAM, WORKERS_CONSUMER
+
+
+async def test_provision_is_idempotent(isolated_mesh: Any) -> None:
+    env = await isolated_mesh()  # the fixture provisions once already
+    steps = await provision(env.mesh, env.settings)
+    assert {s.action for s in steps} == {"unchanged"}
+    assert {(s.kind, s.name) for s in steps} == {
+        ("stream", "CULTO_EVENTS"),
+        ("stream", "CULTO_JOBS"),
+        ("consumer", "culto-workers"),
+        ("kv", "culto_videos"),
+        ("kv", "culto_youtube_index"),
+        ("object_store", "culto_artifacts"),
+    }
+    assert await streams_present(env.mesh)
+    events = await env.mesh.jsm.stream_info(EVENTS_STREAM)
+    assert events.config.storage == api.StorageType.FILE
+    assert events.config.retention == api.RetentionPolicy.LIMITS
+    assert events.config.duplicate_window == 120
+    jobs = await env.mesh.jsm.stream_info(JOBS_STREAM)
+    assert jobs.config.retention == api.RetentionPolicy.WORK_QUEUE
+
+
+async def test_provision_repairs_drift(isolated_mesh: Any) -> None:
+    env = await isolated_mesh()
+    info = await env.mesh.jsm.stream_info(EVENTS_STREAM)
+    await env.mesh.jsm.update_stream(info.config.evolve(max_age=60.0, duplicate_window=5.0))
+    kv = await env.mesh.jsm.stream_info("KV_culto_videos")
+    await env.mesh.jsm.update_stream(kv.config.evolve(max_msgs_per_subject=1))
+
+    steps = {(s.kind, s.name): s for s in await provision(env.mesh, env.settings)}
+    assert steps[("stream", EVENTS_STREAM)].action == "updated"
+    assert set(steps[("stream", EVENTS_STREAM)].changed) == {"max_age", "duplicate_window"}
+    assert steps[("kv", "culto_videos")].action == "updated"
+    repaired = await env.mesh.jsm.stream_info(EVENTS_STREAM)
+    assert repaired.config.max_age == env.settings.events_max_age
+    assert repaired.config.duplicate_window == 120
+
+    longer = env.settings.model_copy(update={"job_ack_wait": 45.0})
+    steps = {(s.kind, s.name): s for s in await provision(env.mesh, longer)}
+    assert steps[("consumer", WORKERS_CONSUMER)].changed == ("ack_wait",)
+    consumer = await env.mesh.jsm.consumer_info(JOBS_STREAM, WORKERS_CONSUMER)
+    assert consumer.config.ack_wait == 45.0
+
+
+async def test_missing_streams_are_reported(isolated_mesh: Any) -> None:
+    env = await isolated_mesh()
+    await env.mesh.jsm.delete_stream(JOBS_STREAM)
+    assert not await streams_present(env.mesh)
+    steps = {(s.kind, s.name): s.action for s in await provision(env.mesh, env.settings)}
+    assert steps[("stream", JOBS_STREAM)] == "created"
+    assert await streams_present(env.mesh)
