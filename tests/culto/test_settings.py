@@ -71,7 +71,7 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
 
 
 def test_cookie_secret_required_outside_dev_and_never_shown() -> None:
-    with pytest.raises(ConfigError, match="^COOKIE_SECRET:"):
+    with pytest.raises(ConfigError, match=r"^COOKIE_SECRET:"):
         Settings.from_env({})
     s = Settings.from_env({"COOKIE_SECRET": "x" * 32})
     assert "x" * 32 not in repr(s) and "x" * 32 not in s.model_dump_json()

@@ -41,7 +41,13 @@ async def test_malformed_messages_are_skipped_not_fatal(
     vid = new_video_id()
     subject = f"culto.events.{vid}.video.status"
     received: list[StoredEvent] = []
-    feed = LiveFeed(mesh, received.append)
+    arrived = asyncio.Event()
+
+    def collect(event: StoredEvent) -> None:
+        received.append(event)
+        arrived.set()
+
+    feed = LiveFeed(mesh, collect)
     await feed.start(await EventReader(mesh).last_seq())
     try:
         with caplog.at_level(logging.WARNING, logger="mesh.events"):
@@ -50,9 +56,7 @@ async def test_malformed_messages_are_skipped_not_fatal(
             good = await EventPublisher(mesh).publish(
                 VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)
             )
-            async with asyncio.timeout(5):
-                while not received:
-                    await asyncio.sleep(0.01)
+            await asyncio.wait_for(arrived.wait(), 5)
     finally:
         await feed.stop()
     assert [e.seq for e in received] == [good.seq]
