@@ -1,0 +1,267 @@
+"""HTTP error translation: every failure leaves the edge as ``{"error": {"code", "message"}}``.
+
+Status codes chosen here (the one table of the HTTP edge):
+
+=============================================  ======  ==========================
+cause                                          status  ``error.code``
+=============================================  ======  ==========================
+body is not JSON / not an object, bad path id  400     ``invalid_json``, ``invalid_video_id``
+body or query fails schema validation          422     ``validation_error``
+:class:`~culto.errors.InvalidInput` (service)  422     the error's own code
+missing or wrong XSRF token                    403     ``xsrf_failed``
+preflight from a disallowed origin             403     ``cors_origin_denied``
+:class:`~culto.errors.NotFound`, unknown path  404     ``not_found``
+method not allowed                             405     ``method_not_allowed``
+:class:`~culto.errors.Conflict`                409     ``conflict`` (+ ``details.existing_id``)
+body too large                                 413     ``payload_too_large``
+:class:`~culto.errors.MeshUnavailable`         503     ``mesh_unavailable`` (+ ``Retry-After``)
+:class:`~culto.errors.MeshTimeout`             504     ``mesh_timeout``
+other :class:`~culto.errors.MeshError`         503     ``mesh_error``
+anything else                                  500     ``internal_error`` (generic message)
+=============================================  ======  ==========================
+
+Validation rule: 400 means "the request cannot be read at all", 422 means "it was read but a
+field is wrong"; the message names the field (``youtube_id: String should match ...``).
+Tracebacks are logged, never sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from tornado.web import HTTPError, RequestHandler
+
+from culto.errors import (
+    Conflict,
+    CultoError,
+    InvalidInput,
+    MeshError,
+    MeshTimeout,
+    MeshUnavailable,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+}
+
+
+class ApiError(Exception):
+    """An error raised by the edge itself with its final status and code.
+
+    Args:
+        status: HTTP status code.
+        code: Stable machine code.
+        message: One human sentence (safe to show).
+        details: Optional structured context.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = dict(details or {})
+
+    def describe(self) -> tuple[int, str, str, dict[str, Any]]:
+        """``(status, code, message, details)``."""
+        return self.status, self.code, self.message, self.details
+
+
+def status_for(error: CultoError) -> int:
+    """The HTTP status of a domain error (see the module table)."""
+    if isinstance(error, InvalidInput):
+        return 422
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Conflict):
+        return 409
+    if isinstance(error, MeshTimeout):
+        return 504
+    if isinstance(error, MeshUnavailable | MeshError):
+        return 503
+    return 500
+
+
+def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> bytes:
+    """``{"error": {"code", "message"[, "details"]}}`` as UTF-8 JSON."""
+    inner: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        inner["details"] = dict(details)
+    return json.dumps({"error": inner}, ensure_ascii=False).encode()
+
+
+def describe(exc: BaseException | None, status: int) -> tuple[int, str, str, dict[str, Any]]:
+    """``(status, code, message, details)`` for any exception a handler may raise.
+
+    Messages of 5xx errors that are not domain errors are generic: their text may carry
+    internals (paths, reprs) that must not leave the process.
+    """
+    if isinstance(exc, ApiError):
+        return exc.describe()
+    if isinstance(exc, CultoError):
+        code_status = status_for(exc)
+        if code_status == 500:
+            return 500, "internal_error", "internal server error", {}
+        return code_status, exc.code, exc.message, dict(exc.details)
+    if isinstance(exc, ValidationError):
+        return validation_error(exc).describe()
+    if isinstance(exc, HTTPError):
+        status = exc.status_code
+        if status < 500:
+            message = exc.log_message % exc.args if exc.log_message and exc.args else None
+            message = message or exc.log_message or exc.reason or _reason(status)
+            return status, _HTTP_CODES.get(status, "http_error"), message, {}
+    if status < 500:
+        return status, _HTTP_CODES.get(status, "http_error"), _reason(status), {}
+    if status in (502, 503, 504):
+        return status, "unavailable", _reason(status), {}
+    return 500, "internal_error", "internal server error", {}
+
+
+def validation_error(exc: ValidationError, where: str = "body") -> ApiError:
+    """A 422 whose message names the first failing field; all failures go in ``details``."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in err.get("loc", ())) or where
+        problems.append({"field": field, "message": str(err.get("msg", "invalid value"))})
+    first = problems[0] if problems else {"field": where, "message": "invalid value"}
+    return ApiError(
+        422,
+        "validation_error",
+        f"invalid {where}: {first['field']}: {first['message']}",
+        {"errors": problems},
+    )
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+class BaseHandler(RequestHandler):
+    """JSON handler base: JSON errors, JSON bodies, and no tracebacks on the wire."""
+
+    def write_json(self, payload: BaseModel | Mapping[str, Any], status: int = 200) -> None:
+        """Send ``payload`` (a model is dumped in JSON mode) with ``status``."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        if isinstance(payload, BaseModel):
+            self.finish(payload.model_dump_json().encode())
+        else:
+            self.finish(json.dumps(payload, ensure_ascii=False).encode())
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object (form bodies become flat objects).
+
+        Raises:
+            ApiError: 400 ``invalid_json`` for an empty body, bad JSON or a non-object.
+        """
+        ctype = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype in _FORM_TYPES:
+            # Plain HTML forms: every field but the XSRF token, last value wins.
+            return {
+                k: self.get_body_argument(k)
+                for k in self.request.body_arguments
+                if k != "_xsrf" and self.get_body_argument(k)
+            }
+        raw = self.request.body
+        if not raw.strip():
+            raise ApiError(400, "invalid_json", "request body is empty: send a JSON object")
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ApiError(
+                400,
+                "invalid_json",
+                f"request body is not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})",
+            ) from None
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "request body is not valid UTF-8 JSON") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "invalid_json", "request body must be a JSON object")
+        return data
+
+    def parse_body(self, model: type[M]) -> M:
+        """Validate the JSON body against ``model`` (422 naming the field on failure)."""
+        data = self.json_body()
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise validation_error(exc, "body") from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Always JSON, never a traceback (even with ``serve_traceback``)."""
+        exc_info = kwargs.get("exc_info")
+        exc = exc_info[1] if exc_info else None
+        status, code, message, details = describe(exc, status_code)
+        if self._headers_written:  # a streaming response cannot change its status any more
+            return
+        self.clear()
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        if status == 503:
+            self.set_header("Retry-After", "2")
+        if status == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(self)))
+        self.finish(error_body(code, message, details))
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Expected errors (4xx, mesh outages) are logged in one line; bugs with traceback."""
+        if isinstance(value, ApiError | CultoError | ValidationError | HTTPError):
+            status = describe(value, 500)[0]
+            if status < 500 or isinstance(value, MeshError):
+                log.info("%s %s -> %d: %s", self.request.method, self.request.path, status, value)
+                return
+        super().log_exception(typ, value, tb)
+
+
+def allowed_methods(handler: RequestHandler) -> list[str]:
+    """Methods the handler class implements (for ``Allow`` headers)."""
+    base = RequestHandler
+    return [
+        m
+        for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+        if getattr(type(handler), m.lower(), None) is not getattr(base, m.lower(), None)
+    ]
+
+
+class JsonNotFoundHandler(BaseHandler):
+    """Default handler: every unknown path is a JSON 404 (for any method, without XSRF)."""
+
+    def check_xsrf_cookie(self) -> None:
+        """Unknown paths have no side effects; answer 404 rather than 403."""
+
+    def prepare(self) -> None:
+        """Fail every request before method dispatch."""
+        raise ApiError(404, "not_found", f"no such endpoint: {self.request.path[:200]}")

@@ -1,0 +1,301 @@
+"""The OpenAPI 3.1 document of the edge, generated from the Pydantic models.
+
+``components.schemas`` comes from the models' JSON Schemas (Pydantic emits JSON Schema 2020-12,
+which OpenAPI 3.1 uses as is); ``paths`` comes from :data:`OPERATIONS`, keyed by the same route
+templates the application uses as URL names (a test checks that both agree).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
+
+from frontend_server.errors import BaseHandler
+from frontend_server.videos_api import CsrfTokenDTO
+from schemas.api import ErrorReply
+from schemas.events import AnyEvent
+from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
+
+REF = "#/components/schemas/{model}"
+JSON = "application/json"
+
+
+class HealthDTO(BaseModel):
+    """``GET /health``."""
+
+    status: str = "ok"
+
+
+class ReadyDTO(BaseModel):
+    """``GET /ready``: ``status`` is ``ready`` or ``not_ready``."""
+
+    status: str
+    checks: dict[str, bool]
+
+
+class EventsHealthDTO(BaseModel):
+    """``GET /api/v2/events/health``: ``healthy`` or ``unhealthy`` (503)."""
+
+    status: str
+    service: str = "sse_events"
+    connected_clients: int
+
+
+_MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
+    ("VideoCreate", "validation", VideoCreate),
+    ("VideoListQuery", "validation", VideoListQuery),
+    ("VideoDTO", "serialization", VideoDTO),
+    ("VideoPage", "serialization", VideoPage),
+    ("ErrorReply", "serialization", ErrorReply),
+    ("CsrfTokenDTO", "serialization", CsrfTokenDTO),
+    ("HealthDTO", "serialization", HealthDTO),
+    ("ReadyDTO", "serialization", ReadyDTO),
+    ("EventsHealthDTO", "serialization", EventsHealthDTO),
+    ("AnyEvent", "serialization", AnyEvent),
+)
+
+
+def _components() -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(name -> schema or $ref, $defs)`` for every model in :data:`_MODELS`."""
+    inputs = [(name, mode, TypeAdapter(tp)) for name, mode, tp in _MODELS]
+    refs, defs = TypeAdapter.json_schemas(inputs, ref_template=REF)
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    by_name: dict[str, Any] = {}
+    for (name, _mode), schema in refs.items():
+        if "$ref" not in schema:  # unions have no model of their own: store them by name
+            schemas[name] = schema
+            schema = {"$ref": REF.format(model=name)}
+        by_name[name] = schema
+    return by_name, schemas
+
+
+def _content(ref: dict[str, Any], media: str = JSON) -> dict[str, Any]:
+    return {media: {"schema": ref}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {
+        400: "Malformed request (bad JSON, bad video id)",
+        403: "XSRF token missing or wrong",
+        404: "Unknown video",
+        409: "Video already submitted (details.existing_id)",
+        413: "Body too large",
+        422: "Validation failed (the message names the field)",
+        503: "NATS or the video API service is unavailable",
+        504: "The video API service did not answer in time",
+    }
+    err = {"$ref": REF.format(model="ErrorReply")}
+    return {str(s): {"description": text[s], "content": _content(err)} for s in statuses}
+
+
+def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
+    """The whole document (a fresh dict each call)."""
+    m, schemas = _components()
+    video_id = {
+        "name": "video_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    xsrf: list[dict[str, list[str]]] = [{"xsrfHeader": []}]
+    list_query = schemas["VideoListQuery"]["properties"]
+    list_params = [
+        {"name": name, "in": "query", "required": False, "schema": prop}
+        for name, prop in list_query.items()
+    ]
+    html = {"200": {"description": "HTML page", "content": {"text/html": {"schema": {}}}}}
+    stream_params = [
+        {
+            "name": "video_id",
+            "in": "query",
+            "schema": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+            "explode": True,
+            "description": "Repeatable video filter",
+        },
+        {
+            "name": "videos",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "Comma-separated video ids (alternative to video_id)",
+        },
+        {
+            "name": "types",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "Comma-separated event types, e.g. video.status,summary.ready",
+        },
+        {"name": "last_event_id", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "schema": {"type": "integer", "minimum": 0},
+            "description": "Resume after this JetStream sequence",
+        },
+    ]
+    paths: dict[str, Any] = {
+        "/": {"get": {"summary": "Submit-and-watch page", "responses": html}},
+        "/docs": {"get": {"summary": "Link to this document", "responses": html}},
+        "/static/{path}": {
+            "get": {
+                "summary": "Static assets of the page",
+                "parameters": [
+                    {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "File"}, **_errors(404)},
+            }
+        },
+        "/api/v2/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": _content({})}},
+            }
+        },
+        "/health": {
+            "get": {
+                "summary": "Liveness",
+                "responses": {"200": {"description": "Alive", "content": _content(m["HealthDTO"])}},
+            }
+        },
+        "/ready": {
+            "get": {
+                "summary": "Readiness: NATS connected and streams present",
+                "responses": {
+                    "200": {"description": "Ready", "content": _content(m["ReadyDTO"])},
+                    "503": {"description": "Not ready", "content": _content(m["ReadyDTO"])},
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "Text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/api/v2/csrf": {
+            "get": {
+                "summary": "XSRF token (also sets the _xsrf cookie)",
+                "responses": {
+                    "200": {"description": "Token", "content": _content(m["CsrfTokenDTO"])}
+                },
+            }
+        },
+        "/api/v2/videos/": {
+            "get": {
+                "summary": "List videos, newest first",
+                "parameters": list_params,
+                "responses": {
+                    "200": {"description": "One page", "content": _content(m["VideoPage"])},
+                    **_errors(422, 503, 504),
+                },
+            },
+            "post": {
+                "summary": "Submit a video (optionally with an inline transcript)",
+                "security": xsrf,
+                "requestBody": {"required": True, "content": _content(m["VideoCreate"])},
+                "responses": {
+                    "201": {
+                        "description": "Queued",
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                        "content": _content(m["VideoDTO"]),
+                    },
+                    **_errors(400, 403, 409, 413, 422, 503, 504),
+                },
+            },
+        },
+        "/api/v2/videos/{video_id}": {
+            "parameters": [video_id],
+            "get": {
+                "summary": "One video (with summary once PROCESSED)",
+                "responses": {
+                    "200": {"description": "The video", "content": _content(m["VideoDTO"])},
+                    **_errors(400, 404, 503, 504),
+                },
+            },
+            "delete": {
+                "summary": "Cancel and delete a video",
+                "security": xsrf,
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_errors(400, 403, 404, 503, 504),
+                },
+            },
+        },
+        "/api/v2/events/stream": {
+            "get": {
+                "summary": "Server-Sent Events of video progress (ids are JetStream sequences)",
+                "parameters": stream_params,
+                "responses": {
+                    "200": {
+                        "description": "text/event-stream; each data line is one event",
+                        "content": {"text/event-stream": {"schema": m["AnyEvent"]}},
+                    },
+                    **_errors(400),
+                },
+            }
+        },
+        "/api/v2/events/health": {
+            "get": {
+                "summary": "Health of the SSE hub",
+                "responses": {
+                    "200": {"description": "Healthy", "content": _content(m["EventsHealthDTO"])},
+                    "503": {
+                        "description": "NATS unreachable",
+                        "content": _content(m["EventsHealthDTO"]),
+                    },
+                },
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "CultoTranscript API",
+            "version": version,
+            "description": "Submit sermons, follow their processing live, read their analysis. "
+            'Errors are {"error": {"code", "message"}}.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "xsrfHeader": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-XSRFToken",
+                    "description": "Token from GET /api/v2/csrf; the _xsrf cookie must match",
+                }
+            },
+        },
+    }
+
+
+class OpenApiHandler(BaseHandler):
+    """``GET /api/v2/openapi.json``."""
+
+    def initialize(self, document: bytes) -> None:
+        """The pre-rendered document (built once per application)."""
+        self.document = document
+
+    def get(self) -> None:
+        """Serve the document."""
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(self.document)
+
+
+def render_openapi(version: str = "0.1.0") -> bytes:
+    """The document as UTF-8 JSON."""
+    return json.dumps(build_openapi(version), ensure_ascii=False, indent=1).encode()
+
+
+def handler_kwargs() -> dict[str, Any]:
+    """``initialize`` arguments of :class:`OpenApiHandler`."""
+    return {"document": render_openapi()}

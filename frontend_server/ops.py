@@ -1,0 +1,275 @@
+"""Operations endpoints: ``/health`` (liveness), ``/ready`` (readiness), ``/metrics``.
+
+Metrics live in a :class:`prometheus_client.CollectorRegistry` owned by one application (never
+the global default registry, so several apps in one process — as in tests — stay apart).
+Hub and process figures are read at scrape time by custom collectors; HTTP figures are
+recorded by :meth:`HttpMetrics.observe`, installed as the application's ``log_function``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from tornado.web import RequestHandler
+
+from frontend_server.errors import BaseHandler
+from mesh.connection import MeshConnection
+from mesh.provision import streams_present
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("tornado.access")
+
+READY_TIMEOUT = 2.0
+StatsValue = float | int | bool | Mapping[str, float | int]
+ExtraStats = Callable[[], Mapping[str, StatsValue] | object]
+"""Returns the figures of a role (a mapping or a dataclass) for ``/metrics``."""
+
+
+class HubStats(Protocol):
+    """What ``EventHub.stats()`` returns (read attributes only)."""
+
+    @property
+    def connected_clients(self) -> int: ...
+    @property
+    def events_dispatched(self) -> int: ...
+    @property
+    def events_sent_by_type(self) -> Mapping[str, int]: ...
+    @property
+    def replays(self) -> int: ...
+    @property
+    def slow_client_drops(self) -> int: ...
+    @property
+    def nats_reconnects(self) -> int: ...
+    @property
+    def healthy(self) -> bool: ...
+
+
+class StatsSource(Protocol):
+    """Anything with ``stats()`` like the SSE hub."""
+
+    def stats(self) -> HubStats: ...
+
+
+class HubCollector(Collector):
+    """Exports the SSE hub's figures at scrape time."""
+
+    def __init__(self, hub: StatsSource) -> None:
+        self._hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        """One family per figure."""
+        s = self._hub.stats()
+        yield GaugeMetricFamily(
+            "culto_sse_connected_clients", "Open SSE streams", value=s.connected_clients
+        )
+        sent = CounterMetricFamily(
+            "culto_sse_events_sent", "Events written to SSE clients, by type", labels=["type"]
+        )
+        for event_type, count in sorted(s.events_sent_by_type.items()):
+            sent.add_metric([event_type], count)
+        yield sent
+        yield CounterMetricFamily(
+            "culto_sse_events_dispatched", "Events fanned out by the hub", value=s.events_dispatched
+        )
+        yield CounterMetricFamily(
+            "culto_sse_replays", "Replays served to resuming or joining clients", value=s.replays
+        )
+        yield CounterMetricFamily(
+            "culto_sse_slow_client_drops",
+            "Clients disconnected for falling behind",
+            value=s.slow_client_drops,
+        )
+        yield CounterMetricFamily(
+            "culto_sse_nats_reconnects", "NATS reconnects seen by the hub", value=s.nats_reconnects
+        )
+        yield GaugeMetricFamily(
+            "culto_sse_healthy", "1 when the hub's live feed is running", value=int(s.healthy)
+        )
+
+
+class MeshCollector(Collector):
+    """Connection state of the process's NATS client."""
+
+    def __init__(self, mesh: MeshConnection) -> None:
+        self._mesh = mesh
+
+    def collect(self) -> Iterator[Metric]:
+        """Connected flag, reconnects and slow-consumer errors."""
+        yield GaugeMetricFamily(
+            "culto_nats_connected", "1 while connected to NATS", value=int(self._mesh.is_connected)
+        )
+        yield CounterMetricFamily(
+            "culto_nats_reconnects", "NATS reconnects of this process", value=self._mesh.reconnects
+        )
+        yield CounterMetricFamily(
+            "culto_nats_slow_consumer_errors",
+            "Messages dropped by the NATS client for slow subscriptions",
+            value=self._mesh.slow_consumer_errors,
+        )
+
+
+class ExtraStatsCollector(Collector):
+    """Gauges ``culto_<prefix>_<name>`` from a role's stats (numbers or ``{label: number}``)."""
+
+    def __init__(self, prefix: str, source: ExtraStats) -> None:
+        self._prefix = _metric_name(prefix) if prefix else ""
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        """Read the stats now; a failing source exports nothing rather than breaking scrapes."""
+        try:
+            raw = self._source()
+        except Exception:
+            log.exception("stats source failed")
+            return
+        items: Mapping[str, Any]
+        if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
+            items = dataclasses.asdict(raw)
+        elif isinstance(raw, Mapping):
+            items = raw
+        else:
+            return
+        head = f"culto_{self._prefix}_" if self._prefix else "culto_"
+        for key, value in sorted(items.items()):
+            name = f"{head}{_metric_name(key)}"
+            if isinstance(value, bool | int | float):
+                yield GaugeMetricFamily(name, f"{self._prefix} {key}", value=float(value))
+            elif isinstance(value, Mapping):
+                family = GaugeMetricFamily(name, f"{self._prefix} {key}", labels=["key"])
+                for label, number in sorted(value.items()):
+                    if isinstance(number, bool | int | float):
+                        family.add_metric([str(label)], float(number))
+                yield family
+
+
+def _metric_name(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_]", "_", text).strip("_").lower() or "value"
+
+
+class HttpMetrics:
+    """Request counts and latency by route template, method and status.
+
+    Args:
+        registry: The application's registry.
+        route_names: Handler class → route template (bounded label values).
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry, route_names: Mapping[type[RequestHandler], str]
+    ) -> None:
+        self._routes = dict(route_names)
+        self.requests = Counter(
+            "culto_http_requests",
+            "HTTP requests by route, method and status",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "culto_http_request_duration_seconds",
+            "HTTP request duration by route and method (SSE streams count their lifetime)",
+            ["route", "method"],
+            registry=registry,
+        )
+
+    def observe(self, handler: RequestHandler) -> None:
+        """Record one finished request, then write the usual access log line."""
+        route = self._routes.get(type(handler), "unmatched")
+        method = handler.request.method or "?"
+        status = handler.get_status()
+        duration = handler.request.request_time()
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(duration)
+        level = logging.INFO if status < 400 else logging.WARNING
+        if status >= 500:
+            level = logging.ERROR
+        access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), 1000.0 * duration)
+
+
+def make_registry(
+    mesh: MeshConnection,
+    *,
+    hub: StatsSource | None = None,
+    extra: Mapping[str, ExtraStats] | ExtraStats | None = None,
+) -> CollectorRegistry:
+    """A fresh registry with the mesh collector, and the hub/extra collectors if given.
+
+    Args:
+        mesh: The process's connection.
+        hub: The SSE hub (frontend role).
+        extra: A role's stats: one callable (exported as ``culto_<name>``) or
+            ``{prefix: callable}`` (exported as ``culto_<prefix>_<name>``).
+    """
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(MeshCollector(mesh))
+    if hub is not None:
+        registry.register(HubCollector(hub))
+    sources: Mapping[str, ExtraStats] = (
+        {"": extra} if callable(extra) else extra if extra is not None else {}
+    )
+    for prefix, source in sources.items():
+        registry.register(ExtraStatsCollector(prefix, source))
+    return registry
+
+
+class HealthHandler(BaseHandler):
+    """``GET /health``: the process answers (no dependency is checked)."""
+
+    def get(self) -> None:
+        """Always 200."""
+        self.set_header("Cache-Control", "no-store")
+        self.write_json({"status": "ok"})
+
+    def head(self) -> None:
+        """Same as GET without a body."""
+        self.set_status(200)
+        self.finish()
+
+
+class ReadyHandler(BaseHandler):
+    """``GET /ready``: 200 when NATS is connected and the streams exist, else 503."""
+
+    def initialize(self, mesh: MeshConnection) -> None:
+        """The process's connection."""
+        self.mesh = mesh
+
+    async def get(self) -> None:
+        """Check the connection first: a stream lookup would wait out a timeout when down."""
+        connected = self.mesh.is_connected
+        present = False
+        if connected:
+            try:
+                present = await asyncio.wait_for(streams_present(self.mesh), READY_TIMEOUT)
+            except TimeoutError:
+                present = False
+        ready = connected and present
+        self.set_header("Cache-Control", "no-store")
+        body = {
+            "status": "ready" if ready else "not_ready",
+            "checks": {"nats_connected": connected, "streams_present": present},
+        }
+        if not ready:
+            self.set_header("Retry-After", "2")
+        self.write_json(body, status=200 if ready else 503)
+
+
+class MetricsHandler(BaseHandler):
+    """``GET /metrics``: Prometheus text exposition of the application's registry."""
+
+    def initialize(self, registry: CollectorRegistry) -> None:
+        """The application's registry."""
+        self.registry = registry
+
+    def get(self) -> None:
+        """Collect and render now."""
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(generate_latest(self.registry))

@@ -1,0 +1,192 @@
+"""Browser security of the edge: XSRF tokens and CORS.
+
+XSRF uses Tornado's ``xsrf_cookies`` (a signed-free double-submit token: the ``_xsrf`` cookie
+must match a masked copy sent by the page). The copy is accepted in the ``X-XSRFToken``,
+``X-CSRF-Token`` or ``X-CSRFToken`` header, or the ``_xsrf`` form/query field. Paths listed in
+``settings.csrf_exempt_paths`` skip the check (exact match, or the path followed by ``/``).
+
+CORS is applied by an output transform so that it covers every handler, including the SSE
+stream and error responses: an allowed ``Origin`` gets ``Access-Control-Allow-Origin`` echoed
+(never ``*``) with credentials; any other origin gets no CORS header at all; every response
+carries ``Vary: Origin`` so caches never mix them. Preflight ``OPTIONS`` requests are routed to
+:class:`PreflightHandler` before normal routing (see :class:`PreflightMatcher`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from tornado.httputil import HTTPHeaders, HTTPServerRequest
+from tornado.routing import Matcher
+from tornado.web import OutputTransform, RequestHandler
+
+from frontend_server.errors import ApiError, BaseHandler
+
+ALLOWED_METHODS = ("GET", "POST", "DELETE", "OPTIONS")
+ALLOWED_HEADERS = (
+    "Content-Type",
+    "Last-Event-ID",
+    "X-XSRFToken",
+    "X-CSRF-Token",
+    "X-CSRFToken",
+    "Cache-Control",
+)
+EXPOSED_HEADERS = ("Location", "Retry-After")
+PREFLIGHT_MAX_AGE = 600
+XSRF_HEADERS = ("X-XSRFToken", "X-CSRF-Token", "X-CSRFToken")
+
+
+def normalize_origin(origin: str) -> str | None:
+    """``scheme://host[:port]`` in lower case without a default port, or ``None`` if invalid."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def is_exempt(path: str, exempt_paths: Iterable[str]) -> bool:
+    """True when ``path`` is an exempt path or below one."""
+    for exempt in exempt_paths:
+        base = exempt.rstrip("/") or "/"
+        if path in (exempt, base) or path.startswith(base.rstrip("/") + "/"):
+            return True
+    return False
+
+
+class XsrfMixin(RequestHandler):
+    """Tornado's XSRF check with the extra header name, exempt paths and a JSON 403."""
+
+    def check_xsrf_cookie(self) -> None:
+        """Verify the token copy against the ``_xsrf`` cookie.
+
+        Raises:
+            ApiError: 403 ``xsrf_failed`` when the token is missing or does not match.
+        """
+        if is_exempt(self.request.path, self.settings.get("csrf_exempt_paths", ())):
+            return
+        given = self.get_argument("_xsrf", None) or next(
+            (v for h in XSRF_HEADERS if (v := self.request.headers.get(h))), None
+        )
+        if not given:
+            raise ApiError(
+                403,
+                "xsrf_failed",
+                "XSRF token missing: GET /api/v2/csrf, then send the token in X-XSRFToken",
+            )
+        if "_xsrf" not in self.request.cookies:
+            raise ApiError(
+                403, "xsrf_failed", "XSRF cookie missing: GET /api/v2/csrf to receive it"
+            )
+        _, token, _ = self._decode_xsrf_token(given)
+        _, expected, _ = self._get_raw_xsrf_token()
+        if not token or not hmac.compare_digest(token, expected):
+            raise ApiError(403, "xsrf_failed", "XSRF token does not match the _xsrf cookie")
+
+
+class CorsTransform(OutputTransform):
+    """Adds CORS headers for allowed origins, and ``Vary: Origin`` to every response.
+
+    Subclass per application with :func:`cors_transform` (Tornado builds transforms from the
+    request alone, so the allow-list lives on the class).
+    """
+
+    allowed_origins: frozenset[str] = frozenset()
+
+    def __init__(self, request: HTTPServerRequest) -> None:
+        super().__init__(request)
+        self._origin = request.headers.get("Origin")
+
+    def transform_first_chunk(
+        self, status_code: int, headers: HTTPHeaders, chunk: bytes, finishing: bool
+    ) -> tuple[int, HTTPHeaders, bytes]:
+        """Add the headers before the response starts."""
+        vary = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
+        if "origin" not in {v.lower() for v in vary}:
+            vary.append("Origin")
+        headers["Vary"] = ", ".join(vary)
+        origin = self._origin
+        if origin and normalize_origin(origin) in self.allowed_origins:
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Allow-Credentials"] = "true"
+            headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED_HEADERS)
+        return status_code, headers, chunk
+
+
+def cors_transform(allowed_origins: Iterable[str]) -> type[CorsTransform]:
+    """A :class:`CorsTransform` subclass bound to one application's allow-list."""
+    normalized = frozenset(o for o in map(normalize_origin, allowed_origins) if o)
+    return type("BoundCorsTransform", (CorsTransform,), {"allowed_origins": normalized})
+
+
+class PreflightMatcher(Matcher):
+    """Matches CORS preflights (``OPTIONS`` with ``Origin`` and a requested method)."""
+
+    def match(self, request: HTTPServerRequest) -> dict[str, Any] | None:
+        """Empty kwargs for a preflight, ``None`` otherwise."""
+        headers = request.headers
+        if (
+            request.method == "OPTIONS"
+            and "Origin" in headers
+            and "Access-Control-Request-Method" in headers
+        ):
+            return {"path_args": [], "path_kwargs": {}}
+        return None
+
+
+class PreflightHandler(BaseHandler):
+    """Answers every CORS preflight: 204 with the allowed methods/headers, or a JSON 403.
+
+    Args (``initialize``):
+        allowed_origins: Allowed origins (normalised inside).
+    """
+
+    def initialize(self, allowed_origins: Iterable[str]) -> None:
+        """Store the allow-list."""
+        self._allowed = frozenset(o for o in map(normalize_origin, allowed_origins) if o)
+
+    def options(self, *args: str, **kwargs: str) -> None:
+        """Grant or refuse the preflight."""
+        origin = self.request.headers.get("Origin", "")
+        if normalize_origin(origin) not in self._allowed:
+            raise ApiError(
+                403, "cors_origin_denied", f"origin {origin[:100]!r} is not allowed by CORS"
+            )
+        method = self.request.headers.get("Access-Control-Request-Method", "").upper()
+        if method not in ALLOWED_METHODS:
+            raise ApiError(
+                403, "cors_method_denied", f"method {method[:20]!r} is not allowed by CORS"
+            )
+        requested = self.request.headers.get("Access-Control-Request-Headers", "")
+        allowed_lower = {h.lower() for h in ALLOWED_HEADERS}
+        refused = [
+            h.strip()
+            for h in requested.split(",")
+            if h.strip() and h.strip().lower() not in allowed_lower
+        ]
+        if refused:
+            raise ApiError(
+                403, "cors_header_denied", f"header {refused[0][:60]!r} is not allowed by CORS"
+            )
+        self.set_status(204)
+        self.set_header("Access-Control-Allow-Origin", origin)
+        self.set_header("Access-Control-Allow-Credentials", "true")
+        self.set_header("Access-Control-Allow-Methods", ", ".join(ALLOWED_METHODS))
+        self.set_header("Access-Control-Allow-Headers", ", ".join(ALLOWED_HEADERS))
+        self.set_header("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE))
+        self.finish()
+
+
+class SecureHandler(XsrfMixin, BaseHandler):
+    """Base of state-changing JSON handlers: JSON errors plus the XSRF check."""
