@@ -4,10 +4,11 @@ Each alias has a *kind* that decides how much context it needs before it counts 
 
 * ``F`` full name (``Romanos``, ``Atos``, ``Lucas``): counts with a chapter number alone, subject
   to the person/count guards in :mod:`finder`;
-* ``A`` unambiguous abbreviation (``Rm``, ``Sl``, ``Gn``, ``Phil``): same as a full name, but must
-  be capitalised;
+* ``A`` unambiguous abbreviation (``Rm``, ``Sl``, ``Gn``, ``Phil``): same as a full name (a bare
+  ``Sl 23`` must be capitalised, ``rm 8:28`` need not);
 * ``W`` weak abbreviation that is also a common word or name (``Is``, ``Os``, ``At``, ``Am``,
-  ``Jo``, ``Na``, ``Ex``, ``Ez``): only counts in a written chapter-and-verse shape (``Is 40:31``).
+  ``Jo``, ``Na``, ``Ex``, ``Ez``): only counts capitalised and in a written chapter-and-verse shape
+  (``Is 40:31``, ``Jo 3,16``).
 
 A trailing ``*`` marks aliases that are also people's first names (``Lucas``, ``Mark``, ``Rute``);
 a bare ``Lucas 2`` after an article or a title (``o Lucas``, ``irmã Rute``) is then a person.

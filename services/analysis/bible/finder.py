@@ -33,8 +33,12 @@ Other choices
   share the offsets of the text that produced them.
 * Single-chapter books (Obadias, Filemom, 2-3 João, Judas): ``Judas 24`` is verse 24 of chapter 1.
 * ``segundo João`` right after ``evangelho`` means "according to John", not 2 John.
-* Not handled: the reversed spoken order ``capítulo 3 de João``; number words for a bare chapter
-  other than Psalms (``João três``).
+* ``João 10, 10`` / ``Jo 3,16`` (the Catholic convention, and how Whisper often punctuates
+  speech) is chapter 10 verse 10 when that verse exists and no quantity follows; otherwise the
+  comma starts a list (``Salmos 23, 91`` -> two psalms).
+* The reversed spoken order ``capítulo 13 de Primeira Coríntios`` / ``chapter 3 of John`` counts.
+* Not handled: ``versículo 16 do capítulo 3 de João``; number words for a bare chapter other
+  than Psalms (``João três``); a later bare ``no versículo 7`` that relies on an earlier book.
 """
 
 from __future__ import annotations
@@ -136,6 +140,15 @@ _VERSE_KW_RE: Final = re.compile(
     rf"{VERSE_KEYWORD}\s*(?P<n>{NUMBER})",
     _I,
 )
+_COMMA_VERSE_RE: Final = re.compile(rf",\s?(?P<n>{DIGITS})(?![.,:]\d)")
+_REVERSED_RE: Final = re.compile(
+    rf"(?<!\w){CHAPTER_KEYWORD}\s*(?P<c>{NUMBER})"
+    rf"(?:[\s,]*(?:(?:n[oa]|o|the|at|in)\s+)?{VERSE_KEYWORD}\s*(?P<v>{NUMBER})"
+    rf"(?:\s*(?:[-\u2013]|(?:a|ao|ate|through|to)(?=\s))\s*(?P<e>{NUMBER}))?)?"
+    rf"\s*,?\s+(?:(?:do|no)\s+livro\s+)?(?:de|do|da|of)\s+(?:the\s+)?"
+    rf"(?:(?:book|letter|gospel)\s+of\s+|(?:livro|carta|evangelho)\s+de\s+)?$",
+    _I,
+)
 _CHAPTER_DIGITS_RE: Final = re.compile(rf"\s*(?P<n>{DIGITS})")
 _CHAPTER_NUMBER_RE: Final = re.compile(rf"\s*(?P<n>{NUMBER})", _I)  # Psalms: "Salmo noventa e um"
 _WRITTEN_VERSE_RE: Final = re.compile(rf"(?::\s?|\.)(?P<n>{DIGITS})(?!\.\d)")
@@ -200,7 +213,7 @@ def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> lis
     if not isinstance(text, str) or not text:
         return []
     folded, positions = _fold(text)
-    lang: Language = language if language in ("pt", "en") else detect_language(folded[:20_000])
+    lang: Language = language if language in ("pt", "en") else detect_language(folded[:5_000])
     mentions: list[PassageMention] = []
     pos = 0
     while True:
@@ -284,7 +297,7 @@ def _parse_mention(
     book = alias.book_id
     has_prefix = match.group("pre") is not None
     capitalised = folded[match.start("name")].isupper()
-    if alias.kind != "F" and not capitalised and not has_prefix:
+    if alias.kind == "W" and not capitalised and not has_prefix:
         return None
     single_chapter = chapter_count(book) == 1
     pos = match.end()
@@ -304,11 +317,16 @@ def _parse_mention(
         )
         digits = number_re.match(folded, pos)
         if digits is None:
-            return None
+            return _reversed_mention(folded, match, alias, lang)
         chapter = parse_number(digits.group("n"))
         pos, bare_digits = digits.end(), True
     if chapter is None:
         return None
+    if bare_digits and not single_chapter:
+        comma = _comma_verse(folded, match, alias, chapter, pos, capitalised, lang)
+        if comma is not None:
+            pieces, pos = comma
+            return book, pieces, _read_list(folded, pos, book, lang, pieces, False)
 
     verse_start: int | None = None
     verse_end: int | None = None
@@ -342,6 +360,62 @@ def _parse_mention(
     pieces = list(first)
     pos = _read_list(folded, pos, book, lang, pieces, spoken)
     return book, pieces, pos
+
+
+def _comma_verse(
+    folded: str,
+    match: re.Match[str],
+    alias: Alias,
+    chapter: int,
+    pos: int,
+    capitalised: bool,
+    lang: Language,
+) -> tuple[list[Piece], int] | None:
+    """``João 10, 10`` / ``Jo 3,16``: the comma convention of Catholic Bibles and of Whisper.
+
+    Guarded like a bare chapter; when the comma reading fails (``Atos 2, 3 mil pessoas``,
+    ``Salmos 23, 91``) the caller falls back to a chapter and a list.
+    """
+    comma = _COMMA_VERSE_RE.match(folded, pos)
+    if comma is None or _starts_book(folded, comma.start("n"), lang):
+        return None
+    if alias.kind == "W" and comma.start("n") != pos + 1:
+        return None  # weak abbreviations only in the tight written form "Jo 3,16"
+    verse_start = int(comma.group("n"))
+    verse_end, end_chapter, end = _read_verse_range(
+        folded, comma.end(), verse_start, chapter, False
+    )
+    if not _plausible_bare(folded, match, alias, alias.book_id, end, capitalised, False):
+        return None
+    pieces = _expand(
+        alias.book_id, chapter, verse_start, verse_end, end_chapter, match.start(), end
+    )
+    return None if pieces is None else (pieces, end)
+
+
+def _reversed_mention(
+    folded: str, match: re.Match[str], alias: Alias, lang: Language
+) -> tuple[str, list[Piece], int] | None:
+    """``capítulo 13 de Primeira Coríntios``, ``chapter 3 of John``: locator before the book."""
+    if alias.kind == "W":
+        return None
+    window = max(0, match.start() - 90)
+    found = _REVERSED_RE.search(folded, window, match.start())
+    if found is None:
+        return None
+    chapter = parse_number(found.group("c"))
+    verse_start = parse_number(found.group("v")) if found.group("v") else None
+    verse_end = parse_number(found.group("e")) if found.group("e") else verse_start
+    if (
+        chapter is None
+        or (found.group("v") and verse_start is None)
+        or (found.group("e") and verse_end is None)
+    ):
+        return None
+    pieces = _expand(
+        alias.book_id, chapter, verse_start, verse_end, chapter, found.start(), match.end()
+    )
+    return None if pieces is None else (alias.book_id, pieces, match.end())
 
 
 def _read_verse_range(
