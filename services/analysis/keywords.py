@@ -40,6 +40,7 @@ class Keyword:
 class _Stats:
     tf: int = 0
     upper: int = 0
+    capitalised: int = 0
     sentences: list[int] = field(default_factory=list)
     left: Counter[str] = field(default_factory=Counter)
     right: Counter[str] = field(default_factory=Counter)
@@ -75,8 +76,10 @@ def extract_keywords(
                 st = stats[word] = _Stats()
             st.tf += 1
             # Capitalised away from the sentence start: a name or emphasised concept.
-            if pos > 0 and raw[pos][:1].isupper():
-                st.upper += 1
+            if raw[pos][:1].isupper():
+                st.capitalised += 1
+                if pos > 0:
+                    st.upper += 1
             if not st.sentences or st.sentences[-1] != index:
                 st.sentences.append(index)
             if pos > 0:
@@ -89,9 +92,10 @@ def extract_keywords(
     if not stats:
         return []
     term_scores = _term_scores(stats, max(1, len(sentences)))
-    # Mostly-capitalised words are proper nouns (people, places, Bible books). YAKE rightly
+    # Words capitalised mid-sentence most of the time, or everywhere they occur, are proper
+    # nouns (people, places, Bible books). YAKE rightly
     # rates them highly, but themes are concepts, so they are scored yet not returned.
-    proper = {w for w, st in stats.items() if st.upper * 2 > st.tf}
+    proper = {w for w, st in stats.items() if st.upper * 2 > st.tf or st.capitalised == st.tf}
     ranked: list[Keyword] = [Keyword((w,), s) for w, s in term_scores.items() if w not in proper]
     for (a, b), tf in bigrams.items():
         if tf < 2 or a in proper or b in proper:

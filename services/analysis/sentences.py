@@ -30,36 +30,14 @@ HARD_WORDS: Final = 40
 
 # Titles and forms of address, matched with their case ("Pe." but not "de pé.").
 TITLE_ABBREVIATIONS: Final = word_set(
-    "cap caps v vv vs vers cf p pp pg pag ex obs etc e.g i.e ie eg a.c d.c a.d b.c"
+    "Pr Pra Prs Sr Sra Srta Srs Dr Dra Drs Prof Profa Rev Revd Revmo Ev Pe Fr St Mr Mrs Ms Jr "
+    "Sto Sta Bp Presb Diac Dc Ap Apóst"
 )
 # Reference and editorial abbreviations, matched folded ("cap.", "Cap.", "vv.", "cf.").
 # Ordinary words that double as abbreviations ("no", "nos", "ver", "mar") are left out on
 # purpose: they end Portuguese sentences far more often than they abbreviate anything.
-ABBREVIATIONS: Final = frozenset(
-    [
-        "cap",
-        "caps",
-        "v",
-        "vv",
-        "vs",
-        "vers",
-        "cf",
-        "p",
-        "pp",
-        "pg",
-        "pag",
-        "ex",
-        "obs",
-        "etc",
-        "e.g",
-        "i.e",
-        "ie",
-        "eg",
-        "a.c",
-        "d.c",
-        "a.d",
-        "b.c",
-    ]
+ABBREVIATIONS: Final = word_set(
+    "cap caps v vv vs vers cf p pp pg pag ex obs etc e.g i.e ie eg a.c d.c a.d b.c"
 )
 
 _BOUNDARY_RE: Final = re.compile(r"(?:[.!?…]+[\"'”\u2019»)\]]*)(?=\s)|\n[ \t]*\n")
