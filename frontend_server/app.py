@@ -16,7 +16,7 @@ from tornado.web import Application, RequestHandler, StaticFileHandler
 
 from culto.errors import ConfigError
 from culto.settings import Settings
-from frontend_server.errors import BaseHandler, JsonNotFoundHandler
+from frontend_server.errors import JsonNotFoundHandler
 from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
 from frontend_server.openapi import OpenApiHandler, render_openapi
@@ -29,7 +29,12 @@ from frontend_server.ops import (
     StatsSource,
     make_registry,
 )
-from frontend_server.security import PreflightHandler, PreflightMatcher, cors_transform
+from frontend_server.security import (
+    PreflightHandler,
+    PreflightMatcher,
+    SecureHandler,
+    cors_transform,
+)
 from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
 from mesh.connection import MeshConnection
 from services.api.client import VideoApiClient
@@ -42,7 +47,7 @@ PAGE_CSP = (
 )
 
 
-class PageHandler(BaseHandler):
+class PageHandler(SecureHandler):
     """Serves one small HTML file, read once when the application is built."""
 
     def initialize(self, body: bytes) -> None:
@@ -58,7 +63,7 @@ class PageHandler(BaseHandler):
         self.finish(self.body)
 
 
-class AssetHandler(StaticFileHandler, BaseHandler):
+class AssetHandler(StaticFileHandler, SecureHandler):
     """``/static/…`` files, with JSON errors (a missing file is a JSON 404)."""
 
     def set_extra_headers(self, path: str) -> None:

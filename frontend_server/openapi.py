@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from frontend_server.errors import BaseHandler
+from frontend_server.security import SecureHandler
 from frontend_server.videos_api import CsrfTokenDTO
 from schemas.api import ErrorReply
 from schemas.events import AnyEvent
@@ -278,7 +278,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
     }
 
 
-class OpenApiHandler(BaseHandler):
+class OpenApiHandler(SecureHandler):
     """``GET /api/v2/openapi.json``."""
 
     def initialize(self, document: bytes) -> None:

@@ -21,7 +21,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 from tornado.web import RequestHandler
 
-from frontend_server.errors import BaseHandler
+from frontend_server.security import SecureHandler
 from mesh.connection import MeshConnection
 from mesh.provision import streams_present
 
@@ -220,7 +220,7 @@ def make_registry(
     return registry
 
 
-class HealthHandler(BaseHandler):
+class HealthHandler(SecureHandler):
     """``GET /health``: the process answers (no dependency is checked)."""
 
     def get(self) -> None:
@@ -234,7 +234,7 @@ class HealthHandler(BaseHandler):
         self.finish()
 
 
-class ReadyHandler(BaseHandler):
+class ReadyHandler(SecureHandler):
     """``GET /ready``: 200 when NATS is connected and the streams exist, else 503."""
 
     def initialize(self, mesh: MeshConnection) -> None:
@@ -261,7 +261,7 @@ class ReadyHandler(BaseHandler):
         self.write_json(body, status=200 if ready else 503)
 
 
-class MetricsHandler(BaseHandler):
+class MetricsHandler(SecureHandler):
     """``GET /metrics``: Prometheus text exposition of the application's registry."""
 
     def initialize(self, registry: CollectorRegistry) -> None:

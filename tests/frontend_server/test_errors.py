@@ -1,0 +1,208 @@
+"""Bad input always gives a JSON error with a fitting 4xx: never a 500, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+from tornado.netutil import bind_sockets
+
+from culto.errors import Conflict, CultoError, MeshTimeout, MeshUnavailable, NotFound
+from culto.settings import Settings
+from frontend_server.app import make_app
+from frontend_server.errors import describe, error_body, status_for
+from frontend_server.hub import EventHub
+from mesh.connection import MeshConnection
+from services.api.service import VideoApiService
+from tests.frontend_server.conftest import Http, StartEdge, assert_json_error
+from tests.frontend_server.test_videos_api import submission
+
+UNKNOWN = "3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f"
+
+
+async def _post_raw(http: Http, body: bytes, ctype: str = "application/json") -> Any:
+    token = await http.csrf()
+    return await http.request(
+        "POST", "/api/v2/videos/", body=body, headers={"X-XSRFToken": token, "Content-Type": ctype}
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{", b"not json", b"{'single': 1}", b'{"a":1,}', b"\xff\xfe\x00", b"   "]
+)
+async def test_bad_json_is_400(http: Http, raw: bytes) -> None:
+    err = assert_json_error(await _post_raw(http, raw), 400, "invalid_json")
+    assert "JSON" in err["message"] or "empty" in err["message"]
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"1", b'"x"', b"null"])
+async def test_json_not_an_object_is_400(http: Http, raw: bytes) -> None:
+    assert_json_error(await _post_raw(http, raw), 400, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "body"),
+        ({"title": "no source"}, "body"),
+        ({"youtube_id": "short"}, "youtube_id"),
+        ({"youtube_id": "abc.def*>gh"}, "youtube_id"),
+        ({"url": "not a url"}, "url"),
+        ({"youtube_id": "dQw4w9WgXcQ", "surprise": 1}, "surprise"),
+        (
+            {"youtube_id": "dQw4w9WgXcQ", "transcript": {"format": "pdf", "content": "x"}},
+            "transcript.format",
+        ),
+        (
+            {"youtube_id": "dQw4w9WgXcQ", "transcript": {"format": "txt", "content": ""}},
+            "transcript.content",
+        ),
+        ({"youtube_id": "dQw4w9WgXcQ", "channel_id": "a.b"}, "channel_id"),
+        ({"youtube_id": "dQw4w9WgXcQ", "title": "x" * 501}, "title"),
+        ({"youtube_id": 12345678901}, "youtube_id"),
+    ],
+)
+async def test_validation_errors_are_422_naming_the_field(
+    http: Http, body: dict[str, Any], field: str
+) -> None:
+    err = assert_json_error(await _post_raw(http, json.dumps(body).encode()), 422)
+    assert err["code"] == "validation_error"
+    assert field in err["message"], err
+    assert err["details"]["errors"][0]["field"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=201", "limit=abc", "status=DONE", "channel_id=a.b", "cursor=" + "x" * 300],
+)
+async def test_bad_list_query_is_422(http: Http, query: str) -> None:
+    err = assert_json_error(await http.request("GET", f"/api/v2/videos/?{query}"), 422)
+    assert query.split("=")[0] in err["message"]
+
+
+async def test_bad_cursor_is_a_4xx(http: Http) -> None:
+    response = await http.request("GET", "/api/v2/videos/?cursor=garbage")
+    assert 400 <= response.code < 500
+    assert_json_error(response, response.code)
+
+
+async def test_unknown_video_and_unknown_endpoint(http: Http) -> None:
+    assert_json_error(await http.request("GET", f"/api/v2/videos/{UNKNOWN}"), 404, "not_found")
+    assert_json_error(await http.request("GET", "/api/v2/nothing"), 404, "not_found")
+    assert_json_error(await http.request("GET", "/static/missing.js"), 404)
+    escape = await http.request("GET", "/static/../app.py")
+    assert escape.code in (403, 404)
+    assert_json_error(escape, escape.code)
+
+
+async def test_method_not_allowed_is_405(http: Http) -> None:
+    response = await http.send("PUT", "/api/v2/videos/", {"x": 1})
+    assert_json_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+    assert_json_error(await http.request("POST", "/health", json_body={}), 405)
+
+
+async def test_service_side_validation_is_422(
+    start_edge: StartEdge, mesh: MeshConnection, edge_settings: Settings
+) -> None:
+    small = edge_settings.model_copy(update={"max_transcript_bytes": 2000})
+    # Its own service: the shared fixture's limit is the 5 MB default.
+    async with VideoApiService(mesh, small):
+        server = await start_edge(max_transcript_bytes=2000)
+        client = Http(server.url)
+        try:
+            # The service's own limit (CULTO_MAX_TRANSCRIPT_BYTES) comes back as a 422 ...
+            body = submission(transcript={"format": "txt", "content": "palavra " * 500})
+            err = assert_json_error(await client.send("POST", "/api/v2/videos/", body), 422)
+            assert err["code"] == "transcript_too_large"
+            # ... and a body far beyond it is refused at the edge with a 413.
+            huge = submission(transcript={"format": "txt", "content": "x" * 200_000})
+            assert_json_error(await client.send("POST", "/api/v2/videos/", huge), 413)
+        finally:
+            client.close()
+
+
+async def test_nothing_is_a_500(http: Http) -> None:
+    weird_paths = [
+        "/api/v2/videos/%00",
+        "/api/v2/videos/%ff",
+        "/api/v2/videos/" + "%E2%80%AE" * 5,
+        "/api/v2/videos/?limit=%ff",
+        "/api/v2/videos/?status=%00bogus",
+        "/api/v2/videos/" + UNKNOWN + "/extra",
+        "/api/v2/events/stream?video_id=..",
+        "/api/v2/events/stream?video_id=*",
+        "/api/v2/events/stream?types=nope",
+        "/api/v2/events/stream?last_event_id=-1",
+    ]
+    for path in weird_paths:
+        response = await http.request("GET", path)
+        assert 400 <= response.code < 500, (path, response.code, response.body)
+        assert_json_error(response, response.code)
+    for method in ("POST", "DELETE"):
+        for path in weird_paths[:6]:
+            response = await http.send(method, path, {"youtube_id": None})
+            assert 400 <= response.code < 500, (method, path, response.code)
+            assert_json_error(response, response.code)
+
+
+class _BrokenApi:
+    """Fails like a bug would, with internals in the message."""
+
+    async def list(self, query: Any) -> Any:
+        raise RuntimeError("secret /srv/culto/internal.py line 42")
+
+    async def get(self, video_id: str) -> Any:
+        raise CultoError("internal detail: KV revision 17")
+
+    async def create(self, body: Any) -> Any:
+        raise MeshTimeout("video API create: NATS did not answer in time; retry shortly")
+
+    async def delete(self, video_id: str) -> None:
+        raise KeyError("boom")
+
+
+@pytest.fixture
+def broken_edge(io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings) -> Iterator[str]:
+    app = make_app(
+        edge_settings, mesh=mesh, api_client=_BrokenApi(), hub=EventHub(mesh, edge_settings)
+    )  # type: ignore[arg-type]
+    app.settings["serve_traceback"] = True  # even then, no traceback may leave
+    server = HTTPServer(app)
+    sockets = bind_sockets(0, "127.0.0.1")
+    server.add_sockets(sockets)
+    yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    server.stop()
+    io_loop.run_sync(server.close_all_connections)
+
+
+async def test_bugs_are_500_json_without_internals(broken_edge: str) -> None:
+    client = Http(broken_edge)
+    try:
+        for response in (
+            await client.request("GET", "/api/v2/videos/"),
+            await client.request("GET", f"/api/v2/videos/{UNKNOWN}"),
+            await client.send("DELETE", f"/api/v2/videos/{UNKNOWN}"),
+        ):
+            err = assert_json_error(response, 500, "internal_error")
+            text = response.body.decode()
+            assert "secret" not in text and "revision" not in text and "boom" not in text
+            assert err["message"] == "internal server error"
+        timeout = await client.send("POST", "/api/v2/videos/", submission())
+        assert_json_error(timeout, 504, "mesh_timeout")
+    finally:
+        client.close()
+
+
+def test_status_table() -> None:
+    assert status_for(NotFound("x")) == 404
+    assert status_for(Conflict("x")) == 409
+    assert status_for(MeshUnavailable("x")) == 503
+    assert status_for(MeshTimeout("x")) == 504
+    assert status_for(CultoError("x")) == 500
+    assert describe(ValueError("internal"), 500)[2] == "internal server error"
+    assert json.loads(error_body("c", "m")) == {"error": {"code": "c", "message": "m"}}
