@@ -130,7 +130,7 @@ _BOOK_RE: Final = re.compile(
     rf"(?P<name>{_trie_regex(ALIAS_NAMES)})(?![^\W\d_])\.?",
     _I,
 )
-_CONNECTOR = r"[\s,;]*(?:(?:e|and)\s+)?(?:(?:depois|tambem|ainda|then|also)\s+)?"
+_CONNECTOR = r"[\s,;]*(?:(?:e|and)\s+)?(?:(?:depois|tambem|ainda|la|ali|then|also|there)\s+)?"
 _CHAPTER_KW_RE: Final = re.compile(
     rf"{_CONNECTOR}(?:(?:n[oa]|o|em|in|at)\s+)?{CHAPTER_KEYWORD}\s*(?P<n>{NUMBER})", _I
 )
@@ -160,11 +160,12 @@ _SPOKEN_RANGE_RE: Final = re.compile(
     rf"(?:{VERSE_KEYWORD}\s*)?(?P<n>{NUMBER})",
     _I,
 )
+_LIST_SEPARATOR = r"\s*(?:[,;]\s*(?:(?:e|and|&)\s+)?|\s(?:e|and|&)\s+)"
 _WRITTEN_LIST_RE: Final = re.compile(
-    rf"\s*(?:[,;]|\s(?:e|and|&)(?=\s))\s*(?P<n>{DIGITS})(?:(?::\s?|\.)(?P<v>{DIGITS}))?(?!\.\d)",
+    rf"{_LIST_SEPARATOR}(?P<n>{DIGITS})(?:(?::\s?|\.)(?P<v>{DIGITS}))?(?!\.\d)",
     _I,
 )
-_SPOKEN_LIST_RE: Final = re.compile(rf"\s*(?:[,;]|\s(?:e|and|&)(?=\s))\s*(?P<n>{NUMBER})", _I)
+_SPOKEN_LIST_RE: Final = re.compile(rf"{_LIST_SEPARATOR}(?P<n>{NUMBER})", _I)
 _DECIMAL_RE: Final = re.compile(r"[.,]\d")
 
 # After a number, these make it a clock time ("Jo 10:30 da manhã" is not John 10:30).
