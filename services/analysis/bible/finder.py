@@ -57,6 +57,7 @@ from services.analysis.bible.books import (
     lookup,
     normalise_alias,
 )
+from services.analysis.bible.guards import DECIMAL_RE, QUANTITY_RE, TIME_RE, plausible_bare
 from services.analysis.bible.language import detect_language
 from services.analysis.bible.spoken import (
     CHAPTER_KEYWORD,
@@ -166,36 +167,9 @@ _WRITTEN_LIST_RE: Final = re.compile(
     _I,
 )
 _SPOKEN_LIST_RE: Final = re.compile(rf"{_LIST_SEPARATOR}(?P<n>{NUMBER})", _I)
-_DECIMAL_RE: Final = re.compile(r"[.,]\d")
 
-# After a number, these make it a clock time ("Jo 10:30 da manhã" is not John 10:30).
-_TIME_WORDS = (
-    r"h|hs|hrs?|horas?|min|minutos?|e\s+meia|da\s+(?:manha|tarde|noite|madrugada)"
-    r"|am|pm|a\.m\.?|p\.m\.?|o'?clock|in\s+the\s+(?:morning|afternoon|evening)"
-)
-_TIME_RE: Final = re.compile(rf"\s*(?:{_TIME_WORDS})\b", _I)
-# After a bare number, these make it a quantity ("Lucas 2 vezes", "Daniel 3 days").
-_QUANTITY_RE: Final = re.compile(
-    r"\s*(?:[%ºª°]|x\b|(?:vez|vezes|vezinhas?|anos?|dias?|mes|meses|semanas?|segundos?"
-    r"|filh[oa]s?|net[oa]s?|pessoas?|irmaos?|irmas?|reais|real|mil|milh(?:ao|oes)|bilh(?:ao|oes)"
-    r"|km|quilometros?|metros?|quilos?|kg|litros?|por\s+cento|criancas?|homens|mulheres"
-    r"|jovens|membros|igrejas|livros|cartas|capitulos|versiculos|pontos|gols?|moedas|andar"
-    r"|lugar|times?|years?|days?|months?|weeks?|hours?|minutes?|seconds?|kids?|child(?:ren)?"
-    r"|sons?|daughters?|people|persons?|men|women|dollars?|bucks|percent|miles?|chapters"
-    r"|verses|books|members|churches|points?|goals?|degrees?|thousand|million|billion|more"
-    rf"|less|st|nd|rd|th|{_TIME_WORDS})\b)",
-    _I,
-)
-_TITLE_BEFORE_RE: Final = re.compile(
-    r"(?:\b(?:irmaos?|irmas?|diacon[oa]|diaconisa|pastor[a]?|pra?|presbiter[oa]|missionari[oa]"
-    r"|bisp[oa]|seu|dona|sra?|tio|tia|vov[oo]|vo|meu|minha|amig[oa]|professor[a]?|prof"
-    r"|brother|sister|deacon|elder|mrs?|ms|dr|uncle|aunt|little|my|dear|friend|pastor)\.?\s+)$",
-    _I,
-)
-_ARTICLE_BEFORE_RE: Final = re.compile(r"(?:\b(?:o|a|do|da|ao|pelo|pela|com)\s+)$", _I)
 _EVANGELHO_BEFORE_RE: Final = re.compile(r"(?:\b(?:evangelho|evangelhos)\s+)$", _I)
 _COMBINING_RE: Final = re.compile(r"[\u0300-\u036f]")
-_LOWERCASE_OK: Final = frozenset({"PSA"})
 
 Piece = tuple[int, int | None, int | None, int, int]  # chapter, verse_start, verse_end, start, end
 
@@ -351,7 +325,7 @@ def _parse_mention(
         end_chapter, pos = _read_chapter_range(folded, pos, chapter, spoken)
 
     start = match.start()
-    if (bare or written_shape) and not _plausible_bare(
+    if (bare or written_shape) and not plausible_bare(
         folded, match, alias, book, pos, capitalised, written_shape
     ):
         return None
@@ -386,7 +360,7 @@ def _comma_verse(
     verse_end, end_chapter, end = _read_verse_range(
         folded, comma.end(), verse_start, chapter, False
     )
-    if not _plausible_bare(folded, match, alias, alias.book_id, end, capitalised, False):
+    if not plausible_bare(folded, match, alias, alias.book_id, end, capitalised, False):
         return None
     pieces = _expand(
         alias.book_id, chapter, verse_start, verse_end, end_chapter, match.start(), end
@@ -445,32 +419,6 @@ def _read_chapter_range(folded: str, pos: int, chapter: int, spoken: bool) -> tu
     if value is None or value <= chapter:
         return chapter, pos
     return value, range_match.end()
-
-
-def _plausible_bare(
-    folded: str,
-    match: re.Match[str],
-    alias: Alias,
-    book: str,
-    pos: int,
-    capitalised: bool,
-    written_shape: bool,
-) -> bool:
-    """Guards for ``Name N`` / ``Name N:M`` against people, counts and clock times."""
-    if written_shape:
-        # "N:M" can only be mistaken for a clock time; "N.M" also for a decimal quantity.
-        colon = ":" in folded[match.end() : pos]
-        return not (_TIME_RE if colon else _QUANTITY_RE).match(folded, pos)
-    if _QUANTITY_RE.match(folded, pos):
-        return False
-    if not capitalised and match.group("pre") is None and book not in _LOWERCASE_OK:
-        return False
-    if _DECIMAL_RE.match(folded, pos):
-        return False
-    window_start = max(0, match.start() - 24)
-    if _TITLE_BEFORE_RE.search(folded, window_start, match.start()):
-        return False
-    return not (alias.person and _ARTICLE_BEFORE_RE.search(folded, window_start, match.start()))
 
 
 def _expand(
@@ -557,8 +505,8 @@ def _read_list(
         else:
             verse_end = None
             end_chapter, after = _read_chapter_range(folded, after, new_chapter, item_spoken)
-        guard = _TIME_RE if ":" in folded[item_start:after] else _QUANTITY_RE
-        if guard.match(folded, after) or _DECIMAL_RE.match(folded, after):
+        guard = TIME_RE if ":" in folded[item_start:after] else QUANTITY_RE
+        if guard.match(folded, after) or DECIMAL_RE.match(folded, after):
             return pos
         new = _expand(book, new_chapter, new_verse, verse_end, end_chapter, item_start, after)
         if new is None:
