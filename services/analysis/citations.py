@@ -12,6 +12,9 @@ An author is a run of capitalised words, optionally with initials (``C. S. Lewis
 name from :data:`KNOWN_AUTHORS`, matched in any case because automatic captions are often
 all lowercase. The bare ``NAME disse ...`` shape without ``como``/``as`` is accepted only
 for known authors, full names or quoted text — "Maria disse que vinha" is not a citation.
+Unpunctuated captions ("como disse agostinho a fé é ...") are accepted for known authors
+only, and their quotation is cut at :data:`MAX_UNPUNCTUATED_WORDS` words since no sentence
+end marks it. Known authors are reported in the table's spelling ("cs lewis" -> "C. S. Lewis").
 
 Decision: **scripture is not a citation.** Biblical speakers and book names (Jesus, Deus,
 Paulo, João, Davi, the psalmist ...) are rejected as authors, as are pronouns and forms of
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final
 
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
@@ -30,65 +34,66 @@ from services.analysis.text import fold, normalize_space, phrase_list, word_set
 
 MIN_QUOTE_WORDS: Final = 3
 MAX_QUOTE_CHARS: Final = 300
+MAX_UNPUNCTUATED_WORDS: Final = 30
 
 KNOWN_AUTHORS: Final = phrase_list(
     """
-    santo agostinho
-    agostinho de hipona
-    agostinho
-    saint augustine
-    augustine
-    c. s. lewis
-    c.s. lewis
-    cs lewis
-    charles spurgeon
-    spurgeon
-    martinho lutero
-    lutero
-    martin luther king
-    martin luther
-    joão calvino
-    calvino
-    john calvin
-    calvin
-    john wesley
-    wesley
-    a. w. tozer
-    tozer
-    dietrich bonhoeffer
-    bonhoeffer
-    d. l. moody
-    moody
-    billy graham
-    madre teresa de calcutá
-    madre teresa
-    mother teresa
-    blaise pascal
-    pascal
-    kierkegaard
-    g. k. chesterton
-    chesterton
-    tim keller
-    timothy keller
-    john piper
-    john stott
-    jonathan edwards
-    corrie ten boom
-    hudson taylor
-    william carey
-    jim elliot
-    george müller
-    hernandes dias lopes
-    augustus nicodemus
-    paul washer
-    martyn lloyd-jones
-    lloyd-jones
-    watchman nee
-    tertuliano
-    tertullian
-    francisco de assis
-    tomás de aquino
-    thomas aquinas
+    Santo Agostinho
+    Agostinho de Hipona
+    Agostinho
+    Saint Augustine
+    Augustine
+    C. S. Lewis
+    C.S. Lewis
+    CS Lewis
+    Charles Spurgeon
+    Spurgeon
+    Martinho Lutero
+    Lutero
+    Martin Luther King
+    Martin Luther
+    João Calvino
+    Calvino
+    John Calvin
+    Calvin
+    John Wesley
+    Wesley
+    A. W. Tozer
+    Tozer
+    Dietrich Bonhoeffer
+    Bonhoeffer
+    D. L. Moody
+    Moody
+    Billy Graham
+    Madre Teresa de Calcutá
+    Madre Teresa
+    Mother Teresa
+    Blaise Pascal
+    Pascal
+    Kierkegaard
+    G. K. Chesterton
+    Chesterton
+    Tim Keller
+    Timothy Keller
+    John Piper
+    John Stott
+    Jonathan Edwards
+    Corrie ten Boom
+    Hudson Taylor
+    William Carey
+    Jim Elliot
+    George Müller
+    Hernandes Dias Lopes
+    Augustus Nicodemus
+    Paul Washer
+    Martyn Lloyd-Jones
+    Lloyd-Jones
+    Watchman Nee
+    Tertuliano
+    Tertullian
+    Francisco de Assis
+    Tomás de Aquino
+    Thomas Aquinas
     """
 )
 
@@ -175,20 +180,23 @@ _VERB_EN: Final = (
 )
 _ADV_PT: Final = r"(?:(?i:já|bem|certa\s+vez|uma\s+vez|sabiamente|também)\s+)?"
 _ADV_EN: Final = r"(?:(?i:once|famously|rightly|so\s+well|also)\s+)?"
+# After "como disse AUTOR": a comma or colon, or — in unpunctuated captions — just a space,
+# in which case only a known author is accepted (see find_citations).
+_SEP: Final = r"(?:\s*(?P<sep>[,:])\s*|\s+)"
 _QUOTE_OPEN: Final = "\"“«'\u2018"
 
 _PATTERNS: Final = (
     # como disse Agostinho, "..." / conforme escreveu C. S. Lewis: ...
-    ("intro", rf"\b(?i:como|conforme)\s+{_ADV_PT}{_VERB_PT}\s+{_DESC_PT}{_AUTHOR}\s*[,:]\s*"),
+    ("intro", rf"\b(?i:como|conforme)\s+{_ADV_PT}{_VERB_PT}\s+{_DESC_PT}{_AUTHOR}{_SEP}"),
     # nas palavras de Spurgeon, ... / segundo Calvino, ...
     (
         "intro",
-        rf"\b(?i:nas\s+palavras\s+de|segundo|de\s+acordo\s+com)\s+{_DESC_PT}{_AUTHOR}\s*[,:]\s*",
+        rf"\b(?i:nas\s+palavras\s+de|segundo|de\s+acordo\s+com)\s+{_DESC_PT}{_AUTHOR}{_SEP}",
     ),
     # as C. S. Lewis wrote, ... / as Spurgeon once put it: ...
     ("intro", rf"\b(?i:as)\s+{_DESC_EN}{_AUTHOR}\s+{_ADV_EN}{_VERB_EN}\s*[,:]?\s*(?i:that\s+)?"),
     # in the words of Augustine, ... / according to Calvin, ...
-    ("intro", rf"\b(?i:in\s+the\s+words\s+of|according\s+to)\s+{_DESC_EN}{_AUTHOR}\s*[,:]\s*"),
+    ("intro", rf"\b(?i:in\s+the\s+words\s+of|according\s+to)\s+{_DESC_EN}{_AUTHOR}{_SEP}"),
     # Spurgeon disse que ... / Spurgeon certa vez escreveu: "..."
     (
         "bare",
@@ -200,7 +208,18 @@ _PATTERNS: Final = (
     ("loose", rf"\b{_AUTHOR}\s+{_ADV_EN}(?i:said|wrote)\s+"),
 )
 _COMPILED: Final = tuple((kind, re.compile(pattern)) for kind, pattern in _PATTERNS)
-_KNOWN_FOLDED: Final = frozenset(fold(name) for name in KNOWN_AUTHORS)
+
+
+def _name_key(name: str) -> str:
+    """Compare names ignoring case, accents, dots and spacing ("c s lewis" = "C.S. Lewis")."""
+    return "".join(fold(name).replace(".", " ").split())
+
+
+# Display form of each known author: "agostinho" and "C.S. Lewis" are shown as written in
+# the table (the first spelling listed for a key wins).
+_KNOWN_DISPLAY: Final = MappingProxyType(
+    {key: name for name in reversed(KNOWN_AUTHORS) if (key := _name_key(name))}
+)
 _SENTENCE_END: Final = re.compile(r"(?<!\b[A-Z])[.!?…](?=\s|$)")
 _CLOSE_QUOTE: Final = {'"': '"', "“": "”", "«": "»", "'": "'", "\u2018": "\u2019"}
 _STOPWORDS: Final = PT_STOPWORDS | EN_STOPWORDS
@@ -232,7 +251,7 @@ def _author_ok(author: str, *, kind: str, quoted: bool) -> bool:
         return False
     if words[0] in NON_AUTHORS and len(words) == 1:
         return False
-    known = fold(normalize_space(author)) in _KNOWN_FOLDED
+    known = _name_key(author) in _KNOWN_DISPLAY
     if kind == "loose":
         return known
     if kind == "bare" and not known:
@@ -251,11 +270,16 @@ def _quote_text(text: str, start: int) -> tuple[str, bool]:
             return text[start + 1 : end], True
     window = text[start : start + MAX_QUOTE_CHARS]
     match = _SENTENCE_END.search(window)
-    body = window[: match.start()] if match else window.rsplit(" ", 1)[0]
-    return body, False
+    if match:
+        return window[: match.start()], False
+    # No sentence end in reach (unpunctuated captions): keep the first words only.
+    return " ".join(window.split()[:MAX_UNPUNCTUATED_WORDS]), False
 
 
 def _clean_author(author: str) -> str:
+    known = _KNOWN_DISPLAY.get(_name_key(author))
+    if known:
+        return known
     cleaned = normalize_space(author)
     # Names typed in lowercase by automatic captions read better capitalised.
     if cleaned.islower():
@@ -279,11 +303,15 @@ def find_citations(text: str) -> list[Citation]:
     for kind, pattern in _COMPILED:
         for match in pattern.finditer(text):
             author = _trim_author(match.group("author"))
+            if kind == "intro" and "sep" in pattern.groupindex and not match.group("sep"):
+                kind_here = "loose"
+            else:
+                kind_here = kind
             body, quoted = _quote_text(text, match.end())
             body = normalize_space(body).strip(" ,;:-\u2013—\"“”'\u2018\u2019«»")
             if len(body.split()) < MIN_QUOTE_WORDS:
                 continue
-            if not _author_ok(author, kind=kind, quoted=quoted):
+            if not _author_ok(author, kind=kind_here, quoted=quoted):
                 continue
             author_start = match.start("author")
             if any(abs(author_start - other) < 40 for other in found):

@@ -138,3 +138,22 @@ def test_plain_text_single_segment() -> None:
 def test_transcript_without_words_is_rejected(segments: list[TranscriptSegment]) -> None:
     with pytest.raises(TranscriptError):
         analyze(Transcript(segments=segments))
+
+
+def test_lowercase_unpunctuated_captions() -> None:
+    """YouTube automatic captions: no capitals, no punctuation, short rolling cues."""
+    raw = (SERMONS / "pt_fe_que_vence.txt").read_text(encoding="utf-8").lower()
+    words = "".join(ch for ch in raw if ch.isalnum() or ch.isspace() or ch == ":").split()
+    segments = [
+        TranscriptSegment(start=i * 3.0, text=" ".join(words[j : j + 8]))
+        for i, j in enumerate(range(0, len(words), 8))
+    ]
+    transcript = Transcript(source="youtube", segments=segments)
+    summary = analyze(transcript)
+    assert summary.language == "pt"
+    assert summary.themes[0] == "Fé"
+    assert 3 <= len(summary.key_points) <= 7
+    assert all(p in transcript.text for p in summary.key_points)
+    assert all(t is not None for t in summary.key_point_timestamps)
+    assert "Agostinho" in [c.author for c in summary.citations]
+    assert summary.speaker is None  # a lowercase name cannot be told from ordinary words

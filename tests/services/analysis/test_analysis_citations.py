@@ -96,3 +96,25 @@ def test_offsets_order_and_deduplication() -> None:
 
 def test_too_short_quotes_are_ignored() -> None:
     assert _pairs("Como disse Spurgeon, amém.") == []
+
+
+def test_unpunctuated_captions_need_a_known_author_and_get_a_bounded_quote() -> None:
+    text = (
+        "como disse agostinho a fé é crer no que não vemos e a recompensa da fé é ver aquilo "
+        "em que cremos abraão creu em deus quando tudo parecia impossível e isso lhe foi "
+        "imputado como justiça diante de todos"
+    )
+    (citation,) = find_citations(text)
+    assert citation.author == "Agostinho"
+    assert citation.text.startswith("a fé é crer no que não vemos")
+    assert len(citation.text.split()) <= 30
+    assert _pairs("como disse Pedro Henrique que vinha amanhã cedo para cá") == []
+
+
+def test_known_authors_are_shown_in_their_canonical_spelling() -> None:
+    assert _pairs("as cs lewis wrote pride is the complete anti-God state of mind") == [
+        ("C. S. Lewis", "pride is the complete anti-God state of mind")
+    ]
+    assert _pairs("Como disse Agostinho de Hipona, a fé precede o entendimento.") == [
+        ("Agostinho de Hipona", "a fé precede o entendimento")
+    ]
