@@ -221,7 +221,7 @@ _KNOWN_DISPLAY: Final = MappingProxyType(
     {key: name for name in reversed(KNOWN_AUTHORS) if (key := _name_key(name))}
 )
 _SENTENCE_END: Final = re.compile(r"(?<!\b[A-Z])[.!?…](?=\s|$)")
-_CLOSE_QUOTE: Final = {'"': '"', "“": "”", "«": "»", "'": "'", "\u2018": "\u2019"}
+_CLOSE_QUOTE: Final = MappingProxyType({'"': '"', "“": "”", "«": "»", "'": "'", "\u2018": "\u2019"})
 _STOPWORDS: Final = PT_STOPWORDS | EN_STOPWORDS
 
 

@@ -49,7 +49,8 @@ _NOT_NAMES: Final = word_set(
     """
     presidente senior titular auxiliar local auxiliares lider lead associate executive youth
     culto domingo igreja ministerio sermao pregacao mensagem palavra estudo live ao vivo
-    church sunday service sermon message worship online part parte
+    church sunday service sermon message worship online part parte appreciation conference
+    conferencia day dia team equipe
     """
 )
 _STOPWORDS: Final = PT_STOPWORDS | EN_STOPWORDS
