@@ -13,8 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import kustomize  # noqa: E402  (tests/k8s is put on sys.path just above)
-from k8s_support import K8S, OVERLAYS, Obj  # noqa: E402
+import kustomize
+from k8s_support import K8S, OVERLAYS, Obj
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,8 @@ def config_data(objects: list[Obj]) -> dict[str, str]:
     maps = [
         o
         for o in objects
-        if o["kind"] == "ConfigMap" and re.fullmatch(r"culto-config-[a-z0-9]{10}", o["metadata"]["name"])
+        if o["kind"] == "ConfigMap"
+        and re.fullmatch(r"culto-config-[a-z0-9]{10}", o["metadata"]["name"])
     ]
     assert len(maps) == 1, "expected one generated culto-config ConfigMap"
     return dict(maps[0]["data"])

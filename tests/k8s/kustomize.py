@@ -273,9 +273,7 @@ def _apply_hash_suffixes(objects: list[Obj]) -> None:
         _rename_references(obj, namespace, renames)
 
 
-def _rename_references(
-    node: Any, namespace: str, renames: dict[tuple[str, str, str], str]
-) -> None:
+def _rename_references(node: Any, namespace: str, renames: dict[tuple[str, str, str], str]) -> None:
     """Rename ConfigMap/Secret references inside pod specs (env, envFrom, volumes)."""
     if isinstance(node, list):
         for item in node:

@@ -102,6 +102,10 @@ def test_hadolint() -> None:
 
 def test_hadolint_is_a_working_binary() -> None:
     result = subprocess.run(
-        [require_tool("hadolint"), "--version"], capture_output=True, text=True, timeout=60, check=False
+        [require_tool("hadolint"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0 and "Haskell Dockerfile Linter" in result.stdout

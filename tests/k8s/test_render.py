@@ -150,6 +150,9 @@ def test_strategic_merge_and_images(tmp_path: Path) -> None:
     ],
 )
 def test_unsupported_features_fail_loudly(tmp_path: Path, field: str) -> None:
-    _write(tmp_path, {"deploy.yaml": DEPLOYMENT, "kustomization.yaml": f"resources: [deploy.yaml]\n{field}\n"})
+    _write(
+        tmp_path,
+        {"deploy.yaml": DEPLOYMENT, "kustomization.yaml": f"resources: [deploy.yaml]\n{field}\n"},
+    )
     with pytest.raises(kustomize.Unsupported):
         kustomize.render(tmp_path)

@@ -42,7 +42,9 @@ def test_every_object_validates_strictly(
             path = ".".join(str(p) for p in error.path)
             errors.append(f"{name}: {path}: {error.message}")
         except kubernetes_validate.SchemaNotFoundError:
-            errors.append(f"{name}: no Kubernetes {version} schema and no CRD schema in k8s/schemas")
+            errors.append(
+                f"{name}: no Kubernetes {version} schema and no CRD schema in k8s/schemas"
+            )
     assert not errors, "\n".join(errors)
 
 
@@ -81,7 +83,9 @@ def test_strict_validation_catches_unknown_fields() -> None:
             "selector": {"matchLabels": {"a": "b"}},
             "template": {
                 "metadata": {"labels": {"a": "b"}},
-                "spec": {"containers": [{"name": "x", "image": "x:1", "imagePullPolicyy": "Always"}]},
+                "spec": {
+                    "containers": [{"name": "x", "image": "x:1", "imagePullPolicyy": "Always"}]
+                },
             },
         },
     }

@@ -141,7 +141,9 @@ def test_role_probes_and_ports(rendered: dict[str, list[Obj]], overlay: str) -> 
         rollout = deployment["spec"]["strategy"]["rollingUpdate"]
         assert rollout["maxUnavailable"] == 0
         pdb = one(objects, "PodDisruptionBudget", f"culto-{role}")
-        assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+        assert (
+            pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+        )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -150,7 +152,9 @@ def test_grace_periods_outlast_prestop_pauses(rendered: dict[str, list[Obj]], ov
     for workload, template in pod_templates(rendered[overlay]):
         grace = template["spec"].get("terminationGracePeriodSeconds", 30)
         for container in containers(template):
-            command = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command")
+            command = (
+                container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command")
+            )
             if command and command[0].endswith("sleep"):
                 pause = float(command[1])
                 # the pause, then the SIGTERM drain (about one heartbeat interval) must fit
@@ -209,7 +213,9 @@ def test_dev_has_no_autoscalers(rendered: dict[str, list[Obj]]) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_nats_url_points_at_the_client_service(rendered: dict[str, list[Obj]], overlay: str) -> None:
+def test_nats_url_points_at_the_client_service(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
     url = urlsplit(config_data(rendered[overlay])["NATS_URL"])
     svc = one(rendered[overlay], "Service", url.hostname)
     assert url.port in {p["port"] for p in svc["spec"]["ports"]}
@@ -265,7 +271,7 @@ def test_every_container_is_hardened(rendered: dict[str, list[Obj]], overlay: st
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_images_are_pinned(rendered: dict[str, list[Obj]], overlay: str) -> None:
-    for workload, template in pod_templates(rendered[overlay]):
+    for _workload, template in pod_templates(rendered[overlay]):
         for c in containers(template):
             image = c["image"]
             tag = image.rsplit("/", 1)[-1].partition(":")[2].split("@")[0]
@@ -329,7 +335,7 @@ def test_cookie_secret_handling(rendered: dict[str, list[Obj]]) -> None:
     (dev_secret,) = find(rendered["dev"], "Secret")
     assert dev_secret["metadata"]["name"].startswith("culto-secrets-")
     for overlay in OVERLAYS:
-        for workload, template in pod_templates(rendered[overlay]):
+        for _workload, template in pod_templates(rendered[overlay]):
             for c in containers(template):
                 if not c["image"].startswith("ghcr.io/cultotranscript/culto"):
                     continue
