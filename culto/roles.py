@@ -26,22 +26,24 @@ from mesh.provision import provision, streams_present
 from mesh.replay import EventReader
 from mesh.subjects import event_filters, parse_event_subject
 
-DEFAULT_NATS_PORT = 4222
-
 
 def say(message: str, stream: TextIO | None = None) -> None:
     """Progress output for people (stderr, so stdout stays machine-readable)."""
     print(f"culto: {message}", file=stream or sys.stderr, flush=True)
 
 
-async def wait_for_signal() -> int:
-    """Block until SIGINT or SIGTERM; returns the signal number."""
+@asynccontextmanager
+async def stop_signals() -> AsyncIterator[asyncio.Future[int]]:
+    """A future resolved by the first SIGINT or SIGTERM received inside the block.
+
+    Installed before start-up work, so a signal that arrives early still stops cleanly.
+    """
     loop = asyncio.get_running_loop()
     received: asyncio.Future[int] = loop.create_future()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda s=sig: received.done() or received.set_result(s))
     try:
-        return await received
+        yield received
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -86,10 +88,13 @@ async def run_up(settings: Settings, *, workers: int) -> int:
     from services.worker import Worker
 
     settings = settings.with_dev_cookie_secret()
-    async with AsyncExitStack() as stack:
+    async with stop_signals() as stopped, AsyncExitStack() as stack:
         url = settings.nats_url
         if url is None:
-            port = DEFAULT_NATS_PORT if _port_free(DEFAULT_NATS_PORT) else 0
+            port = settings.embedded_nats_port
+            if port and not _port_free(port):
+                say(f"port {port} is busy; the embedded nats-server takes a free port instead")
+                port = 0
             store = settings.data_dir / "jetstream"
             say(f"starting embedded nats-server (JetStream data in {store})...")
             server = await stack.enter_async_context(EmbeddedNatsServer(store_dir=store, port=port))
@@ -106,7 +111,7 @@ async def run_up(settings: Settings, *, workers: int) -> int:
         say(f"{workers} worker(s) ready")
         frontend = await stack.enter_async_context(serve_frontend(settings, mesh))
         say(f"frontend on http://{settings.host}:{frontend.port}  (Ctrl-C to stop)")
-        sig = await wait_for_signal()
+        sig = await stopped
         say(f"received {signal.Signals(sig).name}; shutting down...")
     say("stopped")
     return 0
@@ -116,11 +121,12 @@ async def run_frontend(settings: Settings) -> int:
     """The HTTP edge role."""
     from frontend_server.server import serve_frontend
 
-    async with connected(settings, "culto-frontend") as mesh:
+    settings = settings.with_dev_cookie_secret()  # fail before connecting, naming the variable
+    async with stop_signals() as stopped, connected(settings, "culto-frontend") as mesh:
         await wait_provisioned(mesh)
         async with serve_frontend(settings, mesh) as frontend:
             say(f"frontend on http://{settings.host}:{frontend.port}")
-            await wait_for_signal()
+            await stopped
             say("draining...")
     return 0
 
@@ -130,11 +136,18 @@ async def run_api(settings: Settings) -> int:
     from frontend_server.server import serve_ops
     from services.api.service import VideoApiService
 
-    async with connected(settings, "culto-api") as mesh:
+    async with stop_signals() as stopped, connected(settings, "culto-api") as mesh:
         await wait_provisioned(mesh)
-        async with VideoApiService(mesh, settings), serve_ops(settings, mesh) as ops:
+        async with (
+            VideoApiService(mesh, settings) as service,
+            serve_ops(
+                settings,
+                mesh,
+                lambda: {"requests": service.requests, "errors": service.errors},
+            ) as ops,
+        ):
             say(f"video API service ready (ops on port {ops.port})")
-            await wait_for_signal()
+            await stopped
             say("draining...")
     return 0
 
@@ -144,14 +157,25 @@ async def run_worker(settings: Settings, *, workers: int = 1) -> int:
     from frontend_server.server import serve_ops
     from services.worker import Worker
 
-    async with connected(settings, "culto-worker") as mesh:
+    async with stop_signals() as stopped, connected(settings, "culto-worker") as mesh:
         await wait_provisioned(mesh)
         async with AsyncExitStack() as stack:
-            for index in range(workers):
-                await stack.enter_async_context(Worker(mesh, settings, name=f"worker-{index + 1}"))
-            ops = await stack.enter_async_context(serve_ops(settings, mesh))
+            pool = [
+                await stack.enter_async_context(Worker(mesh, settings, name=f"worker-{i + 1}"))
+                for i in range(workers)
+            ]
+
+            def stats() -> dict[str, int]:
+                return {
+                    "jobs_done": sum(w.jobs_done for w in pool),
+                    "jobs_failed": sum(w.jobs_failed for w in pool),
+                    "jobs_retried": sum(w.jobs_retried for w in pool),
+                    "busy": sum(w.busy for w in pool),
+                }
+
+            ops = await stack.enter_async_context(serve_ops(settings, mesh, stats))
             say(f"{workers} worker(s) ready (ops on port {ops.port})")
-            await wait_for_signal()
+            await stopped
             say("finishing the current job...")
     return 0
 
@@ -173,7 +197,7 @@ async def run_tail(settings: Settings, *, videos: list[str], since: int | None) 
     """Print events (history from ``since``, then live) until interrupted."""
     filters = event_filters(videos)
     wanted = set(videos)
-    async with connected(settings, "culto-tail") as mesh:
+    async with stop_signals() as stopped, connected(settings, "culto-tail") as mesh:
         reader = EventReader(mesh)
         start = await reader.last_seq()
         if since is not None:
@@ -190,7 +214,7 @@ async def run_tail(settings: Settings, *, videos: list[str], since: int | None) 
         feed = LiveFeed(mesh, live)
         await feed.start(start)
         try:
-            await wait_for_signal()
+            await stopped
         finally:
             with contextlib.suppress(Exception):
                 await feed.stop()

@@ -43,6 +43,7 @@ class Settings(BaseModel):
         job_ack_wait: Seconds a worker may hold a job without a progress ping.
         job_max_deliver: Deliveries of one job before it is failed for good.
         max_transcript_bytes: Largest transcript accepted.
+        embedded_nats_port: Client port of ``culto up``'s embedded server (0 = any free port).
         whisper_model: Speech-recognition model (path or name); ``None`` = bundled base model.
         environment: ``dev`` generates a cookie secret; ``prod`` requires one.
     """
@@ -65,6 +66,7 @@ class Settings(BaseModel):
     job_max_deliver: int = 5
     max_transcript_bytes: int = 5 * 1024 * 1024
     whisper_model: str | None = None
+    embedded_nats_port: int = 4222
     environment: Role = "prod"
 
     @property
@@ -92,7 +94,7 @@ class Settings(BaseModel):
             fields["nats_url"] = _nats_url(url)
         if data_dir := env.get("CULTO_DATA_DIR", "").strip():
             fields["data_dir"] = Path(data_dir)
-        fields["port"] = _int(env, "PORT", 8000, 1, 65535)
+        fields["port"] = _int(env, "PORT", 8000, 0, 65535)
         fields["host"] = env.get("CULTO_HOST", "127.0.0.1").strip() or "127.0.0.1"
         frontend = env.get("FRONTEND_URL", "http://localhost:5173").strip()
         fields["frontend_url"] = _checked_origin("FRONTEND_URL", frontend)
@@ -110,6 +112,7 @@ class Settings(BaseModel):
         fields["sse_heartbeat_interval"] = _duration(env, "SSE_HEARTBEAT_INTERVAL", 30.0, 0.05)
         fields["sse_client_buffer"] = _int(env, "SSE_CLIENT_BUFFER", 1000, 1, 1_000_000)
         fields["events_max_age"] = _duration(env, "EVENTS_MAX_AGE", 30 * 86400.0, 0.0)
+        fields["embedded_nats_port"] = _int(env, "CULTO_NATS_PORT", 4222, 0, 65535)
         fields["stream_replicas"] = _int(env, "CULTO_STREAM_REPLICAS", 1, 1, 5)
         fields["job_ack_wait"] = _duration(env, "CULTO_JOB_ACK_WAIT", 30.0, 0.5)
         fields["job_max_deliver"] = _int(env, "CULTO_JOB_MAX_DELIVER", 5, 1, 100)
@@ -123,10 +126,6 @@ class Settings(BaseModel):
             if len(secret) < 16:
                 raise ConfigError("COOKIE_SECRET: must be at least 16 characters long")
             fields["cookie_secret"] = SecretStr(secret)
-        elif role == "prod":
-            raise ConfigError(
-                "COOKIE_SECRET: required outside dev (set it, or CULTO_ENV=dev to generate one)"
-            )
         return cls.model_validate(fields)
 
     def with_dev_cookie_secret(self) -> Settings:
@@ -134,7 +133,9 @@ class Settings(BaseModel):
         if self.cookie_secret is not None:
             return self
         if self.environment != "dev":
-            raise ConfigError("COOKIE_SECRET: required outside dev")
+            raise ConfigError(
+                "COOKIE_SECRET: required outside dev (set it, or CULTO_ENV=dev to generate one)"
+            )
         path = self.data_dir / "cookie_secret"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if path.exists():

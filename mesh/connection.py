@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -13,7 +14,6 @@ from nats.js import JetStreamContext
 from nats.js.manager import JetStreamManager
 
 from culto.errors import MeshUnavailable
-from mesh.errors import translate
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class MeshConnection:
         connect_timeout: Seconds to wait for the first connection.
     """
 
-    def __init__(self, url: str, *, name: str, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, name: str, connect_timeout: float = 5.0) -> None:
         self._servers = [u.strip() for u in url.split(",") if u.strip()]
         self._name = name
         self._connect_timeout = connect_timeout
@@ -88,28 +88,38 @@ class MeshConnection:
 
     async def connect(self) -> MeshConnection:
         """Open the connection; raises :class:`MeshUnavailable` if no server answers."""
+        nc = NATS()
         try:
-            self._nc = await nats.connect(
-                servers=self._servers,
-                name=self._name,
-                connect_timeout=self._connect_timeout,
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                ping_interval=10,
-                max_outstanding_pings=3,
-                # Large enough for bursts; callbacks here never block, see the hub.
-                pending_size=64 * 1024 * 1024,
-                error_cb=self._error,
-                disconnected_cb=self._disconnected,
-                reconnected_cb=self._reconnected,
-                closed_cb=self._closed,
+            # nats-py retries the first connect forever when reconnects are unlimited, so the
+            # first attempt gets its own deadline: a wrong NATS_URL must fail at start-up.
+            await asyncio.wait_for(
+                nc.connect(
+                    servers=self._servers,
+                    name=self._name,
+                    connect_timeout=min(self._connect_timeout, 2.0),
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    ping_interval=10,
+                    max_outstanding_pings=3,
+                    # Large enough for bursts; callbacks here never block, see the hub.
+                    pending_size=64 * 1024 * 1024,
+                    error_cb=self._error,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                    closed_cb=self._closed,
+                ),
+                self._connect_timeout,
             )
-        except Exception as exc:  # nats.connect raises a grab-bag (OSError, NoServersError...)
+        except Exception as exc:  # nats-py raises a grab-bag (OSError, NoServersError, ...)
+            with contextlib.suppress(Exception):
+                await nc.close()
+            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             raise MeshUnavailable(
-                f"cannot connect to NATS at {', '.join(self._servers)}: {translate(exc, 'connect')}"
+                f"cannot connect to NATS at {', '.join(self._servers)} ({reason})"
                 " — is NATS_URL right and the server running?"
             ) from exc
+        self._nc = nc
         self._js = self._nc.jetstream()
         self._connected.set()
         return self

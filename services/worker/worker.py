@@ -77,6 +77,7 @@ class Worker:
         self._events = EventPublisher(mesh)
         self._reader = EventReader(mesh)
         self._task: asyncio.Task[None] | None = None
+        self._sub: object | None = None
         self._stopping = asyncio.Event()
         self._abandon = False
         self.jobs_done = 0
@@ -85,7 +86,7 @@ class Worker:
         self.busy = False
 
     async def __aenter__(self) -> Worker:
-        sub = await JobQueue(self._mesh).subscribe()
+        self._sub = sub = await JobQueue(self._mesh).subscribe()
         self._task = asyncio.get_running_loop().create_task(self._loop(sub))
         return self
 
@@ -108,15 +109,18 @@ class Worker:
         self._stopping.set()
         self._abandon = abandon
         task, self._task = self._task, None
-        if task is None:
-            return
-        if abandon:
-            grace = 0
-        done, _ = await asyncio.wait({task}, timeout=grace)
-        if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=0 if abandon else grace)
+            if not done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            # An idle pull subscription keeps fetch status messages queued, which would
+            # block the connection's drain until it times out.
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()  # type: ignore[attr-defined]
 
     async def _loop(self, sub: object) -> None:
         while not self._stopping.is_set():

@@ -50,6 +50,7 @@ def test_values_are_parsed() -> None:
     [
         ("PORT", "eighty"),
         ("PORT", "70000"),
+        ("PORT", "-1"),
         ("NATS_URL", "http://nats:4222"),
         ("NATS_URL", "nats://:4222"),
         ("FRONTEND_URL", "localhost:5173"),
@@ -72,7 +73,7 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
 
 def test_cookie_secret_required_outside_dev_and_never_shown() -> None:
     with pytest.raises(ConfigError, match=r"^COOKIE_SECRET:"):
-        Settings.from_env({})
+        Settings.from_env({}).with_dev_cookie_secret()
     s = Settings.from_env({"COOKIE_SECRET": "x" * 32})
     assert "x" * 32 not in repr(s) and "x" * 32 not in s.model_dump_json()
 

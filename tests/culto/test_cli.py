@@ -1,0 +1,190 @@
+"""The ``culto`` command line, run as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NatsProcess
+
+CULTO = [sys.executable, "-m", "culto.cli"]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "CULTO_"))}
+    env.update({"CULTO_DATA_DIR": str(tmp_path / "data"), "CULTO_NATS_PORT": "0"}, **extra)
+    env.pop("PORT", None)
+    return env
+
+
+def run(
+    args: list[str], env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        CULTO + args, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+class Browser:
+    """Just enough of a browser: cookies, XSRF header, JSON."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        self.token = ""
+
+    def call(self, method: str, path: str, body: object = None) -> tuple[int, object]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("X-XSRFToken", self.token)
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+
+@pytest.fixture
+def culto_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = subprocess.Popen(
+        [*CULTO, "up", "--port", "0"],
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    url = ""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not url:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        if match := re.search(r"frontend on (http://\S+)", line):
+            url = match.group(1)
+    assert url, "culto up did not report its frontend URL"
+    yield proc, url
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()
+
+
+@pytest.mark.timeout(90)
+def test_culto_up_processes_a_video_and_stops_cleanly_on_sigterm(
+    culto_up: tuple[subprocess.Popen[str], str],
+) -> None:
+    proc, url = culto_up
+    browser = Browser(url)
+    status, body = browser.call("GET", "/api/v2/csrf")
+    assert status == 200 and isinstance(body, dict)
+    browser.token = body["csrf_token"]
+    status, video = browser.call(
+        "POST",
+        "/api/v2/videos/",
+        {
+            "url": "https://example.org/culto.mp4",
+            "title": "Culto de domingo - Pr. João Silva",
+            "transcript": {
+                "format": "txt",
+                "content": "Irmãos, abram em João 3:16. Deus amou o mundo. A fé vem pelo ouvir.",
+            },
+        },
+    )
+    assert status == 201, video
+    assert isinstance(video, dict) and video["status"] == "QUEUED"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, current = browser.call("GET", f"/api/v2/videos/{video['id']}")
+        assert status == 200 and isinstance(current, dict)
+        if current["status"] in ("PROCESSED", "FAILED"):
+            break
+        time.sleep(0.1)
+    assert current["status"] == "PROCESSED", current
+    assert current["summary"]["word_count"] > 5
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    rest = proc.stderr.read()  # type: ignore[union-attr]
+    assert "culto: stopped" in rest and "Traceback" not in rest
+
+
+def test_provision_prints_steps(nats_server: NatsProcess, tmp_path: Path) -> None:
+    result = run(["provision"], _env(tmp_path, NATS_URL=nats_server.url))
+    assert result.returncode == 0, result.stderr
+    assert "stream CULTO_EVENTS:" in result.stdout and "kv culto_videos:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [({"NATS_URL": "http://x"}, "NATS_URL"), ({"PORT": "x"}, "PORT"), ({}, "COOKIE_SECRET")],
+)
+def test_bad_config_fails_at_start_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], variable: str
+) -> None:
+    base = _env(tmp_path, NATS_URL="nats://127.0.0.1:1")
+    if variable != "COOKIE_SECRET":
+        base["COOKIE_SECRET"] = "a-long-enough-cookie-secret"
+    result = run(["frontend"], {**base, **env}, timeout=20)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"culto: error: {variable}:"), lines
+
+
+def test_unreachable_nats_says_what_to_do(tmp_path: Path) -> None:
+    env = _env(tmp_path, NATS_URL="nats://127.0.0.1:1")
+    result = run(["provision"], env, timeout=30)
+    assert result.returncode == 2
+    assert "cannot connect to NATS" in result.stderr and "NATS_URL" in result.stderr
+
+
+def test_tail_prints_history_and_refuses_bad_ids(nats_server: NatsProcess, tmp_path: Path) -> None:
+    env = _env(tmp_path, NATS_URL=nats_server.url, CULTO_ENV="dev")
+    bad = run(["tail", "--video", "a.*"], env, timeout=20)
+    assert bad.returncode == 2 and "invalid video id" in bad.stderr
+
+    from schemas import new_video_id
+
+    vid = new_video_id()
+    publish = (
+        "import asyncio, sys\n"
+        "from mesh import MeshConnection, EventPublisher\n"
+        "from schemas import VideoStatusEventDTO\n"
+        "async def main():\n"
+        "    async with MeshConnection(sys.argv[1], name='t') as m:\n"
+        "        for p in (10, 20):\n"
+        "            await EventPublisher(m).publish(VideoStatusEventDTO(\n"
+        "                video_id=sys.argv[2], status='PROCESSING', progress=p))\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", publish, nats_server.url, vid], check=True, timeout=30)
+    proc = subprocess.Popen(
+        [*CULTO, "tail", "--video", vid, "--since", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline(), proc.stdout.readline()]
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=15) == 0
+    proc.stdout.close()
+    proc.stderr.close()  # type: ignore[union-attr]
+    assert all(f"\t{vid}\tvideo.status\t" in line for line in lines)
+    assert '"progress":10' in lines[0] and '"progress":20' in lines[1]
