@@ -15,6 +15,9 @@ from schemas.api import VideoRef
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
 
+SERVICE_ERROR_HEADER = "Nats-Service-Error-Code"
+
+
 class VideoApiClient:
     """Calls ``culto.api.videos.*`` and turns error replies back into :class:`CultoError`.
 
@@ -36,8 +39,12 @@ class VideoApiClient:
             payload = json.loads(reply.data) if reply.data else {}
         except ValueError:
             raise MeshError(f"video API {verb}: reply is not JSON") from None
-        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-            raise error_from_dict(payload["error"])
+        # The header, not the body, marks a failure: a FAILED video's body has "error" too.
+        if reply.headers and SERVICE_ERROR_HEADER in reply.headers:
+            body = payload.get("error") if isinstance(payload, dict) else None
+            if not isinstance(body, dict):
+                body = {"message": reply.headers.get("Nats-Service-Error", "video API error")}
+            raise error_from_dict(body)
         return payload
 
     async def list(self, query: VideoListQuery) -> VideoPage:

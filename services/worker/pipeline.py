@@ -23,6 +23,7 @@ from schemas.videos import VideoRecord
 T = TypeVar("T")
 
 Reporter = Callable[[int, str], Awaitable[None]]
+"""Publishes one progress report: (absolute percent, message)."""
 
 
 class JobCancelled(CultoError):
@@ -61,14 +62,17 @@ class JobContext:
     span: tuple[int, int] = (0, 100)
     stage: str = ""
     _last_percent: int = field(default=-1, repr=False)
+    _last_message: str = field(default="", repr=False)
 
     async def progress(self, fraction: float, message: str) -> None:
         """Report progress within the current stage (``fraction`` 0..1); never goes back."""
         lo, hi = self.span
         percent = lo + round((hi - lo) * min(max(fraction, 0.0), 1.0))
-        if percent <= self._last_percent:
+        if percent < self._last_percent or (
+            percent == self._last_percent and message == self._last_message
+        ):
             return
-        self._last_percent = percent
+        self._last_percent, self._last_message = percent, message
         await self.report(percent, message)
 
     async def in_thread(

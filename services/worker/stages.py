@@ -12,8 +12,11 @@ from services.analysis import analyze
 from services.transcripts import (
     ASR_FALLBACK_CODES,
     ProgressCallback,
+    asr_available,
+    download_audio,
     fetch_youtube_captions,
     parse_transcript,
+    transcribe_audio,
 )
 from services.worker.pipeline import JobContext, Stage
 
@@ -21,14 +24,6 @@ ASR_HINT = (
     "submit the video again with an inline transcript (txt, vtt or srt), or run workers with "
     "speech recognition installed (pip install 'culto-mesh[asr]')"
 )
-
-
-def _asr_available() -> bool:
-    try:
-        from services.transcripts import asr_available  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    return bool(asr_available())
 
 
 @dataclass
@@ -62,12 +57,12 @@ class FetchTranscriptStage:
                     _captions, video.youtube_id, message="Downloading captions..."
                 )
             except PermanentStageError as exc:
-                if exc.code not in ASR_FALLBACK_CODES or not _asr_available():
+                if exc.code not in ASR_FALLBACK_CODES or not asr_available():
                     raise
                 ctx.needs_audio = True
         else:
             ctx.needs_audio = True
-        if ctx.needs_audio and not _asr_available():
+        if ctx.needs_audio and not asr_available():
             raise PermanentStageError(
                 f"no transcript is available for this video: {ASR_HINT}", code="no_transcript"
             )
@@ -96,11 +91,6 @@ class TranscribeStage:
         if not ctx.needs_audio:
             await ctx.progress(1.0, "Transcript ready")
             return
-        from services.transcripts import (  # type: ignore[attr-defined]
-            download_audio,
-            transcribe_audio,
-        )
-
         video = ctx.video
         url = video.url or f"https://www.youtube.com/watch?v={video.youtube_id}"
         download_span = ctx.span[0], ctx.span[0] + (ctx.span[1] - ctx.span[0]) // 3

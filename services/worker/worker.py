@@ -17,6 +17,7 @@ import contextlib
 import logging
 import shutil
 import tempfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -191,7 +192,7 @@ class Worker:
             settings=self._settings,
             artifacts=self._artifacts,
             workdir=workdir,
-            report=lambda pct, text: self._report(job, pct, text),
+            report=lambda pct, text: self._report(job, pct, text, tag=f"{ctx.stage}:{pct}"),
             ensure_current=lambda: self._ensure_current(job),
         )
         try:
@@ -265,7 +266,8 @@ class Worker:
             )
 
         updated = (await self._store.update(job.video_id, mark)).record
-        tag = tag or f"p{percent}"
+        # Deterministic ids: a redelivered job repeating a report is stored once.
+        tag = f"{tag or percent}:{zlib.crc32(message.encode()):08x}"
         await self._events.publish(
             VideoStatusEventDTO(
                 video_id=job.video_id,
