@@ -14,7 +14,6 @@ from mesh.subjects import api_subject, video_token
 from schemas.api import VideoRef
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
-
 SERVICE_ERROR_HEADER = "Nats-Service-Error-Code"
 
 
