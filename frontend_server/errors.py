@@ -228,7 +228,7 @@ class BaseHandler(RequestHandler):
         if status == 503:
             self.set_header("Retry-After", "2")
         if status == 405:
-            self.set_header("Allow", ", ".join(allowed_methods(self)))
+            self.set_header("Allow", ", ".join(allowed_methods(type(self))))
         self.finish(error_body(code, message, details))
 
     def log_exception(
@@ -246,13 +246,13 @@ class BaseHandler(RequestHandler):
         super().log_exception(typ, value, tb)
 
 
-def allowed_methods(handler: RequestHandler) -> list[str]:
-    """Methods the handler class implements (for ``Allow`` headers)."""
+def allowed_methods(handler_class: type[RequestHandler]) -> list[str]:
+    """Methods a handler class implements (for ``Allow`` headers and the OpenAPI check)."""
     base = RequestHandler
     return [
         m
         for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-        if getattr(type(handler), m.lower(), None) is not getattr(base, m.lower(), None)
+        if getattr(handler_class, m.lower(), None) is not getattr(base, m.lower(), None)
     ]
 
 
