@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -55,6 +55,7 @@ class SSEClient:
     comments: list[str] = field(default_factory=list)
     last_id: str | None = None
     ended: bool = False
+    clean_end: bool = False
     _chunked: bool = False
     _chunk_left: int = 0
     _text: str = ""
@@ -94,8 +95,9 @@ class SSEClient:
                 hdrs[k.strip().lower()] = v.strip()
         client = cls(reader, writer, status, hdrs)
         client._chunked = hdrs.get("transfer-encoding", "").lower() == "chunked"
-        if status != 200:
+        if status != 200 or not hdrs.get("content-type", "").startswith("text/event-stream"):
             client.body = await asyncio.wait_for(client._read_all(), timeout)
+            await client.close()
         return client
 
     def error(self) -> dict[str, Any]:
@@ -123,6 +125,7 @@ class SSEClient:
             size = int(size_line.split(b";")[0].strip() or b"0", 16)
             if size == 0:
                 await self.reader.readline()
+                self.clean_end = True  # the terminating chunk: the server ended on purpose
                 return None
             self._chunk_left = size
         data = await self.reader.read(min(self._chunk_left, 65536))
@@ -223,6 +226,22 @@ class SSEClient:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+async def get_json(port: int, path: str) -> tuple[int, Any]:
+    """A plain GET returning ``(status, parsed JSON body)``."""
+    response = await SSEClient.open(port, path=path, headers={"Connection": "close"})
+    return response.status, response.error()
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll a condition that has no event to await (e.g. a server-side counter)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not reached in time")
+        await asyncio.sleep(0.01)
 
 
 @dataclass
