@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from tornado.httpserver import HTTPServer
@@ -17,6 +17,7 @@ from frontend_server.app import make_app
 from frontend_server.errors import describe, error_body, status_for
 from frontend_server.hub import EventHub
 from mesh.connection import MeshConnection
+from services.api.client import VideoApiClient
 from services.api.service import VideoApiService
 from tests.frontend_server.conftest import Http, StartEdge, assert_json_error
 from tests.frontend_server.test_videos_api import submission
@@ -168,9 +169,8 @@ class _BrokenApi:
 
 @pytest.fixture
 def broken_edge(io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings) -> Iterator[str]:
-    app = make_app(
-        edge_settings, mesh=mesh, api_client=_BrokenApi(), hub=EventHub(mesh, edge_settings)
-    )  # type: ignore[arg-type]
+    api = cast(VideoApiClient, _BrokenApi())
+    app = make_app(edge_settings, mesh=mesh, api_client=api, hub=EventHub(mesh, edge_settings))
     app.settings["serve_traceback"] = True  # even then, no traceback may leave
     server = HTTPServer(app)
     sockets = bind_sockets(0, "127.0.0.1")

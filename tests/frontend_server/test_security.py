@@ -17,6 +17,7 @@ from tests.frontend_server.conftest import (
     assert_json_error,
     body_json,
 )
+from tests.frontend_server.sse_client import SSEClient
 from tests.frontend_server.test_videos_api import submission
 
 UNKNOWN = "3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f"
@@ -244,3 +245,20 @@ def test_normalize_origin() -> None:
     assert normalize_origin("null") is None
     assert normalize_origin("ftp://x") is None
     assert normalize_origin("http://h:99999") is None
+
+
+async def test_cors_on_the_event_stream(edge: RunningServer) -> None:
+    allowed = await SSEClient.open(edge.port, headers={"Origin": ALLOWED_ORIGIN})
+    refused = await SSEClient.open(edge.port, headers={"Origin": OTHER_ORIGIN})
+    try:
+        assert allowed.status == 200
+        assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+        assert allowed.headers["access-control-allow-credentials"] == "true"
+        assert refused.status == 200
+        assert "access-control-allow-origin" not in refused.headers
+        for client in (allowed, refused):
+            assert "Origin" in client.headers["vary"]
+            assert client.headers["content-type"] == "text/event-stream; charset=utf-8"
+    finally:
+        await allowed.close()
+        await refused.close()
