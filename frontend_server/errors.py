@@ -126,8 +126,8 @@ def describe(exc: BaseException | None, status: int) -> tuple[int, str, str, dic
         if code_status == 500:
             return 500, "internal_error", "internal server error", {}
         return code_status, exc.code, exc.message, dict(exc.details)
-    if isinstance(exc, ValidationError):
-        return validation_error(exc).describe()
+    # A bare ValidationError here did not come from the request (handlers convert those to
+    # ApiError): it is a malformed reply from the service, so a 500 like any other bug.
     if isinstance(exc, HTTPError):
         status = exc.status_code
         if status < 500:
@@ -238,7 +238,7 @@ class BaseHandler(RequestHandler):
         tb: TracebackType | None,
     ) -> None:
         """Expected errors (4xx, mesh outages) are logged in one line; bugs with traceback."""
-        if isinstance(value, ApiError | CultoError | ValidationError | HTTPError):
+        if isinstance(value, ApiError | CultoError | HTTPError):
             status = describe(value, 500)[0]
             if status < 500 or isinstance(value, MeshError):
                 log.info("%s %s -> %d: %s", self.request.method, self.request.path, status, value)
