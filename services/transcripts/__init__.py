@@ -11,6 +11,7 @@ Everything here is synchronous; the worker runs it in a thread. Errors are
 
 from __future__ import annotations
 
+from .asr import WhisperTranscriber, asr_available, transcribe_audio
 from .audio import download_audio
 from .decode import DEFAULT_MAX_BYTES, decode_transcript
 from .parse import parse_transcript
@@ -21,8 +22,11 @@ __all__ = [
     "ASR_FALLBACK_CODES",
     "DEFAULT_MAX_BYTES",
     "ProgressCallback",
+    "WhisperTranscriber",
+    "asr_available",
     "decode_transcript",
     "download_audio",
     "fetch_youtube_captions",
     "parse_transcript",
+    "transcribe_audio",
 ]

@@ -12,6 +12,7 @@ with PyAV.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from pathlib import Path
@@ -103,6 +104,9 @@ def _map_download_error(exc: BaseException, url: str) -> CultoError:
         )
     for cause in chain:
         if isinstance(cause, HTTPError):
+            # The error keeps the response (and its socket) alive through our exception chain.
+            with contextlib.suppress(Exception):
+                cause.response.close()
             status = int(cause.status)
             details["http_status"] = status
             if status in (404, 410):

