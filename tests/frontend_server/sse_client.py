@@ -152,6 +152,7 @@ class SSEClient:
                 data = None
             if data is None:
                 self.ended = True
+                self.writer.close()
                 continue
             self._feed(data.decode())
         return self._frames.pop(0)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from tornado.ioloop import IOLoop
 
 from culto.settings import Settings
 from mesh import EventPublisher, EventReader, MeshConnection
+from mesh.provision import provision
 from mesh.subjects import event_filters
 from schemas import ErrorEventDTO, HeartbeatEventDTO, VideoStatusEventDTO, new_video_id
+from tests.conftest import NatsProcess, make_settings
 from tests.frontend_server.sse_client import (
     EventServer,
     Frame,
@@ -299,3 +304,106 @@ async def test_handoff_under_continuous_publishing(
         expected = [s for s, v in published if s > last and (chosen is None or v in chosen)]
         assert got[: len(expected)] == expected[: len(got)]
         assert got == expected, f"last={last} chosen={chosen}"
+
+
+async def test_stalled_client_dropped_then_resumes_losing_nothing(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    small = settings.model_copy(update={"sse_client_buffer": 32})
+    big = "x" * 32_000  # large frames fill the socket buffers quickly
+    async with serve_events(mesh, small) as srv:
+        stalled = await SSEClient.open(srv.port, query=[("video_id", vid)], rcvbuf=4096)
+        reader = await SSEClient.open(srv.port, query=[("video_id", vid)])
+        seqs: list[int] = []
+        received: list[int] = []
+        # Publish until the hub drops the stalled one; the reader keeps up throughout.
+        while srv.hub.stats().slow_client_drops == 0:
+            assert len(seqs) < 3000, "stalled client never dropped"
+            event = VideoStatusEventDTO(video_id=vid, status="PROCESSING", progress=1, message=big)
+            seqs.append((await pub.publish(event)).seq)
+            received += [f.seq for f in await reader.until_seq(seqs[-1])]
+        more = [await _status(pub, vid, n) for n in range(5)]
+        received += [f.seq for f in await reader.until_seq(more[-1])]
+        assert received == seqs + more
+        assert srv.hub.stats().slow_client_drops == 1
+        # The stalled client now reads what reached it, then sees the connection closed.
+        before_drop = [f.seq for f in await stalled.until_end(timeout=20)]
+        assert stalled.ended
+        assert before_drop == seqs[: len(before_drop)]
+        assert len(before_drop) < len(seqs)
+        resumed = await SSEClient.open(
+            srv.port,
+            query=[("video_id", vid)],
+            headers={"Last-Event-ID": stalled.last_id or "0"},
+        )
+        rest = [f.seq for f in await resumed.until_seq(more[-1], timeout=20)]
+        assert before_drop + rest == seqs + more
+        assert srv.hub.stats().connected_clients == 2  # reader + resumed
+        for c in (reader, resumed):
+            await c.close()
+
+
+async def test_hub_close_ends_open_streams_cleanly(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    async with serve_events(mesh, settings) as srv:
+        clients = [await SSEClient.open(srv.port, query=[("video_id", vid)]) for _ in range(5)]
+        clients.append(await SSEClient.open(srv.port))
+        seq = await _status(pub, vid, 1)
+        for c in clients:
+            await c.until_seq(seq)
+        await srv.hub.close()
+        for c in clients:
+            assert await c.until_end() == []
+            assert c.clean_end  # terminating chunk, not a reset
+        assert srv.hub.stats().connected_clients == 0
+        status, body = await get_json(srv.port, "/api/v2/events/health")
+        assert (status, body["status"]) == (503, "unhealthy")
+        refused = await SSEClient.open(srv.port, query=[("video_id", vid)])
+        assert refused.status == 503
+        assert refused.error()["error"]["code"] == "mesh_unavailable"
+
+
+async def test_nats_outage_streams_end_health_503_then_resume(
+    io_loop: IOLoop, nats_factory: Callable[..., NatsProcess], tmp_path: Path
+) -> None:
+    server = nats_factory()
+    port = int(server.url.rsplit(":", 1)[1])
+    settings = make_settings(server.url, tmp_path)
+    vid = new_video_id()
+    async with MeshConnection(server.url, name="culto-outage-test") as mesh:
+        await provision(mesh, settings)
+        pub = EventPublisher(mesh)
+        async with serve_events(mesh, settings) as srv:
+            client = await SSEClient.open(srv.port, query=[("video_id", vid)])
+            first = [await _status(pub, vid, n) for n in range(5)]
+            assert [f.seq for f in await client.until_seq(first[-1])] == first
+
+            server.kill()
+            assert [f.seq for f in await client.until_end(timeout=20)] == []
+            assert client.clean_end
+            await eventually(lambda: not srv.hub.healthy, timeout=20)
+            status, body = await get_json(srv.port, "/api/v2/events/health")
+            assert (status, body["status"]) == (503, "unhealthy")
+            down = await SSEClient.open(srv.port, query=[("video_id", vid)])
+            assert down.status == 503
+
+            nats_factory(port=port, store_dir=server.store_dir)
+            await mesh.wait_connected(timeout=30)
+            await eventually(lambda: srv.hub.healthy, timeout=30)
+            assert (await get_json(srv.port, "/api/v2/events/health"))[0] == 200
+            # Published after the restart, before the client is back: must be replayed.
+            second = [await _status(pub, vid, n) for n in range(5)]
+            resumed = await SSEClient.open(
+                srv.port, query=[("video_id", vid)], headers={"Last-Event-ID": str(first[-1])}
+            )
+            assert [f.seq for f in await resumed.until_seq(second[-1], timeout=20)] == second
+            # And the hub's live feed recovered by itself.
+            third = await _status(pub, vid, 99)
+            assert [f.seq for f in await resumed.until_seq(third, timeout=20)] == [third]
+            assert srv.hub.stats().nats_reconnects >= 1
+            await resumed.close()

@@ -145,8 +145,10 @@ async def test_blocked_client_is_dropped_others_continue(
         assert hub.stats().slow_client_drops == 1
         stuck.gate.set()  # the stuck write completes; the writer then sees it was dropped
         assert await asyncio.wait_for(stuck_task, 10) == "slow"
-        # Its first write was in flight when it stalled; nothing after it was buffered for it.
-        assert stuck.ids() == seqs[:1]
+        # Only the batch in flight when it stalled got through; nothing queued after it did.
+        written = stuck.ids()
+        assert written == seqs[: len(written)]
+        assert 1 <= len(written) <= 5
         fine_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await fine_task
