@@ -40,8 +40,13 @@ async def stop_signals() -> AsyncIterator[asyncio.Future[int]]:
     """
     loop = asyncio.get_running_loop()
     received: asyncio.Future[int] = loop.create_future()
+
+    def resolve(number: int) -> None:
+        if not received.done():
+            received.set_result(number)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda s=sig: received.done() or received.set_result(s))
+        loop.add_signal_handler(sig, resolve, int(sig))
     try:
         yield received
     finally:
@@ -143,7 +148,7 @@ async def run_api(settings: Settings) -> int:
             serve_ops(
                 settings,
                 mesh,
-                lambda: {"requests": service.requests, "errors": service.errors},
+                {"api": lambda: {"requests": service.requests, "errors": service.errors}},
             ) as ops,
         ):
             say(f"video API service ready (ops on port {ops.port})")
@@ -173,7 +178,7 @@ async def run_worker(settings: Settings, *, workers: int = 1) -> int:
                     "busy": sum(w.busy for w in pool),
                 }
 
-            ops = await stack.enter_async_context(serve_ops(settings, mesh, stats))
+            ops = await stack.enter_async_context(serve_ops(settings, mesh, {"worker": stats}))
             say(f"{workers} worker(s) ready (ops on port {ops.port})")
             await stopped
             say("finishing the current job...")

@@ -40,10 +40,10 @@ class VideoApiClient:
             raise MeshError(f"video API {verb}: reply is not JSON") from None
         # The header, not the body, marks a failure: a FAILED video's body has "error" too.
         if reply.headers and SERVICE_ERROR_HEADER in reply.headers:
-            body = payload.get("error") if isinstance(payload, dict) else None
-            if not isinstance(body, dict):
-                body = {"message": reply.headers.get("Nats-Service-Error", "video API error")}
-            raise error_from_dict(body)
+            error = payload.get("error") if isinstance(payload, dict) else None
+            if not isinstance(error, dict):
+                error = {"message": reply.headers.get("Nats-Service-Error", "video API error")}
+            raise error_from_dict(error)
         return payload
 
     async def list(self, query: VideoListQuery) -> VideoPage:
