@@ -111,10 +111,12 @@ class EventStreamHandler(_JsonErrors):
             self.hub.disconnect(self._conn)
 
     def _abort(self) -> None:
-        # A slow client's write may be stuck on a full socket; closing it frees the writer.
+        # A slow client's write may be stuck on a full socket. Close the *stream*: that fails
+        # the pending write, which releases flush(); HTTP1Connection.close() would instead
+        # forget the write future and leave the writer waiting forever.
         connection = self.request.connection
-        if isinstance(connection, HTTP1Connection):
-            connection.close()
+        if isinstance(connection, HTTP1Connection) and connection.stream is not None:
+            connection.stream.close()
 
     def _subscription(self) -> Subscription:
         videos: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -307,8 +308,9 @@ async def test_handoff_under_continuous_publishing(
 
 
 async def test_stalled_client_dropped_then_resumes_losing_nothing(
-    mesh: MeshConnection, settings: Settings
+    mesh: MeshConnection, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="tornado.access")
     pub = EventPublisher(mesh)
     vid = new_video_id()
     small = settings.model_copy(update={"sse_client_buffer": 32})
@@ -341,6 +343,13 @@ async def test_stalled_client_dropped_then_resumes_losing_nothing(
         rest = [f.seq for f in await resumed.until_seq(more[-1], timeout=20)]
         assert before_drop + rest == seqs + more
         assert srv.hub.stats().connected_clients == 2  # reader + resumed
+        # The server closed the dropped client's connection (private attribute: no public count).
+        await eventually(lambda: len(srv.http._connections) == 2)
+        # ...and its handler finished: the write stuck on the full socket was released (else it
+        # is still pending here and Tornado logs an error when the test loop cancels it).
+        await eventually(
+            lambda: any("/api/v2/events/stream" in r.getMessage() for r in caplog.records)
+        )
         for c in (reader, resumed):
             await c.close()
 
