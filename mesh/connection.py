@@ -96,10 +96,10 @@ class MeshConnection:
                 nc.connect(
                     servers=self._servers,
                     name=self._name,
-                    connect_timeout=min(self._connect_timeout, 2.0),
+                    connect_timeout=2,
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
+                    reconnect_time_wait=1,
                     ping_interval=10,
                     max_outstanding_pings=3,
                     # Large enough for bursts; callbacks here never block, see the hub.
