@@ -8,13 +8,17 @@ the loop run their coroutines with ``io_loop.run_sync``.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import os
+import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -195,3 +199,48 @@ def isolated_mesh(
     yield factory
     for item in made:
         io_loop.run_sync(item.mesh.close)
+
+
+SPEECH_TEXT = "Deus é amor. João capítulo três versículo dezesseis."
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Brazilian Portuguese speech synthesised by espeak-ng (skips when espeak-ng is missing).
+
+    Slow speech (-s 110) with word gaps (-g 8) keeps the tiny base model's recognition stable.
+    """
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    path = tmp_path_factory.mktemp("speech") / "sermao.wav"
+    subprocess.run(
+        [exe, "-v", "pt-br", "-s", "110", "-g", "8", "-w", str(path), SPEECH_TEXT],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A local HTTP server on 127.0.0.1 serving a temporary directory: ``(base_url, dir)``."""
+    root = tmp_path / "www"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(_QuietHandler, directory=str(root))
+    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
