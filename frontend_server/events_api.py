@@ -10,18 +10,17 @@ always newer than an id the page put in the URL when it first opened the stream.
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
-from tornado.web import GZipContentEncoding, RequestHandler
+from tornado.web import GZipContentEncoding
 
 from culto.errors import CultoError, InvalidInput
 from culto.settings import Settings
+from frontend_server.errors import ApiError, BaseHandler
 from frontend_server.hub import Connection, EventHub, Subscription
-from frontend_server.sse import encode_retry
+from frontend_server.sse import encode_comment, encode_retry
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +30,7 @@ RETRY_MS = 3000
 _MAX_ID_DIGITS = 19  # fits a uint64 stream sequence; longer is certainly not one of ours
 
 
-class _JsonErrors(RequestHandler):
-    """Errors as ``{"error": {"code", "message"}}``, like the rest of the API."""
-
-    def send_error_json(self, status: int, code: str, message: str) -> None:
-        """Finish the request with a JSON error."""
-        self.clear()
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps({"error": {"code": code, "message": message}}))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Uncaught exceptions become JSON too (never a traceback page)."""
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        body = {"error": {"code": "internal_error" if status_code >= 500 else "http_error"}}
-        body["error"]["message"] = self._reason
-        self.finish(json.dumps(body))
-
-
-class EventStreamHandler(_JsonErrors):
+class EventStreamHandler(BaseHandler):
     """``GET /api/v2/events/stream``: Server-Sent Events with replay and live hand-off."""
 
     def initialize(self, hub: EventHub, settings: Settings) -> None:
@@ -72,14 +52,18 @@ class EventStreamHandler(_JsonErrors):
         try:
             sub = self._subscription()
         except InvalidInput as exc:
-            self.send_error_json(400, exc.code, exc.message)
-            return
-        if not self.hub.healthy:
-            self.send_error_json(503, "mesh_unavailable", "live events are temporarily unavailable")
-            return
+            raise ApiError(400, exc.code, exc.message) from None
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
+        if not self.hub.healthy:
+            # Not a 503: EventSource gives up for good on any non-200 answer. An empty stream
+            # with a retry delay makes the browser come back (here or on another replica) and
+            # resume with Last-Event-ID once NATS is reachable again.
+            self.write(encode_retry(RETRY_MS) + encode_comment("live events unavailable; retry"))
+            await self.flush()  # headers out first: a stream, not a Content-Length body
+            self.finish()
+            return
         self._conn = self.hub.connect(
             sub, heartbeat_interval=self.culto_settings.sse_heartbeat_interval, abort=self._abort
         )
@@ -143,7 +127,7 @@ class EventStreamHandler(_JsonErrors):
         return int(raw)
 
 
-class EventsHealthHandler(_JsonErrors):
+class EventsHealthHandler(BaseHandler):
     """``GET /api/v2/events/health``: 200 while the hub is fed by NATS, else 503."""
 
     def initialize(self, hub: EventHub, settings: Settings) -> None:
@@ -155,12 +139,9 @@ class EventsHealthHandler(_JsonErrors):
         """Report the hub's state."""
         stats = self.hub.stats()
         self.set_header("Cache-Control", "no-store")
-        if not stats.healthy:
-            self.set_status(503)
-        self.finish(
-            {
-                "status": "healthy" if stats.healthy else "unhealthy",
-                "service": "sse_events",
-                "connected_clients": stats.connected_clients,
-            }
-        )
+        body = {
+            "status": "healthy" if stats.healthy else "unhealthy",
+            "service": "sse_events",
+            "connected_clients": stats.connected_clients,
+        }
+        self.write_json(body, 200 if stats.healthy else 503)
