@@ -27,10 +27,10 @@ import logging
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Protocol, cast
 
 from culto.errors import InvalidInput, MeshUnavailable
+from culto.lifecycle import AsyncResource
 from culto.settings import Settings
 from frontend_server.sse import encode_event
 from mesh.connection import MeshConnection
@@ -128,7 +128,7 @@ class Connection:
         self.horizon = 0
 
 
-class EventHub:
+class EventHub(AsyncResource):
     """Owns the live feed and fans events out to connected SSE clients.
 
     Use as ``async with EventHub(mesh, settings) as hub:``; :meth:`close` ends every stream.
@@ -166,24 +166,16 @@ class EventHub:
         await self._feed.start(self._head)
         self._started = True
 
+    async def open(self) -> None:
+        """Start following the live feed (see :meth:`start`)."""
+        await self.start()
+
     async def close(self) -> None:
         """End every open stream (clients resume elsewhere by ``Last-Event-ID``), stop the feed."""
         self._closed = True
         for client in list(self._clients):
             self._drop(client, "shutdown")
         await self._feed.stop()
-
-    async def __aenter__(self) -> EventHub:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def healthy(self) -> bool:

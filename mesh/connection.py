@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 
 import nats
 from nats.aio.client import Client as NATS
@@ -14,13 +13,14 @@ from nats.js import JetStreamContext
 from nats.js.manager import JetStreamManager
 
 from culto.errors import MeshUnavailable
+from culto.lifecycle import AsyncResource
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[], Awaitable[None] | None]
 
 
-class MeshConnection:
+class MeshConnection(AsyncResource):
     """An async context manager owning one NATS connection and its JetStream context.
 
     It reconnects forever (an outage is survived, not fatal), tracks the connection state for
@@ -124,6 +124,10 @@ class MeshConnection:
         self._connected.set()
         return self
 
+    async def open(self) -> None:
+        """Connect (see :meth:`connect`)."""
+        await self.connect()
+
     async def close(self) -> None:
         """Drain (flush subscriptions and pending publishes), then close."""
         self._closing = True
@@ -169,14 +173,3 @@ class MeshConnection:
                     await result
             except Exception:  # one bad listener must not stop the others
                 log.exception("connection listener failed")
-
-    async def __aenter__(self) -> MeshConnection:
-        return await self.connect()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -17,9 +17,9 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from culto.errors import ConfigError, MeshUnavailable
+from culto.lifecycle import AsyncResource
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def nats_server_binary() -> Path:
 
 
 @dataclass
-class EmbeddedNatsServer:
+class EmbeddedNatsServer(AsyncResource):
     """A nats-server child process with JetStream enabled.
 
     Args:
@@ -208,13 +208,10 @@ class EmbeddedNatsServer:
             self._proc.kill()
         await self.stop(timeout=5)
 
-    async def __aenter__(self) -> EmbeddedNatsServer:
-        return await self.start()
+    async def open(self) -> None:
+        """Start (see :meth:`start`)."""
+        await self.start()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Stop gracefully (see :meth:`stop`)."""
         await self.stop()

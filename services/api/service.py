@@ -12,7 +12,6 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import TypeVar
 
 from nats.micro import add_service
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from culto import __version__
 from culto.errors import Conflict, CultoError, InvalidInput, NotFound, TranscriptError
+from culto.lifecycle import AsyncResource
 from culto.settings import Settings
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
@@ -65,7 +65,7 @@ def parse_request(model: type[M], data: bytes) -> M:
         raise InvalidInput(validation_message(exc)) from None
 
 
-class VideoApiService:
+class VideoApiService(AsyncResource):
     """Serves ``culto.api.videos.*`` until closed.
 
     Args:
@@ -85,7 +85,8 @@ class VideoApiService:
         self.requests = 0
         self.errors = 0
 
-    async def __aenter__(self) -> VideoApiService:
+    async def open(self) -> None:
+        """Load the catalog and start answering requests."""
         await self.catalog.start()
         self._service = await add_service(
             self._mesh.nc,
@@ -106,14 +107,9 @@ class VideoApiService:
             await self._service.add_endpoint(
                 EndpointConfig(name=verb, subject=api_subject(verb), handler=self._wrap(handler))
             )
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Stop answering (in-flight requests finish) and stop following the catalog."""
         if self._service is not None:
             await self._service.stop()
             self._service = None

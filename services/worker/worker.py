@@ -20,13 +20,13 @@ import tempfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 import nats.errors
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from culto.errors import CultoError, MeshError, PermanentStageError, TransientStageError
+from culto.lifecycle import AsyncResource
 from culto.settings import Settings
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
@@ -51,7 +51,7 @@ def backoff(attempt: int) -> float:
     return float(min(2 ** max(attempt - 1, 0), 60))
 
 
-class Worker:
+class Worker(AsyncResource):
     """Runs jobs one at a time until stopped. Start several for parallelism.
 
     Args:
@@ -86,17 +86,13 @@ class Worker:
         self.jobs_retried = 0
         self.busy = False
 
-    async def __aenter__(self) -> Worker:
+    async def open(self) -> None:
+        """Bind to the shared consumer and start pulling jobs."""
         self._sub = sub = await JobQueue(self._mesh).subscribe()
         self._task = asyncio.get_running_loop().create_task(self._loop(sub))
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Stop gracefully (see :meth:`stop`)."""
         await self.stop()
 
     async def stop(self, *, grace: float = 10.0, abandon: bool = False) -> None:
@@ -139,6 +135,16 @@ class Worker:
                 self.busy = True
                 try:
                     await self._handle(msg)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # One job must never end the loop (the worker would idle forever, looking
+                    # alive): e.g. the record vanished or JetStream failed over between
+                    # reading the job and starting the pipeline. Hand it back; the redelivery
+                    # re-checks the record and drops or runs the job.
+                    log.exception("%s: job on %s failed before completing", self.name, msg.subject)
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=1)
                 finally:
                     self.busy = False
 
