@@ -146,9 +146,12 @@ function showSummary(summary) {
   };
   if (summary.speaker) box.append(el("p", "Speaker: " + summary.speaker));
   box.append(el("p", "Words: " + summary.word_count));
-  list("Themes", (summary.themes || []).map((t) => (t.name || t.theme || JSON.stringify(t))));
-  list("Passages", (summary.passages || []).map((p) => p.reference));
-  list("Key points", (summary.key_points || []).map((k) => (typeof k === "string" ? k : k.text || JSON.stringify(k))));
+  // Shapes follow schemas/generated/dtos.ts (SummaryDTO).
+  list("Themes", summary.themes || []);
+  list("Passages", (summary.passages || []).map(
+    (p) => p.reference + (p.mentions > 1 ? " (×" + p.mentions + ")" : "")));
+  list("Key points", summary.key_points || []);
+  list("Citations", (summary.citations || []).map((c) => c.author + ": “" + c.text + "”"));
 }
 
 document.addEventListener("DOMContentLoaded", () => {
