@@ -1,6 +1,7 @@
-"""Evaluate the Bible passage finder on tests/data/bible_corpus.jsonl.
+"""Evaluate the Bible passage finder on a labelled corpus (default tests/data/bible_corpus.jsonl).
 
-Usage: ``.venv/bin/python benchmarks/eval_passages.py [--detect-language] [--verbose]``
+Usage: ``.venv/bin/python benchmarks/eval_passages.py [--corpus PATH] [--detect-language]
+[--verbose]`` (the held-out corpus is ``tests/data/bible_corpus_heldout.jsonl``).
 
 Prints precision and recall per category and overall, the finder's total time on the corpus and
 on a synthetic ~9,000-word transcript, and exits 1 if any category is below 0.95 in either.
@@ -38,11 +39,14 @@ def synthetic_transcript(words: int = 9_000) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--corpus", type=Path, default=CORPUS, help=f"JSONL corpus (default: {CORPUS})"
+    )
     parser.add_argument("--detect-language", action="store_true", help="call with language=None")
     parser.add_argument("--verbose", action="store_true", help="print every miss")
     args = parser.parse_args()
 
-    scores, elapsed = evaluate(load_corpus(CORPUS), use_language=not args.detect_language)
+    scores, elapsed = evaluate(load_corpus(args.corpus), use_language=not args.detect_language)
     print(format_table(scores))
     print(f"\ncorpus time: {elapsed * 1000:.1f} ms for {scores['overall'].examples} snippets")
 
