@@ -2,13 +2,14 @@
 
 How a mention is read
 ---------------------
-1. One compiled regex (a trie of every alias, accent-folded, case-insensitive) finds a book name,
-   optionally preceded by an ordinal (``1``, ``1ª``, ``II``, ``primeira``, ``Second``, ``segunda
-   carta aos``, ``the first letter to the``).
-2. Small anchored regexes then read the locator after it: a written chapter-and-verse shape
-   (``3:16``, ``11.1``, ``8.28-30``), spoken keywords (``capítulo 3 versículo 16``, ``chapter 8
-   verses 28 through 30``, ``do versículo 1 ao 5``, number words), ranges and lists (``12:1-2 e
-   5:8``, ``3:16, 18``, ``versículos 8 e 9``) - later list items inherit the book.
+1. One compiled regex (:mod:`names`: a trie of every alias, accent-folded, case-insensitive)
+   finds a book name, optionally preceded by an ordinal (``1``, ``1ª``, ``II``, ``primeira``,
+   ``Second``, ``segunda carta aos``, ``the first letter to the``).
+2. Small anchored regexes (:mod:`locators`) then read the locator after it: a written
+   chapter-and-verse shape (``3:16``, ``11.1``, ``8.28-30``), spoken keywords (``capítulo 3
+   versículo 16``, ``chapter 8 verses 28 through 30``, ``do versículo 1 ao 5``, number words),
+   ranges and lists (``12:1-2 e 5:8``, ``3:16, 18``, ``versículos 8 e 9``) - later list items
+   inherit the book.
 3. Every piece is checked against the KJV versification (:mod:`versification`); an impossible
    chapter or verse drops the mention (and ends a list).
 
@@ -36,9 +37,20 @@ Other choices
 * ``João 10, 10`` / ``Jo 3,16`` (the Catholic convention, and how Whisper often punctuates
   speech) is chapter 10 verse 10 when that verse exists and no quantity follows; otherwise the
   comma starts a list (``Salmos 23, 91`` -> two psalms).
-* The reversed spoken order ``capítulo 13 de Primeira Coríntios`` / ``chapter 3 of John`` counts.
-* Not handled: ``versículo 16 do capítulo 3 de João``; number words for a bare chapter other
-  than Psalms (``João três``); a later bare ``no versículo 7`` that relies on an earlier book.
+* The colon Whisper drops: ``João 3 16``, ``Acts 1 8``, ``filipenses quatro treze``, ``segunda
+  timóteo três dezesseis`` - a second number right after a bare chapter is its verse when that
+  verse exists. This *pair* shape is trusted more than a bare chapter: a lower-case name counts
+  (transcripts are often all lower case) unless it is also an ordinary word (``números 4 5``).
+* Full names take number words for a bare chapter too (``João três``, ``Luke fifteen``), but
+  ``um``/``uma``/``one`` alone are articles (``Lucas um amigo``) unless a verse follows.
+* ``Mateus 5, 6 e 7`` is three whole chapters, like ``Mateus 5-7``: after the chapter, a comma
+  list of consecutive numbers closed by ``e``/``and`` names chapters. Other commas keep the
+  rule above (``Provérbios 3, 5 e 6`` is 3:5 and 3:6).
+* A falling or level "range" after a bare name is a score: ``deu Lucas 3 a 1``.
+* Locators said before the book (:mod:`reversed_order`): ``capítulo 13 de Primeira Coríntios``,
+  ``chapter 3 of John``, ``versículo 16 do capítulo 3 de João``, ``o versículo 28 de Romanos 8``.
+* Not handled (out of scope): a later bare ``no versículo 7`` that relies on an earlier book -
+  the finder reads each mention on its own, and ``versículo 7`` alone names no passage.
 """
 
 from __future__ import annotations
@@ -47,28 +59,27 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from services.analysis.bible.books import (
-    ALIAS_NAMES,
-    JOB_ACCENTED,
-    Alias,
-    Language,
-    book_name,
-    fold_accents,
-    lookup,
-    normalise_alias,
-)
-from services.analysis.bible.guards import DECIMAL_RE, QUANTITY_RE, TIME_RE, plausible_bare
+from services.analysis.bible.books import Alias, Language, book_name, fold_accents
+from services.analysis.bible.guards import Shape, plausible_bare
 from services.analysis.bible.language import detect_language
-from services.analysis.bible.spoken import (
-    CHAPTER_KEYWORD,
-    DIGITS,
-    NUMBER,
-    ORDINAL_PREFIX,
-    VERSE_KEYWORD,
-    parse_number,
-    parse_ordinal,
+from services.analysis.bible.locators import (
+    CHAPTER_KW_RE,
+    COMMA_VERSE_RE,
+    VERSE_KW_RE,
+    WRITTEN_VERSE_RE,
+    Piece,
+    expand,
+    is_chapter_run,
+    is_score,
+    pair_verse,
+    read_chapter_range,
+    read_list,
+    read_verse_range,
 )
-from services.analysis.bible.versification import chapter_count, is_valid, verse_count
+from services.analysis.bible.names import BOOK_RE, resolve, starts_book
+from services.analysis.bible.reversed_order import preceding_verse, reversed_locator
+from services.analysis.bible.spoken import DIGITS, NUMBER, parse_number
+from services.analysis.bible.versification import chapter_count
 
 __all__ = ["PassageMention", "find_passages"]
 
@@ -97,81 +108,14 @@ class PassageMention:
     end: int
 
 
-_Trie = dict[str, "_Trie"]
-
-
-def _trie_regex(words: frozenset[str]) -> str:
-    # A trie keeps the alternation cheap: the engine rejects most positions after one character.
-    trie: _Trie = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
-
-    def emit(node: _Trie) -> str:
-        alternatives = []
-        for char in sorted(k for k in node if k):
-            piece = r"\s+" if char == " " else re.escape(char)
-            alternatives.append(piece + emit(node[char]))
-        if not alternatives:
-            return ""
-        terminal = "" in node
-        if len(alternatives) == 1 and not terminal:
-            return alternatives[0]
-        group = "(?:" + "|".join(alternatives) + ")"
-        return group + "?" if terminal else group
-
-    return emit(trie)
-
-
 _I = re.IGNORECASE
-_BOOK_RE: Final = re.compile(
-    rf"(?<!\w)(?:(?P<pre>{ORDINAL_PREFIX})(?:(?<=[\dªº°.])\s*|\s+))?"
-    rf"(?P<name>{_trie_regex(ALIAS_NAMES)})(?![^\W\d_])\.?",
-    _I,
-)
-_CONNECTOR = r"[\s,;]*(?:(?:e|and)\s+)?(?:(?:depois|tambem|ainda|la|ali|then|also|there)\s+)?"
-_CHAPTER_KW_RE: Final = re.compile(
-    rf"{_CONNECTOR}(?:(?:n[oa]|o|em|in|at)\s+)?{CHAPTER_KEYWORD}\s*(?P<n>{NUMBER})", _I
-)
-_VERSE_KW_RE: Final = re.compile(
-    rf"{_CONNECTOR}(?:(?:a\s+partir\s+)?(?:d[oa]s?|n[oa]s?|o|the|at|in)\s+"
-    rf"|(?:starting|beginning)\s+(?:at|with|from)\s+|from\s+)?"
-    rf"{VERSE_KEYWORD}\s*(?P<n>{NUMBER})",
-    _I,
-)
-_COMMA_VERSE_RE: Final = re.compile(rf",\s?(?P<n>{DIGITS})(?![.,:]\d)")
-_REVERSED_RE: Final = re.compile(
-    rf"(?<!\w){CHAPTER_KEYWORD}\s*(?P<c>{NUMBER})"
-    rf"(?:[\s,]*(?:(?:n[oa]|o|the|at|in)\s+)?{VERSE_KEYWORD}\s*(?P<v>{NUMBER})"
-    rf"(?:\s*(?:[-\u2013]|(?:a|ao|ate|through|to)(?=\s))\s*(?P<e>{NUMBER}))?)?"
-    rf"\s*,?\s+(?:(?:do|no)\s+livro\s+)?(?:de|do|da|of)\s+(?:the\s+)?"
-    rf"(?:(?:book|letter|gospel)\s+of\s+|(?:livro|carta|evangelho)\s+de\s+)?$",
-    _I,
-)
 _CHAPTER_DIGITS_RE: Final = re.compile(rf"\s*(?P<n>{DIGITS})")
-_CHAPTER_NUMBER_RE: Final = re.compile(rf"\s*(?P<n>{NUMBER})", _I)  # Psalms: "Salmo noventa e um"
-_WRITTEN_VERSE_RE: Final = re.compile(rf"(?::\s?|\.)(?P<n>{DIGITS})(?!\.\d)")
-_WRITTEN_RANGE_RE: Final = re.compile(
-    rf"\s?[-\u2013]\s?(?P<n>{DIGITS})(?:(?::\s?|\.)(?P<v>{DIGITS}))?(?!\.\d)"
-)
-_SPOKEN_RANGE_RE: Final = re.compile(
-    rf"\s*(?:[-\u2013]|(?:a|ao|ate|through|thru|to|until|till)(?=\s))\s*(?:o\s+)?"
-    rf"(?:{VERSE_KEYWORD}\s*)?(?P<n>{NUMBER})",
-    _I,
-)
-_LIST_SEPARATOR = r"\s*(?:[,;]\s*(?:(?:e|and|&)\s+)?|\s(?:e|and|&)\s+)"
-_WRITTEN_LIST_RE: Final = re.compile(
-    rf"{_LIST_SEPARATOR}(?P<n>{DIGITS})(?:(?::\s?|\.)(?P<v>{DIGITS}))?(?!\.\d)",
-    _I,
-)
-_SPOKEN_LIST_RE: Final = re.compile(rf"{_LIST_SEPARATOR}(?P<n>{NUMBER})", _I)
-
-_EVANGELHO_BEFORE_RE: Final = re.compile(r"(?:\b(?:evangelho|evangelhos)\s+)$", _I)
+# Full names take number words too ("Salmo noventa e um", "João três", "Luke fifteen").
+_CHAPTER_NUMBER_RE: Final = re.compile(rf"\s*(?P<n>{NUMBER})", _I)
+# Words that are numbers but far more often an article or pronoun: "Lucas um amigo meu",
+# "John one of my friends". They count as a chapter only with a verse after them.
+_LONE_ARTICLES: Final = frozenset({"um", "uma", "one"})
 _COMBINING_RE: Final = re.compile(r"[\u0300-\u036f]")
-
-Piece = tuple[int, int | None, int | None, int, int]  # chapter, verse_start, verse_end, start, end
 
 
 def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> list[PassageMention]:
@@ -192,7 +136,7 @@ def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> lis
     mentions: list[PassageMention] = []
     pos = 0
     while True:
-        match = _BOOK_RE.search(folded, pos)
+        match = BOOK_RE.search(folded, pos)
         if match is None:
             break
         parsed = _parse_mention(folded, text if positions is None else folded, match, lang)
@@ -242,31 +186,11 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
     return "".join(folded[i] for i in kept), positions
 
 
-def _resolve(folded: str, original: str, match: re.Match[str], lang: Language) -> Alias | None:
-    prefix = match.group("pre")
-    number = parse_ordinal(prefix) if prefix else None
-    if prefix and number is None:
-        return None
-    if (
-        number == 2
-        and prefix
-        and prefix.lower().startswith("segund")
-        and _EVANGELHO_BEFORE_RE.search(folded, max(0, match.start() - 20), match.start())
-    ):
-        return None  # "o evangelho segundo João 3": according to John
-    name = normalise_alias(match.group("name"))
-    if number is None and name == "jo":
-        start = match.start("name")
-        if original[start : start + 2].lower() == JOB_ACCENTED:
-            return Alias("JOB", "pt", "F", person=True)
-    return lookup(number, name, lang)
-
-
 def _parse_mention(
     folded: str, original: str, match: re.Match[str], lang: Language
 ) -> tuple[str, list[Piece], int] | None:
     """Read the locator after a book name; None when this is not a passage."""
-    alias = _resolve(folded, original, match, lang)
+    alias = resolve(folded, original, match, lang)
     if alias is None:
         return None
     book = alias.book_id
@@ -276,64 +200,74 @@ def _parse_mention(
         return None
     single_chapter = chapter_count(book) == 1
     pos = match.end()
-    spoken = False
+    spoken = lone_article = False
 
-    keyword = _CHAPTER_KW_RE.match(folded, pos)
+    keyword = CHAPTER_KW_RE.match(folded, pos)
     if keyword is not None:
         if alias.kind == "W":
             return None
         chapter = parse_number(keyword.group("n"))
         pos, spoken, bare_digits = keyword.end(), True, False
-    elif single_chapter and _VERSE_KW_RE.match(folded, pos):
+    elif single_chapter and VERSE_KW_RE.match(folded, pos):
         chapter, bare_digits = 1, False  # "Terceira João versículo 2"
     else:
-        number_re = (
-            _CHAPTER_NUMBER_RE if book == "PSA" and alias.kind == "F" else _CHAPTER_DIGITS_RE
-        )
+        number_re = _CHAPTER_NUMBER_RE if alias.kind == "F" else _CHAPTER_DIGITS_RE
         digits = number_re.match(folded, pos)
         if digits is None:
-            return _reversed_mention(folded, match, alias, lang)
+            return _reversed_mention(folded, match, alias)
         chapter = parse_number(digits.group("n"))
         pos, bare_digits = digits.end(), True
+        lone_article = book != "PSA" and digits.group("n").lower() in _LONE_ARTICLES
     if chapter is None:
         return None
     if bare_digits and not single_chapter:
         comma = _comma_verse(folded, match, alias, chapter, pos, capitalised, lang)
         if comma is not None:
             pieces, pos = comma
-            return book, pieces, _read_list(folded, pos, book, lang, pieces, False)
+            return book, pieces, read_list(folded, pos, book, lang, pieces, False)
 
     verse_start: int | None = None
     verse_end: int | None = None
     end_chapter = chapter
-    written_shape = False
-    if bare_digits and (written := _WRITTEN_VERSE_RE.match(folded, pos)):
-        verse_start, pos, written_shape = int(written.group("n")), written.end(), True
-    elif verse_kw := _VERSE_KW_RE.match(folded, pos):
+    shape: Shape | None = "bare" if bare_digits else None
+    pair = None
+    if bare_digits and (written := WRITTEN_VERSE_RE.match(folded, pos)):
+        verse_start, pos, shape = int(written.group("n")), written.end(), "written"
+    elif verse_kw := VERSE_KW_RE.match(folded, pos):
         verse_start, pos, spoken = parse_number(verse_kw.group("n")), verse_kw.end(), True
+        shape = None
         if verse_start is None:
             return None
+    elif bare_digits and (pair := pair_verse(folded, pos, book, chapter, lang)) is not None:
+        verse_start, pos, shape = pair
     elif bare_digits and single_chapter:
         chapter, verse_start = 1, chapter  # "Judas 24"
-    bare = bare_digits and not written_shape and not spoken
-
-    if alias.kind == "W" and not written_shape:
+    if alias.kind == "W" and shape != "written":
         return None
     if verse_start is not None:
-        verse_end, end_chapter, pos = _read_verse_range(folded, pos, verse_start, chapter, spoken)
+        verse_end, end_chapter, pos = read_verse_range(
+            folded, pos, verse_start, chapter, spoken or shape == "pair"
+        )
+    elif lone_article or (shape == "bare" and is_score(folded, pos, chapter)):
+        return None
     else:
-        end_chapter, pos = _read_chapter_range(folded, pos, chapter, spoken)
+        end_chapter, pos = read_chapter_range(folded, pos, chapter, spoken)
 
     start = match.start()
-    if (bare or written_shape) and not plausible_bare(
-        folded, match, alias, book, pos, capitalised, written_shape
+    if shape is not None and not plausible_bare(
+        folded, match, alias, book, pos, capitalised, shape
     ):
         return None
-    first = _expand(book, chapter, verse_start, verse_end, end_chapter, start, pos)
+    if verse_start is None and end_chapter == chapter:
+        # "o versículo 28 de Romanos 8": the verse was said before the book.
+        before = preceding_verse(folded, start)
+        if before is not None:
+            verse_start, verse_end, start = before
+    first = expand(book, chapter, verse_start, verse_end, end_chapter, start, pos)
     if first is None:
         return None
     pieces = list(first)
-    pos = _read_list(folded, pos, book, lang, pieces, spoken)
+    pos = read_list(folded, pos, book, lang, pieces, spoken)
     return book, pieces, pos
 
 
@@ -351,170 +285,30 @@ def _comma_verse(
     Guarded like a bare chapter; when the comma reading fails (``Atos 2, 3 mil pessoas``,
     ``Salmos 23, 91``) the caller falls back to a chapter and a list.
     """
-    comma = _COMMA_VERSE_RE.match(folded, pos)
-    if comma is None or _starts_book(folded, comma.start("n"), lang):
+    comma = COMMA_VERSE_RE.match(folded, pos)
+    if comma is None or starts_book(folded, comma.start("n"), lang):
         return None
+    if is_chapter_run(folded, pos, chapter):
+        return None  # "Mateus 5, 6 e 7": the caller reads a list of chapters
     if alias.kind == "W" and comma.start("n") != pos + 1:
         return None  # weak abbreviations only in the tight written form "Jo 3,16"
     verse_start = int(comma.group("n"))
-    verse_end, end_chapter, end = _read_verse_range(
-        folded, comma.end(), verse_start, chapter, False
-    )
-    if not plausible_bare(folded, match, alias, alias.book_id, end, capitalised, False):
+    verse_end, end_chapter, end = read_verse_range(folded, comma.end(), verse_start, chapter, False)
+    if not plausible_bare(folded, match, alias, alias.book_id, end, capitalised, "bare"):
         return None
-    pieces = _expand(
-        alias.book_id, chapter, verse_start, verse_end, end_chapter, match.start(), end
-    )
+    pieces = expand(alias.book_id, chapter, verse_start, verse_end, end_chapter, match.start(), end)
     return None if pieces is None else (pieces, end)
 
 
 def _reversed_mention(
-    folded: str, match: re.Match[str], alias: Alias, lang: Language
+    folded: str, match: re.Match[str], alias: Alias
 ) -> tuple[str, list[Piece], int] | None:
-    """``capítulo 13 de Primeira Coríntios``, ``chapter 3 of John``: locator before the book."""
+    """``capítulo 13 de Primeira Coríntios``, ``versículo 16 do capítulo 3 de João``."""
     if alias.kind == "W":
         return None
-    window = max(0, match.start() - 90)
-    found = _REVERSED_RE.search(folded, window, match.start())
+    found = reversed_locator(folded, match.start())
     if found is None:
         return None
-    chapter = parse_number(found.group("c"))
-    verse_start = parse_number(found.group("v")) if found.group("v") else None
-    verse_end = parse_number(found.group("e")) if found.group("e") else verse_start
-    if (
-        chapter is None
-        or (found.group("v") and verse_start is None)
-        or (found.group("e") and verse_end is None)
-    ):
-        return None
-    pieces = _expand(
-        alias.book_id, chapter, verse_start, verse_end, chapter, found.start(), match.end()
-    )
+    chapter, verse_start, verse_end, start = found
+    pieces = expand(alias.book_id, chapter, verse_start, verse_end, chapter, start, match.end())
     return None if pieces is None else (alias.book_id, pieces, match.end())
-
-
-def _read_verse_range(
-    folded: str, pos: int, verse_start: int, chapter: int, spoken: bool
-) -> tuple[int, int, int]:
-    """verse_end, end chapter and new position after an optional verse range."""
-    written = _WRITTEN_RANGE_RE.match(folded, pos)
-    if written is not None:
-        if written.group("v") is not None:
-            return int(written.group("v")), int(written.group("n")), written.end()
-        return int(written.group("n")), chapter, written.end()
-    spoken_range = _SPOKEN_RANGE_RE.match(folded, pos)
-    if spoken_range is not None:
-        value = parse_number(spoken_range.group("n"))
-        if value is not None and (spoken or spoken_range.group("n").isdigit()):
-            return value, chapter, spoken_range.end()
-    return verse_start, chapter, pos
-
-
-def _read_chapter_range(folded: str, pos: int, chapter: int, spoken: bool) -> tuple[int, int]:
-    """End chapter and new position after an optional chapter range (``Mateus 5-7``)."""
-    range_match = (_SPOKEN_RANGE_RE if spoken else _WRITTEN_RANGE_RE).match(folded, pos)
-    if range_match is None or range_match.groupdict().get("v") is not None:
-        return chapter, pos
-    value = parse_number(range_match.group("n"))
-    if value is None or value <= chapter:
-        return chapter, pos
-    return value, range_match.end()
-
-
-def _expand(
-    book: str,
-    chapter: int,
-    verse_start: int | None,
-    verse_end: int | None,
-    end_chapter: int,
-    start: int,
-    end: int,
-) -> list[Piece] | None:
-    """Validated pieces for one locator, splitting chapter and cross-chapter ranges."""
-    if end_chapter < chapter or end_chapter > chapter_count(book):
-        return None
-    if end_chapter == chapter:
-        if not is_valid(book, chapter, verse_start, verse_end):
-            return None
-        return [(chapter, verse_start, verse_end, start, end)]
-    pieces: list[Piece] = []
-    for current in range(chapter, end_chapter + 1):
-        if verse_start is None:
-            pieces.append((current, None, None, start, end))
-        elif current == chapter:
-            last = verse_count(book, current)
-            if not is_valid(book, current, verse_start, last):
-                return None
-            pieces.append((current, verse_start, last, start, end))
-        elif current == end_chapter:
-            if verse_end is None or not is_valid(book, current, 1, verse_end):
-                return None
-            pieces.append((current, 1, verse_end, start, end))
-        else:
-            pieces.append((current, None, None, start, end))
-    return pieces
-
-
-def _next_item(folded: str, pos: int, spoken: bool) -> re.Match[str] | None:
-    """The list item right after ``pos`` (``, 18``, ``e 5:8``, ``e o versículo 36``), if any."""
-    item = _WRITTEN_LIST_RE.match(folded, pos)
-    if item is None and spoken:
-        item = _SPOKEN_LIST_RE.match(folded, pos)
-    if item is None:
-        item = _CHAPTER_KW_RE.match(folded, pos) or _VERSE_KW_RE.match(folded, pos)
-    return item
-
-
-def _read_list(
-    folded: str, pos: int, book: str, lang: Language, pieces: list[Piece], spoken: bool
-) -> int:
-    """Append list continuations to ``pieces`` (same book); return the position after them."""
-    while True:
-        chapter, verse_start, _, _, _ = pieces[-1]
-        item = _next_item(folded, pos, spoken)
-        if item is None:
-            return pos
-        item_start = item.start("n")
-        if item.re is _CHAPTER_KW_RE:
-            new_chapter, new_verse = parse_number(item.group("n")), None
-            after = item.end()
-            verse_kw = _VERSE_KW_RE.match(folded, after)
-            if verse_kw is not None:
-                new_verse, after = parse_number(verse_kw.group("n")), verse_kw.end()
-            if new_chapter is None or (verse_kw is not None and new_verse is None):
-                return pos
-        else:
-            if _starts_book(folded, item_start, lang):
-                return pos  # ", 1 Coríntios 13": the next book, not a verse
-            value = parse_number(item.group("n"))
-            if value is None:
-                return pos
-            after = item.end()
-            v_group = item.groupdict().get("v")
-            if v_group is not None:
-                new_chapter, new_verse = value, int(v_group)
-            elif verse_start is not None or item.re is _VERSE_KW_RE:
-                new_chapter, new_verse = chapter, value
-            else:
-                new_chapter, new_verse = value, None
-        item_spoken = spoken or item.re is not _WRITTEN_LIST_RE
-        if new_verse is not None:
-            verse_end, end_chapter, after = _read_verse_range(
-                folded, after, new_verse, new_chapter, item_spoken
-            )
-        else:
-            verse_end = None
-            end_chapter, after = _read_chapter_range(folded, after, new_chapter, item_spoken)
-        guard = TIME_RE if ":" in folded[item_start:after] else QUANTITY_RE
-        if guard.match(folded, after) or DECIMAL_RE.match(folded, after):
-            return pos
-        new = _expand(book, new_chapter, new_verse, verse_end, end_chapter, item_start, after)
-        if new is None:
-            return pos
-        pieces.extend(new)
-        pos = after
-
-
-def _starts_book(folded: str, pos: int, lang: Language) -> bool:
-    match = _BOOK_RE.match(folded, pos)
-    return match is not None and _resolve(folded, folded, match, lang) is not None

@@ -3,14 +3,23 @@
 ``Lucas 2 vezes`` (a count), ``Jo 10:30 da manhã`` (a time), ``irmã Rute 2`` / ``o Marcos 3``
 (people) and ``Lucas 2,5 milhões`` (a decimal) all look like ``Name N`` or ``Name N:M``; these
 checks run on the accent-folded text around a candidate mention.
+
+A candidate comes in one of three *shapes* (:data:`Shape`), from weakest to strongest:
+
+* ``bare``: ``Name N`` (``Atos 2``, ``João três``) - every guard applies;
+* ``pair``: ``Name N M`` with the colon lost (``João 3 16``, ``filipenses quatro treze``, how
+  Whisper transcribes a spoken reference) - a lower-case name is accepted unless it is also an
+  ordinary word (``números``, ``atos``, ``job``), because transcripts are often all lower case;
+* ``written``: ``Name N:M`` / ``Name N.M`` - only a clock time or a decimal can be mistaken for
+  it (``Lucas 19:30`` after ``o`` or ``com`` is a person and a time).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Literal
 
-from services.analysis.bible.books import Alias
+from services.analysis.bible.books import ALIAS_INDEX, Alias, normalise_alias
 
 _I = re.IGNORECASE
 # After a number, these make it a clock time ("Jo 10:30 da manhã" is not John 10:30).
@@ -28,19 +37,37 @@ QUANTITY_RE: Final = re.compile(
     r"|lugar|times?|years?|days?|months?|weeks?|hours?|minutes?|seconds?|kids?|child(?:ren)?"
     r"|sons?|daughters?|people|persons?|men|women|dollars?|bucks|percent|miles?|chapters"
     r"|verses|books|members|churches|points?|goals?|degrees?|thousand|million|billion|more"
-    rf"|less|st|nd|rd|th|{TIME_WORDS})\b)",
+    rf"|less|st|nd|rd|th|{TIME_WORDS})\b"
+    # A date: "João 3 de junho" is someone's birthday, not John 3.
+    r"|\s+de\s+(?:janeiro|fevereiro|marco|abril|maio|junho|julho|agosto|setembro|outubro"
+    r"|novembro|dezembro)\b)",
     _I,
 )
 TITLE_BEFORE_RE: Final = re.compile(
     r"(?:\b(?:irmaos?|irmas?|diacon[oa]|diaconisa|pastor[a]?|pra?|presbiter[oa]|missionari[oa]"
     r"|bisp[oa]|seu|dona|sra?|tio|tia|vov[oo]|vo|meu|minha|amig[oa]|professor[a]?|prof"
-    r"|brother|sister|deacon|elder|mrs?|ms|dr|uncle|aunt|little|my|dear|friend|pastor)\.?\s+)$",
+    r"|brother|sister|deacon|elder|mrs?|ms|dr|uncle|aunt|little|my|dear|friend|pastor"
+    # Street names honour people and books alike: "Rua Daniel 12" is an address.
+    r"|rua|avenida|av|travessa|alameda|praca|rodovia|street|avenue|ave|road|rd|lane|drive)"
+    r"\.?\s+)$",
     _I,
 )
 ARTICLE_BEFORE_RE: Final = re.compile(r"(?:\b(?:o|a|do|da|ao|pelo|pela|com)\s+)$", _I)
 DECIMAL_RE: Final = re.compile(r"[.,]\d")
 # Books whose name is also an ordinary lower-case word only when they are not passages.
 LOWERCASE_OK: Final = frozenset({"PSA"})
+# Book names that are also ordinary words, so a lower-case "números 4 5" stays a word even in
+# the two-number shape that otherwise accepts lower-case transcripts.
+COMMON_WORDS: Final = frozenset(
+    {"atos", "numeros", "juizes", "reis", "canticos", "cantares", "acts", "numbers", "judges"}
+    | {"kings", "job", "mark", "song of songs", "revelation", "revelations", "lamentations"}
+)
+# "João 3, Pedro 1": a tally of names and numbers (a score, a roll call), not a chapter list.
+_TALLY_RE: Final = re.compile(r"\s*,\s*(?P<word>[A-Z][^\W\d_]+)\s+\d")
+# "19:30" with a valid hour and two-digit minutes could be a clock time.
+_CLOCK_RE: Final = re.compile(r"\s*(?:[01]?\d|2[0-3]):[0-5]\d(?!\d)")
+
+Shape = Literal["bare", "pair", "written"]
 
 
 def plausible_bare(
@@ -50,20 +77,38 @@ def plausible_bare(
     book: str,
     pos: int,
     capitalised: bool,
-    written_shape: bool,
+    shape: Shape,
 ) -> bool:
-    """Guards for ``Name N`` / ``Name N:M`` against people, counts and clock times."""
-    if written_shape:
-        # "N:M" can only be mistaken for a clock time; "N.M" also for a decimal quantity.
-        colon = ":" in folded[match.end() : pos]
-        return not (TIME_RE if colon else QUANTITY_RE).match(folded, pos)
-    if QUANTITY_RE.match(folded, pos):
-        return False
-    if not capitalised and match.group("pre") is None and book not in LOWERCASE_OK:
-        return False
-    if DECIMAL_RE.match(folded, pos):
-        return False
+    """Guards for ``Name N`` / ``Name N M`` / ``Name N:M`` against people, counts and times.
+
+    Args:
+        folded: the accent-folded text.
+        match: the book-name match (groups ``pre`` and ``name``).
+        alias: the resolved alias.
+        book: its USFM id.
+        pos: offset right after the locator.
+        capitalised: whether the name starts with a capital letter.
+        shape: how the locator was written (see the module docstring).
+    """
     window_start = max(0, match.start() - 24)
-    if TITLE_BEFORE_RE.search(folded, window_start, match.start()):
+    person_before = bool(
+        TITLE_BEFORE_RE.search(folded, window_start, match.start())
+        or (alias.person and ARTICLE_BEFORE_RE.search(folded, window_start, match.start()))
+    )
+    if shape == "written":
+        # "N:M" can only be mistaken for a clock time; "N.M" also for a decimal quantity.
+        locator = folded[match.end() : pos]
+        if ":" in locator:
+            if person_before and _CLOCK_RE.match(locator):
+                return False  # "com o Lucas 19:30": meeting Lucas at half past seven
+            return not TIME_RE.match(folded, pos)
+        return not QUANTITY_RE.match(folded, pos)
+    if QUANTITY_RE.match(folded, pos) or DECIMAL_RE.match(folded, pos):
         return False
-    return not (alias.person and ARTICLE_BEFORE_RE.search(folded, window_start, match.start()))
+    lower_case = not capitalised and match.group("pre") is None and book not in LOWERCASE_OK
+    if lower_case and (shape == "bare" or normalise_alias(match.group("name")) in COMMON_WORDS):
+        return False
+    tally = _TALLY_RE.match(folded, pos) if shape == "bare" else None
+    if tally is not None and (None, normalise_alias(tally.group("word"))) not in ALIAS_INDEX:
+        return False  # "Lucas 15, Mateus 18" is still two chapters
+    return not person_before

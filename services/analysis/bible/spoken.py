@@ -73,12 +73,15 @@ CHAPTER_KEYWORD: Final = r"(?:cap(?:itulos?|s?\.)|chapters?|chap\.|ch\.)"
 VERSE_KEYWORD: Final = r"(?:versiculos?|versos?|vers\.|verses?|vv?\.|vs\.?)"
 
 # Ordinal prefixes of numbered books: "1", "1ª", "1st", "I", "primeira", "first"... followed
-# optionally by "carta aos" / "letter to the" / "livro de".
+# optionally by "carta aos" / "letter to the" / "livro de" / "carta de Paulo aos".
 ORDINAL_PREFIX: Final = (
-    r"(?:[1-3](?:ª|º|°|st|nd|rd|a(?=\s)|o(?=\s)|\.)?"
+    # A bare digit never takes "de"/"of": in "versos 1 a 3 de João 14" the 3 is a verse.
+    r"(?:[1-3](?:ª|º|°|st|nd|rd|a(?=\s)|o(?=\s)|\.|(?!\s+(?:de|do|da|dos|of|to|aos?)\s))"
     r"|(?-i:III|II|I)\.?"
     r"|primeir[oa]|segund[oa]|terceir[oa]|first|second|third)"
     r"(?:\s+(?:carta|epistola|livro|letter|epistle|book))?"
+    # "segunda carta de Paulo aos Coríntios", "primeira epístola do apóstolo Pedro"
+    r"(?:\s+d[eo]\s+(?:apostolo\s+)?(?:paulo|paul)(?=\s+(?:aos|a|to)\s))?"
     r"(?:\s+(?:de|do|dos|da|aos|ao|a|of|to))?"
     r"(?:\s+the)?"
 )
