@@ -52,6 +52,7 @@ class LiveFeed:
         self._running = False
         self.last_seq = 0
         self.resubscribes = 0
+        self._retries: set[asyncio.Task[None]] = set()
         mesh.on_reconnect(self._schedule_resubscribe)
         mesh.on_slow_consumer(self._schedule_resubscribe)
 
@@ -90,14 +91,23 @@ class LiveFeed:
         if self._running:
             self.resubscribes += 1
             task = asyncio.get_running_loop().create_task(self._resubscribe())
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
             task.add_done_callback(_log_failure)
 
     async def _resubscribe(self) -> None:
-        try:
-            await self._subscribe()
-        except Exception:
-            # The next reconnect retries; until then the frontend reports unhealthy.
-            log.warning("live feed resubscribe failed; will retry on reconnect", exc_info=True)
+        delay = 0.25
+        while self._running:
+            try:
+                await self._subscribe()
+                return
+            except Exception:
+                # Keep trying: waiting for the next reconnect is not enough. After a JetStream
+                # failover the connection is fine (often it never dropped), but creating the
+                # consumer fails until the stream has a new leader, and no reconnect follows.
+                log.warning("live feed resubscribe failed; retrying in %.2fs", delay, exc_info=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _deliver(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
@@ -111,6 +121,8 @@ class LiveFeed:
     async def stop(self) -> None:
         """Stop following; safe to call twice."""
         self._running = False
+        for task in list(self._retries):
+            task.cancel()
         async with self._lock:
             await self._unsubscribe()
 

@@ -39,6 +39,7 @@ class Catalog:
         self._task: asyncio.Task[None] | None = None
         self._watcher: object | None = None
         self._loaded = asyncio.Event()
+        self._rewatching: asyncio.Task[None] | None = None
         mesh.on_reconnect(self._restart)
 
     async def start(self) -> None:
@@ -79,17 +80,28 @@ class Catalog:
 
     def _restart(self) -> None:
         # The watch's ordered consumer died with the old connection; rebuild it.
+        if self._rewatching is not None:
+            self._rewatching.cancel()  # a newer reconnect: start over from it
         task = asyncio.get_running_loop().create_task(self._rewatch())
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._rewatching = task
 
     async def _rewatch(self) -> None:
         await self._stop_watch()
         self._records.clear()
         self._loaded.clear()
-        try:
-            await self._watch()
-        except Exception:
-            log.warning("catalog re-watch failed; the next reconnect retries", exc_info=True)
+        delay = 0.25
+        # Keep trying: after a JetStream failover the watch cannot be created until the bucket
+        # has a new leader, and no further reconnect may come to retry it (the list would stay
+        # empty for good). stop() cancels this task.
+        while True:
+            try:
+                await self._watch()
+                return
+            except Exception:
+                log.warning("catalog re-watch failed; retrying in %.2fs", delay, exc_info=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _stop_watch(self) -> None:
         watcher, self._watcher = self._watcher, None
@@ -104,6 +116,11 @@ class Catalog:
 
     async def stop(self) -> None:
         """Stop following."""
+        task, self._rewatching = self._rewatching, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self._stop_watch()
 
     def page(self, query: VideoListQuery) -> VideoPage:

@@ -98,3 +98,38 @@ async def test_store_errors(mesh: MeshConnection) -> None:
     deleted = await store.delete(vid)
     assert deleted.id == vid
     assert await store.find(vid) is None
+
+
+async def test_feed_keeps_retrying_a_failed_resubscribe(
+    mesh: MeshConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the topology test: after a JetStream failover the consumer cannot be created
+    # until the stream has a new leader, and no further reconnect comes to retry it.
+    vid = new_video_id()
+    received: list[StoredEvent] = []
+    arrived = asyncio.Event()
+
+    def collect(event: StoredEvent) -> None:
+        received.append(event)
+        arrived.set()
+
+    feed = LiveFeed(mesh, collect)
+    await feed.start(await EventReader(mesh).last_seq())
+    real_subscribe = mesh.js.subscribe
+    failures: list[int] = []
+
+    async def flaky_subscribe(*args: object, **kwargs: object) -> object:
+        if len(failures) < 2:
+            failures.append(1)
+            raise TimeoutError("no stream leader yet")
+        return await real_subscribe(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mesh.js, "subscribe", flaky_subscribe)
+    try:
+        feed._schedule_resubscribe()  # what a reconnect does
+        event = VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)
+        good = await EventPublisher(mesh).publish(event)
+        await asyncio.wait_for(arrived.wait(), 10)
+    finally:
+        await feed.stop()
+    assert len(failures) == 2 and [e.seq for e in received] == [good.seq]

@@ -139,3 +139,31 @@ async def test_oversized_transcript_is_refused(mesh: MeshConnection, settings: S
                     transcript=TranscriptInput(content="palavra " * 50),
                 )
             )
+
+
+async def test_catalog_keeps_retrying_a_failed_rewatch(
+    mesh: MeshConnection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the topology test: after a JetStream failover the watch cannot be created until
+    # the bucket has a new leader, and no further reconnect comes to retry it.
+    async with VideoApiService(mesh, settings) as service:
+        client = VideoApiClient(mesh)
+        video = await client.create(VideoCreate(url="https://example.org/a.mp4", title="A"))
+        catalog = service.catalog
+        real_watch = catalog._watch
+        failures: list[int] = []
+
+        async def flaky_watch() -> None:
+            if len(failures) < 2:
+                failures.append(1)
+                raise TimeoutError("no bucket leader yet")
+            await real_watch()
+
+        monkeypatch.setattr(catalog, "_watch", flaky_watch)
+        catalog._restart()  # what a reconnect does
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while video.id not in {v.id for v in (await client.list(VideoListQuery())).items}:
+            assert loop.time() < deadline, "the catalog never re-watched"
+            await asyncio.sleep(0.05)
+        assert len(failures) == 2

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from culto.errors import TransientStageError
+from culto.errors import MeshUnavailable, TransientStageError
 from mesh import EventReader, MeshConnection, StoredEvent
 from mesh.subjects import event_filters
 from schemas import TranscriptInput, VideoCreate, VideoDTO, VideoStatus
@@ -206,3 +206,27 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> N
     while not await check():
         assert loop.time() < deadline
         await asyncio.sleep(0.05)
+
+
+async def test_error_before_the_pipeline_does_not_stop_the_worker(
+    isolated_mesh: Any, monkeypatch: Any
+) -> None:
+    # Found by the topology test: a JetStream failover (or a record deleted meanwhile) between
+    # taking a job and starting the pipeline used to end the worker's loop for good.
+    env = await isolated_mesh()
+    async with VideoApiService(env.mesh, env.settings):
+        client = VideoApiClient(env.mesh)
+        async with Worker(env.mesh, env.settings) as worker:
+            real_find = worker._store.find
+            failed: list[str] = []
+
+            async def flaky_find(video_id: str) -> Any:
+                if not failed:
+                    failed.append(video_id)
+                    raise MeshUnavailable("reading video: NATS is unavailable; retry shortly")
+                return await real_find(video_id)
+
+            monkeypatch.setattr(worker._store, "find", flaky_find)
+            video = await client.create(submit())
+            await wait_status(client, video.id, VideoStatus.PROCESSED)
+            assert failed == [video.id] and worker.jobs_done == 1
