@@ -179,8 +179,13 @@ class EventHub(AsyncResource):
 
     @property
     def healthy(self) -> bool:
-        """True while the hub runs and NATS is connected."""
-        return self._started and not self._closed and self._mesh.is_connected
+        """True while the hub runs, NATS is connected and the live feed is subscribed."""
+        return (
+            self._started
+            and not self._closed
+            and self._mesh.is_connected
+            and self._feed.is_subscribed
+        )
 
     @property
     def head(self) -> int:

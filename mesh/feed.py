@@ -56,6 +56,11 @@ class LiveFeed:
         mesh.on_reconnect(self._schedule_resubscribe)
         mesh.on_slow_consumer(self._schedule_resubscribe)
 
+    @property
+    def is_subscribed(self) -> bool:
+        """True while a live subscription exists (false during a failed resubscribe)."""
+        return self._running and self._sub is not None
+
     async def start(self, after_seq: int) -> None:
         """Deliver every event with sequence > ``after_seq`` from now on."""
         self.last_seq = after_seq

@@ -7,6 +7,7 @@ comments and ``retry`` are recorded) so tests see what an ``EventSource`` would 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import socket
@@ -61,6 +62,10 @@ class SSEClient:
     _text: str = ""
     _pending: dict[str, list[str]] = field(default_factory=dict)
     _frames: list[Frame] = field(default_factory=list)
+    # A read may end inside a multi-byte character (Portuguese text): decode incrementally.
+    _decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")()
+    )
 
     @classmethod
     async def open(
@@ -154,7 +159,7 @@ class SSEClient:
                 self.ended = True
                 self.writer.close()
                 continue
-            self._feed(data.decode())
+            self._feed(self._decoder.decode(data))
         return self._frames.pop(0)
 
     async def collect(

@@ -287,38 +287,6 @@ class Browser:
 # -- SSE clients -----------------------------------------------------------------------------
 
 
-@dataclass
-class _Utf8Client(SSEClient):
-    """:class:`SSEClient` that never splits a UTF-8 character between two reads.
-
-    The base class decodes every read on its own; a read may end inside a multi-byte
-    character (Portuguese summaries are full of them), so incomplete tails are carried over.
-    """
-
-    _carry: bytes = b""
-
-    async def _read_body(self) -> bytes | None:
-        data = await super()._read_body()
-        if data is None:
-            return None
-        data, cut = self._carry + data, _utf8_cut(self._carry + data)
-        self._carry = data[cut:]
-        return data[:cut]
-
-
-def _utf8_cut(data: bytes) -> int:
-    """Length of the longest prefix of ``data`` that ends on a character boundary."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte & 0xC0 == 0x80:
-            continue  # continuation byte: keep looking for the lead byte
-        if byte < 0x80:
-            return len(data)
-        need = 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4
-        return len(data) if back >= need else len(data) - back
-    return len(data)
-
-
 async def open_stream(
     port: int, query: list[tuple[str, str]], last_id: int | None, timeout: float = 5.0
 ) -> SSEClient:
@@ -348,7 +316,7 @@ async def open_stream(
         k.strip().lower(): v.strip()
         for k, _, v in (line.partition(":") for line in header_lines if ":" in line)
     }
-    client = _Utf8Client(reader, writer, int(status_line.split()[1]), headers)
+    client = SSEClient(reader, writer, int(status_line.split()[1]), headers)
     client._chunked = headers.get("transfer-encoding", "").lower() == "chunked"
     return client
 
