@@ -21,6 +21,7 @@ from nats.js import api
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.events import StoredEvent, decode_js_msg
+from mesh.retry import retry_until_done
 from mesh.subjects import EVENTS_ALL, EVENTS_STREAM
 
 log = logging.getLogger(__name__)
@@ -101,18 +102,9 @@ class LiveFeed:
             task.add_done_callback(_log_failure)
 
     async def _resubscribe(self) -> None:
-        delay = 0.25
-        while self._running:
-            try:
-                await self._subscribe()
-                return
-            except Exception:
-                # Keep trying: waiting for the next reconnect is not enough. After a JetStream
-                # failover the connection is fine (often it never dropped), but creating the
-                # consumer fails until the stream has a new leader, and no reconnect follows.
-                log.warning("live feed resubscribe failed; retrying in %.2fs", delay, exc_info=True)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        await retry_until_done(
+            self._subscribe, what="live feed resubscribe", keep_going=lambda: self._running
+        )
 
     async def _deliver(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream

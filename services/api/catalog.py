@@ -15,6 +15,7 @@ from datetime import datetime
 from culto.errors import InvalidInput
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
+from mesh.retry import retry_until_done
 from mesh.videos import VideoStore
 from schemas.ids import is_video_id
 from schemas.videos import VideoListQuery, VideoPage, VideoRecord
@@ -90,18 +91,8 @@ class Catalog:
         await self._stop_watch()
         self._records.clear()
         self._loaded.clear()
-        delay = 0.25
-        # Keep trying: after a JetStream failover the watch cannot be created until the bucket
-        # has a new leader, and no further reconnect may come to retry it (the list would stay
-        # empty for good). stop() cancels this task.
-        while True:
-            try:
-                await self._watch()
-                return
-            except Exception:
-                log.warning("catalog re-watch failed; retrying in %.2fs", delay, exc_info=True)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        # stop() cancels this task.
+        await retry_until_done(self._watch, what="catalog re-watch")
 
     async def _stop_watch(self) -> None:
         watcher, self._watcher = self._watcher, None
