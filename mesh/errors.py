@@ -42,8 +42,6 @@ def translate(exc: BaseException, action: str) -> CultoError:
         )
     if isinstance(exc, nats.js.errors.APIError):
         return MeshError(f"{action}: JetStream error {exc.err_code}: {exc.description}")
-    if isinstance(exc, nats.errors.Error):
-        return MeshError(f"{action}: {type(exc).__name__}: {exc}")
     return MeshError(f"{action}: {type(exc).__name__}: {exc}")
 
 

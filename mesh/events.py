@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.subjects import EVENTS_STREAM, event_subject, parse_event_subject
-from schemas.events import VideoEvent, parse_event
+from schemas.events import VideoEvent, VideoStatusEventDTO, parse_event
+from schemas.videos import VideoStatus
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,15 @@ class EventPublisher:
                 subject, event.model_dump_json().encode(), stream=EVENTS_STREAM, headers=headers
             )
         return PublishResult(seq=ack.seq, duplicate=bool(ack.duplicate))
+
+    async def publish_status(
+        self, video_id: str, status: VideoStatus, progress: int, message: str, *, msg_id: str
+    ) -> PublishResult:
+        """Publish a ``video.status`` event (always with a msg-id: status reports are retried)."""
+        event = VideoStatusEventDTO(
+            video_id=video_id, status=status, progress=progress, message=message
+        )
+        return await self.publish(event, msg_id=msg_id)
 
 
 def decode_event(

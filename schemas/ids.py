@@ -14,12 +14,12 @@ YOUTUBE_ID_PATTERN = r"^[A-Za-z0-9_-]{11}$"
 
 def is_video_id(value: object) -> bool:
     """True when ``value`` is a canonical (lower-case, hyphenated) UUID string."""
-    return isinstance(value, str) and _UUID.match(value) is not None
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
 
 
 def _canonical_video_id(value: str) -> str:
     lowered = value.strip().lower()
-    if not _UUID.match(lowered):
+    if not _UUID.fullmatch(lowered):
         raise ValueError("video id must be a UUID like 3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f")
     return lowered
 

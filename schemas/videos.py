@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -117,8 +116,3 @@ class VideoListQuery(BaseModel):
     channel_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=200)
-
-
-def sort_key(video: VideoDTO) -> tuple[datetime, str]:
-    """Newest first ordering key (negate by sorting with ``reverse=True``)."""
-    return (video.created_at, video.id)

@@ -30,7 +30,7 @@ from mesh.jobs import JobQueue
 from mesh.subjects import api_subject
 from mesh.videos import VideoStore
 from schemas.api import VideoRef
-from schemas.events import VideoDeletedEventDTO, VideoStatusEventDTO
+from schemas.events import VideoDeletedEventDTO
 from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
 from schemas.timestamps import utc_now
@@ -234,13 +234,11 @@ class VideoApiService(AsyncResource):
     async def _queue(self, record: VideoRecord) -> None:
         assert record.job_id is not None
         await self._jobs.enqueue(ProcessJob(video_id=record.id, job_id=record.job_id))
-        await self._events.publish(
-            VideoStatusEventDTO(
-                video_id=record.id,
-                status=VideoStatus.QUEUED,
-                progress=0,
-                message=QUEUED_MESSAGE,
-            ),
+        await self._events.publish_status(
+            record.id,
+            VideoStatus.QUEUED,
+            0,
+            QUEUED_MESSAGE,
             msg_id=f"{record.id}:{record.job_id}:queued",
         )
 

@@ -34,7 +34,7 @@ from mesh.events import EventPublisher
 from mesh.jobs import JobQueue
 from mesh.replay import EventReader
 from mesh.videos import VideoStore
-from schemas.events import ErrorEventDTO, SummaryReadyEventDTO, VideoStatusEventDTO
+from schemas.events import ErrorEventDTO, SummaryReadyEventDTO
 from schemas.jobs import ProcessJob
 from schemas.timestamps import utc_now
 from schemas.videos import ErrorInfo, VideoRecord, VideoStatus
@@ -274,13 +274,11 @@ class Worker(AsyncResource):
         updated = (await self._store.update(job.video_id, mark)).record
         # Deterministic ids: a redelivered job repeating a report is stored once.
         tag = f"{tag or percent}:{zlib.crc32(message.encode()):08x}"
-        await self._events.publish(
-            VideoStatusEventDTO(
-                video_id=job.video_id,
-                status=VideoStatus.PROCESSING,
-                progress=updated.progress if percent is None else percent,
-                message=message,
-            ),
+        await self._events.publish_status(
+            job.video_id,
+            VideoStatus.PROCESSING,
+            updated.progress if percent is None else percent,
+            message,
             msg_id=f"{job.video_id}:{job.job_id}:{tag}",
         )
 
@@ -315,13 +313,11 @@ class Worker(AsyncResource):
         already = await self._reader.latest([record.id], ["summary.ready"])
         prefix = f"{record.id}:{record.job_id}"
         if not already or already[-1].event.timestamp < record.updated_at:
-            await self._events.publish(
-                VideoStatusEventDTO(
-                    video_id=record.id,
-                    status=VideoStatus.PROCESSED,
-                    progress=100,
-                    message=PROCESSED_MESSAGE,
-                ),
+            await self._events.publish_status(
+                record.id,
+                VideoStatus.PROCESSED,
+                100,
+                PROCESSED_MESSAGE,
                 msg_id=f"{prefix}:processed",
             )
             await self._events.publish(
@@ -350,13 +346,11 @@ class Worker(AsyncResource):
         except CultoError:
             return  # deleted meanwhile: nothing left to mark
         prefix = f"{job.video_id}:{job.job_id}"
-        await self._events.publish(
-            VideoStatusEventDTO(
-                video_id=job.video_id,
-                status=VideoStatus.FAILED,
-                progress=failed.record.progress,
-                message=exc.message,
-            ),
+        await self._events.publish_status(
+            job.video_id,
+            VideoStatus.FAILED,
+            failed.record.progress,
+            exc.message,
             msg_id=f"{prefix}:failed",
         )
         await self._events.publish(
