@@ -217,9 +217,11 @@ class WhisperTranscriber:
             if text:
                 out.append(TranscriptSegment(start=round(start, 3), end=round(end, 3), text=text))
             if duration > 0:
+                # The last segment can end past the decoded duration; only completion is 100 %.
+                heard = min(end, duration)
                 report(
-                    end / duration,
-                    f"Transcribing audio: {_format_clock(end)} of {_format_clock(duration)}",
+                    min(heard / duration, 0.999),
+                    f"Transcribing audio: {_format_clock(heard)} of {_format_clock(duration)}",
                 )
         if not out:
             raise PermanentStageError(

@@ -108,6 +108,40 @@ def test_missing_model_wheels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert not asr_available()
 
 
+def test_progress_when_the_last_segment_ends_past_the_duration(tmp_path: Path) -> None:
+    """Whisper's last segment may end after the decoded duration (seen in CI: "0:08 of 0:07").
+
+    Only completion may report 100 %, so "Transcription finished" is always the last report.
+    """
+
+    class Segment:
+        def __init__(self, start: float, end: float, text: str) -> None:
+            self.start, self.end, self.text = start, end, text
+
+    class Info:
+        duration = 7.4
+        language = "pt"
+
+    class Model:
+        supported_languages = ("pt", "en")
+
+        def transcribe(self, path: str, **options: object) -> tuple[object, Info]:
+            return iter([Segment(0.0, 4.0, " Deus é amor."), Segment(4.0, 8.2, " Amém.")]), Info()
+
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"not decoded by the fake model")
+    transcriber = WhisperTranscriber()
+    transcriber._loaded = Model()
+    progress: list[tuple[float, str]] = []
+    transcript = transcriber.transcribe(
+        audio, language="pt", on_progress=lambda f, m: progress.append((f, m))
+    )
+    assert transcript.text == "Deus é amor. Amém."
+    assert progress[-1] == (1.0, "Transcription finished")
+    assert [f for f, _ in progress[:-1]] == [0.0, pytest.approx(4.0 / 7.4), 0.999]
+    assert progress[-2][1] == "Transcribing audio: 0:07 of 0:07"
+
+
 # --- the bundled model ----------------------------------------------------------------------------
 
 
