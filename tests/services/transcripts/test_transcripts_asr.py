@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -157,9 +156,13 @@ def test_bundled_model_is_joined_verified_and_reused(tmp_path: Path) -> None:
     # No temporary directories are left behind.
     assert [p.name for p in tmp_path.iterdir()] == [whisper_model.BUNDLED_MODEL_NAME]
     mtime = (target / "model.bin").stat().st_mtime_ns
-    started = time.monotonic()
-    assert whisper_model.bundled_model_dir(tmp_path) == target
-    assert time.monotonic() - started < 0.5  # reused, not joined again
+
+    def must_not_join(*args: object) -> None:
+        raise AssertionError("a verified model was joined again")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(whisper_model, "_join_and_hash", must_not_join)
+        assert whisper_model.bundled_model_dir(tmp_path) == target
     assert (target / "model.bin").stat().st_mtime_ns == mtime
 
 
@@ -216,11 +219,9 @@ def test_download_and_transcribe_portuguese_speech(
     assert asr_available()
     audio = download_audio(speech_wav.as_uri(), tmp_path / "job", allow_file_urls=True)
     progress: list[tuple[float, str]] = []
-    started = time.monotonic()
     transcript = transcribe_audio(
         audio, language="pt-BR", beam_size=1, on_progress=lambda f, m: progress.append((f, m))
     )
-    elapsed = time.monotonic() - started
     text = _plain(transcript.text)
     assert transcript.source == "asr"
     assert transcript.language == "pt"
@@ -233,7 +234,6 @@ def test_download_and_transcribe_portuguese_speech(
     assert progress[-1][1] == "Transcription finished"
     assert any(m.startswith("Transcribing audio: 0:0") and " of 0:0" in m for _, m in progress)
     assert (tmp_path / "data" / "models" / whisper_model.BUNDLED_MODEL_NAME).is_dir()
-    assert elapsed < 60
 
 
 @pytest.mark.asr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -49,7 +48,8 @@ def test_non_str_input_returns_empty() -> None:
     assert find_passages(b"Jo 3:16", "pt") == []  # type: ignore[arg-type]
 
 
-def test_nine_thousand_words_well_under_100_ms() -> None:
+def test_nine_thousand_words_find_every_passage_and_no_decoy() -> None:
+    """A sermon-length text; its speed is measured by benchmarks/bench_analysis.py."""
     paragraph = (
         "Irmãos, a graça de Deus nos alcança todos os dias. O diácono Lucas 2 vezes lembrou que a "
         "fé vem pelo ouvir, como diz Romanos 10:17, e em João capítulo 3 versículo 16 vemos o amor "
@@ -57,16 +57,14 @@ def test_nine_thousand_words_well_under_100_ms() -> None:
         "filhos e a irmã Rute cantou. "
     )
     text = paragraph * (9_000 // len(paragraph.split()) + 1)
-    find_passages(text, "pt")  # warm-up
-    best = min(_timed(text) for _ in range(3))
-    assert len(find_passages(text, "pt")) == 3 * (9_000 // len(paragraph.split()) + 1)
-    assert best < 0.1, f"{best * 1000:.1f} ms"
-
-
-def _timed(text: str) -> float:
-    started = time.perf_counter()
-    find_passages(text, None)
-    return time.perf_counter() - started
+    repeats = 9_000 // len(paragraph.split()) + 1
+    found = find_passages(text, None)
+    assert len(found) == 3 * repeats
+    assert {(m.book_id, m.chapter, m.verse_start) for m in found} == {
+        ("ROM", 10, 17),
+        ("JHN", 3, 16),
+        ("PSA", 23, None),
+    }
 
 
 def test_match_counts_is_multiset() -> None:
