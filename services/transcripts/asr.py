@@ -217,10 +217,10 @@ class WhisperTranscriber:
             if text:
                 out.append(TranscriptSegment(start=round(start, 3), end=round(end, 3), text=text))
             if duration > 0:
-                # The last segment can end past the decoded duration; only completion is 100 %.
+                # The last segment can end past the decoded duration.
                 heard = min(end, duration)
                 report(
-                    min(heard / duration, 0.999),
+                    heard / duration,
                     f"Transcribing audio: {_format_clock(heard)} of {_format_clock(duration)}",
                 )
         if not out:
@@ -229,7 +229,7 @@ class WhisperTranscriber:
                 code="no_speech",
                 details={"duration": round(duration, 1)},
             )
-        report(1.0, "Transcription finished")
+        report.finish("Transcription finished")
         return Transcript(source="asr", language=info.language or lang, segments=out)
 
 

@@ -234,7 +234,7 @@ def download_audio(
         if fraction is None:
             return
         try:
-            report(min(fraction, 0.999), _progress_message(done, int(total) if total else None))
+            report(fraction, _progress_message(done, int(total) if total else None))
         except BaseException as exc:
             hook_error.append(exc)
             raise
@@ -288,7 +288,7 @@ def download_audio(
             code="download_failed",
             details=details,
         )
-    report(1.0, "Audio downloaded")
+    report.finish("Audio downloaded")
     return path
 
 
