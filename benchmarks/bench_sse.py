@@ -47,19 +47,17 @@ async def run_server(nats_url: str, data_dir: str) -> None:
     from tornado.netutil import bind_sockets
     from tornado.web import Application
 
-    from culto.settings import Settings
+    from frontend_server.config import HubConfig
     from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
     from frontend_server.hub import EventHub
     from mesh.connection import MeshConnection
-    from mesh.provision import provision
+    from mesh.provision import StreamPolicy, provision
 
-    settings = Settings.from_env(
-        {"NATS_URL": nats_url, "CULTO_DATA_DIR": data_dir, "CULTO_ENV": "dev"}
-    )
+    config = HubConfig()
     async with MeshConnection(nats_url, name="bench-frontend") as mesh:
-        await provision(mesh, settings)
-        async with EventHub(mesh, settings) as hub:
-            deps = {"hub": hub, "settings": settings}
+        await provision(mesh, StreamPolicy())
+        async with EventHub(mesh, config) as hub:
+            deps = {"hub": hub, "config": config}
             app = Application(
                 [
                     (r"/api/v2/events/stream", EventStreamHandler, deps),

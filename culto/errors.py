@@ -1,9 +1,11 @@
-"""The one exception tree of CultoTranscript.
+"""The one exception tree of CultoTranscript, and the one way foreign errors enter it.
 
-Every error the product raises on purpose derives from :class:`CultoError`. NATS errors are
-translated into this tree inside ``mesh/``; HTTP status codes are chosen from it inside
-``frontend_server/``. Each class carries a stable machine ``code`` that ends up in JSON errors
-(``{"error": {"code", "message"}}``) and in ``error`` events.
+Every error the product raises on purpose derives from :class:`CultoError`. Each class carries a
+stable machine ``code`` that ends up in JSON errors (``{"error": {"code", "message"}}``) and in
+``error`` events. Foreign exceptions (nats-py, yt-dlp, youtube-transcript-api, faster-whisper)
+are translated where the foreign library is called, by an :data:`ErrorTable` searched along the
+exception's MRO inside :func:`mapped_errors` (the httpx ``map_exceptions`` idiom); HTTP statuses
+are chosen from this tree by the same MRO search (``ops.http``).
 
 ::
 
@@ -13,6 +15,7 @@ translated into this tree inside ``mesh/``; HTTP status codes are chosen from it
     │   └── TranscriptError      unreadable / empty / oversized transcript
     ├── NotFound                 unknown video (or other record)
     ├── Conflict                 already exists, or a compare-and-set lost too often
+    ├── JobCancelled             a stale job: its video was deleted, re-queued or settled
     ├── MeshError                NATS / JetStream trouble
     │   ├── MeshUnavailable      not connected, no responders, stream missing
     │   └── MeshTimeout          a request timed out
@@ -23,7 +26,12 @@ translated into this tree inside ``mesh/``; HTTP status codes are chosen from it
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar, TypeVar
+
+T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 
 class CultoError(Exception):
@@ -90,6 +98,12 @@ class Conflict(CultoError):
     code = "conflict"
 
 
+class JobCancelled(CultoError):
+    """The job is stale: its video was deleted, re-queued or already settled; drop it quietly."""
+
+    code = "job_cancelled"
+
+
 class MeshError(CultoError):
     """NATS or JetStream failed in a way the caller cannot fix by changing its input."""
 
@@ -135,6 +149,7 @@ ERROR_CLASSES: dict[str, type[CultoError]] = {
         TranscriptError,
         NotFound,
         Conflict,
+        JobCancelled,
         MeshError,
         MeshUnavailable,
         MeshTimeout,
@@ -150,3 +165,43 @@ def error_from_dict(body: dict[str, Any]) -> CultoError:
     code = str(body.get("code", "internal_error"))
     cls = ERROR_CLASSES.get(str(body.get("kind", code)), ERROR_CLASSES.get(code, CultoError))
     return cls(str(body.get("message", "")), code=code, details=body.get("details") or None)
+
+
+ErrorFactory = Callable[[BaseException, str], CultoError]
+"""Builds our error from a foreign one and a short context (``"reading video X"``)."""
+
+ErrorTable = Mapping[type[BaseException], ErrorFactory]
+"""Foreign exception class → factory; looked up along the raised exception's MRO."""
+
+
+def lookup(table: Mapping[type[E], T], exc: BaseException) -> T | None:
+    """The entry of the most specific class of ``exc`` in ``table`` (MRO order), or ``None``.
+
+    Walking the MRO instead of testing ``isinstance`` in table order makes the table's order
+    irrelevant: a subclass entry always wins over its base class, wherever it is written.
+    """
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
+
+
+@contextmanager
+def mapped_errors(
+    table: ErrorTable, context: str, *, fallback: ErrorFactory | None = None
+) -> Iterator[None]:
+    """Re-raise foreign exceptions from the block as the :class:`CultoError` ``table`` names.
+
+    Our own errors pass through unchanged; an exception with no table entry is re-raised as is,
+    unless ``fallback`` builds one (for libraries whose error classes are not worth listing).
+    ``KeyboardInterrupt``, ``SystemExit`` and cancellation are never translated.
+    """
+    try:
+        yield
+    except CultoError:
+        raise
+    except Exception as exc:
+        factory = lookup(table, exc) or fallback
+        if factory is None:
+            raise
+        raise factory(exc, context) from exc

@@ -1,10 +1,10 @@
-"""Tornado HTTP edge of CultoTranscript: REST API, SSE, XSRF, CORS and operations endpoints.
+"""Tornado HTTP edge of CultoTranscript: REST API, SSE, XSRF, CORS, the page and ops routes.
 
-Entry points: :func:`serve_frontend` (the ``frontend`` role), :func:`serve_ops` (health and
-metrics of the ``api`` and ``worker`` roles) and :func:`make_app` (the application alone).
+Entry points: :func:`serve_frontend` (the ``frontend`` role) and :func:`make_app` (the
+application alone). The ops-only server of the other roles lives in :mod:`ops.server`.
 """
 
-from frontend_server.app import make_app, make_ops_app
-from frontend_server.server import RunningServer, serve_frontend, serve_ops
+from frontend_server.app import make_app
+from frontend_server.server import serve_frontend
 
-__all__ = ["RunningServer", "make_app", "make_ops_app", "serve_frontend", "serve_ops"]
+__all__ = ["make_app", "serve_frontend"]

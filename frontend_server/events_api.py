@@ -1,6 +1,6 @@
-"""Tornado handlers of the live event stream (CONTRACTS §7) and its health check.
+"""Tornado handlers of the live event stream and its health check.
 
-Mount with ``(r"/api/v2/events/stream", EventStreamHandler, {"hub": hub, "settings": settings})``
+Mount with ``(r"/api/v2/events/stream", EventStreamHandler, {"hub": hub, "config": hub_config})``
 and likewise :class:`EventsHealthHandler`. Both are GET-only, so XSRF never applies.
 
 Resume point: the ``Last-Event-ID`` header wins over ``?last_event_id=``. A browser's
@@ -17,10 +17,10 @@ from tornado.iostream import StreamClosedError
 from tornado.web import GZipContentEncoding
 
 from culto.errors import CultoError, InvalidInput
-from culto.settings import Settings
-from frontend_server.errors import ApiError, BaseHandler
+from frontend_server.config import HubConfig
 from frontend_server.hub import Connection, EventHub, Subscription
 from frontend_server.sse import encode_comment, encode_retry
+from ops.http import ApiError, BaseHandler
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,10 @@ _MAX_ID_DIGITS = 19  # fits a uint64 stream sequence; longer is certainly not on
 class EventStreamHandler(BaseHandler):
     """``GET /api/v2/events/stream``: Server-Sent Events with replay and live hand-off."""
 
-    def initialize(self, hub: EventHub, settings: Settings) -> None:
+    def initialize(self, hub: EventHub, config: HubConfig) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
-        self.culto_settings = settings
+        self.config = config
         self._conn: Connection | None = None
 
     def prepare(self) -> None:
@@ -65,7 +65,7 @@ class EventStreamHandler(BaseHandler):
             self.finish()
             return
         self._conn = self.hub.connect(
-            sub, heartbeat_interval=self.culto_settings.sse_heartbeat_interval, abort=self._abort
+            sub, heartbeat_interval=self.config.heartbeat_interval, abort=self._abort
         )
         try:
             await self.send(encode_retry(RETRY_MS))
@@ -130,10 +130,10 @@ class EventStreamHandler(BaseHandler):
 class EventsHealthHandler(BaseHandler):
     """``GET /api/v2/events/health``: 200 while the hub is fed by NATS, else 503."""
 
-    def initialize(self, hub: EventHub, settings: Settings) -> None:
+    def initialize(self, hub: EventHub, config: HubConfig) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
-        self.culto_settings = settings
+        self.config = config
 
     def get(self) -> None:
         """Report the hub's state."""

@@ -15,7 +15,7 @@ Joining (see :meth:`EventHub.serve`) is the heart of the module:
 3. The writer remembers ``last_sent_seq`` and skips queued frames at or below it, so ids on a
    connection are strictly ascending with no gap and no duplicate.
 
-A client whose queue exceeds ``settings.sse_client_buffer`` frames is disconnected (it resumes
+A client whose queue exceeds ``HubConfig.client_buffer`` frames is disconnected (it resumes
 with ``Last-Event-ID``); the others are never slowed by it.
 """
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from culto.errors import InvalidInput, MeshUnavailable
-from culto.lifecycle import AsyncResource
-from culto.settings import Settings
+from culto.resources import AsyncResource
+from frontend_server.config import HubConfig
 from frontend_server.sse import encode_event
 from mesh.connection import MeshConnection
 from mesh.events import StoredEvent
@@ -131,19 +131,19 @@ class Connection:
 class EventHub(AsyncResource):
     """Owns the live feed and fans events out to connected SSE clients.
 
-    Use as ``async with EventHub(mesh, settings) as hub:``; :meth:`close` ends every stream.
+    Use as ``async with EventHub(mesh, config) as hub:``; :meth:`close` ends every stream.
 
     Args:
         mesh: The process's connection (the hub does not close it).
-        settings: ``sse_client_buffer`` bounds each client's queue (frames).
+        config: ``client_buffer`` bounds each client's queue (frames).
         reader: Reads history; defaults to an :class:`EventReader` on ``mesh``.
     """
 
     def __init__(
-        self, mesh: MeshConnection, settings: Settings, *, reader: EventReader | None = None
+        self, mesh: MeshConnection, config: HubConfig, *, reader: EventReader | None = None
     ) -> None:
         self._mesh = mesh
-        self._limit = settings.sse_client_buffer
+        self._limit = config.client_buffer
         self._reader = reader or EventReader(mesh)
         self._feed = LiveFeed(mesh, self._dispatch)
         self._by_video: dict[str, set[Connection]] = {}
@@ -160,15 +160,11 @@ class EventHub(AsyncResource):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def open(self) -> None:
         """Follow the stream from its current end: history is served by replay, not the feed."""
         self._head = await self._reader.last_seq()
         await self._feed.start(self._head)
         self._started = True
-
-    async def open(self) -> None:
-        """Start following the live feed (see :meth:`start`)."""
-        await self.start()
 
     async def close(self) -> None:
         """End every open stream (clients resume elsewhere by ``Last-Event-ID``), stop the feed."""

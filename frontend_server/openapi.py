@@ -10,38 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from frontend_server.security import SecureHandler
 from frontend_server.videos_api import CsrfTokenDTO
 from schemas.api import ErrorReply
 from schemas.events import AnyEvent
+from schemas.health import EventsHealthDTO, HealthDTO, ReadyDTO
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
-
-
-class HealthDTO(BaseModel):
-    """``GET /health``."""
-
-    status: str = "ok"
-
-
-class ReadyDTO(BaseModel):
-    """``GET /ready``: ``status`` is ``ready`` or ``not_ready``."""
-
-    status: str
-    checks: dict[str, bool]
-
-
-class EventsHealthDTO(BaseModel):
-    """``GET /api/v2/events/health``: ``healthy`` or ``unhealthy`` (503)."""
-
-    status: str
-    service: str = "sse_events"
-    connected_clients: int
 
 
 _MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (

@@ -3,7 +3,7 @@
 XSRF uses Tornado's ``xsrf_cookies`` (a signed-free double-submit token: the ``_xsrf`` cookie
 must match a masked copy sent by the page). The copy is accepted in the ``X-XSRFToken``,
 ``X-CSRF-Token`` or ``X-CSRFToken`` header, or the ``_xsrf`` form/query field. Paths listed in
-``settings.csrf_exempt_paths`` skip the check (exact match, or the path followed by ``/``).
+``EdgeConfig.csrf_exempt_paths`` skip the check (exact match, or the path followed by ``/``).
 
 CORS is applied by an output transform so that it covers every handler, including the SSE
 stream and error responses: an allowed ``Origin`` gets ``Access-Control-Allow-Origin`` echoed
@@ -17,13 +17,13 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from tornado.httputil import HTTPHeaders, HTTPServerRequest
 from tornado.routing import Matcher
 from tornado.web import OutputTransform, RequestHandler
 
-from frontend_server.errors import ApiError, BaseHandler
+from culto.origins import normalize_origin
+from ops.http import ApiError, BaseHandler
 
 ALLOWED_METHODS = ("GET", "POST", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = (
@@ -37,23 +37,6 @@ ALLOWED_HEADERS = (
 EXPOSED_HEADERS = ("Location", "Retry-After")
 PREFLIGHT_MAX_AGE = 600
 XSRF_HEADERS = ("X-XSRFToken", "X-CSRF-Token", "X-CSRFToken")
-
-
-def normalize_origin(origin: str) -> str | None:
-    """``scheme://host[:port]`` in lower case without a default port, or ``None`` if invalid."""
-    try:
-        parts = urlsplit(origin.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    default = {"http": 80, "https": 443}[parts.scheme]
-    host = parts.hostname.lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = host if port in (None, default) else f"{host}:{port}"
-    return f"{parts.scheme}://{netloc}"
 
 
 def is_exempt(path: str, exempt_paths: Iterable[str]) -> bool:

@@ -1,8 +1,8 @@
 """REST handlers of the video catalog (``/api/v2/videos/``) and the XSRF token endpoint.
 
 The handlers validate at the edge (so bad input never reaches NATS) and call the video API
-service through :class:`~services.api.client.VideoApiClient`; its domain errors become HTTP
-errors in :mod:`frontend_server.errors`.
+service through :class:`~mesh.catalog_client.VideoApiClient`; its domain errors become HTTP
+errors in :mod:`ops.http`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from frontend_server.errors import ApiError, validation_error
 from frontend_server.security import SecureHandler
+from mesh.catalog_client import VideoApiClient
+from ops.http import ApiError, validation_error
 from schemas.ids import is_video_id
 from schemas.videos import VideoCreate, VideoListQuery
-from services.api.client import VideoApiClient
 
 VIDEOS_PATH = "/api/v2/videos/"
 _QUERY_FIELDS = ("status", "channel_id", "limit", "cursor")

@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 from nats.js.manager import JetStreamManager
 
 from culto.errors import MeshUnavailable
-from culto.lifecycle import AsyncResource
+from culto.resources import AsyncResource
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class MeshConnection(AsyncResource):
         """Wait until connected (used by readiness after an outage)."""
         await asyncio.wait_for(self._connected.wait(), timeout)
 
-    async def connect(self) -> MeshConnection:
+    async def open(self) -> None:
         """Open the connection; raises :class:`MeshUnavailable` if no server answers."""
         nc = NATS()
         try:
@@ -122,11 +122,6 @@ class MeshConnection(AsyncResource):
         self._nc = nc
         self._js = self._nc.jetstream()
         self._connected.set()
-        return self
-
-    async def open(self) -> None:
-        """Connect (see :meth:`connect`)."""
-        await self.connect()
 
     async def close(self) -> None:
         """Drain (flush subscriptions and pending publishes), then close."""

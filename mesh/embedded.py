@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from culto.errors import ConfigError, MeshUnavailable
-from culto.lifecycle import AsyncResource
+from culto.resources import AsyncResource
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class EmbeddedNatsServer(AsyncResource):
                 args += ["--routes", ",".join(self.routes)]
         return args
 
-    async def start(self) -> EmbeddedNatsServer:
+    async def open(self) -> None:
         """Start the server and wait until its ports file appears and the port accepts."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self._ports_dir = tempfile.TemporaryDirectory(prefix="culto-nats-ports-")
@@ -161,9 +161,9 @@ class EmbeddedNatsServer(AsyncResource):
                 with contextlib.suppress(json.JSONDecodeError):
                     self._ports = json.loads(ports_file.read_text())
                     if self._ports.get("nats") and await self._accepts():
-                        return self
+                        return
             await asyncio.sleep(0.02)
-        await self.stop()
+        await self.close()
         raise MeshUnavailable(f"nats-server did not start within {self.startup_timeout}s")
 
     async def _accepts(self) -> bool:
@@ -183,7 +183,7 @@ class EmbeddedNatsServer(AsyncResource):
         data = await self._proc.stderr.read()
         return data.decode(errors="replace").strip().splitlines()[-1:][0] if data else ""
 
-    async def stop(self, *, timeout: float = 10.0) -> None:
+    async def close(self, *, timeout: float = 10.0) -> None:
         """SIGTERM (graceful: flushes JetStream), then SIGKILL after ``timeout``."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.returncode is None:
@@ -206,12 +206,4 @@ class EmbeddedNatsServer(AsyncResource):
         """SIGKILL at once (failure tests)."""
         if self._proc is not None and self._proc.returncode is None:
             self._proc.kill()
-        await self.stop(timeout=5)
-
-    async def open(self) -> None:
-        """Start (see :meth:`start`)."""
-        await self.start()
-
-    async def close(self) -> None:
-        """Stop gracefully (see :meth:`stop`)."""
-        await self.stop()
+        await self.close(timeout=5)

@@ -1,4 +1,9 @@
-"""Translation of nats-py exceptions into the :mod:`culto.errors` tree at the mesh boundary."""
+"""Translation of nats-py exceptions into the :mod:`culto.errors` tree at the mesh boundary.
+
+One table, searched along the raised exception's MRO (:func:`culto.errors.lookup`): the most
+specific entry wins wherever it is written, e.g. ``KeyWrongLastSequenceError`` (a CAS lost)
+before its base ``APIError``.
+"""
 
 from __future__ import annotations
 
@@ -8,49 +13,74 @@ from contextlib import contextmanager
 import nats.errors
 import nats.js.errors
 
-from culto.errors import Conflict, CultoError, MeshError, MeshTimeout, MeshUnavailable, NotFound
+from culto.errors import (
+    Conflict,
+    CultoError,
+    ErrorTable,
+    MeshError,
+    MeshTimeout,
+    MeshUnavailable,
+    NotFound,
+    lookup,
+    mapped_errors,
+)
 
 
-def translate(exc: BaseException, action: str) -> CultoError:
-    """Map one nats-py exception to a :class:`CultoError` whose message names ``action``."""
+def _conflict(exc: BaseException, context: str) -> CultoError:
+    return Conflict(f"{context}: the record changed concurrently (revision mismatch)")
+
+
+def _not_found(exc: BaseException, context: str) -> CultoError:
+    return NotFound(f"{context}: not found")
+
+
+def _timeout(exc: BaseException, context: str) -> CultoError:
+    return MeshTimeout(f"{context}: NATS did not answer in time; retry shortly")
+
+
+def _unavailable(exc: BaseException, context: str) -> CultoError:
+    return MeshUnavailable(f"{context}: NATS is unavailable ({type(exc).__name__}); retry shortly")
+
+
+def _api_error(exc: BaseException, context: str) -> CultoError:
+    assert isinstance(exc, nats.js.errors.APIError)
+    return MeshError(f"{context}: JetStream error {exc.err_code}: {exc.description}")
+
+
+def _other(exc: BaseException, context: str) -> CultoError:
+    return MeshError(f"{context}: {type(exc).__name__}: {exc}")
+
+
+NATS_ERRORS: ErrorTable = {
+    nats.js.errors.KeyWrongLastSequenceError: _conflict,
+    nats.js.errors.NotFoundError: _not_found,
+    nats.js.errors.KeyNotFoundError: _not_found,
+    nats.js.errors.NoKeysError: _not_found,
+    nats.js.errors.BucketNotFoundError: _not_found,
+    nats.errors.TimeoutError: _timeout,
+    TimeoutError: _timeout,
+    nats.errors.NoRespondersError: _unavailable,
+    nats.js.errors.ServiceUnavailableError: _unavailable,
+    nats.errors.ConnectionClosedError: _unavailable,
+    nats.errors.ConnectionDrainingError: _unavailable,
+    nats.errors.ConnectionReconnectingError: _unavailable,
+    nats.errors.OutboundBufferLimitError: _unavailable,
+    nats.errors.NoServersError: _unavailable,
+    nats.js.errors.APIError: _api_error,
+    nats.errors.Error: _other,
+}
+"""nats-py exception class → our error (most specific class first along the MRO)."""
+
+
+def translate(exc: BaseException, context: str) -> CultoError:
+    """Map one exception to a :class:`CultoError` whose message names ``context``."""
     if isinstance(exc, CultoError):
         return exc
-    if isinstance(exc, nats.js.errors.KeyWrongLastSequenceError):
-        return Conflict(f"{action}: the record changed concurrently (revision mismatch)")
-    if isinstance(
-        exc,
-        nats.js.errors.NotFoundError
-        | nats.js.errors.KeyNotFoundError
-        | nats.js.errors.NoKeysError
-        | nats.js.errors.BucketNotFoundError,
-    ):
-        return NotFound(f"{action}: not found")
-    if isinstance(exc, nats.errors.TimeoutError | TimeoutError):
-        return MeshTimeout(f"{action}: NATS did not answer in time; retry shortly")
-    if isinstance(
-        exc,
-        nats.errors.NoRespondersError
-        | nats.js.errors.ServiceUnavailableError
-        | nats.errors.ConnectionClosedError
-        | nats.errors.ConnectionDrainingError
-        | nats.errors.ConnectionReconnectingError
-        | nats.errors.OutboundBufferLimitError
-        | nats.errors.NoServersError,
-    ):
-        return MeshUnavailable(
-            f"{action}: NATS is unavailable ({type(exc).__name__}); retry shortly"
-        )
-    if isinstance(exc, nats.js.errors.APIError):
-        return MeshError(f"{action}: JetStream error {exc.err_code}: {exc.description}")
-    return MeshError(f"{action}: {type(exc).__name__}: {exc}")
+    return (lookup(NATS_ERRORS, exc) or _other)(exc, context)
 
 
 @contextmanager
-def nats_errors(action: str) -> Iterator[None]:
+def nats_errors(context: str) -> Iterator[None]:
     """Re-raise nats-py errors (and timeouts) inside the block as :class:`CultoError`."""
-    try:
+    with mapped_errors(NATS_ERRORS, context):
         yield
-    except CultoError:
-        raise
-    except (nats.errors.Error, TimeoutError) as exc:
-        raise translate(exc, action) from exc

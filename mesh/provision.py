@@ -14,7 +14,7 @@ import nats.js.errors
 from nats.js import api
 from nats.js.manager import JetStreamManager
 
-from culto.settings import Settings
+from culto.errors import ConfigError
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.subjects import (
@@ -49,7 +49,34 @@ class ProvisionStep:
         return f"{self.kind} {self.name}: {self.action}{extra}"
 
 
-def events_stream_config(settings: Settings) -> api.StreamConfig:
+@dataclass(frozen=True, slots=True)
+class StreamPolicy:
+    """How the streams, buckets and the workers' consumer are configured.
+
+    Attributes:
+        replicas: Replicas of every stream and bucket (1 on a laptop, 3 on the cluster).
+        events_max_age: Retention of ``CULTO_EVENTS`` in seconds (0 = unlimited).
+        job_ack_wait: Seconds a worker may hold a job without a progress ping.
+        job_max_deliver: Deliveries of one job before it fails for good.
+    """
+
+    replicas: int = 1
+    events_max_age: float = 30 * 86400.0
+    job_ack_wait: float = 30.0
+    job_max_deliver: int = 5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.replicas <= 5:
+            raise ConfigError(f"CULTO_STREAM_REPLICAS: must be 1 to 5, got {self.replicas}")
+        if self.events_max_age < 0:
+            raise ConfigError("EVENTS_MAX_AGE: must not be negative")
+        if self.job_ack_wait <= 0:
+            raise ConfigError("CULTO_JOB_ACK_WAIT: must be positive")
+        if self.job_max_deliver < 1:
+            raise ConfigError("CULTO_JOB_MAX_DELIVER: must be at least 1")
+
+
+def events_stream_config(policy: StreamPolicy) -> api.StreamConfig:
     """``CULTO_EVENTS``: every event, file storage, limits retention, dedup window."""
     return api.StreamConfig(
         name=EVENTS_STREAM,
@@ -57,15 +84,15 @@ def events_stream_config(settings: Settings) -> api.StreamConfig:
         retention=api.RetentionPolicy.LIMITS,
         storage=api.StorageType.FILE,
         discard=api.DiscardPolicy.OLD,
-        max_age=settings.events_max_age,
+        max_age=policy.events_max_age,
         duplicate_window=DUPLICATE_WINDOW,
-        num_replicas=settings.stream_replicas,
+        num_replicas=policy.replicas,
         allow_direct=True,
         description="Per-video pipeline events (culto.events.<video_id>.<type>)",
     )
 
 
-def jobs_stream_config(settings: Settings) -> api.StreamConfig:
+def jobs_stream_config(policy: StreamPolicy) -> api.StreamConfig:
     """``CULTO_JOBS``: work queue, one message per queued processing job."""
     return api.StreamConfig(
         name=JOBS_STREAM,
@@ -74,19 +101,19 @@ def jobs_stream_config(settings: Settings) -> api.StreamConfig:
         storage=api.StorageType.FILE,
         discard=api.DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW,
-        num_replicas=settings.stream_replicas,
+        num_replicas=policy.replicas,
         description="Processing jobs (culto.jobs.process.<video_id>)",
     )
 
 
-def workers_consumer_config(settings: Settings) -> api.ConsumerConfig:
+def workers_consumer_config(policy: StreamPolicy) -> api.ConsumerConfig:
     """The durable pull consumer all workers share."""
     return api.ConsumerConfig(
         durable_name=WORKERS_CONSUMER,
         name=WORKERS_CONSUMER,
         ack_policy=api.AckPolicy.EXPLICIT,
-        ack_wait=settings.job_ack_wait,
-        max_deliver=settings.job_max_deliver,
+        ack_wait=policy.job_ack_wait,
+        max_deliver=policy.job_max_deliver,
         deliver_policy=api.DeliverPolicy.ALL,
         filter_subject=JOBS_ALL,
         max_ack_pending=1000,
@@ -150,7 +177,7 @@ async def _ensure_bucket_stream(
     return tuple(updates)
 
 
-async def _ensure_kv(mesh: MeshConnection, bucket: str, settings: Settings) -> ProvisionStep:
+async def _ensure_kv(mesh: MeshConnection, bucket: str, policy: StreamPolicy) -> ProvisionStep:
     try:
         await mesh.js.key_value(bucket)
     except nats.js.errors.BucketNotFoundError:
@@ -159,35 +186,35 @@ async def _ensure_kv(mesh: MeshConnection, bucket: str, settings: Settings) -> P
                 bucket=bucket,
                 history=KV_HISTORY,
                 storage=api.StorageType.FILE,
-                replicas=settings.stream_replicas,
+                replicas=policy.replicas,
             )
         )
         return ProvisionStep("kv", bucket, "created")
     changed = await _ensure_bucket_stream(
-        mesh.jsm, f"KV_{bucket}", replicas=settings.stream_replicas, history=KV_HISTORY
+        mesh.jsm, f"KV_{bucket}", replicas=policy.replicas, history=KV_HISTORY
     )
     return ProvisionStep("kv", bucket, "updated" if changed else "unchanged", changed)
 
 
 async def _ensure_object_store(
-    mesh: MeshConnection, bucket: str, settings: Settings
+    mesh: MeshConnection, bucket: str, policy: StreamPolicy
 ) -> ProvisionStep:
     try:
         await mesh.js.object_store(bucket)
     except nats.js.errors.BucketNotFoundError:
         await mesh.js.create_object_store(
             bucket,
-            api.ObjectStoreConfig(storage=api.StorageType.FILE, replicas=settings.stream_replicas),
+            api.ObjectStoreConfig(storage=api.StorageType.FILE, replicas=policy.replicas),
         )
         return ProvisionStep("object_store", bucket, "created")
     changed = await _ensure_bucket_stream(
-        mesh.jsm, f"OBJ_{bucket}", replicas=settings.stream_replicas, history=None
+        mesh.jsm, f"OBJ_{bucket}", replicas=policy.replicas, history=None
     )
     return ProvisionStep("object_store", bucket, "updated" if changed else "unchanged", changed)
 
 
-async def _ensure_consumer(jsm: JetStreamManager, settings: Settings) -> ProvisionStep:
-    desired = workers_consumer_config(settings)
+async def _ensure_consumer(jsm: JetStreamManager, policy: StreamPolicy) -> ProvisionStep:
+    desired = workers_consumer_config(policy)
     try:
         info = await jsm.consumer_info(JOBS_STREAM, WORKERS_CONSUMER)
     except nats.js.errors.NotFoundError:
@@ -201,7 +228,7 @@ async def _ensure_consumer(jsm: JetStreamManager, settings: Settings) -> Provisi
     )
 
 
-async def provision(mesh: MeshConnection, settings: Settings) -> list[ProvisionStep]:
+async def provision(mesh: MeshConnection, policy: StreamPolicy) -> list[ProvisionStep]:
     """Create or update every stream, bucket and consumer; return what was done.
 
     Raises:
@@ -209,12 +236,12 @@ async def provision(mesh: MeshConnection, settings: Settings) -> list[ProvisionS
     """
     steps: list[ProvisionStep] = []
     with nats_errors("provisioning JetStream"):
-        steps.append(await _ensure_stream(mesh.jsm, events_stream_config(settings)))
-        steps.append(await _ensure_stream(mesh.jsm, jobs_stream_config(settings)))
-        steps.append(await _ensure_consumer(mesh.jsm, settings))
-        steps.append(await _ensure_kv(mesh, VIDEOS_BUCKET, settings))
-        steps.append(await _ensure_kv(mesh, YOUTUBE_INDEX_BUCKET, settings))
-        steps.append(await _ensure_object_store(mesh, ARTIFACTS_BUCKET, settings))
+        steps.append(await _ensure_stream(mesh.jsm, events_stream_config(policy)))
+        steps.append(await _ensure_stream(mesh.jsm, jobs_stream_config(policy)))
+        steps.append(await _ensure_consumer(mesh.jsm, policy))
+        steps.append(await _ensure_kv(mesh, VIDEOS_BUCKET, policy))
+        steps.append(await _ensure_kv(mesh, YOUTUBE_INDEX_BUCKET, policy))
+        steps.append(await _ensure_object_store(mesh, ARTIFACTS_BUCKET, policy))
     for step in steps:
         log.info("provision: %s", step)
     return steps

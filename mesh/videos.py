@@ -28,10 +28,11 @@ Mutation = Callable[[VideoRecord], VideoRecord | None]
 
 @dataclass(frozen=True, slots=True)
 class Versioned:
-    """A record with the KV revision it was read at."""
+    """A record with the KV revision it was read at (``changed``: written by this update)."""
 
     record: VideoRecord
     revision: int
+    changed: bool = False
 
 
 class VideoStore:
@@ -116,7 +117,7 @@ class VideoStore:
                 # Jittered back-off so two hot writers stop colliding in lock-step.
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
-            return Versioned(changed, revision)
+            return Versioned(changed, revision, changed=True)
         raise Conflict(f"video {video_id} is being updated concurrently; try again")
 
     async def delete(self, video_id: str) -> VideoRecord:

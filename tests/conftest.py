@@ -8,7 +8,6 @@ the loop run their coroutines with ``io_loop.run_sync``.
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import os
 import shutil
@@ -17,17 +16,24 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
+from http import server as http_server
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tornado.ioloop import IOLoop
 
-from culto.settings import Settings
+from culto_app.settings import Settings
+from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
 from mesh.embedded import EmbeddedNatsServer
 from mesh.provision import provision
+from ops.server import RunningServer
+from services.api.service import VideoApiService
+from tests.support import ALLOWED_ORIGIN, Http, StartEdge
 
 
 @pytest.fixture
@@ -149,8 +155,8 @@ def mesh(io_loop: IOLoop, settings: Settings) -> Iterator[MeshConnection]:
     conn = MeshConnection(settings.nats_url, name="culto-test")
 
     async def up() -> None:
-        await conn.connect()
-        await provision(conn, settings)
+        await conn.open()
+        await provision(conn, settings.stream_policy())
 
     io_loop.run_sync(up)
     yield conn
@@ -177,7 +183,9 @@ class IsolatedMesh:
     async def connect(self, name: str = "culto-test-extra") -> MeshConnection:
         """Another connection to the same server (e.g. a second worker process)."""
         assert self.settings.nats_url
-        return await MeshConnection(self.settings.nats_url, name=name).connect()
+        conn = MeshConnection(self.settings.nats_url, name=name)
+        await conn.open()
+        return conn
 
 
 @pytest.fixture
@@ -190,8 +198,9 @@ def isolated_mesh(
     async def factory(**overrides: object) -> IsolatedMesh:
         server = nats_factory()
         settings = make_settings(server.url, tmp_path / f"data{len(made)}", **overrides)
-        conn = await MeshConnection(server.url, name="culto-test").connect()
-        await provision(conn, settings)
+        conn = MeshConnection(server.url, name="culto-test")
+        await conn.open()
+        await provision(conn, settings.stream_policy())
         item = IsolatedMesh(server, settings, conn)
         made.append(item)
         return item
@@ -223,7 +232,7 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _QuietHandler(http_server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -233,7 +242,7 @@ def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A local HTTP server on 127.0.0.1 serving a temporary directory: ``(base_url, dir)``."""
     root = tmp_path / "www"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(
+    server = http_server.ThreadingHTTPServer(
         ("127.0.0.1", 0), partial(_QuietHandler, directory=str(root))
     )
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
@@ -244,3 +253,72 @@ def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# -- the HTTP edge: the real API service and a real frontend on a free port -----------------
+
+
+@pytest.fixture
+def edge_settings(settings: Settings) -> Settings:
+    """Settings of the edge under test: a free port, one extra CORS origin."""
+    return settings.model_copy(update={"port": 0, "cors_origins": (ALLOWED_ORIGIN,)})
+
+
+def _enter(io_loop: IOLoop, cm: AbstractAsyncContextManager[Any]) -> Any:
+    return io_loop.run_sync(cm.__aenter__)
+
+
+def _exit(io_loop: IOLoop, cm: AbstractAsyncContextManager[Any]) -> None:
+    async def leave() -> None:
+        await cm.__aexit__(None, None, None)
+
+    io_loop.run_sync(leave)
+
+
+@pytest.fixture
+def api_service(
+    io_loop: IOLoop, mesh: MeshConnection, settings: Settings
+) -> Iterator[VideoApiService]:
+    """The real video API service answering on ``culto.api.videos.*``."""
+    service = VideoApiService(mesh, settings.api_config())
+    _enter(io_loop, service)
+    yield service
+    _exit(io_loop, service)
+
+
+@pytest.fixture
+def edge(
+    io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings, api_service: VideoApiService
+) -> Iterator[RunningServer]:
+    """A running frontend (REST, SSE, ops) in front of the real API service."""
+    cm = serve_frontend(edge_settings.edge_config(), mesh)
+    server: RunningServer = _enter(io_loop, cm)
+    yield server
+    _exit(io_loop, cm)
+
+
+@pytest.fixture
+def http(io_loop: IOLoop, edge: RunningServer) -> Iterator[Http]:
+    """A cookie-keeping client of ``edge``."""
+    client = Http(edge.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def start_edge(
+    io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings
+) -> Iterator[StartEdge]:
+    """Start extra frontends with setting overrides (``await start_edge(port=0, ...)``); each is
+    stopped after the test. They use ``mesh``; start ``api_service`` too when they need it."""
+    started: list[AbstractAsyncContextManager[RunningServer]] = []
+
+    async def start(**overrides: Any) -> RunningServer:
+        cm = serve_frontend(edge_settings.model_copy(update=overrides).edge_config(), mesh)
+        server = await cm.__aenter__()
+        started.append(cm)
+        return server
+
+    yield start
+    for cm in reversed(started):
+        _exit(io_loop, cm)

@@ -1,5 +1,1 @@
-"""The video catalog service (NATS request/reply) and its typed client."""
-
-from services.api.client import VideoApiClient
-
-__all__ = ["VideoApiClient"]
+"""The video catalog service (NATS request/reply); its client is :mod:`mesh.catalog_client`."""

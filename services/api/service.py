@@ -2,7 +2,7 @@
 
 Requests and replies are JSON (the models in :mod:`schemas`); failures are answered with
 ``{"error": {"code", "message"}}`` and the ``Nats-Service-Error-Code`` header, so callers get
-the same error tree back (:class:`services.api.client.VideoApiClient`).
+the same error tree back (:class:`mesh.catalog_client.VideoApiClient`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from nats.micro import add_service
@@ -20,9 +21,8 @@ from nats.micro.service import EndpointConfig, Service, ServiceConfig
 from pydantic import BaseModel, ValidationError
 
 from culto import __version__
-from culto.errors import Conflict, CultoError, InvalidInput, NotFound, TranscriptError
-from culto.lifecycle import AsyncResource
-from culto.settings import Settings
+from culto.errors import ConfigError, Conflict, CultoError, InvalidInput, NotFound
+from culto.resources import AsyncResource
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
@@ -33,15 +33,15 @@ from schemas.api import VideoRef
 from schemas.events import VideoDeletedEventDTO
 from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
-from schemas.timestamps import utc_now
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoRecord, VideoStatus
 from services.api.catalog import Catalog
+from services.transcripts.decode import check_size
+from services.videos import lifecycle
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "culto-videos"
 QUEUE_GROUP = "culto-api"
-QUEUED_MESSAGE = "Queued for processing"
 
 Handler = Callable[[bytes], Awaitable[BaseModel | None]]
 M = TypeVar("M", bound=BaseModel)
@@ -65,17 +65,32 @@ def parse_request(model: type[M], data: bytes) -> M:
         raise InvalidInput(validation_message(exc)) from None
 
 
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """The video API service's limits.
+
+    Attributes:
+        max_transcript_bytes: Largest transcript accepted with a submit request.
+    """
+
+    max_transcript_bytes: int = 5 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.max_transcript_bytes < 1:
+            raise ConfigError("CULTO_MAX_TRANSCRIPT_BYTES: must be positive")
+
+
 class VideoApiService(AsyncResource):
     """Serves ``culto.api.videos.*`` until closed.
 
     Args:
         mesh: The process's connection.
-        settings: Process settings (transcript size limit).
+        config: The service's limits.
     """
 
-    def __init__(self, mesh: MeshConnection, settings: Settings) -> None:
+    def __init__(self, mesh: MeshConnection, config: ApiConfig) -> None:
         self._mesh = mesh
-        self._settings = settings
+        self._config = config
         self.store = VideoStore(mesh)
         self._jobs = JobQueue(mesh)
         self._artifacts = ArtifactStore(mesh)
@@ -151,13 +166,7 @@ class VideoApiService(AsyncResource):
     async def _create(self, data: bytes) -> BaseModel:
         body = parse_request(VideoCreate, data)
         if body.transcript is not None:
-            size = len(body.transcript.content.encode())
-            if size > self._settings.max_transcript_bytes:
-                raise TranscriptError(
-                    f"transcript is {size} bytes; the limit is "
-                    f"{self._settings.max_transcript_bytes} bytes (CULTO_MAX_TRANSCRIPT_BYTES)",
-                    code="transcript_too_large",
-                )
+            check_size(len(body.transcript.content.encode()), self._config.max_transcript_bytes)
         video_id = new_video_id()
         if body.youtube_id is not None:
             owner = await self.store.claim_youtube_id(body.youtube_id, video_id)
@@ -173,22 +182,9 @@ class VideoApiService(AsyncResource):
         return await self._enqueue_new(video_id, body)
 
     async def _enqueue_new(self, video_id: str, body: VideoCreate) -> VideoDTO:
-        now = utc_now()
-        record = VideoRecord(
-            id=video_id,
-            youtube_id=body.youtube_id,
-            url=str(body.url) if body.url else None,
-            title=body.title,
-            description=body.description,
-            channel_id=body.channel_id,
-            status=VideoStatus.QUEUED,
-            progress=0,
-            status_message=QUEUED_MESSAGE,
-            created_at=now,
-            updated_at=now,
-            job_id=uuid.uuid4().hex,
-            transcript_format=body.transcript.format if body.transcript else None,
-            has_inline_transcript=body.transcript is not None,
+        fmt = body.transcript.format if body.transcript else None
+        record = lifecycle.queue(
+            lifecycle.draft(video_id, body), uuid.uuid4().hex, transcript_format=fmt
         )
         if body.transcript is not None:
             await self._artifacts.put_input(video_id, body.transcript)
@@ -206,27 +202,11 @@ class VideoApiService(AsyncResource):
         job_id = uuid.uuid4().hex
         if body.transcript is not None:
             await self._artifacts.put_input(video_id, body.transcript)
-
-        def requeue(rec: VideoRecord) -> VideoRecord:
-            return rec.model_copy(
-                update={
-                    "status": VideoStatus.QUEUED,
-                    "progress": 0,
-                    "status_message": QUEUED_MESSAGE,
-                    "error": None,
-                    "summary": None,
-                    "job_id": job_id,
-                    "updated_at": utc_now(),
-                    "title": body.title or rec.title,
-                    "transcript_format": body.transcript.format
-                    if body.transcript
-                    else rec.transcript_format,
-                    "has_inline_transcript": body.transcript is not None
-                    or rec.has_inline_transcript,
-                }
-            )
-
-        updated = await self.store.update(video_id, requeue)
+        fmt = body.transcript.format if body.transcript else None
+        updated = await self.store.update(
+            video_id,
+            lambda rec: lifecycle.queue(rec, job_id, title=body.title, transcript_format=fmt),
+        )
         await self._queue(updated.record)
         self.catalog.apply(updated.revision, updated.record)
         return updated.record.public()
@@ -238,13 +218,14 @@ class VideoApiService(AsyncResource):
             record.id,
             VideoStatus.QUEUED,
             0,
-            QUEUED_MESSAGE,
+            lifecycle.QUEUED_MESSAGE,
             msg_id=f"{record.id}:{record.job_id}:queued",
         )
 
     async def _delete(self, data: bytes) -> None:
         ref = parse_request(VideoRef, data)
-        record = (await self.store.get(ref.id)).record
+        # Detach the job first: a worker running it drops it at its next step.
+        record = (await self.store.update(ref.id, lifecycle.cancel)).record
         await self._jobs.cancel(ref.id)
         await self._remove(record)
         await self._events.publish(

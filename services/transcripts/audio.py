@@ -13,8 +13,10 @@ with PyAV.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -84,17 +86,85 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _map_download_error(exc: BaseException, url: str) -> CultoError:
-    """Classify a yt-dlp failure as permanent or transient."""
+def _http_error(cause: Any, reason: str, details: dict[str, Any]) -> CultoError | None:
+    # The error keeps the response (and its socket) alive through our exception chain.
+    with contextlib.suppress(Exception):
+        cause.response.close()
+    status = int(cause.status)
+    details["http_status"] = status
+    if status in (404, 410):
+        return PermanentStageError(
+            f"the media was not found (HTTP {status}); check the URL",
+            code="audio_not_found",
+            details=details,
+        )
+    if status in (401, 451):
+        return PermanentStageError(
+            f"the media cannot be downloaded (HTTP {status}); submit a transcript inline",
+            code="download_forbidden",
+            details=details,
+        )
+    return TransientStageError(
+        f"the media server answered HTTP {status}; will retry",
+        code="download_http_error",
+        details=details,
+    )
+
+
+def _unsupported(cause: Any, reason: str, details: dict[str, Any]) -> CultoError | None:
+    return PermanentStageError(
+        f"no video or audio found at this URL ({reason})", code="unsupported_url", details=details
+    )
+
+
+def _transport(cause: Any, reason: str, details: dict[str, Any]) -> CultoError | None:
+    return TransientStageError(
+        f"network error while downloading; will retry ({reason})",
+        code="download_network_error",
+        details=details,
+    )
+
+
+def _extractor(cause: Any, reason: str, details: dict[str, Any]) -> CultoError | None:
+    if not cause.expected:
+        return None  # yt-dlp's own bug or an unknown page: retried as "download_failed"
+    # yt-dlp's "expected" errors: private, removed, geo-blocked, members-only videos...
+    return PermanentStageError(
+        f"the video cannot be downloaded: {reason}; submit a transcript inline",
+        code="video_unavailable",
+        details=details,
+    )
+
+
+CauseFactory = Callable[[Any, str, dict[str, Any]], CultoError | None]
+
+
+@functools.cache
+def ytdlp_errors() -> tuple[tuple[type[BaseException], CauseFactory], ...]:
+    """yt-dlp exception class → our error, in precedence order.
+
+    yt-dlp wraps the root cause several layers deep (``DownloadError`` → ``ExtractorError`` →
+    ``HTTPError``), so each entry is searched over the whole cause chain (:func:`_causes`) and
+    the first entry found wins: an HTTP status says more than the extractor that saw it.
+    """
     from yt_dlp.networking.exceptions import (  # type: ignore[import-untyped]
         HTTPError,
         TransportError,
     )
     from yt_dlp.utils import ExtractorError, UnsupportedError  # type: ignore[import-untyped]
 
+    return (
+        (HTTPError, _http_error),
+        (UnsupportedError, _unsupported),
+        (TransportError, _transport),
+        (ExtractorError, _extractor),
+    )
+
+
+def _map_download_error(exc: BaseException, url: str) -> CultoError:
+    """Classify a yt-dlp failure as permanent or transient (see :func:`ytdlp_errors`)."""
     reason = _one_line(str(exc))
     details: dict[str, Any] = {"url": url[:200], "reason": reason}
-    chain = _causes(exc)
     lowered = reason.lower()
     if "not a bot" in lowered or "too many requests" in lowered or "rate-limit" in lowered:
         return TransientStageError(
@@ -102,52 +172,11 @@ def _map_download_error(exc: BaseException, url: str) -> CultoError:
             code="download_blocked",
             details=details,
         )
-    for cause in chain:
-        if isinstance(cause, HTTPError):
-            # The error keeps the response (and its socket) alive through our exception chain.
-            with contextlib.suppress(Exception):
-                cause.response.close()
-            status = int(cause.status)
-            details["http_status"] = status
-            if status in (404, 410):
-                return PermanentStageError(
-                    f"the media was not found (HTTP {status}); check the URL",
-                    code="audio_not_found",
-                    details=details,
-                )
-            if status in (401, 451):
-                return PermanentStageError(
-                    f"the media cannot be downloaded (HTTP {status}); submit a transcript inline",
-                    code="download_forbidden",
-                    details=details,
-                )
-            return TransientStageError(
-                f"the media server answered HTTP {status}; will retry",
-                code="download_http_error",
-                details=details,
-            )
-    for cause in chain:
-        if isinstance(cause, UnsupportedError):
-            return PermanentStageError(
-                f"no video or audio found at this URL ({reason})",
-                code="unsupported_url",
-                details=details,
-            )
-    for cause in chain:
-        if isinstance(cause, TransportError):
-            return TransientStageError(
-                f"network error while downloading; will retry ({reason})",
-                code="download_network_error",
-                details=details,
-            )
-    for cause in chain:
-        if isinstance(cause, ExtractorError) and cause.expected:
-            # yt-dlp's "expected" errors: private, removed, geo-blocked, members-only videos...
-            return PermanentStageError(
-                f"the video cannot be downloaded: {reason}; submit a transcript inline",
-                code="video_unavailable",
-                details=details,
-            )
+    chain = _causes(exc)
+    for cls, factory in ytdlp_errors():
+        for cause in chain:
+            if isinstance(cause, cls) and (error := factory(cause, reason, details)):
+                return error
     return TransientStageError(
         f"downloading the audio failed; will retry ({reason})",
         code="download_failed",

@@ -38,13 +38,19 @@ def describe_size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _too_large(size: int, max_bytes: int) -> TranscriptError:
-    return TranscriptError(
-        f"transcript is too large ({describe_size(size)}); the limit is "
-        f"{describe_size(max_bytes)} ({max_bytes} bytes)",
-        code="transcript_too_large",
-        details={"size": size, "limit": max_bytes},
-    )
+def check_size(size: int, max_bytes: int) -> None:
+    """The one transcript-size check (submit request, worker, ``culto analyze``).
+
+    Raises:
+        TranscriptError: ``transcript_too_large`` naming both sizes.
+    """
+    if size > max_bytes:
+        raise TranscriptError(
+            f"transcript is too large ({describe_size(size)}); the limit is "
+            f"{describe_size(max_bytes)} ({max_bytes} bytes, CULTO_MAX_TRANSCRIPT_BYTES)",
+            code="transcript_too_large",
+            details={"size": size, "limit": max_bytes},
+        )
 
 
 def _binary() -> TranscriptError:
@@ -91,8 +97,7 @@ def decode_transcript(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) 
     """
     if isinstance(data, str):
         # Cheap bound first so a huge string is never encoded just to be measured.
-        if len(data) > max_bytes:
-            raise _too_large(len(data), max_bytes)
+        check_size(len(data), max_bytes)
         try:
             size = len(data.encode("utf-8"))
         except UnicodeEncodeError:
@@ -101,12 +106,10 @@ def decode_transcript(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) 
                 "transcript contains invalid Unicode (unpaired surrogates)",
                 code="transcript_not_utf8",
             ) from None
-        if size > max_bytes:
-            raise _too_large(size, max_bytes)
+        check_size(size, max_bytes)
         return _clean_text(data)
 
-    if len(data) > max_bytes:
-        raise _too_large(len(data), max_bytes)
+    check_size(len(data), max_bytes)
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:

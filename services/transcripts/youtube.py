@@ -11,11 +11,19 @@ Codes for which falling back to audio recognition makes sense are in :data:`ASR_
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, cast
 
-from culto.errors import CultoError, PermanentStageError, TransientStageError
+from culto.errors import (
+    CultoError,
+    ErrorFactory,
+    ErrorTable,
+    PermanentStageError,
+    TransientStageError,
+    mapped_errors,
+)
 from schemas.ids import YOUTUBE_ID_PATTERN
 from schemas.transcripts import Transcript
 
@@ -91,49 +99,80 @@ def _available(tracks: _TrackList) -> str:
     return f" (available: {', '.join(codes)})" if codes else ""
 
 
-def _map_error(exc: Exception, youtube_id: str) -> CultoError:
-    """Translate a ``youtube-transcript-api`` (or ``requests``) exception into our tree."""
+def _permanent(code: str, what: str) -> ErrorFactory:
+    def build(exc: BaseException, youtube_id: str) -> CultoError:
+        details = {"youtube_id": youtube_id, "cause": type(exc).__name__}
+        return PermanentStageError(f"{what}; {_WHAT_TO_DO}", code=code, details=details)
+
+    return build
+
+
+def _transient(code: str, what: str) -> ErrorFactory:
+    def build(exc: BaseException, youtube_id: str) -> CultoError:
+        details = {"youtube_id": youtube_id, "cause": type(exc).__name__}
+        return TransientStageError(f"{what}; will retry", code=code, details=details)
+
+    return build
+
+
+def _invalid_id(exc: BaseException, youtube_id: str) -> CultoError:
+    return PermanentStageError(
+        f"{youtube_id!r} is not a YouTube video id; {_WHAT_TO_DO}",
+        code="invalid_youtube_id",
+        details={"youtube_id": youtube_id, "cause": type(exc).__name__},
+    )
+
+
+@functools.cache
+def youtube_errors() -> ErrorTable:
+    """``youtube-transcript-api`` (and ``requests``) exception class → our error.
+
+    Built on first use: the library is imported only when captions are fetched.
+    """
     import requests
     import youtube_transcript_api as yta
 
-    details = {"youtube_id": youtube_id, "cause": type(exc).__name__}
-    permanent: list[tuple[type[Exception], str, str]] = [
-        (yta.TranscriptsDisabled, "captions_disabled", "captions are disabled for this video"),
-        (yta.NoTranscriptFound, "no_captions", "this video has no captions in a usable language"),
-        (yta.InvalidVideoId, "invalid_youtube_id", f"{youtube_id!r} is not a YouTube video id"),
-        (yta.VideoUnavailable, "video_unavailable", "the YouTube video is unavailable"),
-        (yta.AgeRestricted, "video_age_restricted", "the YouTube video is age-restricted"),
-        (yta.VideoUnplayable, "video_unplayable", "the YouTube video cannot be played"),
-        (yta.PoTokenRequired, "captions_unavailable", "YouTube requires a PO token for captions"),
-    ]
-    for cls, code, what in permanent:
-        if isinstance(exc, cls):
-            return PermanentStageError(f"{what}; {_WHAT_TO_DO}", code=code, details=details)
-    transient: list[tuple[type[Exception], str, str]] = [
-        (
-            yta.IpBlocked,
-            "youtube_rate_limited",
-            "YouTube is rate-limiting or blocking our requests",
+    return {
+        yta.TranscriptsDisabled: _permanent(
+            "captions_disabled", "captions are disabled for this video"
         ),
-        (yta.RequestBlocked, "youtube_blocked", "YouTube is blocking our requests"),
-        (yta.YouTubeRequestFailed, "youtube_request_failed", "a request to YouTube failed"),
-        (yta.FailedToCreateConsentCookie, "youtube_request_failed", "YouTube consent failed"),
-        (yta.YouTubeDataUnparsable, "youtube_unparsable", "YouTube returned an unexpected page"),
-        (requests.RequestException, "youtube_network_error", "could not reach YouTube"),
-    ]
-    for cls, code, what in transient:
-        if isinstance(exc, cls):
-            return TransientStageError(f"{what}; will retry", code=code, details=details)
-    if isinstance(exc, yta.CouldNotRetrieveTranscript):
-        return PermanentStageError(
-            f"could not retrieve YouTube captions; {_WHAT_TO_DO}",
-            code="captions_unavailable",
-            details=details,
-        )
+        yta.NoTranscriptFound: _permanent(
+            "no_captions", "this video has no captions in a usable language"
+        ),
+        yta.InvalidVideoId: _invalid_id,
+        yta.VideoUnavailable: _permanent("video_unavailable", "the YouTube video is unavailable"),
+        yta.AgeRestricted: _permanent(
+            "video_age_restricted", "the YouTube video is age-restricted"
+        ),
+        yta.VideoUnplayable: _permanent("video_unplayable", "the YouTube video cannot be played"),
+        yta.PoTokenRequired: _permanent(
+            "captions_unavailable", "YouTube requires a PO token for captions"
+        ),
+        yta.CouldNotRetrieveTranscript: _permanent(
+            "captions_unavailable", "could not retrieve YouTube captions"
+        ),
+        yta.IpBlocked: _transient(
+            "youtube_rate_limited", "YouTube is rate-limiting or blocking our requests"
+        ),
+        yta.RequestBlocked: _transient("youtube_blocked", "YouTube is blocking our requests"),
+        yta.YouTubeRequestFailed: _transient(
+            "youtube_request_failed", "a request to YouTube failed"
+        ),
+        yta.FailedToCreateConsentCookie: _transient(
+            "youtube_request_failed", "YouTube consent failed"
+        ),
+        yta.YouTubeDataUnparsable: _transient(
+            "youtube_unparsable", "YouTube returned an unexpected page"
+        ),
+        requests.RequestException: _transient("youtube_network_error", "could not reach YouTube"),
+    }
+
+
+def _unexpected(exc: BaseException, youtube_id: str) -> CultoError:
     return TransientStageError(
         f"fetching YouTube captions failed unexpectedly ({type(exc).__name__}); will retry",
         code="youtube_error",
-        details=details,
+        details={"youtube_id": youtube_id, "cause": type(exc).__name__},
     )
 
 
@@ -188,7 +227,7 @@ def fetch_youtube_captions(
 
         api = YouTubeTranscriptApi()
     client = cast(_Api, api)
-    try:
+    with mapped_errors(youtube_errors(), youtube_id, fallback=_unexpected):
         tracks = client.list(youtube_id)
         track = _pick_track(tracks, languages)
         if track is None:
@@ -199,10 +238,6 @@ def fetch_youtube_captions(
                 details={"youtube_id": youtube_id},
             )
         transcript = _to_transcript(track.fetch())
-    except CultoError:
-        raise
-    except Exception as exc:
-        raise _map_error(exc, youtube_id) from exc
     if not transcript.segments:
         raise PermanentStageError(
             f"the YouTube captions are empty; {_WHAT_TO_DO}",

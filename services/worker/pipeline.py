@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from culto.errors import CultoError
-from culto.settings import Settings
+from culto.errors import ConfigError
 from mesh.artifacts import ArtifactStore
 from schemas.jobs import ProcessJob
 from schemas.summary import SummaryDTO
@@ -26,10 +25,30 @@ Reporter = Callable[[int, str], Awaitable[None]]
 """Publishes one progress report: (absolute percent, message)."""
 
 
-class JobCancelled(CultoError):
-    """The video was deleted or re-queued while its job ran: drop the job quietly."""
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """What a worker needs to know; built by the role from its settings.
 
-    code = "job_cancelled"
+    Attributes:
+        ack_wait: Seconds JetStream waits for a progress ping before redelivering a job
+            (must match the ``culto-workers`` consumer).
+        max_deliver: Deliveries of one job before it fails for good (likewise).
+        max_transcript_bytes: Largest transcript a job may carry.
+        whisper_model: Speech-recognition model; ``None`` = the bundled base model.
+    """
+
+    ack_wait: float = 30.0
+    max_deliver: int = 5
+    max_transcript_bytes: int = 5 * 1024 * 1024
+    whisper_model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ack_wait <= 0:
+            raise ConfigError("CULTO_JOB_ACK_WAIT: must be positive")
+        if self.max_deliver < 1:
+            raise ConfigError("CULTO_JOB_MAX_DELIVER: must be at least 1")
+        if self.max_transcript_bytes < 1:
+            raise ConfigError("CULTO_MAX_TRANSCRIPT_BYTES: must be positive")
 
 
 @dataclass
@@ -39,7 +58,7 @@ class JobContext:
     Attributes:
         video: The record as it was when the job started.
         job: The job message.
-        settings: Process settings.
+        config: The worker's configuration.
         artifacts: Object store access.
         workdir: A private scratch directory (removed after the job).
         report: Publishes ``video.status`` with an absolute percentage.
@@ -51,7 +70,7 @@ class JobContext:
 
     video: VideoRecord
     job: ProcessJob
-    settings: Settings
+    config: WorkerConfig
     artifacts: ArtifactStore
     workdir: Path
     report: Reporter

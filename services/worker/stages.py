@@ -48,7 +48,7 @@ class FetchTranscriptStage:
                 _parse,
                 submitted.content,
                 submitted.format,
-                ctx.settings.max_transcript_bytes,
+                ctx.config.max_transcript_bytes,
                 message="Reading transcript...",
             )
         elif video.youtube_id:
@@ -104,7 +104,7 @@ class TranscribeStage:
         ctx.transcript = await ctx.in_thread(
             transcribe_audio,
             audio,
-            model=ctx.settings.whisper_model,
+            model=ctx.config.whisper_model,
             message="Transcribing audio...",
         )
 

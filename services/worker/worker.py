@@ -8,6 +8,9 @@ Delivery guarantees, and how they are kept:
 - a redelivered job never produces a second PROCESSED: the record is finished with a
   compare-and-set that only succeeds once, and the final events carry ``Nats-Msg-Id``s;
 - a job whose video was deleted or re-queued is dropped.
+
+Every record change is a transition of :mod:`services.videos.lifecycle`; a stale job surfaces
+there as :class:`~culto.errors.JobCancelled`.
 """
 
 from __future__ import annotations
@@ -25,9 +28,15 @@ import nats.errors
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from culto.errors import CultoError, MeshError, PermanentStageError, TransientStageError
-from culto.lifecycle import AsyncResource
-from culto.settings import Settings
+from culto.errors import (
+    CultoError,
+    JobCancelled,
+    MeshError,
+    NotFound,
+    PermanentStageError,
+    TransientStageError,
+)
+from culto.resources import AsyncResource
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
@@ -36,14 +45,15 @@ from mesh.replay import EventReader
 from mesh.videos import VideoStore
 from schemas.events import ErrorEventDTO, SummaryReadyEventDTO
 from schemas.jobs import ProcessJob
-from schemas.timestamps import utc_now
 from schemas.videos import ErrorInfo, VideoRecord, VideoStatus
-from services.worker.pipeline import JobCancelled, JobContext, Stage, run_pipeline
+from services.videos import lifecycle
+from services.worker.pipeline import JobContext, Stage, WorkerConfig, run_pipeline
 from services.worker.stages import default_stages
 
 log = logging.getLogger(__name__)
 
-PROCESSED_MESSAGE = "Processing complete"
+SHUTDOWN_GRACE = 10.0
+"""Seconds a running job may take to finish when the worker is closed."""
 
 
 def backoff(attempt: int) -> float:
@@ -56,7 +66,7 @@ class Worker(AsyncResource):
 
     Args:
         mesh: The process's connection.
-        settings: Process settings (ack wait, max deliveries, limits).
+        config: Ack wait, max deliveries, limits.
         stages: The pipeline (defaults to :func:`default_stages`).
         name: Shown in logs.
     """
@@ -64,13 +74,13 @@ class Worker(AsyncResource):
     def __init__(
         self,
         mesh: MeshConnection,
-        settings: Settings,
+        config: WorkerConfig,
         *,
         stages: Sequence[Stage] | None = None,
         name: str = "worker",
     ) -> None:
         self._mesh = mesh
-        self._settings = settings
+        self._config = config
         self._stages = list(stages) if stages is not None else default_stages()
         self.name = name
         self._store = VideoStore(mesh)
@@ -80,7 +90,6 @@ class Worker(AsyncResource):
         self._task: asyncio.Task[None] | None = None
         self._sub: object | None = None
         self._stopping = asyncio.Event()
-        self._abandon = False
         self.jobs_done = 0
         self.jobs_failed = 0
         self.jobs_retried = 0
@@ -92,22 +101,12 @@ class Worker(AsyncResource):
         self._task = asyncio.get_running_loop().create_task(self._loop(sub))
 
     async def close(self) -> None:
-        """Stop gracefully (see :meth:`stop`)."""
-        await self.stop()
-
-    async def stop(self, *, grace: float = 10.0, abandon: bool = False) -> None:
-        """Stop pulling; let the current job finish for ``grace`` seconds, then give it back.
-
-        Args:
-            grace: Seconds the running job may take to finish.
-            abandon: Leave the running job unsettled (as a crashed worker would), so JetStream
-                redelivers it after ``ack_wait``.
-        """
+        """Stop pulling; let the current job finish for :data:`SHUTDOWN_GRACE`, then give it
+        back (``nak``) so another worker takes it at once."""
         self._stopping.set()
-        self._abandon = abandon
         task, self._task = self._task, None
         if task is not None:
-            done, _ = await asyncio.wait({task}, timeout=0 if abandon else grace)
+            done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_GRACE)
             if not done:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -159,10 +158,9 @@ class Worker(AsyncResource):
         try:
             await self._process(msg, job)
         except asyncio.CancelledError:
-            if not self._abandon:
-                # Shutting down mid-job: hand it back now instead of after ack_wait.
-                with contextlib.suppress(Exception):
-                    await msg.nak()
+            # Shutting down mid-job: hand it back now instead of after ack_wait.
+            with contextlib.suppress(Exception):
+                await msg.nak()
             raise
         finally:
             keepalive.cancel()
@@ -170,7 +168,7 @@ class Worker(AsyncResource):
                 await keepalive
 
     async def _keepalive(self, msg: Msg) -> None:
-        interval = max(self._settings.job_ack_wait / 3, 0.2)
+        interval = max(self._config.ack_wait / 3, 0.2)
         while True:
             await asyncio.sleep(interval)
             with contextlib.suppress(Exception):
@@ -190,12 +188,17 @@ class Worker(AsyncResource):
             await msg.term()
             return
         attempt = msg.metadata.num_delivered or 1
-        record = await self._mark_processing(job)
+        try:
+            record = await self._mark_processing(job)
+        except (NotFound, JobCancelled):
+            log.info("%s: dropping job %s: video deleted or re-queued", self.name, job.job_id)
+            await msg.term()
+            return
         workdir = Path(tempfile.mkdtemp(prefix=f"culto-{job.video_id[:8]}-"))
         ctx = JobContext(
             video=record,
             job=job,
-            settings=self._settings,
+            config=self._config,
             artifacts=self._artifacts,
             workdir=workdir,
             report=lambda pct, text: self._report(job, pct, text, tag=f"{ctx.stage}:{pct}"),
@@ -224,7 +227,7 @@ class Worker(AsyncResource):
     async def _retry_or_fail(
         self, msg: Msg, job: ProcessJob, stage: str, attempt: int, exc: CultoError
     ) -> None:
-        if attempt >= self._settings.job_max_deliver:
+        if attempt >= self._config.max_deliver:
             final = PermanentStageError(
                 f"{exc.message} (gave up after {attempt} attempts)", code=exc.code
             )
@@ -238,7 +241,7 @@ class Worker(AsyncResource):
                 job,
                 None,
                 f"Temporary problem in {stage}: {exc.message}; retrying in {delay:.0f}s "
-                f"(attempt {attempt + 1} of {self._settings.job_max_deliver})",
+                f"(attempt {attempt + 1} of {self._config.max_deliver})",
                 tag=f"retry{attempt}",
             )
         await msg.nak(delay=delay)
@@ -249,35 +252,24 @@ class Worker(AsyncResource):
             raise JobCancelled(f"video {job.video_id} was deleted or re-queued")
 
     async def _mark_processing(self, job: ProcessJob) -> VideoRecord:
-        def mark(rec: VideoRecord) -> VideoRecord | None:
-            if rec.job_id != job.job_id:
-                raise JobCancelled(f"video {job.video_id} was re-queued")
-            if rec.status is VideoStatus.PROCESSING:
-                return None
-            return rec.model_copy(
-                update={"status": VideoStatus.PROCESSING, "updated_at": utc_now(), "error": None}
-            )
-
-        return (await self._store.update(job.video_id, mark)).record
+        return (
+            await self._store.update(job.video_id, lambda rec: lifecycle.start(rec, job.job_id))
+        ).record
 
     async def _report(
         self, job: ProcessJob, percent: int | None, message: str, *, tag: str = ""
     ) -> None:
-        def mark(rec: VideoRecord) -> VideoRecord | None:
-            if rec.job_id != job.job_id or rec.status is not VideoStatus.PROCESSING:
-                return None
-            pct = rec.progress if percent is None else max(percent, rec.progress)
-            return rec.model_copy(
-                update={"progress": pct, "status_message": message, "updated_at": utc_now()}
-            )
-
-        updated = (await self._store.update(job.video_id, mark)).record
+        updated = await self._store.update(
+            job.video_id, lambda rec: lifecycle.progress(rec, job.job_id, percent, message)
+        )
+        if not updated.changed:
+            return  # a stale or repeated report: the record (and so the wire) shows a newer one
         # Deterministic ids: a redelivered job repeating a report is stored once.
         tag = f"{tag or percent}:{zlib.crc32(message.encode()):08x}"
         await self._events.publish_status(
             job.video_id,
             VideoStatus.PROCESSING,
-            updated.progress if percent is None else percent,
+            updated.record.progress,
             message,
             msg_id=f"{job.video_id}:{job.job_id}:{tag}",
         )
@@ -286,24 +278,9 @@ class Worker(AsyncResource):
         summary = ctx.summary
         if summary is None:
             raise PermanentStageError("the pipeline produced no summary")
-
-        def mark(rec: VideoRecord) -> VideoRecord | None:
-            if rec.job_id != job.job_id:
-                raise JobCancelled(f"video {job.video_id} was re-queued")
-            if rec.status is VideoStatus.PROCESSED:
-                return None
-            return rec.model_copy(
-                update={
-                    "status": VideoStatus.PROCESSED,
-                    "progress": 100,
-                    "status_message": PROCESSED_MESSAGE,
-                    "summary": summary,
-                    "error": None,
-                    "updated_at": utc_now(),
-                }
-            )
-
-        finished = await self._store.update(job.video_id, mark)
+        finished = await self._store.update(
+            job.video_id, lambda rec: lifecycle.finish(rec, job.job_id, summary)
+        )
         await self._publish_final(finished.record)
 
     async def _publish_final(self, record: VideoRecord) -> None:
@@ -317,7 +294,7 @@ class Worker(AsyncResource):
                 record.id,
                 VideoStatus.PROCESSED,
                 100,
-                PROCESSED_MESSAGE,
+                lifecycle.PROCESSED_MESSAGE,
                 msg_id=f"{prefix}:processed",
             )
             await self._events.publish(
@@ -329,22 +306,13 @@ class Worker(AsyncResource):
         self.jobs_failed += 1
         log.warning("%s: video %s failed in %s: %s", self.name, job.video_id, stage, exc.message)
 
-        def mark(rec: VideoRecord) -> VideoRecord | None:
-            if rec.job_id != job.job_id or rec.status is VideoStatus.FAILED:
-                return None
-            return rec.model_copy(
-                update={
-                    "status": VideoStatus.FAILED,
-                    "status_message": exc.message,
-                    "error": ErrorInfo(code=exc.code, message=exc.message),
-                    "updated_at": utc_now(),
-                }
-            )
-
+        info = ErrorInfo(code=exc.code, message=exc.message)
         try:
-            failed = await self._store.update(job.video_id, mark)
-        except CultoError:
-            return  # deleted meanwhile: nothing left to mark
+            failed = await self._store.update(
+                job.video_id, lambda rec: lifecycle.fail(rec, job.job_id, info)
+            )
+        except (NotFound, JobCancelled):
+            return  # deleted, re-queued or settled meanwhile: nothing of this job to mark
         prefix = f"{job.video_id}:{job.job_id}"
         await self._events.publish_status(
             job.video_id,

@@ -11,7 +11,7 @@ import codecs
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -20,7 +20,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
-from culto.settings import Settings
+from culto_app.settings import Settings
 from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
 from mesh.connection import MeshConnection
@@ -240,16 +240,6 @@ async def get_json(port: int, path: str) -> tuple[int, Any]:
     return response.status, response.error()
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll a condition that has no event to await (e.g. a server-side counter)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not reached in time")
-        await asyncio.sleep(0.01)
-
-
 @dataclass
 class EventServer:
     """A Tornado server mounting only the two event handlers, on an unused port."""
@@ -262,9 +252,10 @@ class EventServer:
 @contextlib.asynccontextmanager
 async def serve_events(mesh: MeshConnection, settings: Settings) -> AsyncIterator[EventServer]:
     """Run a hub and the event handlers on the current loop for the duration of a test."""
-    hub = EventHub(mesh, settings)
-    await hub.start()
-    deps = {"hub": hub, "settings": settings}
+    config = settings.edge_config().hub
+    hub = EventHub(mesh, config)
+    await hub.open()
+    deps = {"hub": hub, "config": config}
     app = Application(
         [
             (r"/api/v2/events/stream", EventStreamHandler, deps),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tornado.ioloop import IOLoop
 
-from culto.settings import Settings
+from culto_app.settings import Settings
 from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.provision import provision
 from mesh.subjects import event_filters
@@ -21,10 +21,10 @@ from tests.frontend_server.sse_client import (
     EventServer,
     Frame,
     SSEClient,
-    eventually,
     get_json,
     serve_events,
 )
+from tests.support import eventually
 
 
 async def _status(pub: EventPublisher, video: str, progress: int) -> int:
@@ -387,7 +387,7 @@ async def test_nats_outage_streams_end_health_503_then_resume(
     settings = make_settings(server.url, tmp_path)
     vid = new_video_id()
     async with MeshConnection(server.url, name="culto-outage-test") as mesh:
-        await provision(mesh, settings)
+        await provision(mesh, settings.stream_policy())
         pub = EventPublisher(mesh)
         async with serve_events(mesh, settings) as srv:
             client = await SSEClient.open(srv.port, query=[("video_id", vid)])

@@ -8,11 +8,11 @@ import contextlib
 import pytest
 
 from culto.errors import InvalidInput, MeshUnavailable
-from culto.settings import Settings
+from culto_app.settings import Settings
 from frontend_server.hub import EventHub, Subscription
 from mesh import EventPublisher, MeshConnection
 from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
-from tests.frontend_server.sse_client import eventually
+from tests.support import eventually
 
 
 class ListSink:
@@ -69,7 +69,7 @@ async def test_fanout_encodes_once_and_indexes_by_video(
 ) -> None:
     pub = EventPublisher(mesh)
     a, b = new_video_id(), new_video_id()
-    async with EventHub(mesh, settings) as hub:
+    async with EventHub(mesh, settings.edge_config().hub) as hub:
         conns = [hub.connect(Subscription.parse([a])) for _ in range(3)]
         other = hub.connect(Subscription.parse([b]))
         everyone = hub.connect(Subscription.parse())
@@ -92,7 +92,7 @@ async def test_fanout_encodes_once_and_indexes_by_video(
 async def test_replay_then_live_without_gap(mesh: MeshConnection, settings: Settings) -> None:
     pub = EventPublisher(mesh)
     vid = new_video_id()
-    async with EventHub(mesh, settings) as hub:
+    async with EventHub(mesh, settings.edge_config().hub) as hub:
         before = [await _status(pub, vid, i) for i in range(5)]
         sink = ListSink()
         task = asyncio.create_task(hub.serve(Subscription.parse([vid], [], before[1]), sink))
@@ -113,7 +113,7 @@ async def test_snapshot_only_latest_per_type(mesh: MeshConnection, settings: Set
     await _status(pub, vid, 1)
     latest_status = await _status(pub, vid, 2)
     err = (await pub.publish(ErrorEventDTO(video_id=vid, code="x", message="boom"))).seq
-    async with EventHub(mesh, settings) as hub:
+    async with EventHub(mesh, settings.edge_config().hub) as hub:
         sink = ListSink()
         task = asyncio.create_task(hub.serve(Subscription.parse([vid]), sink))
         assert await sink.wait_for_id(err) == [latest_status, err]
@@ -132,7 +132,7 @@ async def test_blocked_client_is_dropped_others_continue(
     vid = new_video_id()
     small = settings.model_copy(update={"sse_client_buffer": 5})
     aborted: list[bool] = []
-    async with EventHub(mesh, small) as hub:
+    async with EventHub(mesh, small.edge_config().hub) as hub:
         stuck, fine = ListSink(), ListSink()
         stuck.gate.clear()
         stuck_task = asyncio.create_task(
@@ -155,7 +155,7 @@ async def test_blocked_client_is_dropped_others_continue(
 
 
 async def test_heartbeats_have_no_id(mesh: MeshConnection, settings: Settings) -> None:
-    async with EventHub(mesh, settings) as hub:
+    async with EventHub(mesh, settings.edge_config().hub) as hub:
         sink = ListSink()
         task = asyncio.create_task(
             hub.serve(

@@ -8,11 +8,11 @@ from typing import Any
 
 from tornado.routing import URLSpec
 
-from frontend_server.errors import allowed_methods
 from frontend_server.openapi import build_openapi
-from frontend_server.server import RunningServer
+from ops.http import allowed_methods
+from ops.server import RunningServer
 from schemas.videos import VideoCreate, VideoDTO
-from tests.frontend_server.conftest import Http, body_json
+from tests.support import Http, body_json
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
 

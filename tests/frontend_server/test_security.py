@@ -6,10 +6,13 @@ from urllib.parse import urlencode
 
 import pytest
 
-from frontend_server.security import is_exempt, normalize_origin
-from frontend_server.server import RunningServer
+from culto.origins import normalize_origin
+from frontend_server.security import is_exempt
+from ops.server import RunningServer
 from services.api.service import VideoApiService
-from tests.frontend_server.conftest import (
+from tests.frontend_server.sse_client import SSEClient
+from tests.frontend_server.test_videos_api import submission
+from tests.support import (
     ALLOWED_ORIGIN,
     OTHER_ORIGIN,
     Http,
@@ -17,8 +20,6 @@ from tests.frontend_server.conftest import (
     assert_json_error,
     body_json,
 )
-from tests.frontend_server.sse_client import SSEClient
-from tests.frontend_server.test_videos_api import submission
 
 UNKNOWN = "3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f"
 

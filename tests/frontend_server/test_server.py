@@ -11,13 +11,15 @@ import pytest
 from pydantic import SecretStr
 
 from culto.errors import ConfigError
-from culto.settings import Settings
-from frontend_server.server import serve_frontend, serve_ops
+from culto_app.roles import stop_signals
+from culto_app.settings import Settings
+from frontend_server.server import serve_frontend
 from mesh import EventPublisher, MeshConnection
+from ops.server import serve_ops
 from schemas import VideoStatusEventDTO, new_video_id
 from services.api.service import VideoApiService
-from tests.frontend_server.conftest import Http, body_json
 from tests.frontend_server.sse_client import SSEClient
+from tests.support import Http, body_json
 
 
 def _refused(port: int) -> bool:
@@ -29,7 +31,7 @@ def _refused(port: int) -> bool:
 async def test_start_and_stop(
     mesh: MeshConnection, edge_settings: Settings, api_service: VideoApiService
 ) -> None:
-    async with serve_frontend(edge_settings, mesh) as server:
+    async with serve_frontend(edge_settings.edge_config(), mesh) as server:
         assert server.port > 0
         assert server.url == f"http://127.0.0.1:{server.port}"
         client = Http(server.url)
@@ -47,8 +49,8 @@ async def test_two_servers_in_one_process_are_independent(
     mesh: MeshConnection, edge_settings: Settings
 ) -> None:
     async with (
-        serve_frontend(edge_settings, mesh) as one,
-        serve_frontend(edge_settings, mesh) as two,
+        serve_frontend(edge_settings.edge_config(), mesh) as one,
+        serve_frontend(edge_settings.edge_config(), mesh) as two,
     ):
         assert one.port != two.port
         assert one.app.settings["metrics_registry"] is not two.app.settings["metrics_registry"]
@@ -69,13 +71,15 @@ async def _open_stream(port: int, video: str, mesh: MeshConnection) -> SSEClient
 async def test_sigterm_ends_open_streams(mesh: MeshConnection, edge_settings: Settings) -> None:
     streams: list[SSEClient] = []
     try:
-        async with serve_frontend(edge_settings, mesh) as server:
+        # As the roles do: the signal future is installed first, the server inside it.
+        async with (
+            stop_signals() as stopped,
+            serve_frontend(edge_settings.edge_config(), mesh) as server,
+        ):
             for _ in range(3):
                 streams.append(await _open_stream(server.port, new_video_id(), mesh))
-            waiter = asyncio.ensure_future(server.wait())
-            await asyncio.sleep(0.05)  # let wait() install its handlers
             os.kill(os.getpid(), signal.SIGTERM)
-            await asyncio.wait_for(waiter, 5)
+            assert await asyncio.wait_for(stopped, 5) == signal.SIGTERM
             port = server.port
         # Leaving the block shut the server down: every open stream has ended.
         for client in streams:
@@ -89,15 +93,11 @@ async def test_sigterm_ends_open_streams(mesh: MeshConnection, edge_settings: Se
     assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.default_int_handler)
 
 
-async def test_request_stop_and_close_end_streams(
-    mesh: MeshConnection, edge_settings: Settings
-) -> None:
+async def test_close_ends_streams(mesh: MeshConnection, edge_settings: Settings) -> None:
     video = new_video_id()
-    async with serve_frontend(edge_settings, mesh) as server:
+    async with serve_frontend(edge_settings.edge_config(), mesh) as server:
         client = await _open_stream(server.port, video, mesh)
         try:
-            server.request_stop()
-            await asyncio.wait_for(server.wait(), 1)
             await asyncio.wait_for(server.close(), 5)  # explicit close; the exit is a no-op
             assert await client.until_end(timeout=5) == []
             assert client.clean_end  # ended by the server on purpose (terminating chunk)
@@ -111,13 +111,13 @@ async def test_prod_without_cookie_secret_fails(
 ) -> None:
     prod = edge_settings.model_copy(update={"environment": "prod", "cookie_secret": None})
     with pytest.raises(ConfigError, match="COOKIE_SECRET"):
-        async with serve_frontend(prod, mesh):
+        async with serve_frontend(prod.edge_config(), mesh):
             pass
 
 
 async def test_dev_generates_cookie_secret(mesh: MeshConnection, edge_settings: Settings) -> None:
     dev = edge_settings.model_copy(update={"environment": "dev", "cookie_secret": None})
-    async with serve_frontend(dev, mesh) as server:
+    async with serve_frontend(dev.edge_config(), mesh) as server:
         client = Http(server.url)
         try:
             assert body_json(await client.request("GET", "/api/v2/csrf"))["csrf_token"]
@@ -132,7 +132,7 @@ async def test_secret_never_in_app_repr_or_logs(
     secret = "a-very-secret-cookie-value-123"
     settings = edge_settings.model_copy(update={"cookie_secret": SecretStr(secret)})
     with caplog.at_level("DEBUG"):
-        async with serve_frontend(settings, mesh) as server:
+        async with serve_frontend(settings.edge_config(), mesh) as server:
             client = Http(server.url)
             try:
                 await client.request("GET", "/health")
@@ -143,7 +143,7 @@ async def test_secret_never_in_app_repr_or_logs(
 
 
 async def test_serve_ops_lifecycle(mesh: MeshConnection, edge_settings: Settings) -> None:
-    async with serve_ops(edge_settings, mesh, lambda: {"queue_depth": 3}) as ops:
+    async with serve_ops(edge_settings.listen_config(), mesh, lambda: {"queue_depth": 3}) as ops:
         client = Http(ops.url)
         try:
             text = (await client.request("GET", "/metrics")).body.decode()

@@ -7,7 +7,7 @@ import string
 from typing import Any
 
 from schemas.videos import VideoDTO, VideoPage
-from tests.frontend_server.conftest import Http, StartEdge, assert_json_error, body_json
+from tests.support import Http, StartEdge, assert_json_error, body_json
 
 TRANSCRIPT = "Irmãos, hoje lemos João 3:16. Porque Deus amou o mundo de tal maneira."
 

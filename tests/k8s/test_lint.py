@@ -19,7 +19,7 @@ CHECKOV_KUBERNETES_SKIPS = {
     # adds `digest:` there once it publishes one. A placeholder digest here would be a lie.
     "CKV_K8S_43",
     # "Prefer using secrets as files over secrets as environment variables": the app's
-    # configuration contract (CONTRACTS §4) reads COOKIE_SECRET from the environment; the value
+    # configuration (README) reads COOKIE_SECRET from the environment; the value
     # comes from a Secret through secretKeyRef, is never in a ConfigMap or the image, and the
     # containers run without a service account token, as non-root, with no shell access needed.
     "CKV_K8S_35",

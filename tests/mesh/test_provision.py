@@ -12,7 +12,7 @@ from mesh.subjects import EVENTS_STREAM, JOBS_STREAM, WORKERS_CONSUMER
 
 async def test_provision_is_idempotent(isolated_mesh: Any) -> None:
     env = await isolated_mesh()  # the fixture provisions once already
-    steps = await provision(env.mesh, env.settings)
+    steps = await provision(env.mesh, env.settings.stream_policy())
     assert {s.action for s in steps} == {"unchanged"}
     assert {(s.kind, s.name) for s in steps} == {
         ("stream", "CULTO_EVENTS"),
@@ -38,7 +38,7 @@ async def test_provision_repairs_drift(isolated_mesh: Any) -> None:
     kv = await env.mesh.jsm.stream_info("KV_culto_videos")
     await env.mesh.jsm.update_stream(kv.config.evolve(max_msgs_per_subject=1))
 
-    steps = {(s.kind, s.name): s for s in await provision(env.mesh, env.settings)}
+    steps = {(s.kind, s.name): s for s in await provision(env.mesh, env.settings.stream_policy())}
     assert steps[("stream", EVENTS_STREAM)].action == "updated"
     assert set(steps[("stream", EVENTS_STREAM)].changed) == {"max_age", "duplicate_window"}
     assert steps[("kv", "culto_videos")].action == "updated"
@@ -47,7 +47,7 @@ async def test_provision_repairs_drift(isolated_mesh: Any) -> None:
     assert repaired.config.duplicate_window == 120
 
     longer = env.settings.model_copy(update={"job_ack_wait": 45.0})
-    steps = {(s.kind, s.name): s for s in await provision(env.mesh, longer)}
+    steps = {(s.kind, s.name): s for s in await provision(env.mesh, longer.stream_policy())}
     assert steps[("consumer", WORKERS_CONSUMER)].changed == ("ack_wait",)
     consumer = await env.mesh.jsm.consumer_info(JOBS_STREAM, WORKERS_CONSUMER)
     assert consumer.config.ack_wait == 45.0
@@ -57,6 +57,8 @@ async def test_missing_streams_are_reported(isolated_mesh: Any) -> None:
     env = await isolated_mesh()
     await env.mesh.jsm.delete_stream(JOBS_STREAM)
     assert not await streams_present(env.mesh)
-    steps = {(s.kind, s.name): s.action for s in await provision(env.mesh, env.settings)}
+    steps = {
+        (s.kind, s.name): s.action for s in await provision(env.mesh, env.settings.stream_policy())
+    }
     assert steps[("stream", JOBS_STREAM)] == "created"
     assert await streams_present(env.mesh)

@@ -41,7 +41,7 @@ from mesh.subjects import EVENTS_STREAM, event_filters
 from tests.frontend_server.sse_client import SSEClient
 
 REPO = Path(__file__).resolve().parents[2]
-CULTO = [sys.executable, "-m", "culto.cli"]
+CULTO = [sys.executable, "-m", "culto_app.cli"]
 SERMON = REPO / "tests" / "data" / "sermons" / "pt_fe_que_vence.txt"
 COOKIE_SECRET = "topology-cookie-secret-0123456789"
 

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from culto.errors import Conflict, InvalidInput, NotFound, TranscriptError
-from culto.settings import Settings
+from culto_app.settings import Settings
 from mesh import EventReader, JobQueue, MeshConnection
+from mesh.catalog_client import VideoApiClient
 from schemas import TranscriptInput, VideoCreate, VideoListQuery, VideoStatus, new_video_id
-from services.api import VideoApiClient
 from services.api.service import VideoApiService
 
 
@@ -19,7 +19,7 @@ def _yt(n: int) -> str:
 
 
 async def test_create_get_list_delete(mesh: MeshConnection, settings: Settings) -> None:
-    async with VideoApiService(mesh, settings):
+    async with VideoApiService(mesh, settings.api_config()):
         client = VideoApiClient(mesh)
         channel = f"ch{new_video_id()[:8]}"
         created = await client.create(
@@ -54,7 +54,7 @@ async def test_create_get_list_delete(mesh: MeshConnection, settings: Settings) 
 async def test_list_pages_newest_first_with_filters(
     mesh: MeshConnection, settings: Settings
 ) -> None:
-    async with VideoApiService(mesh, settings):
+    async with VideoApiService(mesh, settings.api_config()):
         client = VideoApiClient(mesh)
         channel = f"ch{new_video_id()[:8]}"
         ids = []
@@ -84,7 +84,7 @@ async def test_list_pages_newest_first_with_filters(
 async def test_duplicate_youtube_id_conflicts_unless_reprocess(
     mesh: MeshConnection, settings: Settings
 ) -> None:
-    async with VideoApiService(mesh, settings):
+    async with VideoApiService(mesh, settings.api_config()):
         client = VideoApiClient(mesh)
         yt = new_video_id()[:11].replace("-", "_")
         first = await client.create(VideoCreate(youtube_id=yt))
@@ -102,7 +102,7 @@ async def test_duplicate_youtube_id_conflicts_unless_reprocess(
 async def test_concurrent_duplicate_submits_create_one_video(
     mesh: MeshConnection, settings: Settings
 ) -> None:
-    async with VideoApiService(mesh, settings):
+    async with VideoApiService(mesh, settings.api_config()):
         client = VideoApiClient(mesh)
         yt = new_video_id()[:11].replace("-", "_")
         results = await asyncio.gather(
@@ -114,7 +114,7 @@ async def test_concurrent_duplicate_submits_create_one_video(
 
 
 async def test_unknown_and_invalid_requests(mesh: MeshConnection, settings: Settings) -> None:
-    async with VideoApiService(mesh, settings):
+    async with VideoApiService(mesh, settings.api_config()):
         client = VideoApiClient(mesh)
         with pytest.raises(NotFound):
             await client.get(new_video_id())
@@ -131,7 +131,7 @@ async def test_unknown_and_invalid_requests(mesh: MeshConnection, settings: Sett
 
 async def test_oversized_transcript_is_refused(mesh: MeshConnection, settings: Settings) -> None:
     small = settings.model_copy(update={"max_transcript_bytes": 100})
-    async with VideoApiService(mesh, small):
+    async with VideoApiService(mesh, small.api_config()):
         with pytest.raises(TranscriptError, match="limit is 100 bytes"):
             await VideoApiClient(mesh).create(
                 VideoCreate(
@@ -146,7 +146,7 @@ async def test_catalog_keeps_retrying_a_failed_rewatch(
 ) -> None:
     # Found by the topology test: after a JetStream failover the watch cannot be created until
     # the bucket has a new leader, and no further reconnect comes to retry it.
-    async with VideoApiService(mesh, settings) as service:
+    async with VideoApiService(mesh, settings.api_config()) as service:
         client = VideoApiClient(mesh)
         video = await client.create(VideoCreate(url="https://example.org/a.mp4", title="A"))
         catalog = service.catalog

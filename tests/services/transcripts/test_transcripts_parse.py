@@ -335,7 +335,8 @@ def test_too_large(fmt: str, as_text: bool) -> None:
         parse_transcript(data, fmt, max_bytes=2048)  # type: ignore[arg-type]
     assert info.value.code == "transcript_too_large"
     assert info.value.message == (
-        "transcript is too large (2.0 KiB); the limit is 2 KiB (2048 bytes)"
+        "transcript is too large (2.0 KiB); the limit is 2 KiB"
+        " (2048 bytes, CULTO_MAX_TRANSCRIPT_BYTES)"
     )
 
 
@@ -347,7 +348,9 @@ def test_too_large_counts_utf8_bytes_of_text() -> None:
 
 
 def test_default_limit_is_5_mib() -> None:
-    with pytest.raises(TranscriptError, match=r"the limit is 5 MiB \(5242880 bytes\)"):
+    with pytest.raises(
+        TranscriptError, match=r"the limit is 5 MiB \(5242880 bytes, CULTO_MAX_TRANSCRIPT_BYTES\)"
+    ):
         parse_transcript(b"a" * (5 * 1024 * 1024 + 1), "txt")
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from culto.errors import MeshUnavailable, TransientStageError
 from mesh import EventReader, MeshConnection, StoredEvent
+from mesh.catalog_client import VideoApiClient
 from mesh.subjects import event_filters
 from schemas import TranscriptInput, VideoCreate, VideoDTO, VideoStatus
-from services.api import VideoApiClient
 from services.api.service import VideoApiService
 from services.worker import JobContext, Worker, default_stages
 
@@ -59,7 +59,10 @@ def submit(title: str = "Culto") -> VideoCreate:
 
 async def test_job_runs_end_to_end_with_ordered_events(isolated_mesh: Any) -> None:
     env = await isolated_mesh()
-    async with VideoApiService(env.mesh, env.settings), Worker(env.mesh, env.settings):
+    async with (
+        VideoApiService(env.mesh, env.settings.api_config()),
+        Worker(env.mesh, env.settings.worker_config()),
+    ):
         client = VideoApiClient(env.mesh)
         video = await client.create(submit())
         done = await wait_status(client, video.id, VideoStatus.PROCESSED, VideoStatus.FAILED)
@@ -99,15 +102,19 @@ async def test_killed_worker_job_is_redelivered_and_completes_once(isolated_mesh
     env = await isolated_mesh(job_ack_wait=1.0)
     gate = Gate()
     other = await env.connect("culto-test-worker-a")
-    async with VideoApiService(env.mesh, env.settings):
+    async with VideoApiService(env.mesh, env.settings.api_config()):
         client = VideoApiClient(env.mesh)
-        doomed = Worker(other, env.settings, stages=[gate, *default_stages()], name="a")
+        doomed = Worker(
+            other, env.settings.worker_config(), stages=[gate, *default_stages()], name="a"
+        )
         await doomed.__aenter__()
         video = await client.create(submit())
         await asyncio.wait_for(gate.entered.wait(), 10)
-        await doomed.stop(abandon=True)  # dies without acking, like a killed process
+        # The process dies: its connection goes without a drain, so no ack or nak reaches NATS.
+        await other.nc.close()
+        await doomed.close()
         await other.close()
-        async with Worker(env.mesh, env.settings, name="b") as survivor:
+        async with Worker(env.mesh, env.settings.worker_config(), name="b") as survivor:
             done = await wait_status(client, video.id, VideoStatus.PROCESSED, timeout=20)
             assert survivor.jobs_done == 1
     assert done.summary is not None
@@ -136,8 +143,8 @@ async def test_transient_errors_retry_then_succeed(isolated_mesh: Any) -> None:
     env = await isolated_mesh(job_max_deliver=3)
     flaky = Flaky(failures=1)
     async with (
-        VideoApiService(env.mesh, env.settings),
-        Worker(env.mesh, env.settings, stages=[flaky, *default_stages()]),
+        VideoApiService(env.mesh, env.settings.api_config()),
+        Worker(env.mesh, env.settings.worker_config(), stages=[flaky, *default_stages()]),
     ):
         client = VideoApiClient(env.mesh)
         video = await client.create(submit())
@@ -150,8 +157,10 @@ async def test_transient_errors_retry_then_succeed(isolated_mesh: Any) -> None:
 async def test_transient_errors_fail_after_max_deliver(isolated_mesh: Any) -> None:
     env = await isolated_mesh(job_max_deliver=2)
     async with (
-        VideoApiService(env.mesh, env.settings),
-        Worker(env.mesh, env.settings, stages=[Flaky(failures=99), *default_stages()]),
+        VideoApiService(env.mesh, env.settings.api_config()),
+        Worker(
+            env.mesh, env.settings.worker_config(), stages=[Flaky(failures=99), *default_stages()]
+        ),
     ):
         client = VideoApiClient(env.mesh)
         video = await client.create(submit())
@@ -164,7 +173,10 @@ async def test_transient_errors_fail_after_max_deliver(isolated_mesh: Any) -> No
 
 async def test_unreadable_transcript_fails_at_once(isolated_mesh: Any) -> None:
     env = await isolated_mesh()
-    async with VideoApiService(env.mesh, env.settings), Worker(env.mesh, env.settings):
+    async with (
+        VideoApiService(env.mesh, env.settings.api_config()),
+        Worker(env.mesh, env.settings.worker_config()),
+    ):
         client = VideoApiClient(env.mesh)
         video = await client.create(
             VideoCreate(
@@ -182,9 +194,11 @@ async def test_unreadable_transcript_fails_at_once(isolated_mesh: Any) -> None:
 async def test_deleted_video_job_is_dropped(isolated_mesh: Any) -> None:
     env = await isolated_mesh()
     gate = Gate()
-    async with VideoApiService(env.mesh, env.settings):
+    async with VideoApiService(env.mesh, env.settings.api_config()):
         client = VideoApiClient(env.mesh)
-        async with Worker(env.mesh, env.settings, stages=[gate, *default_stages()]) as worker:
+        async with Worker(
+            env.mesh, env.settings.worker_config(), stages=[gate, *default_stages()]
+        ) as worker:
             video = await client.create(submit())
             await asyncio.wait_for(gate.entered.wait(), 10)
             await client.delete(video.id)
@@ -214,9 +228,9 @@ async def test_error_before_the_pipeline_does_not_stop_the_worker(
     # Found by the topology test: a JetStream failover (or a record deleted meanwhile) between
     # taking a job and starting the pipeline used to end the worker's loop for good.
     env = await isolated_mesh()
-    async with VideoApiService(env.mesh, env.settings):
+    async with VideoApiService(env.mesh, env.settings.api_config()):
         client = VideoApiClient(env.mesh)
-        async with Worker(env.mesh, env.settings) as worker:
+        async with Worker(env.mesh, env.settings.worker_config()) as worker:
             real_find = worker._store.find
             failed: list[str] = []
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from mesh.catalog_client import VideoApiClient
 from schemas import VideoCreate, VideoStatus
-from services.api import VideoApiClient
 from services.api.service import VideoApiService
 from services.transcripts import asr_available
 from services.worker import Worker
@@ -33,7 +33,10 @@ async def test_video_without_transcript_is_downloaded_and_recognised(
     base, root = http_dir
     shutil.copy(speech_wav, root / "sermao.wav")
     env = await isolated_mesh(job_ack_wait=10.0)
-    async with VideoApiService(env.mesh, env.settings), Worker(env.mesh, env.settings):
+    async with (
+        VideoApiService(env.mesh, env.settings.api_config()),
+        Worker(env.mesh, env.settings.worker_config()),
+    ):
         client = VideoApiClient(env.mesh)
         video = await client.create(
             VideoCreate(url=f"{base}/sermao.wav", title="Culto - Pr. João Silva")

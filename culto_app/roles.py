@@ -1,8 +1,10 @@
 """The long-running roles (``up``, ``frontend``, ``api``, ``worker``) and the one-shot commands
-that talk to the mesh (``provision``, ``tail``).
+that talk to the mesh (``provision``, ``tail``): the composition root, the only place where
+components are built and wired.
 
-Each role owns its resources as nested async context managers, so a signal unwinds them in
-reverse order: HTTP stops accepting, SSE streams end, workers hand back their jobs, NATS drains.
+Each role enters its resources into one :class:`~contextlib.AsyncExitStack`, so a signal unwinds
+them in reverse order: HTTP stops accepting, SSE streams end, workers hand back their jobs, NATS
+drains. Each component gets its own small config, built here from :class:`Settings`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TextIO
 
 from culto.errors import ConfigError, MeshUnavailable
-from culto.settings import Settings
+from culto_app.settings import Settings
+from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
 from mesh.embedded import EmbeddedNatsServer
 from mesh.events import StoredEvent
@@ -25,6 +28,9 @@ from mesh.feed import LiveFeed
 from mesh.provision import provision, streams_present
 from mesh.replay import EventReader
 from mesh.subjects import event_filters, parse_event_subject
+from ops.server import serve_ops
+from services.api.service import VideoApiService
+from services.worker import Worker
 
 
 def say(message: str, stream: TextIO | None = None) -> None:
@@ -88,11 +94,8 @@ async def wait_provisioned(mesh: MeshConnection, *, timeout: float = 60.0) -> No
 
 async def run_up(settings: Settings, *, workers: int) -> int:
     """Everything in one process tree: embedded NATS (unless NATS_URL), API, workers, frontend."""
-    from frontend_server.server import serve_frontend
-    from services.api.service import VideoApiService
-    from services.worker import Worker
-
     settings = settings.with_dev_cookie_secret()
+    edge = settings.edge_config()
     async with stop_signals() as stopped, AsyncExitStack() as stack:
         url = settings.nats_url
         if url is None:
@@ -107,14 +110,15 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             settings = settings.model_copy(update={"nats_url": url})
         say(f"NATS at {url}  (export NATS_URL={url} to use 'culto tail')")
         mesh = await stack.enter_async_context(MeshConnection(url, name="culto-up"))
-        steps = await provision(mesh, settings)
+        steps = await provision(mesh, settings.stream_policy())
         say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
-        await stack.enter_async_context(VideoApiService(mesh, settings))
+        await stack.enter_async_context(VideoApiService(mesh, settings.api_config()))
         say("video API service ready")
+        config = settings.worker_config()
         for index in range(workers):
-            await stack.enter_async_context(Worker(mesh, settings, name=f"worker-{index + 1}"))
+            await stack.enter_async_context(Worker(mesh, config, name=f"worker-{index + 1}"))
         say(f"{workers} worker(s) ready")
-        frontend = await stack.enter_async_context(serve_frontend(settings, mesh))
+        frontend = await stack.enter_async_context(serve_frontend(edge, mesh))
         say(f"frontend on http://{settings.host}:{frontend.port}  (Ctrl-C to stop)")
         sig = await stopped
         say(f"received {signal.Signals(sig).name}; shutting down...")
@@ -124,12 +128,10 @@ async def run_up(settings: Settings, *, workers: int) -> int:
 
 async def run_frontend(settings: Settings) -> int:
     """The HTTP edge role."""
-    from frontend_server.server import serve_frontend
-
-    settings = settings.with_dev_cookie_secret()  # fail before connecting, naming the variable
+    edge = settings.edge_config()  # fail before connecting, naming the variable
     async with stop_signals() as stopped, connected(settings, "culto-frontend") as mesh:
         await wait_provisioned(mesh)
-        async with serve_frontend(settings, mesh) as frontend:
+        async with serve_frontend(edge, mesh) as frontend:
             say(f"frontend on http://{settings.host}:{frontend.port}")
             await stopped
             say("draining...")
@@ -138,15 +140,12 @@ async def run_frontend(settings: Settings) -> int:
 
 async def run_api(settings: Settings) -> int:
     """The video API service role (ops endpoints on PORT)."""
-    from frontend_server.server import serve_ops
-    from services.api.service import VideoApiService
-
     async with stop_signals() as stopped, connected(settings, "culto-api") as mesh:
         await wait_provisioned(mesh)
         async with (
-            VideoApiService(mesh, settings) as service,
+            VideoApiService(mesh, settings.api_config()) as service,
             serve_ops(
-                settings,
+                settings.listen_config(),
                 mesh,
                 {"api": lambda: {"requests": service.requests, "errors": service.errors}},
             ) as ops,
@@ -159,14 +158,12 @@ async def run_api(settings: Settings) -> int:
 
 async def run_worker(settings: Settings, *, workers: int = 1) -> int:
     """The worker role (ops endpoints on PORT)."""
-    from frontend_server.server import serve_ops
-    from services.worker import Worker
-
+    config = settings.worker_config()
     async with stop_signals() as stopped, connected(settings, "culto-worker") as mesh:
         await wait_provisioned(mesh)
         async with AsyncExitStack() as stack:
             pool = [
-                await stack.enter_async_context(Worker(mesh, settings, name=f"worker-{i + 1}"))
+                await stack.enter_async_context(Worker(mesh, config, name=f"worker-{i + 1}"))
                 for i in range(workers)
             ]
 
@@ -178,7 +175,9 @@ async def run_worker(settings: Settings, *, workers: int = 1) -> int:
                     "busy": sum(w.busy for w in pool),
                 }
 
-            ops = await stack.enter_async_context(serve_ops(settings, mesh, {"worker": stats}))
+            ops = await stack.enter_async_context(
+                serve_ops(settings.listen_config(), mesh, {"worker": stats})
+            )
             say(f"{workers} worker(s) ready (ops on port {ops.port})")
             await stopped
             say("finishing the current job...")
@@ -188,7 +187,7 @@ async def run_worker(settings: Settings, *, workers: int = 1) -> int:
 async def run_provision(settings: Settings) -> int:
     """Create or update every JetStream resource, printing what changed."""
     async with connected(settings, "culto-provision") as mesh:
-        for step in await provision(mesh, settings):
+        for step in await provision(mesh, settings.stream_policy()):
             print(step, flush=True)
     return 0
 

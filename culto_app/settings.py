@@ -1,7 +1,9 @@
-"""Process settings: built once from environment variables, immutable, passed in explicitly.
+"""Process settings: read once from environment variables in the application layer.
 
 Every variable is validated when the process starts; a bad value raises
-:class:`~culto.errors.ConfigError` whose one-line message names the variable.
+:class:`~culto.errors.ConfigError` whose one-line message names the variable. Components never
+see :class:`Settings`: the roles build each one's small config (:meth:`Settings.stream_policy`,
+:meth:`Settings.worker_config`, :meth:`Settings.edge_config`, …) and pass that in.
 """
 
 from __future__ import annotations
@@ -17,8 +19,18 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from culto.errors import ConfigError
+from culto.origins import normalize_origin
+from frontend_server.config import (
+    DEFAULT_CSRF_EXEMPT,
+    EdgeConfig,
+    HubConfig,
+    check_exempt_paths,
+)
+from mesh.provision import StreamPolicy
+from ops.server import ListenConfig
+from services.api.service import ApiConfig
+from services.worker.pipeline import WorkerConfig
 
-DEFAULT_CSRF_EXEMPT = ("/api/v2/events/stream", "/health", "/docs")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -72,7 +84,59 @@ class Settings(BaseModel):
     @property
     def allowed_origins(self) -> frozenset[str]:
         """``FRONTEND_URL`` plus ``CORS_ORIGINS``, normalised to ``scheme://host[:port]``."""
-        return frozenset(_origin(o) for o in (self.frontend_url, *self.cors_origins))
+        return EdgeConfig.origins((self.frontend_url, *self.cors_origins))
+
+    def listen_config(self) -> ListenConfig:
+        """Where this role's HTTP server listens (frontend, or the ops server of the others).
+
+        The body bound sits above the transcript limit so the handlers, not the connection,
+        answer an oversized submit (with a JSON 413).
+        """
+        return ListenConfig(
+            host=self.host, port=self.port, max_body_bytes=2 * self.max_transcript_bytes + 2**20
+        )
+
+    def stream_policy(self) -> StreamPolicy:
+        """How provisioning configures streams, buckets and the workers' consumer."""
+        return StreamPolicy(
+            replicas=self.stream_replicas,
+            events_max_age=self.events_max_age,
+            job_ack_wait=self.job_ack_wait,
+            job_max_deliver=self.job_max_deliver,
+        )
+
+    def api_config(self) -> ApiConfig:
+        """The video API service's limits."""
+        return ApiConfig(max_transcript_bytes=self.max_transcript_bytes)
+
+    def worker_config(self) -> WorkerConfig:
+        """A worker's configuration."""
+        return WorkerConfig(
+            ack_wait=self.job_ack_wait,
+            max_deliver=self.job_max_deliver,
+            max_transcript_bytes=self.max_transcript_bytes,
+            whisper_model=self.whisper_model,
+        )
+
+    def edge_config(self) -> EdgeConfig:
+        """The frontend's configuration (in dev a missing cookie secret is generated).
+
+        Raises:
+            ConfigError: no ``COOKIE_SECRET`` outside dev.
+        """
+        secret = self.with_dev_cookie_secret().cookie_secret
+        assert secret is not None
+        return EdgeConfig(
+            cookie_secret=secret.get_secret_value(),
+            allowed_origins=self.allowed_origins,
+            csrf_exempt_paths=self.csrf_exempt_paths,
+            max_transcript_bytes=self.max_transcript_bytes,
+            listen=self.listen_config(),
+            hub=HubConfig(
+                client_buffer=self.sse_client_buffer,
+                heartbeat_interval=self.sse_heartbeat_interval,
+            ),
+        )
 
     @classmethod
     def from_env(
@@ -102,13 +166,7 @@ class Settings(BaseModel):
             _checked_origin("CORS_ORIGINS", o) for o in _csv(env.get("CORS_ORIGINS", ""))
         )
         if "CSRF_EXEMPT_PATHS" in env:
-            paths = tuple(_csv(env["CSRF_EXEMPT_PATHS"]))
-            for p in paths:
-                if not p.startswith("/"):
-                    raise ConfigError(
-                        f"CSRF_EXEMPT_PATHS: each path must start with '/', got {p!r}"
-                    )
-            fields["csrf_exempt_paths"] = paths
+            fields["csrf_exempt_paths"] = check_exempt_paths(_csv(env["CSRF_EXEMPT_PATHS"]))
         fields["sse_heartbeat_interval"] = _duration(env, "SSE_HEARTBEAT_INTERVAL", 30.0, 0.05)
         fields["sse_client_buffer"] = _int(env, "SSE_CLIENT_BUFFER", 1000, 1, 1_000_000)
         fields["events_max_age"] = _duration(env, "EVENTS_MAX_AGE", 30 * 86400.0, 0.0)
@@ -200,22 +258,8 @@ def _nats_url(raw: str) -> str:
     return ",".join(_csv(raw))
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    default_port = {"http": 80, "https": 443}.get(parts.scheme)
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = host if port in (None, default_port) else f"{host}:{port}"
-    return f"{parts.scheme}://{netloc}"
-
-
 def _checked_origin(name: str, url: str) -> str:
-    parts = urlsplit(url)
-    try:
-        _ = parts.port
-    except ValueError:
-        raise ConfigError(f"{name}: invalid port in {url!r}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if normalize_origin(url) is None:
         raise ConfigError(
             f"{name}: expected an http(s) origin like https://app.example, got {url!r}"
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from culto.errors import ConfigError
-from culto.settings import Settings
+from culto_app.settings import Settings
 
 DEV = {"CULTO_ENV": "dev"}
 
@@ -91,3 +91,30 @@ def test_settings_are_immutable() -> None:
     s = Settings.from_env(DEV)
     with pytest.raises(ValueError):
         s.port = 1  # type: ignore[misc]
+
+
+def test_ipv6_frontend_url_keeps_cors() -> None:
+    # Regression: two normalisers disagreed and dropped the brackets of an IPv6 origin.
+    settings = Settings.from_env({"FRONTEND_URL": "http://[::1]:5173", "CULTO_ENV": "dev"})
+    assert "http://[::1]:5173" in settings.allowed_origins
+    from culto.origins import normalize_origin
+
+    assert normalize_origin("http://[::1]:5173") in settings.allowed_origins
+
+
+def test_components_get_small_configs_built_from_the_settings() -> None:
+    env = {
+        "CULTO_ENV": "dev",
+        "COOKIE_SECRET": "x" * 20,
+        "CULTO_JOB_ACK_WAIT": "7",
+        "CULTO_JOB_MAX_DELIVER": "3",
+        "SSE_CLIENT_BUFFER": "9",
+        "CULTO_STREAM_REPLICAS": "3",
+    }
+    settings = Settings.from_env(env)
+    assert settings.stream_policy().job_max_deliver == 3
+    assert settings.stream_policy().replicas == 3
+    assert settings.worker_config().ack_wait == 7.0
+    edge = settings.edge_config()
+    assert edge.hub.client_buffer == 9
+    assert "x" * 20 not in repr(edge)  # the secret never shows in a repr (or a log line)

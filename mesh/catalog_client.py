@@ -1,4 +1,8 @@
-"""Typed client of the video API service (used by the HTTP edge, the CLI and tests)."""
+"""Typed client of the video API service (used by the HTTP edge, the CLI and tests).
+
+It lives in the mesh layer, beside the subjects it calls: the edge talks to the service only
+through NATS, never by importing it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``culto`` command line (CONTRACTS §3).
+"""The ``culto`` command line (README, "Command line").
 
 Every command reads its settings from the environment once; invalid configuration ends the
 command at start-up with one line naming the variable and exit status 2.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from culto import __version__
 from culto.errors import CultoError
-from culto.settings import Settings
+from culto_app.settings import Settings
 
 EXIT_USAGE = 2
 FORMATS = {".txt": "txt", ".vtt": "vtt", ".srt": "srt"}
@@ -57,21 +57,16 @@ def analyze_file(path: Path, language: str | None, settings: Settings) -> str:
     Raises:
         CultoError: unreadable, unsupported, empty, oversized or malformed input.
     """
-    from culto.errors import InvalidInput, TranscriptError
+    from culto.errors import InvalidInput
     from services.analysis import analyze
     from services.transcripts import parse_transcript
+    from services.transcripts.decode import check_size
 
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InvalidInput(f"{path}: unsupported file type; use .txt, .vtt or .srt")
     try:
-        size = path.stat().st_size
-        if size > settings.max_transcript_bytes:
-            raise TranscriptError(
-                f"{path}: {size} bytes is over the {settings.max_transcript_bytes}-byte limit"
-                " (CULTO_MAX_TRANSCRIPT_BYTES)",
-                code="transcript_too_large",
-            )
+        check_size(path.stat().st_size, settings.max_transcript_bytes)  # before reading it all
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read file ({exc.strerror})") from None
@@ -88,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from culto import roles
+    from culto_app import roles
 
     try:
         if args.command == "up":

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import NatsProcess
 
-CULTO = [sys.executable, "-m", "culto.cli"]
+CULTO = [sys.executable, "-m", "culto_app.cli"]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from culto.settings import Settings
-from frontend_server.server import RunningServer, serve_ops
+from culto_app.settings import Settings
 from mesh import EventPublisher, MeshConnection
 from mesh.provision import provision
+from ops.server import RunningServer, serve_ops
 from schemas import VideoStatusEventDTO, new_video_id
 from tests.conftest import NatsProcess, make_settings
-from tests.frontend_server.conftest import Http, body_json
 from tests.frontend_server.sse_client import SSEClient
+from tests.support import Http, body_json
 
 HUB_METRICS = (
     "culto_sse_connected_clients",
@@ -97,7 +97,10 @@ async def test_metrics_text(http: Http, edge: RunningServer, mesh: MeshConnectio
 
 
 async def test_registries_are_per_app(mesh: MeshConnection, edge_settings: Settings) -> None:
-    async with serve_ops(edge_settings, mesh) as one, serve_ops(edge_settings, mesh) as two:
+    async with (
+        serve_ops(edge_settings.listen_config(), mesh) as one,
+        serve_ops(edge_settings.listen_config(), mesh) as two,
+    ):
         a, b = Http(one.url), Http(two.url)
         try:
             for _ in range(3):
@@ -123,7 +126,7 @@ async def test_ops_server_for_other_roles(mesh: MeshConnection, edge_settings: S
     def stats() -> WorkerStats:
         return WorkerStats(7, True, {"timeout": 2})
 
-    async with serve_ops(edge_settings, mesh, {"worker": stats}) as ops:
+    async with serve_ops(edge_settings.listen_config(), mesh, {"worker": stats}) as ops:
         client = Http(ops.url)
         try:
             assert (await client.request("GET", "/health")).code == 200
@@ -146,10 +149,10 @@ async def test_ready_false_when_nats_down_then_back(
     port = int(server.url.rsplit(":", 1)[1])
     settings = make_settings(server.url, tmp_path, port=0)
     mesh = MeshConnection(server.url, name="culto-test-ops")
-    await mesh.connect()
+    await mesh.open()
     try:
-        await provision(mesh, settings)
-        async with serve_ops(settings, mesh) as ops:
+        await provision(mesh, settings.stream_policy())
+        async with serve_ops(settings.listen_config(), mesh) as ops:
             client = Http(ops.url)
             try:
                 assert (await client.request("GET", "/ready")).code == 200
@@ -185,9 +188,9 @@ async def test_ready_false_without_streams(
     server = nats_factory()
     settings = make_settings(server.url, tmp_path, port=0)
     mesh = MeshConnection(server.url, name="culto-test-ops")
-    await mesh.connect()
+    await mesh.open()
     try:
-        async with serve_ops(settings, mesh) as ops:
+        async with serve_ops(settings.listen_config(), mesh) as ops:
             client = Http(ops.url)
             try:
                 response = await client.request("GET", "/ready")

@@ -1,4 +1,4 @@
-"""HTTP error translation: every failure leaves the edge as ``{"error": {"code", "message"}}``.
+"""HTTP error translation: every failure leaves a server as ``{"error": {"code", "message"}}``.
 
 Status codes chosen here (the one table of the HTTP edge):
 
@@ -43,8 +43,8 @@ from culto.errors import (
     InvalidInput,
     MeshError,
     MeshTimeout,
-    MeshUnavailable,
     NotFound,
+    lookup,
 )
 
 log = logging.getLogger(__name__)
@@ -90,19 +90,21 @@ class ApiError(Exception):
         return self.status, self.code, self.message, self.details
 
 
+STATUS_BY_ERROR: dict[type[CultoError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    MeshError: 503,
+    MeshTimeout: 504,
+    CultoError: 500,
+}
+"""HTTP status of each domain error; searched along the error's MRO (Starlette's idiom), so a
+subclass gets its own entry or its nearest ancestor's (``MeshUnavailable`` → ``MeshError``)."""
+
+
 def status_for(error: CultoError) -> int:
     """The HTTP status of a domain error (see the module table)."""
-    if isinstance(error, InvalidInput):
-        return 422
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, Conflict):
-        return 409
-    if isinstance(error, MeshTimeout):
-        return 504
-    if isinstance(error, MeshUnavailable | MeshError):
-        return 503
-    return 500
+    return lookup(STATUS_BY_ERROR, error) or 500
 
 
 def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> bytes:

@@ -16,7 +16,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "sermons"
 
 def analyze(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "culto.cli", "analyze", *args],
+        [sys.executable, "-m", "culto_app.cli", "analyze", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -77,7 +77,7 @@ def test_missing_and_oversized_files(tmp_path: Path) -> None:
     big = tmp_path / "big.txt"
     big.write_bytes(b"palavra " * 700_000)
     result = subprocess.run(
-        [sys.executable, "-m", "culto.cli", "analyze", str(big)],
+        [sys.executable, "-m", "culto_app.cli", "analyze", str(big)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,4 +1,4 @@
-"""Operations endpoints: ``/health`` (liveness), ``/ready`` (readiness), ``/metrics``.
+"""Prometheus metrics of a role: collectors read at scrape time, and per-route HTTP metrics.
 
 Metrics live in a :class:`prometheus_client.CollectorRegistry` owned by one application (never
 the global default registry, so several apps in one process — as in tests — stay apart).
@@ -8,7 +8,6 @@ recorded by :meth:`HttpMetrics.observe`, installed as the application's ``log_fu
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
@@ -16,19 +15,15 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from tornado.web import RequestHandler
 
-from frontend_server.security import SecureHandler
 from mesh.connection import MeshConnection
-from mesh.provision import streams_present
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tornado.access")
 
-READY_TIMEOUT = 2.0
 StatsValue = float | int | bool | Mapping[str, float | int]
 ExtraStats = Callable[[], Mapping[str, StatsValue] | object]
 """Returns the figures of a role (a mapping or a dataclass) for ``/metrics``."""
@@ -218,58 +213,3 @@ def make_registry(
     for prefix, source in sources.items():
         registry.register(ExtraStatsCollector(prefix, source))
     return registry
-
-
-class HealthHandler(SecureHandler):
-    """``GET /health``: the process answers (no dependency is checked)."""
-
-    def get(self) -> None:
-        """Always 200."""
-        self.set_header("Cache-Control", "no-store")
-        self.write_json({"status": "ok"})
-
-    def head(self) -> None:
-        """Same as GET without a body."""
-        self.set_status(200)
-        self.finish()
-
-
-class ReadyHandler(SecureHandler):
-    """``GET /ready``: 200 when NATS is connected and the streams exist, else 503."""
-
-    def initialize(self, mesh: MeshConnection) -> None:
-        """The process's connection."""
-        self.mesh = mesh
-
-    async def get(self) -> None:
-        """Check the connection first: a stream lookup would wait out a timeout when down."""
-        connected = self.mesh.is_connected
-        present = False
-        if connected:
-            try:
-                present = await asyncio.wait_for(streams_present(self.mesh), READY_TIMEOUT)
-            except TimeoutError:
-                present = False
-        ready = connected and present
-        self.set_header("Cache-Control", "no-store")
-        body = {
-            "status": "ready" if ready else "not_ready",
-            "checks": {"nats_connected": connected, "streams_present": present},
-        }
-        if not ready:
-            self.set_header("Retry-After", "2")
-        self.write_json(body, status=200 if ready else 503)
-
-
-class MetricsHandler(SecureHandler):
-    """``GET /metrics``: Prometheus text exposition of the application's registry."""
-
-    def initialize(self, registry: CollectorRegistry) -> None:
-        """The application's registry."""
-        self.registry = registry
-
-    def get(self) -> None:
-        """Collect and render now."""
-        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.set_header("Cache-Control", "no-store")
-        self.finish(generate_latest(self.registry))

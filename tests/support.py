@@ -1,21 +1,20 @@
-"""Fixtures of the HTTP edge: the real video API service, a real frontend server on a free port,
-and a small cookie-keeping HTTP client."""
+"""What the tests share besides fixtures: a cookie-keeping HTTP client, JSON-error checks and
+the one polling helper (for conditions that have no event to await)."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
-from tornado.ioloop import IOLoop
 
-from culto.settings import Settings
-from frontend_server.server import RunningServer, serve_frontend
-from mesh.connection import MeshConnection
-from services.api.service import VideoApiService
+from ops.server import RunningServer
+
+StartEdge = Callable[..., Awaitable[RunningServer]]
+"""``await start_edge(**setting_overrides)``: another frontend, stopped after the test."""
 
 ALLOWED_ORIGIN = "https://app.example"
 OTHER_ORIGIN = "https://evil.example"
@@ -103,70 +102,22 @@ def assert_json_error(
     return err
 
 
-@pytest.fixture
-def edge_settings(settings: Settings) -> Settings:
-    """Settings of the edge under test: a free port, one extra CORS origin."""
-    return settings.model_copy(update={"port": 0, "cors_origins": (ALLOWED_ORIGIN,)})
-
-
-def _enter(io_loop: IOLoop, cm: AbstractAsyncContextManager[Any]) -> Any:
-    return io_loop.run_sync(cm.__aenter__)
-
-
-def _exit(io_loop: IOLoop, cm: AbstractAsyncContextManager[Any]) -> None:
-    async def leave() -> None:
-        await cm.__aexit__(None, None, None)
-
-    io_loop.run_sync(leave)
-
-
-@pytest.fixture
-def api_service(
-    io_loop: IOLoop, mesh: MeshConnection, settings: Settings
-) -> Iterator[VideoApiService]:
-    """The real video API service answering on ``culto.api.videos.*``."""
-    service = VideoApiService(mesh, settings)
-    _enter(io_loop, service)
-    yield service
-    _exit(io_loop, service)
-
-
-@pytest.fixture
-def edge(
-    io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings, api_service: VideoApiService
-) -> Iterator[RunningServer]:
-    """A running frontend (REST, SSE, ops) in front of the real API service."""
-    cm = serve_frontend(edge_settings, mesh)
-    server: RunningServer = _enter(io_loop, cm)
-    yield server
-    _exit(io_loop, cm)
-
-
-@pytest.fixture
-def http(io_loop: IOLoop, edge: RunningServer) -> Iterator[Http]:
-    """A cookie-keeping client of ``edge``."""
-    client = Http(edge.url)
-    yield client
-    client.close()
-
-
-StartEdge = Callable[..., Awaitable[RunningServer]]
-
-
-@pytest.fixture
-def start_edge(
-    io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings
-) -> Iterator[StartEdge]:
-    """Start extra frontends with setting overrides (``await start_edge(port=0, ...)``); each is
-    stopped after the test. They use ``mesh``; start ``api_service`` too when they need it."""
-    started: list[AbstractAsyncContextManager[RunningServer]] = []
-
-    async def start(**overrides: Any) -> RunningServer:
-        cm = serve_frontend(edge_settings.model_copy(update=overrides), mesh)
-        server = await cm.__aenter__()
-        started.append(cm)
-        return server
-
-    yield start
-    for cm in reversed(started):
-        _exit(io_loop, cm)
+async def eventually(
+    predicate: Callable[[], bool | Awaitable[bool]],
+    timeout: float = 10.0,
+    *,
+    interval: float = 0.01,
+    what: str = "condition",
+) -> None:
+    """Poll ``predicate`` (sync or async) until it is true; ``TimeoutError`` naming ``what``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(interval)

@@ -12,15 +12,15 @@ from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 
 from culto.errors import Conflict, CultoError, MeshTimeout, MeshUnavailable, NotFound
-from culto.settings import Settings
+from culto_app.settings import Settings
 from frontend_server.app import make_app
-from frontend_server.errors import describe, error_body, status_for
 from frontend_server.hub import EventHub
+from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
-from services.api.client import VideoApiClient
+from ops.http import describe, error_body, status_for
 from services.api.service import VideoApiService
-from tests.frontend_server.conftest import Http, StartEdge, assert_json_error
 from tests.frontend_server.test_videos_api import submission
+from tests.support import Http, StartEdge, assert_json_error
 
 UNKNOWN = "3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f"
 
@@ -112,7 +112,7 @@ async def test_service_side_validation_is_422(
 ) -> None:
     small = edge_settings.model_copy(update={"max_transcript_bytes": 2000})
     # Its own service: the shared fixture's limit is the 5 MB default.
-    async with VideoApiService(mesh, small):
+    async with VideoApiService(mesh, small.api_config()):
         server = await start_edge(max_transcript_bytes=2000)
         client = Http(server.url)
         try:
@@ -170,7 +170,12 @@ class _BrokenApi:
 @pytest.fixture
 def broken_edge(io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings) -> Iterator[str]:
     api = cast(VideoApiClient, _BrokenApi())
-    app = make_app(edge_settings, mesh=mesh, api_client=api, hub=EventHub(mesh, edge_settings))
+    app = make_app(
+        edge_settings.edge_config(),
+        mesh=mesh,
+        api_client=api,
+        hub=EventHub(mesh, edge_settings.edge_config().hub),
+    )
     app.settings["serve_traceback"] = True  # even then, no traceback may leave
     server = HTTPServer(app)
     sockets = bind_sockets(0, "127.0.0.1")

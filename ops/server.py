@@ -1,0 +1,164 @@
+"""Listening and graceful close of a Tornado application, and the ops-only server.
+
+:func:`serve_ops` runs ``/health``, ``/ready`` and ``/metrics`` for the ``api`` and ``worker``
+roles. The frontend listens through the same :func:`listen` with its own application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.routing import URLSpec
+from tornado.web import Application, RequestHandler
+
+from culto.errors import ConfigError
+from mesh.connection import MeshConnection
+from ops.handlers import HealthHandler, MetricsHandler, ReadyHandler
+from ops.http import JsonNotFoundHandler
+from ops.metrics import ExtraStats, HttpMetrics, StatsSource, make_registry
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ListenConfig:
+    """Where a server listens and the largest body it reads.
+
+    Attributes:
+        host: Interface to bind.
+        port: TCP port (0 = any free port, see :attr:`RunningServer.port`).
+        max_body_bytes: Tornado refuses larger bodies at the connection level.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 2**20
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"PORT: must be between 0 and 65535, got {self.port}")
+        if self.max_body_bytes < 1:
+            raise ConfigError("max_body_bytes: must be positive")
+
+
+@dataclass
+class RunningServer:
+    """A listening server; :meth:`close` stops it gracefully (once).
+
+    Attributes:
+        app: The Tornado application.
+        http: The HTTP server.
+        port: The bound port (useful with port 0).
+        host: The bound host.
+    """
+
+    app: Application
+    http: HTTPServer
+    port: int
+    host: str
+    _before_close: Callable[[], Awaitable[None]] | None = None
+    _closed: bool = False
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of this server."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def close(self) -> None:
+        """Stop accepting, run the pre-close step (end SSE streams), close connections.
+
+        Order matters: stop accepting first (a load balancer moves new clients elsewhere), then
+        end the open streams (clients resume on another replica by ``Last-Event-ID``).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self.http.stop()
+        try:
+            if self._before_close is not None:
+                await self._before_close()
+        finally:
+            try:
+                await asyncio.wait_for(self.http.close_all_connections(), CLOSE_TIMEOUT)
+            except TimeoutError:
+                log.warning("some HTTP connections did not close within %.0fs", CLOSE_TIMEOUT)
+
+
+def listen(
+    app: Application,
+    config: ListenConfig,
+    before_close: Callable[[], Awaitable[None]] | None = None,
+) -> RunningServer:
+    """Bind ``config.host:config.port`` and serve ``app``.
+
+    Raises:
+        OSError: when the port cannot be bound.
+    """
+    http = HTTPServer(app, xheaders=True, max_body_size=config.max_body_bytes)
+    sockets = bind_sockets(config.port, config.host)
+    http.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    log.info("listening on %s:%d", config.host, port)
+    return RunningServer(app, http, port, config.host, before_close)
+
+
+def ops_routes(mesh: MeshConnection, registry_source: object) -> list[URLSpec]:
+    """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry)."""
+    return [
+        URLSpec("/health", HealthHandler, name="/health"),
+        URLSpec("/ready", ReadyHandler, {"mesh": mesh}, name="/ready"),
+        URLSpec("/metrics", MetricsHandler, {"registry": registry_source}, name="/metrics"),
+    ]
+
+
+def route_names(specs: list[URLSpec]) -> dict[type[RequestHandler], str]:
+    """Handler class → route template: the bounded ``route`` label of HTTP metrics."""
+    return {spec.target: spec.name for spec in specs if spec.name and isinstance(spec.target, type)}
+
+
+def make_ops_app(
+    mesh: MeshConnection,
+    *,
+    hub: StatsSource | None = None,
+    extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
+) -> Application:
+    """An application with the ops routes only (the ``api`` and ``worker`` roles).
+
+    Args:
+        mesh: The process's connection (readiness and metrics).
+        hub: An SSE hub to export (frontend only).
+        extra_stats: The role's stats: a callable returning a mapping or dataclass of numbers
+            (gauges ``culto_<name>``), or ``{prefix: callable}`` (``culto_<prefix>_<name>``).
+    """
+    registry = make_registry(mesh, hub=hub, extra=extra_stats)
+    specs = ops_routes(mesh, registry)
+    metrics = HttpMetrics(registry, route_names(specs))
+    return Application(
+        specs,
+        default_handler_class=JsonNotFoundHandler,
+        log_function=metrics.observe,
+        serve_traceback=False,
+    )
+
+
+@contextlib.asynccontextmanager
+async def serve_ops(
+    config: ListenConfig,
+    mesh: MeshConnection,
+    extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
+) -> AsyncIterator[RunningServer]:
+    """Run ``/health``, ``/ready`` and ``/metrics`` until the block exits."""
+    server = listen(make_ops_app(mesh, extra_stats=extra_stats), config)
+    try:
+        yield server
+    finally:
+        await server.close()

@@ -1,0 +1,1 @@
+"""The video record and its lifecycle, shared by the API service and the workers."""
