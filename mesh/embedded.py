@@ -11,10 +11,12 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,12 @@ from culto.errors import ConfigError, MeshUnavailable
 from culto.resources import AsyncResource
 
 log = logging.getLogger(__name__)
+server_log = logging.getLogger("nats-server")
+
+_LEVELS = {"[DBG]": logging.DEBUG, "[TRC]": logging.DEBUG, "[INF]": logging.INFO}
+_LEVELS |= {"[WRN]": logging.WARNING, "[ERR]": logging.ERROR, "[FTL]": logging.CRITICAL}
+_LEVEL_TAG = re.compile(r"\[(DBG|TRC|INF|WRN|ERR|FTL)\]")
+TAIL_LINES = 20
 
 
 def nats_server_binary() -> Path:
@@ -61,6 +69,11 @@ class EmbeddedNatsServer(AsyncResource):
         routes: ``nats-route://host:port`` URLs of the other nodes.
         monitor_port: HTTP monitoring port (``None`` disables it, 0 picks one).
         startup_timeout: Seconds to wait for the server to accept clients.
+        verbose: Debug and trace logging of the server (very chatty; for diagnosis).
+
+    The server's log (stderr) is read continuously into the ``nats-server`` logger: a pipe that
+    nobody reads fills up (~64 KiB), and then every server thread that logs blocks, SIGTERM is
+    never handled and shutdown hangs.
 
     Example:
         ``async with EmbeddedNatsServer(store_dir=tmp) as srv: nc = await nats.connect(srv.url)``
@@ -75,7 +88,11 @@ class EmbeddedNatsServer(AsyncResource):
     routes: list[str] = field(default_factory=list)
     monitor_port: int | None = None
     startup_timeout: float = 15.0
+    verbose: bool = False
+    exit_code: int | None = field(default=None, init=False)
     _proc: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
+    _drain: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES), init=False)
     _ports: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
     _ports_dir: tempfile.TemporaryDirectory[str] | None = field(
         default=None, init=False, repr=False
@@ -127,6 +144,8 @@ class EmbeddedNatsServer(AsyncResource):
         ]
         if self.server_name:
             args += ["--server_name", self.server_name]
+        if self.verbose:
+            args += ["--debug", "--trace"]
         if self.monitor_port is not None:
             args += ["--http_port", str(self.monitor_port if self.monitor_port else -1)]
         if self.cluster_name:
@@ -150,12 +169,16 @@ class EmbeddedNatsServer(AsyncResource):
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
+        self.exit_code = None
+        self._drain = asyncio.get_running_loop().create_task(self._read_log(self._proc))
         ports_file = Path(self._ports_dir.name) / f"nats-server_{self._proc.pid}.ports"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.startup_timeout
         while loop.time() < deadline:
             if self._proc.returncode is not None:
-                err = await self._stderr_tail()
+                await asyncio.wait_for(asyncio.shield(self._drain), 2)  # EOF follows the exit
+                err = self._tail[-1] if self._tail else f"exit status {self._proc.returncode}"
+                await self.close()
                 raise MeshUnavailable(f"nats-server exited at start-up: {err}")
             if ports_file.exists():
                 with contextlib.suppress(json.JSONDecodeError):
@@ -177,11 +200,15 @@ class EmbeddedNatsServer(AsyncResource):
             await writer.wait_closed()
         return True
 
-    async def _stderr_tail(self) -> str:
-        if self._proc is None or self._proc.stderr is None:
-            return ""
-        data = await self._proc.stderr.read()
-        return data.decode(errors="replace").strip().splitlines()[-1:][0] if data else ""
+    async def _read_log(self, proc: asyncio.subprocess.Process) -> None:
+        """Forward every stderr line to the ``nats-server`` logger until EOF (see class doc)."""
+        assert proc.stderr is not None
+        while line := await proc.stderr.readline():
+            text = line.decode(errors="replace").rstrip()
+            tag = _LEVEL_TAG.search(text)
+            level = _LEVELS.get(tag.group(0), logging.INFO) if tag else logging.INFO
+            self._tail.append(text)
+            server_log.log(level, "%s", text)
 
     async def close(self, *, timeout: float = 10.0) -> None:
         """SIGTERM (graceful: flushes JetStream), then SIGKILL after ``timeout``."""
@@ -193,10 +220,12 @@ class EmbeddedNatsServer(AsyncResource):
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-        if proc is not None and proc.stderr is not None:
-            # Drain so the pipe transport closes without a ResourceWarning.
+        if proc is not None:
+            self.exit_code = proc.returncode
+        drain, self._drain = self._drain, None
+        if drain is not None:
             with contextlib.suppress(Exception):
-                await proc.stderr.read()
+                await asyncio.wait_for(drain, 5)  # EOF comes right after the exit
         if self._ports_dir is not None:
             self._ports_dir.cleanup()
             self._ports_dir = None
