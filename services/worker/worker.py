@@ -284,19 +284,39 @@ class Worker(AsyncResource):
         await self._publish_final(finished.record)
 
     async def _publish_final(self, record: VideoRecord) -> None:
-        """PROCESSED + summary.ready, exactly once per job even across redeliveries."""
+        """PROCESSED, then summary.ready: each exactly once per job, across redeliveries.
+
+        Decided from the stream itself, not from the duplicate window (a redelivery may come
+        long after it): once this job has finished the record, nothing but this job publishes
+        a status of this video (a re-queue makes the job stale first). So the latest status
+        being PROCESSED means this job's PROCESSED is stored, and a summary.ready with a higher
+        sequence means the summary is too.
+        """
         if record.summary is None:
             return
-        already = await self._reader.latest([record.id], ["summary.ready"])
+        latest = {
+            e.event_type: e
+            for e in await self._reader.latest([record.id], ["video.status", "summary.ready"])
+        }
+        status, summary = latest.get("video.status"), latest.get("summary.ready")
         prefix = f"{record.id}:{record.job_id}"
-        if not already or already[-1].event.timestamp < record.updated_at:
-            await self._events.publish_status(
-                record.id,
-                VideoStatus.PROCESSED,
-                100,
-                lifecycle.PROCESSED_MESSAGE,
-                msg_id=f"{prefix}:processed",
-            )
+        announced = status is not None and getattr(status.event, "status", None) == (
+            VideoStatus.PROCESSED
+        )
+        if not announced:
+            status_seq = (
+                await self._events.publish_status(
+                    record.id,
+                    VideoStatus.PROCESSED,
+                    100,
+                    lifecycle.PROCESSED_MESSAGE,
+                    msg_id=f"{prefix}:processed",
+                )
+            ).seq
+        else:
+            assert status is not None
+            status_seq = status.seq
+        if summary is None or summary.seq < status_seq:
             await self._events.publish(
                 SummaryReadyEventDTO(video_id=record.id, summary=record.summary),
                 msg_id=f"{prefix}:summary",

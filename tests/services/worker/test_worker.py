@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from culto.errors import MeshUnavailable, TransientStageError
-from mesh import EventReader, MeshConnection, StoredEvent
+from mesh import EventPublisher, EventReader, JobQueue, MeshConnection, StoredEvent, VideoStore
 from mesh.catalog_client import VideoApiClient
 from mesh.subjects import event_filters
-from schemas import TranscriptInput, VideoCreate, VideoDTO, VideoStatus
+from schemas import SummaryDTO, TranscriptInput, VideoCreate, VideoDTO, VideoStatus
 from services.api.service import VideoApiService
+from services.videos import lifecycle
 from services.worker import JobContext, Worker, default_stages
+from tests.support import eventually
 
 SERMON = (
     "Irmãos, hoje vamos ler João 3:16. Porque Deus amou o mundo de tal maneira. "
@@ -25,14 +27,14 @@ SERMON = (
 async def wait_status(
     client: VideoApiClient, video_id: str, *statuses: VideoStatus, timeout: float = 20
 ) -> VideoDTO:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        video = await client.get(video_id)
-        if video.status in statuses:
-            return video
-        assert loop.time() < deadline, f"still {video.status} after {timeout}s"
-        await asyncio.sleep(0.05)
+    seen: list[VideoDTO] = []
+
+    async def reached() -> bool:
+        seen.append(await client.get(video_id))
+        return seen[-1].status in statuses
+
+    await eventually(reached, timeout, interval=0.05, what=f"status {'/'.join(statuses)}")
+    return seen[-1]
 
 
 async def events_of(mesh: MeshConnection, video_id: str) -> list[StoredEvent]:
@@ -244,3 +246,42 @@ async def test_error_before_the_pipeline_does_not_stop_the_worker(
             video = await client.create(submit())
             await wait_status(client, video.id, VideoStatus.PROCESSED)
             assert failed == [video.id] and worker.jobs_done == 1
+
+
+async def test_interrupted_finish_is_completed_once_outside_the_duplicate_window(
+    isolated_mesh: Any,
+) -> None:
+    # Regression (issue 9, defect 2): a worker died between publishing PROCESSED and
+    # summary.ready, and the job came back after the 2-minute duplicate window. The redelivery
+    # published PROCESSED a second time. Here the first PROCESSED is stored without the
+    # worker's msg id, exactly as it looks once the window has passed.
+    env = await isolated_mesh()
+    async with VideoApiService(env.mesh, env.settings.api_config()):
+        client = VideoApiClient(env.mesh)
+        video = await client.create(submit())
+        store = VideoStore(env.mesh)
+        job = (await store.get(video.id)).record.job_id
+        assert job is not None
+        await store.update(video.id, lambda r: lifecycle.start(r, job))
+        summary = SummaryDTO(word_count=42)
+        await store.update(video.id, lambda r: lifecycle.finish(r, job, summary))
+        await EventPublisher(env.mesh).publish_status(
+            video.id,
+            VideoStatus.PROCESSED,
+            100,
+            lifecycle.PROCESSED_MESSAGE,
+            msg_id="an id the duplicate window has forgotten",
+        )
+        async with Worker(env.mesh, env.settings.worker_config()):
+            await eventually(
+                lambda: _settled(env.mesh, video.id), what="the redelivered job settled"
+            )
+    kinds = statuses(await events_of(env.mesh, video.id))
+    assert kinds.count(("video.status", VideoStatus.PROCESSED, 100)) == 1
+    assert [k[0] for k in kinds].count("summary.ready") == 1
+    assert [k[0] for k in kinds][-2:] == ["video.status", "summary.ready"]
+
+
+async def _settled(mesh: MeshConnection, video_id: str) -> bool:
+    kinds = [e.event_type for e in await events_of(mesh, video_id)]
+    return await JobQueue(mesh).pending() == 0 and "summary.ready" in kinds
