@@ -1,14 +1,43 @@
-"""The ``CULTO_JOBS`` work queue: enqueue, cancel, and the workers' shared pull consumer."""
+"""The ``CULTO_JOBS`` work queue: enqueue, cancel, the workers' shared pull consumer, and the
+advisory JetStream sends when a job was delivered ``max_deliver`` times without being settled.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from pydantic import ValidationError
 
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.events import MSG_ID_HEADER
-from mesh.subjects import JOBS_STREAM, WORKERS_CONSUMER, job_subject
+from mesh.subjects import ABANDONED_JOBS_ADVISORY, JOBS_STREAM, WORKERS_CONSUMER, job_subject
 from schemas.jobs import ProcessJob
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonedJob:
+    """A job JetStream gave up on: delivered ``deliveries`` times, never acknowledged.
+
+    Its message stays in the work queue (the consumer will not deliver it again) until
+    :meth:`JobQueue.remove` deletes it.
+    """
+
+    job: ProcessJob
+    stream_seq: int
+    deliveries: int
+
+
+AbandonedHandler = Callable[[AbandonedJob], Awaitable[None]]
 
 
 class JobQueue:
@@ -49,3 +78,39 @@ class JobQueue:
             return await self._mesh.js.pull_subscribe_bind(
                 durable=WORKERS_CONSUMER, stream=JOBS_STREAM
             )
+
+    async def remove(self, stream_seq: int) -> None:
+        """Delete one job message (an abandoned job that no consumer will deliver again)."""
+        with nats_errors(f"removing job {stream_seq}"):
+            await self._mesh.jsm.delete_msg(JOBS_STREAM, stream_seq)
+
+    async def watch_abandoned(self, handler: AbandonedHandler, *, queue: str) -> Subscription:
+        """Call ``handler`` for every job JetStream abandons (MAX_DELIVERIES advisory).
+
+        One subscriber of the ``queue`` group handles each advisory. The callback only starts
+        a task: a slow handler never blocks the connection's other subscriptions.
+        """
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def handle(msg: Msg) -> None:
+            try:
+                advisory = json.loads(msg.data)
+                seq, deliveries = int(advisory["stream_seq"]), int(advisory["deliveries"])
+                with nats_errors(f"reading abandoned job {seq}"):
+                    raw = await self._mesh.jsm.get_msg(JOBS_STREAM, seq)
+                job = ProcessJob.model_validate_json(raw.data or b"")
+            except (ValueError, KeyError, TypeError, ValidationError) as exc:
+                log.warning("ignoring a malformed max-deliveries advisory: %s", exc)
+                return
+            except Exception as exc:  # the message may be gone (cancelled meanwhile)
+                log.info("abandoned job not readable any more: %s", exc)
+                return
+            await handler(AbandonedJob(job, seq, deliveries))
+
+        async def spawn(msg: Msg) -> None:
+            task = asyncio.get_running_loop().create_task(handle(msg))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        with nats_errors("watching abandoned jobs"):
+            return await self._mesh.nc.subscribe(ABANDONED_JOBS_ADVISORY, queue=queue, cb=spawn)

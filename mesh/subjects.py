@@ -24,6 +24,10 @@ EVENTS_ALL = f"{EVENTS_PREFIX}.>"
 JOBS_PREFIX = "culto.jobs"
 JOBS_ALL = f"{JOBS_PREFIX}.>"
 API_PREFIX = "culto.api.videos"
+ABANDONED_JOBS_ADVISORY = (
+    f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{JOBS_STREAM}.{WORKERS_CONSUMER}"
+)
+"""Sent by JetStream when a job reached ``max_deliver`` without being settled (ADR-10)."""
 
 
 def video_token(video_id: str) -> str:

@@ -15,18 +15,27 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from nats.aio.subscription import Subscription
 from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import EndpointConfig, Service, ServiceConfig
 from pydantic import BaseModel, ValidationError
 
 from culto import __version__
-from culto.errors import ConfigError, Conflict, CultoError, InvalidInput, NotFound
+from culto.errors import (
+    ConfigError,
+    Conflict,
+    CultoError,
+    InvalidInput,
+    NotFound,
+    PermanentStageError,
+)
 from culto.resources import AsyncResource
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
-from mesh.jobs import JobQueue
+from mesh.jobs import AbandonedJob, JobQueue
+from mesh.replay import EventReader
 from mesh.subjects import api_subject
 from mesh.videos import VideoStore
 from schemas.api import VideoRef
@@ -37,6 +46,7 @@ from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoRecord, V
 from services.api.catalog import Catalog
 from services.transcripts.decode import check_size
 from services.videos import lifecycle
+from services.videos.outcomes import fail_job
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +105,13 @@ class VideoApiService(AsyncResource):
         self._jobs = JobQueue(mesh)
         self._artifacts = ArtifactStore(mesh)
         self._events = EventPublisher(mesh)
+        self._reader = EventReader(mesh)
         self.catalog = Catalog(mesh, self.store)
         self._service: Service | None = None
+        self._advisories: Subscription | None = None
         self.requests = 0
         self.errors = 0
+        self.jobs_abandoned = 0
 
     async def open(self) -> None:
         """Load the catalog and start answering requests."""
@@ -122,13 +135,47 @@ class VideoApiService(AsyncResource):
             await self._service.add_endpoint(
                 EndpointConfig(name=verb, subject=api_subject(verb), handler=self._wrap(handler))
             )
+        self._advisories = await self._jobs.watch_abandoned(self._abandoned, queue=QUEUE_GROUP)
 
     async def close(self) -> None:
         """Stop answering (in-flight requests finish) and stop following the catalog."""
+        advisories, self._advisories = self._advisories, None
+        if advisories is not None:
+            with contextlib.suppress(Exception):
+                await advisories.unsubscribe()
         if self._service is not None:
             await self._service.stop()
             self._service = None
         await self.catalog.stop()
+
+    async def _abandoned(self, abandoned: AbandonedJob) -> None:
+        """JetStream gave up on a job whose workers kept dying: fail its video, drop the job.
+
+        Without this the video would stay PROCESSING forever: no worker is left to say so.
+        """
+        job = abandoned.job
+        error = PermanentStageError(
+            f"processing stopped {abandoned.deliveries} times without finishing (the worker"
+            " crashed or was stopped each time, e.g. out of memory on a very long video);"
+            " submit it again with reprocess=true, or ask the operator to check the workers' logs",
+            code="job_abandoned",
+        )
+        try:
+            failed = await fail_job(
+                self.store,
+                self._events,
+                self._reader,
+                video_id=job.video_id,
+                job_id=job.job_id,
+                error=error,
+                stage=None,
+            )
+            await self._jobs.remove(abandoned.stream_seq)
+        except CultoError as exc:
+            log.warning("abandoned job %s of %s not settled: %s", job.job_id, job.video_id, exc)
+            return
+        if failed is not None:
+            self.jobs_abandoned += 1
 
     def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[None]]:
         async def endpoint(request: Request) -> None:

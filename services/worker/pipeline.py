@@ -35,12 +35,15 @@ class WorkerConfig:
         max_deliver: Deliveries of one job before it fails for good (likewise).
         max_transcript_bytes: Largest transcript a job may carry.
         whisper_model: Speech-recognition model; ``None`` = the bundled base model.
+        shutdown_grace: Seconds a running job may take to finish when the worker stops, before
+            it is handed back (keep it below the orchestrator's termination grace period).
     """
 
     ack_wait: float = 30.0
     max_deliver: int = 5
     max_transcript_bytes: int = 5 * 1024 * 1024
     whisper_model: str | None = None
+    shutdown_grace: float = 10.0
 
     def __post_init__(self) -> None:
         if self.ack_wait <= 0:
@@ -49,6 +52,8 @@ class WorkerConfig:
             raise ConfigError("CULTO_JOB_MAX_DELIVER: must be at least 1")
         if self.max_transcript_bytes < 1:
             raise ConfigError("CULTO_MAX_TRANSCRIPT_BYTES: must be positive")
+        if self.shutdown_grace < 0:
+            raise ConfigError("shutdown_grace: must not be negative")
 
 
 @dataclass

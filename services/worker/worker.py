@@ -43,17 +43,15 @@ from mesh.events import EventPublisher
 from mesh.jobs import JobQueue
 from mesh.replay import EventReader
 from mesh.videos import VideoStore
-from schemas.events import ErrorEventDTO, SummaryReadyEventDTO
+from schemas.events import SummaryReadyEventDTO
 from schemas.jobs import ProcessJob
-from schemas.videos import ErrorInfo, VideoRecord, VideoStatus
+from schemas.videos import VideoRecord, VideoStatus
 from services.videos import lifecycle
+from services.videos.outcomes import fail_job
 from services.worker.pipeline import JobContext, Stage, WorkerConfig, run_pipeline
 from services.worker.stages import default_stages
 
 log = logging.getLogger(__name__)
-
-SHUTDOWN_GRACE = 10.0
-"""Seconds a running job may take to finish when the worker is closed."""
 
 
 def backoff(attempt: int) -> float:
@@ -101,12 +99,12 @@ class Worker(AsyncResource):
         self._task = asyncio.get_running_loop().create_task(self._loop(sub))
 
     async def close(self) -> None:
-        """Stop pulling; let the current job finish for :data:`SHUTDOWN_GRACE`, then give it
+        """Stop pulling; let the current job finish for ``shutdown_grace`` seconds, then give it
         back (``nak``) so another worker takes it at once."""
         self._stopping.set()
         task, self._task = self._task, None
         if task is not None:
-            done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_GRACE)
+            done, _ = await asyncio.wait({task}, timeout=self._config.shutdown_grace)
             if not done:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -324,30 +322,12 @@ class Worker(AsyncResource):
 
     async def _fail(self, job: ProcessJob, stage: str, exc: CultoError) -> None:
         self.jobs_failed += 1
-        log.warning("%s: video %s failed in %s: %s", self.name, job.video_id, stage, exc.message)
-
-        info = ErrorInfo(code=exc.code, message=exc.message)
-        try:
-            failed = await self._store.update(
-                job.video_id, lambda rec: lifecycle.fail(rec, job.job_id, info)
-            )
-        except (NotFound, JobCancelled):
-            return  # deleted, re-queued or settled meanwhile: nothing of this job to mark
-        prefix = f"{job.video_id}:{job.job_id}"
-        await self._events.publish_status(
-            job.video_id,
-            VideoStatus.FAILED,
-            failed.record.progress,
-            exc.message,
-            msg_id=f"{prefix}:failed",
-        )
-        await self._events.publish(
-            ErrorEventDTO(
-                video_id=job.video_id,
-                code=exc.code,
-                message=exc.message,
-                stage=stage or None,
-                retryable=False,
-            ),
-            msg_id=f"{prefix}:error",
+        await fail_job(
+            self._store,
+            self._events,
+            self._reader,
+            video_id=job.video_id,
+            job_id=job.job_id,
+            error=exc,
+            stage=stage,
         )

@@ -14,7 +14,7 @@ from mesh.subjects import event_filters
 from schemas import SummaryDTO, TranscriptInput, VideoCreate, VideoDTO, VideoStatus
 from services.api.service import VideoApiService
 from services.videos import lifecycle
-from services.worker import JobContext, Worker, default_stages
+from services.worker import JobContext, Worker, WorkerConfig, default_stages
 from tests.support import eventually
 
 SERMON = (
@@ -49,6 +49,10 @@ def statuses(events: list[StoredEvent]) -> list[tuple[str, Any, int]]:
         (e.event_type, getattr(e.event, "status", None), getattr(e.event, "progress", -1))
         for e in events
     ]
+
+
+DOOMED = WorkerConfig(ack_wait=1.0, shutdown_grace=0.0)
+"""A worker about to be 'killed': its close gives the running job no time."""
 
 
 def submit(title: str = "Culto") -> VideoCreate:
@@ -106,9 +110,7 @@ async def test_killed_worker_job_is_redelivered_and_completes_once(isolated_mesh
     other = await env.connect("culto-test-worker-a")
     async with VideoApiService(env.mesh, env.settings.api_config()):
         client = VideoApiClient(env.mesh)
-        doomed = Worker(
-            other, env.settings.worker_config(), stages=[gate, *default_stages()], name="a"
-        )
+        doomed = Worker(other, DOOMED, stages=[gate, *default_stages()], name="a")
         await doomed.__aenter__()
         video = await client.create(submit())
         await asyncio.wait_for(gate.entered.wait(), 10)
@@ -285,3 +287,41 @@ async def test_interrupted_finish_is_completed_once_outside_the_duplicate_window
 async def _settled(mesh: MeshConnection, video_id: str) -> bool:
     kinds = [e.event_type for e in await events_of(mesh, video_id)]
     return await JobQueue(mesh).pending() == 0 and "summary.ready" in kinds
+
+
+async def test_job_whose_workers_keep_dying_fails_once_and_leaves_the_queue(
+    isolated_mesh: Any,
+) -> None:
+    # Regression (issue 9, defect 1): after CULTO_JOB_MAX_DELIVER deliveries to workers that
+    # died, the video stayed PROCESSING forever and the job message stayed in CULTO_JOBS.
+    env = await isolated_mesh(job_ack_wait=1.0, job_max_deliver=2)
+    async with VideoApiService(env.mesh, env.settings.api_config()) as service:
+        client = VideoApiClient(env.mesh)
+        video = await client.create(submit())
+        for attempt in range(2):
+            gate = Gate()
+            conn = await env.connect(f"culto-test-doomed-{attempt}")
+            doomed = Worker(conn, DOOMED, stages=[gate, *default_stages()])
+            await doomed.__aenter__()
+            await asyncio.wait_for(gate.entered.wait(), 10)
+            await conn.nc.close()  # the process dies: no ack, no nak
+            await doomed.close()
+            await conn.close()
+        # JetStream notices the exhausted job when it next delivers: to a healthy worker.
+        async with Worker(env.mesh, env.settings.worker_config()) as healthy:
+            failed = await wait_status(client, video.id, VideoStatus.FAILED, timeout=20)
+            assert healthy.jobs_done == 0
+        assert failed.error is not None and failed.error.code == "job_abandoned"
+        assert "2 times" in failed.error.message
+        await eventually(lambda: _no_jobs(env.mesh), what="job removed")
+        info = await env.mesh.jsm.stream_info("CULTO_JOBS")
+        assert info.state.messages == 0
+        assert service.jobs_abandoned == 1
+    kinds = statuses(await events_of(env.mesh, video.id))
+    assert kinds.count(("video.status", VideoStatus.FAILED, 0)) == 1
+    errors = [e.event for e in await events_of(env.mesh, video.id) if e.event_type == "error"]
+    assert len(errors) == 1 and getattr(errors[0], "code", None) == "job_abandoned"
+
+
+async def _no_jobs(mesh: MeshConnection) -> bool:
+    return await JobQueue(mesh).pending() == 0
