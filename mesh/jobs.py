@@ -72,6 +72,12 @@ class JobQueue:
             info = await self._mesh.jsm.consumer_info(JOBS_STREAM, WORKERS_CONSUMER)
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
+    async def consumer_limits(self) -> tuple[float, int]:
+        """``(ack_wait seconds, max_deliver)`` of the provisioned workers' consumer."""
+        with nats_errors("reading job consumer"):
+            info = await self._mesh.jsm.consumer_info(JOBS_STREAM, WORKERS_CONSUMER)
+        return float(info.config.ack_wait or 0), int(info.config.max_deliver or 0)
+
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         """Bind to the durable consumer shared by every worker (provisioned beforehand)."""
         with nats_errors("binding the workers' consumer"):

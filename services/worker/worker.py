@@ -29,6 +29,7 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from culto.errors import (
+    ConfigError,
     CultoError,
     JobCancelled,
     MeshError,
@@ -94,8 +95,28 @@ class Worker(AsyncResource):
         self.busy = False
 
     async def open(self) -> None:
-        """Bind to the shared consumer and start pulling jobs."""
-        self._sub = sub = await JobQueue(self._mesh).subscribe()
+        """Check the consumer's limits, bind to it and start pulling jobs.
+
+        Raises:
+            ConfigError: this worker's ack wait or max deliveries differ from the provisioned
+                consumer's (JetStream would redeliver on another schedule than the worker's
+                keep-alive and retry logic assume).
+        """
+        jobs = JobQueue(self._mesh)
+        ack_wait, max_deliver = await jobs.consumer_limits()
+        if abs(ack_wait - self._config.ack_wait) > 0.001:
+            raise ConfigError(
+                f"CULTO_JOB_ACK_WAIT: this worker has {self._config.ack_wait:g}s but the"
+                f" provisioned consumer has {ack_wait:g}s; set one value everywhere and run"
+                " 'culto provision'"
+            )
+        if max_deliver != self._config.max_deliver:
+            raise ConfigError(
+                f"CULTO_JOB_MAX_DELIVER: this worker has {self._config.max_deliver} but the"
+                f" provisioned consumer has {max_deliver}; set one value everywhere and run"
+                " 'culto provision'"
+            )
+        self._sub = sub = await jobs.subscribe()
         self._task = asyncio.get_running_loop().create_task(self._loop(sub))
 
     async def close(self) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from culto.errors import MeshUnavailable, TransientStageError
+import pytest
+
+from culto.errors import ConfigError, MeshUnavailable, TransientStageError
 from mesh import EventPublisher, EventReader, JobQueue, MeshConnection, StoredEvent, VideoStore
 from mesh.catalog_client import VideoApiClient
 from mesh.subjects import event_filters
@@ -51,8 +54,9 @@ def statuses(events: list[StoredEvent]) -> list[tuple[str, Any, int]]:
     ]
 
 
-DOOMED = WorkerConfig(ack_wait=1.0, shutdown_grace=0.0)
-"""A worker about to be 'killed': its close gives the running job no time."""
+def doomed_config(env: Any) -> WorkerConfig:
+    """A worker about to be 'killed': its close gives the running job no time."""
+    return dataclasses.replace(env.settings.worker_config(), shutdown_grace=0.0)
 
 
 def submit(title: str = "Culto") -> VideoCreate:
@@ -110,7 +114,7 @@ async def test_killed_worker_job_is_redelivered_and_completes_once(isolated_mesh
     other = await env.connect("culto-test-worker-a")
     async with VideoApiService(env.mesh, env.settings.api_config()):
         client = VideoApiClient(env.mesh)
-        doomed = Worker(other, DOOMED, stages=[gate, *default_stages()], name="a")
+        doomed = Worker(other, doomed_config(env), stages=[gate, *default_stages()], name="a")
         await doomed.__aenter__()
         video = await client.create(submit())
         await asyncio.wait_for(gate.entered.wait(), 10)
@@ -301,7 +305,7 @@ async def test_job_whose_workers_keep_dying_fails_once_and_leaves_the_queue(
         for attempt in range(2):
             gate = Gate()
             conn = await env.connect(f"culto-test-doomed-{attempt}")
-            doomed = Worker(conn, DOOMED, stages=[gate, *default_stages()])
+            doomed = Worker(conn, doomed_config(env), stages=[gate, *default_stages()])
             await doomed.__aenter__()
             await asyncio.wait_for(gate.entered.wait(), 10)
             await conn.nc.close()  # the process dies: no ack, no nak
@@ -325,3 +329,18 @@ async def test_job_whose_workers_keep_dying_fails_once_and_leaves_the_queue(
 
 async def _no_jobs(mesh: MeshConnection) -> bool:
     return await JobQueue(mesh).pending() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "variable"),
+    [({"ack_wait": 7.0}, "CULTO_JOB_ACK_WAIT"), ({"max_deliver": 9}, "CULTO_JOB_MAX_DELIVER")],
+)
+async def test_worker_refuses_limits_that_differ_from_the_provisioned_consumer(
+    isolated_mesh: Any, change: dict[str, Any], variable: str
+) -> None:
+    # Regression (issue 9, defect 12): such a worker went unnoticed.
+    env = await isolated_mesh(job_ack_wait=2.0, job_max_deliver=3)
+    config = dataclasses.replace(env.settings.worker_config(), **change)
+    with pytest.raises(ConfigError, match=f"^{variable}: .*culto provision"):
+        async with Worker(env.mesh, config):
+            pass
