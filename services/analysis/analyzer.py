@@ -68,7 +68,7 @@ def analyze(
     key_points = select_key_points(sentences, stopwords)
     citations = [
         CitationDTO(author=c.author, text=c.text, timestamp=timeline.time_at(c.start))
-        for c in find_citations(text)
+        for c in find_citations(text, timeline.boundaries())
     ]
     passages = aggregate_passages(find_passages(text, lang), timeline)
 
