@@ -25,9 +25,9 @@ Bible passage, and the preacher talking to the congregation is not a quotation.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from collections.abc import Sequence
 from typing import Any, Final
 
 from services.analysis.bible.asr import is_caseless
@@ -354,7 +354,7 @@ def _add_caseless(
     """Add the caption-only shapes of :mod:`citations_caseless` not already found."""
     extra = named_before_verb(text, boundaries) + tagged_after(text, boundaries, _KNOWN_RE)
     for author, body, start in extra:
-        body = normalize_space(body).strip(" ,;:-–—")
+        body = normalize_space(body).strip(" ,;:-\u2013\u2014")
         shown = _clean_author(author)
         if not _author_ok(shown, kind="intro", quoted=False):
             continue
