@@ -64,7 +64,11 @@ def analyze(
     # YAKE favours a text's opening, which in a sermon is greetings and announcements.
     body = [s.text for s in sentences if not is_boilerplate(s.text, s.words)]
     keywords = extract_keywords(body, stopwords)
-    themes = extract_themes(words, lang, title=title, description=description, keywords=keywords)
+    # Offerings, announcements and the closing prayer are not what the sermon is about.
+    body_words = tokens(" ".join(body)) or words
+    themes = extract_themes(
+        body_words, lang, title=title, description=description, keywords=keywords
+    )
     key_points = select_key_points(sentences, stopwords)
     citations = [
         CitationDTO(author=c.author, text=c.text, timestamp=timeline.time_at(c.start))
