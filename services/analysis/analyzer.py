@@ -11,6 +11,7 @@ from __future__ import annotations
 from culto.errors import TranscriptError
 from schemas.summary import CitationDTO, Language, SummaryDTO
 from schemas.transcripts import Transcript
+from services.analysis.bible.asr import is_caseless
 from services.analysis.citations import find_citations
 from services.analysis.keypoints import is_boilerplate, select_key_points
 from services.analysis.keywords import extract_keywords
@@ -22,6 +23,7 @@ from services.analysis.stopwords import stopwords_for
 from services.analysis.text import tokens
 from services.analysis.themes import extract_themes
 from services.analysis.timeline import Timeline
+from services.analysis.truecase import restore
 
 
 def analyze(
@@ -70,8 +72,10 @@ def analyze(
         body_words, lang, title=title, description=description, keywords=keywords
     )
     key_points = select_key_points(sentences, stopwords)
+    # Captions have no capitals or punctuation; what a reader sees gets them back by rule.
+    shown = (lambda s: restore(s, lang)) if is_caseless(text) else (lambda s: s)
     citations = [
-        CitationDTO(author=c.author, text=c.text, timestamp=timeline.time_at(c.start))
+        CitationDTO(author=c.author, text=shown(c.text), timestamp=timeline.time_at(c.start))
         for c in find_citations(text, timeline.boundaries())
     ]
     passages = aggregate_passages(find_passages(text, lang), timeline)
@@ -83,6 +87,6 @@ def analyze(
         themes=themes,
         passages=passages,
         citations=citations,
-        key_points=[s.text for s in key_points],
+        key_points=[shown(s.text) for s in key_points],
         key_point_timestamps=[timeline.time_at(s.start) for s in key_points],
     )
