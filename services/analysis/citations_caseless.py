@@ -31,6 +31,8 @@ MAX_WORDS: Final = 30
 # A story told about someone runs a minute or two before their saying is quoted.
 LOOK_BACK: Final = 800
 MAX_NAME_WORDS: Final = 4
+# A saying shorter than this on its own line began on the line before.
+SHORT_LINE: Final = 6
 
 # Only the verbs of quoting someone quotable: a plain "disse"/"said" is narrative ("e ele
 # disse ao mar", "paul says in ...") far more often than a citation.
@@ -157,7 +159,7 @@ def tagged_after(
             continue
         index = bisect_left(boundaries, tag.start()) - 1
         start = boundaries[index] if index >= 0 else 0
-        if len(folded[start : tag.start()].split()) < 8 and index >= 1:
+        if len(folded[start : tag.start()].split()) < SHORT_LINE and index >= 1:
             index -= 1
             start = boundaries[index]  # a short last line: the quote began a line earlier
         quote = " ".join(text[start : tag.start()].split())
