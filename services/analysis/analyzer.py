@@ -8,6 +8,8 @@ whose character offsets map back to segment start times through a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from culto.errors import TranscriptError
 from schemas.summary import CitationDTO, Language, SummaryDTO
 from schemas.transcripts import Transcript
@@ -74,10 +76,7 @@ def analyze(
     key_points = select_key_points(sentences, stopwords)
     # Captions have no capitals or punctuation; what a reader sees gets them back by rule.
     shown = (lambda s: restore(s, lang)) if is_caseless(text) else (lambda s: s)
-    citations = [
-        CitationDTO(author=c.author, text=shown(c.text), timestamp=timeline.time_at(c.start))
-        for c in find_citations(text, timeline.boundaries())
-    ]
+    citations = _citations(timeline, shown)
     passages = aggregate_passages(find_passages(text, lang), timeline)
 
     return SummaryDTO(
@@ -90,3 +89,11 @@ def analyze(
         key_points=[shown(s.text) for s in key_points],
         key_point_timestamps=[timeline.time_at(s.start) for s in key_points],
     )
+
+
+def _citations(timeline: Timeline, shown: Callable[[str], str]) -> list[CitationDTO]:
+    """Attributed quotations with their timestamps, quotes shown through ``shown``."""
+    return [
+        CitationDTO(author=c.author, text=shown(c.text), timestamp=timeline.time_at(c.start))
+        for c in find_citations(timeline.text, timeline.boundaries())
+    ]

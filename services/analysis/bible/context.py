@@ -15,6 +15,7 @@ announced as the text.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Final
 
 from services.analysis.bible.books import Language
@@ -49,10 +50,11 @@ def narrow_chapters(folded: str, found: list[Found], lang: Language) -> list[Fou
         The pieces with narrowed chapters replaced, still in text order.
     """
     result: list[Found] = []
+    # Pieces of one locator ("Mateus 5-7", "Salmos 23, 91") share its start offset.
+    starts = Counter(piece[3] for _, piece in found)
     for index, (book, piece) in enumerate(found):
         chapter, verse_start, _, start, end = piece
-        shared = any(other[1][3] == start for j, other in enumerate(found) if j != index)
-        if verse_start is not None or shared:
+        if verse_start is not None or starts[start] > 1:
             result.append((book, piece))
             continue
         limit = min(len(folded), end + WINDOW)
