@@ -38,6 +38,7 @@ from services.analysis.text import fold, normalize_space, phrase_list, word_set
 MIN_QUOTE_WORDS: Final = 3
 MAX_QUOTE_CHARS: Final = 300
 MAX_UNPUNCTUATED_WORDS: Final = 30
+DEDUPE_WORDS: Final = 6
 
 KNOWN_AUTHORS: Final = phrase_list(
     """
@@ -338,7 +339,7 @@ def find_citations(text: str, boundaries: Sequence[int] = ()) -> list[Citation]:
             author_start = match.start("author")
             if any(abs(author_start - other) < 40 for other in found):
                 continue  # an earlier pattern already took this quotation
-            key = (fold(_clean_author(author)), fold(body))
+            key = _dedupe_key(_clean_author(author), body)
             if key in seen:
                 continue
             seen.add(key)
@@ -346,6 +347,11 @@ def find_citations(text: str, boundaries: Sequence[int] = ()) -> list[Citation]:
     if is_caseless(text):
         _add_caseless(text, boundaries, found, seen)
     return [found[k] for k in sorted(found)]
+
+
+def _dedupe_key(author: str, body: str) -> tuple[str, str]:
+    """The same saying quoted twice: its author and first words (captions cut it differently)."""
+    return fold(author), " ".join(fold(body).split()[:DEDUPE_WORDS])
 
 
 def _add_caseless(
@@ -360,7 +366,7 @@ def _add_caseless(
             continue
         if any(abs(start - other) < 40 for other in found):
             continue
-        key = (fold(shown), fold(body))
+        key = _dedupe_key(shown, body)
         if key not in seen:
             seen.add(key)
             found[start] = Citation(shown, body, start)

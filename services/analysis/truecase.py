@@ -4,7 +4,7 @@ Automatic captions have no capitals and no punctuation. Key points and quotation
 reader get, by simple offline rules (no model, nothing downloaded):
 
 * a capital on the first letter and a closing ``.`` - or ``?`` when the sentence opens with an
-  unambiguous question ("quem", "por que", "será que", "why", "do you" ...);
+  unambiguous question ("qual", "por que", "será que", "why", "do you" ...);
 * ``I``/``I'm``/``I've`` in English;
 * capitals on names that are always capitalised: God and Jesus in both languages, the Bible,
   the Holy Spirit, weekdays and months in English, and Bible book names that the passage
@@ -30,12 +30,15 @@ _ALWAYS: Final = word_set(
     june july august september october november december
     """
 )
+_CONNECTORS: Final = word_set("de do da dos das aos ao a o of the to")
+# Words where a book's name ends and its locator begins.
+_NUMBER_STOP: Final = word_set("capitulo capitulos versiculo versiculos chapter verse verses")
 _PRONOUN_I_RE: Final = re.compile(r"(?<![\w'])i(?='(?:m|ve|ll|d)\b|\b)")
 _PHRASES_RE: Final = re.compile(r"\b(esp[ií]rito santo|holy spirit)\b")
-# Only openers that are questions whatever follows: "what comes into our minds ..." and
-# "quando jesus fala ..." are statements as often as not.
+# Only openers that are questions whatever follows: "what comes into our minds ...", "quem
+# não perdoa ..." and "quando jesus fala ..." are statements as often as not.
 _QUESTION_RE: Final = re.compile(
-    r"^(?:quem|qual|quais|por que|sera que|voce ja|voces ja"
+    r"^(?:qual|quais|por que|sera que|voce ja|voces ja"
     r"|who|why|do you|did you|are you|is it|can you|have you|has anyone)\b"
 )
 _END_RE: Final = re.compile(r"[.!?…\"'”»)]$")
@@ -58,9 +61,12 @@ def restore(text: str, language: Language) -> str:
         for word in WORD_RE.finditer(phrase.group()):
             chars[phrase.start() + word.start()] = chars[phrase.start() + word.start()].upper()
     for mention in find_passages(text, language):
-        first = WORD_RE.search(text, mention.start)
-        if first is not None and not first.group().isdigit():
-            chars[first.start()] = chars[first.start()].upper()
+        # Every word of the book's name: "primeira coríntios 13" -> "Primeira Coríntios 13".
+        for word in WORD_RE.finditer(text, mention.start, mention.end):
+            if word.group()[0].isdigit() or fold(word.group()) in _NUMBER_STOP:
+                break
+            if fold(word.group()) not in _CONNECTORS:
+                chars[word.start()] = chars[word.start()].upper()
     text = "".join(chars)
     if language == "en":
         text = _PRONOUN_I_RE.sub("I", text)

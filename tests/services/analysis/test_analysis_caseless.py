@@ -147,7 +147,9 @@ def test_restore_capitals_and_stop() -> None:
     assert restore("i know that god hears us on monday", "en") == (
         "I know that God hears us on Monday."
     )
-    assert restore("quem vai fazer isso com a gente", "pt").endswith("?")
+    assert restore("será que deus esqueceu de mim", "pt").endswith("?")
+    assert restore("quem não perdoa fica preso", "pt").endswith(".")
+    assert restore("leia primeira coríntios 13 4", "pt") == "Leia Primeira Coríntios 13 4."
     assert restore("como diz romanos 8 28 tudo coopera", "pt") == (
         "Como diz Romanos 8 28 tudo coopera."
     )
