@@ -8,9 +8,12 @@ whose character offsets map back to segment start times through a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from culto.errors import TranscriptError
 from schemas.summary import CitationDTO, Language, SummaryDTO
 from schemas.transcripts import Transcript
+from services.analysis.bible.asr import is_caseless
 from services.analysis.citations import find_citations
 from services.analysis.keypoints import is_boilerplate, select_key_points
 from services.analysis.keywords import extract_keywords
@@ -22,6 +25,7 @@ from services.analysis.stopwords import stopwords_for
 from services.analysis.text import tokens
 from services.analysis.themes import extract_themes
 from services.analysis.timeline import Timeline
+from services.analysis.truecase import restore
 
 
 def analyze(
@@ -64,12 +68,15 @@ def analyze(
     # YAKE favours a text's opening, which in a sermon is greetings and announcements.
     body = [s.text for s in sentences if not is_boilerplate(s.text, s.words)]
     keywords = extract_keywords(body, stopwords)
-    themes = extract_themes(words, lang, title=title, description=description, keywords=keywords)
+    # Offerings, announcements and the closing prayer are not what the sermon is about.
+    body_words = tokens(" ".join(body)) or words
+    themes = extract_themes(
+        body_words, lang, title=title, description=description, keywords=keywords
+    )
     key_points = select_key_points(sentences, stopwords)
-    citations = [
-        CitationDTO(author=c.author, text=c.text, timestamp=timeline.time_at(c.start))
-        for c in find_citations(text)
-    ]
+    # Captions have no capitals or punctuation; what a reader sees gets them back by rule.
+    shown = (lambda s: restore(s, lang)) if is_caseless(text) else (lambda s: s)
+    citations = _citations(timeline, shown)
     passages = aggregate_passages(find_passages(text, lang), timeline)
 
     return SummaryDTO(
@@ -79,6 +86,14 @@ def analyze(
         themes=themes,
         passages=passages,
         citations=citations,
-        key_points=[s.text for s in key_points],
+        key_points=[shown(s.text) for s in key_points],
         key_point_timestamps=[timeline.time_at(s.start) for s in key_points],
     )
+
+
+def _citations(timeline: Timeline, shown: Callable[[str], str]) -> list[CitationDTO]:
+    """Attributed quotations with their timestamps, quotes shown through ``shown``."""
+    return [
+        CitationDTO(author=c.author, text=shown(c.text), timestamp=timeline.time_at(c.start))
+        for c in find_citations(timeline.text, timeline.boundaries())
+    ]

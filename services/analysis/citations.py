@@ -25,16 +25,20 @@ Bible passage, and the preacher talking to the congregation is not a quotation.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from services.analysis.bible.asr import is_caseless
+from services.analysis.citations_caseless import bounded_quote, named_before_verb, tagged_after
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import fold, normalize_space, phrase_list, word_set
 
 MIN_QUOTE_WORDS: Final = 3
 MAX_QUOTE_CHARS: Final = 300
 MAX_UNPUNCTUATED_WORDS: Final = 30
+DEDUPE_WORDS: Final = 6
 
 KNOWN_AUTHORS: Final = phrase_list(
     """
@@ -75,6 +79,20 @@ KNOWN_AUTHORS: Final = phrase_list(
     Chesterton
     Tim Keller
     Timothy Keller
+    Oswald Chambers
+    E. M. Bounds
+    Andrew Murray
+    Max Lucado
+    Francis Schaeffer
+    Henri Nouwen
+    Elisabeth Elliot
+    Amy Carmichael
+    George Whitefield
+    Smith Wigglesworth
+    Leonard Ravenhill
+    J. I. Packer
+    Philip Yancey
+    Eugene Peterson
     John Piper
     John Stott
     Jonathan Edwards
@@ -158,6 +176,7 @@ def _trie_pattern(names: tuple[str, ...]) -> str:
 
 
 _KNOWN: Final = _trie_pattern(KNOWN_AUTHORS)
+_KNOWN_RE: Final = re.compile(rf"(?<!\w)(?P<author>{_KNOWN})(?!\w)")
 _AUTHOR: Final = rf"(?P<author>(?i:{_KNOWN})(?![\w])|{_CAPS_AUTHOR})"
 
 _DESC_PT: Final = (
@@ -245,13 +264,13 @@ def _trim_author(author: str) -> str:
 def _author_ok(author: str, *, kind: str, quoted: bool) -> bool:
     words = [fold(w).strip(".") for w in author.split()]
     words = [w for w in words if w]
-    if not words or words[0] in _STOPWORDS:
-        return False
+    known = _name_key(author) in _KNOWN_DISPLAY
+    if not words or (words[0] in _STOPWORDS and not known):
+        return False  # ("E. M. Bounds" starts with the Portuguese "e")
     if all(w in NON_AUTHORS or len(w) == 1 for w in words):
         return False
     if words[0] in NON_AUTHORS and len(words) == 1:
         return False
-    known = _name_key(author) in _KNOWN_DISPLAY
     if kind == "loose":
         return known
     if kind == "bare" and not known:
@@ -260,7 +279,7 @@ def _author_ok(author: str, *, kind: str, quoted: bool) -> bool:
     return True
 
 
-def _quote_text(text: str, start: int) -> tuple[str, bool]:
+def _quote_text(text: str, start: int, boundaries: Sequence[int] = ()) -> tuple[str, bool]:
     """Read the quotation that begins at ``start``; return it and whether it was quoted."""
     head = text[start : start + 1]
     if head and head in _QUOTE_OPEN:
@@ -272,7 +291,9 @@ def _quote_text(text: str, start: int) -> tuple[str, bool]:
     match = _SENTENCE_END.search(window)
     if match:
         return window[: match.start()], False
-    # No sentence end in reach (unpunctuated captions): keep the first words only.
+    # No sentence end in reach (unpunctuated captions): the caption lines bound the quote.
+    if boundaries:
+        return bounded_quote(text, start, boundaries), False
     return " ".join(window.split()[:MAX_UNPUNCTUATED_WORDS]), False
 
 
@@ -289,11 +310,13 @@ def _clean_author(author: str) -> str:
     return cleaned
 
 
-def find_citations(text: str) -> list[Citation]:
+def find_citations(text: str, boundaries: Sequence[int] = ()) -> list[Citation]:
     """Find attributed quotations in ``text``.
 
     Args:
         text: The analysed transcript text.
+        boundaries: Sorted offsets where caption segments begin; they bound quotations in
+            unpunctuated captions.
 
     Returns:
         Citations in order of appearance, de-duplicated by (author, text).
@@ -307,7 +330,7 @@ def find_citations(text: str) -> list[Citation]:
                 kind_here = "loose"
             else:
                 kind_here = kind
-            body, quoted = _quote_text(text, match.end())
+            body, quoted = _quote_text(text, match.end(), boundaries)
             body = normalize_space(body).strip(" ,;:-\u2013—\"“”'\u2018\u2019«»")
             if len(body.split()) < MIN_QUOTE_WORDS:
                 continue
@@ -316,9 +339,34 @@ def find_citations(text: str) -> list[Citation]:
             author_start = match.start("author")
             if any(abs(author_start - other) < 40 for other in found):
                 continue  # an earlier pattern already took this quotation
-            key = (fold(_clean_author(author)), fold(body))
+            key = _dedupe_key(_clean_author(author), body)
             if key in seen:
                 continue
             seen.add(key)
             found[author_start] = Citation(_clean_author(author), body, author_start)
+    if is_caseless(text):
+        _add_caseless(text, boundaries, found, seen)
     return [found[k] for k in sorted(found)]
+
+
+def _dedupe_key(author: str, body: str) -> tuple[str, str]:
+    """The same saying quoted twice: its author and first words (captions cut it differently)."""
+    return fold(author), " ".join(fold(body).split()[:DEDUPE_WORDS])
+
+
+def _add_caseless(
+    text: str, boundaries: Sequence[int], found: dict[int, Citation], seen: set[tuple[str, str]]
+) -> None:
+    """Add the caption-only shapes of :mod:`citations_caseless` not already found."""
+    extra = named_before_verb(text, boundaries) + tagged_after(text, boundaries, _KNOWN_RE)
+    for author, body, start in extra:
+        body = normalize_space(body).strip(" ,;:-\u2013\u2014")
+        shown = _clean_author(author)
+        if not _author_ok(shown, kind="intro", quoted=False):
+            continue
+        if any(abs(start - other) < 40 for other in found):
+            continue
+        key = _dedupe_key(shown, body)
+        if key not in seen:
+            seen.add(key)
+            found[start] = Citation(shown, body, start)

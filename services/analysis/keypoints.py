@@ -15,6 +15,10 @@
 4. The top sentences are picked greedily, skipping any too similar to one already chosen
    (:data:`REDUNDANCY`), and returned in order of appearance. The count grows with the
    sermon's length, clamped to 3-7 (fewer only when the text has fewer usable sentences).
+
+The preacher's own signposts (:mod:`keypoint_cues`) weigh in: liturgy, filler, altar calls
+and prayers are skipped in written and caption text alike, and the rank is multiplied up for
+the thesis, numbered points, the recap and the application.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Final
 
+from services.analysis.keypoint_cues import cue_weights, is_liturgy, is_prayer
 from services.analysis.sentences import Sentence
 from services.analysis.text import WORD_RE, fold
 
@@ -73,6 +78,8 @@ def is_boilerplate(text: str, words: int) -> bool:
     """
     folded = fold(text)
     if _SKIP_RE.search(folded) or _PRAYER_RE.search(folded):
+        return True
+    if is_liturgy(folded) or is_prayer(folded):
         return True
     return words < _SHORT_LIMIT and bool(_SHORT_SKIP_RE.search(folded))
 
@@ -203,9 +210,19 @@ def select_key_points(sentences: Sequence[Sentence], stopwords: frozenset[str]) 
         return []
     count = target_count(len(candidates))
     rank = _pagerank(_similarity_graph(vectors)) if len(candidates) > 1 else [1.0]
+    weight_of = dict(
+        zip(
+            (s.start for s in sentences),
+            cue_weights([fold(s.text) for s in sentences]),
+            strict=True,
+        )
+    )
     order = sorted(
         range(len(candidates)),
-        key=lambda i: (-rank[i] * _length_prior(candidates[i]), i),
+        key=lambda i: (
+            -rank[i] * _length_prior(candidates[i]) * weight_of[candidates[i].start],
+            i,
+        ),
     )
     chosen: list[int] = []
     for index in order:

@@ -10,8 +10,10 @@ Rules, in order:
   the shape of a Bible reference (``1 Co. 13``, ``Rm. 8``). ``13.4`` never splits because
   no whitespace follows the period.
 * Automatic captions often have no punctuation at all. A "sentence" longer than
-  :data:`MAX_WORDS` words is therefore cut into pseudo-sentences at segment boundaries,
-  commas or semicolons, or — failing those — every :data:`HARD_WORDS` words.
+  :data:`MAX_WORDS` words is therefore cut into pseudo-sentences at segment boundaries - at
+  every caption line that ends a phrase (:data:`CAPTION_WORDS` words or more, not ending on
+  an article or preposition, the next line not opening with "mas"/"but"/"que"...), else
+  after :data:`TARGET_WORDS` words - at commas or semicolons, or every :data:`HARD_WORDS`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ from services.analysis.text import WORD_RE, fold, word_set
 MAX_WORDS: Final = 60
 TARGET_WORDS: Final = 22
 HARD_WORDS: Final = 40
+# A caption line usually ends a phrase: cut there once a piece has this many words, unless the
+# next line carries on the sentence ("... não impede a tempestade / mas ela mantém ...").
+CAPTION_WORDS: Final = 6
+CAPTION_MAX: Final = 35
+_CONTINUES: Final = word_set("mas porque pois porem que e ou nem and but because that or which")
+_OPEN_ENDS: Final = word_set("a o as os de do da dos das em no na um uma the of to a an and e que")
 
 # Titles and forms of address, matched with their case ("Pe." but not "de pé.").
 TITLE_ABBREVIATIONS: Final = word_set(
@@ -43,6 +51,7 @@ ABBREVIATIONS: Final = word_set(
 _BOUNDARY_RE: Final = re.compile(r"(?:[.!?…]+[\"'”\u2019»)\]]*)(?=\s)|\n[ \t]*\n")
 _LAST_TOKEN_RE: Final = re.compile(r"([^\s\"'“\u2018«(\[]+)$")
 _SOFT_CUT_RE: Final = re.compile(r"[,;:\u2013—]\s")
+_LAST_WORD_RE: Final = re.compile(r"[^\W_]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,19 @@ def _raw_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _phrase_ends(text: str, word_end: int, next_start: int, count: int) -> bool:
+    """Whether a caption line that ends at ``word_end`` also ends a phrase worth cutting at."""
+    if count < CAPTION_WORDS:
+        return False
+    if count >= CAPTION_MAX:
+        return True
+    last = _LAST_WORD_RE.search(text, max(0, word_end - 30), word_end)
+    following = WORD_RE.match(text, next_start)
+    if last is not None and fold(last.group(0)) in _OPEN_ENDS:
+        return False
+    return following is None or fold(following.group(0)) not in _CONTINUES
+
+
 def _cut_long(text: str, start: int, end: int, boundaries: Sequence[int]) -> list[tuple[int, int]]:
     """Cut an over-long span into pseudo-sentences of roughly :data:`TARGET_WORDS` words."""
     words = [(m.start() + start, m.end() + start) for m in WORD_RE.finditer(text[start:end])]
@@ -122,8 +144,10 @@ def _cut_long(text: str, start: int, end: int, boundaries: Sequence[int]) -> lis
         gap = range(w_end, next_start + 1)
         at_segment = any(g in hard for g in gap)
         at_comma = any(g in soft for g in gap)
+        at_phrase_end = at_segment and _phrase_ends(text, w_end, next_start, count)
         if (
-            (count >= TARGET_WORDS and (at_segment or at_comma))
+            at_phrase_end
+            or (count >= TARGET_WORDS and (at_segment or at_comma))
             or (count >= HARD_WORDS and at_segment)
             or count >= MAX_WORDS
         ):

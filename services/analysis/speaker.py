@@ -9,6 +9,10 @@ In the transcript opening (first :data:`OPENING_WORDS` words) a self-introductio
 pastor João", "my name is Pastor John Smith") wins over any other titled name, and a titled
 name right after thanks ("agradeço ao pastor Marcos") is skipped — that is the host, not the
 preacher. A biblical apostle ("o apóstolo Paulo") is never a speaker.
+
+Automatic captions have no capitals, so in a caseless opening (and as a last resort in a cased
+one) :func:`~services.analysis.speaker_caseless.caseless_speaker` weighs self-introductions
+and the host's welcome instead of reading capitalised words.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from services.analysis.bible.asr import is_caseless
 from services.analysis.citations import NON_AUTHORS
+from services.analysis.speaker_caseless import caseless_speaker
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import WORD_RE, fold, word_set
 
@@ -117,8 +123,10 @@ def find_speaker(
             if found:
                 return found
     opening = _opening(text)
+    if is_caseless(opening):
+        return caseless_speaker(opening)
     for match in _INTRO_RE.finditer(opening):
         found = _clean(match)
         if found:
             return found
-    return _first_titled(opening, skip_thanks=True)
+    return _first_titled(opening, skip_thanks=True) or caseless_speaker(opening)

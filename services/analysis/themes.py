@@ -4,8 +4,10 @@ Scoring, per theme of :mod:`services.analysis.lexicon`:
 
 1. ``hits`` — lexicon term matches in the transcript (exact words, stems and phrases).
 2. A theme qualifies only if ``hits`` reaches :func:`min_hits` (2 in short texts, growing
-   with length) *and* a density of :data:`MIN_PER_1000` hits per 1,000 words, so a word
-   mentioned in passing in an hour-long sermon is not a theme.
+   with length) and :data:`MIN_SHARE_OF_TOP` of the strongest theme's hits, *and* a density
+   of :data:`MIN_PER_1000` hits per 1,000 words, so a word mentioned in passing in an
+   hour-long sermon is not a theme. The analyser counts only the sermon body: liturgy,
+   announcements and prayers (:func:`keypoints.is_boilerplate`) do not make themes.
 3. ``score = sqrt(hits per 1,000 words)`` — the square root keeps one dominant theme (a
    sermon on faith says "fé" fifty times) from pushing every secondary theme under the
    cut-off — plus bonuses: :data:`TITLE_BONUS` per hit in the title,
@@ -37,6 +39,7 @@ TITLE_BONUS: Final = 2.0
 DESCRIPTION_BONUS: Final = 0.5
 KEYWORD_BONUS: Final = 1.0
 RELATIVE_CUTOFF: Final = 0.15
+MIN_SHARE_OF_TOP: Final = 0.06
 
 
 def min_hits(word_total: int) -> int:
@@ -80,7 +83,9 @@ def score_themes(
             keyword_bonus[theme] = max(keyword_bonus[theme], weight)
 
     per_1000 = max(1.0, len(words) / 1000.0)
-    floor = min_hits(len(words))
+    # "More than a passing mention" is relative too: beside a sermon that says "oração" fifty
+    # times, three words about family in an illustration are not a theme of it.
+    floor = max(min_hits(len(words)), math.ceil(MIN_SHARE_OF_TOP * max(hits, default=0)))
     scored: list[tuple[str, float, int]] = []
     for index, entry in enumerate(THEMES):
         density = hits[index] / per_1000

@@ -100,6 +100,8 @@ REV|Apocalipse|Revelation
 """
 
 # usfm | language | kind | comma-separated aliases (accents optional when matching).
+# Singular forms ("romano", "gálata", "corinthian") are how speech recognition often hears the
+# plural; the ones that are also ordinary words are listed in guards.COMMON_WORDS.
 _ALIASES = """
 GEN|pt|F|gênesis
 GEN|*|A|gn,gên,gen
@@ -137,7 +139,7 @@ RUT|en|F|ruth*
 #KI|pt|A|rs
 #KI|en|F|kings
 #KI|en|A|kgs
-#CH|pt|F|crônicas
+#CH|pt|F|crônicas,crônica
 #CH|pt|A|cr,crôn
 #CH|en|F|chronicles
 #CH|en|A|chron,chr
@@ -160,11 +162,11 @@ PSA|pt|A|sl
 PSA|pt|W|sal
 PSA|en|F|psalms,psalm
 PSA|en|A|ps,psa,pss
-PRO|pt|F|provérbios
+PRO|pt|F|provérbios,provérbio
 PRO|*|A|pv,prov
 PRO|en|F|proverbs
 PRO|en|A|prv
-ECC|pt|F|eclesiastes
+ECC|pt|F|eclesiastes,eclesiaste
 ECC|*|A|ec,ecl
 ECC|en|F|ecclesiastes
 ECC|en|A|eccl,eccles
@@ -179,7 +181,7 @@ JER|pt|F|jeremias*
 JER|pt|A|jr
 JER|*|A|jer
 JER|en|F|jeremiah*
-LAM|pt|F|lamentações,lamentações de jeremias
+LAM|pt|F|lamentações,lamentações de jeremias,lamentação
 LAM|pt|A|lm
 LAM|*|A|lam
 LAM|en|F|lamentations
@@ -255,32 +257,32 @@ JHN|en|A|jn,jhn
 ACT|pt|F|atos,atos dos apóstolos
 ACT|pt|W|at
 ACT|en|F|acts
-ROM|pt|F|romanos
+ROM|pt|F|romanos,romano
 ROM|*|A|rm,rom
-ROM|en|F|romans
-#CO|pt|F|coríntios
+ROM|en|F|romans,roman
+#CO|pt|F|coríntios,coríntio
 #CO|pt|A|co
 #CO|*|A|cor
-#CO|en|F|corinthians
-GAL|pt|F|gálatas
+#CO|en|F|corinthians,corinthian
+GAL|pt|F|gálatas,gálata
 GAL|pt|A|gl
 GAL|*|A|gal
-GAL|en|F|galatians
-EPH|pt|F|efésios
+GAL|en|F|galatians,galatian
+EPH|pt|F|efésios,efésio
 EPH|pt|A|ef
-EPH|en|F|ephesians
+EPH|en|F|ephesians,ephesian
 EPH|en|A|eph
-PHP|pt|F|filipenses
+PHP|pt|F|filipenses,filipense
 PHP|pt|A|fp,fil
-PHP|en|F|philippians
+PHP|en|F|philippians,philippian
 PHP|en|A|phil,php
-COL|pt|F|colossenses
+COL|pt|F|colossenses,colossense
 COL|pt|A|cl
 COL|*|A|col
-COL|en|F|colossians
-#TH|pt|F|tessalonicenses
+COL|en|F|colossians,colossian
+#TH|pt|F|tessalonicenses,tessalonicense
 #TH|pt|A|ts,tes
-#TH|en|F|thessalonians
+#TH|en|F|thessalonians,thessalonian
 #TH|en|A|thess,thes
 #TI|pt|F|timóteo*
 #TI|pt|A|tm
@@ -294,9 +296,9 @@ PHM|pt|F|filemom,filemon,filêmon
 PHM|pt|A|fm
 PHM|en|F|philemon
 PHM|en|A|philem,phlm,phm
-HEB|pt|F|hebreus
+HEB|pt|F|hebreus,hebreu
 HEB|pt|A|hb
-HEB|en|F|hebrews
+HEB|en|F|hebrews,hebrew
 HEB|en|A|heb
 JAS|pt|F|tiago*
 JAS|pt|A|tg

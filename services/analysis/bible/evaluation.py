@@ -102,10 +102,13 @@ def evaluate(
 
 def format_table(scores: Mapping[str, Score]) -> str:
     """Fixed-width table: category, examples, tp, fp, fn, precision, recall."""
-    lines = [f"{'category':<14}{'n':>5}{'tp':>6}{'fp':>5}{'fn':>5}{'precision':>11}{'recall':>9}"]
+    width = max(14, *(len(name) + 1 for name in scores))
+    header = f"{'n':>5}{'tp':>6}{'fp':>5}{'fn':>5}{'precision':>11}{'recall':>9}"
+    lines = [f"{'category':<{width}}{header}"]
     for name in sorted(scores, key=lambda n: (n == "overall", n)):
         s = scores[name]
         lines.append(
-            f"{name:<14}{s.examples:>5}{s.tp:>6}{s.fp:>5}{s.fn:>5}{s.precision:>11.3f}{s.recall:>9.3f}"
+            f"{name:<{width}}{s.examples:>5}{s.tp:>6}{s.fp:>5}{s.fn:>5}"
+            f"{s.precision:>11.3f}{s.recall:>9.3f}"
         )
     return "\n".join(lines)

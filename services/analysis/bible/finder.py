@@ -20,7 +20,10 @@ always trusted. A bare ``Name N`` (``Atos 2``, ``Jó 38``, ``Sl 23``, ``Luke 15`
 
 * the alias is a full name or an unambiguous abbreviation - weak ones (``Is``, ``Os``, ``At``,
   ``Am``, ``Jo``, ``Na``, ``Ex``, ``Ez``...) need the written shape, so ``Is 40`` is not Isaiah;
-* it is capitalised (``job 2`` and ``atos 2`` are words), except ``salmo``/``psalm``;
+* it is capitalised (``job 2`` and ``atos 2`` are words), except ``salmo``/``psalm`` - or the
+  whole text is *caseless* (automatic captions), where case says nothing: there a name that is
+  also an ordinary word needs a cue before it (``em atos 2``, ``turn to mark 4``), see
+  :mod:`guards`;
 * no title or, for names that are also first names, no article precedes it (``irmã Rute 2``,
   ``o Lucas 2``, ``pastor John 3``);
 * the number is not a quantity or a time: ``Lucas 2 vezes``, ``Daniel 3 days``, ``2,5``.
@@ -49,8 +52,13 @@ Other choices
 * A falling or level "range" after a bare name is a score: ``deu Lucas 3 a 1``.
 * Locators said before the book (:mod:`reversed_order`): ``capítulo 13 de Primeira Coríntios``,
   ``chapter 3 of John``, ``versículo 16 do capítulo 3 de João``, ``o versículo 28 de Romanos 8``.
-* Not handled (out of scope): a later bare ``no versículo 7`` that relies on an earlier book -
-  the finder reads each mention on its own, and ``versículo 7`` alone names no passage.
+* Speech-recognition forms (:mod:`asr`): digits glued in caseless text (``isaías 4031`` when
+  only one split is a verse), ``psalm one thirty nine``, ``salmos 23 de 1 até 6``, ``a partir do
+  versículo 31 até o final do capítulo``, ``capítulo 8 28``, ``proverbs three five and six``.
+* A later bare ``no versículo 20`` after an announced chapter (``abre em lucas 15 ... e no
+  versículo 20``) narrows that chapter to the verse (:mod:`context`); after a *verse* mention
+  (``Romanos 8:1 ... no versículo 7``) it is left alone.
+* A lone ``é`` (is) is masked before folding so it never reads as ``e`` (and) in a list.
 """
 
 from __future__ import annotations
@@ -59,8 +67,16 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from services.analysis.bible.asr import (
+    FROM_VERSE_RE,
+    and_verse,
+    glued_reference,
+    hundred_number,
+    is_caseless,
+)
 from services.analysis.bible.books import Alias, Language, book_name, fold_accents
-from services.analysis.bible.guards import Shape, plausible_bare
+from services.analysis.bible.context import narrow_chapters
+from services.analysis.bible.guards import QUANTITY_RE, Shape, plausible_bare
 from services.analysis.bible.language import detect_language
 from services.analysis.bible.locators import (
     CHAPTER_KW_RE,
@@ -116,6 +132,25 @@ _CHAPTER_NUMBER_RE: Final = re.compile(rf"\s*(?P<n>{NUMBER})", _I)
 # "John one of my friends". They count as a chapter only with a verse after them.
 _LONE_ARTICLES: Final = frozenset({"um", "uma", "one"})
 _COMBINING_RE: Final = re.compile(r"[\u0300-\u036f]")
+# A lone "é" (is) folds to "e" (and), which would join "romanos 8 é um capítulo" into a list
+# ("8 e 1"); it is masked before folding (same length, so offsets survive).
+_LONE_IS_RE: Final = re.compile(r"(?<!\w)[éÉ](?!\w)")
+_IS_MASK: Final = "\u00a7"
+
+
+@dataclass(slots=True)
+class _Reading:
+    """The locator read so far after one book name (offsets in the folded text)."""
+
+    chapter: int
+    pos: int
+    shape: Shape | None  # "bare" for a bare chapter number, None for spoken keywords
+    spoken: bool = False  # a keyword was said, so ranges and lists may use number words
+    lone_article: bool = False
+    verse_start: int | None = None
+    verse_end: int | None = None
+    end_chapter: int = 0
+    paired: bool = False  # the verse is a second number said right after the chapter
 
 
 def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> list[PassageMention]:
@@ -133,31 +168,30 @@ def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> lis
         return []
     folded, positions = _fold(text)
     lang: Language = language if language in ("pt", "en") else detect_language(folded[:5_000])
-    mentions: list[PassageMention] = []
+    caseless = is_caseless(text)
+    original = text if positions is None else folded
+    found: list[tuple[str, Piece]] = []
     pos = 0
     while True:
         match = BOOK_RE.search(folded, pos)
         if match is None:
             break
-        parsed = _parse_mention(folded, text if positions is None else folded, match, lang)
+        parsed = _parse_mention(folded, original, match, lang, caseless)
         if parsed is None:
             pos = match.start() + 1
             continue
         book_id, pieces, pos = parsed
-        for chapter, verse_start, verse_end, start, end in pieces:
-            if positions is not None:
-                start, end = positions[start], positions[end]
-            mentions.append(
-                PassageMention(
-                    book_id=book_id,
-                    chapter=chapter,
-                    verse_start=verse_start,
-                    verse_end=verse_end,
-                    reference=format_reference(book_id, chapter, verse_start, verse_end, lang),
-                    start=start,
-                    end=end,
-                )
-            )
+        found.extend((book_id, piece) for piece in pieces)
+    mentions: list[PassageMention] = []
+    for book_id, (chapter, verse_start, verse_end, start, end) in narrow_chapters(
+        folded, found, lang
+    ):
+        if positions is not None:
+            start, end = positions[start], positions[end]
+        reference = format_reference(book_id, chapter, verse_start, verse_end, lang)
+        mentions.append(
+            PassageMention(book_id, chapter, verse_start, verse_end, reference, start, end)
+        )
     return mentions
 
 
@@ -177,7 +211,7 @@ def format_reference(
 
 def _fold(text: str) -> tuple[str, list[int] | None]:
     """Accent-folded copy of ``text`` and, if its length changed, a map back to ``text`` offsets."""
-    folded = fold_accents(text)
+    folded = fold_accents(_LONE_IS_RE.sub(_IS_MASK, text))
     if _COMBINING_RE.search(folded) is None:
         return folded, None
     # Decomposed input (NFD): drop the combining marks and remember where each char came from.
@@ -187,104 +221,184 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
 
 
 def _parse_mention(
-    folded: str, original: str, match: re.Match[str], lang: Language
+    folded: str, original: str, match: re.Match[str], lang: Language, caseless: bool
 ) -> tuple[str, list[Piece], int] | None:
     """Read the locator after a book name; None when this is not a passage."""
     alias = resolve(folded, original, match, lang)
     if alias is None:
         return None
     book = alias.book_id
-    has_prefix = match.group("pre") is not None
     capitalised = folded[match.start("name")].isupper()
-    if alias.kind == "W" and not capitalised and not has_prefix:
+    if alias.kind == "W" and not capitalised and match.group("pre") is None:
+        return None
+    reading = _read_chapter(folded, match, alias, caseless)
+    if reading == "reversed":
+        return _reversed_mention(folded, match, alias)
+    if reading is None:
         return None
     single_chapter = chapter_count(book) == 1
-    pos = match.end()
-    spoken = lone_article = False
+    if reading.shape == "bare" and reading.verse_start is None and not single_chapter:
+        comma = _comma_verse(folded, match, alias, reading, capitalised, lang, caseless)
+        if comma is not None:
+            pieces, pos = comma
+            return book, pieces, read_list(folded, pos, book, lang, pieces, False)
+    if not _read_verse(folded, reading, book, lang, single_chapter):
+        return None
+    if alias.kind == "W" and reading.shape != "written":
+        return None
+    if not _read_range(folded, reading, book):
+        return None
+    start = match.start()
+    if reading.shape is not None and not plausible_bare(
+        folded, match, alias, book, reading.pos, capitalised, reading.shape, caseless
+    ):
+        return None
+    if reading.verse_start is None and reading.end_chapter == reading.chapter:
+        # "o versículo 28 de Romanos 8": the verse was said before the book.
+        before = preceding_verse(folded, start)
+        if before is not None:
+            reading.verse_start, reading.verse_end, start = before
+    return _pieces(folded, reading, book, lang, start)
 
+
+def _read_chapter(
+    folded: str, match: re.Match[str], alias: Alias, caseless: bool
+) -> _Reading | Literal["reversed"] | None:
+    """The chapter after the name; ``"reversed"`` when no number follows it at all."""
+    book, pos = alias.book_id, match.end()
     keyword = CHAPTER_KW_RE.match(folded, pos)
     if keyword is not None:
         if alias.kind == "W":
             return None
         chapter = parse_number(keyword.group("n"))
-        pos, spoken, bare_digits = keyword.end(), True, False
-    elif single_chapter and VERSE_KW_RE.match(folded, pos):
-        chapter, bare_digits = 1, False  # "Terceira João versículo 2"
-    else:
-        number_re = _CHAPTER_NUMBER_RE if alias.kind == "F" else _CHAPTER_DIGITS_RE
-        digits = number_re.match(folded, pos)
-        if digits is None:
-            return _reversed_mention(folded, match, alias)
-        chapter = parse_number(digits.group("n"))
-        pos, bare_digits = digits.end(), True
-        lone_article = book != "PSA" and digits.group("n").lower() in _LONE_ARTICLES
+        return None if chapter is None else _Reading(chapter, keyword.end(), None, spoken=True)
+    if chapter_count(book) == 1 and VERSE_KW_RE.match(folded, pos):
+        return _Reading(1, pos, None)  # "Terceira João versículo 2"
+    glued = glued_reference(folded, pos, book, alias.person) if caseless else None
+    if glued is not None:  # "isaías 4031"
+        return _Reading(glued[0], glued[2], "pair", verse_start=glued[1], paired=True)
+    if book == "PSA" and alias.kind == "F" and (hundred := hundred_number(folded, pos)):
+        return _Reading(hundred[0], hundred[1], "bare")  # "psalm one thirty nine"
+    number_re = _CHAPTER_NUMBER_RE if alias.kind == "F" else _CHAPTER_DIGITS_RE
+    digits = number_re.match(folded, pos)
+    if digits is None:
+        return "reversed"
+    chapter = parse_number(digits.group("n"))
     if chapter is None:
         return None
-    if bare_digits and not single_chapter:
-        comma = _comma_verse(folded, match, alias, chapter, pos, capitalised, lang)
-        if comma is not None:
-            pieces, pos = comma
-            return book, pieces, read_list(folded, pos, book, lang, pieces, False)
+    lone = book != "PSA" and digits.group("n").lower() in _LONE_ARTICLES
+    return _Reading(chapter, digits.end(), "bare", lone_article=lone)
 
-    verse_start: int | None = None
-    verse_end: int | None = None
-    end_chapter = chapter
-    shape: Shape | None = "bare" if bare_digits else None
-    pair = None
-    if bare_digits and (written := WRITTEN_VERSE_RE.match(folded, pos)):
-        verse_start, pos, shape = int(written.group("n")), written.end(), "written"
+
+def _read_verse(
+    folded: str, reading: _Reading, book: str, lang: Language, single_chapter: bool
+) -> bool:
+    """Read the verse after the chapter into ``reading``; False when this is not a passage."""
+    pos, bare = reading.pos, reading.shape == "bare"
+    if reading.verse_start is not None:
+        return True  # already read with the chapter ("isaías 4031")
+    if bare and (written := WRITTEN_VERSE_RE.match(folded, pos)):
+        reading.verse_start, reading.pos = int(written.group("n")), written.end()
+        reading.shape = "written"
     elif verse_kw := VERSE_KW_RE.match(folded, pos):
-        verse_start, pos, spoken = parse_number(verse_kw.group("n")), verse_kw.end(), True
-        shape = None
-        if verse_start is None:
-            return None
-    elif bare_digits and (pair := pair_verse(folded, pos, book, chapter, lang)) is not None:
-        verse_start, pos, shape = pair
-    elif bare_digits and single_chapter:
-        chapter, verse_start = 1, chapter  # "Judas 24"
-    if alias.kind == "W" and shape != "written":
-        return None
-    if verse_start is not None:
-        verse_end, end_chapter, pos = read_verse_range(
-            folded, pos, verse_start, chapter, spoken or shape == "pair"
-        )
-    elif lone_article or (shape == "bare" and is_score(folded, pos, chapter)):
-        return None
-    else:
-        end_chapter, pos = read_chapter_range(folded, pos, chapter, spoken)
-
-    start = match.start()
-    if shape is not None and not plausible_bare(
-        folded, match, alias, book, pos, capitalised, shape
+        reading.verse_start, reading.pos = parse_number(verse_kw.group("n")), verse_kw.end()
+        reading.spoken, reading.shape = True, None
+        return reading.verse_start is not None
+    elif _from_range(folded, reading, book):
+        pass  # "salmos 23 de 1 até 6", "joão capítulo 15 do 1 ao 8"
+    elif (bare or reading.spoken) and (
+        pair := pair_verse(folded, pos, book, reading.chapter, lang)
     ):
-        return None
-    if verse_start is None and end_chapter == chapter:
-        # "o versículo 28 de Romanos 8": the verse was said before the book.
-        before = preceding_verse(folded, start)
-        if before is not None:
-            verse_start, verse_end, start = before
-    first = expand(book, chapter, verse_start, verse_end, end_chapter, start, pos)
+        said = folded[pos : pair[1]].strip().lower()
+        if not bare and (said in _LONE_ARTICLES or QUANTITY_RE.match(folded, pair[1])):
+            return True  # "capítulo 3 um homem", "capítulo 8 2 vezes": not a verse
+        reading.verse_start, reading.pos, reading.paired = pair[0], pair[1], True
+        if bare:
+            reading.shape = "pair"
+    elif bare and single_chapter:
+        reading.chapter, reading.verse_start = 1, reading.chapter  # "Judas 24"
+    return True
+
+
+def _from_range(folded: str, reading: _Reading, book: str) -> bool:
+    """``de 1 até 6`` / ``do 24 ao 26`` after the chapter: a rising verse range, read in."""
+    found = FROM_VERSE_RE.match(folded, reading.pos)
+    if found is None or (first := parse_number(found.group("n"))) is None:
+        return False
+    last, _, _ = read_verse_range(folded, found.end(), first, reading.chapter, True, book)
+    if last <= first:
+        return False
+    reading.verse_start, reading.pos, reading.spoken = first, found.end(), True
+    if reading.shape == "bare":
+        reading.shape = "pair"  # two numbers and a range: as strong as "João 3 16"
+    return True
+
+
+def _read_range(folded: str, reading: _Reading, book: str) -> bool:
+    """Read a verse or chapter range into ``reading``; False when this is not a passage."""
+    reading.end_chapter = reading.chapter
+    if reading.verse_start is not None:
+        reading.verse_end, reading.end_chapter, reading.pos = read_verse_range(
+            folded,
+            reading.pos,
+            reading.verse_start,
+            reading.chapter,
+            reading.spoken or reading.shape == "pair",
+            book,
+        )
+        return True
+    if reading.lone_article or (
+        reading.shape == "bare" and is_score(folded, reading.pos, reading.chapter)
+    ):
+        return False
+    reading.end_chapter, reading.pos = read_chapter_range(
+        folded, reading.pos, reading.chapter, reading.spoken
+    )
+    return True
+
+
+def _pieces(
+    folded: str, reading: _Reading, book: str, lang: Language, start: int
+) -> tuple[str, list[Piece], int] | None:
+    """Validated pieces of the reading plus the list items after it."""
+    first = expand(
+        book,
+        reading.chapter,
+        reading.verse_start,
+        reading.verse_end,
+        reading.end_chapter,
+        start,
+        reading.pos,
+    )
     if first is None:
         return None
     pieces = list(first)
-    pos = read_list(folded, pos, book, lang, pieces, spoken)
-    return book, pieces, pos
+    pos = reading.pos
+    last = pieces[-1][2]
+    if reading.paired and last is not None and reading.end_chapter == reading.chapter:
+        # "proverbs three five and six": the spoken pair's list, rising verses only.
+        more = and_verse(folded, pos, book, reading.chapter, last)
+        if more is not None and not QUANTITY_RE.match(folded, more[1]):
+            pieces.append((reading.chapter, more[0], more[0], pos, more[1]))
+            pos = more[1]
+    return book, pieces, read_list(folded, pos, book, lang, pieces, reading.spoken)
 
 
 def _comma_verse(
     folded: str,
     match: re.Match[str],
     alias: Alias,
-    chapter: int,
-    pos: int,
+    reading: _Reading,
     capitalised: bool,
     lang: Language,
+    caseless: bool,
 ) -> tuple[list[Piece], int] | None:
     """``João 10, 10`` / ``Jo 3,16``: the comma convention of Catholic Bibles and of Whisper.
 
     Guarded like a bare chapter; when the comma reading fails (``Atos 2, 3 mil pessoas``,
     ``Salmos 23, 91``) the caller falls back to a chapter and a list.
     """
+    chapter, pos = reading.chapter, reading.pos
     comma = COMMA_VERSE_RE.match(folded, pos)
     if comma is None or starts_book(folded, comma.start("n"), lang):
         return None
@@ -293,8 +407,10 @@ def _comma_verse(
     if alias.kind == "W" and comma.start("n") != pos + 1:
         return None  # weak abbreviations only in the tight written form "Jo 3,16"
     verse_start = int(comma.group("n"))
-    verse_end, end_chapter, end = read_verse_range(folded, comma.end(), verse_start, chapter, False)
-    if not plausible_bare(folded, match, alias, alias.book_id, end, capitalised, "bare"):
+    verse_end, end_chapter, end = read_verse_range(
+        folded, comma.end(), verse_start, chapter, False, alias.book_id
+    )
+    if not plausible_bare(folded, match, alias, alias.book_id, end, capitalised, "bare", caseless):
         return None
     pieces = expand(alias.book_id, chapter, verse_start, verse_end, end_chapter, match.start(), end)
     return None if pieces is None else (pieces, end)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from services.analysis.bible.asr import end_of_chapter, hundred_number
 from services.analysis.bible.books import Language
 from services.analysis.bible.guards import DECIMAL_RE, QUANTITY_RE, TIME_RE, Shape
 from services.analysis.bible.names import starts_book
@@ -85,6 +86,9 @@ def pair_verse(
     starts the next book (``Salmos 23 1 Coríntios 13``) or the verse does not exist (which
     also leaves ``Judas 24`` to the single-chapter reading while ``Judas 1 24`` is verse 24).
     """
+    hundred = hundred_number(folded, pos) if verse_count(book, chapter) >= 100 else None
+    if hundred is not None and is_valid(book, chapter, hundred[0], hundred[0]):
+        return hundred[0], hundred[1], "pair"  # "psalm one nineteen one oh five"
     pair = _PAIR_VERSE_RE.match(folded, pos)
     if pair is None or starts_book(folded, pair.start("n"), lang):
         return None
@@ -110,9 +114,15 @@ def is_chapter_run(folded: str, pos: int, chapter: int) -> bool:
 
 
 def read_verse_range(
-    folded: str, pos: int, verse_start: int, chapter: int, spoken: bool
+    folded: str, pos: int, verse_start: int, chapter: int, spoken: bool, book: str | None = None
 ) -> tuple[int, int, int]:
-    """verse_end, end chapter and new position after an optional verse range."""
+    """verse_end, end chapter and new position after an optional verse range.
+
+    With ``book`` known, ``até o final do capítulo`` / ``to the end of the chapter`` ends the
+    range at the chapter's last verse.
+    """
+    if book is not None and (last := end_of_chapter(folded, pos, book, chapter)) is not None:
+        return last[0], chapter, last[1]
     written = _WRITTEN_RANGE_RE.match(folded, pos)
     if written is not None:
         if written.group("v") is not None:
@@ -216,7 +226,7 @@ def read_list(
         item_spoken = spoken or item.re is not _WRITTEN_LIST_RE
         if new_verse is not None:
             verse_end, end_chapter, after = read_verse_range(
-                folded, after, new_verse, new_chapter, item_spoken
+                folded, after, new_verse, new_chapter, item_spoken, book
             )
         else:
             verse_end = None

@@ -66,6 +66,8 @@ def resolve(folded: str, original: str, match: re.Match[str], lang: Language) ->
     number = parse_ordinal(prefix) if prefix else None
     if prefix and number is None:
         return None
+    if lang == "en" and prefix and prefix.rstrip(".") == "i":
+        return None  # "so i john ...": the pronoun, not First John
     if (
         number == 2
         and prefix

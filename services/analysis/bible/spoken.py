@@ -77,7 +77,9 @@ VERSE_KEYWORD: Final = r"(?:versiculos?|versos?|vers\.|verses?|vv?\.|vs\.?)"
 ORDINAL_PREFIX: Final = (
     # A bare digit never takes "de"/"of": in "versos 1 a 3 de João 14" the 3 is a verse.
     r"(?:[1-3](?:ª|º|°|st|nd|rd|a(?=\s)|o(?=\s)|\.|(?!\s+(?:de|do|da|dos|of|to|aos?)\s))"
-    r"|(?-i:III|II|I)\.?"
+    # Roman numerals: capitals, or lower case as captions write them ("ii timóteo"); a lone
+    # lower-case "i" is the English pronoun, which names.resolve refuses in English text.
+    r"|(?-i:III|II|I|iii|ii|i)\.?"
     r"|primeir[oa]|segund[oa]|terceir[oa]|first|second|third)"
     r"(?:\s+(?:carta|epistola|livro|letter|epistle|book))?"
     # "segunda carta de Paulo aos Coríntios", "primeira epístola do apóstolo Pedro"
