@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from culto.errors import ConfigError, MeshUnavailable
+from culto_app.instance import NatsSupervisor, data_dir_lock, port_free
 from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
@@ -60,15 +60,6 @@ async def stop_signals() -> AsyncIterator[asyncio.Future[int]]:
             loop.remove_signal_handler(sig)
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @asynccontextmanager
 async def connected(settings: Settings, name: str) -> AsyncIterator[MeshConnection]:
     """A connection to ``NATS_URL`` (required by every role except ``up``)."""
@@ -93,37 +84,79 @@ async def wait_provisioned(mesh: MeshConnection, *, timeout: float = 60.0) -> No
 
 
 async def run_up(settings: Settings, *, workers: int) -> int:
-    """Everything in one process tree: embedded NATS (unless NATS_URL), API, workers, frontend."""
+    """Everything in one process tree: embedded NATS (unless NATS_URL), API, workers, frontend.
+
+    One run per data directory (a lock); the embedded server is supervised: restarted on the
+    same port and store if it dies, and the run ends with status 1 and one line if it cannot be.
+    """
     settings = settings.with_dev_cookie_secret()
     edge = settings.edge_config()
-    async with stop_signals() as stopped, AsyncExitStack() as stack:
-        url = settings.nats_url
-        if url is None:
-            port = settings.embedded_nats_port
-            if port and not _port_free(port):
-                say(f"port {port} is busy; the embedded nats-server takes a free port instead")
-                port = 0
-            store = settings.data_dir / "jetstream"
-            say(f"starting embedded nats-server (JetStream data in {store})...")
-            server = await stack.enter_async_context(EmbeddedNatsServer(store_dir=store, port=port))
-            url = server.url
-            settings = settings.model_copy(update={"nats_url": url})
-        say(f"NATS at {url}  (export NATS_URL={url} to use 'culto tail')")
-        mesh = await stack.enter_async_context(MeshConnection(url, name="culto-up"))
-        steps = await provision(mesh, settings.stream_policy())
-        say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
-        await stack.enter_async_context(VideoApiService(mesh, settings.api_config()))
-        say("video API service ready")
-        config = settings.worker_config()
-        for index in range(workers):
-            await stack.enter_async_context(Worker(mesh, config, name=f"worker-{index + 1}"))
-        say(f"{workers} worker(s) ready")
-        frontend = await stack.enter_async_context(serve_frontend(edge, mesh))
-        say(f"frontend on http://{settings.host}:{frontend.port}  (Ctrl-C to stop)")
-        sig = await stopped
-        say(f"received {signal.Signals(sig).name}; shutting down...")
+    with data_dir_lock(settings.data_dir):
+        async with stop_signals() as stopped, AsyncExitStack() as stack:
+            supervisor: NatsSupervisor | None = None
+            url = settings.nats_url
+            if url is None:
+                server = await stack.enter_async_context(_embedded_server(settings))
+                supervisor = NatsSupervisor(server)
+                url = server.url
+                settings = settings.model_copy(update={"nats_url": url})
+            say(f"NATS at {url}  (export NATS_URL={url} to use 'culto tail')")
+            mesh = await stack.enter_async_context(MeshConnection(url, name="culto-up"))
+            steps = await provision(mesh, settings.stream_policy())
+            say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
+            await stack.enter_async_context(VideoApiService(mesh, settings.api_config()))
+            say("video API service ready")
+            config = settings.worker_config()
+            for index in range(workers):
+                await stack.enter_async_context(Worker(mesh, config, name=f"worker-{index + 1}"))
+            say(f"{workers} worker(s) ready")
+            alive = (lambda: supervisor.healthy) if supervisor is not None else None
+            frontend = await stack.enter_async_context(serve_frontend(edge, mesh, alive=alive))
+            say(f"frontend on http://{settings.host}:{frontend.port}  (Ctrl-C to stop)")
+            failure = await _until_stopped(stopped, supervisor)
+            if failure is None:
+                say(f"received {signal.Signals(stopped.result()).name}; shutting down...")
+            else:
+                say(f"error: {failure}; shutting down")
     say("stopped")
-    return 0
+    return 0 if failure is None else 1
+
+
+@asynccontextmanager
+async def _embedded_server(settings: Settings) -> AsyncIterator[EmbeddedNatsServer]:
+    port = settings.embedded_nats_port
+    if port and not port_free(port):
+        say(f"port {port} is busy; the embedded nats-server takes a free port instead")
+        port = 0
+    store = settings.data_dir / "jetstream"
+    say(f"starting embedded nats-server (JetStream data in {store})...")
+    async with EmbeddedNatsServer(store_dir=store, port=port) as server:
+        yield server
+
+
+async def _until_stopped(
+    stopped: asyncio.Future[int], supervisor: NatsSupervisor | None
+) -> str | None:
+    """Wait for a stop signal; with a supervisor, also for the embedded server to be lost.
+
+    Returns ``None`` on a signal, else the one-line reason the run must end.
+    """
+    if supervisor is None:
+        await stopped
+        return None
+    watch = asyncio.get_running_loop().create_task(supervisor.run())
+    try:
+        waiters: set[asyncio.Future[Any]] = {stopped, watch}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Stop watching before the stack closes the server: a deliberate stop is no crash.
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError, MeshUnavailable):
+            await watch
+    if stopped.done():
+        return None
+    exc = watch.exception() if watch.done() and not watch.cancelled() else None
+    return exc.message if isinstance(exc, MeshUnavailable) else "the embedded nats-server is lost"
 
 
 async def run_frontend(settings: Settings) -> int:

@@ -26,6 +26,7 @@ from frontend_server.security import (
 from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from ops.handlers import Liveness
 from ops.http import JsonNotFoundHandler
 from ops.metrics import HttpMetrics, make_registry
 from ops.server import ops_routes, route_names
@@ -67,7 +68,12 @@ def _page(name: str) -> dict[str, Any]:
 
 
 def make_app(
-    config: EdgeConfig, *, mesh: MeshConnection, api_client: VideoApiClient, hub: EventHub
+    config: EdgeConfig,
+    *,
+    mesh: MeshConnection,
+    api_client: VideoApiClient,
+    hub: EventHub,
+    alive: Liveness | None = None,
 ) -> Application:
     """The frontend application: page, REST, SSE, and the ops routes every role serves.
 
@@ -76,6 +82,7 @@ def make_app(
         mesh: The process's connection (readiness and metrics).
         api_client: Client of the video API service.
         hub: The running SSE hub.
+        alive: The process's own liveness check for ``/health`` (``culto up``: its NATS).
     """
     api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes}
     events = {"hub": hub, "config": config.hub}
@@ -104,7 +111,7 @@ def make_app(
         URLSpec(
             r"/api/v2/events/health/?", EventsHealthHandler, events, name="/api/v2/events/health"
         ),
-        *ops_routes(mesh, registry),
+        *ops_routes(mesh, registry, alive),
     ]
     names = route_names(specs)
     names[PreflightHandler] = "preflight"

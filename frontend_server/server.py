@@ -19,22 +19,26 @@ from frontend_server.config import EdgeConfig
 from frontend_server.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from ops.handlers import Liveness
 from ops.server import RunningServer, listen
 
 
 @contextlib.asynccontextmanager
-async def serve_frontend(config: EdgeConfig, mesh: MeshConnection) -> AsyncIterator[RunningServer]:
+async def serve_frontend(
+    config: EdgeConfig, mesh: MeshConnection, *, alive: Liveness | None = None
+) -> AsyncIterator[RunningServer]:
     """Run the frontend (REST, SSE, page, operations) until the block exits.
 
     Args:
         config: The edge's configuration.
         mesh: A connected mesh (not closed here).
+        alive: The process's own liveness check for ``/health``.
 
     Raises:
         OSError: when the port cannot be bound.
     """
     async with EventHub(mesh, config.hub) as hub:
-        app = make_app(config, mesh=mesh, api_client=VideoApiClient(mesh), hub=hub)
+        app = make_app(config, mesh=mesh, api_client=VideoApiClient(mesh), hub=hub, alive=alive)
         server = listen(app, config.listen, hub.close)
         try:
             yield server

@@ -134,7 +134,10 @@ class MeshConnection(AsyncResource):
             await asyncio.wait_for(nc.drain(), 10)
         except Exception:  # a dead server cannot be drained; closing is still right
             log.debug("drain failed; closing", exc_info=True)
-            await nc.close()
+            # Closing flushes the socket too, which raises when the server went away (e.g.
+            # SIGTERM while NATS is unreachable): the connection is gone either way.
+            with contextlib.suppress(Exception):
+                await nc.close()
 
     async def _error(self, exc: Exception) -> None:
         if isinstance(exc, nats.errors.SlowConsumerError):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
@@ -26,10 +28,22 @@ from culto.resources import AsyncResource
 log = logging.getLogger(__name__)
 server_log = logging.getLogger("nats-server")
 
-_LEVELS = {"[DBG]": logging.DEBUG, "[TRC]": logging.DEBUG, "[INF]": logging.INFO}
+# The server's own chatter ([INF]: banner, JetStream start-up) is debug for us; its warnings and
+# errors (a full disk, a refused client) stay visible.
+_LEVELS = {"[DBG]": logging.DEBUG, "[TRC]": logging.DEBUG, "[INF]": logging.DEBUG}
 _LEVELS |= {"[WRN]": logging.WARNING, "[ERR]": logging.ERROR, "[FTL]": logging.CRITICAL}
 _LEVEL_TAG = re.compile(r"\[(DBG|TRC|INF|WRN|ERR|FTL)\]")
 TAIL_LINES = 20
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGTERM the server when its parent dies, even by SIGKILL (no orphans)."""
+    libc_name = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and libc_name:
+        ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def nats_server_binary() -> Path:
@@ -168,6 +182,7 @@ class EmbeddedNatsServer(AsyncResource):
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self.exit_code = None
         self._drain = asyncio.get_running_loop().create_task(self._read_log(self._proc))
@@ -230,6 +245,13 @@ class EmbeddedNatsServer(AsyncResource):
             self._ports_dir.cleanup()
             self._ports_dir = None
         self._ports = {}
+
+    async def wait_exit(self) -> int:
+        """Wait until the running server exits by itself (or is stopped); its exit status."""
+        proc = self._proc
+        if proc is None:
+            raise MeshUnavailable("embedded nats-server is not running")
+        return await proc.wait()
 
     async def kill(self) -> None:
         """SIGKILL at once (failure tests)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -11,6 +12,7 @@ from mesh.connection import MeshConnection
 from mesh.provision import streams_present
 from ops.http import BaseHandler
 from schemas.health import HealthDTO, Readiness, ReadyDTO
+from schemas.health import Liveness as LivenessState
 
 READY_TIMEOUT = 2.0
 
@@ -26,17 +28,30 @@ class ReadOnlyHandler(BaseHandler):
         """Nothing to protect (see the class docstring)."""
 
 
+Liveness = Callable[[], bool]
+"""True while everything the process runs itself is up (see :class:`HealthDTO`)."""
+
+
 class HealthHandler(ReadOnlyHandler):
-    """``GET /health``: the process answers (no dependency is checked)."""
+    """``GET /health``: 200 while the process and what it runs itself are up, else 503."""
+
+    def initialize(self, alive: Liveness | None = None) -> None:
+        """``alive``: the role's own liveness check (none: answering is enough)."""
+        self.alive = alive
+
+    def _status(self) -> int:
+        return 200 if self.alive is None or self.alive() else 503
 
     def get(self) -> None:
-        """Always 200."""
+        """The verdict as :class:`HealthDTO`."""
+        status = self._status()
         self.set_header("Cache-Control", "no-store")
-        self.write_json(HealthDTO())
+        body = HealthDTO(status=LivenessState.OK if status == 200 else LivenessState.UNAVAILABLE)
+        self.write_json(body, status=status)
 
     def head(self) -> None:
         """Same as GET without a body."""
-        self.set_status(200)
+        self.set_status(self._status())
         self.finish()
 
 

@@ -19,7 +19,7 @@ from tornado.web import Application, RequestHandler
 
 from culto.errors import ConfigError
 from mesh.connection import MeshConnection
-from ops.handlers import HealthHandler, MetricsHandler, ReadyHandler
+from ops.handlers import HealthHandler, Liveness, MetricsHandler, ReadyHandler
 from ops.http import JsonNotFoundHandler
 from ops.metrics import ExtraStats, HttpMetrics, StatsSource, make_registry
 
@@ -111,10 +111,12 @@ def listen(
     return RunningServer(app, http, port, config.host, before_close)
 
 
-def ops_routes(mesh: MeshConnection, registry_source: object) -> list[URLSpec]:
+def ops_routes(
+    mesh: MeshConnection, registry_source: object, alive: Liveness | None = None
+) -> list[URLSpec]:
     """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry)."""
     return [
-        URLSpec("/health", HealthHandler, name="/health"),
+        URLSpec("/health", HealthHandler, {"alive": alive}, name="/health"),
         URLSpec("/ready", ReadyHandler, {"mesh": mesh}, name="/ready"),
         URLSpec("/metrics", MetricsHandler, {"registry": registry_source}, name="/metrics"),
     ]

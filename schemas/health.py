@@ -22,12 +22,23 @@ class HubHealth(StrEnum):
     UNHEALTHY = "unhealthy"
 
 
+class Liveness(StrEnum):
+    """``/health``'s verdict: ``ok`` answers 200, ``unavailable`` 503."""
+
+    OK = "ok"
+    UNAVAILABLE = "unavailable"
+
+
 class HealthDTO(BaseModel):
-    """``GET /health``: the process answers (liveness; no dependency is checked)."""
+    """``GET /health``: the process answers and nothing it runs itself is down.
+
+    Roles that only connect to NATS do not fail liveness for a NATS outage (readiness does);
+    ``culto up``, which runs its own nats-server, does while that server is down.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    status: Literal["ok"] = "ok"
+    status: Liveness = Liveness.OK
 
 
 class ReadyDTO(BaseModel):

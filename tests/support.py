@@ -6,8 +6,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
@@ -121,3 +128,98 @@ async def eventually(
         if loop.time() > deadline:
             raise TimeoutError(f"{what} not reached within {timeout}s")
         await asyncio.sleep(interval)
+
+
+CULTO = [sys.executable, "-m", "culto_app.cli"]
+
+
+def culto_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The test's environment for a ``culto`` subprocess: no inherited NATS/CULTO variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "CULTO_"))}
+    env.update({"CULTO_DATA_DIR": str(data_dir), "CULTO_NATS_PORT": "0"}, **extra)
+    env.pop("PORT", None)
+    return env
+
+
+class CultoProcess:
+    """``culto ARGS`` as a real subprocess whose stderr and stdout are read all the time.
+
+    A pipe nobody reads blocks the child once it fills (~64 KiB), so both are drained by
+    threads into :attr:`lines`; :meth:`wait_for` waits for a line matching a pattern.
+    """
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [*CULTO, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._readers = [
+            threading.Thread(target=self._read, args=(pipe,), daemon=True)
+            for pipe in (self.proc.stdout, self.proc.stderr)
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, pipe: IO[str] | None) -> None:
+        assert pipe is not None
+        for line in pipe:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    @property
+    def output(self) -> str:
+        """Everything printed so far."""
+        with self._changed:
+            return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = 30.0, *, start: int = 0) -> re.Match[str]:
+        """The first line from index ``start`` on matching ``pattern`` (``TimeoutError``)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self.lines[start:]:
+                    if match := regex.search(line):
+                        return match
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._alive()):
+                    raise TimeoutError(f"no line matching {pattern!r}; output:\n{self.output}")
+                self._changed.wait(min(remaining, 0.2))
+
+    def _alive(self) -> bool:
+        return any(r.is_alive() for r in self._readers)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """Wait for the exit (and the last output); its status."""
+        status = self.proc.wait(timeout)
+        for reader in self._readers:
+            reader.join(5)
+        return status
+
+    def stop(self) -> None:
+        """Kill it if it still runs (test teardown)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.wait(10)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (Linux ``/proc``)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
