@@ -27,7 +27,7 @@ from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from ops.handlers import Liveness
-from ops.http import JsonNotFoundHandler
+from ops.http import ApiError, JsonNotFoundHandler
 from ops.metrics import HttpMetrics, make_registry
 from ops.server import ops_routes, route_names
 
@@ -61,6 +61,13 @@ class AssetHandler(StaticFileHandler, SecureHandler):
     def set_extra_headers(self, path: str) -> None:
         """No MIME sniffing of scripts and styles."""
         self.set_header("X-Content-Type-Options", "nosniff")
+
+    @classmethod
+    def get_absolute_path(cls, root: str, path: str) -> str:
+        """Refuse a NUL byte before it reaches the filesystem (``os.stat`` raises on it)."""
+        if "\x00" in path:
+            raise ApiError(404, "not_found", "no such file")
+        return super().get_absolute_path(root, path)
 
 
 def _page(name: str) -> dict[str, Any]:

@@ -204,6 +204,9 @@ class BaseHandler(RequestHandler):
             ) from None
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "invalid_json", "request body is not valid UTF-8 JSON") from None
+        except RecursionError:
+            # The decoder recurses per nesting level: a hostile body must not become a 500.
+            raise ApiError(400, "invalid_json", "request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_json", "request body must be a JSON object")
         return data

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from asyncio import Future
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 from tornado.routing import URLSpec
 from tornado.web import Application, RequestHandler
@@ -20,7 +23,7 @@ from tornado.web import Application, RequestHandler
 from culto.errors import ConfigError
 from mesh.connection import MeshConnection
 from ops.handlers import HealthHandler, Liveness, MetricsHandler, ReadyHandler
-from ops.http import JsonNotFoundHandler
+from ops.http import JsonNotFoundHandler, error_body
 from ops.metrics import ExtraStats, HttpMetrics, StatsSource, make_registry
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,36 @@ class RunningServer:
                 log.warning("some HTTP connections did not close within %.0fs", CLOSE_TIMEOUT)
 
 
+_TORNADO_400 = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+_JSON_400_BODY = error_body(
+    "bad_request",
+    "the request could not be read: malformed HTTP, or a body over the server's size limit",
+)
+_JSON_400 = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_JSON_400_BODY), _JSON_400_BODY)
+)
+
+
+class JsonErrorsHTTPServer(HTTPServer):
+    """An ``HTTPServer`` whose own refusals are JSON too.
+
+    Tornado answers a request it cannot read (malformed HTTP, a body over ``max_body_size``)
+    itself, before any handler, with a bare ``400`` and no body. That one write is recognised
+    and replaced, so clients always get ``{"error": {"code", "message"}}``.
+    """
+
+    def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
+        """Serve ``stream`` with the refusal rewritten (see the class docstring)."""
+        write = stream.write
+
+        def json_refusal(data: bytes | memoryview, *args: Any, **kwargs: Any) -> Future[None]:
+            return write(_JSON_400 if bytes(data) == _TORNADO_400 else data, *args, **kwargs)
+
+        stream.write = json_refusal  # type: ignore[method-assign]
+        super().handle_stream(stream, address)
+
+
 def listen(
     app: Application,
     config: ListenConfig,
@@ -103,7 +136,7 @@ def listen(
     Raises:
         OSError: when the port cannot be bound.
     """
-    http = HTTPServer(app, xheaders=True, max_body_size=config.max_body_bytes)
+    http = JsonErrorsHTTPServer(app, xheaders=True, max_body_size=config.max_body_bytes)
     sockets = bind_sockets(config.port, config.host)
     http.add_sockets(sockets)
     port = sockets[0].getsockname()[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any, cast
@@ -18,6 +19,7 @@ from frontend_server.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from ops.http import describe, error_body, status_for
+from ops.server import RunningServer
 from services.api.service import VideoApiService
 from tests.frontend_server.test_videos_api import submission
 from tests.support import Http, StartEdge, assert_json_error
@@ -211,3 +213,46 @@ def test_status_table() -> None:
     assert status_for(CultoError("x")) == 500
     assert describe(ValueError("internal"), 500)[2] == "internal server error"
     assert json.loads(error_body("c", "m")) == {"error": {"code": "c", "message": "m"}}
+
+
+# -- hostile requests (issue 9, defect 10) -----------------------------------------------------
+
+
+async def test_deeply_nested_json_is_400_not_500(http: Http) -> None:
+    # Regression: json.loads raised RecursionError, which became a 500.
+    response = await _post_raw(http, b"[" * 100_000 + b"]" * 100_000)
+    assert_json_error(response, 400, "invalid_json")
+
+
+async def test_nul_in_a_static_path_is_404_not_500(http: Http) -> None:
+    # Regression: os.stat raised ValueError("embedded null byte"), which became a 500.
+    assert_json_error(await http.request("GET", "/static/app%00.js"), 404)
+
+
+async def _raw_exchange(port: int, request: bytes) -> tuple[bytes, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    response = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    return head, body
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST /api/v2/videos/ HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    ],
+)
+async def test_requests_tornado_refuses_itself_get_a_json_body(
+    edge: RunningServer, request_bytes: bytes
+) -> None:
+    # Regression: Tornado answered these before any handler with a bare 400 and no body.
+    head, body = await _raw_exchange(edge.port, request_bytes)
+    assert head.startswith(b"HTTP/1.1 400 "), head
+    assert b"application/json" in head
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_request" and error["message"]
