@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator, Iterable
 
 import nats.errors
 import nats.js.errors
-from nats.js import api
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
 
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors, translate
 from mesh.events import StoredEvent, decode_event, decode_js_msg
+from mesh.retry import retry_transient
 from mesh.subjects import EVENTS_STREAM, event_subject
 from schemas.events import EVENT_TYPES
 
@@ -70,19 +72,29 @@ class EventReader:
                 mem_storage=True,
                 num_replicas=1,
             )
-            with nats_errors("starting replay"):
-                sub = await self._mesh.js.pull_subscribe(
-                    filters[0], stream=EVENTS_STREAM, config=config
-                )
-            try:
+
+            async def subscribe() -> JetStreamContext.PullSubscription:
                 with nats_errors("starting replay"):
-                    info = await sub.consumer_info()
-                if not info.num_pending:
+                    return await self._mesh.js.pull_subscribe(
+                        filters[0], stream=EVENTS_STREAM, config=config
+                    )
+
+            sub = await retry_transient(subscribe, what="starting replay")
+
+            async def pending() -> int:
+                with nats_errors("starting replay"):
+                    return int((await sub.consumer_info()).num_pending or 0)
+
+            async def fetch() -> list[Msg]:
+                with nats_errors("replaying events"):
+                    return await sub.fetch(self._batch, timeout=5)
+
+            try:
+                if not await retry_transient(pending, what="starting replay"):
                     return
                 done = False
                 while not done:
-                    with nats_errors("replaying events"):
-                        msgs = await sub.fetch(self._batch, timeout=5)
+                    msgs = await retry_transient(fetch, what="replaying events")
                     batch: list[StoredEvent] = []
                     for msg in msgs:
                         meta = msg.metadata

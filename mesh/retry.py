@@ -10,6 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from culto.errors import MeshTimeout, MeshUnavailable
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +48,29 @@ async def retry_until_done(
         await asyncio.sleep(delay)
         delay = min(delay * 2, max_delay)
     return False
+
+
+async def retry_transient(
+    action: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    attempts: int = 4,
+    first_delay: float = 0.1,
+) -> T:
+    """Run ``action``, retrying a transient JetStream answer a few times before giving up.
+
+    A stream leader change or a busy server answers "service unavailable" or times out for a
+    moment while the connection stays up; a reader that gave up at once ended SSE streams for
+    nothing. Other errors, and the last transient one, propagate.
+    """
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return await action()
+        except (MeshUnavailable, MeshTimeout) as exc:
+            if attempt == attempts:
+                raise
+            log.info("%s: %s; retry %d in %.2fs", what, exc.message, attempt, delay)
+        await asyncio.sleep(delay)
+        delay *= 2
+    raise AssertionError("unreachable")  # the loop returns or raises
