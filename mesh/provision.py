@@ -248,11 +248,18 @@ async def provision(mesh: MeshConnection, policy: StreamPolicy) -> list[Provisio
 
 
 async def streams_present(mesh: MeshConnection) -> bool:
-    """Readiness: both streams and the video bucket exist."""
+    """Readiness: both streams and the video bucket exist and (when clustered) have a leader.
+
+    During a JetStream quorum loss the stream still "exists", but nothing can be written or
+    read until a leader is elected: a replica that says ready then would take traffic it can
+    only fail.
+    """
     try:
         with nats_errors("checking streams"):
             for name in (EVENTS_STREAM, JOBS_STREAM, f"KV_{VIDEOS_BUCKET}"):
-                await mesh.jsm.stream_info(name)
+                info = await mesh.jsm.stream_info(name)
+                if info.cluster is not None and not info.cluster.leader:
+                    return False
     except Exception:
         return False
     return True
