@@ -135,9 +135,8 @@ CULTO = [sys.executable, "-m", "culto_app.cli"]
 
 def culto_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The test's environment for a ``culto`` subprocess: no inherited NATS/CULTO variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "CULTO_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "CULTO_", "PORT"))}
     env.update({"CULTO_DATA_DIR": str(data_dir), "CULTO_NATS_PORT": "0"}, **extra)
-    env.pop("PORT", None)
     return env
 
 
@@ -196,6 +195,9 @@ class CultoProcess:
         status = self.proc.wait(timeout)
         for reader in self._readers:
             reader.join(5)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
         return status
 
     def stop(self) -> None:
@@ -203,9 +205,6 @@ class CultoProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.wait(10)
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 def children(pid: int) -> list[int]:
