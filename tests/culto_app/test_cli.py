@@ -98,7 +98,6 @@ def test_culto_up_processes_a_video_and_stops_cleanly_on_sigterm(
         "POST",
         "/api/v2/videos/",
         {
-            "url": "https://example.org/culto.mp4",
             "title": "Culto de domingo - Pr. João Silva",
             "transcript": {
                 "format": "txt",
