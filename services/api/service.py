@@ -77,11 +77,11 @@ def parse_request(model: type[M], data: bytes) -> M:
         raise InvalidInput(validation_message(exc)) from None
 
 
-def _field_error(field: str, code: str, message: str) -> InvalidInput:
-    """A 422 naming ``field`` the way the edge's own validation errors do (``details.errors``)."""
-    return InvalidInput(
-        message, code=code, details={"errors": [{"field": field, "message": message}]}
-    )
+def _on_field(exc: InvalidInput, field: str) -> InvalidInput:
+    """``exc`` (same class and code) naming ``field`` the way the edge's own validation errors
+    do (``details.errors[].field``), so a page can show the message next to that field."""
+    problem = {"field": field, "message": exc.message}
+    return type(exc)(exc.message, code=exc.code, details={**exc.details, "errors": [problem]})
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +196,11 @@ class VideoApiService(AsyncResource):
         # Refuse now what a worker could only fail on later: a green "Queued" must mean it can run.
         if body.url is not None and (body.url.host or "") not in self._config.allowed_video_hosts:
             hosts = ", ".join(sorted(self._config.allowed_video_hosts))
-            raise _field_error("url", "invalid_url", f"url: only videos from {hosts} are accepted")
+            message = f"url: only videos from {hosts} are accepted"
+            raise _on_field(InvalidInput(message, code="invalid_url"), "url")
         if body.transcript is not None:
-            check_size(len(body.transcript.content.encode()), self._config.max_transcript_bytes)
             try:
+                check_size(len(body.transcript.content.encode()), self._config.max_transcript_bytes)
                 await asyncio.to_thread(
                     parse_transcript,
                     body.transcript.content,
@@ -207,7 +208,7 @@ class VideoApiService(AsyncResource):
                     max_bytes=self._config.max_transcript_bytes,
                 )
             except TranscriptError as exc:
-                raise _field_error("transcript.content", exc.code, exc.message) from None
+                raise _on_field(exc, "transcript.content") from None
         video_id = new_video_id()
         if body.youtube_id is not None:
             owner = await self.store.claim_youtube_id(body.youtube_id, video_id)
