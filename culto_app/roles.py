@@ -10,7 +10,6 @@ drains. Each component gets its own small config, built here from :class:`Settin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import socket
 import sys
@@ -23,11 +22,7 @@ from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
 from mesh.embedded import EmbeddedNatsServer
-from mesh.events import StoredEvent
-from mesh.feed import LiveFeed
 from mesh.provision import provision, streams_present
-from mesh.replay import EventReader
-from mesh.subjects import event_filters, parse_event_subject
 from ops.server import serve_ops
 from services.api.service import VideoApiService
 from services.worker import Worker
@@ -108,6 +103,10 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             server = await stack.enter_async_context(EmbeddedNatsServer(store_dir=store, port=port))
             url = server.url
             settings = settings.model_copy(update={"nats_url": url})
+            # 'culto tail' (and other tools) find this server here while it runs.
+            announced = settings.data_dir / "nats.url"
+            announced.write_text(url + "\n", encoding="utf-8")
+            stack.callback(announced.unlink, missing_ok=True)
         say(f"NATS at {url}  (export NATS_URL={url} to use 'culto tail')")
         mesh = await stack.enter_async_context(MeshConnection(url, name="culto-up"))
         steps = await provision(mesh, settings.stream_policy())
@@ -119,7 +118,7 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             await stack.enter_async_context(Worker(mesh, config, name=f"worker-{index + 1}"))
         say(f"{workers} worker(s) ready")
         frontend = await stack.enter_async_context(serve_frontend(edge, mesh))
-        say(f"frontend on http://{settings.host}:{frontend.port}  (Ctrl-C to stop)")
+        say(f"frontend on http://localhost:{frontend.port}  (Ctrl-C to stop)")
         sig = await stopped
         say(f"received {signal.Signals(sig).name}; shutting down...")
     say("stopped")
@@ -189,37 +188,4 @@ async def run_provision(settings: Settings) -> int:
     async with connected(settings, "culto-provision") as mesh:
         for step in await provision(mesh, settings.stream_policy()):
             print(step, flush=True)
-    return 0
-
-
-def format_event(event: StoredEvent) -> str:
-    """One line per event for ``culto tail``."""
-    return f"{event.seq}\t{event.video_id}\t{event.event_type}\t{event.data.decode()}"
-
-
-async def run_tail(settings: Settings, *, videos: list[str], since: int | None) -> int:
-    """Print events (history from ``since``, then live) until interrupted."""
-    filters = event_filters(videos)
-    wanted = set(videos)
-    async with stop_signals() as stopped, connected(settings, "culto-tail") as mesh:
-        reader = EventReader(mesh)
-        start = await reader.last_seq()
-        if since is not None:
-            async for batch in reader.replay(filters, max(since - 1, 0), until=start):
-                for event in batch:
-                    if event.seq <= start:
-                        print(format_event(event), flush=True)
-
-        def live(event: StoredEvent) -> None:
-            parsed = parse_event_subject(event.subject)
-            if not wanted or (parsed and parsed[0] in wanted):
-                print(format_event(event), flush=True)
-
-        feed = LiveFeed(mesh, live)
-        await feed.start(start)
-        try:
-            await stopped
-        finally:
-            with contextlib.suppress(Exception):
-                await feed.stop()
     return 0

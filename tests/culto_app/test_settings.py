@@ -132,5 +132,5 @@ def test_allowed_video_hosts_default_to_youtube_and_are_configurable() -> None:
     custom = Settings.from_env({**DEV, "CULTO_ALLOWED_VIDEO_HOSTS": "YouTube.com, vimeo.com"})
     assert custom.api_config().allowed_video_hosts == {"youtube.com", "vimeo.com"}
     for bad in ("https://vimeo.com", "vimeo.com/x", "-bad-.com"):
-        with pytest.raises(ConfigError, match="^CULTO_ALLOWED_VIDEO_HOSTS: "):
+        with pytest.raises(ConfigError, match=r"^CULTO_ALLOWED_VIDEO_HOSTS: "):
             Settings.from_env({**DEV, "CULTO_ALLOWED_VIDEO_HOSTS": bad})

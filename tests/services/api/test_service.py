@@ -148,7 +148,9 @@ async def test_catalog_keeps_retrying_a_failed_rewatch(
     # the bucket has a new leader, and no further reconnect comes to retry it.
     async with VideoApiService(mesh, settings.api_config()) as service:
         client = VideoApiClient(mesh)
-        video = await client.create(VideoCreate(url="https://www.youtube.com/watch?v=a0000000001", title="A"))
+        video = await client.create(
+            VideoCreate(url="https://www.youtube.com/watch?v=a0000000001", title="A")
+        )
         catalog = service.catalog
         real_watch = catalog._watch
         failures: list[int] = []
