@@ -43,7 +43,7 @@ async def test_dtos_and_integration_guide_are_served(http: Http) -> None:
     guide = await http.request("GET", "/docs/integration.md")
     assert guide.code == 200 and guide.headers["Content-Type"].startswith("text/plain")
     assert guide.body == (ROOT / "docs" / "integration.md").read_bytes()
-    for topic in (b"withCredentials", b"credentials: \"include\"", b"SameSite", b"Last-Event-ID"):
+    for topic in (b"withCredentials", b'credentials: "include"', b"SameSite", b"Last-Event-ID"):
         assert topic in guide.body, topic
 
 
