@@ -165,7 +165,7 @@ const Render = (() => {
       el("div", { class: "video-row" }, badge(video.status),
         el("span", { class: "muted small" }, "Submitted " + when(video.created_at) + " · "), source));
     const body = [head];
-    if (video.status !== "PROCESSED") body.push(progress(video), statusLine(video));
+    if (video.status !== "PROCESSED" && video.status !== "FAILED") body.push(progress(video), statusLine(video));
     if (video.status === "FAILED" && video.error) {
       body.push(el("div", { class: "alert alert-error", role: "alert" },
         el("strong", { text: "This sermon could not be processed. " }), video.error.message,
