@@ -40,9 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="analyse a transcript file and print a SummaryDTO")
     analyze.add_argument("path", type=Path, help="a .txt, .vtt or .srt transcript")
     analyze.add_argument("--lang", choices=("pt", "en"), help="language (default: detect)")
-    tail = sub.add_parser("tail", help="print live events from the mesh")
+    tail = sub.add_parser(
+        "tail", help="print live events (NATS_URL, or the running 'culto up' in CULTO_DATA_DIR)"
+    )
     tail.add_argument("--video", action="append", default=[], metavar="ID", help="repeatable")
     tail.add_argument("--since", type=int, metavar="SEQ", help="replay from this sequence first")
+    shape = tail.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="one JSON object per event")
+    shape.add_argument("--raw", action="store_true", help="seq, video, type, JSON; tab-separated")
     return parser
 
 
@@ -83,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from culto_app import roles
+    from culto_app import roles, tail
 
     try:
         if args.command == "up":
@@ -108,7 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "provision":
             return asyncio.run(roles.run_provision(settings))
         if args.command == "tail":
-            return asyncio.run(roles.run_tail(settings, videos=args.video, since=args.since))
+            fmt: tail.Format = "json" if args.json else "raw" if args.raw else "text"
+            try:
+                return asyncio.run(
+                    tail.run_tail(settings, videos=args.video, since=args.since, fmt=fmt)
+                )
+            except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+                return 0
     except CultoError as exc:
         return _fail(exc.message)
     except KeyboardInterrupt:

@@ -18,16 +18,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TextIO
 
 from culto.errors import ConfigError, MeshUnavailable
-from culto_app.instance import NatsSupervisor, data_dir_lock, port_free
+from culto_app.instance import URL_FILE, NatsSupervisor, data_dir_lock, port_free
 from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
 from mesh.embedded import EmbeddedNatsServer
-from mesh.events import StoredEvent
-from mesh.feed import LiveFeed
 from mesh.provision import provision, streams_present
-from mesh.replay import EventReader
-from mesh.subjects import event_filters, parse_event_subject
 from ops.server import serve_ops
 from services.api.service import VideoApiService
 from services.worker import Worker
@@ -100,7 +96,7 @@ async def run_up(settings: Settings, *, workers: int) -> int:
                 supervisor = NatsSupervisor(server)
                 url = server.url
                 settings = settings.model_copy(update={"nats_url": url})
-            say(f"NATS at {url}  (export NATS_URL={url} to use 'culto tail')")
+            say(f"NATS at {url}")
             mesh = await stack.enter_async_context(MeshConnection(url, name="culto-up"))
             steps = await provision(mesh, settings.stream_policy())
             say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
@@ -112,7 +108,9 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             say(f"{workers} worker(s) ready")
             alive = (lambda: supervisor.healthy) if supervisor is not None else None
             frontend = await stack.enter_async_context(serve_frontend(edge, mesh, alive=alive))
-            say(f"frontend on http://{settings.host}:{frontend.port}  (Ctrl-C to stop)")
+            # localhost, not 127.0.0.1: the default FRONTEND_URL is a localhost origin, and
+            # SameSite cookies treat the two names as different sites.
+            say(f"frontend on http://localhost:{frontend.port}  (Ctrl-C to stop)")
             failure = await _until_stopped(stopped, supervisor)
             if failure is None:
                 say(f"received {signal.Signals(stopped.result()).name}; shutting down...")
@@ -131,7 +129,13 @@ async def _embedded_server(settings: Settings) -> AsyncIterator[EmbeddedNatsServ
     store = settings.data_dir / "jetstream"
     say(f"starting embedded nats-server (JetStream data in {store})...")
     async with EmbeddedNatsServer(store_dir=store, port=port) as server:
-        yield server
+        # 'culto tail' (and other tools) find this server here while it runs.
+        announced = settings.data_dir / URL_FILE
+        announced.write_text(server.url + "\n", encoding="utf-8")
+        try:
+            yield server
+        finally:
+            announced.unlink(missing_ok=True)
 
 
 async def _until_stopped(
@@ -222,37 +226,4 @@ async def run_provision(settings: Settings) -> int:
     async with connected(settings, "culto-provision") as mesh:
         for step in await provision(mesh, settings.stream_policy()):
             print(step, flush=True)
-    return 0
-
-
-def format_event(event: StoredEvent) -> str:
-    """One line per event for ``culto tail``."""
-    return f"{event.seq}\t{event.video_id}\t{event.event_type}\t{event.data.decode()}"
-
-
-async def run_tail(settings: Settings, *, videos: list[str], since: int | None) -> int:
-    """Print events (history from ``since``, then live) until interrupted."""
-    filters = event_filters(videos)
-    wanted = set(videos)
-    async with stop_signals() as stopped, connected(settings, "culto-tail") as mesh:
-        reader = EventReader(mesh)
-        start = await reader.last_seq()
-        if since is not None:
-            async for batch in reader.replay(filters, max(since - 1, 0), until=start):
-                for event in batch:
-                    if event.seq <= start:
-                        print(format_event(event), flush=True)
-
-        def live(event: StoredEvent) -> None:
-            parsed = parse_event_subject(event.subject)
-            if not wanted or (parsed and parsed[0] in wanted):
-                print(format_event(event), flush=True)
-
-        feed = LiveFeed(mesh, live)
-        await feed.start(start)
-        try:
-            await stopped
-        finally:
-            with contextlib.suppress(Exception):
-                await feed.stop()
     return 0

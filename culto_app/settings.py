@@ -28,10 +28,11 @@ from frontend_server.config import (
 )
 from mesh.provision import StreamPolicy
 from ops.server import ListenConfig
-from services.api.service import ApiConfig
+from services.api.service import DEFAULT_VIDEO_HOSTS, ApiConfig
 from services.worker.pipeline import WorkerConfig
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 Role = Literal["dev", "prod"]
@@ -57,6 +58,7 @@ class Settings(BaseModel):
         max_transcript_bytes: Largest transcript accepted.
         embedded_nats_port: Client port of ``culto up``'s embedded server (0 = any free port).
         whisper_model: Speech-recognition model (path or name); ``None`` = bundled base model.
+        allowed_video_hosts: Hosts a submitted video ``url`` may name (YouTube's by default).
         environment: ``dev`` generates a cookie secret; ``prod`` requires one.
     """
 
@@ -79,6 +81,7 @@ class Settings(BaseModel):
     max_transcript_bytes: int = 5 * 1024 * 1024
     whisper_model: str | None = None
     embedded_nats_port: int = 4222
+    allowed_video_hosts: frozenset[str] = DEFAULT_VIDEO_HOSTS
     environment: Role = "prod"
 
     @property
@@ -107,7 +110,10 @@ class Settings(BaseModel):
 
     def api_config(self) -> ApiConfig:
         """The video API service's limits."""
-        return ApiConfig(max_transcript_bytes=self.max_transcript_bytes)
+        return ApiConfig(
+            max_transcript_bytes=self.max_transcript_bytes,
+            allowed_video_hosts=self.allowed_video_hosts,
+        )
 
     def worker_config(self) -> WorkerConfig:
         """A worker's configuration."""
@@ -177,6 +183,8 @@ class Settings(BaseModel):
         fields["max_transcript_bytes"] = _int(
             env, "CULTO_MAX_TRANSCRIPT_BYTES", 5 * 1024 * 1024, 1, 512 * 1024 * 1024
         )
+        if hosts := _csv(env.get("CULTO_ALLOWED_VIDEO_HOSTS", "")):
+            fields["allowed_video_hosts"] = _hosts(hosts)
         if model := env.get("CULTO_WHISPER_MODEL", "").strip():
             fields["whisper_model"] = model
         secret = env.get("COOKIE_SECRET", "")
@@ -209,6 +217,16 @@ class Settings(BaseModel):
 
 def _csv(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _hosts(raw: list[str]) -> frozenset[str]:
+    hosts = frozenset(h.lower().rstrip(".") for h in raw)
+    for host in hosts:
+        if not _HOST.match(host):
+            raise ConfigError(
+                f"CULTO_ALLOWED_VIDEO_HOSTS: expected host names like youtube.com, got {host!r}"
+            )
+    return hosts
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> Role:

@@ -14,6 +14,18 @@ from tornado.routing import Rule, URLSpec
 from tornado.web import Application, StaticFileHandler
 
 from frontend_server.config import EdgeConfig
+from frontend_server.docs import (
+    DOCS_CSP,
+    SWAGGER_DIR,
+    TEXT_PLAIN,
+    DocsPageHandler,
+    DtosHandler,
+    FaviconHandler,
+    FaviconIcoHandler,
+    IntegrationGuideHandler,
+    SwaggerAssetHandler,
+    file_route,
+)
 from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
 from frontend_server.openapi import OpenApiHandler, render_openapi
@@ -30,8 +42,10 @@ from ops.handlers import Liveness
 from ops.http import ApiError, JsonNotFoundHandler
 from ops.metrics import HttpMetrics, make_registry
 from ops.server import ops_routes, route_names
+from schemas.export import TS_FILE
 
 STATIC_DIR = Path(__file__).with_name("static")
+HTML = "text/html; charset=utf-8"
 # The page only loads its own assets and talks to its own origin.
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -53,6 +67,10 @@ class PageHandler(SecureHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-cache")
         self.finish(self.body)
+
+
+class IndexHandler(PageHandler):
+    """``/``: the page (its own class, so metrics label it ``/``)."""
 
 
 class AssetHandler(StaticFileHandler, SecureHandler):
@@ -94,10 +112,36 @@ def make_app(
     api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes}
     events = {"hub": hub, "config": config.hub}
     registry = make_registry(mesh, hub=hub)
+    favicon = file_route(STATIC_DIR / "favicon.svg", "image/svg+xml", PAGE_CSP, max_age=86400)
     specs = [
-        URLSpec(r"/", PageHandler, _page("index.html"), name="/"),
-        URLSpec(r"/docs/?", PageHandler, _page("docs.html"), name="/docs"),
+        URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),
+        URLSpec(
+            r"/docs/?",
+            DocsPageHandler,
+            file_route(STATIC_DIR / "docs.html", HTML, DOCS_CSP),
+            name="/docs",
+        ),
+        URLSpec(
+            r"/docs/assets/(.*)",
+            SwaggerAssetHandler,
+            {"path": str(SWAGGER_DIR)},
+            name="/docs/assets/{path}",
+        ),
+        URLSpec(
+            r"/docs/integration\.md",
+            IntegrationGuideHandler,
+            file_route(STATIC_DIR / "integration.md", TEXT_PLAIN, PAGE_CSP),
+            name="/docs/integration.md",
+        ),
+        URLSpec(r"/favicon\.svg", FaviconHandler, favicon, name="/favicon.svg"),
+        URLSpec(r"/favicon\.ico", FaviconIcoHandler, favicon, name="/favicon.ico"),
         URLSpec(r"/static/(.*)", AssetHandler, {"path": str(STATIC_DIR)}, name="/static/{path}"),
+        URLSpec(
+            r"/api/v2/dtos\.ts",
+            DtosHandler,
+            file_route(TS_FILE, TEXT_PLAIN, PAGE_CSP),
+            name="/api/v2/dtos.ts",
+        ),
         URLSpec(
             r"/api/v2/openapi\.json",
             OpenApiHandler,

@@ -22,6 +22,7 @@ from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
+TEXT = "text/plain"
 
 
 _MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
@@ -87,6 +88,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
         for name, prop in list_query.items()
     ]
     html = {"200": {"description": "HTML page", "content": {"text/html": {"schema": {}}}}}
+    icon = {"200": {"description": "SVG image", "content": {"image/svg+xml": {"schema": {}}}}}
     stream_params = [
         {
             "name": "video_id",
@@ -117,7 +119,32 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
     ]
     paths: dict[str, Any] = {
         "/": {"get": {"summary": "Submit-and-watch page", "responses": html}},
-        "/docs": {"get": {"summary": "Link to this document", "responses": html}},
+        "/docs": {
+            "get": {"summary": "API explorer (Swagger UI) of this document", "responses": html}
+        },
+        "/docs/assets/{path}": {
+            "get": {
+                "summary": "Swagger UI's scripts and styles (served offline)",
+                "parameters": [
+                    {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "File"}, **_errors(404)},
+            }
+        },
+        "/docs/integration.md": {
+            "get": {
+                "summary": "Front-end integration guide (CORS, cookies, XSRF, SSE), Markdown",
+                "responses": {"200": {"description": "Markdown", "content": _content({}, TEXT)}},
+            }
+        },
+        "/api/v2/dtos.ts": {
+            "get": {
+                "summary": "TypeScript DTOs generated from the models",
+                "responses": {"200": {"description": "TypeScript", "content": _content({}, TEXT)}},
+            }
+        },
+        "/favicon.ico": {"get": {"summary": "The icon (SVG)", "responses": icon}},
+        "/favicon.svg": {"get": {"summary": "The icon", "responses": icon}},
         "/static/{path}": {
             "get": {
                 "summary": "Static assets of the page",
@@ -234,9 +261,10 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
             }
         },
     }
+    # No "jsonSchemaDialect": the default (the OAS 3.1 base dialect, JSON Schema 2020-12 plus
+    # OpenAPI keywords) already fits Pydantic's schemas, and Swagger UI supports only that one.
     return {
         "openapi": "3.1.0",
-        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {
             "title": "CultoTranscript API",
             "version": version,

@@ -5,7 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from schemas.ids import VideoId, YoutubeId
 from schemas.summary import SummaryDTO
@@ -35,24 +43,38 @@ class TranscriptInput(BaseModel):
 
 
 class VideoCreate(BaseModel):
-    """``POST /api/v2/videos/`` body. Give ``youtube_id`` or ``url`` (or both)."""
+    """``POST /api/v2/videos/`` body.
+
+    Give ``youtube_id`` or ``url`` (or both), and/or a ``transcript``. A transcript alone is a
+    valid submission (a pasted sermon); it then needs a ``title``, since nothing else names it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     youtube_id: YoutubeId | None = None
     url: HttpUrl | None = None
-    title: str | None = Field(default=None, max_length=500)
+    transcript: TranscriptInput | None = None
+    # After the sources, so its validator sees them (``info.data``) and the error names "title".
+    title: str | None = Field(default=None, max_length=500, validate_default=True)
     description: str | None = Field(default=None, max_length=10_000)
     channel_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    transcript: TranscriptInput | None = None
     reprocess: bool = Field(
         default=False, description="Process again even if this youtube_id is already known"
     )
 
+    @field_validator("title")
+    @classmethod
+    def _title_names_a_pasted_sermon(cls, title: str | None, info: ValidationInfo) -> str | None:
+        title = title.strip() if title else None
+        data = info.data
+        if not title and data.get("transcript") and not (data.get("youtube_id") or data.get("url")):
+            raise ValueError("give a title: a transcript without a video needs one")
+        return title or None
+
     @model_validator(mode="after")
     def _needs_a_source(self) -> VideoCreate:
-        if self.youtube_id is None and self.url is None:
-            raise ValueError("give youtube_id or url")
+        if self.youtube_id is None and self.url is None and self.transcript is None:
+            raise ValueError("give a youtube_id or url, or a transcript")
         return self
 
 

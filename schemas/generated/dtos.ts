@@ -103,16 +103,21 @@ export interface TranscriptInput {
   content: string;
 }
 
-/** ``POST /api/v2/videos/`` body. Give ``youtube_id`` or ``url`` (or both). */
+/**
+ * ``POST /api/v2/videos/`` body.
+ *
+ * Give ``youtube_id`` or ``url`` (or both), and/or a ``transcript``. A transcript alone is a
+ * valid submission (a pasted sermon); it then needs a ``title``, since nothing else names it.
+ */
 export interface VideoCreate {
   /** YouTube video id (11 characters) */
   youtube_id?: string | null;
   /** Format: `uri`. */
   url?: string | null;
+  transcript?: TranscriptInput | null;
   title?: string | null;
   description?: string | null;
   channel_id?: string | null;
-  transcript?: TranscriptInput | null;
   /** Process again even if this youtube_id is already known */
   reprocess?: boolean;
 }

@@ -7,6 +7,7 @@ the same error tree back (:class:`mesh.catalog_client.VideoApiClient`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -29,6 +30,7 @@ from culto.errors import (
     InvalidInput,
     NotFound,
     PermanentStageError,
+    TranscriptError,
 )
 from culto.resources import AsyncResource
 from mesh.artifacts import ArtifactStore
@@ -45,12 +47,16 @@ from schemas.jobs import ProcessJob
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoRecord, VideoStatus
 from services.api.catalog import Catalog
 from services.transcripts.decode import check_size
+from services.transcripts.parse import parse_transcript
 from services.videos import lifecycle
 from services.videos.outcomes import fail_job
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "culto-videos"
+DEFAULT_VIDEO_HOSTS = frozenset(
+    {"youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be", "music.youtube.com"}
+)
 QUEUE_GROUP = "culto-api"
 
 Handler = Callable[[bytes], Awaitable[BaseModel | None]]
@@ -75,19 +81,35 @@ def parse_request(model: type[M], data: bytes) -> M:
         raise InvalidInput(validation_message(exc)) from None
 
 
+def _on_field(exc: InvalidInput, field: str) -> InvalidInput:
+    """``exc`` (same class and code) naming ``field`` the way the edge's own validation errors
+    do (``details.errors[].field``), so a page can show the message next to that field."""
+    problem = {"field": field, "message": exc.message}
+    return type(exc)(exc.message, code=exc.code, details={**exc.details, "errors": [problem]})
+
+
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     """The video API service's limits.
 
     Attributes:
         max_transcript_bytes: Largest transcript accepted with a submit request.
+        allowed_video_hosts: Hosts a submitted ``url`` may name (exact, lower-case); any other
+            is refused at submit, since the workers could only fail on it later.
     """
 
     max_transcript_bytes: int = 5 * 1024 * 1024
+    allowed_video_hosts: frozenset[str] = DEFAULT_VIDEO_HOSTS
 
     def __post_init__(self) -> None:
         if self.max_transcript_bytes < 1:
             raise ConfigError("CULTO_MAX_TRANSCRIPT_BYTES: must be positive")
+        if not self.allowed_video_hosts or any(
+            not h or h != h.strip().lower() or "/" in h for h in self.allowed_video_hosts
+        ):
+            raise ConfigError(
+                "CULTO_ALLOWED_VIDEO_HOSTS: give lower-case host names, e.g. youtube.com,youtu.be"
+            )
 
 
 class VideoApiService(AsyncResource):
@@ -212,8 +234,22 @@ class VideoApiService(AsyncResource):
 
     async def _create(self, data: bytes) -> BaseModel:
         body = parse_request(VideoCreate, data)
+        # Refuse now what a worker could only fail on later: a green "Queued" must mean it can run.
+        if body.url is not None and (body.url.host or "") not in self._config.allowed_video_hosts:
+            hosts = ", ".join(sorted(self._config.allowed_video_hosts))
+            message = f"url: only videos from {hosts} are accepted"
+            raise _on_field(InvalidInput(message, code="invalid_url"), "url")
         if body.transcript is not None:
-            check_size(len(body.transcript.content.encode()), self._config.max_transcript_bytes)
+            try:
+                check_size(len(body.transcript.content.encode()), self._config.max_transcript_bytes)
+                await asyncio.to_thread(
+                    parse_transcript,
+                    body.transcript.content,
+                    body.transcript.format,
+                    max_bytes=self._config.max_transcript_bytes,
+                )
+            except TranscriptError as exc:
+                raise _on_field(exc, "transcript.content") from None
         video_id = new_video_id()
         if body.youtube_id is not None:
             owner = await self.store.claim_youtube_id(body.youtube_id, video_id)

@@ -85,7 +85,9 @@ class TranscribeStage:
 
     name: str = "transcribe"
     weight: int = 50
-    start_message: str = "Transcribing audio..."
+    # Reported at every stage start, also for a pasted transcript that needs no audio: the
+    # audio messages ("Downloading audio...", "Transcribing audio...") come from run().
+    start_message: str = "Preparing transcript..."
 
     async def run(self, ctx: JobContext) -> None:
         if not ctx.needs_audio:

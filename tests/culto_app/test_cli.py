@@ -98,7 +98,6 @@ def test_culto_up_processes_a_video_and_stops_cleanly_on_sigterm(
         "POST",
         "/api/v2/videos/",
         {
-            "url": "https://example.org/culto.mp4",
             "title": "Culto de domingo - Pr. João Silva",
             "transcript": {
                 "format": "txt",
@@ -156,7 +155,7 @@ def test_unreachable_nats_says_what_to_do(tmp_path: Path) -> None:
 def test_tail_prints_history_and_refuses_bad_ids(nats_server: NatsProcess, tmp_path: Path) -> None:
     env = _env(tmp_path, NATS_URL=nats_server.url, CULTO_ENV="dev")
     bad = run(["tail", "--video", "a.*"], env, timeout=20)
-    assert bad.returncode == 2 and "invalid video id" in bad.stderr
+    assert bad.returncode == 2 and "is not a video id" in bad.stderr
 
     from schemas import new_video_id
 
@@ -174,7 +173,7 @@ def test_tail_prints_history_and_refuses_bad_ids(nats_server: NatsProcess, tmp_p
     )
     subprocess.run([sys.executable, "-c", publish, nats_server.url, vid], check=True, timeout=30)
     proc = subprocess.Popen(
-        [*CULTO, "tail", "--video", vid, "--since", "1"],
+        [*CULTO, "tail", "--raw", "--video", vid.upper(), "--since", "1"],  # any id case
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -188,3 +187,40 @@ def test_tail_prints_history_and_refuses_bad_ids(nats_server: NatsProcess, tmp_p
     proc.stderr.close()  # type: ignore[union-attr]
     assert all(f"\t{vid}\tvideo.status\t" in line for line in lines)
     assert '"progress":10' in lines[0] and '"progress":20' in lines[1]
+
+
+@pytest.mark.timeout(90)
+def test_tail_finds_culto_up_and_prints_readable_lines(
+    culto_up: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    proc, url = culto_up
+    assert url.startswith("http://localhost:")  # what a cross-origin page must call
+    announced = tmp_path / "data" / "nats.url"
+    assert announced.read_text().startswith("nats://127.0.0.1:")
+    env = _env(tmp_path)  # no NATS_URL: tail reads CULTO_DATA_DIR/nats.url
+    tail = subprocess.Popen(
+        [*CULTO, "tail"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert tail.stdout is not None and tail.stderr is not None
+    assert "waiting for events" in tail.stderr.readline()
+    browser = Browser(url)
+    browser.token = browser.call("GET", "/api/v2/csrf")[1]["csrf_token"]  # type: ignore[index]
+    body = {"title": "Culto de sábado", "transcript": {"content": "Leiam João 3:16 comigo."}}
+    assert browser.call("POST", "/api/v2/videos/", body)[0] == 201
+    lines: list[str] = []
+    while not any("SUMMARY" in line for line in lines):
+        lines.append(tail.stdout.readline())
+    tail.send_signal(signal.SIGINT)
+    assert tail.wait(timeout=15) == 0
+    rest = tail.stderr.read()
+    tail.stdout.close()
+    tail.stderr.close()
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest
+    assert re.match(r"\d\d:\d\d:\d\d  Culto de sábado +QUEUED +0%", lines[0]), lines
+    assert any(re.search(r"Culto de sábado +PROCESSED +100%", line) for line in lines), lines
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    assert not announced.exists()  # removed when culto up stops
+    gone = run(["tail"], env, timeout=20)
+    assert gone.returncode == 2 and "no running 'culto up' was found" in gone.stderr

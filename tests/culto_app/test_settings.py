@@ -118,3 +118,19 @@ def test_components_get_small_configs_built_from_the_settings() -> None:
     edge = settings.edge_config()
     assert edge.hub.client_buffer == 9
     assert "x" * 20 not in repr(edge)  # the secret never shows in a repr (or a log line)
+
+
+def test_allowed_video_hosts_default_to_youtube_and_are_configurable() -> None:
+    default = Settings.from_env(DEV).api_config().allowed_video_hosts
+    assert default == {
+        "youtube.com",
+        "www.youtube.com",
+        "m.youtube.com",
+        "youtu.be",
+        "music.youtube.com",
+    }
+    custom = Settings.from_env({**DEV, "CULTO_ALLOWED_VIDEO_HOSTS": "YouTube.com, vimeo.com"})
+    assert custom.api_config().allowed_video_hosts == {"youtube.com", "vimeo.com"}
+    for bad in ("https://vimeo.com", "vimeo.com/x", "-bad-.com"):
+        with pytest.raises(ConfigError, match=r"^CULTO_ALLOWED_VIDEO_HOSTS: "):
+            Settings.from_env({**DEV, "CULTO_ALLOWED_VIDEO_HOSTS": bad})

@@ -150,3 +150,50 @@ async def test_api_service_down_is_503(start_edge: StartEdge) -> None:
         assert_json_error(await client.request("GET", f"/api/v2/videos/{vid}"), 503)
     finally:
         client.close()
+
+
+async def test_a_pasted_transcript_alone_is_a_submission(http: Http) -> None:
+    pasted = {"transcript": {"format": "txt", "content": TRANSCRIPT}}
+    created = await http.send("POST", "/api/v2/videos/", {**pasted, "title": "Culto de quarta"})
+    assert created.code == 201, created.body
+    video = body_json(created)
+    assert video["status"] == "QUEUED" and video["title"] == "Culto de quarta"
+    assert video["youtube_id"] is None and video["url"] is None
+
+    # Nothing else names a pasted sermon: the title is required, and the error says which field.
+    err = assert_json_error(await http.send("POST", "/api/v2/videos/", pasted), 422)
+    assert [e["field"] for e in err["details"]["errors"]] == ["title"]
+    assert "give a title" in err["message"]
+    err = assert_json_error(await http.send("POST", "/api/v2/videos/", {"title": "Nada"}), 422)
+    assert "give a youtube_id or url, or a transcript" in err["message"]
+
+
+async def test_what_would_fail_later_is_refused_at_submit(http: Http) -> None:
+    # A host the workers cannot fetch from, and a transcript that cannot be parsed, are 422s
+    # naming the field, not a green "Queued" that fails in the background.
+    before = body_json(await http.request("GET", "/api/v2/videos/?limit=1"))["total"]
+    cases = [
+        ({"url": "https://vimeo.com/12345", "title": "Vimeo"}, "url", "invalid_url"),
+        (
+            {
+                "title": "VTT quebrado",
+                "transcript": {"format": "vtt", "content": "isto não é WebVTT\n"},
+            },
+            "transcript.content",
+            "malformed_vtt",
+        ),
+        (
+            {"title": "SRT quebrado", "transcript": {"format": "srt", "content": "1\nxx --> yy\n"}},
+            "transcript.content",
+            "malformed_srt",
+        ),
+    ]
+    for body, field, code in cases:
+        err = assert_json_error(await http.send("POST", "/api/v2/videos/", body), 422, code)
+        assert [e["field"] for e in err["details"]["errors"]] == [field], err
+    after = body_json(await http.request("GET", "/api/v2/videos/?limit=1"))["total"]
+    assert after == before
+    # Every YouTube host is allowed by default.
+    for url in ("https://youtu.be/abc", "https://music.youtube.com/watch?v=abc"):
+        ok = await http.send("POST", "/api/v2/videos/", {"url": url, "title": "YT"})
+        assert ok.code == 201, ok.body

@@ -181,15 +181,27 @@ def test_format_utc_takes_naive_as_utc() -> None:
 # --- submit body -------------------------------------------------------------------------------
 
 
-def test_video_create_needs_a_youtube_id_or_a_url() -> None:
-    with pytest.raises(ValidationError, match="give youtube_id or url"):
+def test_video_create_needs_a_youtube_id_a_url_or_a_transcript() -> None:
+    with pytest.raises(ValidationError, match="give a youtube_id or url, or a transcript"):
         VideoCreate()
-    with pytest.raises(ValidationError, match="give youtube_id or url"):
+    with pytest.raises(ValidationError, match="give a youtube_id or url, or a transcript"):
         VideoCreate.model_validate({"title": "Culto", "youtube_id": None, "url": None})
     assert VideoCreate(youtube_id=YT).url is None
     by_url = VideoCreate.model_validate({"url": f"https://www.youtube.com/watch?v={YT}"})
     assert by_url.youtube_id is None and by_url.url is not None
     assert by_url.reprocess is False
+
+
+def test_a_pasted_transcript_alone_is_a_submission_and_needs_a_title() -> None:
+    pasted = {"transcript": {"format": "txt", "content": "Deus é amor."}}
+    body = VideoCreate.model_validate({**pasted, "title": "  Culto de domingo  "})
+    assert body.title == "Culto de domingo" and body.youtube_id is None and body.url is None
+    with pytest.raises(ValidationError) as caught:
+        VideoCreate.model_validate({**pasted, "title": "   "})
+    [error] = caught.value.errors()
+    assert error["loc"] == ("title",) and "give a title" in error["msg"]
+    # With a video the title stays optional.
+    assert VideoCreate.model_validate({**pasted, "youtube_id": YT}).title is None
 
 
 @pytest.mark.parametrize("extra", [{"status": "PROCESSED"}, {"id": VID}, {"progress": 100}])

@@ -619,7 +619,6 @@ async def _scenario(topo: Topology, mesh: MeshConnection, count: int, say: Log) 
 
     async def submit(index: int) -> None:
         body = {
-            "url": f"https://example.org/culto/{index}.mp4",
             "title": f"Culto {index + 1} - Pr. João Silva",
             "transcript": {"format": "txt", "content": transcript(index)},
         }

@@ -24,7 +24,7 @@ async def test_create_get_list_delete(mesh: MeshConnection, settings: Settings) 
         channel = f"ch{new_video_id()[:8]}"
         created = await client.create(
             VideoCreate(
-                url="https://example.org/sermon.mp4",
+                url="https://www.youtube.com/watch?v=sermon00001",
                 title="Culto de domingo",
                 channel_id=channel,
                 transcript=TranscriptInput(format="txt", content="Deus é amor."),
@@ -60,7 +60,7 @@ async def test_list_pages_newest_first_with_filters(
         ids = []
         for i in range(7):
             video = await client.create(
-                VideoCreate(url=f"https://example.org/{i}.mp4", channel_id=channel)
+                VideoCreate(url=f"https://youtu.be/video{i:06d}", channel_id=channel)
             )
             ids.append(video.id)
         seen: list[str] = []
@@ -135,7 +135,7 @@ async def test_oversized_transcript_is_refused(mesh: MeshConnection, settings: S
         with pytest.raises(TranscriptError, match="limit is 100 bytes"):
             await VideoApiClient(mesh).create(
                 VideoCreate(
-                    url="https://example.org/x.mp4",
+                    url="https://m.youtube.com/watch?v=x0000000001",
                     transcript=TranscriptInput(content="palavra " * 50),
                 )
             )
@@ -148,7 +148,9 @@ async def test_catalog_keeps_retrying_a_failed_rewatch(
     # the bucket has a new leader, and no further reconnect comes to retry it.
     async with VideoApiService(mesh, settings.api_config()) as service:
         client = VideoApiClient(mesh)
-        video = await client.create(VideoCreate(url="https://example.org/a.mp4", title="A"))
+        video = await client.create(
+            VideoCreate(url="https://www.youtube.com/watch?v=a0000000001", title="A")
+        )
         catalog = service.catalog
         real_watch = catalog._watch
         failures: list[int] = []

@@ -12,6 +12,7 @@ import pytest
 
 from culto.errors import ConfigError, MeshUnavailable, TransientStageError
 from mesh import EventPublisher, EventReader, JobQueue, MeshConnection, StoredEvent, VideoStore
+from mesh.artifacts import ArtifactStore
 from mesh.catalog_client import VideoApiClient
 from mesh.subjects import event_filters
 from schemas import SummaryDTO, TranscriptInput, VideoCreate, VideoDTO, VideoStatus
@@ -61,7 +62,6 @@ def doomed_config(env: Any) -> WorkerConfig:
 
 def submit(title: str = "Culto") -> VideoCreate:
     return VideoCreate(
-        url="https://example.org/culto.mp4",
         title=title,
         transcript=TranscriptInput(format="txt", content=SERMON),
     )
@@ -91,6 +91,8 @@ async def test_job_runs_end_to_end_with_ordered_events(isolated_mesh: Any) -> No
     assert progress == sorted(progress) and len(set(progress)) >= 4
     messages = {getattr(e.event, "message", "") for e in events}
     assert {"Fetching transcript...", "Analysing sermon..."} <= messages
+    # A pasted transcript is never said to be "Transcribing audio...".
+    assert not [m for m in messages if "audio" in m.lower()], messages
 
 
 @dataclass
@@ -180,19 +182,16 @@ async def test_transient_errors_fail_after_max_deliver(isolated_mesh: Any) -> No
 
 
 async def test_unreadable_transcript_fails_at_once(isolated_mesh: Any) -> None:
+    # The API refuses an unparseable transcript at submit; the worker still fails at once (no
+    # retries) on one that became unreadable in storage after it was accepted.
     env = await isolated_mesh()
-    async with (
-        VideoApiService(env.mesh, env.settings.api_config()),
-        Worker(env.mesh, env.settings.worker_config()),
-    ):
+    async with VideoApiService(env.mesh, env.settings.api_config()):
         client = VideoApiClient(env.mesh)
-        video = await client.create(
-            VideoCreate(
-                url="https://example.org/x.mp4",
-                transcript=TranscriptInput(format="vtt", content="this is not a vtt file"),
-            )
-        )
-        done = await wait_status(client, video.id, VideoStatus.FAILED)
+        video = await client.create(submit())
+        broken = TranscriptInput(format="vtt", content="this is not a vtt file")
+        await ArtifactStore(env.mesh).put_input(video.id, broken)
+        async with Worker(env.mesh, env.settings.worker_config()):
+            done = await wait_status(client, video.id, VideoStatus.FAILED)
     assert done.error is not None and done.error.code.startswith("malformed")
     kinds = statuses(await events_of(env.mesh, video.id))
     assert kinds[-2][:2] == ("video.status", VideoStatus.FAILED)

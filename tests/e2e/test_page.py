@@ -1,0 +1,181 @@
+"""The page in a real browser against a real ``culto up``: submit, watch, read, fail, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import SERMON, ApiClient, CultoFactory, screenshot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+NO_OVERFLOW = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+
+
+def open_page(browser: Any, url: str) -> Any:
+    page = browser.new_page()
+    page.goto(url + "/")
+    page.wait_for_selector("#connection.conn-live")
+    return page
+
+
+def test_pasted_transcript_is_processed_live_and_summarised(
+    culto_up: CultoFactory, browser: Any, problems: Any
+) -> None:
+    up = culto_up()
+    page = open_page(browser, up.url)
+    seen = problems(page)
+    page.wait_for_selector("#list-empty:not([hidden])")
+    screenshot(page, "01-empty-desktop")
+
+    page.fill("#f-title", "Culto de domingo — Pr. João Silva")
+    page.fill("#f-transcript", SERMON)
+    assert page.text_content("#title-need") == "required"
+    page.click("#submit-button")
+    page.wait_for_url("**/#/videos/*")
+    video_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("#detail .summary", timeout=30_000)
+    screenshot(page, "02-summary-desktop")
+
+    detail = page.locator("#detail")
+    assert detail.locator(".badge").text_content() == "Done"
+    assert detail.locator("h1").text_content() == "Culto de domingo — Pr. João Silva"
+    passages = detail.locator(".passages .ref").all_text_contents()
+    assert {"João 3:16", "Romanos 8:28", "Romanos 10:17"} <= set(passages)
+    assert "JHN 3:16" in detail.locator(".passages").text_content()
+    assert detail.locator(".points li").count() >= 1
+    assert "Agostinho" in detail.locator(".citation").text_content()
+    facts = detail.locator(".facts").text_content()
+    assert "Pr. João Silva" in facts and "Words" in facts
+
+    # The list (no Refresh button any more) shows the title, Done and a full bar.
+    page.click("a.back")
+    item = page.locator(f'li[data-id="{video_id}"]')
+    assert item.locator(".video-title").text_content() == "Culto de domingo — Pr. João Silva"
+    assert item.get_attribute("data-status") == "PROCESSED"
+    assert item.locator("progress").get_attribute("value") == "100"
+    assert page.locator("#refresh").count() == 0
+    # Screen readers heard the outcome.
+    assert "analysis complete" in page.text_content("#announcer")
+    # What the worker said along the way never mentions audio for a pasted transcript.
+    status, video = ApiClient(up.url).call("GET", f"/api/v2/videos/{video_id}")
+    assert status == 200 and video["status"] == "PROCESSED"
+
+    # 390 px: one column, no sideways scrolling, on the list and on the summary.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate(NO_OVERFLOW), page.evaluate("document.documentElement.scrollWidth")
+    screenshot(page, "03-list-390px")
+    item.locator(".video-title").click()
+    page.wait_for_selector("#detail .summary")
+    assert page.evaluate(NO_OVERFLOW)
+    screenshot(page, "04-summary-390px")
+
+    # Keyboard: the form is reachable and submits with Enter; errors land on the field.
+    page.click("a.back")
+    page.focus("#f-video")
+    page.keyboard.type("not a link")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#f-video-error:not([hidden])")
+    assert page.evaluate("document.activeElement.id") == "f-video"
+    assert page.get_attribute("#f-video", "aria-invalid") == "true"
+    assert seen == [], seen  # no console errors, no 404 (favicon), no failed request
+
+
+def test_refused_submissions_show_plain_errors_on_their_fields(
+    culto_up: CultoFactory, browser: Any
+) -> None:
+    up = culto_up()
+    page = open_page(browser, up.url)
+
+    def submit(video: str = "", title: str = "", transcript: str = "", fmt: str = "auto") -> None:
+        page.fill("#f-video", video)
+        page.fill("#f-title", title)
+        page.fill("#f-transcript", transcript)
+        page.select_option("#f-format", fmt)
+        page.click("#submit-button")
+
+    def error(field: str) -> str:
+        page.wait_for_selector(f"#f-{field}-error:not([hidden])")
+        return page.text_content(f"#f-{field}-error") or ""
+
+    # Refused by the server (422 with details.errors[].field), shown next to the field.
+    submit(video="https://vimeo.com/76979871")
+    assert error("video").startswith("Only videos from") and "youtube.com" in error("video")
+    assert page.is_hidden("#f-title-error")
+    submit(title="VTT quebrado", transcript="isto não é WebVTT", fmt="vtt")
+    assert "must start with 'WEBVTT'" in error("transcript")
+    assert page.is_hidden("#f-video-error")
+    screenshot(page, "05-field-error")
+    # Checked before sending: a pasted transcript needs a title.
+    submit(transcript=SERMON)
+    assert "title" in error("title").lower()
+    # Nothing was queued by any of these.
+    status, listing = ApiClient(up.url).call("GET", "/api/v2/videos/")
+    assert status == 200 and listing["total"] == 0
+    page.wait_for_selector("#list-empty:not([hidden])")
+
+
+def test_failure_is_shown_with_its_reason_and_delete_asks_first(
+    culto_up: CultoFactory, browser: Any, problems: Any
+) -> None:
+    # Captions cannot be fetched (every outgoing request goes to a closed proxy port) and a job
+    # gets one delivery: the video fails quickly, with the worker's reason.
+    refused = "http://127.0.0.1:9"
+    up = culto_up(
+        HTTPS_PROXY=refused, HTTP_PROXY=refused, NO_PROXY="localhost", CULTO_JOB_MAX_DELIVER="1"
+    )
+    page = open_page(browser, up.url)
+    page.fill("#f-video", "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=10")
+    page.fill("#f-title", "Culto sem legendas")
+    page.click("#submit-button")
+    page.wait_for_url("**/#/videos/*")
+    video_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector('#detail .badge-FAILED, #detail .alert-error[role="alert"]')
+    page.wait_for_selector("#detail .alert-error", timeout=30_000)
+    reason = page.text_content("#detail .alert-error") or ""
+    assert "could not be processed" in reason and len(reason) > 40, reason
+    screenshot(page, "06-failed")
+
+    page.click("a.back")
+    item = page.locator(f'li[data-id="{video_id}"]')
+    assert item.get_attribute("data-status") == "FAILED"
+    assert (item.locator(".reason").text_content() or "").startswith("Why: ")
+
+    # Delete asks first; Cancel keeps the video.
+    item.get_by_role("button", name="Delete Culto sem legendas").click()
+    dialog = page.locator("#confirm-delete")
+    assert dialog.is_visible()
+    assert "Culto sem legendas" in (dialog.text_content() or "")
+    screenshot(page, "07-confirm-delete")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert not dialog.is_visible() and item.count() == 1
+    client = ApiClient(up.url)
+    assert client.call("GET", f"/api/v2/videos/{video_id}")[0] == 200
+    # Confirming deletes it, on the server too.
+    item.get_by_role("button", name="Delete Culto sem legendas").click()
+    page.click("#confirm-yes")
+    page.wait_for_selector(f'li[data-id="{video_id}"]', state="detached")
+    assert client.call("GET", f"/api/v2/videos/{video_id}")[0] == 404
+    page.wait_for_selector("#list-empty:not([hidden])")
+    assert "Deleted" in (page.text_content("#announcer") or "")
+
+
+def test_the_list_updates_live_from_another_tab(culto_up: CultoFactory, browser: Any) -> None:
+    up = culto_up()
+    watcher = open_page(browser, up.url)
+    other = open_page(browser, up.url)
+    other.fill("#f-title", "Culto de quarta")
+    other.fill("#f-transcript", SERMON)
+    other.click("#submit-button")
+    other.wait_for_url("**/#/videos/*")
+    video_id = other.url.rsplit("/", 1)[1]
+
+    # The first tab never reloads: the stream brings the new video, its title and its progress.
+    item = watcher.locator(f'li[data-id="{video_id}"]')
+    item.wait_for()
+    watcher.wait_for_selector(f'li[data-id="{video_id}"][data-status="PROCESSED"]')
+    assert item.locator(".video-title").text_content() == "Culto de quarta"
+    assert "words" in (item.locator("p").text_content() or "")
+    screenshot(watcher, "08-live-from-other-tab")
+    assert watcher.evaluate("performance.getEntriesByType('navigation').length") == 1
