@@ -12,7 +12,9 @@ are chosen from this tree by the same MRO search (``ops.http``).
     CultoError
     ├── ConfigError              bad environment / settings (fails at start-up)
     ├── InvalidInput             a request or file the caller must fix
-    │   └── TranscriptError      unreadable / empty / oversized transcript
+    │   ├── PayloadTooLarge      over a size limit (a request, a transcript)
+    │   └── TranscriptError      unreadable / empty / malformed transcript
+    │       └── TranscriptTooLarge  over CULTO_MAX_TRANSCRIPT_BYTES
     ├── NotFound                 unknown video (or other record)
     ├── Conflict                 already exists, or a compare-and-set lost too often
     ├── JobCancelled             a stale job: its video was deleted, re-queued or settled
@@ -80,10 +82,22 @@ class InvalidInput(CultoError):
     code = "invalid_input"
 
 
+class PayloadTooLarge(InvalidInput):
+    """A request is over a size limit; retrying the same request cannot help."""
+
+    code = "payload_too_large"
+
+
 class TranscriptError(InvalidInput):
     """A transcript is empty, binary, not UTF-8, too large or malformed."""
 
     code = "invalid_transcript"
+
+
+class TranscriptTooLarge(TranscriptError):
+    """A transcript is over ``CULTO_MAX_TRANSCRIPT_BYTES``."""
+
+    code = "transcript_too_large"
 
 
 class NotFound(CultoError):
@@ -146,7 +160,9 @@ ERROR_CLASSES: dict[str, type[CultoError]] = {
         CultoError,
         ConfigError,
         InvalidInput,
+        PayloadTooLarge,
         TranscriptError,
+        TranscriptTooLarge,
         NotFound,
         Conflict,
         JobCancelled,

@@ -1,15 +1,20 @@
 """Large per-video artifacts in the ``culto_artifacts`` object store.
 
-Names are ``<video_id>/input.json`` (a transcript submitted with the request) and
-``<video_id>/transcript.json`` (the cleaned transcript the pipeline analysed). Summaries are
-small and live in the video record itself.
+Names are ``<video_id>/input.json`` (a transcript submitted with the request),
+``<video_id>/transcript.json`` (the cleaned transcript the pipeline analysed) and
+``staged/<ref>`` (a submit request too large for one NATS message, until the API service takes
+it). Summaries are small and live in the video record itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
+import uuid
+
 from nats.js.object_store import ObjectStore
 
-from culto.errors import NotFound
+from culto.errors import CultoError, NotFound, PayloadTooLarge
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.subjects import ARTIFACTS_BUCKET, video_token
@@ -19,6 +24,8 @@ from schemas.videos import TranscriptInput
 INPUT = "input.json"
 TRANSCRIPT = "transcript.json"
 ARTIFACT_NAMES = (INPUT, TRANSCRIPT)
+STAGED_PREFIX = "staged/"
+_STAGED_REF = re.compile(r"[0-9a-f]{32}")
 
 
 class ArtifactStore:
@@ -66,6 +73,42 @@ class ArtifactStore:
     async def get_transcript(self, video_id: str) -> Transcript:
         """The cleaned transcript; :class:`NotFound` if not produced yet."""
         return Transcript.model_validate_json(await self._get(video_id, TRANSCRIPT))
+
+    async def stage(self, data: bytes) -> str:
+        """Keep a request too large for one NATS message; returns its reference.
+
+        NATS refuses messages over ``max_payload`` (1 MiB by default), while a submit may carry
+        a transcript of up to ``CULTO_MAX_TRANSCRIPT_BYTES``: such a request travels as this
+        reference, and the API service takes it back with :meth:`take_staged`.
+        """
+        ref = uuid.uuid4().hex
+        store = await self._bucket()
+        with nats_errors("staging a large request"):
+            await store.put(f"{STAGED_PREFIX}{ref}", data)
+        return ref
+
+    async def take_staged(self, ref: str, *, max_bytes: int) -> bytes:
+        """Read and delete a staged request.
+
+        Raises:
+            NotFound: no such reference (already taken, or never staged).
+            PayloadTooLarge: the staged request is over ``max_bytes``.
+        """
+        if not _STAGED_REF.fullmatch(ref):
+            raise NotFound("no such staged request")
+        store = await self._bucket()
+        name = f"{STAGED_PREFIX}{ref}"
+        with nats_errors("reading a staged request"):
+            info = await store.get_info(name)
+        if (info.size or 0) > max_bytes:
+            raise PayloadTooLarge(f"the staged request is over {max_bytes} bytes")
+        with nats_errors("reading a staged request"):
+            result = await store.get(name)
+        with contextlib.suppress(CultoError), nats_errors("deleting a staged request"):
+            await store.delete(name)
+        if result.data is None:
+            raise NotFound("no such staged request")
+        return result.data
 
     async def delete_all(self, video_id: str) -> int:
         """Delete every artifact of a video; returns how many existed."""

@@ -12,13 +12,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from culto.errors import MeshError, MeshUnavailable, error_from_dict
+from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.subjects import api_subject, video_token
-from schemas.api import VideoRef
+from schemas.api import StagedRequest, VideoRef
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
 SERVICE_ERROR_HEADER = "Nats-Service-Error-Code"
+INLINE_LIMIT = 256 * 1024
+"""Largest request sent inline; well below NATS's default ``max_payload`` of 1 MiB."""
 
 
 class VideoApiClient:
@@ -62,8 +65,16 @@ class VideoApiClient:
         return VideoDTO.model_validate(await self._call("get", VideoRef(id=video_token(video_id))))
 
     async def create(self, body: VideoCreate) -> VideoDTO:
-        """Submit a video; :class:`Conflict` (``details.existing_id``) if already known."""
-        return VideoDTO.model_validate(await self._call("create", body))
+        """Submit a video; :class:`Conflict` (``details.existing_id``) if already known.
+
+        A request over :data:`INLINE_LIMIT` (a long transcript) is staged in the object store
+        and sent as a reference: NATS refuses messages over ``max_payload`` (1 MiB).
+        """
+        request: BaseModel = body
+        data = body.model_dump_json().encode()
+        if len(data) > INLINE_LIMIT:
+            request = StagedRequest(staged=await ArtifactStore(self._mesh).stage(data))
+        return VideoDTO.model_validate(await self._call("create", request))
 
     async def delete(self, video_id: str) -> None:
         """Cancel and delete; :class:`NotFound` if unknown."""

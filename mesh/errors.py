@@ -21,6 +21,7 @@ from culto.errors import (
     MeshTimeout,
     MeshUnavailable,
     NotFound,
+    PayloadTooLarge,
     lookup,
     mapped_errors,
 )
@@ -40,6 +41,10 @@ def _timeout(exc: BaseException, context: str) -> CultoError:
 
 def _unavailable(exc: BaseException, context: str) -> CultoError:
     return MeshUnavailable(f"{context}: NATS is unavailable ({type(exc).__name__}); retry shortly")
+
+
+def _too_large(exc: BaseException, context: str) -> CultoError:
+    return PayloadTooLarge(f"{context}: the message is over the NATS size limit (max_payload)")
 
 
 def _api_error(exc: BaseException, context: str) -> CultoError:
@@ -66,6 +71,7 @@ NATS_ERRORS: ErrorTable = {
     nats.errors.ConnectionReconnectingError: _unavailable,
     nats.errors.OutboundBufferLimitError: _unavailable,
     nats.errors.NoServersError: _unavailable,
+    nats.errors.MaxPayloadError: _too_large,
     nats.js.errors.APIError: _api_error,
     nats.errors.Error: _other,
 }

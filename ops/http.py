@@ -14,6 +14,8 @@ preflight from a disallowed origin             403     ``cors_origin_denied``
 method not allowed                             405     ``method_not_allowed``
 :class:`~culto.errors.Conflict`                409     ``conflict`` (+ ``details.existing_id``)
 body too large                                 413     ``payload_too_large``
+:class:`~culto.errors.PayloadTooLarge`         413     the error's own code
+:class:`~culto.errors.TranscriptTooLarge`      413     ``transcript_too_large``
 :class:`~culto.errors.MeshUnavailable`         503     ``mesh_unavailable`` (+ ``Retry-After``)
 :class:`~culto.errors.MeshTimeout`             504     ``mesh_timeout``
 other :class:`~culto.errors.MeshError`         503     ``mesh_error``
@@ -44,6 +46,8 @@ from culto.errors import (
     MeshError,
     MeshTimeout,
     NotFound,
+    PayloadTooLarge,
+    TranscriptTooLarge,
     lookup,
 )
 
@@ -92,6 +96,8 @@ class ApiError(Exception):
 
 STATUS_BY_ERROR: dict[type[CultoError], int] = {
     InvalidInput: 422,
+    PayloadTooLarge: 413,
+    TranscriptTooLarge: 413,
     NotFound: 404,
     Conflict: 409,
     MeshError: 503,

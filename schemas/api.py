@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.ids import VideoId
 
@@ -15,6 +15,14 @@ class VideoRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: VideoId
+
+
+class StagedRequest(BaseModel):
+    """A request kept in the object store because it is over one NATS message's size."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    staged: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
 class ErrorBody(BaseModel):

@@ -98,6 +98,10 @@ def _eligible(sentence: Sentence, stems: list[str]) -> bool:
     return not is_boilerplate(sentence.text, sentence.words)
 
 
+MAX_CANDIDATES = 2000
+"""Sentences ranked at most: ~4x a long sermon's, so only outsized transcripts are sampled."""
+
+
 def _length_prior(sentence: Sentence) -> float:
     n = sentence.words
     if n < IDEAL_MIN:
@@ -125,9 +129,12 @@ def _similarity_graph(vectors: list[Counter[str]]) -> list[dict[int, float]]:
         weighted.append(w)
         norms.append(math.sqrt(sum(x * x for x in w.values())) or 1.0)
     postings: dict[str, list[int]] = {}
+    # A term in one sentence links nothing; a term in most sentences links everything with a
+    # near-zero weight and makes the pair loop below quadratic (a transcript repeating itself).
+    linking = {term for term, count in df.items() if 1 < count <= max(2, n // 2)}
     for index, w in enumerate(weighted):
         for term in w:
-            if df[term] > 1:  # a term in one sentence links nothing
+            if term in linking:
                 postings.setdefault(term, []).append(index)
     graph: list[dict[int, float]] = [{} for _ in range(n)]
     for index, w in enumerate(weighted):
@@ -208,6 +215,13 @@ def select_key_points(sentences: Sequence[Sentence], stopwords: frozenset[str]) 
             vectors.append(Counter(stems))
     if not candidates:
         return []
+    if len(candidates) > MAX_CANDIDATES:
+        # A transcript far longer than any sermon (up to 5 MiB is accepted): rank an even
+        # sample, so the graph stays bounded and key points still span the whole text.
+        step = len(candidates) / MAX_CANDIDATES
+        keep = [int(i * step) for i in range(MAX_CANDIDATES)]
+        candidates = [candidates[i] for i in keep]
+        vectors = [vectors[i] for i in keep]
     count = target_count(len(candidates))
     rank = _pagerank(_similarity_graph(vectors)) if len(candidates) > 1 else [1.0]
     weight_of = dict(

@@ -40,13 +40,12 @@ from mesh.jobs import AbandonedJob, JobQueue
 from mesh.replay import EventReader
 from mesh.subjects import api_subject
 from mesh.videos import VideoStore
-from schemas.api import VideoRef
+from schemas.api import StagedRequest, VideoRef
 from schemas.events import VideoDeletedEventDTO
 from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoRecord, VideoStatus
 from services.api.catalog import Catalog
-from services.transcripts.decode import check_size
 from services.transcripts.parse import parse_transcript
 from services.videos import lifecycle
 from services.videos.outcomes import fail_job
@@ -232,8 +231,20 @@ class VideoApiService(AsyncResource):
         ref = parse_request(VideoRef, data)
         return (await self.store.get(ref.id)).record.public()
 
+    async def _read_create(self, data: bytes) -> VideoCreate:
+        """The submit request, inline or staged in the object store (a long transcript)."""
+        try:
+            staged = StagedRequest.model_validate_json(data)
+        except ValidationError:
+            return parse_request(VideoCreate, data)
+        # The JSON around a transcript can at most double it (escapes), plus the other fields.
+        limit = 2 * self._config.max_transcript_bytes + 64 * 1024
+        return parse_request(
+            VideoCreate, await self._artifacts.take_staged(staged.staged, max_bytes=limit)
+        )
+
     async def _create(self, data: bytes) -> BaseModel:
-        body = parse_request(VideoCreate, data)
+        body = await self._read_create(data)
         # Refuse now what a worker could only fail on later: a green "Queued" must mean it can run.
         if body.url is not None and (body.url.host or "") not in self._config.allowed_video_hosts:
             hosts = ", ".join(sorted(self._config.allowed_video_hosts))
@@ -241,7 +252,6 @@ class VideoApiService(AsyncResource):
             raise _on_field(InvalidInput(message, code="invalid_url"), "url")
         if body.transcript is not None:
             try:
-                check_size(len(body.transcript.content.encode()), self._config.max_transcript_bytes)
                 await asyncio.to_thread(
                     parse_transcript,
                     body.transcript.content,

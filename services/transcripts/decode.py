@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import unicodedata
 
-from culto.errors import TranscriptError
+from culto.errors import TranscriptError, TranscriptTooLarge
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 """The documented default limit of a transcript: 5 MiB (``CULTO_MAX_TRANSCRIPT_BYTES``)."""
@@ -42,10 +42,10 @@ def check_size(size: int, max_bytes: int) -> None:
     """The one transcript-size check (submit request, worker, ``culto analyze``).
 
     Raises:
-        TranscriptError: ``transcript_too_large`` naming both sizes.
+        TranscriptTooLarge: naming both sizes.
     """
     if size > max_bytes:
-        raise TranscriptError(
+        raise TranscriptTooLarge(
             f"transcript is too large ({describe_size(size)}); the limit is "
             f"{describe_size(max_bytes)} ({max_bytes} bytes, CULTO_MAX_TRANSCRIPT_BYTES)",
             code="transcript_too_large",

@@ -6,8 +6,14 @@ import random
 import string
 from typing import Any
 
+import pytest
+
+from culto_app.settings import Settings
+from mesh.artifacts import ArtifactStore
+from mesh.connection import MeshConnection
 from schemas.videos import VideoDTO, VideoPage
-from tests.support import Http, StartEdge, assert_json_error, body_json
+from services.worker import Worker
+from tests.support import Http, StartEdge, assert_json_error, body_json, eventually
 
 TRANSCRIPT = "Irmãos, hoje lemos João 3:16. Porque Deus amou o mundo de tal maneira."
 
@@ -197,3 +203,37 @@ async def test_what_would_fail_later_is_refused_at_submit(http: Http) -> None:
     for url in ("https://youtu.be/abc", "https://music.youtube.com/watch?v=abc"):
         ok = await http.send("POST", "/api/v2/videos/", {"url": url, "title": "YT"})
         assert ok.code == 201, ok.body
+
+
+SERMON_LINE = "Irmãos, a fé vem pelo ouvir, e o ouvir pela palavra de Deus: Romanos 10:17.\n"
+
+
+@pytest.mark.timeout(180)
+async def test_a_transcript_of_almost_5_mib_is_accepted_and_processed(
+    http: Http, mesh: MeshConnection, settings: Settings
+) -> None:
+    # Regression (issue 9, defect 8): the whole request rode in one NATS message, and NATS
+    # refuses messages over 1 MiB, so 1-5 MiB transcripts were refused as "503, retry".
+    content = SERMON_LINE * int(4.9 * 2**20 / len(SERMON_LINE.encode()))
+    assert 4.8 * 2**20 < len(content.encode()) < 5 * 2**20
+    body = {"title": "Vigília", "transcript": {"format": "txt", "content": content}}
+    response = await http.send("POST", "/api/v2/videos/", body)
+    assert response.code == 201, response.body[:300]
+    video = VideoDTO.model_validate(body_json(response))
+    stored = await ArtifactStore(mesh).get_input(video.id)
+    assert stored.content == content.replace("\r\n", "\n")
+    async with Worker(mesh, settings.worker_config()):
+
+        async def processed() -> bool:
+            current = body_json(await http.request("GET", f"/api/v2/videos/{video.id}"))
+            return bool(current["status"] == "PROCESSED")
+
+        await eventually(processed, 150, interval=0.5, what="PROCESSED")
+
+
+async def test_a_transcript_one_byte_over_the_limit_is_413(http: Http) -> None:
+    limit = 5 * 2**20  # CULTO_MAX_TRANSCRIPT_BYTES's default
+    body = {"title": "Vigília", "transcript": {"format": "txt", "content": "a" * (limit + 1)}}
+    error = assert_json_error(await http.send("POST", "/api/v2/videos/", body), 413)
+    assert error["code"] == "transcript_too_large"
+    assert "CULTO_MAX_TRANSCRIPT_BYTES" in error["message"]

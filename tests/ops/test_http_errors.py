@@ -109,7 +109,7 @@ async def test_method_not_allowed_is_405(http: Http) -> None:
     assert_json_error(await http.request("POST", "/health", json_body={}), 405)
 
 
-async def test_service_side_validation_is_422(
+async def test_service_side_size_limit_is_413(
     start_edge: StartEdge, mesh: MeshConnection, edge_settings: Settings
 ) -> None:
     small = edge_settings.model_copy(update={"max_transcript_bytes": 2000})
@@ -118,9 +118,9 @@ async def test_service_side_validation_is_422(
         server = await start_edge(max_transcript_bytes=2000)
         client = Http(server.url)
         try:
-            # The service's own limit (CULTO_MAX_TRANSCRIPT_BYTES) comes back as a 422 ...
+            # The service's own limit (CULTO_MAX_TRANSCRIPT_BYTES) comes back as a 413 ...
             body = submission(transcript={"format": "txt", "content": "palavra " * 500})
-            err = assert_json_error(await client.send("POST", "/api/v2/videos/", body), 422)
+            err = assert_json_error(await client.send("POST", "/api/v2/videos/", body), 413)
             assert err["code"] == "transcript_too_large"
             # ... and a body far beyond it is refused at the edge with a 413.
             huge = submission(transcript={"format": "txt", "content": "x" * 200_000})

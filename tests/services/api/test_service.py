@@ -9,7 +9,9 @@ import pytest
 from culto.errors import Conflict, InvalidInput, NotFound, TranscriptError
 from culto_app.settings import Settings
 from mesh import EventReader, JobQueue, MeshConnection
+from mesh.artifacts import STAGED_PREFIX, ArtifactStore
 from mesh.catalog_client import VideoApiClient
+from mesh.subjects import ARTIFACTS_BUCKET
 from schemas import TranscriptInput, VideoCreate, VideoListQuery, VideoStatus, new_video_id
 from services.api.service import VideoApiService
 
@@ -169,3 +171,19 @@ async def test_catalog_keeps_retrying_a_failed_rewatch(
             assert loop.time() < deadline, "the catalog never re-watched"
             await asyncio.sleep(0.05)
         assert len(failures) == 2
+
+
+async def test_a_large_request_travels_staged_and_the_stage_is_cleaned_up(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    content = "Deus é fiel. " * 50_000  # ~650 KB: over the inline limit, under max_payload
+    async with VideoApiService(mesh, settings.api_config()):
+        video = await VideoApiClient(mesh).create(
+            VideoCreate(title="Longo", transcript=TranscriptInput(content=content))
+        )
+    assert (await ArtifactStore(mesh).get_input(video.id)).content.startswith("Deus é fiel.")
+    store = await mesh.js.object_store(ARTIFACTS_BUCKET)
+    names = [info.name for info in await store.list(ignore_deletes=True)]
+    assert not [n for n in names if n.startswith(STAGED_PREFIX)], names
+    with pytest.raises(NotFound):
+        await ArtifactStore(mesh).take_staged("0" * 32, max_bytes=10)
