@@ -1,7 +1,7 @@
 """Download the audio track of a video with ``yt-dlp`` (its Python API), reporting progress.
 
-Only ``http``/``https`` URLs are accepted unless ``allow_file_urls=True`` (tests and local
-tools): reading ``file://`` URLs on behalf of a user would expose the worker's disk. Live
+Only ``http``/``https`` URLs are accepted: reading ``file://`` URLs on behalf of a user would
+expose the worker's disk. Live
 streams and playlists are refused. yt-dlp's errors become
 :class:`~culto.errors.PermanentStageError` (the video is gone, private, unsupported...) or
 :class:`~culto.errors.TransientStageError` (network trouble, rate limits, server errors).
@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from culto.errors import CultoError, PermanentStageError, TransientStageError
 
@@ -184,17 +184,9 @@ def _map_download_error(exc: BaseException, url: str) -> CultoError:
     )
 
 
-def _check_url(url: str, allow_file_urls: bool) -> None:
+def _check_url(url: str) -> None:
     parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme in ("http", "https") and parts.hostname:
-        return
-    if scheme == "file" and allow_file_urls:
-        path = Path(unquote(parts.path))
-        if not path.is_file():
-            raise PermanentStageError(
-                f"no such audio file: {path}", code="audio_not_found", details={"url": url[:200]}
-            )
+    if parts.scheme.lower() in ("http", "https") and parts.hostname:
         return
     raise PermanentStageError(
         f"unsupported URL {url[:100]!r}: expected an http(s) link to a video or audio file",
@@ -214,7 +206,6 @@ def download_audio(
     dest_dir: Path,
     *,
     on_progress: ProgressCallback | None = None,
-    allow_file_urls: bool = False,
     max_filesize: int = DEFAULT_MAX_FILESIZE,
     max_duration: float = DEFAULT_MAX_DURATION,
 ) -> Path:
@@ -227,7 +218,6 @@ def download_audio(
         on_progress: Receives ``(downloaded/total, message)``, at most once per percent, then
             ``(1.0, "Audio downloaded")``. If it raises, the download stops and the exception
             propagates unchanged (use this to cancel).
-        allow_file_urls: Accept ``file://`` URLs (tests and local tools only).
         max_filesize: Refuse media larger than this many bytes.
         max_duration: Refuse media longer than this many seconds.
 
@@ -241,7 +231,7 @@ def download_audio(
         TransientStageError: ``download_network_error``, ``download_http_error``,
             ``download_blocked``, ``download_failed``.
     """
-    _check_url(url, allow_file_urls)
+    _check_url(url)
     import yt_dlp  # type: ignore[import-untyped]
 
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -283,17 +273,11 @@ def download_audio(
         "retries": 3,
         "fragment_retries": 3,
         "max_filesize": max_filesize,
-        "enable_file_urls": allow_file_urls,
     }
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
-            if urlsplit(url).scheme.lower() == "file":
-                # A local file needs no extraction; yt-dlp's generic extractor would also leave
-                # the file it sniffs open (a ResourceWarning).
-                info = _local_file_info(url)
-            else:
-                info = ydl.extract_info(url, download=False)
-                _check_media(info, url, max_duration, max_filesize)
+            info = ydl.extract_info(url, download=False)
+            _check_media(info, url, max_duration, max_filesize)
             info = ydl.process_ie_result(info, download=True)
     except CultoError:
         raise
@@ -319,22 +303,6 @@ def download_audio(
         )
     report.finish("Audio downloaded")
     return path
-
-
-def _local_file_info(url: str) -> dict[str, Any]:
-    """A yt-dlp info dict for a ``file://`` URL, as its generic extractor would build it."""
-    path = Path(unquote(urlsplit(url).path))
-    ext = path.suffix.lstrip(".").lower() or "bin"
-    return {
-        "id": path.stem or "audio",
-        "title": path.stem or "audio",
-        "url": url,
-        "ext": ext,
-        "vcodec": "none",
-        "extractor": "file",
-        "extractor_key": "File",
-        "webpage_url": url,
-    }
 
 
 def _check_media(info: Any, url: str, max_duration: float, max_filesize: int) -> None:
