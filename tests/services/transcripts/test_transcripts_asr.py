@@ -212,12 +212,17 @@ def shared_cache_cleared() -> Iterator[None]:
 @needs_faster_whisper
 @pytest.mark.usefixtures("shared_cache_cleared")
 def test_download_and_transcribe_portuguese_speech(
-    speech_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    speech_wav: Path,
+    http_dir: tuple[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """End to end as the worker runs it: file:// download, then the public transcribe_audio."""
+    """End to end as the worker runs it: an HTTP download, then the public transcribe_audio."""
     monkeypatch.setenv("CULTO_DATA_DIR", str(tmp_path / "data"))
     assert asr_available()
-    audio = download_audio(speech_wav.as_uri(), tmp_path / "job", allow_file_urls=True)
+    base, root = http_dir
+    (root / "sermon.wav").write_bytes(speech_wav.read_bytes())
+    audio = download_audio(f"{base}/sermon.wav", tmp_path / "job")
     progress: list[tuple[float, str]] = []
     transcript = transcribe_audio(
         audio, language="pt-BR", beam_size=1, on_progress=lambda f, m: progress.append((f, m))
