@@ -20,6 +20,7 @@ are chosen from this tree by the same MRO search (``ops.http``).
     ├── JobCancelled             a stale job: its video was deleted, re-queued or settled
     ├── MeshError                NATS / JetStream trouble
     │   ├── MeshUnavailable      not connected, no responders, stream missing
+    │   ├── StorageFull          JetStream's disk is full (writes fail until space is freed)
     │   └── MeshTimeout          a request timed out
     └── PipelineError            a processing stage failed
         ├── TransientStageError  worth retrying (network, busy resource)
@@ -130,6 +131,12 @@ class MeshUnavailable(MeshError):
     code = "mesh_unavailable"
 
 
+class StorageFull(MeshError):
+    """JetStream cannot store anything: its disk (or storage limit) is full."""
+
+    code = "storage_full"
+
+
 class MeshTimeout(MeshError):
     """A request over NATS got no answer in time."""
 
@@ -168,6 +175,7 @@ ERROR_CLASSES: dict[str, type[CultoError]] = {
         JobCancelled,
         MeshError,
         MeshUnavailable,
+        StorageFull,
         MeshTimeout,
         PipelineError,
         TransientStageError,

@@ -4,7 +4,10 @@
   run. Two servers on one JetStream store corrupt it; the kernel drops the lock when the process
   dies, even by SIGKILL, so a crash never leaves a stale lock behind.
 - :class:`NatsSupervisor`: restarts the embedded server on the same port and store when it dies,
-  and gives up (the role exits non-zero with one line) after repeated failures.
+  and gives up (the role exits non-zero with one line) after repeated failures. It also watches
+  the store's disk: while the server reports writes failing for lack of space, the connection is
+  flagged ``storage_full`` (submits answer 507, readiness is red); once space is back it restarts
+  the server, since nats-server's JetStream does not resume writing by itself.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 
@@ -73,6 +77,7 @@ class NatsState(Enum):
     """What the supervisor knows about the embedded server."""
 
     RUNNING = "running"
+    STORAGE_FULL = "storage_full"
     RESTARTING = "restarting"
     FAILED = "failed"
     STOPPED = "stopped"
@@ -83,24 +88,38 @@ class NatsSupervisor:
 
     Args:
         server: A started server (its port is pinned for restarts).
+        on_storage: Told ``True`` when the store's disk is full, ``False`` when it is usable.
         max_restarts: Consecutive failed restarts before giving up.
         backoff: Seconds between restart attempts.
+        min_free_bytes: Free space on the store's filesystem that counts as "space is back".
+        poll: Seconds between disk checks.
     """
 
     def __init__(
-        self, server: EmbeddedNatsServer, *, max_restarts: int = 3, backoff: float = 1.0
+        self,
+        server: EmbeddedNatsServer,
+        *,
+        on_storage: Callable[[bool], None] = lambda full: None,
+        max_restarts: int = 3,
+        backoff: float = 1.0,
+        min_free_bytes: int = 16 * 2**20,
+        poll: float = 1.0,
     ) -> None:
         self._server = server
+        self._on_storage = on_storage
         self._max_restarts = max_restarts
         self._backoff = backoff
+        self._min_free = min_free_bytes
+        self._poll = poll
         self.state = NatsState.RUNNING
         self.restarts = 0
         server.port = server.client_port  # restarts keep the URL everyone was given
 
     @property
     def healthy(self) -> bool:
-        """True while the server is up (``/health`` of ``culto up`` says so)."""
-        return self.state is NatsState.RUNNING
+        """True while the server process is up (``/health`` of ``culto up`` says so); a full
+        disk is not a liveness failure, readiness reports it."""
+        return self.state in (NatsState.RUNNING, NatsState.STORAGE_FULL)
 
     async def run(self) -> None:
         """Watch the server until cancelled; return only when it cannot be brought back.
@@ -109,11 +128,44 @@ class NatsSupervisor:
             MeshUnavailable: the server died and could not be restarted.
         """
         while True:
-            status = await self._server.wait_exit()
+            exited = asyncio.get_running_loop().create_task(self._server.wait_exit())
+            restarted = False
+            try:
+                while not exited.done() and not restarted:
+                    await asyncio.wait({exited}, timeout=self._poll)
+                    restarted = not exited.done() and await self._watch_storage()
+            finally:
+                exited.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await exited
+            if restarted:
+                continue  # a deliberate restart: watch the new process
+            status = exited.result()
             self.state = NatsState.RESTARTING
             log.error("embedded nats-server exited (status %s); restarting it", status)
             await self._server.close()
             await self._restart(status)
+
+    async def _watch_storage(self) -> bool:
+        """Flag a full disk; once space is back, restart the server. True if it restarted."""
+        if self.state is NatsState.RUNNING and self._server.storage_errors:
+            self.state = NatsState.STORAGE_FULL
+            log.error("the JetStream store's disk is full: writes fail until space is freed")
+            self._on_storage(True)
+        elif self.state is NatsState.STORAGE_FULL and self._space_is_back():
+            log.warning("disk space is back; restarting nats-server so JetStream writes again")
+            self.state = NatsState.RESTARTING
+            await self._server.close()
+            await self._restart(0)
+            self._on_storage(False)
+            return True
+        return False
+
+    def _space_is_back(self) -> bool:
+        try:
+            return shutil.disk_usage(self._server.store_dir).free >= self._min_free
+        except OSError:
+            return False
 
     async def _restart(self, status: int) -> None:
         failures = 0

@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import Any, TextIO
 
 from culto.errors import ConfigError, MeshUnavailable
@@ -89,15 +90,17 @@ async def run_up(settings: Settings, *, workers: int) -> int:
     edge = settings.edge_config()
     with data_dir_lock(settings.data_dir):
         async with stop_signals() as stopped, AsyncExitStack() as stack:
-            supervisor: NatsSupervisor | None = None
+            server: EmbeddedNatsServer | None = None
             url = settings.nats_url
             if url is None:
                 server = await stack.enter_async_context(_embedded_server(settings))
-                supervisor = NatsSupervisor(server)
                 url = server.url
                 settings = settings.model_copy(update={"nats_url": url})
             say(f"NATS at {url}")
             mesh = await stack.enter_async_context(MeshConnection(url, name="culto-up"))
+            supervisor = None
+            if server is not None:
+                supervisor = NatsSupervisor(server, on_storage=partial(_flag, mesh))
             steps = await provision(mesh, settings.stream_policy())
             say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
             await stack.enter_async_context(VideoApiService(mesh, settings.api_config()))
@@ -136,6 +139,10 @@ async def _embedded_server(settings: Settings) -> AsyncIterator[EmbeddedNatsServ
             yield server
         finally:
             announced.unlink(missing_ok=True)
+
+
+def _flag(mesh: MeshConnection, full: bool) -> None:
+    mesh.storage_full = full
 
 
 async def _until_stopped(

@@ -11,15 +11,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from culto.errors import MeshError, MeshUnavailable, error_from_dict
+from culto.errors import MeshError, MeshUnavailable, StorageFull, error_from_dict
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
-from mesh.errors import nats_errors
+from mesh.errors import STORAGE_FULL_HINT, nats_errors
 from mesh.subjects import api_subject, video_token
 from schemas.api import StagedRequest, VideoRef
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
 SERVICE_ERROR_HEADER = "Nats-Service-Error-Code"
+_READ_ONLY = frozenset({"list", "get"})
+"""Verbs that still work while JetStream cannot write (reads are served from memory/disk)."""
 INLINE_LIMIT = 256 * 1024
 """Largest request sent inline; well below NATS's default ``max_payload`` of 1 MiB."""
 
@@ -40,6 +42,8 @@ class VideoApiClient:
         if not self._mesh.is_connected:
             # Known to be down: answer now (503) instead of waiting out the request timeout.
             raise MeshUnavailable(f"video API {verb}: NATS is unavailable; retry shortly")
+        if self._mesh.storage_full and verb not in _READ_ONLY:
+            raise StorageFull(f"video API {verb}: {STORAGE_FULL_HINT}")
         with nats_errors(f"video API {verb}"):
             reply = await self._mesh.nc.request(
                 api_subject(verb), body.model_dump_json().encode(), timeout=self._timeout

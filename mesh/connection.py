@@ -43,6 +43,9 @@ class MeshConnection(AsyncResource):
         self._on_slow_consumer: list[Listener] = []
         self.reconnects = 0
         self.slow_consumer_errors = 0
+        # Set by whoever watches the server's disk (culto up's supervisor reads the embedded
+        # server's log); requests then fail fast with StorageFull and readiness turns red.
+        self.storage_full = False
         self._connected = asyncio.Event()
         self._closing = False
 

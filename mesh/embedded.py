@@ -34,6 +34,8 @@ _LEVELS = {"[DBG]": logging.DEBUG, "[TRC]": logging.DEBUG, "[INF]": logging.DEBU
 _LEVELS |= {"[WRN]": logging.WARNING, "[ERR]": logging.ERROR, "[FTL]": logging.CRITICAL}
 _LEVEL_TAG = re.compile(r"\[(DBG|TRC|INF|WRN|ERR|FTL)\]")
 TAIL_LINES = 20
+# How nats-server says that a write hit a full disk (its own wording and the OS's).
+_STORAGE_FULL = ("no space left on device", "insufficient storage", "disk full")
 
 
 _PR_SET_PDEATHSIG = 1
@@ -104,6 +106,8 @@ class EmbeddedNatsServer(AsyncResource):
     startup_timeout: float = 15.0
     verbose: bool = False
     exit_code: int | None = field(default=None, init=False)
+    storage_errors: int = field(default=0, init=False)
+    """Log lines since the last start saying a write failed for lack of space."""
     _proc: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
     _drain: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES), init=False)
@@ -185,6 +189,7 @@ class EmbeddedNatsServer(AsyncResource):
             preexec_fn=_die_with_parent,
         )
         self.exit_code = None
+        self.storage_errors = 0
         self._drain = asyncio.get_running_loop().create_task(self._read_log(self._proc))
         ports_file = Path(self._ports_dir.name) / f"nats-server_{self._proc.pid}.ports"
         loop = asyncio.get_running_loop()
@@ -224,6 +229,8 @@ class EmbeddedNatsServer(AsyncResource):
             level = _LEVELS.get(tag.group(0), logging.INFO) if tag else logging.INFO
             self._tail.append(text)
             server_log.log(level, "%s", text)
+            if level >= logging.ERROR and any(m in text.lower() for m in _STORAGE_FULL):
+                self.storage_errors += 1
 
     async def close(self, *, timeout: float = 10.0) -> None:
         """SIGTERM (graceful: flushes JetStream), then SIGKILL after ``timeout``."""

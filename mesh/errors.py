@@ -22,8 +22,14 @@ from culto.errors import (
     MeshUnavailable,
     NotFound,
     PayloadTooLarge,
+    StorageFull,
     lookup,
     mapped_errors,
+)
+
+STORAGE_FULL_HINT = (
+    "the event store's disk is full; free space on the NATS server's volume (CULTO_DATA_DIR for"
+    " 'culto up'), the service recovers by itself"
 )
 
 
@@ -47,8 +53,13 @@ def _too_large(exc: BaseException, context: str) -> CultoError:
     return PayloadTooLarge(f"{context}: the message is over the NATS size limit (max_payload)")
 
 
+INSUFFICIENT_RESOURCES = 10047  # JetStream: "insufficient storage resources available"
+
+
 def _api_error(exc: BaseException, context: str) -> CultoError:
     assert isinstance(exc, nats.js.errors.APIError)
+    if exc.err_code == INSUFFICIENT_RESOURCES:
+        return StorageFull(f"{context}: {STORAGE_FULL_HINT}")
     return MeshError(f"{context}: JetStream error {exc.err_code}: {exc.description}")
 
 

@@ -71,13 +71,18 @@ class ReadyHandler(ReadOnlyHandler):
                 present = await asyncio.wait_for(streams_present(self.mesh), READY_TIMEOUT)
             except TimeoutError:
                 present = False
-        ready = connected and present
+        storage_ok = not self.mesh.storage_full
+        ready = connected and present and storage_ok
         self.set_header("Cache-Control", "no-store")
         if not ready:
             self.set_header("Retry-After", "2")
         body = ReadyDTO(
             status=Readiness.READY if ready else Readiness.NOT_READY,
-            checks={"nats_connected": connected, "streams_present": present},
+            checks={
+                "nats_connected": connected,
+                "streams_present": present,
+                "storage_ok": storage_ok,
+            },
         )
         self.write_json(body, status=200 if ready else 503)
 

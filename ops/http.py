@@ -17,6 +17,7 @@ body too large                                 413     ``payload_too_large``
 :class:`~culto.errors.PayloadTooLarge`         413     the error's own code
 :class:`~culto.errors.TranscriptTooLarge`      413     ``transcript_too_large``
 :class:`~culto.errors.MeshUnavailable`         503     ``mesh_unavailable`` (+ ``Retry-After``)
+:class:`~culto.errors.StorageFull`             507     ``storage_full`` (JetStream's disk is full)
 :class:`~culto.errors.MeshTimeout`             504     ``mesh_timeout``
 other :class:`~culto.errors.MeshError`         503     ``mesh_error``
 anything else                                  500     ``internal_error`` (generic message)
@@ -47,6 +48,7 @@ from culto.errors import (
     MeshTimeout,
     NotFound,
     PayloadTooLarge,
+    StorageFull,
     TranscriptTooLarge,
     lookup,
 )
@@ -101,6 +103,7 @@ STATUS_BY_ERROR: dict[type[CultoError], int] = {
     NotFound: 404,
     Conflict: 409,
     MeshError: 503,
+    StorageFull: 507,
     MeshTimeout: 504,
     CultoError: 500,
 }
@@ -238,6 +241,8 @@ class BaseHandler(RequestHandler):
         self.set_header("Cache-Control", "no-store")
         if status == 503:
             self.set_header("Retry-After", "2")
+        elif status == 507:
+            self.set_header("Retry-After", "10")
         if status == 405:
             self.set_header("Allow", ", ".join(allowed_methods(type(self))))
         self.finish(error_body(code, message, details))
