@@ -157,6 +157,8 @@ class VideoApiService(AsyncResource):
                 EndpointConfig(name=verb, subject=api_subject(verb), handler=self._wrap(handler))
             )
         self._advisories = await self._jobs.watch_abandoned(self._abandoned, queue=QUEUE_GROUP)
+        # The server has our subscriptions once the flush returns: "ready" means answering.
+        await self._mesh.nc.flush()
 
     async def close(self) -> None:
         """Stop answering (in-flight requests finish) and stop following the catalog."""
