@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shutil
 import tempfile
 import zlib
@@ -53,6 +54,15 @@ from services.worker.pipeline import JobContext, Stage, WorkerConfig, run_pipeli
 from services.worker.stages import default_stages
 
 log = logging.getLogger(__name__)
+
+
+_WILL_RETRY = re.compile(r";?\s*will retry\b")
+
+
+def gave_up(message: str, attempts: int) -> str:
+    """The final word on a transient failure: no "will retry" left in it."""
+    plural = "attempt" if attempts == 1 else "attempts"
+    return f"{_WILL_RETRY.sub('', message).strip()} (gave up after {attempts} {plural})"
 
 
 def backoff(attempt: int) -> float:
@@ -247,9 +257,7 @@ class Worker(AsyncResource):
         self, msg: Msg, job: ProcessJob, stage: str, attempt: int, exc: CultoError
     ) -> None:
         if attempt >= self._config.max_deliver:
-            final = PermanentStageError(
-                f"{exc.message} (gave up after {attempt} attempts)", code=exc.code
-            )
+            final = PermanentStageError(gave_up(exc.message, attempt), code=exc.code)
             await self._fail(job, stage, final)
             await msg.term()
             return

@@ -19,6 +19,7 @@ from schemas import SummaryDTO, TranscriptInput, VideoCreate, VideoDTO, VideoSta
 from services.api.service import VideoApiService
 from services.videos import lifecycle
 from services.worker import JobContext, Worker, WorkerConfig, default_stages
+from services.worker.worker import gave_up
 from tests.support import eventually
 
 SERMON = (
@@ -343,3 +344,23 @@ async def test_worker_refuses_limits_that_differ_from_the_provisioned_consumer(
     with pytest.raises(ConfigError, match=f"^{variable}: .*culto provision"):
         async with Worker(env.mesh, config):
             pass
+
+
+@pytest.mark.parametrize(
+    ("message", "attempts", "final"),
+    [
+        (
+            "could not reach YouTube; will retry",
+            5,
+            "could not reach YouTube (gave up after 5 attempts)",
+        ),
+        (
+            "network error while downloading; will retry (timed out)",
+            1,
+            "network error while downloading (timed out) (gave up after 1 attempt)",
+        ),
+    ],
+)
+def test_the_last_retry_does_not_promise_another(message: str, attempts: int, final: str) -> None:
+    # Regression (issue 13): the final error read "will retry (gave up after 5 attempts)".
+    assert gave_up(message, attempts) == final
