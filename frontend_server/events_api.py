@@ -18,7 +18,7 @@ from tornado.web import GZipContentEncoding
 
 from culto.errors import CultoError, InvalidInput
 from frontend_server.config import HubConfig
-from frontend_server.hub import Connection, EventHub, Subscription
+from frontend_server.hub import CloseReason, Connection, EventHub, Subscription
 from frontend_server.sse import encode_comment, encode_retry
 from ops.http import ApiError, BaseHandler
 
@@ -75,11 +75,11 @@ class EventStreamHandler(BaseHandler):
         except CultoError as exc:
             # Headers are gone already; ending the stream makes the browser resume.
             log.warning("event stream ended by error: %s", exc.message)
-            reason = exc.code
+            reason = None
         finally:
             self.hub.disconnect(self._conn)
         log.debug("event stream ended: %s", reason)
-        if reason == "slow" or self.request.connection is None:
+        if reason is CloseReason.SLOW or self.request.connection is None:
             return
         # Any other end is clean: finish the chunked response so the client sees EOF.
         self.finish()

@@ -27,6 +27,7 @@ import logging
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol, cast
 
 from culto.errors import InvalidInput, MeshUnavailable
@@ -41,6 +42,20 @@ from mesh.subjects import event_filters
 from schemas.events import HeartbeatEventDTO
 
 log = logging.getLogger(__name__)
+
+
+class CloseReason(Enum):
+    """Why the hub ended a connection."""
+
+    SLOW = "slow"
+    """Fell more than ``client_buffer`` frames behind: dropped so others are not slowed."""
+    SHUTDOWN = "shutdown"
+    """The hub is closing (server shutdown): the client resumes on another replica."""
+    NATS_DISCONNECTED = "nats_disconnected"
+    """The live feed lost NATS: the client resumes once it is back."""
+    CLIENT_GONE = "client_gone"
+    """The client left (or its socket failed)."""
+
 
 MAX_VIDEOS_PER_CLIENT = 200
 """Upper bound on video filters of one connection (each becomes a replay filter subject)."""
@@ -123,7 +138,7 @@ class Connection:
         self.queue: deque[tuple[int, str, bytes]] = deque()
         self.wakeup = asyncio.Event()
         self.last_sent_seq = 0
-        self.close_reason: str | None = None
+        self.close_reason: CloseReason | None = None
         self.heartbeat_timer: asyncio.TimerHandle | None = None
         self.horizon = 0
 
@@ -170,7 +185,7 @@ class EventHub(AsyncResource):
         """End every open stream (clients resume elsewhere by ``Last-Event-ID``), stop the feed."""
         self._closed = True
         for client in list(self._clients):
-            self._drop(client, "shutdown")
+            self._drop(client, CloseReason.SHUTDOWN)
         await self._feed.stop()
 
     @property
@@ -235,12 +250,12 @@ class EventHub(AsyncResource):
             self._schedule_heartbeat(conn, heartbeat_interval)
         return conn
 
-    async def stream(self, conn: Connection, sink: Sink) -> str:
+    async def stream(self, conn: Connection, sink: Sink) -> CloseReason:
         """Send history then live frames into ``sink`` until the connection ends.
 
         Returns:
-            Why it ended: ``"slow"``, ``"shutdown"``, ``"nats_disconnected"`` or
-            ``"client_gone"`` (after :meth:`disconnect`, cancellation or a failing sink).
+            Why it ended (``CLIENT_GONE`` after :meth:`disconnect`, cancellation or a failing
+            sink).
 
         Raises:
             MeshError: if reading history from JetStream fails.
@@ -249,8 +264,8 @@ class EventHub(AsyncResource):
             await self._send_history(conn, sink)
             await self._pump(conn, sink)
         finally:
-            self._drop(conn, "client_gone")
-        return conn.close_reason or "client_gone"
+            self._drop(conn, CloseReason.CLIENT_GONE)
+        return conn.close_reason or CloseReason.CLIENT_GONE
 
     async def serve(
         self,
@@ -259,16 +274,16 @@ class EventHub(AsyncResource):
         *,
         heartbeat_interval: float | None = None,
         abort: Callable[[], None] | None = None,
-    ) -> str:
+    ) -> CloseReason:
         """:meth:`connect` then :meth:`stream` (for callers that cancel the task to stop)."""
         conn = self.connect(sub, heartbeat_interval=heartbeat_interval, abort=abort)
         return await self.stream(conn, sink)
 
     def disconnect(self, conn: Connection) -> None:
         """The client went away: unregister it and let its :meth:`stream` return."""
-        self._drop(conn, "client_gone")
+        self._drop(conn, CloseReason.CLIENT_GONE)
 
-    def _drop(self, client: Connection, reason: str) -> None:
+    def _drop(self, client: Connection, reason: CloseReason) -> None:
         if client not in self._clients:
             return
         self._clients.discard(client)
@@ -285,7 +300,7 @@ class EventHub(AsyncResource):
         if client.heartbeat_timer is not None:
             client.heartbeat_timer.cancel()
             client.heartbeat_timer = None
-        if reason == "slow":
+        if reason is CloseReason.SLOW:
             self._slow_drops += 1
             if client.abort is not None:
                 client.abort()
@@ -386,7 +401,7 @@ class EventHub(AsyncResource):
                     client.wakeup.set()
         for client in slow:
             log.info("dropping slow SSE client (%d frames behind)", len(client.queue))
-            self._drop(client, "slow")
+            self._drop(client, CloseReason.SLOW)
 
     def _schedule_heartbeat(self, client: Connection, interval: float) -> None:
         loop = asyncio.get_running_loop()
@@ -410,7 +425,7 @@ class EventHub(AsyncResource):
         # Clients reconnect (to any replica) with Last-Event-ID and lose nothing; holding
         # streams open would only make them wait on a feed that is not moving.
         for client in list(self._clients):
-            self._drop(client, "nats_disconnected")
+            self._drop(client, CloseReason.NATS_DISCONNECTED)
 
 
 def _frame(event: StoredEvent) -> bytes:

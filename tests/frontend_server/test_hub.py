@@ -9,7 +9,7 @@ import pytest
 
 from culto.errors import InvalidInput, MeshUnavailable
 from culto_app.settings import Settings
-from frontend_server.hub import EventHub, Subscription
+from frontend_server.hub import CloseReason, EventHub, Subscription
 from mesh import EventPublisher, MeshConnection
 from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
 from tests.support import eventually
@@ -102,7 +102,7 @@ async def test_replay_then_live_without_gap(mesh: MeshConnection, settings: Sett
         assert hub.stats().replays == 1
         assert hub.stats().events_sent_by_type["video.status"] >= len(ids)
         await hub.close()
-        assert await asyncio.wait_for(task, 10) == "shutdown"
+        assert await asyncio.wait_for(task, 10) is CloseReason.SHUTDOWN
         with pytest.raises(MeshUnavailable):
             hub.connect(Subscription.parse([vid]))
 
@@ -144,7 +144,7 @@ async def test_blocked_client_is_dropped_others_continue(
         assert aborted == [True]
         assert hub.stats().slow_client_drops == 1
         stuck.gate.set()  # the stuck write completes; the writer then sees it was dropped
-        assert await asyncio.wait_for(stuck_task, 10) == "slow"
+        assert await asyncio.wait_for(stuck_task, 10) is CloseReason.SLOW
         # Only the batch in flight when it stalled got through; nothing queued after it did.
         written = stuck.ids()
         assert written == seqs[: len(written)]
