@@ -18,16 +18,21 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from typing import Any, TextIO
 
+from prometheus_client.registry import Collector
+
 from culto.errors import ConfigError, MeshUnavailable
 from culto_app.instance import URL_FILE, NatsSupervisor, data_dir_lock, port_free
 from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
 from mesh.embedded import EmbeddedNatsServer
+from mesh.jobs import JobQueue
 from mesh.provision import provision, streams_present
+from ops.metrics import ExtraStatsCollector
 from ops.server import serve_ops
 from services.api.service import VideoApiService
-from services.worker import Worker
+from services.worker import Worker, WorkerConfig
+from services.worker.metrics import BacklogWatcher, WorkerMetrics
 
 
 def say(message: str, stream: TextIO | None = None) -> None:
@@ -105,12 +110,12 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
             await stack.enter_async_context(VideoApiService(mesh, settings.api_config()))
             say("video API service ready")
-            config = settings.worker_config()
-            for index in range(workers):
-                await stack.enter_async_context(Worker(mesh, config, name=f"worker-{index + 1}"))
+            collectors = await _worker_pool(stack, mesh, settings.worker_config(), workers)
             say(f"{workers} worker(s) ready")
             alive = (lambda: supervisor.healthy) if supervisor is not None else None
-            frontend = await stack.enter_async_context(serve_frontend(edge, mesh, alive=alive))
+            frontend = await stack.enter_async_context(
+                serve_frontend(edge, mesh, alive=alive, collectors=collectors)
+            )
             # localhost, not 127.0.0.1: the default FRONTEND_URL is a localhost origin, and
             # SameSite cookies treat the two names as different sites.
             say(f"frontend on http://localhost:{frontend.port}  (Ctrl-C to stop)")
@@ -206,26 +211,40 @@ async def run_worker(settings: Settings, *, workers: int = 1) -> int:
     async with stop_signals() as stopped, connected(settings, "culto-worker") as mesh:
         await wait_provisioned(mesh)
         async with AsyncExitStack() as stack:
-            pool = [
-                await stack.enter_async_context(Worker(mesh, config, name=f"worker-{i + 1}"))
-                for i in range(workers)
-            ]
-
-            def stats() -> dict[str, int]:
-                return {
-                    "jobs_done": sum(w.jobs_done for w in pool),
-                    "jobs_failed": sum(w.jobs_failed for w in pool),
-                    "jobs_retried": sum(w.jobs_retried for w in pool),
-                    "busy": sum(w.busy for w in pool),
-                }
-
+            collectors = await _worker_pool(stack, mesh, config, workers)
             ops = await stack.enter_async_context(
-                serve_ops(settings.listen_config(), mesh, {"worker": stats})
+                serve_ops(settings.listen_config(), mesh, collectors=collectors)
             )
             say(f"{workers} worker(s) ready (ops on port {ops.port})")
             await stopped
             say("finishing the current job...")
     return 0
+
+
+async def _worker_pool(
+    stack: AsyncExitStack, mesh: MeshConnection, config: WorkerConfig, count: int
+) -> list[Collector]:
+    """Start ``count`` workers sharing one set of metrics; returns the collectors to export:
+    durations and failures, the job backlog, and the pool's size and busy workers."""
+    metrics = WorkerMetrics()
+    pool = [
+        await stack.enter_async_context(
+            Worker(mesh, config, name=f"worker-{i + 1}", metrics=metrics)
+        )
+        for i in range(count)
+    ]
+    backlog = await stack.enter_async_context(BacklogWatcher(JobQueue(mesh)))
+
+    def stats() -> dict[str, int]:
+        return {
+            "count": len(pool),
+            "busy": sum(w.busy for w in pool),
+            "jobs_done": sum(w.jobs_done for w in pool),
+            "jobs_failed": sum(w.jobs_failed for w in pool),
+            "jobs_retried": sum(w.jobs_retried for w in pool),
+        }
+
+    return [metrics, backlog, ExtraStatsCollector("worker", stats)]
 
 
 async def run_provision(settings: Settings) -> int:

@@ -7,9 +7,11 @@ as in tests — never share state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.registry import Collector
 from tornado.routing import Rule, URLSpec
 from tornado.web import Application, StaticFileHandler
 
@@ -99,6 +101,7 @@ def make_app(
     api_client: VideoApiClient,
     hub: EventHub,
     alive: Liveness | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> Application:
     """The frontend application: page, REST, SSE, and the ops routes every role serves.
 
@@ -108,10 +111,11 @@ def make_app(
         api_client: Client of the video API service.
         hub: The running SSE hub.
         alive: The process's own liveness check for ``/health`` (``culto up``: its NATS).
+        collectors: Further metrics for ``/metrics`` (``culto up``: its workers').
     """
     api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes}
     events = {"hub": hub, "config": config.hub}
-    registry = make_registry(mesh, hub=hub)
+    registry = make_registry(mesh, hub=hub, collectors=[hub.replay_seconds, *collectors])
     favicon = file_route(STATIC_DIR / "favicon.svg", "image/svg+xml", PAGE_CSP, max_age=86400)
     specs = [
         URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),

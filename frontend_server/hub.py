@@ -24,11 +24,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol, cast
+
+from prometheus_client import Histogram
 
 from culto.errors import InvalidInput, MeshUnavailable
 from culto.resources import AsyncResource
@@ -171,6 +174,12 @@ class EventHub(AsyncResource):
         self._replays = 0
         self._slow_drops = 0
         self._sent_by_type: Counter[str] = Counter()
+        self.replay_seconds = Histogram(
+            "culto_sse_replay_duration_seconds",
+            "Time to replay history to a resuming client (until it is live)",
+            registry=None,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
         mesh.on_disconnect(self._on_disconnect)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -313,6 +322,7 @@ class EventHub(AsyncResource):
             if after >= horizon:
                 return
             self._replays += 1
+            started = time.monotonic()
             # aclosing: leaving early must delete the replay consumer now, not at GC time.
             replay = cast(
                 AsyncGenerator[list[StoredEvent], None],
@@ -323,7 +333,8 @@ class EventHub(AsyncResource):
                     if client.close_reason is not None:
                         return
                     if not await self._send_events(client, sink, batch, horizon):
-                        return
+                        break
+            self.replay_seconds.observe(time.monotonic() - started)
         elif sub.videos is not None:
             latest = await self._reader.latest(sub.videos, sub.types or ())
             if client.close_reason is None:

@@ -12,7 +12,9 @@ Shutdown order: stop accepting, end the open SSE streams (clients resume on anot
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+
+from prometheus_client.registry import Collector
 
 from frontend_server.app import make_app
 from frontend_server.config import EdgeConfig
@@ -25,7 +27,11 @@ from ops.server import RunningServer, listen
 
 @contextlib.asynccontextmanager
 async def serve_frontend(
-    config: EdgeConfig, mesh: MeshConnection, *, alive: Liveness | None = None
+    config: EdgeConfig,
+    mesh: MeshConnection,
+    *,
+    alive: Liveness | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> AsyncIterator[RunningServer]:
     """Run the frontend (REST, SSE, page, operations) until the block exits.
 
@@ -33,12 +39,20 @@ async def serve_frontend(
         config: The edge's configuration.
         mesh: A connected mesh (not closed here).
         alive: The process's own liveness check for ``/health``.
+        collectors: Further metrics for ``/metrics``.
 
     Raises:
         OSError: when the port cannot be bound.
     """
     async with EventHub(mesh, config.hub) as hub:
-        app = make_app(config, mesh=mesh, api_client=VideoApiClient(mesh), hub=hub, alive=alive)
+        app = make_app(
+            config,
+            mesh=mesh,
+            api_client=VideoApiClient(mesh),
+            hub=hub,
+            alive=alive,
+            collectors=collectors,
+        )
         server = listen(app, config.listen, hub.close)
         try:
             yield server

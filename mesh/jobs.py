@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -71,6 +72,22 @@ class JobQueue:
         with nats_errors("reading job consumer"):
             info = await self._mesh.jsm.consumer_info(JOBS_STREAM, WORKERS_CONSUMER)
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    async def backlog(self) -> tuple[int, float]:
+        """``(jobs not yet settled, age in seconds of the oldest)`` for metrics."""
+        with nats_errors("reading the job queue"):
+            info = await self._mesh.jsm.stream_info(JOBS_STREAM)
+        count = int(info.state.messages)
+        if not count:
+            return 0, 0.0
+        # A work queue holds only unsettled jobs: the first message is the oldest one.
+        with nats_errors("reading the oldest job"):
+            raw = await self._mesh.jsm.get_msg(JOBS_STREAM, int(info.state.first_seq))
+        try:
+            queued = ProcessJob.model_validate_json(raw.data or b"").queued_at
+        except ValidationError:
+            return count, 0.0
+        return count, max((datetime.now(UTC) - queued).total_seconds(), 0.0)
 
     async def consumer_limits(self) -> tuple[float, int]:
         """``(ack_wait seconds, max_deliver)`` of the provisioned workers' consumer."""

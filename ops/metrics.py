@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -194,6 +194,7 @@ def make_registry(
     *,
     hub: StatsSource | None = None,
     extra: Mapping[str, ExtraStats] | ExtraStats | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> CollectorRegistry:
     """A fresh registry with the mesh collector, and the hub/extra collectors if given.
 
@@ -202,6 +203,7 @@ def make_registry(
         hub: The SSE hub (frontend role).
         extra: A role's stats: one callable (exported as ``culto_<name>``) or
             ``{prefix: callable}`` (exported as ``culto_<prefix>_<name>``).
+        collectors: Further collectors (worker durations, the job backlog, replay times).
     """
     registry = CollectorRegistry(auto_describe=True)
     registry.register(MeshCollector(mesh))
@@ -212,4 +214,6 @@ def make_registry(
     )
     for prefix, source in sources.items():
         registry.register(ExtraStatsCollector(prefix, source))
+    for collector in collectors:
+        registry.register(collector)
     return registry

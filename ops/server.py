@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 import logging
 from asyncio import Future
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.registry import Collector
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
@@ -165,6 +166,7 @@ def make_ops_app(
     *,
     hub: StatsSource | None = None,
     extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> Application:
     """An application with the ops routes only (the ``api`` and ``worker`` roles).
 
@@ -174,7 +176,7 @@ def make_ops_app(
         extra_stats: The role's stats: a callable returning a mapping or dataclass of numbers
             (gauges ``culto_<name>``), or ``{prefix: callable}`` (``culto_<prefix>_<name>``).
     """
-    registry = make_registry(mesh, hub=hub, extra=extra_stats)
+    registry = make_registry(mesh, hub=hub, extra=extra_stats, collectors=collectors)
     specs = ops_routes(mesh, registry)
     metrics = HttpMetrics(registry, route_names(specs))
     return Application(
@@ -190,9 +192,11 @@ async def serve_ops(
     config: ListenConfig,
     mesh: MeshConnection,
     extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> AsyncIterator[RunningServer]:
     """Run ``/health``, ``/ready`` and ``/metrics`` until the block exits."""
-    server = listen(make_ops_app(mesh, extra_stats=extra_stats), config)
+    app = make_ops_app(mesh, extra_stats=extra_stats, collectors=collectors)
+    server = listen(app, config)
     try:
         yield server
     finally:

@@ -7,6 +7,7 @@ its own work and the context maps that onto the 0-100 % shown to users.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,7 @@ class JobContext:
     summary: SummaryDTO | None = None
     span: tuple[int, int] = (0, 100)
     stage: str = ""
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     _last_percent: int = field(default=-1, repr=False)
     _last_message: str = field(default="", repr=False)
 
@@ -156,5 +158,7 @@ async def run_pipeline(stages: Sequence[Stage], ctx: JobContext) -> None:
         # The last percent belongs to the final PROCESSED status, not to a stage.
         ctx.span = (lo, min(hi, 99))
         ctx.stage = stage.name
+        started = time.monotonic()
         await ctx.progress(0.0, stage.start_message)
         await stage.run(ctx)
+        ctx.stage_seconds[stage.name] = time.monotonic() - started

@@ -21,6 +21,7 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +51,7 @@ from schemas.jobs import ProcessJob
 from schemas.videos import VideoRecord, VideoStatus
 from services.videos import lifecycle
 from services.videos.outcomes import fail_job
+from services.worker.metrics import Outcome, WorkerMetrics
 from services.worker.pipeline import JobContext, Stage, WorkerConfig, run_pipeline
 from services.worker.stages import default_stages
 
@@ -78,6 +80,7 @@ class Worker(AsyncResource):
         config: Ack wait, max deliveries, limits.
         stages: The pipeline (defaults to :func:`default_stages`).
         name: Shown in logs.
+        metrics: Where job and stage durations and failures are recorded (optional).
     """
 
     def __init__(
@@ -87,9 +90,11 @@ class Worker(AsyncResource):
         *,
         stages: Sequence[Stage] | None = None,
         name: str = "worker",
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self._mesh = mesh
         self._config = config
+        self._metrics = metrics
         self._stages = list(stages) if stages is not None else default_stages()
         self.name = name
         self._store = VideoStore(mesh)
@@ -233,34 +238,45 @@ class Worker(AsyncResource):
             report=lambda pct, text: self._report(job, pct, text, tag=f"{ctx.stage}:{pct}"),
             ensure_current=lambda: self._ensure_current(job),
         )
+        started = time.monotonic()
+        outcome = Outcome.FAILED
         try:
             await run_pipeline(self._stages, ctx)
             await self._finish(job, ctx)
             await msg.ack()
             self.jobs_done += 1
+            outcome = Outcome.PROCESSED
         except JobCancelled:
             log.info("%s: job %s cancelled", self.name, job.job_id)
             await msg.term()
+            outcome = Outcome.CANCELLED
         except (TransientStageError, MeshError) as exc:
-            await self._retry_or_fail(msg, job, ctx.stage, attempt, exc)
+            retried = await self._retry_or_fail(msg, job, ctx.stage, attempt, exc)
+            outcome = Outcome.RETRIED if retried else Outcome.FAILED
         except CultoError as exc:  # permanent: bad transcript, missing audio, ...
             await self._fail(job, ctx.stage, exc)
             await msg.term()
         except Exception as exc:  # a bug or an unexpected library error: retry, then fail
             log.exception("%s: unexpected error in stage %s", self.name, ctx.stage)
             wrapped = TransientStageError(f"unexpected error: {type(exc).__name__}: {exc}")
-            await self._retry_or_fail(msg, job, ctx.stage, attempt, wrapped)
+            retried = await self._retry_or_fail(msg, job, ctx.stage, attempt, wrapped)
+            outcome = Outcome.RETRIED if retried else Outcome.FAILED
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+            if self._metrics is not None:
+                self._metrics.job(outcome, time.monotonic() - started)
+                for stage, seconds in ctx.stage_seconds.items():
+                    self._metrics.stage(stage, seconds)
 
     async def _retry_or_fail(
         self, msg: Msg, job: ProcessJob, stage: str, attempt: int, exc: CultoError
-    ) -> None:
+    ) -> bool:
+        """Hand the job back with a back-off (True), or fail it for good on the last try."""
         if attempt >= self._config.max_deliver:
             final = PermanentStageError(gave_up(exc.message, attempt), code=exc.code)
             await self._fail(job, stage, final)
             await msg.term()
-            return
+            return False
         delay = backoff(attempt)
         self.jobs_retried += 1
         with contextlib.suppress(CultoError):
@@ -272,6 +288,7 @@ class Worker(AsyncResource):
                 tag=f"retry{attempt}",
             )
         await msg.nak(delay=delay)
+        return True
 
     async def _ensure_current(self, job: ProcessJob) -> None:
         current = await self._store.find(job.video_id)
@@ -351,6 +368,8 @@ class Worker(AsyncResource):
 
     async def _fail(self, job: ProcessJob, stage: str, exc: CultoError) -> None:
         self.jobs_failed += 1
+        if self._metrics is not None:
+            self._metrics.failed(exc.code)
         await fail_job(
             self._store,
             self._events,

@@ -117,6 +117,17 @@ def test_culto_up_processes_a_video_and_stops_cleanly_on_sigterm(
     assert current["status"] == "PROCESSED", current
     assert current["summary"]["word_count"] > 5
 
+    # What operators watch, on the one port of 'culto up' (issue 13): the job's duration by
+    # outcome, each stage's duration, the backlog, and the workers.
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    assert 'culto_job_duration_seconds_count{outcome="processed"} 1.0' in metrics
+    for stage in ("fetch", "transcribe", "analyse"):
+        assert f'culto_stage_duration_seconds_count{{stage="{stage}"}} 1.0' in metrics, stage
+    assert "culto_jobs_waiting " in metrics and "culto_jobs_oldest_age_seconds " in metrics
+    assert "culto_worker_count 1.0" in metrics and "culto_worker_busy " in metrics
+    assert "culto_sse_replay_duration_seconds_bucket" in metrics
+
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
     rest = proc.stderr.read()  # type: ignore[union-attr]
