@@ -122,8 +122,8 @@ may write them either way."""
 
 PACES = ((130, 4), (145, 2), (160, 0))
 """(espeak-ng words per minute, extra gap between words in units of 10 ms), cycled per paragraph.
-Uniform fast speech without gaps is hard for the base model (WER ≈ 50 %); the mix keeps the
-WER near that of real sermons' harder passages while leaving VAD some pauses to cut at."""
+Uniform fast speech without gaps is hard for the base model (WER ≈ 50 % in trials); the mix
+varies the difficulty as preaching does, and leaves the VAD pauses to cut at."""
 
 PARAGRAPH_PAUSE_S = 0.8
 BASELINE = "beam5-sequential"
