@@ -27,9 +27,12 @@ from services.transcripts import asr as asr_module
 
 MakeTone = Callable[..., Path]
 
-# yt-dlp leaves file:// downloads open; see YTDLP_FILE_LEAK in conftest.py.
+# yt-dlp leaves file:// downloads open; see YTDLP_FILE_LEAK in conftest.py. When the buffered
+# reader around the file is collected first, the same leak is reported under its name instead
+# (seen when this module runs alone).
 pytestmark = [
     pytest.mark.filterwarnings("ignore:unclosed file <_io.FileIO name=:ResourceWarning"),
+    pytest.mark.filterwarnings("ignore:unclosed file <_io.BufferedReader name=:ResourceWarning"),
     pytest.mark.usefixtures("collect_leaked_files"),
 ]
 
@@ -107,10 +110,14 @@ def test_missing_model_wheels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert not asr_available()
 
 
-def test_progress_when_the_last_segment_ends_past_the_duration(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch_size", [0, 8], ids=["sequential", "batched"])
+def test_progress_when_the_last_segment_ends_past_the_duration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int
+) -> None:
     """Whisper's last segment may end after the decoded duration (seen in CI: "0:08 of 0:07").
 
     Only completion may report 100 %, so "Transcription finished" is always the last report.
+    Both decoders return the same kind of lazy segments: the fake model stands in for both.
     """
 
     class Segment:
@@ -129,7 +136,8 @@ def test_progress_when_the_last_segment_ends_past_the_duration(tmp_path: Path) -
 
     audio = tmp_path / "a.wav"
     audio.write_bytes(b"not decoded by the fake model")
-    transcriber = WhisperTranscriber()
+    monkeypatch.setattr(asr_module, "_batched_pipeline", lambda model: model)
+    transcriber = WhisperTranscriber(batch_size=batch_size)
     transcriber._loaded = Model()
     progress: list[tuple[float, str]] = []
     transcript = transcriber.transcribe(
@@ -139,6 +147,145 @@ def test_progress_when_the_last_segment_ends_past_the_duration(tmp_path: Path) -
     assert progress[-1] == (1.0, "Transcription finished")
     assert [f for f, _ in progress[:-1]] == [0.0, pytest.approx(4.0 / 7.4), 0.999]
     assert progress[-2][1] == "Transcribing audio: 0:07 of 0:07"
+
+
+class _Segment:
+    def __init__(
+        self, start: float, end: float, text: str, words: list[_Word] | None = None
+    ) -> None:
+        self.start, self.end, self.text, self.words = start, end, text, words
+
+
+class _Word:
+    def __init__(self, word: str, start: float, end: float) -> None:
+        self.word, self.start, self.end = word, start, end
+
+
+class _Info:
+    duration = 100.0
+    language = "pt"
+
+
+class _SequentialModel:
+    """A loaded model whose own (sequential) decoder must not be used."""
+
+    supported_languages = ("pt", "en")
+
+    def transcribe(self, path: str, **options: object) -> tuple[object, _Info]:
+        raise AssertionError("decoded sequentially")
+
+
+def test_batched_decoding_is_the_default_and_reports_progress_as_it_decodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches come back through a lazy generator: each segment is reported before the next
+    batch is decoded, ascending, and 100 % comes once, last, with "Transcription finished"."""
+    events: list[tuple[str, float]] = []
+    calls: list[dict[str, object]] = []
+
+    class Pipeline:
+        def __init__(self, model: object) -> None:
+            assert isinstance(model, _SequentialModel)  # wraps the loaded model, no copy
+
+        def transcribe(self, path: str, **options: object) -> tuple[Iterator[_Segment], _Info]:
+            calls.append(options)
+
+            def batches() -> Iterator[_Segment]:
+                # Two batches of two 25 s chunks; chunk ends restored to the original timeline.
+                for batch in ([(0.0, 24.0), (26.0, 49.5)], [(51.0, 76.0), (77.0, 99.0)]):
+                    events.append(("decoded batch", batch[0][0]))
+                    for start, end in batch:
+                        yield _Segment(start, end, f" palavra {int(start)}")
+
+            return batches(), _Info()
+
+    monkeypatch.setattr(asr_module, "_batched_pipeline", Pipeline)
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"not decoded by the fake pipeline")
+    transcriber = WhisperTranscriber()
+    transcriber._loaded = _SequentialModel()
+    progress: list[tuple[float, str]] = []
+
+    def on_progress(fraction: float, message: str) -> None:
+        progress.append((fraction, message))
+        events.append(("progress", fraction))
+
+    transcript = transcriber.transcribe(audio, language="pt-BR", on_progress=on_progress)
+
+    assert transcriber.batched
+    assert calls == [
+        {
+            "language": "pt",
+            "beam_size": asr_module.DEFAULT_BEAM_SIZE,
+            "batch_size": asr_module.DEFAULT_BATCH_SIZE,
+            "vad_filter": True,
+            "no_repeat_ngram_size": asr_module.DEFAULT_NO_REPEAT_NGRAM_SIZE,
+            "without_timestamps": True,
+            "word_timestamps": True,
+        }
+    ]
+    assert [s.start for s in transcript.segments] == [0.0, 26.0, 51.0, 77.0]
+    fractions = [f for f, _ in progress]
+    assert fractions == [0.0, 0.24, 0.495, 0.76, 0.99, 1.0]
+    assert fractions.count(1.0) == 1 and progress[-1] == (1.0, "Transcription finished")
+    assert progress[2][1] == "Transcribing audio: 0:49 of 1:40"
+    # The first batch's progress is out before the second batch is decoded.
+    assert events.index(("progress", 0.495)) < events.index(("decoded batch", 51.0))
+
+
+def test_batched_chunks_are_split_into_sentences_by_word_times() -> None:
+    """A batched chunk is up to 30 s long; the analysis dates passages by segment, so the
+    chunk comes back as one segment per sentence, timed by its words."""
+    words = [
+        _Word(" Deus", 1.0, 1.5),
+        _Word(" é", 1.5, 1.7),
+        _Word(" amor.", 1.7, 2.4),
+        _Word(" Ouçam", 9.0, 9.6),
+        _Word("-no!", 9.6, 9.5),  # DTW can misplace an end a little
+        _Word(" E", 20.0, 20.2),
+        _Word(" o", 20.2, 20.3),
+        _Word(" resto", 20.3, 28.9),
+    ]
+    chunk = _Segment(1.0, 28.9, " Deus é amor. Ouçam-no! E o resto", words)
+    assert [(s.start, s.end, s.text) for s in asr_module._utterances(chunk)] == [
+        (1.0, 2.4, "Deus é amor."),
+        (9.0, 9.6, "Ouçam-no!"),
+        (20.0, 28.9, "E o resto"),
+    ]
+    # Without word times (sequential decoding) a segment stays whole; empty text is dropped.
+    assert [s.text for s in asr_module._utterances(_Segment(0.0, 3.0, "  Amém. "))] == ["Amém."]
+    assert asr_module._utterances(_Segment(0.0, 3.0, " ")) == []
+
+
+def test_without_vad_decoding_is_sequential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batching needs the VAD's chunks, so vad_filter=False falls back to the sequential path."""
+    calls: list[dict[str, object]] = []
+
+    class Model(_SequentialModel):
+        def transcribe(self, path: str, **options: object) -> tuple[object, _Info]:
+            calls.append(options)
+            return iter([_Segment(0.0, 50.0, " Amém.")]), _Info()
+
+    def no_batches(model: object) -> None:
+        raise AssertionError("batched without VAD")
+
+    monkeypatch.setattr(asr_module, "_batched_pipeline", no_batches)
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"not decoded by the fake model")
+    transcriber = WhisperTranscriber(vad_filter=False)
+    transcriber._loaded = Model()
+    assert not transcriber.batched
+    assert transcriber.transcribe(audio, language="pt").text == "Amém."
+    assert calls == [
+        {
+            "language": "pt",
+            "beam_size": asr_module.DEFAULT_BEAM_SIZE,
+            "vad_filter": False,
+            "condition_on_previous_text": False,
+        }
+    ]
 
 
 # --- the bundled model ----------------------------------------------------------------------------
@@ -239,6 +386,77 @@ def test_download_and_transcribe_portuguese_speech(
     assert progress[-1][1] == "Transcription finished"
     assert any(m.startswith("Transcribing audio: 0:0") and " of 0:0" in m for _, m in progress)
     assert (tmp_path / "data" / "models" / whisper_model.BUNDLED_MODEL_NAME).is_dir()
+
+
+SERMON_MINUTE = (
+    "Irmãos, Deus é amor. A esperança cristã não nasce da ausência de sofrimento. "
+    "Ela nasce no meio da luta, quando descobrimos que Deus continua fiel. "
+    "Jesus disse aos seus discípulos que no mundo eles teriam aflições, "
+    "mas que tivessem bom ânimo, porque ele venceu o mundo. "
+    "A oração não é o último recurso do cristão, é o primeiro. "
+    "Na oração entregamos a Deus aquilo que não conseguimos controlar. "
+    "Que o Senhor encha cada coração de alegria e de paz. Amém."
+)
+"""About 45 s when spoken: more than one 30 s chunk, so batched decoding yields several
+segments."""
+
+
+@pytest.fixture(scope="module")
+def sermon_minute_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:data:`SERMON_MINUTE` spoken by espeak-ng (pt-BR, slowish: the base model's comfort)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    path = tmp_path_factory.mktemp("sermon") / "sermao.wav"
+    subprocess.run(
+        [exe, "-v", "pt-br", "-s", "130", "-g", "4", "-w", str(path), SERMON_MINUTE],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path
+
+
+@pytest.mark.asr
+def test_default_batched_decoding_of_portuguese_speech(
+    transcriber: WhisperTranscriber, sermon_minute_wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped settings (batched beam search) on real speech: the words come out, the
+    segments are in order, and progress ascends through the batches to one final 100 %."""
+    import re
+
+    pipelines: list[object] = []
+    real_pipeline = asr_module._batched_pipeline
+
+    def spy(model: object) -> object:
+        pipelines.append(model)
+        return real_pipeline(model)
+
+    monkeypatch.setattr(asr_module, "_batched_pipeline", spy)
+    # The module's model directory is already joined: this only loads the model.
+    default = WhisperTranscriber(cache_dir=transcriber.cache_dir)
+    progress: list[tuple[float, str]] = []
+    transcript = default.transcribe(
+        sermon_minute_wav, language="pt", on_progress=lambda f, m: progress.append((f, m))
+    )
+    assert len(pipelines) == 1 and pipelines[0] is default.load()
+    text = _plain(transcript.text)
+    expected = ("deus", "esperanca", "jesus", "oracao", "mundo", "senhor", "amem")
+    found = [word for word in expected if word in text]
+    assert len(found) >= 4, text
+    # Two chunks of up to 30 s, split back into sentences (nine are spoken).
+    assert len(transcript.segments) >= 5, transcript.segments
+    times = [(seg.start, seg.end) for seg in transcript.segments]
+    assert all(start is not None and end is not None and start <= end for start, end in times)
+    assert times == sorted(times)
+    fractions = [f for f, _ in progress]
+    assert fractions[0] == 0.0 and fractions == sorted(fractions)
+    assert fractions.count(1.0) == 1 and progress[-1] == (1.0, "Transcription finished")
+    assert len([f for f in fractions if 0.0 < f < 1.0]) >= 2, progress
+    assert all(re.fullmatch(r"Transcribing audio: 0:\d\d of 0:\d\d", m) for _, m in progress[1:-1])
 
 
 @pytest.mark.asr
