@@ -27,7 +27,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from culto.errors import CultoError, PermanentStageError, TransientStageError
+from culto.errors import (
+    CultoError,
+    ErrorTable,
+    PermanentStageError,
+    TransientStageError,
+    mapped_errors,
+)
 from schemas.transcripts import Transcript, TranscriptSegment
 
 from .progress import ProgressCallback, ProgressThrottle
@@ -221,21 +227,17 @@ class WhisperTranscriber:
             )
         report = ProgressThrottle(on_progress)
         report(0.0, "Transcribing audio")
-        try:
+        with mapped_errors(asr_errors(), path.name, fallback=_asr_failed):
             segments, info = self._start(model, path, lang)
-        except Exception as exc:
-            raise _asr_error(exc, path) from exc
         duration = float(info.duration or 0.0)
         out: list[TranscriptSegment] = []
         iterator = iter(segments)
         while True:
             # Only the recogniser's own errors are translated; on_progress errors pass through.
-            try:
-                segment = next(iterator)
-            except StopIteration:
+            with mapped_errors(asr_errors(), path.name, fallback=_asr_failed):
+                segment = next(iterator, None)
+            if segment is None:
                 break
-            except Exception as exc:
-                raise _asr_error(exc, path) from exc
             out.extend(_utterances(segment))
             end = float(segment.end)
             if duration > 0:
@@ -332,23 +334,35 @@ def _batched_pipeline(model: Any) -> Any:
     return BatchedInferencePipeline(model)
 
 
-def _asr_error(exc: Exception, path: Path) -> CultoError:
-    if isinstance(exc, CultoError):
-        return exc
-    # PyAV raises its own errors (subclasses of av.FFmpegError) for undecodable input.
-    if type(exc).__module__.split(".")[0] == "av" or isinstance(exc, (EOFError, IndexError)):
-        return PermanentStageError(
-            f"the audio file could not be decoded ({type(exc).__name__}); "
-            "it may be damaged or not audio",
-            code="audio_unreadable",
-            details={"file": path.name},
-        )
+def _undecodable(exc: BaseException, file: str) -> CultoError:
+    return PermanentStageError(
+        f"the audio file could not be decoded ({type(exc).__name__}); "
+        "it may be damaged or not audio",
+        code="audio_unreadable",
+        details={"file": file},
+    )
+
+
+def _asr_failed(exc: BaseException, file: str) -> CultoError:
     return TransientStageError(
         f"speech recognition failed unexpectedly ({type(exc).__name__}: "
         f"{' '.join(str(exc).split())[:160]}); will retry",
         code="asr_failed",
-        details={"file": path.name},
+        details={"file": file},
     )
+
+
+@functools.cache
+def asr_errors() -> ErrorTable:
+    """faster-whisper / PyAV exception class → our error (anything else: :func:`_asr_failed`).
+
+    PyAV raises subclasses of ``av.FFmpegError`` for undecodable input; a truncated file ends
+    in ``EOFError`` or ``IndexError`` inside the decoder. Built on first use: PyAV loads with
+    faster-whisper (the ``[asr]`` extra).
+    """
+    import av
+
+    return {av.FFmpegError: _undecodable, EOFError: _undecodable, IndexError: _undecodable}
 
 
 @functools.lru_cache(maxsize=2)
