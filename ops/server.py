@@ -16,6 +16,13 @@ from typing import Any
 
 from prometheus_client.registry import Collector
 from tornado.httpserver import HTTPServer
+from tornado.httputil import (
+    HTTPConnection,
+    HTTPHeaders,
+    HTTPMessageDelegate,
+    RequestStartLine,
+    ResponseStartLine,
+)
 from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 from tornado.routing import URLSpec
@@ -108,13 +115,70 @@ _JSON_400 = (
 )
 
 
+MAX_HEADER_BYTES = 64 * 1024
+"""Largest request head answered normally; a larger one gets a JSON 431."""
+_READ_HEADER_BYTES = 1024 * 1024
+"""What Tornado reads at most before it drops the connection (without any answer)."""
+
+
+class _HeaderLimit(HTTPMessageDelegate):
+    """Answers a request whose headers are over :data:`MAX_HEADER_BYTES` with a JSON 431."""
+
+    def __init__(self, inner: HTTPMessageDelegate, connection: HTTPConnection) -> None:
+        self._inner = inner
+        self._connection = connection
+        self._refused = False
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        """Refuse oversized heads; pass everything else on."""
+        size = sum(len(name) + len(value) + 4 for name, value in headers.get_all())
+        if size <= MAX_HEADER_BYTES:
+            return self._inner.headers_received(start_line, headers)
+        self._refused = True
+        body = error_body("headers_too_large", f"request headers are over {MAX_HEADER_BYTES} bytes")
+        reply = HTTPHeaders(
+            {
+                "Content-Type": "application/json; charset=utf-8",
+                "Content-Length": str(len(body)),
+                "Connection": "close",
+            }
+        )
+        line = ResponseStartLine("HTTP/1.1", 431, "Request Header Fields Too Large")
+        self._connection.write_headers(line, reply, body)
+        self._connection.finish()
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """Dropped once refused."""
+        return None if self._refused else self._inner.data_received(chunk)
+
+    def finish(self) -> None:
+        """Nothing left to do once refused."""
+        if not self._refused:
+            self._inner.finish()
+
+    def on_connection_close(self) -> None:
+        """Passed on unless refused."""
+        if not self._refused:
+            self._inner.on_connection_close()
+
+
 class JsonErrorsHTTPServer(HTTPServer):
     """An ``HTTPServer`` whose own refusals are JSON too.
 
     Tornado answers a request it cannot read (malformed HTTP, a body over ``max_body_size``)
     itself, before any handler, with a bare ``400`` and no body. That one write is recognised
-    and replaced, so clients always get ``{"error": {"code", "message"}}``.
+    and replaced, so clients always get ``{"error": {"code", "message"}}``. Oversized headers
+    (which Tornado answers with nothing at all) are read up to 1 MiB and refused with a 431.
     """
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        """Tornado's delegate, behind the header limit."""
+        return _HeaderLimit(super().start_request(server_conn, request_conn), request_conn)
 
     def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
         """Serve ``stream`` with the refusal rewritten (see the class docstring)."""
@@ -137,7 +201,12 @@ def listen(
     Raises:
         OSError: when the port cannot be bound.
     """
-    http = JsonErrorsHTTPServer(app, xheaders=True, max_body_size=config.max_body_bytes)
+    http = JsonErrorsHTTPServer(
+        app,
+        xheaders=True,
+        max_body_size=config.max_body_bytes,
+        max_header_size=_READ_HEADER_BYTES,
+    )
     sockets = bind_sockets(config.port, config.host)
     http.add_sockets(sockets)
     port = sockets[0].getsockname()[1]

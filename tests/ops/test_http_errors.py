@@ -256,3 +256,22 @@ async def test_requests_tornado_refuses_itself_get_a_json_body(
     assert b"application/json" in head
     error = json.loads(body)["error"]
     assert error["code"] == "bad_request" and error["message"]
+
+
+async def test_huge_headers_get_a_json_431(edge: RunningServer) -> None:
+    # Regression: Tornado dropped the connection without any answer past its header limit.
+    request = (
+        b"GET /api/v2/videos/ HTTP/1.1\r\nHost: x\r\n"
+        + b"X-Padding: "
+        + b"a" * (100 * 1024)
+        + b"\r\n\r\n"
+    )
+    head, body = await _raw_exchange(edge.port, request)
+    assert head.startswith(b"HTTP/1.1 431 "), head
+    error = json.loads(body)["error"]
+    assert error["code"] == "headers_too_large" and error["message"]
+
+
+async def test_ordinary_headers_still_pass(http: Http) -> None:
+    headers = {"X-Padding": "a" * 8000}
+    assert (await http.request("GET", "/api/v2/videos/", headers=headers)).code == 200

@@ -63,7 +63,7 @@ async def test_ready_when_connected_and_provisioned(http: Http) -> None:
     assert response.code == 200, response.body
     assert body_json(response) == {
         "status": "ready",
-        "checks": {"nats_connected": True, "streams_present": True},
+        "checks": {"nats_connected": True, "streams_present": True, "storage_ok": True},
     }
 
 
@@ -199,4 +199,8 @@ async def test_ready_false_without_streams(
     finally:
         await mesh.close()
     assert response.code == 503
-    assert body_json(response)["checks"] == {"nats_connected": True, "streams_present": False}
+    assert body_json(response)["checks"] == {
+        "nats_connected": True,
+        "streams_present": False,
+        "storage_ok": True,
+    }
