@@ -28,16 +28,21 @@ class HubConfig:
     Attributes:
         client_buffer: Frames queued per client before it is disconnected as too slow.
         heartbeat_interval: Seconds between heartbeats on an idle stream.
+        replay_batch_timeout: Seconds a resuming client may take to accept one batch of
+            history before it is disconnected as too slow (it holds a replay slot meanwhile).
     """
 
     client_buffer: int = 1000
     heartbeat_interval: float = 30.0
+    replay_batch_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if self.client_buffer < 1:
             raise ConfigError(f"SSE_CLIENT_BUFFER: must be at least 1, got {self.client_buffer}")
         if self.heartbeat_interval <= 0:
             raise ConfigError("SSE_HEARTBEAT_INTERVAL: must be positive")
+        if self.replay_batch_timeout <= 0:
+            raise ConfigError("replay_batch_timeout: must be positive")
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,10 @@ class EventStreamHandler(BaseHandler):
             self.finish()
             return
         self._conn = self.hub.connect(
-            sub, heartbeat_interval=self.config.heartbeat_interval, abort=self._abort
+            sub,
+            heartbeat_interval=self.config.heartbeat_interval,
+            abort=self._abort,
+            client_key=self.request.remote_ip or "",
         )
         try:
             await self.send(encode_retry(RETRY_MS))

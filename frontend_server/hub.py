@@ -26,7 +26,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol, cast
@@ -127,6 +127,7 @@ class Connection:
         "close_reason",
         "heartbeat_timer",
         "horizon",
+        "key",
         "last_sent_seq",
         "limit",
         "queue",
@@ -134,8 +135,11 @@ class Connection:
         "wakeup",
     )
 
-    def __init__(self, sub: Subscription, limit: int, abort: Callable[[], None] | None) -> None:
+    def __init__(
+        self, sub: Subscription, limit: int, abort: Callable[[], None] | None, key: str
+    ) -> None:
         self.sub = sub
+        self.key = key
         self.limit = limit
         self.abort = abort
         self.queue: deque[tuple[int, str, bytes]] = deque()
@@ -162,6 +166,8 @@ class EventHub(AsyncResource):
     ) -> None:
         self._mesh = mesh
         self._limit = config.client_buffer
+        self._batch_timeout = config.replay_batch_timeout
+        self._replaying: dict[str, asyncio.Lock] = {}
         self._reader = reader or EventReader(mesh)
         self._feed = LiveFeed(mesh, self._dispatch)
         self._by_video: dict[str, set[Connection]] = {}
@@ -232,6 +238,7 @@ class EventHub(AsyncResource):
         *,
         heartbeat_interval: float | None = None,
         abort: Callable[[], None] | None = None,
+        client_key: str = "",
     ) -> Connection:
         """Register a client; from this instant its queue collects every matching live event.
 
@@ -240,13 +247,15 @@ class EventHub(AsyncResource):
             heartbeat_interval: Seconds between heartbeat frames (``None``: none).
             abort: Called when the client is dropped as slow, to break a write that is stuck
                 on a full socket (e.g. close the connection).
+            client_key: Who the client is (its address): one client replays one stream at a
+                time, so many stalled resumes of one client cannot hold every replay slot.
 
         Raises:
             MeshUnavailable: if the hub is not serving (closed or NATS down).
         """
         if not self.healthy:
             raise MeshUnavailable("live events are unavailable: not connected to NATS")
-        conn = Connection(sub, self._limit, abort)
+        conn = Connection(sub, self._limit, abort, client_key)
         # Synchronous: no event can be dispatched between reading the head and indexing.
         conn.horizon = self._head
         self._clients.add(conn)
@@ -323,22 +332,36 @@ class EventHub(AsyncResource):
                 return
             self._replays += 1
             started = time.monotonic()
-            # aclosing: leaving early must delete the replay consumer now, not at GC time.
-            replay = cast(
-                AsyncGenerator[list[StoredEvent], None],
-                self._reader.replay(list(sub.filters), after, until=horizon),
-            )
-            async with contextlib.aclosing(replay) as batches:
-                async for batch in batches:
-                    if client.close_reason is not None:
-                        return
-                    if not await self._send_events(client, sink, batch, horizon):
-                        break
+            async with self._one_replay_per_client(client.key):
+                await self._replay(client, sink, after, horizon)
             self.replay_seconds.observe(time.monotonic() - started)
         elif sub.videos is not None:
             latest = await self._reader.latest(sub.videos, sub.types or ())
             if client.close_reason is None:
                 await self._send_events(client, sink, latest, horizon)
+
+    @contextlib.asynccontextmanager
+    async def _one_replay_per_client(self, key: str) -> AsyncIterator[None]:
+        lock = self._replaying.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._replaying.get(key) is lock:
+                del self._replaying[key]  # nobody else of this client waits on it
+
+    async def _replay(self, client: Connection, sink: Sink, after: int, horizon: int) -> None:
+        # aclosing: leaving early must delete the replay consumer now, not at GC time.
+        replay = cast(
+            AsyncGenerator[list[StoredEvent], None],
+            self._reader.replay(list(client.sub.filters), after, until=horizon),
+        )
+        async with contextlib.aclosing(replay) as batches:
+            async for batch in batches:
+                if client.close_reason is not None:
+                    return
+                if not await self._send_events(client, sink, batch, horizon, replay=True):
+                    return
 
     async def _resume_point(self, last_event_id: int, horizon: int) -> int:
         if last_event_id <= horizon:
@@ -350,9 +373,19 @@ class EventHub(AsyncResource):
         return last_event_id if last_event_id <= end else horizon
 
     async def _send_events(
-        self, client: Connection, sink: Sink, events: list[StoredEvent], horizon: int
+        self,
+        client: Connection,
+        sink: Sink,
+        events: list[StoredEvent],
+        horizon: int,
+        *,
+        replay: bool = False,
     ) -> bool:
-        """Send history events in ``(last_sent_seq, horizon]``; False once past the horizon."""
+        """Send history events in ``(last_sent_seq, horizon]``; False once past the horizon.
+
+        During a replay the client holds a replay slot: one that does not take a batch within
+        ``replay_batch_timeout`` is dropped as slow, as a live client over its buffer is.
+        """
         frames: list[bytes] = []
         within = True
         for event in events:
@@ -365,7 +398,14 @@ class EventHub(AsyncResource):
             client.last_sent_seq = event.seq
             self._sent_by_type[event.event_type] += 1
         if frames:
-            await sink.send(b"".join(frames))
+            if not replay:
+                await sink.send(b"".join(frames))
+            else:
+                try:
+                    await asyncio.wait_for(sink.send(b"".join(frames)), self._batch_timeout)
+                except TimeoutError:
+                    self._drop(client, CloseReason.SLOW)
+                    return False
         return within and client.last_sent_seq < horizon
 
     async def _pump(self, client: Connection, sink: Sink) -> None:

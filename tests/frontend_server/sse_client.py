@@ -21,9 +21,11 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application
 
 from culto_app.settings import Settings
+from frontend_server.config import HubConfig
 from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
 from mesh.connection import MeshConnection
+from mesh.replay import EventReader
 
 
 @dataclass(frozen=True)
@@ -250,10 +252,16 @@ class EventServer:
 
 
 @contextlib.asynccontextmanager
-async def serve_events(mesh: MeshConnection, settings: Settings) -> AsyncIterator[EventServer]:
+async def serve_events(
+    mesh: MeshConnection,
+    settings: Settings,
+    *,
+    hub_config: HubConfig | None = None,
+    reader: EventReader | None = None,
+) -> AsyncIterator[EventServer]:
     """Run a hub and the event handlers on the current loop for the duration of a test."""
-    config = settings.edge_config().hub
-    hub = EventHub(mesh, config)
+    config = hub_config or settings.edge_config().hub
+    hub = EventHub(mesh, config, reader=reader)
     await hub.open()
     deps = {"hub": hub, "config": config}
     app = Application(

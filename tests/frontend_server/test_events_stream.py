@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -419,3 +420,35 @@ async def test_nats_outage_streams_end_health_503_then_resume(
             assert [f.seq for f in await resumed.until_seq(third, timeout=20)] == [third]
             assert srv.hub.stats().nats_reconnects >= 1
             await resumed.close()
+
+
+async def test_stalled_resumes_cannot_hold_the_replay_slots(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    # Regression (issue 11, finding 3): a replay slot stayed held while its client did not
+    # read, so as many stalled resumes as slots blocked every other resume for good. Here one
+    # slot and three stalled resumes: each is dropped as slow after one batch it does not take.
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    big = "x" * 30_000  # 9 MB of history: more than the kernel buffers of a stalled socket take
+    seqs = []
+    for _ in range(300):
+        event = VideoStatusEventDTO(video_id=vid, status="PROCESSING", progress=1, message=big)
+        seqs.append((await pub.publish(event)).seq)
+    config = dataclasses.replace(settings.edge_config().hub, replay_batch_timeout=0.5)
+    reader = EventReader(mesh, max_concurrent_replays=1, batch=16)
+    async with serve_events(mesh, settings, hub_config=config, reader=reader) as srv:
+        resume = {"Last-Event-ID": str(seqs[0] - 1)}
+        query = [("video_id", vid)]
+        stalled = [
+            await SSEClient.open(srv.port, query=query, headers=resume, rcvbuf=4096)
+            for _ in range(3)
+        ]
+        for client in stalled:  # not even asyncio drains their sockets any more
+            client.writer.transport.pause_reading()
+        honest = await SSEClient.open(srv.port, query=query, headers=resume)
+        received = [f.seq for f in await honest.until_seq(seqs[-1], timeout=30)]
+        assert received == seqs
+        assert srv.hub.stats().slow_client_drops == 3
+        for client in (*stalled, honest):
+            await client.close()
