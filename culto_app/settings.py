@@ -27,7 +27,7 @@ from frontend_server.config import (
     check_exempt_paths,
 )
 from mesh.provision import StreamPolicy
-from ops.server import ListenConfig
+from ops.server import ListenConfig, proxy_networks
 from services.api.service import DEFAULT_VIDEO_HOSTS, ApiConfig
 from services.worker.pipeline import WorkerConfig
 
@@ -59,6 +59,7 @@ class Settings(BaseModel):
         embedded_nats_port: Client port of ``culto up``'s embedded server (0 = any free port).
         whisper_model: Speech-recognition model (path or name); ``None`` = bundled base model.
         allowed_video_hosts: Hosts a submitted video ``url`` may name (YouTube's by default).
+        trusted_proxies: IPs/CIDR networks whose ``X-Forwarded-*``/``X-Real-IP`` are believed.
         environment: ``dev`` generates a cookie secret; ``prod`` requires one.
     """
 
@@ -82,6 +83,7 @@ class Settings(BaseModel):
     whisper_model: str | None = None
     embedded_nats_port: int = 4222
     allowed_video_hosts: frozenset[str] = DEFAULT_VIDEO_HOSTS
+    trusted_proxies: tuple[str, ...] = ()
     environment: Role = "prod"
 
     @property
@@ -96,7 +98,10 @@ class Settings(BaseModel):
         answer an oversized submit (with a JSON 413).
         """
         return ListenConfig(
-            host=self.host, port=self.port, max_body_bytes=2 * self.max_transcript_bytes + 2**20
+            host=self.host,
+            port=self.port,
+            max_body_bytes=2 * self.max_transcript_bytes + 2**20,
+            trusted_proxies=self.trusted_proxies,
         )
 
     def stream_policy(self) -> StreamPolicy:
@@ -185,6 +190,9 @@ class Settings(BaseModel):
         )
         if hosts := _csv(env.get("CULTO_ALLOWED_VIDEO_HOSTS", "")):
             fields["allowed_video_hosts"] = _hosts(hosts)
+        proxies = _csv(env.get("TRUSTED_PROXIES", ""))
+        proxy_networks(proxies)  # one line naming TRUSTED_PROXIES for a bad entry
+        fields["trusted_proxies"] = tuple(proxies)
         if model := env.get("CULTO_WHISPER_MODEL", "").strip():
             fields["whisper_model"] = model
         secret = env.get("COOKIE_SECRET", "")

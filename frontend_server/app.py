@@ -66,7 +66,6 @@ class PageHandler(SecureHandler):
         """The page, with a strict CSP."""
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Security-Policy", PAGE_CSP)
-        self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-cache")
         self.finish(self.body)
 
@@ -76,11 +75,8 @@ class IndexHandler(PageHandler):
 
 
 class AssetHandler(StaticFileHandler, SecureHandler):
-    """``/static/…`` files, with JSON errors (a missing file is a JSON 404)."""
-
-    def set_extra_headers(self, path: str) -> None:
-        """No MIME sniffing of scripts and styles."""
-        self.set_header("X-Content-Type-Options", "nosniff")
+    """``/static/…`` files, with JSON errors (a missing file is a JSON 404) and the security
+    headers of :class:`~ops.http.BaseHandler` (``nosniff`` included)."""
 
     @classmethod
     def get_absolute_path(cls, root: str, path: str) -> str:

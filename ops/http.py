@@ -30,6 +30,7 @@ Tracebacks are logged, never sent.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 from collections.abc import Mapping
@@ -174,8 +175,63 @@ def _reason(status: int) -> str:
         return "error"
 
 
+SECURITY_HEADERS = {
+    # A response is what its Content-Type says, never what a browser guesses from its bytes.
+    "X-Content-Type-Options": "nosniff",
+    # Page URLs carry video ids; no other site needs to learn them from a link.
+    "Referrer-Policy": "no-referrer",
+}
+"""Headers on every response of every role (also on the server's own refusals)."""
+
+
 class BaseHandler(RequestHandler):
-    """JSON handler base: JSON errors, JSON bodies, and no tracebacks on the wire."""
+    """JSON handler base: JSON errors, JSON bodies, and no tracebacks on the wire.
+
+    Every response (errors included: :meth:`clear` calls :meth:`set_default_headers` again)
+    carries :data:`SECURITY_HEADERS` and no ``Server`` banner naming Tornado's version.
+    """
+
+    def set_default_headers(self) -> None:
+        """Security headers; the ``Server`` banner only helps an attacker pick exploits."""
+        self.clear_header("Server")
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        domain: str | None = None,
+        expires: float | tuple[int, ...] | datetime.datetime | None = None,
+        path: str = "/",
+        expires_days: float | None = None,
+        *,
+        max_age: int | None = None,
+        httponly: bool = False,
+        secure: bool = False,
+        samesite: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Tornado's ``set_cookie``, with ``Secure`` whenever the request came over HTTPS.
+
+        ``request.protocol`` is ``https`` for TLS on this server, or when a trusted proxy
+        (``TRUSTED_PROXIES``) says so in ``X-Forwarded-Proto``: a client cannot claim it. Plain
+        HTTP (``culto up`` on localhost) keeps cookies without ``Secure``, or browsers would drop
+        them.
+        """
+        super().set_cookie(
+            name,
+            value,
+            domain,
+            expires,
+            path,
+            expires_days,
+            max_age=max_age,
+            httponly=httponly,
+            secure=secure or self.request.protocol == "https",
+            samesite=samesite,
+            **kwargs,
+        )
 
     def write_json(self, payload: BaseModel | Mapping[str, Any], status: int = 200) -> None:
         """Send ``payload`` (a model is dumped in JSON mode) with ``status``."""

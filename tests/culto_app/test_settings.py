@@ -62,6 +62,8 @@ def test_values_are_parsed() -> None:
         ("CULTO_ENV", "staging"),
         ("COOKIE_SECRET", "short"),
         ("CULTO_JOB_MAX_DELIVER", "0"),
+        ("TRUSTED_PROXIES", "ingress-nginx"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -134,3 +136,9 @@ def test_allowed_video_hosts_default_to_youtube_and_are_configurable() -> None:
     for bad in ("https://vimeo.com", "vimeo.com/x", "-bad-.com"):
         with pytest.raises(ConfigError, match=r"^CULTO_ALLOWED_VIDEO_HOSTS: "):
             Settings.from_env({**DEV, "CULTO_ALLOWED_VIDEO_HOSTS": bad})
+
+
+def test_trusted_proxies_default_to_nobody_and_reach_the_listener() -> None:
+    assert Settings.from_env(DEV).listen_config().trusted_proxies == ()
+    custom = Settings.from_env({**DEV, "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5, fd00::/8"})
+    assert custom.edge_config().listen.trusted_proxies == ("10.0.0.0/8", "192.168.1.5", "fd00::/8")
