@@ -168,6 +168,32 @@ def validation_error(exc: ValidationError, where: str = "body") -> ApiError:
     )
 
 
+LOG_TEXT_LIMIT = 500
+"""Characters of one client-supplied string kept in a log line."""
+
+
+def printable(text: object, limit: int = LOG_TEXT_LIMIT) -> str:
+    """``text`` as it may appear in a log line: one line, no terminal control codes.
+
+    Client strings (paths, JSON keys inside validation messages) are logged; raw, a newline
+    forges a log line and an ANSI escape (ESC, or the 8-bit CSI ``\\x9b`` that Tornado lets
+    through in a request line) recolours or rewrites an operator's terminal. Every character
+    that is not printable (``str.isprintable``: C0/C1 controls, line and paragraph separators,
+    bidi overrides) is written as its Python escape, and backslashes are doubled so an escape
+    in the log always means an escaped character. Longer texts are cut at ``limit``.
+    """
+    value = str(text)
+    cut = len(value) - limit
+    if cut > 0:
+        value = value[:limit]
+    if not value.isprintable() or "\\" in value:
+        value = "".join(
+            ch if ch.isprintable() and ch != "\\" else ch.encode("unicode_escape").decode("ascii")
+            for ch in value
+        )
+    return f"{value}…[{cut} more]" if cut > 0 else value
+
+
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -313,9 +339,25 @@ class BaseHandler(RequestHandler):
         if isinstance(value, ApiError | CultoError | HTTPError):
             status = describe(value, 500)[0]
             if status < 500 or isinstance(value, MeshError):
-                log.info("%s %s -> %d: %s", self.request.method, self.request.path, status, value)
+                log.info(
+                    "%s %s -> %d: %s",
+                    printable(self.request.method),
+                    printable(self.request.path),
+                    status,
+                    printable(value),
+                )
                 return
         super().log_exception(typ, value, tb)
+
+    def _request_summary(self) -> str:
+        """Tornado's ``METHOD URI (ip)`` for its own log lines, with the client's text escaped."""
+        return request_summary(self)
+
+
+def request_summary(handler: RequestHandler) -> str:
+    """``METHOD URI (client ip)`` of a request, safe for a log line (see :func:`printable`)."""
+    request = handler.request
+    return f"{printable(request.method)} {printable(request.uri)} ({printable(request.remote_ip)})"
 
 
 def allowed_methods(handler_class: type[RequestHandler]) -> list[str]:

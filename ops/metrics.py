@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from tornado.web import RequestHandler
 
 from mesh.connection import MeshConnection
+from ops.http import request_summary
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tornado.access")
@@ -199,7 +200,8 @@ class HttpMetrics:
         level = logging.INFO if status < 400 else logging.WARNING
         if status >= 500:
             level = logging.ERROR
-        access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), 1000.0 * duration)
+        summary = request_summary(handler)  # the client's method and URI escaped
+        access_log.log(level, "%d %s %.2fms", status, summary, 1000.0 * duration)
 
 
 def make_registry(

@@ -7,10 +7,12 @@ escaped before they are logged, so no request can forge a log line or colour a t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 
+from ops.http import printable
 from ops.server import RunningServer
 from services.api.service import VideoApiService
 from tests.support import Http, StartEdge
@@ -80,3 +82,69 @@ async def test_x_real_ip_from_a_trusted_proxy_without_forwarded_for(
         http.close()
     (line,) = _access_lines(caplog, "/health")
     assert f"({SPOOFED})" in line, line
+
+
+FORGED = "\n\x1b[31mERROR forged line\x1b[0m"
+
+
+def _forged_messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Every log message about the forged input: each must be one line of printable text."""
+    messages = [r.getMessage() for r in caplog.records if "forged" in r.getMessage()]
+    assert messages, "the forged request was not logged at all"
+    for message in messages:
+        # isprintable() is False for \n, \r, ESC, C1 controls (CSI \x9b, NEL \x85), U+2028...
+        assert message.isprintable(), repr(message)
+        assert len(message.splitlines()) == 1, repr(message)
+    return messages
+
+
+async def test_unknown_json_keys_are_escaped_in_logs(
+    http: Http, api_service: VideoApiService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    response = await http.send("POST", "/api/v2/videos/", {"youtube_id": "dQw4w9WgXcQ", FORGED: 1})
+    assert response.code == 422
+    messages = _forged_messages(caplog)
+    # Still there, readable and escaped: operators see what was sent.
+    assert any("\\n\\x1b[31mERROR forged line" in m for m in messages), messages
+
+
+async def test_request_targets_are_escaped_in_logs(
+    edge: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Percent-escapes stay encoded in logged paths; raw bytes are the danger: Tornado reads the
+    # request line as Latin-1 and lets C1 controls through — CSI (\x9b, an 8-bit ANSI escape)
+    # and NEL (\x85, a line break to Python's splitlines and to many log viewers).
+    target = b"/static/%0A\x9b31mforged\x85ERROR-forged-line"
+    reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+    try:
+        writer.write(
+            b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    assert raw.startswith(b"HTTP/1.1 404"), raw[:100]
+    messages = _forged_messages(caplog)
+    assert any("\\x9b31mforged\\x85ERROR-forged-line" in m for m in messages), messages
+
+
+@pytest.mark.parametrize(
+    ("raw", "logged"),
+    [
+        ("/plain/path?q=1", "/plain/path?q=1"),
+        ("a\nb\r\nc", "a\\nb\\r\\nc"),
+        ("\x1b[2J\x9b31m", "\\x1b[2J\\x9b31m"),
+        ("x\u2028y\u202ez\x85", "x\\u2028y\\u202ez\\x85"),
+        ("C:\\n", "C:\\\\n"),  # a literal backslash-n is not confused with an escaped newline
+        ("sermão", "sermão"),
+    ],
+)
+def test_printable(raw: str, logged: str) -> None:
+    assert printable(raw) == logged
+
+
+def test_printable_bounds_the_length() -> None:
+    assert printable("é" * 1000, limit=10) == "é" * 10 + "…[990 more]"
