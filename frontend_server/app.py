@@ -32,6 +32,8 @@ from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
 from frontend_server.openapi import OpenApiHandler, render_openapi
 from frontend_server.security import (
+    ForeignHostMatcher,
+    InvalidHostHandler,
     PreflightHandler,
     PreflightMatcher,
     SecureHandler,
@@ -166,6 +168,7 @@ def make_app(
     ]
     names = route_names(specs)
     names[PreflightHandler] = "preflight"
+    names[InvalidHostHandler] = "invalid_host"
     metrics = HttpMetrics(registry, names)
     preflight = Rule(
         PreflightMatcher(),
@@ -173,8 +176,10 @@ def make_app(
         {"allowed_origins": config.allowed_origins},
         name="preflight",
     )
+    # First: a request for a foreign host (DNS rebinding) gets nothing else, not even a preflight.
+    foreign_host = Rule(ForeignHostMatcher(config.allowed_hosts), InvalidHostHandler, name="host")
     app = Application(
-        [preflight, *specs],
+        [foreign_host, preflight, *specs],
         default_handler_class=JsonNotFoundHandler,
         log_function=metrics.observe,
         metrics_registry=registry,
