@@ -6,7 +6,7 @@ Status codes chosen here (the one table of the HTTP edge):
 cause                                          status  ``error.code``
 =============================================  ======  ==========================
 body is not JSON / not an object, bad path id  400     ``invalid_json``, ``invalid_video_id``
-``Host`` not in ``CULTO_ALLOWED_HOSTS``          400     ``invalid_host`` (frontend only)
+``Host`` not in ``CULTO_ALLOWED_HOSTS``        400     ``invalid_host`` (frontend only)
 body or query fails schema validation          422     ``validation_error``
 :class:`~culto.errors.InvalidInput` (service)  422     the error's own code
 missing or wrong XSRF token                    403     ``xsrf_failed``
