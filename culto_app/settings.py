@@ -22,12 +22,14 @@ from culto.errors import ConfigError
 from culto.origins import normalize_origin
 from frontend_server.config import (
     DEFAULT_CSRF_EXEMPT,
+    LOOPBACK_HOSTS,
     EdgeConfig,
     HubConfig,
     check_exempt_paths,
+    host_entry,
 )
 from mesh.provision import StreamPolicy
-from ops.server import ListenConfig
+from ops.server import ListenConfig, proxy_networks
 from services.api.service import DEFAULT_VIDEO_HOSTS, ApiConfig
 from services.worker.pipeline import WorkerConfig
 
@@ -59,6 +61,9 @@ class Settings(BaseModel):
         embedded_nats_port: Client port of ``culto up``'s embedded server (0 = any free port).
         whisper_model: Speech-recognition model (path or name); ``None`` = bundled base model.
         allowed_video_hosts: Hosts a submitted video ``url`` may name (YouTube's by default).
+        allowed_hosts: Names the ``Host`` header may carry (``CULTO_ALLOWED_HOSTS``); default:
+            the loopback names, plus ``FRONTEND_URL``'s host outside dev.
+        trusted_proxies: IPs/CIDR networks whose ``X-Forwarded-*``/``X-Real-IP`` are believed.
         environment: ``dev`` generates a cookie secret; ``prod`` requires one.
     """
 
@@ -82,6 +87,8 @@ class Settings(BaseModel):
     whisper_model: str | None = None
     embedded_nats_port: int = 4222
     allowed_video_hosts: frozenset[str] = DEFAULT_VIDEO_HOSTS
+    allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
+    trusted_proxies: tuple[str, ...] = ()
     environment: Role = "prod"
 
     @property
@@ -96,7 +103,10 @@ class Settings(BaseModel):
         answer an oversized submit (with a JSON 413).
         """
         return ListenConfig(
-            host=self.host, port=self.port, max_body_bytes=2 * self.max_transcript_bytes + 2**20
+            host=self.host,
+            port=self.port,
+            max_body_bytes=2 * self.max_transcript_bytes + 2**20,
+            trusted_proxies=self.trusted_proxies,
         )
 
     def stream_policy(self) -> StreamPolicy:
@@ -137,6 +147,7 @@ class Settings(BaseModel):
             allowed_origins=self.allowed_origins,
             csrf_exempt_paths=self.csrf_exempt_paths,
             max_transcript_bytes=self.max_transcript_bytes,
+            allowed_hosts=self.allowed_hosts,
             listen=self.listen_config(),
             hub=HubConfig(
                 client_buffer=self.sse_client_buffer,
@@ -185,6 +196,10 @@ class Settings(BaseModel):
         )
         if hosts := _csv(env.get("CULTO_ALLOWED_VIDEO_HOSTS", "")):
             fields["allowed_video_hosts"] = _hosts(hosts)
+        fields["allowed_hosts"] = _allowed_hosts(env, role, fields["frontend_url"])
+        proxies = _csv(env.get("TRUSTED_PROXIES", ""))
+        proxy_networks(proxies)  # one line naming TRUSTED_PROXIES for a bad entry
+        fields["trusted_proxies"] = tuple(proxies)
         if model := env.get("CULTO_WHISPER_MODEL", "").strip():
             fields["whisper_model"] = model
         secret = env.get("COOKIE_SECRET", "")
@@ -227,6 +242,22 @@ def _hosts(raw: list[str]) -> frozenset[str]:
                 f"CULTO_ALLOWED_VIDEO_HOSTS: expected host names like youtube.com, got {host!r}"
             )
     return hosts
+
+
+def _allowed_hosts(env: Mapping[str, str], role: Role, frontend_url: object) -> frozenset[str]:
+    """``CULTO_ALLOWED_HOSTS``, or its default.
+
+    Dev (``culto up``): the loopback names, the only ones a developer's browser uses. Outside
+    dev: those plus ``FRONTEND_URL``'s host — the public name when the page is served by this
+    edge (as in the Kubernetes manifests); loopback names stay for ``kubectl port-forward`` and
+    are harmless, since a browser sends them only to its own machine.
+    """
+    if entries := _csv(env.get("CULTO_ALLOWED_HOSTS", "")):
+        return frozenset(host_entry(e) for e in entries)
+    if role == "dev":
+        return LOOPBACK_HOSTS
+    frontend_host = urlsplit(str(frontend_url)).hostname
+    return LOOPBACK_HOSTS | ({host_entry(frontend_host)} if frontend_host else set())
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> Role:

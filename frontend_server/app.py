@@ -32,6 +32,8 @@ from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
 from frontend_server.openapi import OpenApiHandler, render_openapi
 from frontend_server.security import (
+    ForeignHostMatcher,
+    InvalidHostHandler,
     PreflightHandler,
     PreflightMatcher,
     SecureHandler,
@@ -66,7 +68,6 @@ class PageHandler(SecureHandler):
         """The page, with a strict CSP."""
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Security-Policy", PAGE_CSP)
-        self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-cache")
         self.finish(self.body)
 
@@ -76,11 +77,8 @@ class IndexHandler(PageHandler):
 
 
 class AssetHandler(StaticFileHandler, SecureHandler):
-    """``/static/…`` files, with JSON errors (a missing file is a JSON 404)."""
-
-    def set_extra_headers(self, path: str) -> None:
-        """No MIME sniffing of scripts and styles."""
-        self.set_header("X-Content-Type-Options", "nosniff")
+    """``/static/…`` files, with JSON errors (a missing file is a JSON 404) and the security
+    headers of :class:`~ops.http.BaseHandler` (``nosniff`` included)."""
 
     @classmethod
     def get_absolute_path(cls, root: str, path: str) -> str:
@@ -170,6 +168,7 @@ def make_app(
     ]
     names = route_names(specs)
     names[PreflightHandler] = "preflight"
+    names[InvalidHostHandler] = "invalid_host"
     metrics = HttpMetrics(registry, names)
     preflight = Rule(
         PreflightMatcher(),
@@ -177,8 +176,10 @@ def make_app(
         {"allowed_origins": config.allowed_origins},
         name="preflight",
     )
+    # First: a request for a foreign host (DNS rebinding) gets nothing else, not even a preflight.
+    foreign_host = Rule(ForeignHostMatcher(config.allowed_hosts), InvalidHostHandler, name="host")
     app = Application(
-        [preflight, *specs],
+        [foreign_host, preflight, *specs],
         default_handler_class=JsonNotFoundHandler,
         log_function=metrics.observe,
         metrics_registry=registry,

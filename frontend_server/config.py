@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -11,6 +13,36 @@ from ops.server import ListenConfig
 
 MIN_SECRET_LENGTH = 16
 DEFAULT_CSRF_EXEMPT = ("/api/v2/events/stream", "/health", "/docs")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Names a browser on the same machine uses: the default ``CULTO_ALLOWED_HOSTS`` in dev."""
+ANY_HOST = "*"
+"""``CULTO_ALLOWED_HOSTS=*`` turns the Host check off (a proxy in front checks it instead)."""
+_HOST_NAME = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$")
+
+
+def host_entry(raw: str) -> str:
+    """One ``CULTO_ALLOWED_HOSTS`` entry, normalised: lower case, no trailing dot, IPv6 unbracketed.
+
+    Entries are names or IP literals without a port: the check is about the name the browser
+    used, and the port is this server's own business (``culto up --port`` may change it).
+
+    Raises:
+        ConfigError: for a port, a scheme, a path or anything else that is not a host.
+    """
+    entry = raw.strip().lower().rstrip(".")
+    if entry == ANY_HOST:
+        return entry
+    bare = entry[1:-1] if entry.startswith("[") and entry.endswith("]") else entry
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(entry):
+        raise ConfigError(
+            "CULTO_ALLOWED_HOSTS: expected host names or IP addresses without port or scheme, "
+            f"like culto.example.com, got {raw!r}"
+        )
+    return entry
 
 
 def check_exempt_paths(paths: Iterable[str]) -> tuple[str, ...]:
@@ -54,6 +86,8 @@ class EdgeConfig:
         allowed_origins: Origins allowed by CORS, normalised (:func:`normalize_origin`).
         csrf_exempt_paths: Paths that skip the XSRF check.
         max_transcript_bytes: Largest transcript in a submit request.
+        allowed_hosts: Names the ``Host`` header may carry (normalised by :func:`host_entry`;
+            ``*`` = any); anything else is a 400 ``invalid_host`` (DNS rebinding).
         listen: Where to listen.
         hub: The SSE hub's bounds.
     """
@@ -62,6 +96,7 @@ class EdgeConfig:
     allowed_origins: frozenset[str] = frozenset()
     csrf_exempt_paths: tuple[str, ...] = DEFAULT_CSRF_EXEMPT
     max_transcript_bytes: int = 5 * 1024 * 1024
+    allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     listen: ListenConfig = field(default_factory=ListenConfig)
     hub: HubConfig = field(default_factory=HubConfig)
 
@@ -76,6 +111,11 @@ class EdgeConfig:
         for path in self.csrf_exempt_paths:
             if not path.startswith("/"):
                 raise ConfigError(f"CSRF_EXEMPT_PATHS: each path must start with '/', got {path!r}")
+        if not self.allowed_hosts:
+            raise ConfigError("CULTO_ALLOWED_HOSTS: must name at least one host (or *)")
+        for host in self.allowed_hosts:
+            if host_entry(host) != host:
+                raise ConfigError(f"CULTO_ALLOWED_HOSTS: {host!r} is not normalised")
 
     @staticmethod
     def origins(raw: Iterable[str]) -> frozenset[str]:

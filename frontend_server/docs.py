@@ -40,7 +40,6 @@ class FileHandler(SecureHandler):
         """The file."""
         self.set_header("Content-Type", self.content_type)
         self.set_header("Content-Security-Policy", self.csp)
-        self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header(
             "Cache-Control", f"public, max-age={self.max_age}" if self.max_age else "no-cache"
         )
@@ -79,8 +78,5 @@ class FaviconIcoHandler(FileHandler):
 
 
 class SwaggerAssetHandler(StaticFileHandler, SecureHandler):
-    """``/docs/assets/…``: Swagger UI's scripts and styles (JSON 404 for anything else)."""
-
-    def set_extra_headers(self, path: str) -> None:
-        """No MIME sniffing."""
-        self.set_header("X-Content-Type-Options", "nosniff")
+    """``/docs/assets/…``: Swagger UI's scripts and styles (JSON 404 for anything else); the
+    security headers come from :class:`~ops.http.BaseHandler`."""

@@ -10,6 +10,10 @@ stream and error responses: an allowed ``Origin`` gets ``Access-Control-Allow-Or
 (never ``*``) with credentials; any other origin gets no CORS header at all; every response
 carries ``Vary: Origin`` so caches never mix them. Preflight ``OPTIONS`` requests are routed to
 :class:`PreflightHandler` before normal routing (see :class:`PreflightMatcher`).
+
+Host check (DNS rebinding): a request whose ``Host`` names a host outside
+``EdgeConfig.allowed_hosts`` is routed, before anything else, to :class:`InvalidHostHandler`
+(a JSON 400 ``invalid_host``); see :class:`ForeignHostMatcher`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from tornado.routing import Matcher
 from tornado.web import OutputTransform, RequestHandler
 
 from culto.origins import normalize_origin
-from ops.http import ApiError, BaseHandler
+from frontend_server.config import ANY_HOST
+from ops.http import ApiError, BaseHandler, printable
 
 ALLOWED_METHODS = ("GET", "POST", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = (
@@ -111,6 +116,57 @@ def cors_transform(allowed_origins: Iterable[str]) -> type[CorsTransform]:
     """A :class:`CorsTransform` subclass bound to one application's allow-list."""
     normalized = frozenset(o for o in map(normalize_origin, allowed_origins) if o)
     return type("BoundCorsTransform", (CorsTransform,), {"allowed_origins": normalized})
+
+
+HOST_CHECK_EXEMPT = frozenset({"/health", "/ready", "/metrics"})
+"""Paths answered whatever the ``Host``: kubelet probes and Prometheus scrapes address a pod by
+its IP (``Host: 10.1.2.3:8000``), which no list of names can foresee. They are read-only and
+carry no user data, so a rebinding page gains nothing from them (counts and up/down flags)."""
+
+
+def host_name(host: str) -> str:
+    """The name in a ``Host`` header value: lower case, no port, no trailing dot, no brackets."""
+    value = host.strip().lower()
+    if value.startswith("["):  # [v6]:port
+        value = value[1 : value.find("]")] if "]" in value else value[1:]
+    elif value.count(":") == 1:  # name:port (a bare IPv6 address has several colons)
+        value = value.split(":", 1)[0]
+    return value.rstrip(".")
+
+
+class ForeignHostMatcher(Matcher):
+    """Matches requests whose ``Host`` is not one of the allowed names (outside the exempt paths).
+
+    A routing rule rather than a check in each handler: it runs before every handler (static
+    files, the SSE stream, 404s and preflights included), and no handler can forget it.
+    """
+
+    def __init__(self, allowed_hosts: Iterable[str]) -> None:
+        self.allowed = frozenset(allowed_hosts)
+
+    def match(self, request: HTTPServerRequest) -> dict[str, Any] | None:
+        """Empty kwargs for a foreign host, ``None`` for an allowed one."""
+        if ANY_HOST in self.allowed or request.path in HOST_CHECK_EXEMPT:
+            return None
+        if host_name(request.host) in self.allowed:
+            return None
+        return {"path_args": [], "path_kwargs": {}}
+
+
+class InvalidHostHandler(BaseHandler):
+    """Answers every request for a foreign host with a JSON 400 ``invalid_host``."""
+
+    def check_xsrf_cookie(self) -> None:
+        """Nothing is served, so nothing to protect: the real answer is the 400."""
+
+    def prepare(self) -> None:
+        """Fail before method dispatch (any method, no side effects)."""
+        raise ApiError(
+            400,
+            "invalid_host",
+            f"this server does not answer to the host {printable(self.request.host, 100)!r}: "
+            "add it to CULTO_ALLOWED_HOSTS if it is yours",
+        )
 
 
 class PreflightMatcher(Matcher):

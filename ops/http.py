@@ -6,6 +6,7 @@ Status codes chosen here (the one table of the HTTP edge):
 cause                                          status  ``error.code``
 =============================================  ======  ==========================
 body is not JSON / not an object, bad path id  400     ``invalid_json``, ``invalid_video_id``
+``Host`` not in ``CULTO_ALLOWED_HOSTS``        400     ``invalid_host`` (frontend only)
 body or query fails schema validation          422     ``validation_error``
 :class:`~culto.errors.InvalidInput` (service)  422     the error's own code
 missing or wrong XSRF token                    403     ``xsrf_failed``
@@ -30,6 +31,7 @@ Tracebacks are logged, never sent.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 from collections.abc import Mapping
@@ -167,6 +169,32 @@ def validation_error(exc: ValidationError, where: str = "body") -> ApiError:
     )
 
 
+LOG_TEXT_LIMIT = 500
+"""Characters of one client-supplied string kept in a log line."""
+
+
+def printable(text: object, limit: int = LOG_TEXT_LIMIT) -> str:
+    """``text`` as it may appear in a log line: one line, no terminal control codes.
+
+    Client strings (paths, JSON keys inside validation messages) are logged; raw, a newline
+    forges a log line and an ANSI escape (ESC, or the 8-bit CSI ``\\x9b`` that Tornado lets
+    through in a request line) recolours or rewrites an operator's terminal. Every character
+    that is not printable (``str.isprintable``: C0/C1 controls, line and paragraph separators,
+    bidi overrides) is written as its Python escape, and backslashes are doubled so an escape
+    in the log always means an escaped character. Longer texts are cut at ``limit``.
+    """
+    value = str(text)
+    cut = len(value) - limit
+    if cut > 0:
+        value = value[:limit]
+    if not value.isprintable() or "\\" in value:
+        value = "".join(
+            ch if ch.isprintable() and ch != "\\" else ch.encode("unicode_escape").decode("ascii")
+            for ch in value
+        )
+    return f"{value}…[{cut} more]" if cut > 0 else value
+
+
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -174,8 +202,63 @@ def _reason(status: int) -> str:
         return "error"
 
 
+SECURITY_HEADERS = {
+    # A response is what its Content-Type says, never what a browser guesses from its bytes.
+    "X-Content-Type-Options": "nosniff",
+    # Page URLs carry video ids; no other site needs to learn them from a link.
+    "Referrer-Policy": "no-referrer",
+}
+"""Headers on every response of every role (also on the server's own refusals)."""
+
+
 class BaseHandler(RequestHandler):
-    """JSON handler base: JSON errors, JSON bodies, and no tracebacks on the wire."""
+    """JSON handler base: JSON errors, JSON bodies, and no tracebacks on the wire.
+
+    Every response (errors included: :meth:`clear` calls :meth:`set_default_headers` again)
+    carries :data:`SECURITY_HEADERS` and no ``Server`` banner naming Tornado's version.
+    """
+
+    def set_default_headers(self) -> None:
+        """Security headers; the ``Server`` banner only helps an attacker pick exploits."""
+        self.clear_header("Server")
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        domain: str | None = None,
+        expires: float | tuple[int, ...] | datetime.datetime | None = None,
+        path: str = "/",
+        expires_days: float | None = None,
+        *,
+        max_age: int | None = None,
+        httponly: bool = False,
+        secure: bool = False,
+        samesite: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Tornado's ``set_cookie``, with ``Secure`` whenever the request came over HTTPS.
+
+        ``request.protocol`` is ``https`` for TLS on this server, or when a trusted proxy
+        (``TRUSTED_PROXIES``) says so in ``X-Forwarded-Proto``: a client cannot claim it. Plain
+        HTTP (``culto up`` on localhost) keeps cookies without ``Secure``, or browsers would drop
+        them.
+        """
+        super().set_cookie(
+            name,
+            value,
+            domain,
+            expires,
+            path,
+            expires_days,
+            max_age=max_age,
+            httponly=httponly,
+            secure=secure or self.request.protocol == "https",
+            samesite=samesite,
+            **kwargs,
+        )
 
     def write_json(self, payload: BaseModel | Mapping[str, Any], status: int = 200) -> None:
         """Send ``payload`` (a model is dumped in JSON mode) with ``status``."""
@@ -257,9 +340,25 @@ class BaseHandler(RequestHandler):
         if isinstance(value, ApiError | CultoError | HTTPError):
             status = describe(value, 500)[0]
             if status < 500 or isinstance(value, MeshError):
-                log.info("%s %s -> %d: %s", self.request.method, self.request.path, status, value)
+                log.info(
+                    "%s %s -> %d: %s",
+                    printable(self.request.method),
+                    printable(self.request.path),
+                    status,
+                    printable(value),
+                )
                 return
         super().log_exception(typ, value, tb)
+
+    def _request_summary(self) -> str:
+        """Tornado's ``METHOD URI (ip)`` for its own log lines, with the client's text escaped."""
+        return request_summary(self)
+
+
+def request_summary(handler: RequestHandler) -> str:
+    """``METHOD URI (client ip)`` of a request, safe for a log line (see :func:`printable`)."""
+    request = handler.request
+    return f"{printable(request.method)} {printable(request.uri)} ({printable(request.remote_ip)})"
 
 
 def allowed_methods(handler_class: type[RequestHandler]) -> list[str]:

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from tornado.web import RequestHandler
 
 from mesh.connection import MeshConnection
+from ops.http import request_summary
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tornado.access")
@@ -146,6 +147,19 @@ class ExtraStatsCollector(Collector):
                 yield family
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods that keep their own ``method`` label; any other is counted as ``other``."""
+
+
+def method_label(method: str | None) -> str:
+    """The ``method`` label of a request: a known method, else ``other``.
+
+    The method is whatever the client wrote on the request line; as a label it would let any
+    client create time series without bound (one per made-up method).
+    """
+    return method if method in METHODS else "other"
+
+
 def _metric_name(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", text).strip("_").lower() or "value"
 
@@ -178,15 +192,16 @@ class HttpMetrics:
     def observe(self, handler: RequestHandler) -> None:
         """Record one finished request, then write the usual access log line."""
         route = self._routes.get(type(handler), "unmatched")
-        method = handler.request.method or "?"
-        status = handler.get_status()
+        method = method_label(handler.request.method)
+        status = int(handler.get_status())
         duration = handler.request.request_time()
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route, method).observe(duration)
         level = logging.INFO if status < 400 else logging.WARNING
         if status >= 500:
             level = logging.ERROR
-        access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), 1000.0 * duration)
+        summary = request_summary(handler)  # the client's method and URI escaped
+        access_log.log(level, "%d %s %.2fms", status, summary, 1000.0 * duration)
 
 
 def make_registry(

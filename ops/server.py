@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from asyncio import Future
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -31,7 +32,7 @@ from tornado.web import Application, RequestHandler
 from culto.errors import ConfigError
 from mesh.connection import MeshConnection
 from ops.handlers import HealthHandler, Liveness, MetricsHandler, ReadyHandler
-from ops.http import JsonNotFoundHandler, error_body
+from ops.http import SECURITY_HEADERS, JsonNotFoundHandler, error_body
 from ops.metrics import ExtraStats, HttpMetrics, StatsSource, make_registry
 
 log = logging.getLogger(__name__)
@@ -39,25 +40,54 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 5.0
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+FORWARDED_HEADERS = ("X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto", "X-Scheme")
+"""Headers a proxy uses to say who the client is and whether it spoke HTTPS."""
+
+
+def proxy_networks(entries: Sequence[str]) -> tuple[IPNetwork, ...]:
+    """``TRUSTED_PROXIES`` entries (IP addresses or CIDR networks) as networks.
+
+    Raises:
+        ConfigError: naming the first entry that is neither.
+    """
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                "TRUSTED_PROXIES: expected IP addresses or CIDR networks like 10.0.0.0/8, "
+                f"got {entry!r}"
+            ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True, slots=True)
 class ListenConfig:
-    """Where a server listens and the largest body it reads.
+    """Where a server listens, the largest body it reads, and whom it believes about clients.
 
     Attributes:
         host: Interface to bind.
         port: TCP port (0 = any free port, see :attr:`RunningServer.port`).
         max_body_bytes: Tornado refuses larger bodies at the connection level.
+        trusted_proxies: IPs or CIDR networks of the proxies in front (``TRUSTED_PROXIES``):
+            only a request whose peer is one of them may set the client's address and scheme
+            through :data:`FORWARDED_HEADERS`; anyone else's are removed.
     """
 
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 2**20
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"PORT: must be between 0 and 65535, got {self.port}")
         if self.max_body_bytes < 1:
             raise ConfigError("max_body_bytes: must be positive")
+        proxy_networks(self.trusted_proxies)
 
 
 @dataclass
@@ -109,9 +139,11 @@ _JSON_400_BODY = error_body(
     "bad_request",
     "the request could not be read: malformed HTTP, or a body over the server's size limit",
 )
+_SECURITY_LINES = b"".join(f"{k}: {v}\r\n".encode() for k, v in SECURITY_HEADERS.items())
 _JSON_400 = (
-    b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n"
-    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_JSON_400_BODY), _JSON_400_BODY)
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n%s"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
+    % (_SECURITY_LINES, len(_JSON_400_BODY), _JSON_400_BODY)
 )
 
 
@@ -121,13 +153,66 @@ _READ_HEADER_BYTES = 1024 * 1024
 """What Tornado reads at most before it drops the connection (without any answer)."""
 
 
-class _HeaderLimit(HTTPMessageDelegate):
-    """Answers a request whose headers are over :data:`MAX_HEADER_BYTES` with a JSON 431."""
+def _within(ip: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
+    return any(address in network for network in networks)
 
-    def __init__(self, inner: HTTPMessageDelegate, connection: HTTPConnection) -> None:
+
+def trust_forwarded(headers: HTTPHeaders, peer: str | None, trusted: Sequence[IPNetwork]) -> None:
+    """Keep forwarded headers only from a trusted proxy, reduced to what Tornado should use.
+
+    Tornado's ``xheaders`` believes ``X-Real-IP``/``X-Forwarded-For``/``X-Forwarded-Proto``
+    from any client, so anyone could pick the address logged and claim HTTPS. Here:
+
+    - the peer is not a trusted proxy: every :data:`FORWARDED_HEADERS` is removed;
+    - it is: the client is the last ``X-Forwarded-For`` hop (read right to left) that is not
+      itself a trusted proxy — hops further left were written by whoever sent the request and
+      prove nothing; ``X-Real-IP`` is used only without ``X-Forwarded-For``.
+    """
+    if peer is None or not _within(peer, trusted):
+        for name in FORWARDED_HEADERS:
+            if name in headers:
+                del headers[name]
+        return
+    hops = [hop.strip() for hop in headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    if not hops:
+        return
+    client = hops[0]  # every hop is a trusted proxy: the first one is as far as we can see
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            client = hop
+            break
+    headers["X-Forwarded-For"] = client
+    if "X-Real-Ip" in headers:
+        del headers["X-Real-Ip"]  # Tornado would prefer it over X-Forwarded-For
+
+
+class _HeaderLimit(HTTPMessageDelegate):
+    """Answers a request whose headers are over :data:`MAX_HEADER_BYTES` with a JSON 431, and
+    applies :func:`trust_forwarded` before Tornado reads the forwarded headers."""
+
+    def __init__(
+        self,
+        inner: HTTPMessageDelegate,
+        connection: HTTPConnection,
+        trusted: Sequence[IPNetwork] = (),
+    ) -> None:
         self._inner = inner
         self._connection = connection
+        self._trusted = trusted
         self._refused = False
+
+    def _peer(self) -> str | None:
+        # The socket's own address (Tornado's request context keeps it; unix sockets: none).
+        address = getattr(getattr(self._connection, "context", None), "address", None)
+        if isinstance(address, tuple) and address and isinstance(address[0], str):
+            return address[0]
+        return None
 
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
@@ -135,6 +220,7 @@ class _HeaderLimit(HTTPMessageDelegate):
         """Refuse oversized heads; pass everything else on."""
         size = sum(len(name) + len(value) + 4 for name, value in headers.get_all())
         if size <= MAX_HEADER_BYTES:
+            trust_forwarded(headers, self._peer(), self._trusted)
             return self._inner.headers_received(start_line, headers)
         self._refused = True
         body = error_body("headers_too_large", f"request headers are over {MAX_HEADER_BYTES} bytes")
@@ -143,6 +229,7 @@ class _HeaderLimit(HTTPMessageDelegate):
                 "Content-Type": "application/json; charset=utf-8",
                 "Content-Length": str(len(body)),
                 "Connection": "close",
+                **SECURITY_HEADERS,
             }
         )
         line = ResponseStartLine("HTTP/1.1", 431, "Request Header Fields Too Large")
@@ -174,11 +261,17 @@ class JsonErrorsHTTPServer(HTTPServer):
     (which Tornado answers with nothing at all) are read up to 1 MiB and refused with a 431.
     """
 
+    def initialize(self, *args: Any, trusted_proxies: Sequence[str] = (), **kwargs: Any) -> None:
+        """Tornado's arguments, plus the proxies whose forwarded headers are believed."""
+        self.trusted_proxies = proxy_networks(trusted_proxies)
+        super().initialize(*args, **kwargs)
+
     def start_request(
         self, server_conn: object, request_conn: HTTPConnection
     ) -> HTTPMessageDelegate:
-        """Tornado's delegate, behind the header limit."""
-        return _HeaderLimit(super().start_request(server_conn, request_conn), request_conn)
+        """Tornado's delegate, behind the header limit and the proxy check."""
+        inner = super().start_request(server_conn, request_conn)
+        return _HeaderLimit(inner, request_conn, self.trusted_proxies)
 
     def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
         """Serve ``stream`` with the refusal rewritten (see the class docstring)."""
@@ -203,7 +296,10 @@ def listen(
     """
     http = JsonErrorsHTTPServer(
         app,
+        # Tornado applies X-Real-IP/X-Forwarded-*; _HeaderLimit has removed them by then
+        # unless the peer is one of the trusted proxies.
         xheaders=True,
+        trusted_proxies=config.trusted_proxies,
         max_body_size=config.max_body_bytes,
         max_header_size=_READ_HEADER_BYTES,
     )

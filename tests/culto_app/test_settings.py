@@ -62,6 +62,11 @@ def test_values_are_parsed() -> None:
         ("CULTO_ENV", "staging"),
         ("COOKIE_SECRET", "short"),
         ("CULTO_JOB_MAX_DELIVER", "0"),
+        ("TRUSTED_PROXIES", "ingress-nginx"),
+        ("CULTO_ALLOWED_HOSTS", "localhost:8000"),
+        ("CULTO_ALLOWED_HOSTS", "https://culto.example.com"),
+        ("CULTO_ALLOWED_HOSTS", "culto.example.com/app"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -134,3 +139,24 @@ def test_allowed_video_hosts_default_to_youtube_and_are_configurable() -> None:
     for bad in ("https://vimeo.com", "vimeo.com/x", "-bad-.com"):
         with pytest.raises(ConfigError, match=r"^CULTO_ALLOWED_VIDEO_HOSTS: "):
             Settings.from_env({**DEV, "CULTO_ALLOWED_VIDEO_HOSTS": bad})
+
+
+def test_trusted_proxies_default_to_nobody_and_reach_the_listener() -> None:
+    assert Settings.from_env(DEV).listen_config().trusted_proxies == ()
+    custom = Settings.from_env({**DEV, "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5, fd00::/8"})
+    assert custom.edge_config().listen.trusted_proxies == ("10.0.0.0/8", "192.168.1.5", "fd00::/8")
+
+
+def test_allowed_hosts_defaults_and_parsing() -> None:
+    loopback = {"localhost", "127.0.0.1", "::1"}
+    assert Settings.from_env(DEV).edge_config().allowed_hosts == loopback
+    # Outside dev: FRONTEND_URL's host too (the public name when this edge serves the page).
+    prod = Settings.from_env(
+        {"COOKIE_SECRET": "x" * 20, "FRONTEND_URL": "https://Culto.Example.com"}
+    )
+    assert prod.edge_config().allowed_hosts == loopback | {"culto.example.com"}
+    custom = Settings.from_env(
+        {**DEV, "CULTO_ALLOWED_HOSTS": "Culto.Example.com., [::1], 10.0.0.5"}
+    )
+    assert custom.allowed_hosts == {"culto.example.com", "::1", "10.0.0.5"}
+    assert Settings.from_env({**DEV, "CULTO_ALLOWED_HOSTS": "*"}).allowed_hosts == {"*"}

@@ -375,3 +375,48 @@ def test_dockerignore() -> None:
     }
     assert {".git", ".venv", ".tox", ".culto", "tests", "**/__pycache__"} <= entries
     assert "README.md" not in entries and "pyproject.toml" not in entries
+
+
+PUBLIC_PATHS = {
+    ("/", "Exact"),
+    ("/api/v2/", "Prefix"),
+    ("/docs", "Prefix"),
+    ("/static/", "Prefix"),
+    ("/favicon.svg", "Exact"),
+    ("/favicon.ico", "Exact"),
+}
+INTERNAL_PATHS = ("/health", "/ready", "/metrics")
+
+
+def _routes(path: str, rule_path: str, path_type: str) -> bool:
+    """Whether an Ingress path rule matches ``path`` (Kubernetes' Exact/Prefix semantics)."""
+    if path_type == "Exact":
+        return path == rule_path
+    prefix = rule_path.rstrip("/")
+    return prefix == "" or path == prefix or path.startswith(prefix + "/")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_ingress_routes_only_public_paths(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    # /metrics, /health and /ready are for the cluster (Prometheus, kubelet), not the Internet.
+    ingress = one(rendered[overlay], "Ingress", "culto-frontend")
+    for rule in ingress["spec"]["rules"]:
+        paths = {(p["path"], p["pathType"]) for p in rule["http"]["paths"]}
+        assert paths == PUBLIC_PATHS, paths
+        for internal in INTERNAL_PATHS:
+            assert not any(_routes(internal, *p) for p in paths), internal
+        for public in ("/", "/api/v2/videos/", "/api/v2/events/stream", "/docs", "/static/app.js"):
+            assert any(_routes(public, *p) for p in paths), public
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_frontend_answers_to_its_ingress_hosts(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    config = config_data(rendered[overlay])
+    allowed = {h.strip().lower() for h in config["CULTO_ALLOWED_HOSTS"].split(",")}
+    ingress = one(rendered[overlay], "Ingress", "culto-frontend")
+    hosts = {rule["host"].lower() for rule in ingress["spec"]["rules"]}
+    assert hosts <= allowed, f"CULTO_ALLOWED_HOSTS lacks {hosts - allowed}"
+    # Forwarded headers are believed from the ingress controller only (set, never empty).
+    assert config["TRUSTED_PROXIES"].strip()

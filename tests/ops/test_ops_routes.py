@@ -204,3 +204,20 @@ async def test_ready_false_without_streams(
         "streams_present": False,
         "storage_ok": True,
     }
+
+
+async def test_made_up_methods_share_one_metrics_label(http: Http) -> None:
+    # Every distinct label value is a new time series: a client must not be able to mint them.
+    made_up = [f"BREW{i}" for i in range(20)]
+    for method in made_up:
+        response = await http.request(method, "/api/v2/videos/")
+        assert response.code in (400, 405), (method, response.code)
+    text = (await http.request("GET", "/metrics")).body.decode()
+    assert not any(m in text for m in made_up)
+    other = [
+        line
+        for line in text.splitlines()
+        if line.startswith("culto_http_requests_total{") and 'method="other"' in line
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in other) == len(made_up)
+    assert 'culto_http_request_duration_seconds_count{method="other"' in text
