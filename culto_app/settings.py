@@ -28,7 +28,8 @@ from frontend_server.config import (
 )
 from mesh.provision import StreamPolicy
 from ops.server import ListenConfig
-from services.api.service import DEFAULT_VIDEO_HOSTS, ApiConfig
+from services.api.service import ApiConfig
+from services.transcripts.fetch_policy import DEFAULT_VIDEO_HOSTS, FetchPolicy
 from services.worker.pipeline import WorkerConfig
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -59,6 +60,8 @@ class Settings(BaseModel):
         embedded_nats_port: Client port of ``culto up``'s embedded server (0 = any free port).
         whisper_model: Speech-recognition model (path or name); ``None`` = bundled base model.
         allowed_video_hosts: Hosts a submitted video ``url`` may name (YouTube's by default).
+        allow_private_fetch: Let workers fetch from loopback/private/link-local addresses
+            (``CULTO_ALLOW_PRIVATE_FETCH=1``); off by default, unsafe on the internet.
         environment: ``dev`` generates a cookie secret; ``prod`` requires one.
     """
 
@@ -82,6 +85,7 @@ class Settings(BaseModel):
     whisper_model: str | None = None
     embedded_nats_port: int = 4222
     allowed_video_hosts: frozenset[str] = DEFAULT_VIDEO_HOSTS
+    allow_private_fetch: bool = False
     environment: Role = "prod"
 
     @property
@@ -108,11 +112,18 @@ class Settings(BaseModel):
             job_max_deliver=self.job_max_deliver,
         )
 
+    def fetch_policy(self) -> FetchPolicy:
+        """Where workers may fetch media from (checked at submit and at every connection)."""
+        return FetchPolicy(
+            allowed_hosts=self.allowed_video_hosts,
+            allow_private_addresses=self.allow_private_fetch,
+        )
+
     def api_config(self) -> ApiConfig:
         """The video API service's limits."""
         return ApiConfig(
             max_transcript_bytes=self.max_transcript_bytes,
-            allowed_video_hosts=self.allowed_video_hosts,
+            fetch_policy=self.fetch_policy(),
         )
 
     def worker_config(self) -> WorkerConfig:
@@ -122,6 +133,7 @@ class Settings(BaseModel):
             max_deliver=self.job_max_deliver,
             max_transcript_bytes=self.max_transcript_bytes,
             whisper_model=self.whisper_model,
+            fetch_policy=self.fetch_policy(),
         )
 
     def edge_config(self) -> EdgeConfig:
@@ -185,6 +197,7 @@ class Settings(BaseModel):
         )
         if hosts := _csv(env.get("CULTO_ALLOWED_VIDEO_HOSTS", "")):
             fields["allowed_video_hosts"] = _hosts(hosts)
+        fields["allow_private_fetch"] = _flag(env, "CULTO_ALLOW_PRIVATE_FETCH")
         if model := env.get("CULTO_WHISPER_MODEL", "").strip():
             fields["whisper_model"] = model
         secret = env.get("COOKIE_SECRET", "")
@@ -227,6 +240,15 @@ def _hosts(raw: list[str]) -> frozenset[str]:
                 f"CULTO_ALLOWED_VIDEO_HOSTS: expected host names like youtube.com, got {host!r}"
             )
     return hosts
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}: must be 1 or 0 (true/false), got {raw!r}")
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> Role:

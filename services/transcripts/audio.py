@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from culto.errors import CultoError, PermanentStageError, TransientStageError
 
-from .fetch_policy import FetchPolicy, FetchRefused
+from .fetch_policy import DEFAULT_FETCH_POLICY, FetchPolicy, FetchRefused
 from .progress import ProgressCallback, ProgressThrottle
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,6 @@ DEFAULT_MAX_FILESIZE = 2 * 1024 * 1024 * 1024
 """Largest audio file downloaded (2 GiB, far above a few hours of audio)."""
 DEFAULT_MAX_DURATION = 8 * 3600.0
 """Longest media accepted, in seconds (8 hours; a sermon or a whole service fits)."""
-DEFAULT_POLICY = FetchPolicy()
-"""YouTube's hosts, public addresses only."""
 FORMAT = "bestaudio[protocol^=http]/best[protocol^=http]"
 """Audio first; only formats yt-dlp downloads itself over HTTP (progressive or DASH segments).
 HLS and other protocols may be handed to ffmpeg or other external programs, whose connections
@@ -128,7 +126,7 @@ def _http_error(cause: Any, reason: str, details: dict[str, Any]) -> CultoError 
     )
 
 
-def _refused(cause: Any, reason: str, details: dict[str, Any]) -> CultoError | None:
+def _refused(cause: Any, reason: str, details: dict[str, Any]) -> CultoError:
     return PermanentStageError(
         "the media link leads to an address the worker may not fetch from; submit a link to a"
         " public video page, or a transcript inline",
@@ -255,7 +253,7 @@ def download_audio(
     on_progress: ProgressCallback | None = None,
     max_filesize: int = DEFAULT_MAX_FILESIZE,
     max_duration: float = DEFAULT_MAX_DURATION,
-    policy: FetchPolicy = DEFAULT_POLICY,
+    policy: FetchPolicy = DEFAULT_FETCH_POLICY,
 ) -> Path:
     """Download the best audio-only format of ``url`` into ``dest_dir``.
 
@@ -275,9 +273,9 @@ def download_audio(
         The path of the downloaded file (e.g. ``dest_dir/audio.webm``).
 
     Raises:
-        PermanentStageError: ``unsupported_url``, ``url_not_allowed``, ``audio_not_found``, ``video_unavailable``,
-            ``download_forbidden``, ``live_stream``, ``playlist_url``, ``audio_too_long``,
-            ``audio_too_large``.
+        PermanentStageError: ``unsupported_url``, ``url_not_allowed``, ``audio_not_found``,
+            ``video_unavailable``, ``download_forbidden``, ``live_stream``, ``playlist_url``,
+            ``audio_too_long``, ``audio_too_large``.
         TransientStageError: ``download_network_error``, ``download_http_error``,
             ``download_blocked``, ``download_failed``.
     """

@@ -115,7 +115,7 @@ class FetchPolicy:
         if self.allow_private_addresses or (ip, port) in self.trusted_endpoints:
             return
         if problem := address_problem(ip):
-            raise FetchRefused(f"refused to connect to a {problem} address")
+            raise FetchRefused(f"a {problem} address may not be fetched from")
 
     def resolve(self, host: str, port: int) -> list[tuple[Any, ...]]:
         """Resolve ``host`` and check every address; :class:`FetchRefused` if any is refused.
@@ -131,7 +131,9 @@ class FetchPolicy:
             try:
                 self.check_endpoint(str(info[4][0]), port)
             except FetchRefused as exc:
-                raise FetchRefused(f"{host[:100]!r}: {exc}") from None
+                raise FetchRefused(
+                    f"{host[:100]!r} resolves to an address that may not be fetched from ({exc})"
+                ) from None
         return infos
 
     def check_url(self, url: str) -> None:
@@ -191,3 +193,7 @@ class FetchPolicy:
                 continue
             return sock
         raise error or OSError(f"no usable address for {host[:100]!r}")
+
+
+DEFAULT_FETCH_POLICY = FetchPolicy()
+"""YouTube's hosts, public addresses only: what every component uses unless told otherwise."""

@@ -46,7 +46,7 @@ def _policy_connection(
     conn: http.client.HTTPConnection = conn_class(*args, **kw)
     conn._create_connection = policy.connect  # type: ignore[attr-defined]
     if source_address is not None:
-        conn.source_address = (source_address, 0)
+        conn.source_address = (source_address, 0)  # type: ignore[attr-defined]
     return conn
 
 

@@ -32,8 +32,11 @@ async def test_video_without_transcript_is_downloaded_and_recognised(
 ) -> None:
     base, root = http_dir
     shutil.copy(speech_wav, root / "sermao.wav")
-    # The local server stands in for a video host (only YouTube's are allowed by default).
-    env = await isolated_mesh(job_ack_wait=10.0, allowed_video_hosts=frozenset({"127.0.0.1"}))
+    # The local server stands in for a video host (only YouTube's are allowed by default), on
+    # loopback, which only CULTO_ALLOW_PRIVATE_FETCH=1 allows.
+    env = await isolated_mesh(
+        job_ack_wait=10.0, allowed_video_hosts=frozenset({"127.0.0.1"}), allow_private_fetch=True
+    )
     async with (
         VideoApiService(env.mesh, env.settings.api_config()),
         Worker(env.mesh, env.settings.worker_config()),
