@@ -68,8 +68,8 @@ def address_problem(ip: str) -> str | None:
         ("loopback", addr.is_loopback),
         ("link-local", addr.is_link_local),
         ("multicast", addr.is_multicast),
-        ("private", addr.is_private),
         ("reserved", addr.is_reserved),
+        ("private", addr.is_private),
     ):
         if flag:
             return problem
