@@ -61,7 +61,7 @@ class _YtDlpLogger:
     def debug(self, msg: str) -> None:
         if "larger than max-filesize" in msg:
             self.too_large = True
-        log.debug("%s", msg)
+        log.debug("yt-dlp: %r", msg)  # escaped, like everything yt-dlp says: it may quote a server
 
     def info(self, msg: str) -> None:
         self.debug(msg)
