@@ -30,7 +30,8 @@ from frontend_server.config import (
 )
 from mesh.provision import StreamPolicy
 from ops.server import ListenConfig, proxy_networks
-from services.api.service import DEFAULT_VIDEO_HOSTS, ApiConfig
+from services.api.service import ApiConfig
+from services.transcripts.fetch_policy import DEFAULT_VIDEO_HOSTS, FetchPolicy
 from services.worker.pipeline import WorkerConfig
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -64,6 +65,8 @@ class Settings(BaseModel):
         allowed_hosts: Names the ``Host`` header may carry (``CULTO_ALLOWED_HOSTS``); default:
             the loopback names, plus ``FRONTEND_URL``'s host outside dev.
         trusted_proxies: IPs/CIDR networks whose ``X-Forwarded-*``/``X-Real-IP`` are believed.
+        allow_private_fetch: Let workers fetch from loopback/private/link-local addresses
+            (``CULTO_ALLOW_PRIVATE_FETCH=1``); off by default, unsafe on the internet.
         environment: ``dev`` generates a cookie secret; ``prod`` requires one.
     """
 
@@ -89,6 +92,7 @@ class Settings(BaseModel):
     allowed_video_hosts: frozenset[str] = DEFAULT_VIDEO_HOSTS
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     trusted_proxies: tuple[str, ...] = ()
+    allow_private_fetch: bool = False
     environment: Role = "prod"
 
     @property
@@ -118,11 +122,18 @@ class Settings(BaseModel):
             job_max_deliver=self.job_max_deliver,
         )
 
+    def fetch_policy(self) -> FetchPolicy:
+        """Where workers may fetch media from (checked at submit and at every connection)."""
+        return FetchPolicy(
+            allowed_hosts=self.allowed_video_hosts,
+            allow_private_addresses=self.allow_private_fetch,
+        )
+
     def api_config(self) -> ApiConfig:
         """The video API service's limits."""
         return ApiConfig(
             max_transcript_bytes=self.max_transcript_bytes,
-            allowed_video_hosts=self.allowed_video_hosts,
+            fetch_policy=self.fetch_policy(),
         )
 
     def worker_config(self) -> WorkerConfig:
@@ -132,6 +143,7 @@ class Settings(BaseModel):
             max_deliver=self.job_max_deliver,
             max_transcript_bytes=self.max_transcript_bytes,
             whisper_model=self.whisper_model,
+            fetch_policy=self.fetch_policy(),
         )
 
     def edge_config(self) -> EdgeConfig:
@@ -200,6 +212,7 @@ class Settings(BaseModel):
         proxies = _csv(env.get("TRUSTED_PROXIES", ""))
         proxy_networks(proxies)  # one line naming TRUSTED_PROXIES for a bad entry
         fields["trusted_proxies"] = tuple(proxies)
+        fields["allow_private_fetch"] = _flag(env, "CULTO_ALLOW_PRIVATE_FETCH")
         if model := env.get("CULTO_WHISPER_MODEL", "").strip():
             fields["whisper_model"] = model
         secret = env.get("COOKIE_SECRET", "")
@@ -258,6 +271,15 @@ def _allowed_hosts(env: Mapping[str, str], role: Role, frontend_url: object) -> 
         return LOOPBACK_HOSTS
     frontend_host = urlsplit(str(frontend_url)).hostname
     return LOOPBACK_HOSTS | ({host_entry(frontend_host)} if frontend_host else set())
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}: must be 1 or 0 (true/false), got {raw!r}")
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> Role:

@@ -46,6 +46,12 @@ from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoRecord, VideoStatus
 from services.api.catalog import Catalog
+from services.transcripts.fetch_policy import (
+    DEFAULT_FETCH_POLICY,
+    DEFAULT_VIDEO_HOSTS,
+    FetchPolicy,
+    FetchRefused,
+)
 from services.transcripts.parse import parse_transcript
 from services.videos import lifecycle
 from services.videos.outcomes import fail_job
@@ -53,10 +59,12 @@ from services.videos.outcomes import fail_job
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "culto-videos"
-DEFAULT_VIDEO_HOSTS = frozenset(
-    {"youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be", "music.youtube.com"}
-)
 QUEUE_GROUP = "culto-api"
+URL_CHECK_TIMEOUT = 5.0
+"""Seconds a submit waits for the ``url`` host's name to resolve; past it the URL passes (the
+worker checks every connection again)."""
+
+__all__ = ["DEFAULT_VIDEO_HOSTS", "ApiConfig", "VideoApiService"]
 
 Handler = Callable[[bytes], Awaitable[BaseModel | None]]
 M = TypeVar("M", bound=BaseModel)
@@ -93,22 +101,22 @@ class ApiConfig:
 
     Attributes:
         max_transcript_bytes: Largest transcript accepted with a submit request.
-        allowed_video_hosts: Hosts a submitted ``url`` may name (exact, lower-case); any other
-            is refused at submit, since the workers could only fail on it later.
+        fetch_policy: Where a submitted ``url`` may lead (the workers' policy): its host must
+            be allowed and must not resolve to a loopback, private... address; any other is
+            refused at submit, since the workers could only fail on it later.
     """
 
     max_transcript_bytes: int = 5 * 1024 * 1024
-    allowed_video_hosts: frozenset[str] = DEFAULT_VIDEO_HOSTS
+    fetch_policy: FetchPolicy = DEFAULT_FETCH_POLICY
 
     def __post_init__(self) -> None:
         if self.max_transcript_bytes < 1:
             raise ConfigError("CULTO_MAX_TRANSCRIPT_BYTES: must be positive")
-        if not self.allowed_video_hosts or any(
-            not h or h != h.strip().lower() or "/" in h for h in self.allowed_video_hosts
-        ):
-            raise ConfigError(
-                "CULTO_ALLOWED_VIDEO_HOSTS: give lower-case host names, e.g. youtube.com,youtu.be"
-            )
+
+    @property
+    def allowed_video_hosts(self) -> frozenset[str]:
+        """Hosts a submitted ``url`` may name (exact, lower-case)."""
+        return self.fetch_policy.allowed_hosts
 
 
 class VideoApiService(AsyncResource):
@@ -248,10 +256,8 @@ class VideoApiService(AsyncResource):
     async def _create(self, data: bytes) -> BaseModel:
         body = await self._read_create(data)
         # Refuse now what a worker could only fail on later: a green "Queued" must mean it can run.
-        if body.url is not None and (body.url.host or "") not in self._config.allowed_video_hosts:
-            hosts = ", ".join(sorted(self._config.allowed_video_hosts))
-            message = f"url: only videos from {hosts} are accepted"
-            raise _on_field(InvalidInput(message, code="invalid_url"), "url")
+        if body.url is not None:
+            await self._check_url(str(body.url))
         if body.transcript is not None:
             try:
                 await asyncio.to_thread(
@@ -275,6 +281,20 @@ class VideoApiService(AsyncResource):
                     )
                 return await self._requeue(owner, body)
         return await self._enqueue_new(video_id, body)
+
+    async def _check_url(self, url: str) -> None:
+        """422 on ``url`` unless the fetch policy allows it (host, then resolved addresses).
+
+        A name that does not resolve in time passes: the workers check every connection.
+        """
+        policy = self._config.fetch_policy
+        try:
+            await asyncio.wait_for(asyncio.to_thread(policy.check_url, url), URL_CHECK_TIMEOUT)
+        except TimeoutError:
+            return
+        except FetchRefused as exc:
+            message = f"url: {exc}"
+            raise _on_field(InvalidInput(message, code="invalid_url"), "url") from None
 
     async def _enqueue_new(self, video_id: str, body: VideoCreate) -> VideoDTO:
         fmt = body.transcript.format if body.transcript else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from .asr import WhisperTranscriber, asr_available, transcribe_audio
 from .audio import download_audio
 from .decode import DEFAULT_MAX_BYTES, decode_transcript
+from .fetch_policy import DEFAULT_VIDEO_HOSTS, FetchPolicy, FetchRefused
 from .parse import parse_transcript
 from .progress import ProgressCallback
 from .youtube import ASR_FALLBACK_CODES, fetch_youtube_captions
@@ -21,6 +22,9 @@ from .youtube import ASR_FALLBACK_CODES, fetch_youtube_captions
 __all__ = [
     "ASR_FALLBACK_CODES",
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_VIDEO_HOSTS",
+    "FetchPolicy",
+    "FetchRefused",
     "ProgressCallback",
     "WhisperTranscriber",
     "asr_available",

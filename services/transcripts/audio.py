@@ -1,10 +1,17 @@
 """Download the audio track of a video with ``yt-dlp`` (its Python API), reporting progress.
 
 Only ``http``/``https`` URLs are accepted: reading ``file://`` URLs on behalf of a user would
-expose the worker's disk. Live
-streams and playlists are refused. yt-dlp's errors become
-:class:`~culto.errors.PermanentStageError` (the video is gone, private, unsupported...) or
-:class:`~culto.errors.TransientStageError` (network trouble, rate limits, server errors).
+expose the worker's disk. A :class:`~.fetch_policy.FetchPolicy` decides where the worker may
+fetch from: the URL's host must be allowed, and every connection yt-dlp makes (redirects
+included) must go to a public address (:mod:`.ytdlp_net`). Live streams and playlists are
+refused. yt-dlp's errors become :class:`~culto.errors.PermanentStageError` (the video is gone,
+private, unsupported...) or :class:`~culto.errors.TransientStageError` (network trouble, rate
+limits, server errors).
+
+Error messages and details never quote what a remote server or yt-dlp said (a port scanned
+through a redirect answers with its banner, and the message ends up in the public record):
+they carry a fixed sentence and a stable code; yt-dlp's own words are logged (escaped) at
+warning level on the worker.
 
 No ffmpeg is needed: the best audio-only format is saved as-is and faster-whisper decodes it
 with PyAV.
@@ -23,6 +30,7 @@ from urllib.parse import urlsplit
 
 from culto.errors import CultoError, PermanentStageError, TransientStageError
 
+from .fetch_policy import DEFAULT_FETCH_POLICY, FetchPolicy, FetchRefused
 from .progress import ProgressCallback, ProgressThrottle
 
 log = logging.getLogger(__name__)
@@ -31,6 +39,10 @@ DEFAULT_MAX_FILESIZE = 2 * 1024 * 1024 * 1024
 """Largest audio file downloaded (2 GiB, far above a few hours of audio)."""
 DEFAULT_MAX_DURATION = 8 * 3600.0
 """Longest media accepted, in seconds (8 hours; a sermon or a whole service fits)."""
+FORMAT = "bestaudio[protocol^=http]/best[protocol^=http]"
+"""Audio first; only formats yt-dlp downloads itself over HTTP (progressive or DASH segments).
+HLS and other protocols may be handed to ffmpeg or other external programs, whose connections
+the fetch policy cannot check."""
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _MB = 1024 * 1024
@@ -49,13 +61,13 @@ class _YtDlpLogger:
     def debug(self, msg: str) -> None:
         if "larger than max-filesize" in msg:
             self.too_large = True
-        log.debug("%s", msg)
+        log.debug("yt-dlp: %r", msg)  # escaped, like everything yt-dlp says: it may quote a server
 
     def info(self, msg: str) -> None:
         self.debug(msg)
 
     def warning(self, msg: str) -> None:
-        log.warning("yt-dlp: %s", msg)
+        log.warning("yt-dlp: %r", _one_line(msg))  # escaped: it may quote a remote server
 
     def error(self, msg: str) -> None:
         # The error also arrives as an exception, which is what the caller sees.
@@ -63,6 +75,7 @@ class _YtDlpLogger:
 
 
 def _one_line(text: str, limit: int = 300) -> str:
+    """For logs only: never put this in an error message (it may quote a remote server)."""
     text = _ANSI.sub("", text)
     text = " ".join(text.replace("ERROR: ", "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -77,6 +90,8 @@ def _causes(exc: BaseException) -> list[BaseException]:
         if cur is None or any(cur is s for s in seen):
             continue
         seen.append(cur)
+        reason = getattr(cur, "reason", None)  # urllib's URLError
+        todo.append(reason if isinstance(reason, BaseException) else None)
         exc_info = getattr(cur, "exc_info", None)
         if isinstance(exc_info, tuple) and len(exc_info) == 3:
             todo.append(exc_info[1])
@@ -111,15 +126,24 @@ def _http_error(cause: Any, reason: str, details: dict[str, Any]) -> CultoError 
     )
 
 
+def _refused(cause: Any, reason: str, details: dict[str, Any]) -> CultoError:
+    return PermanentStageError(
+        "the media link leads to an address the worker may not fetch from; submit a link to a"
+        " public video page, or a transcript inline",
+        code="url_not_allowed",
+        details=details,
+    )
+
+
 def _unsupported(cause: Any, reason: str, details: dict[str, Any]) -> CultoError | None:
     return PermanentStageError(
-        f"no video or audio found at this URL ({reason})", code="unsupported_url", details=details
+        "no video or audio found at this URL", code="unsupported_url", details=details
     )
 
 
 def _transport(cause: Any, reason: str, details: dict[str, Any]) -> CultoError | None:
     return TransientStageError(
-        f"network error while downloading; will retry ({reason})",
+        "network error while downloading; will retry",
         code="download_network_error",
         details=details,
     )
@@ -130,7 +154,8 @@ def _extractor(cause: Any, reason: str, details: dict[str, Any]) -> CultoError |
         return None  # yt-dlp's own bug or an unknown page: retried as "download_failed"
     # yt-dlp's "expected" errors: private, removed, geo-blocked, members-only videos...
     return PermanentStageError(
-        f"the video cannot be downloaded: {reason}; submit a transcript inline",
+        "the video cannot be downloaded (private, removed, blocked in this region or not"
+        " available at all); submit a transcript inline",
         code="video_unavailable",
         details=details,
     )
@@ -162,37 +187,57 @@ def ytdlp_errors() -> tuple[tuple[type[BaseException], CauseFactory], ...]:
 
 
 def _map_download_error(exc: BaseException, url: str) -> CultoError:
-    """Classify a yt-dlp failure as permanent or transient (see :func:`ytdlp_errors`)."""
+    """Classify a yt-dlp failure as permanent or transient (see :func:`ytdlp_errors`).
+
+    The result's message and details are fixed text, a code, the submitted URL and at most an
+    HTTP status: ``str(exc)`` may quote a remote server (an HTTP status line, a banner), so it
+    is only logged here, escaped.
+    """
     reason = _one_line(str(exc))
-    details: dict[str, Any] = {"url": url[:200], "reason": reason}
+    details: dict[str, Any] = {"url": url[:200]}
+    error = _classify(exc, reason, details)
+    log.warning("download of %r failed (%s): %r", url[:200], error.code, reason)
+    return error
+
+
+def _classify(exc: BaseException, reason: str, details: dict[str, Any]) -> CultoError:
+    chain = _causes(exc)
+    if any(isinstance(cause, FetchRefused) for cause in chain):
+        return _refused(None, reason, details)  # before any wording a server may have chosen
     lowered = reason.lower()
     if "not a bot" in lowered or "too many requests" in lowered or "rate-limit" in lowered:
         return TransientStageError(
-            f"the video site is rate-limiting or blocking downloads; will retry ({reason})",
+            "the video site is rate-limiting or blocking downloads; will retry",
             code="download_blocked",
             details=details,
         )
-    chain = _causes(exc)
     for cls, factory in ytdlp_errors():
         for cause in chain:
             if isinstance(cause, cls) and (error := factory(cause, reason, details)):
                 return error
     return TransientStageError(
-        f"downloading the audio failed; will retry ({reason})",
+        "downloading the audio failed; will retry",
         code="download_failed",
         details=details,
     )
 
 
-def _check_url(url: str) -> None:
+def _check_url(url: str, policy: FetchPolicy) -> None:
     parts = urlsplit(url)
-    if parts.scheme.lower() in ("http", "https") and parts.hostname:
-        return
-    raise PermanentStageError(
-        f"unsupported URL {url[:100]!r}: expected an http(s) link to a video or audio file",
-        code="unsupported_url",
-        details={"url": url[:200]},
-    )
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise PermanentStageError(
+            f"unsupported URL {url[:100]!r}: expected an http(s) link to a video or audio file",
+            code="unsupported_url",
+            details={"url": url[:200]},
+        )
+    try:
+        policy.check_url(url)
+    except FetchRefused as exc:
+        raise PermanentStageError(
+            f"the worker may not fetch this URL: {exc}",
+            code="url_not_allowed",
+            details={"url": url[:200]},
+        ) from None
 
 
 def _progress_message(done: int, total: int | None) -> str:
@@ -208,6 +253,7 @@ def download_audio(
     on_progress: ProgressCallback | None = None,
     max_filesize: int = DEFAULT_MAX_FILESIZE,
     max_duration: float = DEFAULT_MAX_DURATION,
+    policy: FetchPolicy = DEFAULT_FETCH_POLICY,
 ) -> Path:
     """Download the best audio-only format of ``url`` into ``dest_dir``.
 
@@ -220,19 +266,21 @@ def download_audio(
             propagates unchanged (use this to cancel).
         max_filesize: Refuse media larger than this many bytes.
         max_duration: Refuse media longer than this many seconds.
+        policy: Where the media may come from: ``url``'s host must be allowed, and every
+            connection (redirects, yt-dlp's own requests) must reach an allowed address.
 
     Returns:
         The path of the downloaded file (e.g. ``dest_dir/audio.webm``).
 
     Raises:
-        PermanentStageError: ``unsupported_url``, ``audio_not_found``, ``video_unavailable``,
-            ``download_forbidden``, ``live_stream``, ``playlist_url``, ``audio_too_long``,
-            ``audio_too_large``.
+        PermanentStageError: ``unsupported_url``, ``url_not_allowed``, ``audio_not_found``,
+            ``video_unavailable``, ``download_forbidden``, ``live_stream``, ``playlist_url``,
+            ``audio_too_long``, ``audio_too_large``.
         TransientStageError: ``download_network_error``, ``download_http_error``,
             ``download_blocked``, ``download_failed``.
     """
-    _check_url(url)
-    import yt_dlp  # type: ignore[import-untyped]
+    _check_url(url, policy)
+    from .ytdlp_net import PolicyYoutubeDL
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     report = ProgressThrottle(on_progress)
@@ -260,7 +308,7 @@ def download_audio(
 
     logger = _YtDlpLogger()
     options: dict[str, Any] = {
-        "format": "bestaudio/best",
+        "format": FORMAT,
         "outtmpl": {"default": "audio.%(ext)s"},
         "paths": {"home": str(dest_dir), "temp": str(dest_dir)},
         "noplaylist": True,
@@ -275,7 +323,7 @@ def download_audio(
         "max_filesize": max_filesize,
     }
     try:
-        with yt_dlp.YoutubeDL(options) as ydl:
+        with PolicyYoutubeDL(options, policy=policy) as ydl:
             info = ydl.extract_info(url, download=False)
             _check_media(info, url, max_duration, max_filesize)
             info = ydl.process_ie_result(info, download=True)
@@ -319,6 +367,13 @@ def _check_media(info: Any, url: str, max_duration: float, max_filesize: int) ->
         raise PermanentStageError(
             "the video is a live stream (or has not started); submit it again after it ends",
             code="live_stream",
+            details=details,
+        )
+    formats = info.get("requested_formats") or [info]
+    if any(not str(f.get("protocol") or "").startswith("http") for f in formats):
+        raise PermanentStageError(
+            "no audio that can be downloaded over HTTP(S) was found at this URL",
+            code="unsupported_url",
             details=details,
         )
     duration = info.get("duration")

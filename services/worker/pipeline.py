@@ -19,6 +19,7 @@ from schemas.jobs import ProcessJob
 from schemas.summary import SummaryDTO
 from schemas.transcripts import Transcript
 from schemas.videos import VideoRecord
+from services.transcripts.fetch_policy import DEFAULT_FETCH_POLICY, FetchPolicy
 
 T = TypeVar("T")
 
@@ -38,6 +39,7 @@ class WorkerConfig:
         whisper_model: Speech-recognition model; ``None`` = the bundled base model.
         shutdown_grace: Seconds a running job may take to finish when the worker stops, before
             it is handed back (keep it below the orchestrator's termination grace period).
+        fetch_policy: Where audio may be downloaded from (allowed hosts, public addresses).
     """
 
     ack_wait: float = 30.0
@@ -45,6 +47,7 @@ class WorkerConfig:
     max_transcript_bytes: int = 5 * 1024 * 1024
     whisper_model: str | None = None
     shutdown_grace: float = 10.0
+    fetch_policy: FetchPolicy = DEFAULT_FETCH_POLICY
 
     def __post_init__(self) -> None:
         if self.ack_wait <= 0:

@@ -99,7 +99,11 @@ class TranscribeStage:
         recognise_span = download_span[1], ctx.span[1]
         ctx.span = download_span
         audio = await ctx.in_thread(
-            download_audio, url, ctx.workdir, message="Downloading audio..."
+            download_audio,
+            url,
+            ctx.workdir,
+            policy=ctx.config.fetch_policy,
+            message="Downloading audio...",
         )
         await ctx.ensure_current()
         ctx.span = recognise_span

@@ -89,6 +89,7 @@ def test_poison_job_fails_its_video_once_after_max_deliveries(
         CULTO_JOB_ACK_WAIT="1",
         CULTO_JOB_MAX_DELIVER="2",
         CULTO_ALLOWED_VIDEO_HOSTS="127.0.0.1",  # the stalling server stands in for a video site
+        CULTO_ALLOW_PRIVATE_FETCH="1",  # ... on loopback
         PORT="0",
     )
     procs: list[CultoProcess] = []

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from culto.errors import Conflict, InvalidInput, NotFound, TranscriptError
+from culto.errors import ConfigError, Conflict, InvalidInput, NotFound, TranscriptError
 from culto_app.settings import Settings
 from mesh import EventReader, JobQueue, MeshConnection
 from mesh.artifacts import STAGED_PREFIX, ArtifactStore
@@ -14,6 +14,7 @@ from mesh.catalog_client import VideoApiClient
 from mesh.subjects import ARTIFACTS_BUCKET
 from schemas import TranscriptInput, VideoCreate, VideoListQuery, VideoStatus, new_video_id
 from services.api.service import VideoApiService
+from services.transcripts.fetch_policy import FetchPolicy
 
 
 def _yt(n: int) -> str:
@@ -187,3 +188,45 @@ async def test_a_large_request_travels_staged_and_the_stage_is_cleaned_up(
     assert not [n for n in names if n.startswith(STAGED_PREFIX)], names
     with pytest.raises(NotFound):
         await ArtifactStore(mesh).take_staged("0" * 32, max_bytes=10)
+
+
+async def test_submitted_urls_must_not_lead_to_internal_addresses(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    local = settings.model_copy(
+        update={"allowed_video_hosts": frozenset({"localhost", "127.0.0.1"})}
+    )
+    async with VideoApiService(mesh, local.api_config()):
+        client = VideoApiClient(mesh)
+        for url in ("http://localhost:4222/", "http://127.0.0.1:8222/varz"):
+            with pytest.raises(InvalidInput) as info:
+                await client.create(VideoCreate(url=url, title="Scan"))
+            assert info.value.code == "invalid_url"
+            assert info.value.message.startswith("url: ")
+            assert "may not be fetched from" in info.value.message
+            assert [e["field"] for e in info.value.details["errors"]] == ["url"]
+        with pytest.raises(InvalidInput, match="only videos from"):
+            await client.create(VideoCreate(url="https://vimeo.com/1", title="Vimeo"))
+    # An operator's explicit CULTO_ALLOW_PRIVATE_FETCH=1 lets a loopback host through.
+    opted_in = local.model_copy(update={"allow_private_fetch": True})
+    async with VideoApiService(mesh, opted_in.api_config()):
+        client = VideoApiClient(mesh)
+        video = await client.create(VideoCreate(url="http://127.0.0.1:8222/x", title="Local"))
+        assert video.status is VideoStatus.QUEUED
+        await client.delete(video.id)
+
+
+def test_private_fetch_is_off_unless_an_operator_sets_it() -> None:
+    dev = {"CULTO_ENV": "dev"}
+    default = Settings.from_env(dev)
+    assert default.api_config().fetch_policy == default.worker_config().fetch_policy
+    assert default.worker_config().fetch_policy == FetchPolicy()
+    env = {**dev, "CULTO_ALLOW_PRIVATE_FETCH": "1", "CULTO_ALLOWED_VIDEO_HOSTS": "127.0.0.1"}
+    opted_in = Settings.from_env(env)
+    expected = FetchPolicy(allowed_hosts=frozenset({"127.0.0.1"}), allow_private_addresses=True)
+    assert opted_in.api_config().fetch_policy == expected
+    assert opted_in.worker_config().fetch_policy == expected
+    assert opted_in.api_config().allowed_video_hosts == {"127.0.0.1"}
+    assert not Settings.from_env({**dev, "CULTO_ALLOW_PRIVATE_FETCH": "0"}).allow_private_fetch
+    with pytest.raises(ConfigError, match=r"^CULTO_ALLOW_PRIVATE_FETCH: "):
+        Settings.from_env({**dev, "CULTO_ALLOW_PRIVATE_FETCH": "maybe"})

@@ -24,6 +24,7 @@ from services.transcripts import (
     whisper_model,
 )
 from services.transcripts import asr as asr_module
+from services.transcripts.fetch_policy import FetchPolicy
 
 MakeTone = Callable[..., Path]
 
@@ -369,7 +370,8 @@ def test_download_and_transcribe_portuguese_speech(
     assert asr_available()
     base, root = http_dir
     (root / "sermon.wav").write_bytes(speech_wav.read_bytes())
-    audio = download_audio(f"{base}/sermon.wav", tmp_path / "job")
+    local = FetchPolicy(allowed_hosts=frozenset({"127.0.0.1"}), allow_private_addresses=True)
+    audio = download_audio(f"{base}/sermon.wav", tmp_path / "job", policy=local)
     progress: list[tuple[float, str]] = []
     transcript = transcribe_audio(
         audio, language="pt-BR", beam_size=1, on_progress=lambda f, m: progress.append((f, m))

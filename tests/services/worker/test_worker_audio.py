@@ -6,7 +6,12 @@ HTTP server, so the whole chain runs offline.
 
 from __future__ import annotations
 
+import dataclasses
+import http.server
 import shutil
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +20,7 @@ import pytest
 from mesh.catalog_client import VideoApiClient
 from schemas import VideoCreate, VideoStatus
 from services.api.service import VideoApiService
-from services.transcripts import asr_available
+from services.transcripts import FetchPolicy, asr_available
 from services.worker import Worker
 
 from .test_worker import events_of, wait_status
@@ -32,8 +37,11 @@ async def test_video_without_transcript_is_downloaded_and_recognised(
 ) -> None:
     base, root = http_dir
     shutil.copy(speech_wav, root / "sermao.wav")
-    # The local server stands in for a video host (only YouTube's are allowed by default).
-    env = await isolated_mesh(job_ack_wait=10.0, allowed_video_hosts=frozenset({"127.0.0.1"}))
+    # The local server stands in for a video host (only YouTube's are allowed by default), on
+    # loopback, which only CULTO_ALLOW_PRIVATE_FETCH=1 allows.
+    env = await isolated_mesh(
+        job_ack_wait=10.0, allowed_video_hosts=frozenset({"127.0.0.1"}), allow_private_fetch=True
+    )
     async with (
         VideoApiService(env.mesh, env.settings.api_config()),
         Worker(env.mesh, env.settings.worker_config()),
@@ -54,3 +62,104 @@ async def test_video_without_transcript_is_downloaded_and_recognised(
     assert any(m.startswith("Transcribing audio") for m in messages)
     progress = [getattr(e.event, "progress", 0) for e in events if e.event_type == "video.status"]
     assert progress == sorted(progress)
+
+
+BANNER = b'INFO {"server_id":"NDXSECRETBANNER42","version":"2.10.22","max_payload":1048576}\r\n'
+
+
+class _Redirect(http.server.BaseHTTPRequestHandler):
+    server: Any
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", self.server.locations[self.path])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_HEAD = do_GET
+
+
+@dataclasses.dataclass
+class Ports:
+    redirector: int
+    banner: int
+    internal: socket.socket
+    banner_hits: list[int]
+
+
+@pytest.fixture
+def ports() -> Iterator[Ports]:
+    """A redirector, a port answering a NATS-like banner, and an internal port never accepting."""
+    internal = socket.create_server(("127.0.0.1", 0))
+    banner = socket.create_server(("127.0.0.1", 0))
+    banner.settimeout(0.05)
+    hits: list[int] = []
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = banner.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                hits.append(1)
+                conn.sendall(BANNER)
+
+    redirector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
+    redirector.locations = {  # type: ignore[attr-defined]
+        "/to-banner": f"http://127.0.0.1:{banner.getsockname()[1]}/",
+        "/to-internal": f"http://127.0.0.1:{internal.getsockname()[1]}/varz",
+    }
+    threads = [
+        threading.Thread(target=answer, daemon=True),
+        threading.Thread(target=redirector.serve_forever, args=(0.05,), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield Ports(redirector.server_address[1], banner.getsockname()[1], internal, hits)
+    finally:
+        stop.set()
+        redirector.shutdown()
+        redirector.server_close()
+        for thread in threads:
+            thread.join(5)
+        banner.close()
+        internal.close()
+
+
+async def test_redirects_to_internal_ports_fail_the_video_and_no_banner_reaches_the_record(
+    isolated_mesh: Any, ports: Ports
+) -> None:
+    env = await isolated_mesh(job_ack_wait=10.0, job_max_deliver=1)
+    # Loopback stands in for the internet: the redirector and the banner port are "public",
+    # every other loopback port is "internal" (refused, as in production).
+    policy = FetchPolicy(
+        allowed_hosts=frozenset({"127.0.0.1"}),
+        trusted_endpoints=frozenset({("127.0.0.1", ports.redirector), ("127.0.0.1", ports.banner)}),
+    )
+    api_config = dataclasses.replace(env.settings.api_config(), fetch_policy=policy)
+    worker_config = dataclasses.replace(env.settings.worker_config(), fetch_policy=policy)
+    base = f"http://127.0.0.1:{ports.redirector}"
+    async with VideoApiService(env.mesh, api_config), Worker(env.mesh, worker_config):
+        client = VideoApiClient(env.mesh)
+        internal = await client.create(VideoCreate(url=f"{base}/to-internal", title="A"))
+        banner = await client.create(VideoCreate(url=f"{base}/to-banner", title="B"))
+        refused = await wait_status(client, internal.id, VideoStatus.FAILED, timeout=60)
+        scanned = await wait_status(client, banner.id, VideoStatus.FAILED, timeout=60)
+    assert refused.error is not None and refused.error.code == "url_not_allowed"
+    ports.internal.setblocking(False)
+    with pytest.raises(BlockingIOError):  # nobody ever connected to the internal port
+        ports.internal.accept()
+    assert ports.banner_hits  # the banner was sent ...
+    assert scanned.error is not None and scanned.error.code == "download_network_error"
+    for video in (refused, scanned):  # ... and is nowhere in the public record or events
+        public = video.model_dump_json() + "".join(
+            e.event.model_dump_json() for e in await events_of(env.mesh, video.id)
+        )
+        for part in ("server_id", "NDXSECRETBANNER42", "2.10.22", "max_payload", "INFO {"):
+            assert part not in public
