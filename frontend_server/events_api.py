@@ -117,17 +117,20 @@ class EventStreamHandler(BaseHandler):
         )
 
     def _last_event_id(self) -> int | None:
-        raw = self.request.headers.get("Last-Event-ID")
-        if raw is None or not raw.strip():
-            raw = self.get_query_argument("last_event_id", None)
-        if raw is None or not raw.strip():
-            return None
-        raw = raw.strip()
-        if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
-            raise InvalidInput(
-                f"invalid last event id {raw[:24]!r}: expected a stream sequence number"
-            )
-        return int(raw)
+        # Both are checked, though the header wins: a malformed one is a 400 either way.
+        header = _sequence(self.request.headers.get("Last-Event-ID"))
+        query = _sequence(self.get_query_argument("last_event_id", None))
+        return header if header is not None else query
+
+
+def _sequence(raw: str | None) -> int | None:
+    """A stream sequence from a header or query value; ``None`` when absent or blank."""
+    if raw is None or not raw.strip():
+        return None
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
+        raise InvalidInput(f"invalid last event id {raw[:24]!r}: expected a stream sequence number")
+    return int(raw)
 
 
 class EventsHealthHandler(BaseHandler):

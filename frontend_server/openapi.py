@@ -21,6 +21,8 @@ from schemas.health import EventsHealthDTO, HealthDTO, ReadyDTO
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
 REF = "#/components/schemas/{model}"
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_TYPE = "(video\\.status|summary\\.ready|error|video\\.deleted)"
 JSON = "application/json"
 TEXT = "text/plain"
 
@@ -83,8 +85,14 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
     }
     xsrf: list[dict[str, list[str]]] = [{"xsrfHeader": []}]
     list_query = schemas["VideoListQuery"]["properties"]
+    # An empty value (``?status=&cursor=``, as an HTML form sends) means "not given".
     list_params = [
-        {"name": name, "in": "query", "required": False, "schema": prop}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {"anyOf": [prop, {"type": "string", "maxLength": 0}]},
+        }
         for name, prop in list_query.items()
     ]
     html = {"200": {"description": "HTML page", "content": {"text/html": {"schema": {}}}}}
@@ -100,13 +108,13 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
         {
             "name": "videos",
             "in": "query",
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "pattern": f"^{_UUID}(,{_UUID})*$"},
             "description": "Comma-separated video ids (alternative to video_id)",
         },
         {
             "name": "types",
             "in": "query",
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "pattern": f"^{_TYPE}(,{_TYPE})*$"},
             "description": "Comma-separated event types, e.g. video.status,summary.ready",
         },
         {"name": "last_event_id", "in": "query", "schema": {"type": "integer", "minimum": 0}},

@@ -49,7 +49,26 @@ class VideoCreate(BaseModel):
     valid submission (a pasted sermon); it then needs a ``title``, since nothing else names it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The validators' rule, stated in the JSON Schema too, so clients (and fuzzers) generating
+    # from the OpenAPI document know it: a source is required, and a transcript alone needs a
+    # non-blank title.
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["youtube_id"], "properties": {"youtube_id": {"type": "string"}}},
+                {"required": ["url"], "properties": {"url": {"type": "string"}}},
+                {
+                    "required": ["transcript", "title"],
+                    "properties": {
+                        "transcript": {"type": "object"},
+                        "title": {"type": "string", "pattern": "\\S"},
+                    },
+                },
+            ]
+        },
+    )
 
     youtube_id: YoutubeId | None = None
     url: HttpUrl | None = None
@@ -129,6 +148,10 @@ class VideoPage(BaseModel):
     total: int = Field(ge=0, description="Videos matching the filters")
 
 
+CURSOR_PATTERN = r"^[0-9]{1,16}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+"""A list cursor: every string of this shape is a valid position (see the catalog)."""
+
+
 class VideoListQuery(BaseModel):
     """Filters and paging of a list request."""
 
@@ -137,4 +160,8 @@ class VideoListQuery(BaseModel):
     status: VideoStatus | None = None
     channel_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: str | None = Field(
+        default=None,
+        pattern=CURSOR_PATTERN,
+        description="next_cursor of the previous page: <created_at µs since epoch>_<video id>",
+    )

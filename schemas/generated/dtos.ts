@@ -157,6 +157,7 @@ export interface VideoListQuery {
   status?: VideoStatus | null;
   channel_id?: string | null;
   limit?: number;
+  /** next_cursor of the previous page: <created_at µs since epoch>_<video id> */
   cursor?: string | null;
 }
 

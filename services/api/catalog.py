@@ -7,10 +7,9 @@ to KV so they are always current. Each API replica keeps its own view.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from culto.errors import InvalidInput
 from mesh.connection import MeshConnection
@@ -23,6 +22,7 @@ from schemas.videos import VideoListQuery, VideoPage, VideoRecord
 log = logging.getLogger(__name__)
 
 _Key = tuple[datetime, str]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Catalog:
@@ -142,19 +142,21 @@ def _order(record: VideoRecord) -> _Key:
 
 
 def encode_cursor(key: _Key) -> str:
-    """Opaque cursor: the (created_at, id) of the last item of a page."""
-    raw = f"{key[0].isoformat()}|{key[1]}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The cursor of the last item of a page: ``<created_at in µs since epoch>_<video id>``.
+
+    Every string of that shape (``CURSOR_PATTERN``, also in the OpenAPI document) is a valid
+    position, so a well-formed cursor is never refused.
+    """
+    delta = key[0] - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return f"{micros}_{key[1]}"
 
 
 def decode_cursor(cursor: str) -> _Key:
     """Inverse of :func:`encode_cursor`; :class:`InvalidInput` for anything else."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, video_id = raw.split("|", 1)
-        when = datetime.fromisoformat(stamp)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("invalid cursor: pass back the next_cursor of a previous page") from None
-    if not is_video_id(video_id) or when.tzinfo is None:
+    micros, _, video_id = cursor.partition("_")
+    if not (micros.isascii() and micros.isdigit() and len(micros) <= 16) or not is_video_id(
+        video_id
+    ):
         raise InvalidInput("invalid cursor: pass back the next_cursor of a previous page")
-    return (when, video_id)
+    return (_EPOCH + timedelta(microseconds=int(micros)), video_id)
