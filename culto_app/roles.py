@@ -33,8 +33,8 @@ from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection, NatsCredentials
 from mesh.embedded import EmbeddedNatsServer
-from mesh.permissions import Role, inbox_prefix
 from mesh.jobs import JobQueue
+from mesh.permissions import Role, inbox_prefix
 from mesh.provision import provision, streams_present
 from ops.metrics import ExtraStatsCollector
 from ops.server import serve_ops

@@ -155,7 +155,8 @@ class MeshConnection(AsyncResource):
         """
         nc = NATS()
         options = self._options()
-        self._refused = asyncio.get_running_loop().create_future()
+        refused: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+        self._refused = refused
         # nats-py retries the first connect forever when reconnects are unlimited (even with
         # wrong credentials), so the first attempt gets its own deadline and a refusal of our
         # credentials ends it at once: a wrong NATS_URL or password must fail at start-up.
@@ -179,13 +180,14 @@ class MeshConnection(AsyncResource):
             )
         )
         try:
+            waiters: set[asyncio.Future[Any]] = {connecting, refused}
             done, _ = await asyncio.wait(
-                {connecting, self._refused},
+                waiters,
                 timeout=self._connect_timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
-            if self._refused in done:
-                raise self._refused.result()
+            if refused in done:
+                raise refused.result()
             if connecting not in done:
                 raise TimeoutError
             connecting.result()
@@ -237,7 +239,7 @@ class MeshConnection(AsyncResource):
         if fatal and self._refused is not None and not self._refused.done():
             self._refused.set_result(exc)  # the first connect: fail at start-up, in one line
         elif is_auth_error(exc):
-                log.error("NATS refused this process's credentials (%s)", self._name)
+            log.error("NATS refused this process's credentials (%s)", self._name)
         elif "permissions violation" in str(exc).lower():
             # A subject this role's user may not use: a bug in mesh/permissions.py or an
             # operation the role should not attempt. The server names user and subject.

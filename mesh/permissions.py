@@ -76,7 +76,7 @@ def _info(*streams: str) -> tuple[str, ...]:
 
 
 def _consumers(stream: str) -> tuple[str, ...]:
-    """Ephemeral and ordered consumers on ``stream``: create, inspect, pull, delete, flow control."""
+    """Ephemeral/ordered consumers on ``stream``: create, inspect, pull, delete, flow control."""
     return (
         f"{_API}.CONSUMER.CREATE.{stream}",
         f"{_API}.CONSUMER.CREATE.{stream}.>",
