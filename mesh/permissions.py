@@ -251,3 +251,16 @@ def authorization_block(passwords: Mapping[Role, str], *, indent: str = "") -> s
     lines.append(f"{indent}  ]")
     lines.append(f"{indent}}}")
     return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """``python -m mesh.permissions [INDENT]``: the block for Kubernetes' ``nats.conf``, with
+    each password read by nats-server from ``$<ROLE>_PASSWORD`` (Secret ``nats-users``)."""
+    import sys
+
+    indent = " " * int(sys.argv[1]) if len(sys.argv) > 1 else ""
+    print(authorization_block({r: f"${r.upper()}_PASSWORD" for r in ROLES}, indent=indent), end="")
+
+
+if __name__ == "__main__":
+    main()
