@@ -126,7 +126,7 @@ class EmbeddedNatsServer(AsyncResource):
 
     @property
     def url(self) -> str:
-        """``nats://host:port`` of the running server."""
+        """``nats://host:port`` of the running server (``tls://`` when it requires TLS)."""
         urls = self._ports.get("nats")
         if not urls:
             raise MeshUnavailable("embedded nats-server is not running")
@@ -207,7 +207,8 @@ class EmbeddedNatsServer(AsyncResource):
         while loop.time() < deadline:
             if self._proc.returncode is not None:
                 await asyncio.wait_for(asyncio.shield(self._drain), 2)  # EOF follows the exit
-                err = self._tail[-1] if self._tail else f"exit status {self._proc.returncode}"
+                said = [line for line in self._tail if line.strip()]
+                err = said[-1] if said else f"exit status {self._proc.returncode}"
                 await self.close()
                 raise MeshUnavailable(f"nats-server exited at start-up: {err}")
             if ports_file.exists():
@@ -220,7 +221,7 @@ class EmbeddedNatsServer(AsyncResource):
         raise MeshUnavailable(f"nats-server did not start within {self.startup_timeout}s")
 
     async def _accepts(self) -> bool:
-        host, port = self.url.removeprefix("nats://").rsplit(":", 1)
+        host, port = self.url.split("://", 1)[-1].rsplit(":", 1)  # nats:// or tls://
         try:
             _, writer = await asyncio.open_connection(host, int(port))
         except OSError:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -235,3 +237,65 @@ def test_kubernetes_nats_config_grants_exactly_what_the_module_says(path: str) -
         {role: f"${role.upper()}_PASSWORD" for role in ROLES}, indent=match.group(1)
     )
     assert expected in conf, f"{path}: regenerate with 'python -m mesh.permissions'"
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def _make_ca(where: Path, name: str) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+             "-subj", f"/CN={name}", cwd=where)  # fmt: skip
+    (where / "ext.cnf").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    _openssl("req", *ec, "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=localhost",
+             cwd=where)  # fmt: skip
+    _openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "tls.crt", "-days", "1", "-extfile", "ext.cnf",
+             cwd=where)  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
+@pytest.mark.timeout(60)
+async def test_the_kubernetes_nats_config_serves_tls_to_the_role_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    certs, other = tmp_path / "certs", tmp_path / "other"
+    _make_ca(certs, "culto-test-ca")
+    _make_ca(other, "someone-else")
+    # The dev overlay's nats.conf as Kubernetes mounts it, paths pointed at this test's files.
+    conf = _k8s_conf(REPO / "k8s/overlays/dev/nats-config.yaml")
+    # (the store directory and the ports are EmbeddedNatsServer's command-line options)
+    conf = conf.replace("/etc/nats-tls", str(certs)).replace('store_dir: "/data"', "")
+    conf = conf.replace("/var/run/nats", str(tmp_path)).replace("http_port: 8222", "")
+    (tmp_path / "nats.conf").write_text(conf)
+    users = {role: NatsCredentials(role, secrets.token_hex(16)) for role in ROLES}
+    monkeypatch.setenv("SERVER_NAME", "nats-0")
+    monkeypatch.setenv("CLIENT_ADVERTISE", "localhost:4222")
+    for role, creds in users.items():
+        monkeypatch.setenv(f"{role.upper()}_PASSWORD", creds.password)
+    server = EmbeddedNatsServer(store_dir=tmp_path / "js", config_file=tmp_path / "nats.conf")
+    async with server:
+        url = f"tls://localhost:{server.client_port}"
+
+        def conn(role: Role, ca: Path) -> MeshConnection:
+            return MeshConnection(
+                url, name=role, credentials=users[role], tls_ca=ca, inbox_prefix=inbox_prefix(role)
+            )
+
+        async with conn("provision", certs / "ca.crt") as admin:
+            await provision(admin, StreamPolicy())
+        async with conn("frontend", certs / "ca.crt") as frontend:
+            assert await EventReader(frontend).last_seq() == 0
+            assert frontend.nc.connected_url is not None
+            assert frontend.nc.connected_url.scheme == "tls"
+        with pytest.raises(ConfigError, match="^NATS_CA_FILE: TLS with NATS"):
+            await conn("worker", other / "ca.crt").open()
+        wrong = MeshConnection(
+            url, name="w", credentials=NatsCredentials("worker", "x"), tls_ca=certs / "ca.crt"
+        )
+        with pytest.raises(ConfigError, match="^NATS_USER/NATS_PASSWORD"):
+            await wrong.open()
