@@ -292,10 +292,10 @@ async def test_the_kubernetes_nats_config_serves_tls_to_the_role_users(
             assert await EventReader(frontend).last_seq() == 0
             assert frontend.nc.connected_url is not None
             assert frontend.nc.connected_url.scheme == "tls"
-        with pytest.raises(ConfigError, match="^NATS_CA_FILE: TLS with NATS"):
+        with pytest.raises(ConfigError, match=r"^NATS_CA_FILE: TLS with NATS"):
             await conn("worker", other / "ca.crt").open()
         wrong = MeshConnection(
             url, name="w", credentials=NatsCredentials("worker", "x"), tls_ca=certs / "ca.crt"
         )
-        with pytest.raises(ConfigError, match="^NATS_USER/NATS_PASSWORD"):
+        with pytest.raises(ConfigError, match=r"^NATS_USER/NATS_PASSWORD"):
             await wrong.open()
