@@ -21,12 +21,20 @@ from typing import Any, TextIO
 from prometheus_client.registry import Collector
 
 from culto.errors import ConfigError, MeshUnavailable
-from culto_app.instance import URL_FILE, NatsSupervisor, data_dir_lock, port_free
+from culto_app.instance import (
+    URL_FILE,
+    NatsSupervisor,
+    data_dir_lock,
+    embedded_credentials,
+    port_free,
+    write_server_config,
+)
 from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
-from mesh.connection import MeshConnection
+from mesh.connection import MeshConnection, NatsCredentials
 from mesh.embedded import EmbeddedNatsServer
 from mesh.jobs import JobQueue
+from mesh.permissions import Role, inbox_prefix
 from mesh.provision import provision, streams_present
 from ops.metrics import ExtraStatsCollector
 from ops.server import serve_ops
@@ -62,12 +70,32 @@ async def stop_signals() -> AsyncIterator[asyncio.Future[int]]:
             loop.remove_signal_handler(sig)
 
 
-@asynccontextmanager
-async def connected(settings: Settings, name: str) -> AsyncIterator[MeshConnection]:
-    """A connection to ``NATS_URL`` (required by every role except ``up``)."""
-    if not settings.nats_url:
+def role_connection(
+    settings: Settings,
+    role: Role,
+    *,
+    url: str | None = None,
+    credentials: NatsCredentials | None = None,
+    name: str | None = None,
+) -> MeshConnection:
+    """An (unopened) connection of ``role``: its user (``NATS_USER``/``NATS_PASSWORD`` unless
+    ``credentials``), the CA of ``NATS_CA_FILE``, and the role's own reply inbox."""
+    target = url or settings.nats_url
+    if not target:
         raise ConfigError("NATS_URL: required for this command (e.g. nats://127.0.0.1:4222)")
-    async with MeshConnection(settings.nats_url, name=name) as mesh:
+    return MeshConnection(
+        target,
+        name=name or f"culto-{role}",
+        credentials=credentials or settings.nats_credentials(),
+        tls_ca=settings.nats_ca_file,
+        inbox_prefix=inbox_prefix(role),
+    )
+
+
+@asynccontextmanager
+async def connected(settings: Settings, role: Role) -> AsyncIterator[MeshConnection]:
+    """A connection to ``NATS_URL`` (required by every role except ``up``) as ``role``."""
+    async with role_connection(settings, role) as mesh:
         yield mesh
 
 
@@ -97,24 +125,43 @@ async def run_up(settings: Settings, *, workers: int) -> int:
         async with stop_signals() as stopped, AsyncExitStack() as stack:
             server: EmbeddedNatsServer | None = None
             url = settings.nats_url
+            users: dict[Role, NatsCredentials] = {}
             if url is None:
-                server = await stack.enter_async_context(_embedded_server(settings))
+                users = embedded_credentials(settings.data_dir)
+                server = await stack.enter_async_context(_embedded_server(settings, users))
                 url = server.url
                 settings = settings.model_copy(update={"nats_url": url})
             say(f"NATS at {url}")
-            mesh = await stack.enter_async_context(MeshConnection(url, name="culto-up"))
+            # One connection per role, each with its own user: least privilege means something
+            # only if the API service, the workers and the frontend do not share one.
+            meshes: list[MeshConnection] = []
+
+            async def connect(role: Role) -> MeshConnection:
+                conn = role_connection(
+                    settings, role, credentials=users.get(role), name=f"culto-up-{role}"
+                )
+                meshes.append(await stack.enter_async_context(conn))
+                return meshes[-1]
+
             supervisor = None
             if server is not None:
-                supervisor = NatsSupervisor(server, on_storage=partial(_flag, mesh))
-            steps = await provision(mesh, settings.stream_policy())
+                supervisor = NatsSupervisor(server, on_storage=partial(_flag, meshes))
+            async with role_connection(
+                settings, "provision", credentials=users.get("provision"), name="culto-up-provision"
+            ) as admin:
+                steps = await provision(admin, settings.stream_policy())
             say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
-            await stack.enter_async_context(VideoApiService(mesh, settings.api_config()))
+            await stack.enter_async_context(
+                VideoApiService(await connect("api"), settings.api_config())
+            )
             say("video API service ready")
-            collectors = await _worker_pool(stack, mesh, settings.worker_config(), workers)
+            collectors = await _worker_pool(
+                stack, await connect("worker"), settings.worker_config(), workers
+            )
             say(f"{workers} worker(s) ready")
             alive = (lambda: supervisor.healthy) if supervisor is not None else None
             frontend = await stack.enter_async_context(
-                serve_frontend(edge, mesh, alive=alive, collectors=collectors)
+                serve_frontend(edge, await connect("frontend"), alive=alive, collectors=collectors)
             )
             # localhost, not 127.0.0.1: the default FRONTEND_URL is a localhost origin, and
             # SameSite cookies treat the two names as different sites.
@@ -129,14 +176,17 @@ async def run_up(settings: Settings, *, workers: int) -> int:
 
 
 @asynccontextmanager
-async def _embedded_server(settings: Settings) -> AsyncIterator[EmbeddedNatsServer]:
+async def _embedded_server(
+    settings: Settings, users: dict[Role, NatsCredentials]
+) -> AsyncIterator[EmbeddedNatsServer]:
     port = settings.embedded_nats_port
     if port and not port_free(port):
         say(f"port {port} is busy; the embedded nats-server takes a free port instead")
         port = 0
     store = settings.data_dir / "jetstream"
     say(f"starting embedded nats-server (JetStream data in {store})...")
-    async with EmbeddedNatsServer(store_dir=store, port=port) as server:
+    config = write_server_config(settings.data_dir, users)
+    async with EmbeddedNatsServer(store_dir=store, port=port, config_file=config) as server:
         # 'culto tail' (and other tools) find this server here while it runs.
         announced = settings.data_dir / URL_FILE
         announced.write_text(server.url + "\n", encoding="utf-8")
@@ -146,8 +196,9 @@ async def _embedded_server(settings: Settings) -> AsyncIterator[EmbeddedNatsServ
             announced.unlink(missing_ok=True)
 
 
-def _flag(mesh: MeshConnection, full: bool) -> None:
-    mesh.storage_full = full
+def _flag(meshes: list[MeshConnection], full: bool) -> None:
+    for mesh in meshes:
+        mesh.storage_full = full
 
 
 async def _until_stopped(
@@ -178,7 +229,7 @@ async def _until_stopped(
 async def run_frontend(settings: Settings) -> int:
     """The HTTP edge role."""
     edge = settings.edge_config()  # fail before connecting, naming the variable
-    async with stop_signals() as stopped, connected(settings, "culto-frontend") as mesh:
+    async with stop_signals() as stopped, connected(settings, "frontend") as mesh:
         await wait_provisioned(mesh)
         async with serve_frontend(edge, mesh) as frontend:
             say(f"frontend on http://{settings.host}:{frontend.port}")
@@ -189,7 +240,7 @@ async def run_frontend(settings: Settings) -> int:
 
 async def run_api(settings: Settings) -> int:
     """The video API service role (ops endpoints on PORT)."""
-    async with stop_signals() as stopped, connected(settings, "culto-api") as mesh:
+    async with stop_signals() as stopped, connected(settings, "api") as mesh:
         await wait_provisioned(mesh)
         async with (
             VideoApiService(mesh, settings.api_config()) as service,
@@ -208,7 +259,7 @@ async def run_api(settings: Settings) -> int:
 async def run_worker(settings: Settings, *, workers: int = 1) -> int:
     """The worker role (ops endpoints on PORT)."""
     config = settings.worker_config()
-    async with stop_signals() as stopped, connected(settings, "culto-worker") as mesh:
+    async with stop_signals() as stopped, connected(settings, "worker") as mesh:
         await wait_provisioned(mesh)
         async with AsyncExitStack() as stack:
             collectors = await _worker_pool(stack, mesh, config, workers)
@@ -249,7 +300,7 @@ async def _worker_pool(
 
 async def run_provision(settings: Settings) -> int:
     """Create or update every JetStream resource, printing what changed."""
-    async with connected(settings, "culto-provision") as mesh:
+    async with connected(settings, "provision") as mesh:
         for step in await provision(mesh, settings.stream_policy()):
             print(step, flush=True)
     return 0

@@ -28,6 +28,7 @@ from frontend_server.config import (
     check_exempt_paths,
     host_entry,
 )
+from mesh.connection import NatsCredentials
 from mesh.provision import StreamPolicy
 from ops.server import ListenConfig, proxy_networks
 from services.api.service import ApiConfig
@@ -35,6 +36,7 @@ from services.transcripts.fetch_policy import DEFAULT_VIDEO_HOSTS, FetchPolicy
 from services.worker.pipeline import WorkerConfig
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_NATS_USER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -68,6 +70,9 @@ class Settings(BaseModel):
         allow_private_fetch: Let workers fetch from loopback/private/link-local addresses
             (``CULTO_ALLOW_PRIVATE_FETCH=1``); off by default, unsafe on the internet.
         environment: ``dev`` generates a cookie secret; ``prod`` requires one.
+        nats_user: NATS user of this process (with ``nats_password``); ``None`` = none sent.
+        nats_password: Its password; never logged, hidden by ``repr``.
+        nats_ca_file: CA certificate(s) that signed the NATS servers' certificates (TLS).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -94,6 +99,15 @@ class Settings(BaseModel):
     trusted_proxies: tuple[str, ...] = ()
     allow_private_fetch: bool = False
     environment: Role = "prod"
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_ca_file: Path | None = None
+
+    def nats_credentials(self) -> NatsCredentials | None:
+        """``NATS_USER``/``NATS_PASSWORD``, when set."""
+        if self.nats_user is None or self.nats_password is None:
+            return None
+        return NatsCredentials(self.nats_user, self.nats_password.get_secret_value())
 
     @property
     def allowed_origins(self) -> frozenset[str]:
@@ -215,6 +229,7 @@ class Settings(BaseModel):
         fields["allow_private_fetch"] = _flag(env, "CULTO_ALLOW_PRIVATE_FETCH")
         if model := env.get("CULTO_WHISPER_MODEL", "").strip():
             fields["whisper_model"] = model
+        fields.update(_nats_auth(env))
         secret = env.get("COOKIE_SECRET", "")
         if secret:
             if len(secret) < 16:
@@ -327,6 +342,36 @@ def _nats_url(raw: str) -> str:
         except ValueError:
             raise ConfigError(f"NATS_URL: invalid port in {url!r}") from None
     return ",".join(_csv(raw))
+
+
+def _nats_auth(env: Mapping[str, str]) -> dict[str, object]:
+    """``NATS_USER``, ``NATS_PASSWORD`` (both or neither) and ``NATS_CA_FILE``."""
+    fields: dict[str, object] = {}
+    user = env.get("NATS_USER", "").strip()
+    password = env.get("NATS_PASSWORD", "")
+    if user and not password:
+        raise ConfigError("NATS_PASSWORD: required when NATS_USER is set")
+    if password and not user:
+        raise ConfigError("NATS_USER: required when NATS_PASSWORD is set")
+    if user:
+        if not _NATS_USER.match(user):
+            raise ConfigError(
+                f"NATS_USER: expected a user name of letters, digits, '.', '_' or '-', got"
+                f" {user[:64]!r}"
+            )
+        # Never echo the value: it is a secret.
+        if any(ord(c) < 32 or ord(c) == 127 for c in password):
+            raise ConfigError(
+                "NATS_PASSWORD: must not contain control characters (a trailing newline?)"
+            )
+        fields["nats_user"] = user
+        fields["nats_password"] = SecretStr(password)
+    if ca := env.get("NATS_CA_FILE", "").strip():
+        path = Path(ca)
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise ConfigError(f"NATS_CA_FILE: no readable file at {ca!r}")
+        fields["nats_ca_file"] = path
+    return fields
 
 
 def _checked_origin(name: str, url: str) -> str:

@@ -1,7 +1,9 @@
 """``culto tail``: print the mesh's events, history from ``--since`` then live, until Ctrl-C.
 
 Without ``NATS_URL`` it finds the running ``culto up`` through ``CULTO_DATA_DIR/nats.url``
-(written by ``culto up`` once its embedded server runs, removed when it stops). Formats:
+(written by ``culto up`` once its embedded server runs, removed when it stops) and connects as
+the read-only ``tail`` user from ``CULTO_DATA_DIR/nats-credentials.json``; with ``NATS_URL`` it
+uses ``NATS_USER``/``NATS_PASSWORD``. Formats:
 
 - default, for people: ``12:00:01  Culto de domingo  PROCESSING  45%  Analysing sermon...``
 - ``--json``: one JSON object per line, ``{"seq", "video_id", "type", "event"}``
@@ -20,10 +22,12 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from culto.errors import ConfigError, CultoError, MeshUnavailable
+from culto_app.instance import read_credentials
 from culto_app.settings import Settings
-from mesh.connection import MeshConnection
+from mesh.connection import MeshConnection, NatsCredentials
 from mesh.events import StoredEvent
 from mesh.feed import LiveFeed
+from mesh.permissions import inbox_prefix
 from mesh.replay import EventReader
 from mesh.subjects import event_filters, parse_event_subject
 from mesh.videos import VideoStore
@@ -59,6 +63,13 @@ def nats_url(settings: Settings) -> tuple[str, str]:
             " start 'culto up' or set NATS_URL=nats://host:4222"
         )
     return url, str(path)
+
+
+def credentials(settings: Settings, origin: str) -> NatsCredentials | None:
+    """``NATS_USER``/``NATS_PASSWORD`` with ``NATS_URL``; else ``culto up``'s ``tail`` user."""
+    if origin == "NATS_URL":
+        return settings.nats_credentials()
+    return read_credentials(settings.data_dir).get("tail")
 
 
 def video_ids(raw: list[str]) -> list[str]:
@@ -167,7 +178,13 @@ async def run_tail(
         loop.add_signal_handler(sig, stop)
     try:
         try:
-            mesh = MeshConnection(url, name="culto-tail")
+            mesh = MeshConnection(
+                url,
+                name="culto-tail",
+                credentials=credentials(settings, origin),
+                tls_ca=settings.nats_ca_file,
+                inbox_prefix=inbox_prefix("tail"),
+            )
             await mesh.open()
         except MeshUnavailable as exc:
             hint = "" if origin == "NATS_URL" else f" (from {origin}: is 'culto up' still running?)"

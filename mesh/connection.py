@@ -5,19 +5,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.manager import JetStreamManager
 
-from culto.errors import MeshUnavailable
+from culto.errors import ConfigError, MeshUnavailable
 from culto.resources import AsyncResource
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class NatsCredentials:
+    """A NATS user and its password (never shown by ``repr`` or logs)."""
+
+    user: str
+    password: str = field(repr=False)
+
+
+def is_auth_error(exc: BaseException) -> bool:
+    """Whether nats-py raised (or reported) the server refusing our credentials.
+
+    On the first connect nats-py raises a plain ``nats.errors.Error`` carrying the server's
+    ``-ERR 'Authorization Violation'``; later it reports ``AuthorizationError``.
+    """
+    if isinstance(exc, nats.errors.AuthorizationError):
+        return True
+    return isinstance(exc, nats.errors.Error) and "authorization violation" in str(exc).lower()
 
 
 class MeshConnection(AsyncResource):
@@ -30,12 +53,30 @@ class MeshConnection(AsyncResource):
         url: One or more comma-separated server URLs.
         name: Client name shown in NATS monitoring (e.g. ``culto-frontend``).
         connect_timeout: Seconds to wait for the first connection.
+        credentials: User and password, when the server requires them.
+        tls_ca: CA bundle that signed the servers' certificates (TLS is then required, also
+            for ``nats://`` URLs); ``tls://`` URLs without it use the system's trust store.
+        inbox_prefix: Prefix of this connection's reply subjects (``_INBOX`` by default); each
+            role has its own so that only it may read its replies (:mod:`mesh.permissions`).
     """
 
-    def __init__(self, url: str, *, name: str, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        connect_timeout: float = 5.0,
+        credentials: NatsCredentials | None = None,
+        tls_ca: Path | None = None,
+        inbox_prefix: str | None = None,
+    ) -> None:
         self._servers = [u.strip() for u in url.split(",") if u.strip()]
         self._name = name
         self._connect_timeout = connect_timeout
+        self._credentials = credentials
+        self._tls_ca = tls_ca
+        self._inbox_prefix = inbox_prefix
+        self._refused: asyncio.Future[BaseException] | None = None
         self._nc: NATS | None = None
         self._js: JetStreamContext | None = None
         self._on_disconnect: list[Listener] = []
@@ -89,39 +130,90 @@ class MeshConnection(AsyncResource):
         """Wait until connected (used by readiness after an outage)."""
         await asyncio.wait_for(self._connected.wait(), timeout)
 
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self._credentials is not None:
+            options["user"] = self._credentials.user
+            options["password"] = self._credentials.password
+        if self._tls_ca is not None:
+            try:
+                options["tls"] = ssl.create_default_context(cafile=str(self._tls_ca))
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"NATS_CA_FILE: cannot read a CA certificate from {self._tls_ca} ({exc})"
+                ) from None
+        if self._inbox_prefix:
+            options["inbox_prefix"] = self._inbox_prefix
+        return options
+
     async def open(self) -> None:
-        """Open the connection; raises :class:`MeshUnavailable` if no server answers."""
+        """Open the connection.
+
+        Raises:
+            MeshUnavailable: no server answers.
+            ConfigError: the server refused the credentials (``NATS_USER``/``NATS_PASSWORD``).
+        """
         nc = NATS()
-        try:
-            # nats-py retries the first connect forever when reconnects are unlimited, so the
-            # first attempt gets its own deadline: a wrong NATS_URL must fail at start-up.
-            await asyncio.wait_for(
-                nc.connect(
-                    servers=self._servers,
-                    name=self._name,
-                    connect_timeout=2,
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=1,
-                    ping_interval=10,
-                    max_outstanding_pings=3,
-                    # Large enough for bursts; callbacks here never block, see the hub.
-                    pending_size=64 * 1024 * 1024,
-                    error_cb=self._error,
-                    disconnected_cb=self._disconnected,
-                    reconnected_cb=self._reconnected,
-                    closed_cb=self._closed,
-                ),
-                self._connect_timeout,
+        options = self._options()
+        refused: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+        self._refused = refused
+        # nats-py retries the first connect forever when reconnects are unlimited (even with
+        # wrong credentials), so the first attempt gets its own deadline and a refusal of our
+        # credentials ends it at once: a wrong NATS_URL or password must fail at start-up.
+        connecting = asyncio.ensure_future(
+            nc.connect(
+                servers=self._servers,
+                name=self._name,
+                connect_timeout=2,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                ping_interval=10,
+                max_outstanding_pings=3,
+                # Large enough for bursts; callbacks here never block, see the hub.
+                pending_size=64 * 1024 * 1024,
+                error_cb=self._error,
+                disconnected_cb=self._disconnected,
+                reconnected_cb=self._reconnected,
+                closed_cb=self._closed,
+                **options,
             )
+        )
+        try:
+            waiters: set[asyncio.Future[Any]] = {connecting, refused}
+            done, _ = await asyncio.wait(
+                waiters,
+                timeout=self._connect_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if refused in done:
+                raise refused.result()
+            if connecting not in done:
+                raise TimeoutError
+            connecting.result()
         except Exception as exc:  # nats-py raises a grab-bag (OSError, NoServersError, ...)
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await connecting
             with contextlib.suppress(Exception):
                 await nc.close()
+            if is_auth_error(exc):
+                who = f"user {self._credentials.user!r}" if self._credentials else "no user"
+                raise ConfigError(
+                    f"NATS_USER/NATS_PASSWORD: NATS at {', '.join(self._servers)} refused the"
+                    f" credentials ({who}); check them against the server's users"
+                ) from None
+            if isinstance(exc, ssl.SSLError):
+                raise ConfigError(
+                    f"NATS_CA_FILE: TLS with NATS at {', '.join(self._servers)} failed ({exc})"
+                ) from None
             reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             raise MeshUnavailable(
                 f"cannot connect to NATS at {', '.join(self._servers)} ({reason})"
                 " — is NATS_URL right and the server running?"
             ) from exc
+        finally:
+            self._refused = None
         self._nc = nc
         self._js = self._nc.jetstream()
         self._connected.set()
@@ -143,7 +235,16 @@ class MeshConnection(AsyncResource):
                 await nc.close()
 
     async def _error(self, exc: Exception) -> None:
-        if isinstance(exc, nats.errors.SlowConsumerError):
+        fatal = is_auth_error(exc) or isinstance(exc, ssl.SSLCertVerificationError)
+        if fatal and self._refused is not None and not self._refused.done():
+            self._refused.set_result(exc)  # the first connect: fail at start-up, in one line
+        elif is_auth_error(exc):
+            log.error("NATS refused this process's credentials (%s)", self._name)
+        elif "permissions violation" in str(exc).lower():
+            # A subject this role's user may not use: a bug in mesh/permissions.py or an
+            # operation the role should not attempt. The server names user and subject.
+            log.error("NATS %s", exc)
+        elif isinstance(exc, nats.errors.SlowConsumerError):
             self.slow_consumer_errors += 1
             log.warning("NATS slow consumer on %s (sid %s)", exc.subject, exc.sid)
             await self._notify(self._on_slow_consumer)

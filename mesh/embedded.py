@@ -34,6 +34,10 @@ _LEVELS = {"[DBG]": logging.DEBUG, "[TRC]": logging.DEBUG, "[INF]": logging.DEBU
 _LEVELS |= {"[WRN]": logging.WARNING, "[ERR]": logging.ERROR, "[FTL]": logging.CRITICAL}
 _LEVEL_TAG = re.compile(r"\[(DBG|TRC|INF|WRN|ERR|FTL)\]")
 TAIL_LINES = 20
+# Said at every start with users in the config file. `culto up` keeps the passwords in the same
+# owner-only data directory as the credentials its roles read, so a hash would protect nothing
+# there (Kubernetes passes them from a Secret).
+_QUIET = ("Plaintext passwords detected",)
 # How nats-server says that a write hit a full disk (its own wording and the OS's).
 _STORAGE_FULL = ("no space left on device", "insufficient storage", "disk full")
 
@@ -86,6 +90,9 @@ class EmbeddedNatsServer(AsyncResource):
         monitor_port: HTTP monitoring port (``None`` disables it, 0 picks one).
         startup_timeout: Seconds to wait for the server to accept clients.
         verbose: Debug and trace logging of the server (very chatty; for diagnosis).
+        config_file: A nats-server configuration file read first (``-c``), e.g. users and
+            their permissions (:func:`mesh.permissions.authorization_block`); the options above
+            override what it says about ports and the store.
 
     The server's log (stderr) is read continuously into the ``nats-server`` logger: a pipe that
     nobody reads fills up (~64 KiB), and then every server thread that logs blocks, SIGTERM is
@@ -105,6 +112,7 @@ class EmbeddedNatsServer(AsyncResource):
     monitor_port: int | None = None
     startup_timeout: float = 15.0
     verbose: bool = False
+    config_file: Path | None = None
     exit_code: int | None = field(default=None, init=False)
     storage_errors: int = field(default=0, init=False)
     """Log lines since the last start saying a write failed for lack of space."""
@@ -118,7 +126,7 @@ class EmbeddedNatsServer(AsyncResource):
 
     @property
     def url(self) -> str:
-        """``nats://host:port`` of the running server."""
+        """``nats://host:port`` of the running server (``tls://`` when it requires TLS)."""
         urls = self._ports.get("nats")
         if not urls:
             raise MeshUnavailable("embedded nats-server is not running")
@@ -148,8 +156,10 @@ class EmbeddedNatsServer(AsyncResource):
 
     def command(self, ports_dir: str) -> list[str]:
         """The nats-server command line; its ports file is written into ``ports_dir``."""
-        args = [
-            str(nats_server_binary()),
+        args = [str(nats_server_binary())]
+        if self.config_file is not None:
+            args += ["--config", str(self.config_file)]
+        args += [
             "--jetstream",
             "--store_dir",
             str(self.store_dir),
@@ -197,7 +207,8 @@ class EmbeddedNatsServer(AsyncResource):
         while loop.time() < deadline:
             if self._proc.returncode is not None:
                 await asyncio.wait_for(asyncio.shield(self._drain), 2)  # EOF follows the exit
-                err = self._tail[-1] if self._tail else f"exit status {self._proc.returncode}"
+                said = [line for line in self._tail if line.strip()]
+                err = said[-1] if said else f"exit status {self._proc.returncode}"
                 await self.close()
                 raise MeshUnavailable(f"nats-server exited at start-up: {err}")
             if ports_file.exists():
@@ -210,7 +221,7 @@ class EmbeddedNatsServer(AsyncResource):
         raise MeshUnavailable(f"nats-server did not start within {self.startup_timeout}s")
 
     async def _accepts(self) -> bool:
-        host, port = self.url.removeprefix("nats://").rsplit(":", 1)
+        host, port = self.url.split("://", 1)[-1].rsplit(":", 1)  # nats:// or tls://
         try:
             _, writer = await asyncio.open_connection(host, int(port))
         except OSError:
@@ -227,6 +238,8 @@ class EmbeddedNatsServer(AsyncResource):
             text = line.decode(errors="replace").rstrip()
             tag = _LEVEL_TAG.search(text)
             level = _LEVELS.get(tag.group(0), logging.INFO) if tag else logging.INFO
+            if any(q in text for q in _QUIET):
+                level = logging.DEBUG
             self._tail.append(text)
             server_log.log(level, "%s", text)
             if level >= logging.ERROR and any(m in text.lower() for m in _STORAGE_FULL):

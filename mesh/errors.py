@@ -49,6 +49,12 @@ def _unavailable(exc: BaseException, context: str) -> CultoError:
     return MeshUnavailable(f"{context}: NATS is unavailable ({type(exc).__name__}); retry shortly")
 
 
+def _refused(exc: BaseException, context: str) -> CultoError:
+    return MeshUnavailable(
+        f"{context}: NATS refused this process's credentials; check NATS_USER/NATS_PASSWORD"
+    )
+
+
 def _too_large(exc: BaseException, context: str) -> CultoError:
     return PayloadTooLarge(f"{context}: the message is over the NATS size limit (max_payload)")
 
@@ -83,6 +89,7 @@ NATS_ERRORS: ErrorTable = {
     nats.errors.OutboundBufferLimitError: _unavailable,
     nats.errors.NoServersError: _unavailable,
     nats.errors.MaxPayloadError: _too_large,
+    nats.errors.AuthorizationError: _refused,
     nats.js.errors.APIError: _api_error,
     nats.errors.Error: _other,
 }

@@ -132,6 +132,44 @@ def test_culto_up_processes_a_video_and_stops_cleanly_on_sigterm(
     assert proc.wait(timeout=20) == 0
     rest = proc.stderr.read()  # type: ignore[union-attr]
     assert "culto: stopped" in rest and "Traceback" not in rest
+    # Every role ran as its own NATS user and none needed a subject it is not granted.
+    assert "Violation" not in rest and "Plaintext passwords" not in rest, rest
+
+
+@pytest.mark.timeout(90)
+def test_culto_up_runs_nats_with_a_user_per_role_and_refuses_wrong_credentials(
+    culto_up: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    proc, _ = culto_up
+    data = tmp_path / "data"
+    creds_file, conf_file = data / "nats-credentials.json", data / "nats-server.conf"
+    for path in (creds_file, conf_file):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    users = json.loads(creds_file.read_text())
+    assert sorted(users) == ["api", "frontend", "provision", "tail", "worker"]
+    assert len({u["password"] for u in users.values()}) == 5
+    nats_url = (data / "nats.url").read_text().strip()
+    # Each role connects with its own user; the frontend's user is refused the API's role.
+    wrong = _env(tmp_path, NATS_URL=nats_url, NATS_USER="api", NATS_PASSWORD="wrong-password")
+    for command in (["provision"], ["api"], ["tail"]):
+        result = run(command, wrong, timeout=30)
+        assert result.returncode == 2, (command, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith("culto: error: NATS_USER/NATS_PASSWORD: NATS at"), lines
+        assert "wrong-password" not in result.stderr and "Traceback" not in result.stderr
+    anonymous = run(["provision"], _env(tmp_path, NATS_URL=nats_url), timeout=30)
+    assert anonymous.returncode == 2 and "NATS_USER/NATS_PASSWORD" in anonymous.stderr
+    # The right password works: provisioning as the provision user changes nothing.
+    admin = users["provision"]
+    env = _env(tmp_path, NATS_URL=nats_url, NATS_USER="provision", NATS_PASSWORD=admin["password"])
+    result = run(["provision"], env, timeout=30)
+    assert result.returncode == 0 and "stream CULTO_EVENTS: unchanged" in result.stdout, result
+    # ... but the frontend's user may not provision.
+    env.update(NATS_USER="frontend", NATS_PASSWORD=users["frontend"]["password"])
+    result = run(["provision"], env, timeout=30)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
 
 
 def test_provision_prints_steps(nats_server: NatsProcess, tmp_path: Path) -> None:

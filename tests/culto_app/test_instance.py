@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from culto.errors import ConfigError
-from culto_app.instance import data_dir_lock, port_free
+from culto_app.instance import (
+    CREDENTIALS_FILE,
+    data_dir_lock,
+    embedded_credentials,
+    port_free,
+    read_credentials,
+    write_server_config,
+)
 
 
 def _time_wait_port() -> int:
@@ -51,3 +58,20 @@ def test_the_lock_refuses_a_second_holder_and_is_released(tmp_path: Path) -> Non
             pass
     with data_dir_lock(tmp_path):  # released when the holder ends
         pass
+
+
+def test_embedded_credentials_are_generated_once_owner_only(tmp_path: Path) -> None:
+    first = embedded_credentials(tmp_path)
+    assert sorted(first) == ["api", "frontend", "provision", "tail", "worker"]
+    assert all(c.user == role for role, c in first.items())
+    path = tmp_path / CREDENTIALS_FILE
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)
+    assert embedded_credentials(tmp_path) == first == read_credentials(tmp_path)  # kept
+    assert path.stat().st_mode & 0o777 == 0o600  # tightened again
+    conf = write_server_config(tmp_path, first)
+    assert conf.stat().st_mode & 0o777 == 0o600
+    assert first["worker"].password in conf.read_text()
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match=r"^CULTO_DATA_DIR: cannot read .*delete it"):
+        read_credentials(tmp_path)

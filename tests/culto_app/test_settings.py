@@ -160,3 +160,28 @@ def test_allowed_hosts_defaults_and_parsing() -> None:
     )
     assert custom.allowed_hosts == {"culto.example.com", "::1", "10.0.0.5"}
     assert Settings.from_env({**DEV, "CULTO_ALLOWED_HOSTS": "*"}).allowed_hosts == {"*"}
+
+
+def test_nats_credentials_come_in_pairs_and_are_never_shown(tmp_path: Path) -> None:
+    assert Settings.from_env({}).nats_credentials() is None
+    settings = Settings.from_env({"NATS_USER": "worker", "NATS_PASSWORD": "pa$$ word"})
+    creds = settings.nats_credentials()
+    assert creds is not None and (creds.user, creds.password) == ("worker", "pa$$ word")
+    assert "pa$$" not in repr(settings) and "pa$$" not in repr(creds)
+    bad = {
+        "NATS_PASSWORD": {"NATS_USER": "worker"},
+        "NATS_USER": {"NATS_PASSWORD": "secret"},
+    }
+    for name, env in bad.items():
+        with pytest.raises(ConfigError, match=rf"^{name}: required when"):
+            Settings.from_env(env)
+    with pytest.raises(ConfigError, match=r"^NATS_USER: expected a user name"):
+        Settings.from_env({"NATS_USER": "a b", "NATS_PASSWORD": "x"})
+    with pytest.raises(ConfigError, match=r"^NATS_PASSWORD: must not contain") as refused:
+        Settings.from_env({"NATS_USER": "api", "NATS_PASSWORD": "secret-value\n"})
+    assert "secret-value" not in refused.value.message
+    with pytest.raises(ConfigError, match=r"^NATS_CA_FILE: no readable file"):
+        Settings.from_env({"NATS_CA_FILE": str(tmp_path / "missing.pem")})
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert Settings.from_env({"NATS_CA_FILE": str(ca)}).nats_ca_file == ca

@@ -1,5 +1,6 @@
 """2. Every rendered object against the Kubernetes 1.30+ OpenAPI schemas (strict); the KEDA
-ScaledObject CRD, which kubernetes-validate has no schema for, against k8s/schemas/."""
+ScaledObject and cert-manager CRDs, which kubernetes-validate has no schema for, against
+k8s/schemas/."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from kubernetes_validate.utils import latest_version
 
 # Oldest Kubernetes we support, and the newest whose schemas the installed package ships.
 K8S_VERSIONS = ("1.30.0", latest_version())
-CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): K8S / "schemas" / "scaledobject.json"}
+CRD_SCHEMAS = {
+    ("keda.sh/v1alpha1", "ScaledObject"): K8S / "schemas" / "scaledobject.json",
+    ("cert-manager.io/v1", "Certificate"): K8S / "schemas" / "certificate.json",
+    ("cert-manager.io/v1", "Issuer"): K8S / "schemas" / "issuer.json",
+}
 
 
 def _crd_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator:

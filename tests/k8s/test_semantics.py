@@ -332,8 +332,8 @@ def test_ingress_sse_settings(rendered: dict[str, list[Obj]]) -> None:
 
 def test_cookie_secret_handling(rendered: dict[str, list[Obj]]) -> None:
     assert not find(rendered["prod"], "Secret"), "prod secrets are created out-of-band"
-    (dev_secret,) = find(rendered["dev"], "Secret")
-    assert dev_secret["metadata"]["name"].startswith("culto-secrets-")
+    names = sorted(s["metadata"]["name"].rsplit("-", 1)[0] for s in find(rendered["dev"], "Secret"))
+    assert names == ["culto-secrets", "nats-users"]
     for overlay in OVERLAYS:
         for _workload, template in pod_templates(rendered[overlay]):
             for c in containers(template):
@@ -343,6 +343,83 @@ def test_cookie_secret_handling(rendered: dict[str, list[Obj]]) -> None:
                 ref = env["COOKIE_SECRET"]["valueFrom"]["secretKeyRef"]
                 assert ref["key"] == "COOKIE_SECRET"
                 assert ref["name"].startswith("culto-secrets")
+
+
+# ------------------------------------------------------------------ NATS users and TLS
+
+APP_ROLES = ("frontend", "api", "worker", "provision")
+NATS_USERS = (*APP_ROLES, "tail")
+
+
+def _tls_block(conf: str, indent: str) -> str:
+    match = re.search(rf"^{indent}tls \{{\n(.*?)^{indent}\}}", conf, re.MULTILINE | re.DOTALL)
+    assert match, f"no tls block indented {len(indent)}"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_nats_requires_a_user_per_role_over_tls(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = rendered[overlay]
+    conf = _nats_conf(objects)
+    users = re.findall(r'^\s*user: "([a-z]+)"\n\s*password: (\S+)$', conf, re.MULTILINE)
+    assert [u for u, _ in users] == list(NATS_USERS), "one user per role"
+    for user, password in users:
+        assert password == f"${user.upper()}_PASSWORD", "passwords come from the Secret"
+    assert "no_auth_user" not in conf, "every client must authenticate"
+    client_tls = _tls_block(conf, "")
+    for key, file in (("cert_file", "tls.crt"), ("key_file", "tls.key"), ("ca_file", "ca.crt")):
+        assert f'{key}: "/etc/nats-tls/{file}"' in client_tls
+    if overlay == "prod":  # routes: mutual TLS between the nodes
+        route_tls = _tls_block(conf, "  ")
+        assert "verify: true" in route_tls and 'ca_file: "/etc/nats-tls/ca.crt"' in route_tls
+    sts = one(objects, "StatefulSet", "nats")
+    (nats,) = containers(sts["spec"]["template"])
+    assert any(
+        ref.get("secretRef", {}).get("name", "").startswith("nats-users")
+        for ref in nats.get("envFrom", [])
+    )
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in nats["volumeMounts"]}
+    assert volumes[mounts["/etc/nats-tls"]]["secret"]["secretName"] == "nats-tls"
+    settings = config_data(objects)
+    assert settings["NATS_URL"].startswith("tls://"), "clients refuse a plaintext server"
+    ca_dir, ca_file = settings["NATS_CA_FILE"].rsplit("/", 1)
+    seen = set()
+    for workload, template in pod_templates(objects):
+        for c in containers(template):
+            if not c["image"].startswith("ghcr.io/cultotranscript/culto"):
+                continue
+            env = {e["name"]: e for e in c.get("env", [])}
+            user = env["NATS_USER"]["value"]
+            ref = env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert ref["name"].startswith("nats-users") and ref["key"] == f"{user.upper()}_PASSWORD"
+            assert workload["metadata"]["name"].endswith(user), "each role its own user"
+            seen.add(user)
+            pod_volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+            (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == ca_dir]
+            secret = pod_volumes[mount["name"]]["secret"]
+            # The CA certificate only: never the servers' private key.
+            assert secret["secretName"] == "nats-tls"
+            assert secret["items"] == [{"key": "ca.crt", "path": ca_file}]
+    assert seen == set(APP_ROLES)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_nats_certificate_from_cert_manager(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    objects = rendered[overlay]
+    ns = NAMESPACES[overlay]
+    cert = one(objects, "Certificate", "nats-tls")
+    spec = cert["spec"]
+    assert spec["secretName"] == "nats-tls"
+    assert {"server auth", "client auth"} <= set(spec["usages"]), "clients and routes"
+    host = urlsplit(config_data(objects)["NATS_URL"]).hostname
+    assert host in spec["dnsNames"]
+    assert {f"*.nats-headless.{ns}.svc", "*.nats-headless"} <= set(spec["dnsNames"])
+    issuer = one(objects, spec["issuerRef"]["kind"], spec["issuerRef"]["name"])
+    ca = one(objects, "Certificate", issuer["spec"]["ca"]["secretName"])
+    assert ca["spec"]["isCA"] is True
 
 
 # ------------------------------------------------------------------ image

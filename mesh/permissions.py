@@ -1,0 +1,266 @@
+"""Who may do what on NATS: one user per role, each with the least subject permissions it needs.
+
+Written once here; ``culto up`` renders its embedded server's configuration from it
+(:func:`server_config`) and the Kubernetes NATS configuration is checked against it
+(``tests/k8s``). The scheme is the classic one of nats-server: *users* with a password and
+``permissions`` (publish/subscribe allow lists) in the server's configuration file, all in the
+default account. Accounts or nkeys/JWTs would isolate tenants or let an operator issue
+credentials without touching the server's configuration; one application in one account needs
+neither, and passwords from a Secret are what Kubernetes hands out easily.
+
+Each role also gets its own reply inbox prefix (``_INBOX.<role>``): replies to its requests,
+its JetStream acks and its push consumers' deliveries arrive there, and no other role may
+subscribe to it, so a worker cannot read the replies the frontend receives.
+
+How the subjects come about (nats-py 2.x against nats-server 2.10+):
+
+- ``js.stream_info(S)`` / a KV or object-store handle: ``$JS.API.STREAM.INFO.<S>``;
+- an ephemeral or ordered consumer (``LiveFeed``, replays, KV watch/keys, object-store get):
+  ``$JS.API.CONSUMER.CREATE.<S>`` or ``….<S>.<name>[.<filter>]``, then ``CONSUMER.INFO``,
+  ``CONSUMER.MSG.NEXT`` (pull), ``CONSUMER.DELETE`` and flow-control replies ``$JS.FC.<S>.>``;
+- KV ``get``: ``$JS.API.DIRECT.GET.KV_<b>.$KV.<b>.<key>`` (buckets allow direct get);
+  ``put``/``create``/``update``/``purge``: a JetStream publish to ``$KV.<b>.<key>``;
+- object store ``get_info``: ``$JS.API.STREAM.MSG.GET.OBJ_<b>``; ``put``: publishes to
+  ``$O.<b>.C.<nuid>`` (chunks) and ``$O.<b>.M.<name>`` (meta), purging the old chunks
+  (``$JS.API.STREAM.PURGE.OBJ_<b>``) on overwrite/delete;
+- the pull consumer's acks, naks and progress pings: ``$JS.ACK.CULTO_JOBS.culto-workers.>``;
+- the micro service: ``$SRV.{PING,INFO,STATS}[.culto-videos[.<id>]]`` and its endpoints, and
+  it answers on the callers' reply subjects (``allow_responses``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from mesh.subjects import (
+    ABANDONED_JOBS_ADVISORY,
+    API_PREFIX,
+    ARTIFACTS_BUCKET,
+    EVENTS_ALL,
+    EVENTS_STREAM,
+    JOBS_PREFIX,
+    JOBS_STREAM,
+    VIDEOS_BUCKET,
+    WORKERS_CONSUMER,
+    YOUTUBE_INDEX_BUCKET,
+)
+
+Role = Literal["frontend", "api", "worker", "provision", "tail"]
+ROLES: tuple[Role, ...] = ("frontend", "api", "worker", "provision", "tail")
+
+_API = "$JS.API"
+_KV_VIDEOS = f"KV_{VIDEOS_BUCKET}"
+_KV_INDEX = f"KV_{YOUTUBE_INDEX_BUCKET}"
+_OBJ = f"OBJ_{ARTIFACTS_BUCKET}"
+
+
+@dataclass(frozen=True, slots=True)
+class Permissions:
+    """Allow lists of one NATS user (everything else is denied)."""
+
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+    allow_responses: bool = False
+
+
+def inbox_prefix(role: Role) -> str:
+    """The reply-subject prefix of ``role``'s connections (only it may subscribe there)."""
+    return f"_INBOX.{role}"
+
+
+def _info(*streams: str) -> tuple[str, ...]:
+    return tuple(f"{_API}.STREAM.INFO.{s}" for s in streams)
+
+
+def _consumers(stream: str) -> tuple[str, ...]:
+    """Ephemeral/ordered consumers on ``stream``: create, inspect, pull, delete, flow control."""
+    return (
+        f"{_API}.CONSUMER.CREATE.{stream}",
+        f"{_API}.CONSUMER.CREATE.{stream}.>",
+        f"{_API}.CONSUMER.INFO.{stream}.*",
+        f"{_API}.CONSUMER.MSG.NEXT.{stream}.*",
+        f"{_API}.CONSUMER.DELETE.{stream}.*",
+        f"$JS.FC.{stream}.>",
+    )
+
+
+# Reading events: the stream's last sequence (EventReader.last_seq), replays (pull consumers),
+# the live feed (ordered consumer) and the latest event per subject (direct get).
+_EVENTS_READ = (
+    *_info(EVENTS_STREAM),
+    *_consumers(EVENTS_STREAM),
+    f"{_API}.DIRECT.GET.{EVENTS_STREAM}.>",
+)
+# Readiness (mesh.provision.streams_present) looks at these three.
+_READINESS = _info(EVENTS_STREAM, JOBS_STREAM, _KV_VIDEOS)
+
+
+def _kv_read(stream: str) -> tuple[str, ...]:
+    return (
+        *_info(stream),
+        f"{_API}.DIRECT.GET.{stream}",
+        f"{_API}.DIRECT.GET.{stream}.>",
+        f"{_API}.STREAM.MSG.GET.{stream}",
+    )
+
+
+def _kv_write(bucket: str) -> tuple[str, ...]:
+    return (f"$KV.{bucket}.>",)
+
+
+def _objects(*, purge: bool) -> tuple[str, ...]:
+    """The artifact object store: read (info, chunks by ordered consumer) and write."""
+    return (
+        *_info(_OBJ),
+        f"{_API}.STREAM.NAMES",  # ObjectStore.get subscribes by subject: which stream has it
+        f"{_API}.STREAM.MSG.GET.{_OBJ}",
+        f"{_API}.DIRECT.GET.{_OBJ}.>",
+        *_consumers(_OBJ),
+        f"$O.{ARTIFACTS_BUCKET}.>",
+        *((f"{_API}.STREAM.PURGE.{_OBJ}",) if purge else ()),
+    )
+
+
+def _unique(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(s for group in groups for s in group))
+
+
+PERMISSIONS: Mapping[Role, Permissions] = {
+    # HTTP edge: calls the API service, follows and replays events, checks readiness. It stages
+    # a submit over 256 KiB in the object store (VideoApiClient.create), the one write it needs.
+    # It cannot publish events, write records or jobs, or purge anything.
+    "frontend": Permissions(
+        publish=_unique(
+            (f"{API_PREFIX}.*",),
+            _EVENTS_READ,
+            _READINESS,
+            # ArtifactStore.stage: a fresh name, so no purge of old chunks is ever needed.
+            (*_info(_OBJ), f"{_API}.STREAM.MSG.GET.{_OBJ}", f"$O.{ARTIFACTS_BUCKET}.>"),
+        ),
+        subscribe=(f"{inbox_prefix('frontend')}.>",),
+    ),
+    # Video API service: serves culto.api.videos.* (micro service + $SRV discovery), owns records
+    # (KV CAS, catalog watch), the YouTube index, queues and cancels jobs (publish, purge),
+    # settles abandoned jobs (advisory, get and delete the message), publishes video.deleted
+    # and job_abandoned errors, reads/deletes artifacts and takes staged requests.
+    "api": Permissions(
+        publish=_unique(
+            _READINESS,
+            _kv_read(_KV_VIDEOS),
+            _consumers(_KV_VIDEOS),  # Catalog: kv.watchall(); VideoStore.all: kv.keys()
+            _kv_write(VIDEOS_BUCKET),
+            _kv_read(_KV_INDEX),
+            _kv_write(YOUTUBE_INDEX_BUCKET),
+            (f"{JOBS_PREFIX}.process.*",),  # JobQueue.enqueue
+            (
+                *_info(JOBS_STREAM),
+                f"{_API}.STREAM.PURGE.{JOBS_STREAM}",  # JobQueue.cancel
+                f"{_API}.STREAM.MSG.GET.{JOBS_STREAM}",  # the abandoned job's message
+                f"{_API}.STREAM.MSG.DELETE.{JOBS_STREAM}",  # JobQueue.remove
+            ),
+            (EVENTS_ALL,),
+            _EVENTS_READ,  # fail_job decides from the stream what is already published
+            _objects(purge=True),
+        ),
+        subscribe=(
+            f"{API_PREFIX}.*",
+            "$SRV.*",
+            "$SRV.*.culto-videos",
+            "$SRV.*.culto-videos.*",
+            ABANDONED_JOBS_ADVISORY,
+            f"{inbox_prefix('api')}.>",
+        ),
+        allow_responses=True,
+    ),
+    # Worker: pulls jobs from the shared durable consumer (ack, nak, in-progress), reads its
+    # limits and the backlog (metrics), updates records, publishes events, reads the submitted
+    # transcript and stores the cleaned one. It cannot answer (or listen to) the API subjects,
+    # queue jobs, or touch the YouTube index.
+    "worker": Permissions(
+        publish=_unique(
+            _READINESS,
+            (
+                f"{_API}.CONSUMER.INFO.{JOBS_STREAM}.{WORKERS_CONSUMER}",
+                f"{_API}.CONSUMER.MSG.NEXT.{JOBS_STREAM}.{WORKERS_CONSUMER}",
+                f"$JS.ACK.{JOBS_STREAM}.{WORKERS_CONSUMER}.>",
+                f"{_API}.STREAM.MSG.GET.{JOBS_STREAM}",  # JobQueue.backlog: the oldest job
+            ),
+            _kv_read(_KV_VIDEOS),
+            _kv_write(VIDEOS_BUCKET),
+            (EVENTS_ALL,),
+            _EVENTS_READ,
+            _objects(purge=True),  # put_transcript overwrites on a redelivered job
+        ),
+        subscribe=(f"{inbox_prefix('worker')}.>",),
+    ),
+    # Provisioning is the JetStream administrator: streams, consumers, buckets (and operators'
+    # `nats stream backup/restore`, which also acknowledge and send snapshot chunks).
+    "provision": Permissions(
+        publish=(f"{_API}.>", "$JS.SNAPSHOT.>"),
+        subscribe=("_INBOX.>",),
+    ),
+    # `culto tail`: read-only. Follows and replays events, reads titles from the records.
+    "tail": Permissions(
+        publish=_unique(_EVENTS_READ, _kv_read(_KV_VIDEOS)),
+        subscribe=(f"{inbox_prefix('tail')}.>",),
+    ),
+}
+"""Role → allow lists. Anything not listed is refused by the server."""
+
+
+def _quote(value: str) -> str:
+    # A `$NAME` value is an environment variable reference nats-server expands (Kubernetes);
+    # anything else is a literal, JSON-quoted (the config format accepts JSON strings).
+    if value.startswith("$") and value[1:].replace("_", "").isalnum():
+        return value
+    return json.dumps(value)
+
+
+def _list(subjects: tuple[str, ...], indent: str) -> str:
+    inner = "".join(f"{indent}  {json.dumps(s)}\n" for s in subjects)
+    return f"[\n{inner}{indent}]"
+
+
+def authorization_block(passwords: Mapping[Role, str], *, indent: str = "") -> str:
+    """The ``authorization { users = [...] }`` block for these users' passwords.
+
+    Args:
+        passwords: Role → password, or ``$VARIABLE`` for one nats-server reads from its
+            environment (Kubernetes Secrets).
+        indent: Prefix of every line (to embed the block in YAML).
+    """
+    lines = [f"{indent}authorization {{", f"{indent}  users = ["]
+    for role in ROLES:
+        if role not in passwords:
+            continue
+        perms = PERMISSIONS[role]
+        pad = indent + "      "
+        lines.append(f"{indent}    {{")
+        lines.append(f"{pad}user: {json.dumps(role)}")
+        lines.append(f"{pad}password: {_quote(passwords[role])}")
+        lines.append(f"{pad}permissions: {{")
+        lines.append(f"{pad}  publish: {{ allow: {_list(perms.publish, pad + '  ')} }}")
+        lines.append(f"{pad}  subscribe: {{ allow: {_list(perms.subscribe, pad + '  ')} }}")
+        if perms.allow_responses:
+            lines.append(f"{pad}  allow_responses: true")
+        lines.append(f"{pad}}}")
+        lines.append(f"{indent}    }}")
+    lines.append(f"{indent}  ]")
+    lines.append(f"{indent}}}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """``python -m mesh.permissions [INDENT]``: the block for Kubernetes' ``nats.conf``, with
+    each password read by nats-server from ``$<ROLE>_PASSWORD`` (Secret ``nats-users``)."""
+    import sys
+
+    indent = " " * int(sys.argv[1]) if len(sys.argv) > 1 else ""
+    print(authorization_block({r: f"${r.upper()}_PASSWORD" for r in ROLES}, indent=indent), end="")
+
+
+if __name__ == "__main__":
+    main()
