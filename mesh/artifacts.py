@@ -1,9 +1,10 @@
 """Large per-video artifacts in the ``culto_artifacts`` object store.
 
-Names are ``<video_id>/input.json`` (a transcript submitted with the request),
-``<video_id>/transcript.json`` (the cleaned transcript the pipeline analysed) and
-``staged/<ref>`` (a submit request too large for one NATS message, until the API service takes
-it). Summaries are small and live in the video record itself.
+Names are ``<video_id>/input.json`` (a transcript submitted with the request) and
+``<video_id>/transcript.json`` (the cleaned transcript the pipeline analysed). A submit request
+too large for one NATS message waits in its own bucket, ``culto_staging`` (an hour at most),
+until the API service takes it: the frontend may write there and nowhere else. Summaries are
+small and live in the video record itself.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from nats.js.object_store import ObjectStore
 from culto.errors import CultoError, NotFound, PayloadTooLarge
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
-from mesh.subjects import ARTIFACTS_BUCKET, video_token
+from mesh.subjects import ARTIFACTS_BUCKET, STAGING_BUCKET, video_token
 from schemas.transcripts import Transcript
 from schemas.videos import TranscriptInput
 
 INPUT = "input.json"
 TRANSCRIPT = "transcript.json"
 ARTIFACT_NAMES = (INPUT, TRANSCRIPT)
-STAGED_PREFIX = "staged/"
 _STAGED_REF = re.compile(r"[0-9a-f]{32}")
 
 
@@ -37,13 +37,14 @@ class ArtifactStore:
 
     def __init__(self, mesh: MeshConnection) -> None:
         self._mesh = mesh
-        self._store: ObjectStore | None = None
+        self._stores: dict[str, ObjectStore] = {}
 
-    async def _bucket(self) -> ObjectStore:
-        if self._store is None:
-            with nats_errors(f"opening object store {ARTIFACTS_BUCKET}"):
-                self._store = await self._mesh.js.object_store(ARTIFACTS_BUCKET)
-        return self._store
+    async def _bucket(self, name: str = ARTIFACTS_BUCKET) -> ObjectStore:
+        store = self._stores.get(name)
+        if store is None:
+            with nats_errors(f"opening object store {name}"):
+                store = self._stores[name] = await self._mesh.js.object_store(name)
+        return store
 
     async def _put(self, video_id: str, name: str, data: bytes) -> None:
         store = await self._bucket()
@@ -82,9 +83,9 @@ class ArtifactStore:
         reference, and the API service takes it back with :meth:`take_staged`.
         """
         ref = uuid.uuid4().hex
-        store = await self._bucket()
+        store = await self._bucket(STAGING_BUCKET)
         with nats_errors("staging a large request"):
-            await store.put(f"{STAGED_PREFIX}{ref}", data)
+            await store.put(ref, data)
         return ref
 
     async def take_staged(self, ref: str, *, max_bytes: int) -> bytes:
@@ -96,8 +97,8 @@ class ArtifactStore:
         """
         if not _STAGED_REF.fullmatch(ref):
             raise NotFound("no such staged request")
-        store = await self._bucket()
-        name = f"{STAGED_PREFIX}{ref}"
+        store = await self._bucket(STAGING_BUCKET)
+        name = ref
         with nats_errors("reading a staged request"):
             info = await store.get_info(name)
         if (info.size or 0) > max_bytes:

@@ -43,6 +43,7 @@ from mesh.subjects import (
     EVENTS_STREAM,
     JOBS_PREFIX,
     JOBS_STREAM,
+    STAGING_BUCKET,
     VIDEOS_BUCKET,
     WORKERS_CONSUMER,
     YOUTUBE_INDEX_BUCKET,
@@ -55,6 +56,7 @@ _API = "$JS.API"
 _KV_VIDEOS = f"KV_{VIDEOS_BUCKET}"
 _KV_INDEX = f"KV_{YOUTUBE_INDEX_BUCKET}"
 _OBJ = f"OBJ_{ARTIFACTS_BUCKET}"
+_STAGING = f"OBJ_{STAGING_BUCKET}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +113,17 @@ def _kv_write(bucket: str) -> tuple[str, ...]:
     return (f"$KV.{bucket}.>",)
 
 
-def _objects(*, purge: bool) -> tuple[str, ...]:
-    """The artifact object store: read (info, chunks by ordered consumer) and write."""
+def _objects(bucket: str = ARTIFACTS_BUCKET, *, purge: bool) -> tuple[str, ...]:
+    """An object store: read (info, chunks by ordered consumer) and write."""
+    stream = f"OBJ_{bucket}"
     return (
-        *_info(_OBJ),
+        *_info(stream),
         f"{_API}.STREAM.NAMES",  # ObjectStore.get subscribes by subject: which stream has it
-        f"{_API}.STREAM.MSG.GET.{_OBJ}",
-        f"{_API}.DIRECT.GET.{_OBJ}.>",
-        *_consumers(_OBJ),
-        f"$O.{ARTIFACTS_BUCKET}.>",
-        *((f"{_API}.STREAM.PURGE.{_OBJ}",) if purge else ()),
+        f"{_API}.STREAM.MSG.GET.{stream}",
+        f"{_API}.DIRECT.GET.{stream}.>",
+        *_consumers(stream),
+        f"$O.{bucket}.>",
+        *((f"{_API}.STREAM.PURGE.{stream}",) if purge else ()),
     )
 
 
@@ -130,15 +133,17 @@ def _unique(*groups: tuple[str, ...]) -> tuple[str, ...]:
 
 PERMISSIONS: Mapping[Role, Permissions] = {
     # HTTP edge: calls the API service, follows and replays events, checks readiness. It stages
-    # a submit over 256 KiB in the object store (VideoApiClient.create), the one write it needs.
-    # It cannot publish events, write records or jobs, or purge anything.
+    # a submit over 256 KiB in its own bucket, culto_staging (VideoApiClient.create), the one
+    # write it needs: object names are encoded in subjects, so only a bucket of its own keeps
+    # it from overwriting another video's artifacts. It cannot publish events, write records or
+    # jobs, or purge anything.
     "frontend": Permissions(
         publish=_unique(
             (f"{API_PREFIX}.*",),
             _EVENTS_READ,
             _READINESS,
             # ArtifactStore.stage: a fresh name, so no purge of old chunks is ever needed.
-            (*_info(_OBJ), f"{_API}.STREAM.MSG.GET.{_OBJ}", f"$O.{ARTIFACTS_BUCKET}.>"),
+            (*_info(_STAGING), f"{_API}.STREAM.MSG.GET.{_STAGING}", f"$O.{STAGING_BUCKET}.>"),
         ),
         subscribe=(f"{inbox_prefix('frontend')}.>",),
     ),
@@ -164,6 +169,7 @@ PERMISSIONS: Mapping[Role, Permissions] = {
             (EVENTS_ALL,),
             _EVENTS_READ,  # fail_job decides from the stream what is already published
             _objects(purge=True),
+            _objects(STAGING_BUCKET, purge=True),  # ArtifactStore.take_staged
         ),
         subscribe=(
             f"{API_PREFIX}.*",

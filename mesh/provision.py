@@ -23,6 +23,7 @@ from mesh.subjects import (
     EVENTS_STREAM,
     JOBS_ALL,
     JOBS_STREAM,
+    STAGING_BUCKET,
     VIDEOS_BUCKET,
     WORKERS_CONSUMER,
     YOUTUBE_INDEX_BUCKET,
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 Action = Literal["created", "updated", "unchanged"]
 DUPLICATE_WINDOW = 120.0
 KV_HISTORY = 5
+STAGING_TTL = 3600.0
+"""A staged submit the API service never took (it crashed) is gone after an hour."""
 
 
 @dataclass(frozen=True)
@@ -164,12 +167,19 @@ async def _ensure_stream(jsm: JetStreamManager, desired: api.StreamConfig) -> Pr
 
 
 async def _ensure_bucket_stream(
-    jsm: JetStreamManager, stream: str, *, replicas: int, history: int | None
+    jsm: JetStreamManager,
+    stream: str,
+    *,
+    replicas: int,
+    history: int | None,
+    max_age: float | None = None,
 ) -> tuple[str, ...]:
     info = await jsm.stream_info(stream)
     updates: dict[str, Any] = {}
     if info.config.num_replicas != replicas:
         updates["num_replicas"] = replicas
+    if max_age is not None and info.config.max_age != max_age:
+        updates["max_age"] = max_age
     if history is not None and info.config.max_msgs_per_subject != history:
         updates["max_msgs_per_subject"] = history
     if updates:
@@ -197,18 +207,18 @@ async def _ensure_kv(mesh: MeshConnection, bucket: str, policy: StreamPolicy) ->
 
 
 async def _ensure_object_store(
-    mesh: MeshConnection, bucket: str, policy: StreamPolicy
+    mesh: MeshConnection, bucket: str, policy: StreamPolicy, *, ttl: float | None = None
 ) -> ProvisionStep:
     try:
         await mesh.js.object_store(bucket)
     except nats.js.errors.BucketNotFoundError:
         await mesh.js.create_object_store(
             bucket,
-            api.ObjectStoreConfig(storage=api.StorageType.FILE, replicas=policy.replicas),
+            api.ObjectStoreConfig(storage=api.StorageType.FILE, replicas=policy.replicas, ttl=ttl),
         )
         return ProvisionStep("object_store", bucket, "created")
     changed = await _ensure_bucket_stream(
-        mesh.jsm, f"OBJ_{bucket}", replicas=policy.replicas, history=None
+        mesh.jsm, f"OBJ_{bucket}", replicas=policy.replicas, history=None, max_age=ttl
     )
     return ProvisionStep("object_store", bucket, "updated" if changed else "unchanged", changed)
 
@@ -242,6 +252,7 @@ async def provision(mesh: MeshConnection, policy: StreamPolicy) -> list[Provisio
         steps.append(await _ensure_kv(mesh, VIDEOS_BUCKET, policy))
         steps.append(await _ensure_kv(mesh, YOUTUBE_INDEX_BUCKET, policy))
         steps.append(await _ensure_object_store(mesh, ARTIFACTS_BUCKET, policy))
+        steps.append(await _ensure_object_store(mesh, STAGING_BUCKET, policy, ttl=STAGING_TTL))
     for step in steps:
         log.info("provision: %s", step)
     return steps

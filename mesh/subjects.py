@@ -17,6 +17,7 @@ JOBS_STREAM = "CULTO_JOBS"
 VIDEOS_BUCKET = "culto_videos"
 YOUTUBE_INDEX_BUCKET = "culto_youtube_index"
 ARTIFACTS_BUCKET = "culto_artifacts"
+STAGING_BUCKET = "culto_staging"
 WORKERS_CONSUMER = "culto-workers"
 
 EVENTS_PREFIX = "culto.events"

@@ -21,6 +21,7 @@ async def test_provision_is_idempotent(isolated_mesh: Any) -> None:
         ("kv", "culto_videos"),
         ("kv", "culto_youtube_index"),
         ("object_store", "culto_artifacts"),
+        ("object_store", "culto_staging"),
     }
     assert await streams_present(env.mesh)
     events = await env.mesh.jsm.stream_info(EVENTS_STREAM)
