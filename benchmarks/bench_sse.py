@@ -50,6 +50,7 @@ async def run_server(nats_url: str, data_dir: str) -> None:
     from frontend_server.config import HubConfig
     from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
     from frontend_server.hub import EventHub
+    from frontend_server.limits import ClientLimits, RateLimitConfig
     from mesh.connection import MeshConnection
     from mesh.provision import StreamPolicy, provision
 
@@ -57,7 +58,9 @@ async def run_server(nats_url: str, data_dir: str) -> None:
     async with MeshConnection(nats_url, name="bench-frontend") as mesh:
         await provision(mesh, StreamPolicy())
         async with EventHub(mesh, config) as hub:
-            deps = {"hub": hub, "config": config}
+            # No per-client stream cap here: every benchmark client comes from 127.0.0.1.
+            unlimited = RateLimitConfig(streams_per_client=10**9)
+            deps = {"hub": hub, "config": config, "limits": ClientLimits(unlimited)}
             app = Application(
                 [
                     (r"/api/v2/events/stream", EventStreamHandler, deps),

@@ -28,6 +28,7 @@ from frontend_server.config import (
     check_exempt_paths,
     host_entry,
 )
+from frontend_server.limits import RateLimitConfig
 from mesh.connection import NatsCredentials
 from mesh.provision import StreamPolicy
 from ops.server import ListenConfig, proxy_networks
@@ -86,6 +87,9 @@ class Settings(BaseModel):
     csrf_exempt_paths: tuple[str, ...] = DEFAULT_CSRF_EXEMPT
     sse_heartbeat_interval: float = 30.0
     sse_client_buffer: int = 1000
+    rate_limit_per_minute: int = 600
+    rate_limit_burst: int = 120
+    max_streams_per_client: int = 100
     cookie_secret: SecretStr | None = None
     events_max_age: float = 30 * 86400.0
     stream_replicas: int = 1
@@ -179,6 +183,11 @@ class Settings(BaseModel):
                 client_buffer=self.sse_client_buffer,
                 heartbeat_interval=self.sse_heartbeat_interval,
             ),
+            limits=RateLimitConfig(
+                requests_per_minute=self.rate_limit_per_minute,
+                burst=self.rate_limit_burst,
+                streams_per_client=self.max_streams_per_client,
+            ),
         )
 
     @classmethod
@@ -212,6 +221,11 @@ class Settings(BaseModel):
             fields["csrf_exempt_paths"] = check_exempt_paths(_csv(env["CSRF_EXEMPT_PATHS"]))
         fields["sse_heartbeat_interval"] = _duration(env, "SSE_HEARTBEAT_INTERVAL", 30.0, 0.05)
         fields["sse_client_buffer"] = _int(env, "SSE_CLIENT_BUFFER", 1000, 1, 1_000_000)
+        fields["rate_limit_per_minute"] = _int(env, "CULTO_RATE_LIMIT", 600, 1, 10_000_000)
+        fields["rate_limit_burst"] = _int(env, "CULTO_RATE_BURST", 120, 1, 10_000_000)
+        fields["max_streams_per_client"] = _int(
+            env, "CULTO_MAX_STREAMS_PER_CLIENT", 100, 1, 1_000_000
+        )
         fields["events_max_age"] = _duration(env, "EVENTS_MAX_AGE", 30 * 86400.0, 0.0)
         fields["embedded_nats_port"] = _int(env, "CULTO_NATS_PORT", 4222, 0, 65535)
         fields["stream_replicas"] = _int(env, "CULTO_STREAM_REPLICAS", 1, 1, 5)

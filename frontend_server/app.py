@@ -30,6 +30,7 @@ from frontend_server.docs import (
 )
 from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
+from frontend_server.limits import ClientLimits
 from frontend_server.openapi import OpenApiHandler, render_openapi
 from frontend_server.security import (
     ForeignHostMatcher,
@@ -111,8 +112,9 @@ def make_app(
         alive: The process's own liveness check for ``/health`` (``culto up``: its NATS).
         collectors: Further metrics for ``/metrics`` (``culto up``: its workers').
     """
-    api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes}
-    events = {"hub": hub, "config": config.hub}
+    limits = ClientLimits(config.limits)  # one per application: per replica, see limits.py
+    api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes, "limits": limits}
+    events = {"hub": hub, "config": config.hub, "limits": limits}
     registry = make_registry(mesh, hub=hub, collectors=[hub.replay_seconds, *collectors])
     favicon = file_route(STATIC_DIR / "favicon.svg", "image/svg+xml", PAGE_CSP, max_age=86400)
     specs = [

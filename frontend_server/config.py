@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from culto.errors import ConfigError
 from culto.origins import normalize_origin
+from frontend_server.limits import RateLimitConfig
 from ops.server import ListenConfig
 
 MIN_SECRET_LENGTH = 16
@@ -90,6 +91,7 @@ class EdgeConfig:
             ``*`` = any); anything else is a 400 ``invalid_host`` (DNS rebinding).
         listen: Where to listen.
         hub: The SSE hub's bounds.
+        limits: Per-client request rate and open streams.
     """
 
     cookie_secret: str = field(repr=False)
@@ -99,6 +101,7 @@ class EdgeConfig:
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     listen: ListenConfig = field(default_factory=ListenConfig)
     hub: HubConfig = field(default_factory=HubConfig)
+    limits: RateLimitConfig = field(default_factory=RateLimitConfig)
 
     def __post_init__(self) -> None:
         if len(self.cookie_secret) < MIN_SECRET_LENGTH:

@@ -19,6 +19,7 @@ from tornado.web import GZipContentEncoding
 from culto.errors import CultoError, InvalidInput
 from frontend_server.config import HubConfig
 from frontend_server.hub import CloseReason, Connection, EventHub, Subscription
+from frontend_server.limits import ClientLimits
 from frontend_server.sse import encode_comment, encode_retry
 from ops.http import ApiError, BaseHandler
 
@@ -33,10 +34,11 @@ _MAX_ID_DIGITS = 19  # fits a uint64 stream sequence; longer is certainly not on
 class EventStreamHandler(BaseHandler):
     """``GET /api/v2/events/stream``: Server-Sent Events with replay and live hand-off."""
 
-    def initialize(self, hub: EventHub, config: HubConfig) -> None:
+    def initialize(self, hub: EventHub, config: HubConfig, limits: ClientLimits) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
         self.config = config
+        self.limits = limits
         self._conn: Connection | None = None
 
     def prepare(self) -> None:
@@ -53,6 +55,22 @@ class EventStreamHandler(BaseHandler):
             sub = self._subscription()
         except InvalidInput as exc:
             raise ApiError(400, exc.code, exc.message) from None
+        client = self.request.remote_ip or ""
+        if not self.limits.open_stream(client):
+            cap = self.limits.config.streams_per_client
+            raise ApiError(
+                429,
+                "too_many_streams",
+                f"this client already holds {cap} open event streams; one stream per tab,"
+                " filtered by video, is enough",
+                headers={"Retry-After": "5"},
+            )
+        try:
+            await self._stream(sub)
+        finally:
+            self.limits.close_stream(client)
+
+    async def _stream(self, sub: Subscription) -> None:
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
@@ -136,7 +154,7 @@ def _sequence(raw: str | None) -> int | None:
 class EventsHealthHandler(BaseHandler):
     """``GET /api/v2/events/health``: 200 while the hub is fed by NATS, else 503."""
 
-    def initialize(self, hub: EventHub, config: HubConfig) -> None:
+    def initialize(self, hub: EventHub, config: HubConfig, limits: ClientLimits) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
         self.config = config

@@ -67,8 +67,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
         409: "Video already submitted (details.existing_id)",
         413: "Body too large",
         422: "Validation failed (the message names the field)",
+        429: "Too many requests or open streams from this client (Retry-After)",
         503: "NATS or the video API service is unavailable",
         504: "The video API service did not answer in time",
+        507: "The event store's disk is full (writes only; Retry-After)",
     }
     err = {"$ref": REF.format(model="ErrorReply")}
     return {str(s): {"description": text[s], "content": _content(err)} for s in statuses}
@@ -208,7 +210,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
                 "parameters": list_params,
                 "responses": {
                     "200": {"description": "One page", "content": _content(m["VideoPage"])},
-                    **_errors(422, 503, 504),
+                    **_errors(422, 429, 503, 504),
                 },
             },
             "post": {
@@ -221,7 +223,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
                         "headers": {"Location": {"schema": {"type": "string"}}},
                         "content": _content(m["VideoDTO"]),
                     },
-                    **_errors(400, 403, 409, 413, 422, 503, 504),
+                    **_errors(400, 403, 409, 413, 422, 429, 503, 504, 507),
                 },
             },
         },
@@ -231,7 +233,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
                 "summary": "One video (with summary once PROCESSED)",
                 "responses": {
                     "200": {"description": "The video", "content": _content(m["VideoDTO"])},
-                    **_errors(400, 404, 503, 504),
+                    **_errors(400, 404, 429, 503, 504),
                 },
             },
             "delete": {
@@ -239,7 +241,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
                 "security": xsrf,
                 "responses": {
                     "204": {"description": "Deleted"},
-                    **_errors(400, 403, 404, 503, 504),
+                    **_errors(400, 403, 404, 429, 503, 504, 507),
                 },
             },
         },
@@ -252,7 +254,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
                         "description": "text/event-stream; each data line is one event",
                         "content": {"text/event-stream": {"schema": m["AnyEvent"]}},
                     },
-                    **_errors(400),
+                    **_errors(400, 429),
                 },
             }
         },

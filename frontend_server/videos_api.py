@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from frontend_server.limits import ClientLimits, rate_headers
 from frontend_server.security import SecureHandler
 from mesh.catalog_client import VideoApiClient
 from ops.http import ApiError, validation_error
@@ -47,13 +48,25 @@ def video_id_or_400(raw: str) -> str:
 class _VideoApiHandler(SecureHandler):
     """Shared plumbing: the API client and the body size limit."""
 
-    def initialize(self, api: VideoApiClient, max_body_bytes: int) -> None:
+    def initialize(self, api: VideoApiClient, max_body_bytes: int, limits: ClientLimits) -> None:
         """Per-application dependencies (no globals)."""
         self.api = api
         self.max_body_bytes = 2 * max_body_bytes + _BODY_OVERHEAD
+        self.limits = limits
 
     def prepare(self) -> None:
-        """Refuse oversized bodies with a JSON 413 before parsing them."""
+        """Refuse a client over its request rate (429), then oversized bodies (413)."""
+        decision = self.limits.take(self.request.remote_ip or "")
+        headers = rate_headers(decision, self.limits.config)
+        if not decision.allowed:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many requests from this client; retry in {decision.retry_after} s",
+                headers=headers,
+            )
+        for name, value in headers.items():
+            self.set_header(name, value)
         if len(self.request.body or b"") > self.max_body_bytes:
             raise ApiError(
                 413,

@@ -82,16 +82,24 @@ class ApiError(Exception):
         code: Stable machine code.
         message: One human sentence (safe to show).
         details: Optional structured context.
+        headers: Response headers the error needs (``Retry-After`` of a 429).
     """
 
     def __init__(
-        self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = dict(details or {})
+        self.headers = dict(headers or {})
 
     def describe(self) -> tuple[int, str, str, dict[str, Any]]:
         """``(status, code, message, details)``."""
@@ -334,6 +342,9 @@ class BaseHandler(RequestHandler):
             self.set_header("Retry-After", "10")
         if status == 405:
             self.set_header("Allow", ", ".join(allowed_methods(type(self))))
+        if isinstance(exc, ApiError):
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
         self.finish(error_body(code, message, details))
 
     def log_exception(

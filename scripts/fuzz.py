@@ -31,7 +31,14 @@ EXAMPLES = "6"
 
 def start_culto_up(data_dir: Path) -> tuple[subprocess.Popen[str], str, list[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "CULTO_", "PORT"))}
-    env.update(CULTO_DATA_DIR=str(data_dir), CULTO_NATS_PORT="0")
+    # The fuzzer is one very busy client: lift the per-client rate limit, or most of its cases
+    # would only see 429s.
+    env.update(
+        CULTO_DATA_DIR=str(data_dir),
+        CULTO_NATS_PORT="0",
+        CULTO_RATE_LIMIT="1000000",
+        CULTO_RATE_BURST="1000000",
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "culto_app.cli", "up", "--port", "0"],
         env=env,

@@ -55,7 +55,14 @@ def nats(tmp_path: Path) -> Iterator[NatsProcess]:
 def test_500_clients_resume_exactly_after_a_frontend_is_killed(
     tmp_path: Path, nats: NatsProcess, request: pytest.FixtureRequest
 ) -> None:
-    env = culto_env(tmp_path / "data", NATS_URL=nats.url, CULTO_ENV="dev", PORT="0")
+    env = culto_env(
+        tmp_path / "data",
+        NATS_URL=nats.url,
+        CULTO_ENV="dev",
+        PORT="0",
+        # Every client of this test comes from 127.0.0.1: lift the per-client stream cap.
+        CULTO_MAX_STREAMS_PER_CLIENT=str(CLIENTS),
+    )
     provisioning = CultoProcess(["provision"], env)
     assert provisioning.wait(60) == 0, provisioning.output
     frontends = [CultoProcess(["frontend"], env) for _ in range(2)]

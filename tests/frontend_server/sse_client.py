@@ -24,6 +24,7 @@ from culto_app.settings import Settings
 from frontend_server.config import HubConfig
 from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
+from frontend_server.limits import ClientLimits, RateLimitConfig
 from mesh.connection import MeshConnection
 from mesh.replay import EventReader
 
@@ -265,7 +266,7 @@ async def serve_events(
     config = hub_config or settings.edge_config().hub
     hub = EventHub(mesh, config, reader=reader)
     await hub.open()
-    deps = {"hub": hub, "config": config}
+    deps = {"hub": hub, "config": config, "limits": ClientLimits(RateLimitConfig())}
     app = Application(
         [
             (r"/api/v2/events/stream", EventStreamHandler, deps),

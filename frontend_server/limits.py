@@ -1,0 +1,134 @@
+"""Per-client abuse limits of the edge: a token bucket for REST requests, a cap on open streams.
+
+A *client* is its address (``request.remote_ip``, which honours ``X-Forwarded-For`` only from
+``TRUSTED_PROXIES``); once accounts exist it becomes the authenticated identity. Limits are
+kept in this process: with N frontend replicas behind a load balancer a client may get up to N
+times the rate (use session affinity, or divide the figures by N). Memory stays bounded: idle
+full buckets are forgotten when the table grows past ``MAX_CLIENTS``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from culto.errors import ConfigError
+
+MAX_CLIENTS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    """The limits of one client.
+
+    Attributes:
+        requests_per_minute: REST requests a client may make per minute, on average.
+        burst: Requests it may make at once (the bucket's size).
+        streams_per_client: Event streams it may hold open at once.
+    """
+
+    requests_per_minute: int = 600
+    burst: int = 120
+    streams_per_client: int = 100
+
+    def __post_init__(self) -> None:
+        if self.requests_per_minute < 1 or self.burst < 1:
+            raise ConfigError("CULTO_RATE_LIMIT: must allow at least 1 request")
+        if self.streams_per_client < 1:
+            raise ConfigError("CULTO_MAX_STREAMS_PER_CLIENT: must be at least 1")
+
+    @property
+    def policy(self) -> str:
+        """The ``RateLimit-Policy`` header value: the burst per window of seconds."""
+        window = math.ceil(self.burst * 60 / self.requests_per_minute)
+        return f"{self.burst};w={window}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer for one request, and what the ``RateLimit-*`` headers say."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int
+    """Seconds until the bucket is full again."""
+    retry_after: int
+    """Seconds until one request is allowed again (0 when allowed)."""
+
+
+class ClientLimits:
+    """The token buckets and stream counts of every client of one application.
+
+    Args:
+        config: The limits.
+        clock: Monotonic seconds (tests pass their own).
+    """
+
+    def __init__(
+        self, config: RateLimitConfig, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._rate = config.requests_per_minute / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._streams: dict[str, int] = {}
+
+    @property
+    def config(self) -> RateLimitConfig:
+        """The limits."""
+        return self._config
+
+    def take(self, key: str) -> Decision:
+        """Spend one request of ``key``'s bucket, if it has one."""
+        now = self._clock()
+        capacity = float(self._config.burst)
+        tokens, at = self._buckets.get(key, (capacity, now))
+        tokens = min(capacity, tokens + (now - at) * self._rate)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        if key not in self._buckets and len(self._buckets) >= MAX_CLIENTS:
+            self._forget_idle(now)
+        self._buckets[key] = (tokens, now)
+        reset = math.ceil((capacity - tokens) / self._rate)
+        retry = 0 if allowed else max(1, math.ceil((1.0 - tokens) / self._rate))
+        return Decision(allowed, self._config.burst, int(tokens), reset, retry)
+
+    def _forget_idle(self, now: float) -> None:
+        capacity = float(self._config.burst)
+        for key, (tokens, at) in list(self._buckets.items()):
+            if tokens + (now - at) * self._rate >= capacity:
+                del self._buckets[key]  # full again: forgetting it changes nothing
+
+    def open_stream(self, key: str) -> bool:
+        """Count one more open stream of ``key``; False (nothing counted) over the cap."""
+        count = self._streams.get(key, 0)
+        if count >= self._config.streams_per_client:
+            return False
+        self._streams[key] = count + 1
+        return True
+
+    def close_stream(self, key: str) -> None:
+        """One stream of ``key`` ended."""
+        count = self._streams.get(key, 0) - 1
+        if count > 0:
+            self._streams[key] = count
+        else:
+            self._streams.pop(key, None)
+
+
+def rate_headers(decision: Decision, config: RateLimitConfig) -> dict[str, str]:
+    """The IETF ``RateLimit-*`` headers (draft-ietf-httpapi-ratelimit-headers-07) of a decision,
+    plus ``Retry-After`` when the request was refused."""
+    headers = {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(decision.reset),
+        "RateLimit-Policy": config.policy,
+    }
+    if not decision.allowed:
+        headers["Retry-After"] = str(decision.retry_after)
+    return headers
