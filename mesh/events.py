@@ -95,7 +95,11 @@ def decode_event(
     if event.video_id != parsed[0] or event.type != parsed[1]:
         log.warning("skipping event seq=%s: body does not match subject %s", seq, subject)
         return None
-    return StoredEvent(seq, subject, parsed[0], parsed[1], data, event, time)
+    # Re-encoded from the validated DTO, never relayed as stored: fields a publisher added
+    # (forged or from a newer version) do not reach a browser. Our own publishers write this
+    # very encoding, so honest events come out byte for byte as they went in.
+    canonical = event.model_dump_json().encode()
+    return StoredEvent(seq, subject, parsed[0], parsed[1], canonical, event, time)
 
 
 def decode_js_msg(msg: Msg) -> StoredEvent | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import random
 from collections.abc import Callable
@@ -452,3 +453,27 @@ async def test_stalled_resumes_cannot_hold_the_replay_slots(
         assert srv.hub.stats().slow_client_drops == 3
         for client in (*stalled, honest):
             await client.close()
+
+
+async def test_relayed_events_are_re_encoded_from_the_dtos(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    # Regression (issue 11, finding 1): the edge relayed stored events byte for byte, so fields
+    # a forger added reached every browser.
+    vid = new_video_id()
+    forged = {
+        "type": "video.status",
+        "timestamp": "2026-11-30T12:00:00.000Z",
+        "video_id": vid,
+        "status": "PROCESSING",
+        "progress": 10,
+        "message": "ok",
+        "injected": "<script>alert(1)</script>",
+    }
+    async with serve_events(mesh, settings) as srv:
+        client = await SSEClient.open(srv.port, query=[("video_id", vid)])
+        ack = await mesh.js.publish(f"culto.events.{vid}.video.status", json.dumps(forged).encode())
+        (frame,) = await client.until_seq(ack.seq)
+        assert "injected" not in frame.data and "script" not in frame.data
+        assert frame.json()["message"] == "ok" and frame.json()["progress"] == 10
+        await client.close()
