@@ -90,6 +90,7 @@ class Settings(BaseModel):
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
     max_streams_per_client: int = 100
+    max_connections_per_second: int = 100
     cookie_secret: SecretStr | None = None
     events_max_age: float = 30 * 86400.0
     stream_replicas: int = 1
@@ -129,6 +130,7 @@ class Settings(BaseModel):
             port=self.port,
             max_body_bytes=2 * self.max_transcript_bytes + 2**20,
             trusted_proxies=self.trusted_proxies,
+            connections_per_second=self.max_connections_per_second,
         )
 
     def stream_policy(self) -> StreamPolicy:
@@ -225,6 +227,9 @@ class Settings(BaseModel):
         fields["rate_limit_burst"] = _int(env, "CULTO_RATE_BURST", 120, 1, 10_000_000)
         fields["max_streams_per_client"] = _int(
             env, "CULTO_MAX_STREAMS_PER_CLIENT", 100, 1, 1_000_000
+        )
+        fields["max_connections_per_second"] = _int(
+            env, "CULTO_MAX_CONNECTIONS_PER_SECOND", 100, 1, 1_000_000
         )
         fields["events_max_age"] = _duration(env, "EVENTS_MAX_AGE", 30 * 86400.0, 0.0)
         fields["embedded_nats_port"] = _int(env, "CULTO_NATS_PORT", 4222, 0, 65535)

@@ -3,8 +3,8 @@
 A *client* is its address (``request.remote_ip``, which honours ``X-Forwarded-For`` only from
 ``TRUSTED_PROXIES``); once accounts exist it becomes the authenticated identity. Limits are
 kept in this process: with N frontend replicas behind a load balancer a client may get up to N
-times the rate (use session affinity, or divide the figures by N). Memory stays bounded: idle
-full buckets are forgotten when the table grows past ``MAX_CLIENTS``.
+times the rate (use session affinity, or divide the figures by N). The buckets are
+:class:`culto.buckets.TokenBuckets` (memory stays bounded).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from culto.buckets import TokenBuckets
 from culto.errors import ConfigError
-
-MAX_CLIENTS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +70,7 @@ class ClientLimits:
         self, config: RateLimitConfig, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._config = config
-        self._clock = clock
-        self._rate = config.requests_per_minute / 60.0
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._buckets = TokenBuckets(config.requests_per_minute / 60.0, config.burst, clock=clock)
         self._streams: dict[str, int] = {}
 
     @property
@@ -83,25 +80,10 @@ class ClientLimits:
 
     def take(self, key: str) -> Decision:
         """Spend one request of ``key``'s bucket, if it has one."""
-        now = self._clock()
-        capacity = float(self._config.burst)
-        tokens, at = self._buckets.get(key, (capacity, now))
-        tokens = min(capacity, tokens + (now - at) * self._rate)
-        allowed = tokens >= 1.0
-        if allowed:
-            tokens -= 1.0
-        if key not in self._buckets and len(self._buckets) >= MAX_CLIENTS:
-            self._forget_idle(now)
-        self._buckets[key] = (tokens, now)
-        reset = math.ceil((capacity - tokens) / self._rate)
-        retry = 0 if allowed else max(1, math.ceil((1.0 - tokens) / self._rate))
+        allowed, tokens = self._buckets.take(key)
+        reset = math.ceil((self._config.burst - tokens) / self._buckets.rate)
+        retry = 0 if allowed else self._buckets.seconds_until(tokens, 1.0)
         return Decision(allowed, self._config.burst, int(tokens), reset, retry)
-
-    def _forget_idle(self, now: float) -> None:
-        capacity = float(self._config.burst)
-        for key, (tokens, at) in list(self._buckets.items()):
-            if tokens + (now - at) * self._rate >= capacity:
-                del self._buckets[key]  # full again: forgetting it changes nothing
 
     def open_stream(self, key: str) -> bool:
         """Count one more open stream of ``key``; False (nothing counted) over the cap."""

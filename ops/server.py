@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import math
 from asyncio import Future
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from tornado.netutil import bind_sockets
 from tornado.routing import URLSpec
 from tornado.web import Application, RequestHandler
 
+from culto.buckets import TokenBuckets
 from culto.errors import ConfigError
 from mesh.connection import MeshConnection
 from ops.handlers import HealthHandler, Liveness, MetricsHandler, ReadyHandler
@@ -75,18 +77,24 @@ class ListenConfig:
         trusted_proxies: IPs or CIDR networks of the proxies in front (``TRUSTED_PROXIES``):
             only a request whose peer is one of them may set the client's address and scheme
             through :data:`FORWARDED_HEADERS`; anyone else's are removed.
+        connections_per_second: New connections one peer address may open per second, on
+            average (bursts of four seconds' worth); trusted proxies are not limited, since
+            they carry every client.
     """
 
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 2**20
     trusted_proxies: tuple[str, ...] = ()
+    connections_per_second: float = 100.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"PORT: must be between 0 and 65535, got {self.port}")
         if self.max_body_bytes < 1:
             raise ConfigError("max_body_bytes: must be positive")
+        if self.connections_per_second <= 0:
+            raise ConfigError("CULTO_MAX_CONNECTIONS_PER_SECOND: must be positive")
         proxy_networks(self.trusted_proxies)
 
 
@@ -252,6 +260,16 @@ class _HeaderLimit(HTTPMessageDelegate):
             self._inner.on_connection_close()
 
 
+_JSON_429_BODY = error_body(
+    "too_many_connections", "too many new connections from this address; retry in a second"
+)
+_JSON_429 = (
+    b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json; charset=utf-8\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+    % (len(_JSON_429_BODY), _JSON_429_BODY)
+)
+
+
 class JsonErrorsHTTPServer(HTTPServer):
     """An ``HTTPServer`` whose own refusals are JSON too.
 
@@ -261,9 +279,18 @@ class JsonErrorsHTTPServer(HTTPServer):
     (which Tornado answers with nothing at all) are read up to 1 MiB and refused with a 431.
     """
 
-    def initialize(self, *args: Any, trusted_proxies: Sequence[str] = (), **kwargs: Any) -> None:
-        """Tornado's arguments, plus the proxies whose forwarded headers are believed."""
+    def initialize(
+        self,
+        *args: Any,
+        trusted_proxies: Sequence[str] = (),
+        connections_per_second: float = 100.0,
+        **kwargs: Any,
+    ) -> None:
+        """Tornado's arguments, plus the proxies whose forwarded headers are believed and the
+        new-connection rate allowed per peer address."""
         self.trusted_proxies = proxy_networks(trusted_proxies)
+        rate = connections_per_second
+        self.connections = TokenBuckets(rate, max(1, math.ceil(4 * rate)))
         super().initialize(*args, **kwargs)
 
     def start_request(
@@ -274,7 +301,12 @@ class JsonErrorsHTTPServer(HTTPServer):
         return _HeaderLimit(inner, request_conn, self.trusted_proxies)
 
     def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
-        """Serve ``stream`` with the refusal rewritten (see the class docstring)."""
+        """Serve ``stream`` with the refusal rewritten (see the class docstring); a peer over
+        its connection rate gets a JSON 429 and the connection is closed."""
+        peer = str(address[0]) if address else ""
+        if not _within(peer, self.trusted_proxies) and not self.connections.take(peer)[0]:
+            stream.write(_JSON_429).add_done_callback(lambda _: stream.close())
+            return
         write = stream.write
 
         def json_refusal(data: bytes | memoryview, *args: Any, **kwargs: Any) -> Future[None]:
@@ -300,6 +332,7 @@ def listen(
         # unless the peer is one of the trusted proxies.
         xheaders=True,
         trusted_proxies=config.trusted_proxies,
+        connections_per_second=config.connections_per_second,
         max_body_size=config.max_body_bytes,
         max_header_size=_READ_HEADER_BYTES,
     )

@@ -38,6 +38,7 @@ def start_culto_up(data_dir: Path) -> tuple[subprocess.Popen[str], str, list[str
         CULTO_NATS_PORT="0",
         CULTO_RATE_LIMIT="1000000",
         CULTO_RATE_BURST="1000000",
+        CULTO_MAX_CONNECTIONS_PER_SECOND="1000000",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "culto_app.cli", "up", "--port", "0"],

@@ -258,7 +258,12 @@ class Worker(AsyncResource):
             await msg.term()
         except Exception as exc:  # a bug or an unexpected library error: retry, then fail
             log.exception("%s: unexpected error in stage %s", self.name, ctx.stage)
-            wrapped = TransientStageError(f"unexpected error: {type(exc).__name__}: {exc}")
+            # The exception's text stays in the log: it may quote what a remote server sent.
+            wrapped = TransientStageError(
+                f"unexpected error in {ctx.stage or 'the pipeline'} ({type(exc).__name__});"
+                " will retry",
+                code="internal_error",
+            )
             retried = await self._retry_or_fail(msg, job, ctx.stage, attempt, wrapped)
             outcome = Outcome.RETRIED if retried else Outcome.FAILED
         finally:

@@ -60,8 +60,9 @@ def test_500_clients_resume_exactly_after_a_frontend_is_killed(
         NATS_URL=nats.url,
         CULTO_ENV="dev",
         PORT="0",
-        # Every client of this test comes from 127.0.0.1: lift the per-client stream cap.
+        # Every client of this test comes from 127.0.0.1: lift the per-client limits.
         CULTO_MAX_STREAMS_PER_CLIENT=str(CLIENTS),
+        CULTO_MAX_CONNECTIONS_PER_SECOND=str(10 * CLIENTS),
     )
     provisioning = CultoProcess(["provision"], env)
     assert provisioning.wait(60) == 0, provisioning.output

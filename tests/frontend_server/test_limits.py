@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from culto.buckets import MAX_KEYS
 from culto.errors import ConfigError
-from frontend_server.limits import MAX_CLIENTS, ClientLimits, RateLimitConfig, rate_headers
+from frontend_server.limits import ClientLimits, RateLimitConfig, rate_headers
 from mesh.connection import MeshConnection
 from tests.frontend_server.sse_client import SSEClient
 from tests.support import Http, StartEdge, assert_json_error, eventually
@@ -56,11 +57,11 @@ def test_stream_caps_count_per_client() -> None:
 def test_memory_stays_bounded_by_forgetting_full_buckets() -> None:
     clock = Clock()
     limits = ClientLimits(RateLimitConfig(requests_per_minute=60, burst=2), clock=clock)
-    for i in range(MAX_CLIENTS):
+    for i in range(MAX_KEYS):
         limits.take(f"c{i}")
     clock.now += 10  # every bucket is full again
     limits.take("newcomer")
-    assert len(limits._buckets) == 1
+    assert len(limits._buckets) == 1  # private: no public count of remembered clients
 
 
 @pytest.mark.parametrize(

@@ -275,3 +275,15 @@ async def test_huge_headers_get_a_json_431(edge: RunningServer) -> None:
 async def test_ordinary_headers_still_pass(http: Http) -> None:
     headers = {"X-Padding": "a" * 8000}
     assert (await http.request("GET", "/api/v2/videos/", headers=headers)).code == 200
+
+
+_HEALTH = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+async def test_a_connection_flood_from_one_address_gets_a_json_429(start_edge: StartEdge) -> None:
+    # Issue 11, finding 4: new connections per second per address are bounded.
+    server = await start_edge(max_connections_per_second=2)  # a burst of 8, then 2 a second
+    answers = [(await _raw_exchange(server.port, _HEALTH))[0] for _ in range(12)]
+    refused = [head for head in answers if head.startswith(b"HTTP/1.1 429 ")]
+    assert refused and len(refused) <= 4, [a.split(b"\r\n")[0] for a in answers]
+    assert answers[0].startswith(b"HTTP/1.1 200 ")
