@@ -252,7 +252,8 @@ async def test_error_before_the_pipeline_does_not_stop_the_worker(
             monkeypatch.setattr(worker._store, "find", flaky_find)
             video = await client.create(submit())
             await wait_status(client, video.id, VideoStatus.PROCESSED)
-            assert failed == [video.id] and worker.jobs_done == 1
+            await eventually(lambda: worker.jobs_done == 1, what="the ack")
+            assert failed == [video.id]
 
 
 async def test_interrupted_finish_is_completed_once_outside_the_duplicate_window(
