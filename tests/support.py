@@ -12,7 +12,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import IO, Any
 
@@ -222,3 +225,31 @@ def pid_alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+class SyncClient:
+    """A blocking cookie-keeping JSON client (for tests that drive ``culto`` subprocesses or a
+    browser): it fetches the XSRF token before its first state-changing request."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        self.token = ""
+
+    def call(
+        self, method: str, path: str, body: object = None, *, timeout: float = 30
+    ) -> tuple[int, Any]:
+        """``(status, JSON body or None)``; never raises on HTTP errors."""
+        if method not in ("GET", "HEAD") and not self.token:
+            self.token = self.call("GET", "/api/v2/csrf")[1]["csrf_token"]
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("X-XSRFToken", self.token)
+        try:
+            with self.opener.open(request, timeout=timeout) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")

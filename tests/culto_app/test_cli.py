@@ -11,12 +11,12 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import NatsProcess
+from tests.support import SyncClient
 
 CULTO = [sys.executable, "-m", "culto_app.cli"]
 
@@ -34,28 +34,6 @@ def run(
     return subprocess.run(
         CULTO + args, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-
-
-class Browser:
-    """Just enough of a browser: cookies, XSRF header, JSON."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        self.token = ""
-
-    def call(self, method: str, path: str, body: object = None) -> tuple[int, object]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if self.token:
-            request.add_header("X-XSRFToken", self.token)
-        try:
-            with self.opener.open(request, timeout=10) as response:
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
 
 
 @pytest.fixture
@@ -90,10 +68,7 @@ def test_culto_up_processes_a_video_and_stops_cleanly_on_sigterm(
     culto_up: tuple[subprocess.Popen[str], str],
 ) -> None:
     proc, url = culto_up
-    browser = Browser(url)
-    status, body = browser.call("GET", "/api/v2/csrf")
-    assert status == 200 and isinstance(body, dict)
-    browser.token = body["csrf_token"]
+    browser = SyncClient(url)
     status, video = browser.call(
         "POST",
         "/api/v2/videos/",
@@ -252,8 +227,7 @@ def test_tail_finds_culto_up_and_prints_readable_lines(
     )
     assert tail.stdout is not None and tail.stderr is not None
     assert "waiting for events" in tail.stderr.readline()
-    browser = Browser(url)
-    browser.token = browser.call("GET", "/api/v2/csrf")[1]["csrf_token"]  # type: ignore[index]
+    browser = SyncClient(url)
     body = {"title": "Culto de sábado", "transcript": {"content": "Leiam João 3:16 comigo."}}
     assert browser.call("POST", "/api/v2/videos/", body)[0] == 201
     lines: list[str] = []

@@ -9,7 +9,6 @@ their paths are printed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -21,11 +20,12 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import SyncClient
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -204,31 +204,8 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
-class ApiClient:
-    """Cookie-keeping JSON client, for what a test does outside the browser."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        self.token = ""
-
-    def call(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
-        if method != "GET" and not self.token:
-            self.token = self.call("GET", "/api/v2/csrf")[1]["csrf_token"]
-        request = urllib.request.Request(
-            self.base + path,
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-        )
-        request.add_header("Content-Type", "application/json")
-        if self.token:
-            request.add_header("X-XSRFToken", self.token)
-        try:
-            with self.opener.open(request, timeout=10) as response:
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
+class ApiClient(SyncClient):
+    """The test's own JSON client, for what a test does outside the browser."""
 
     def stream_ids(self, after: int, until: int, timeout: float = 15) -> list[int]:
         """Ids of every event after ``after`` up to ``until``, read back over SSE."""

@@ -4,18 +4,14 @@ readiness, and recovery by itself once space is freed."""
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
 
-from tests.support import CultoProcess, culto_env
+from tests.support import CultoProcess, SyncClient, culto_env
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 
@@ -41,23 +37,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-class Client:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        self.token = self.call("GET", "/api/v2/csrf")[1]["csrf_token"]
-
-    def call(self, method: str, path: str, body: object = None) -> tuple[int, dict[str, object]]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if getattr(self, "token", None):
-            request.add_header("X-XSRFToken", str(self.token))
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"{}")
+class Client(SyncClient):
+    """The test's client, with its two shortcuts."""
 
     def submit(self, size: int) -> tuple[int, dict[str, object]]:
         content = SERMON * max(1, size // len(SERMON.encode()))
