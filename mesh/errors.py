@@ -23,7 +23,6 @@ from culto.errors import (
     NotFound,
     PayloadTooLarge,
     StorageFull,
-    lookup,
     mapped_errors,
 )
 
@@ -94,13 +93,6 @@ NATS_ERRORS: ErrorTable = {
     nats.errors.Error: _other,
 }
 """nats-py exception class → our error (most specific class first along the MRO)."""
-
-
-def translate(exc: BaseException, context: str) -> CultoError:
-    """Map one exception to a :class:`CultoError` whose message names ``context``."""
-    if isinstance(exc, CultoError):
-        return exc
-    return (lookup(NATS_ERRORS, exc) or _other)(exc, context)
 
 
 @contextmanager

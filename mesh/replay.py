@@ -12,13 +12,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 
-import nats.errors
-import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
+from culto.errors import NotFound
 from mesh.connection import MeshConnection
-from mesh.errors import nats_errors, translate
+from mesh.errors import nats_errors
 from mesh.events import StoredEvent, decode_event, decode_js_msg
 from mesh.retry import retry_transient
 from mesh.subjects import EVENTS_STREAM, event_subject
@@ -131,11 +130,10 @@ class EventReader:
 
     async def _last(self, subject: str) -> StoredEvent | None:
         try:
-            raw = await self._mesh.jsm.get_last_msg(EVENTS_STREAM, subject, direct=True)
-        except nats.js.errors.NotFoundError:
-            return None
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise translate(exc, "reading the latest events") from exc
+            with nats_errors("reading the latest events"):
+                raw = await self._mesh.jsm.get_last_msg(EVENTS_STREAM, subject, direct=True)
+        except NotFound:
+            return None  # no event of this type for this video yet
         if raw.seq is None or raw.data is None:
             return None
         return decode_event(raw.seq, raw.subject or subject, raw.data)

@@ -35,7 +35,7 @@ from culto.errors import ConfigError
 from mesh.connection import MeshConnection
 from ops.handlers import HealthHandler, Liveness, MetricsHandler, ReadyHandler
 from ops.http import SECURITY_HEADERS, JsonNotFoundHandler, error_body
-from ops.metrics import ExtraStats, HttpMetrics, StatsSource, make_registry
+from ops.metrics import ExtraStats, HttpMetrics, make_registry
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +362,6 @@ def route_names(specs: list[URLSpec]) -> dict[type[RequestHandler], str]:
 def make_ops_app(
     mesh: MeshConnection,
     *,
-    hub: StatsSource | None = None,
     extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
     collectors: Sequence[Collector] = (),
 ) -> Application:
@@ -370,11 +369,10 @@ def make_ops_app(
 
     Args:
         mesh: The process's connection (readiness and metrics).
-        hub: An SSE hub to export (frontend only).
         extra_stats: The role's stats: a callable returning a mapping or dataclass of numbers
             (gauges ``culto_<name>``), or ``{prefix: callable}`` (``culto_<prefix>_<name>``).
     """
-    registry = make_registry(mesh, hub=hub, extra=extra_stats, collectors=collectors)
+    registry = make_registry(mesh, extra=extra_stats, collectors=collectors)
     specs = ops_routes(mesh, registry)
     metrics = HttpMetrics(registry, route_names(specs))
     return Application(
