@@ -15,7 +15,10 @@ are chosen from this tree by the same MRO search (``ops.http``).
     │   ├── PayloadTooLarge      over a size limit (a request, a transcript)
     │   └── TranscriptError      unreadable / empty / malformed transcript
     │       └── TranscriptTooLarge  over CULTO_MAX_TRANSCRIPT_BYTES
-    ├── NotFound                 unknown video (or other record)
+    ├── AccessError              the caller may not do this
+    │   ├── Unauthenticated      no (valid) credentials where they are needed
+    │   └── Forbidden            readable, but the caller's role or scope does not allow it
+    ├── NotFound                 unknown video (or other record), or one the caller may not read
     ├── Conflict                 already exists, or a compare-and-set lost too often
     ├── JobCancelled             a stale job: its video was deleted, re-queued or settled
     ├── MeshError                NATS / JetStream trouble
@@ -101,6 +104,24 @@ class TranscriptTooLarge(TranscriptError):
     code = "transcript_too_large"
 
 
+class AccessError(CultoError):
+    """The caller may not do this (see ``access.policy``)."""
+
+    code = "access_denied"
+
+
+class Unauthenticated(AccessError):
+    """Credentials are missing, malformed, expired or revoked where they are needed."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(AccessError):
+    """The caller may read the resource but its role or token scope does not allow the action."""
+
+    code = "forbidden"
+
+
 class NotFound(CultoError):
     """The named record does not exist."""
 
@@ -170,6 +191,9 @@ ERROR_CLASSES: dict[str, type[CultoError]] = {
         PayloadTooLarge,
         TranscriptError,
         TranscriptTooLarge,
+        AccessError,
+        Unauthenticated,
+        Forbidden,
         NotFound,
         Conflict,
         JobCancelled,

@@ -18,6 +18,8 @@ VIDEOS_BUCKET = "culto_videos"
 YOUTUBE_INDEX_BUCKET = "culto_youtube_index"
 ARTIFACTS_BUCKET = "culto_artifacts"
 STAGING_BUCKET = "culto_staging"
+IDENTITY_BUCKET = "culto_identity"
+SESSIONS_BUCKET = "culto_sessions"
 WORKERS_CONSUMER = "culto-workers"
 
 EVENTS_PREFIX = "culto.events"

@@ -43,8 +43,10 @@ from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError, RequestHandler
 
 from culto.errors import (
+    AccessError,
     Conflict,
     CultoError,
+    Forbidden,
     InvalidInput,
     MeshError,
     MeshTimeout,
@@ -52,6 +54,7 @@ from culto.errors import (
     PayloadTooLarge,
     StorageFull,
     TranscriptTooLarge,
+    Unauthenticated,
     lookup,
 )
 
@@ -110,6 +113,9 @@ STATUS_BY_ERROR: dict[type[CultoError], int] = {
     InvalidInput: 422,
     PayloadTooLarge: 413,
     TranscriptTooLarge: 413,
+    AccessError: 403,
+    Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     MeshError: 503,

@@ -1,0 +1,262 @@
+"""Identity DTOs: users, channels, memberships, API tokens, sessions, and their API bodies.
+
+Records (``*Record``) are what the ``culto_identity`` and ``culto_sessions`` KV buckets store;
+DTOs are what the HTTP API shows. Secrets never appear in a DTO: a password only as its slow
+hash, a token's secret only as its SHA-256 (``secret_hash``), a session id only as the key of
+its record (its SHA-256). The one exception is :class:`TokenCreated`, the reply that shows a
+new token once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from schemas.timestamps import UtcDatetime, utc_now
+
+DEFAULT_CHANNEL_ID = "default"
+"""The instance's default channel: videos stored before channels existed belong to it."""
+
+CHANNEL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+USER_ID_PATTERN = r"^u_[0-9a-f]{32}$"
+TOKEN_ID_PATTERN = r"^t_[0-9a-f]{16}$"
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if not _EMAIL.fullmatch(value) or len(value) > 254:
+        raise ValueError("not an email address (expected name@example.org)")
+    return value
+
+
+Email = Annotated[
+    str, Field(max_length=320, examples=["pastor@example.org"]), AfterValidator(_email)
+]
+ChannelId = Annotated[str, Field(pattern=CHANNEL_ID_PATTERN, examples=[DEFAULT_CHANNEL_ID])]
+UserId = Annotated[str, Field(pattern=USER_ID_PATTERN)]
+TokenId = Annotated[str, Field(pattern=TOKEN_ID_PATTERN)]
+
+
+class ChannelRole(StrEnum):
+    """A user's role in one channel; each includes the rights of the ones before it."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        """0 for viewer, 1 for editor, 2 for owner."""
+        return _RANKS[self]
+
+
+_RANKS = {ChannelRole.VIEWER: 0, ChannelRole.EDITOR: 1, ChannelRole.OWNER: 2}
+
+
+class Visibility(StrEnum):
+    """Who may read a channel's videos without being a member."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class TokenScope(StrEnum):
+    """What an API token may do (within its user's rights, see ``access.policy``)."""
+
+    READ = "read"
+    WRITE = "write"
+    PUBLISH = "publish"
+    ADMIN = "admin"
+
+
+# -- records ------------------------------------------------------------------------------------
+
+
+class UserDTO(BaseModel):
+    """A user as the API shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UserId
+    email: Email
+    admin: bool = False
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+
+
+class UserRecord(UserDTO):
+    """A stored user: the DTO plus the password's hash (``scrypt$…``, see ``access.secrets``)."""
+
+    password_hash: str
+
+    def public(self) -> UserDTO:
+        """The user without its hash."""
+        return UserDTO.model_validate(self.model_dump(include=set(UserDTO.model_fields)))
+
+
+class ChannelDTO(BaseModel):
+    """A channel (a church's tenant): its videos, members and visibility."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: ChannelId
+    name: str = Field(min_length=1, max_length=200)
+    visibility: Visibility = Visibility.PRIVATE
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+
+
+class MemberDTO(BaseModel):
+    """One user's role in one channel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel_id: ChannelId
+    user_id: UserId
+    role: ChannelRole
+
+
+class TokenDTO(BaseModel):
+    """An API token as listed (never its secret)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: TokenId
+    user_id: UserId
+    name: str = Field(default="", max_length=200)
+    scope: TokenScope
+    channel_id: ChannelId | None = None
+    expires_at: UtcDatetime | None = None
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    last_used_at: UtcDatetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        """True once ``expires_at`` has passed."""
+        return self.expires_at is not None and now >= self.expires_at
+
+
+class TokenRecord(TokenDTO):
+    """A stored token: the DTO plus the SHA-256 of its secret (hex)."""
+
+    secret_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    def public(self) -> TokenDTO:
+        """The token without its hash."""
+        return TokenDTO.model_validate(self.model_dump(include=set(TokenDTO.model_fields)))
+
+
+class SessionRecord(BaseModel):
+    """A browser session, stored under the SHA-256 of its id (the id itself is only in the
+    signed cookie). ``once`` marks a one-time login link: it becomes a session when used."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: UserId
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    expires_at: UtcDatetime
+    once: bool = False
+
+    def expired(self, now: datetime) -> bool:
+        """True once ``expires_at`` has passed."""
+        return now >= self.expires_at
+
+
+# -- API bodies ---------------------------------------------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    """``POST /api/v2/auth/login``: an email and password, or the secret of a one-time link
+    (``/login#once=…``, printed by ``culto up`` on its first run)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: Email | None = None
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    once: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{20,100}$")
+
+
+class MeChannel(BaseModel):
+    """A channel the caller belongs to, with its role there."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: ChannelId
+    name: str
+    role: ChannelRole
+    visibility: Visibility
+
+
+class MeDTO(BaseModel):
+    """``GET /api/v2/auth/me``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user: UserDTO
+    channels: list[MeChannel]
+
+
+class ChannelCreate(BaseModel):
+    """``POST /api/v2/channels`` (admin)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    visibility: Visibility = Visibility.PRIVATE
+    id: ChannelId | None = Field(default=None, description="Chosen id; generated when omitted")
+
+
+class MemberPut(BaseModel):
+    """``PUT /api/v2/channels/{id}/members/{user_id}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: ChannelRole
+
+
+class TokenCreate(BaseModel):
+    """``POST /api/v2/tokens``: a token of the caller (an admin may name another user)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="", max_length=200)
+    scope: TokenScope = TokenScope.READ
+    channel_id: ChannelId | None = None
+    expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+    user_id: UserId | None = None
+
+
+class TokenCreated(TokenDTO):
+    """The reply to a token creation: the token itself, shown this once."""
+
+    token: str
+
+
+class UserCreate(BaseModel):
+    """``POST /api/v2/users`` (admin). Without a password one is generated and shown once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: Email
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+    admin: bool = False
+
+
+class UserCreated(BaseModel):
+    """The reply to a user creation (``password`` only when it was generated)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user: UserDTO
+    password: str | None = None
+
+
+class PublishAccepted(BaseModel):
+    """``POST /api/v2/events/publish``: where the event landed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = Field(ge=1)
+    duplicate: bool
