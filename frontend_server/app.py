@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from tornado.routing import Rule, URLSpec
 from tornado.web import Application, StaticFileHandler
 
+from frontend_server.auth import Authenticator
 from frontend_server.config import EdgeConfig
 from frontend_server.docs import (
     DOCS_CSP,
@@ -43,6 +44,7 @@ from frontend_server.security import (
 from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from mesh.directory import Directory
 from ops.handlers import Liveness
 from ops.http import ApiError, JsonNotFoundHandler
 from ops.metrics import HttpMetrics, make_registry
@@ -99,6 +101,7 @@ def make_app(
     mesh: MeshConnection,
     api_client: VideoApiClient,
     hub: EventHub,
+    directory: Directory,
     alive: Liveness | None = None,
     collectors: Sequence[Collector] = (),
 ) -> Application:
@@ -109,6 +112,7 @@ def make_app(
         mesh: The process's connection (readiness and metrics).
         api_client: Client of the video API service.
         hub: The running SSE hub.
+        directory: The replica's view of users, channels, tokens and sessions.
         alive: The process's own liveness check for ``/health`` (``culto up``: its NATS).
         collectors: Further metrics for ``/metrics`` (``culto up``: its workers').
     """
@@ -187,9 +191,9 @@ def make_app(
         metrics_registry=registry,
         serve_traceback=False,
         compress_response=False,  # never gzip the SSE stream
-        xsrf_cookies=True,
+        xsrf_cookies=True,  # Tornado calls check_xsrf_cookie; ours is session-bound (auth.py)
         cookie_secret=config.cookie_secret,
-        xsrf_cookie_kwargs={"samesite": "Lax"},
+        authenticator=Authenticator(directory, config.cookie_secret),
         csrf_exempt_paths=config.csrf_exempt_paths,
     )
     app.add_transform(cors_transform(config.allowed_origins))

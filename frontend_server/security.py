@@ -1,9 +1,10 @@
 """Browser security of the edge: XSRF tokens and CORS.
 
-XSRF uses Tornado's ``xsrf_cookies`` (a signed-free double-submit token: the ``_xsrf`` cookie
-must match a masked copy sent by the page). The copy is accepted in the ``X-XSRFToken``,
-``X-CSRF-Token`` or ``X-CSRFToken`` header, or the ``_xsrf`` form/query field. Paths listed in
-``EdgeConfig.csrf_exempt_paths`` skip the check (exact match, or the path followed by ``/``).
+XSRF: state-changing requests carry the token of :meth:`Authenticator.xsrf_token` (bound to
+the session, see :mod:`frontend_server.auth`) in the ``X-XSRFToken``, ``X-CSRF-Token`` or
+``X-CSRFToken`` header, or the ``_xsrf`` form field. Bearer-token requests need none. Paths
+listed in ``EdgeConfig.csrf_exempt_paths`` skip the check (exact match, or the path followed by
+``/``).
 
 CORS is applied by an output transform so that it covers every handler, including the SSE
 stream and error responses: an allowed ``Origin`` gets ``Access-Control-Allow-Origin`` echoed
@@ -18,7 +19,6 @@ Host check (DNS rebinding): a request whose ``Host`` names a host outside
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,13 +26,17 @@ from tornado.httputil import HTTPHeaders, HTTPServerRequest
 from tornado.routing import Matcher
 from tornado.web import OutputTransform, RequestHandler
 
+from access.policy import Principal
 from culto.origins import normalize_origin
+from frontend_server.auth import Authenticator, Caller
 from frontend_server.config import ANY_HOST
 from ops.http import ApiError, BaseHandler, allowed_methods, printable
 
-ALLOWED_METHODS = ("GET", "POST", "DELETE", "OPTIONS")
+ALLOWED_METHODS = ("GET", "POST", "PUT", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = (
+    "Authorization",
     "Content-Type",
+    "Idempotency-Key",
     "Last-Event-ID",
     "X-XSRFToken",
     "X-CSRF-Token",
@@ -54,13 +58,42 @@ def is_exempt(path: str, exempt_paths: Iterable[str]) -> bool:
 
 
 class XsrfMixin(RequestHandler):
-    """Tornado's XSRF check with the extra header name, exempt paths and a JSON 403."""
+    """The caller of each request (:mod:`frontend_server.auth`) and the XSRF check bound to it.
 
-    def check_xsrf_cookie(self) -> None:
-        """Verify the token copy against the ``_xsrf`` cookie.
+    The application's ``authenticator`` setting resolves callers; the check skips bearer-token
+    requests, unimplemented methods (their answer is the 405) and exempt paths.
+    """
+
+    _caller: Caller | None = None
+
+    @property
+    def authenticator(self) -> Authenticator:
+        """This application's authenticator."""
+        auth: Authenticator = self.settings["authenticator"]
+        return auth
+
+    @property
+    def caller(self) -> Caller:
+        """Who sent this request (resolved once).
 
         Raises:
-            ApiError: 403 ``xsrf_failed`` when the token is missing or does not match.
+            Unauthenticated: a bad bearer token.
+            InvalidInput: a token in the query string.
+        """
+        if self._caller is None:
+            self._caller = self.authenticator.caller(self)
+        return self._caller
+
+    @property
+    def principal(self) -> Principal:
+        """The caller's principal (anonymous without credentials)."""
+        return self.caller.principal
+
+    def check_xsrf_cookie(self) -> None:
+        """Verify the XSRF token against the caller's session (or pre-login nonce).
+
+        Raises:
+            XsrfFailed: 403 ``xsrf_failed`` when the token is missing or not this caller's.
         """
         if (self.request.method or "").upper() not in allowed_methods(type(self)):
             return  # Tornado checks XSRF before the method: the true answer is the 405 next
@@ -69,20 +102,7 @@ class XsrfMixin(RequestHandler):
         given = self.get_argument("_xsrf", None) or next(
             (v for h in XSRF_HEADERS if (v := self.request.headers.get(h))), None
         )
-        if not given:
-            raise ApiError(
-                403,
-                "xsrf_failed",
-                "XSRF token missing: GET /api/v2/csrf, then send the token in X-XSRFToken",
-            )
-        if "_xsrf" not in self.request.cookies:
-            raise ApiError(
-                403, "xsrf_failed", "XSRF cookie missing: GET /api/v2/csrf to receive it"
-            )
-        _, token, _ = self._decode_xsrf_token(given)
-        _, expected, _ = self._get_raw_xsrf_token()
-        if not token or not hmac.compare_digest(token, expected):
-            raise ApiError(403, "xsrf_failed", "XSRF token does not match the _xsrf cookie")
+        self.authenticator.check_xsrf(self, self.caller, given)
 
 
 class CorsTransform(OutputTransform):

@@ -21,6 +21,7 @@ from frontend_server.config import EdgeConfig
 from frontend_server.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from mesh.directory import Directory
 from ops.handlers import Liveness
 from ops.server import RunningServer, listen
 
@@ -44,12 +45,13 @@ async def serve_frontend(
     Raises:
         OSError: when the port cannot be bound.
     """
-    async with EventHub(mesh, config.hub) as hub:
+    async with Directory(mesh) as directory, EventHub(mesh, config.hub) as hub:
         app = make_app(
             config,
             mesh=mesh,
             api_client=VideoApiClient(mesh),
             hub=hub,
+            directory=directory,
             alive=alive,
             collectors=collectors,
         )

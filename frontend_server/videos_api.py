@@ -120,4 +120,4 @@ class CsrfHandler(SecureHandler):
     def get(self) -> None:
         """Reading ``xsrf_token`` sets the cookie when the client has none yet."""
         self.set_header("Cache-Control", "no-store")
-        self.write_json(CsrfTokenDTO(csrf_token=self.xsrf_token.decode()))
+        self.write_json(CsrfTokenDTO(csrf_token=self.authenticator.xsrf_token(self, self.caller)))

@@ -171,6 +171,15 @@ class IdentityStore:
         pointer = await self.read(email_key(email), _Pointer)
         return None if pointer is None else await self.read(user_key(pointer.id), UserRecord)
 
+    async def any_user(self) -> bool:
+        """Whether at least one user exists (one stream-info call, no key scan)."""
+        prefix = f"$KV.{IDENTITY_BUCKET}.user."
+        with nats_errors("counting users"):
+            info = await self._mesh.jsm.stream_info(
+                f"KV_{IDENTITY_BUCKET}", subjects_filter=prefix + ">"
+            )
+        return bool(info.state.subjects)
+
     async def channel(self, channel_id: str) -> ChannelDTO | None:
         """One channel."""
         return await self.read(channel_key(channel_id), ChannelDTO)

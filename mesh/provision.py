@@ -21,8 +21,10 @@ from mesh.subjects import (
     ARTIFACTS_BUCKET,
     EVENTS_ALL,
     EVENTS_STREAM,
+    IDENTITY_BUCKET,
     JOBS_ALL,
     JOBS_STREAM,
+    SESSIONS_BUCKET,
     STAGING_BUCKET,
     VIDEOS_BUCKET,
     WORKERS_CONSUMER,
@@ -36,6 +38,9 @@ DUPLICATE_WINDOW = 120.0
 KV_HISTORY = 5
 STAGING_TTL = 3600.0
 """A staged submit the API service never took (it crashed) is gone after an hour."""
+SESSIONS_TTL = 15 * 86400.0
+"""Sessions last 14 days (``services.identity.accounts.SESSION_DAYS``); the bucket forgets one a
+day later, whether or not anyone logged out."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,9 @@ async def _ensure_bucket_stream(
     return tuple(updates)
 
 
-async def _ensure_kv(mesh: MeshConnection, bucket: str, policy: StreamPolicy) -> ProvisionStep:
+async def _ensure_kv(
+    mesh: MeshConnection, bucket: str, policy: StreamPolicy, *, ttl: float | None = None
+) -> ProvisionStep:
     try:
         await mesh.js.key_value(bucket)
     except nats.js.errors.BucketNotFoundError:
@@ -197,11 +204,12 @@ async def _ensure_kv(mesh: MeshConnection, bucket: str, policy: StreamPolicy) ->
                 history=KV_HISTORY,
                 storage=api.StorageType.FILE,
                 replicas=policy.replicas,
+                ttl=ttl,
             )
         )
         return ProvisionStep("kv", bucket, "created")
     changed = await _ensure_bucket_stream(
-        mesh.jsm, f"KV_{bucket}", replicas=policy.replicas, history=KV_HISTORY
+        mesh.jsm, f"KV_{bucket}", replicas=policy.replicas, history=KV_HISTORY, max_age=ttl
     )
     return ProvisionStep("kv", bucket, "updated" if changed else "unchanged", changed)
 
@@ -251,6 +259,8 @@ async def provision(mesh: MeshConnection, policy: StreamPolicy) -> list[Provisio
         steps.append(await _ensure_consumer(mesh.jsm, policy))
         steps.append(await _ensure_kv(mesh, VIDEOS_BUCKET, policy))
         steps.append(await _ensure_kv(mesh, YOUTUBE_INDEX_BUCKET, policy))
+        steps.append(await _ensure_kv(mesh, IDENTITY_BUCKET, policy))
+        steps.append(await _ensure_kv(mesh, SESSIONS_BUCKET, policy, ttl=SESSIONS_TTL))
         steps.append(await _ensure_object_store(mesh, ARTIFACTS_BUCKET, policy))
         steps.append(await _ensure_object_store(mesh, STAGING_BUCKET, policy, ttl=STAGING_TTL))
     for step in steps:

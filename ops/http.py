@@ -348,6 +348,8 @@ class BaseHandler(RequestHandler):
             self.set_header("Retry-After", "10")
         if status == 405:
             self.set_header("Allow", ", ".join(allowed_methods(type(self))))
+        elif status == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="culto"')
         if isinstance(exc, ApiError):
             for name, value in exc.headers.items():
                 self.set_header(name, value)

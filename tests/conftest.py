@@ -30,9 +30,11 @@ from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
 from mesh.embedded import EmbeddedNatsServer
+from mesh.identity_store import IdentityStore
 from mesh.provision import provision
 from ops.server import RunningServer
 from services.api.service import VideoApiService
+from services.identity.accounts import Accounts
 from tests.support import ALLOWED_ORIGIN, Http, StartEdge
 
 
@@ -284,6 +286,12 @@ def api_service(
     _enter(io_loop, service)
     yield service
     _exit(io_loop, service)
+
+
+@pytest.fixture
+def accounts(mesh: MeshConnection) -> Accounts:
+    """Account operations on the test mesh (users, channels, tokens), as the CLI uses them."""
+    return Accounts(IdentityStore(mesh))
 
 
 @pytest.fixture

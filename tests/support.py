@@ -14,7 +14,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +25,8 @@ from typing import IO, Any
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
 from ops.server import RunningServer
+from schemas.identity import ChannelRole, TokenScope
+from services.identity.accounts import Accounts
 
 StartEdge = Callable[..., Awaitable[RunningServer]]
 """``await start_edge(**setting_overrides)``: another frontend, stopped after the test."""
@@ -131,6 +136,51 @@ async def eventually(
         if loop.time() > deadline:
             raise TimeoutError(f"{what} not reached within {timeout}s")
         await asyncio.sleep(interval)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A test user with an API token (see :func:`make_member`)."""
+
+    user_id: str
+    email: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The ``Authorization`` header of its token."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_member(
+    accounts: Accounts,
+    *,
+    admin: bool = False,
+    roles: Mapping[str, ChannelRole] | None = None,
+    scope: TokenScope = TokenScope.ADMIN,
+    channel: str | None = None,
+    expires_in: timedelta | None = None,
+    password: str = "correct horse battery",
+) -> Member:
+    """A user (``password``) with ``roles`` per channel and one token of ``scope``."""
+    email = f"user-{uuid.uuid4().hex[:12]}@example.org"
+    created = await accounts.add_user(email, password, admin=admin)
+    for channel_id, role in (roles or {}).items():
+        await accounts.grant(channel_id, created.user.id, role)
+    token = await accounts.create_token(
+        created.user.id, scope=scope, channel_id=channel, expires_in=expires_in
+    )
+    return Member(created.user.id, email, token.token)
+
+
+async def known_to_edge(http: Http, member: Member) -> None:
+    """Wait until the edge's directory knows ``member``'s token (the KV watch is asynchronous)."""
+
+    async def accepted() -> bool:
+        response = await http.request("GET", "/api/v2/auth/me", headers=member.auth)
+        return response.code != 401
+
+    await eventually(accepted, what="the edge accepting a new token")
 
 
 CULTO = [sys.executable, "-m", "culto_app.cli"]

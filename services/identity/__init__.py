@@ -1,0 +1,1 @@
+"""Accounts: users, channels, memberships, API tokens and browser sessions (CONTRACTS §9)."""
