@@ -1,6 +1,12 @@
-// CultoTranscript page: submit sermons, a live list fed by one SSE stream, a video view.
+// CultoTranscript page: sign in, submit sermons, a live list fed by one SSE stream, a video view.
 // No build step and no external assets; talks to its own origin only (see docs/integration.md
 // for a page on another origin). Rendering lives in render.js.
+//
+// Who is signed in decides what the page offers: GET /api/v2/auth/me (401 = anonymous) gives the
+// user and a role per channel; the submit form appears only for an admin or an editor/owner of
+// some channel, Delete only on videos of such channels. Signing in or out changes what the
+// server lets this browser read, so the page then renews the XSRF token (it is bound to the
+// session), reloads the list and opens a new event stream.
 "use strict";
 
 const state = {
@@ -8,9 +14,17 @@ const state = {
   lastEventId: 0,      // highest SSE id applied: duplicates are ignored, resumes start after it
   listLoaded: false,
   source: null,
+  opened: false,       // the current stream has been open once (a later open is a reconnect)
   fetching: new Map(), // id -> "an event arrived meanwhile", for VideoDTOs being fetched
+  missing: new Set(),  // ids answered 404: deleted, or not readable by this user
   spoken: new Map(),   // id -> last announced "status message", so screen readers hear changes only
+  epoch: 0,            // bumped when the user changes: answers to older requests are dropped
+  me: undefined,       // undefined: not known yet; null: anonymous; else GET /api/v2/auth/me
+  meStale: false,      // the last GET /api/v2/auth/me failed (not a 401): ask again when live
+  submitChannels: [],  // channels the user may submit to: [{id, name, visibility}]
 };
+const WRITE_ROLES = new Set(["editor", "owner"]);
+const DEFAULT_CHANNEL = "default";
 const $ = (id) => document.getElementById(id);
 
 // --- HTTP: JSON, XSRF token, errors as {status, code, message, details} ------------------------
@@ -46,9 +60,230 @@ async function api(method, path, body, retried) {
       await csrf(true);
       return api(method, path, body, true);
     }
-    throw Object.assign(new Error(err.message), { status: reply.status, code: err.code, details: err.details });
+    throw Object.assign(new Error(err.message), {
+      status: reply.status, code: err.code, details: err.details,
+      retryAfter: Number(reply.headers.get("Retry-After")) || null,
+    });
   }
   return data;
+}
+
+// --- who is signed in -------------------------------------------------------------------------
+
+function channelOf(video) {
+  return video.channel_id || DEFAULT_CHANNEL;   // videos stored before channels: the default one
+}
+
+function mayDelete(video) {
+  const me = state.me;
+  if (!me) return false;
+  if (me.user.admin) return true;
+  return me.channels.some((c) => c.id === channelOf(video) && WRITE_ROLES.has(c.role));
+}
+
+// Ask the server who this browser is; returns true when the user changed.
+async function loadMe() {
+  const before = state.me ? state.me.user.id : state.me;
+  let me = null;
+  try {
+    me = await api("GET", "/api/v2/auth/me");
+  } catch (err) {
+    if (err.status !== 401) {   // not "anonymous": the server could not say; ask again later
+      state.meStale = true;
+      if (state.me === undefined) { state.me = null; renderAuth(); }
+      return false;
+    }
+  }
+  state.meStale = false;
+  let channels = [];
+  if (me) {
+    channels = me.channels.filter((c) => WRITE_ROLES.has(c.role));
+    if (me.user.admin) {          // an admin may submit to every channel
+      try { channels = await api("GET", "/api/v2/channels"); } catch (_) { /* keep its own */ }
+    }
+  }
+  state.me = me;
+  state.submitChannels = channels;
+  renderAuth();
+  return (me ? me.user.id : null) !== before;
+}
+
+function renderAuth() {
+  const me = state.me;
+  const known = me !== undefined;
+  const canSubmit = !!me && state.submitChannels.length > 0;
+  $("auth-loading").hidden = known;
+  $("account").hidden = !known;
+  $("account-signed-in").hidden = !me;
+  $("signin-jump").hidden = !known || !!me;
+  $("signin-card").hidden = !known || !!me;
+  $("readonly-card").hidden = !me || canSubmit;
+  $("submit-card").hidden = !canSubmit;
+  $("account-email").textContent = me ? me.user.email : "";
+  $("account-email").title = me ? me.user.email : "";
+  $("account-admin").hidden = !(me && me.user.admin);
+
+  const select = $("f-channel");
+  const previous = select.value;
+  select.replaceChildren(...state.submitChannels.map((c) =>
+    Render.el("option", { value: c.id }, c.name + (c.visibility === "public" ? " (public)" : ""))));
+  const ids = state.submitChannels.map((c) => c.id);
+  select.value = ids.includes(previous) ? previous : ids.includes(DEFAULT_CHANNEL) ? DEFAULT_CHANNEL : ids[0] || "";
+
+  $("list-empty-title").textContent = me ? "No sermons yet." : "No public sermons yet.";
+  $("list-empty-hint").textContent = canSubmit
+    ? "Paste a transcript or a YouTube link in the form to analyse your first sermon. It will appear here and update live."
+    : me ? "Sermons of your channels appear here and update live."
+      : "Sign in to submit sermons. Public sermons appear here and update live.";
+  renderList();
+  if (currentId()) renderDetail();
+}
+
+// The user changed (signed in or out): the old XSRF token is void, the list and the stream
+// show what the previous user could read. Start both again.
+function restartLive() {
+  state.epoch += 1;
+  if (state.source) state.source.close();
+  state.source = null;
+  state.videos.clear();
+  state.fetching.clear();
+  state.missing.clear();
+  state.spoken.clear();
+  state.lastEventId = 0;
+  state.listLoaded = false;
+  renderList();
+  if (currentId()) renderDetail();
+  connect();
+}
+
+async function signIn(body) {
+  await api("POST", "/api/v2/auth/login", body);
+  csrfToken = null;                 // bound to the anonymous browser: fetch the session's own
+  await loadMe();
+  restartLive();
+  if (location.pathname === "/login") history.replaceState(null, "", "/" + location.hash);
+  $("announcer").textContent = state.me ? "Signed in as " + state.me.user.email + "." : "";
+}
+
+function loginMessage(err, once) {
+  if (err.status === 429) {
+    return "Too many sign-in attempts. Wait " + (err.retryAfter ? err.retryAfter + " seconds" : "a minute") +
+      " and try again.";
+  }
+  if (once && (err.status === 401 || err.status === 400 || err.status === 422)) {
+    return "This sign-in link has expired or was already used. Sign in with your email and password, " +
+      "or ask for a new link.";
+  }
+  if (err.status === 401) return "The email or the password is not right. Check both and try again.";
+  if (err.status === 400 || err.status === 422) return "Enter a valid email address and your password.";
+  if (err.status === 0) return err.message;
+  return "Signing in did not work: " + err.message;
+}
+
+function showSignInErrors(errors, formMessage) {
+  let first = null;
+  for (const name of ["email", "password"]) {
+    const input = $("f-" + name);
+    const box = $("f-" + name + "-error");
+    input.setAttribute("aria-invalid", errors[name] ? "true" : "false");
+    box.hidden = !errors[name];
+    box.textContent = errors[name] || "";
+    if (errors[name] && !first) first = input;
+  }
+  const alertBox = $("signin-error");
+  alertBox.hidden = !formMessage;
+  alertBox.textContent = formMessage || "";
+  if (first) first.focus();
+  else if (formMessage && !$("signin-card").hidden) alertBox.focus();
+}
+
+function focusHome() {
+  const heading = ["submit-heading", "readonly-heading", "signin-heading"].map($).find((h) => !h.closest("[hidden]"));
+  if (heading && !currentId()) heading.focus();
+}
+
+async function submitSignIn(event) {
+  event.preventDefault();
+  const email = $("f-email").value.trim();
+  const password = $("f-password").value;
+  const errors = {};
+  if (!email) errors.email = "Enter your email address.";
+  else if (!/^[^@\s]+@[^@\s]+$/.test(email)) errors.email = "Enter your email address, like name@example.org.";
+  if (!password) errors.password = "Enter your password.";
+  if (Object.keys(errors).length) { showSignInErrors(errors); return; }
+  showSignInErrors({});
+  const button = $("signin-button");
+  const out = $("signin-result");
+  button.disabled = true;
+  out.textContent = "Signing in…";
+  try {
+    await signIn({ email, password });
+    $("signin-form").reset();
+    out.textContent = "";
+    focusHome();
+  } catch (err) {
+    out.textContent = "";
+    $("f-password").value = "";
+    showSignInErrors({}, loginMessage(err, false));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// A one-time link (`/login#once=SECRET`, printed by `culto up`): take the secret out of the
+// address bar and history at once, then trade it for a session.
+function takeOnceSecret() {
+  const match = location.hash.match(/^#once=(.*)$/);
+  if (!match) return null;
+  history.replaceState(null, "", location.pathname === "/login" ? "/" : location.pathname + location.search);
+  try { return decodeURIComponent(match[1]); } catch (_) { return match[1]; }
+}
+
+async function signInOnce(secret) {
+  try {
+    await signIn({ once: secret });
+    focusHome();
+  } catch (err) {
+    await loadMe();
+    restartLive();
+    if (!state.me) showSignInErrors({}, loginMessage(err, true));
+  }
+}
+
+async function signOut() {
+  const button = $("signout-button");
+  button.disabled = true;
+  try {
+    await api("POST", "/api/v2/auth/logout");
+  } catch (err) {
+    if (err.status !== 401) {       // 401: the session had already ended, which is the goal
+      $("announcer").textContent = "Could not sign out: " + err.message;
+      alert("Could not sign out: " + err.message);
+      return;
+    }
+  } finally {
+    button.disabled = false;
+  }
+  csrfToken = null;                 // it was bound to the session that just ended
+  state.me = null;
+  state.submitChannels = [];
+  renderAuth();
+  restartLive();
+  $("announcer").textContent = "Signed out.";
+  if (currentId()) location.hash = "#/";
+  $("signin-heading").focus();
+}
+
+function jumpToSignIn() {
+  if (currentId()) location.hash = "#/";
+  $("f-email").focus();
+}
+
+// The session ended under our feet (expired, revoked, signed out in another tab).
+async function sessionEnded(message) {
+  await loadMe();
+  restartLive();
+  if (!state.me) showSignInErrors({}, message);
 }
 
 // --- the live list ------------------------------------------------------------------------------
@@ -69,7 +304,7 @@ function renderList() {
   for (const video of videos) {
     let li = list.querySelector(`li[data-id="${video.id}"]`);
     if (!li || li.dataset.rendered !== stamp(video)) {
-      const fresh = Render.listItem(video, { onDelete: confirmDelete });
+      const fresh = Render.listItem(video, { onDelete: mayDelete(video) ? confirmDelete : null });
       fresh.dataset.rendered = stamp(video);
       if (li) keepFocus(li, fresh); else li = fresh;
       li = fresh;
@@ -82,7 +317,7 @@ function renderList() {
 
 function stamp(video) {
   return [video.status, video.progress, video.status_message, video.title, !!video.summary,
-    video.error && video.error.message].join("|");
+    video.error && video.error.message, mayDelete(video)].join("|");
 }
 
 // Replace `old` by `fresh`, keeping keyboard focus on the matching control.
@@ -122,8 +357,10 @@ function announce(video) {
 
 async function loadList() {
   $("list-error").hidden = true;
+  const epoch = state.epoch;
   try {
     const page = await api("GET", "/api/v2/videos/?limit=200");
+    if (epoch !== state.epoch) return;   // signed in or out meanwhile: a newer load follows
     // Events may have arrived while the page was loading: they are newer than this snapshot.
     for (const video of page.items) {
       const live = state.videos.get(video.id);
@@ -132,8 +369,11 @@ async function loadList() {
     }
     state.listLoaded = true;
     renderList();
-    if (currentId()) renderDetail();
+    const id = currentId();
+    if (id && !state.videos.has(id)) fetchVideo(id);
+    if (id) renderDetail();
   } catch (err) {
+    if (epoch !== state.epoch) return;
     $("list-error-text").textContent = "Could not load the sermons: " + err.message;
     $("list-error").hidden = false;
     $("list-loading").hidden = true;
@@ -142,18 +382,22 @@ async function loadList() {
 
 async function fetchVideo(id) {
   if (state.fetching.has(id)) { state.fetching.set(id, true); return; }
+  const epoch = state.epoch;
   try {
     // Events that arrive during a fetch may be newer than its answer: fetch again until none did.
     let video;
     do {
       state.fetching.set(id, false);
       video = await api("GET", "/api/v2/videos/" + id);
-    } while (state.fetching.get(id));
+    } while (state.fetching.get(id) && epoch === state.epoch);
+    if (epoch !== state.epoch) return;
+    state.missing.delete(id);
     upsert(video);
   } catch (err) {
-    if (err.status === 404) { state.videos.delete(id); changed(id); }
+    if (epoch !== state.epoch) return;
+    if (err.status === 404) { state.videos.delete(id); state.missing.add(id); changed(id); }
   } finally {
-    state.fetching.delete(id);
+    if (epoch === state.epoch) state.fetching.delete(id);
   }
 }
 
@@ -168,12 +412,19 @@ function setConnection(kind, text) {
 function connect() {
   // The browser resends Last-Event-ID on its own reconnects; a stream we open again ourselves
   // (after the browser gave up) resumes with ?last_event_id=.
+  // The stream carries only the videos this user may read (the session cookie goes with it).
   const url = "/api/v2/events/stream" + (state.lastEventId ? "?last_event_id=" + state.lastEventId : "");
-  const source = new EventSource(url);
+  const source = new EventSource(url, { withCredentials: true });
   state.source = source;
-  source.addEventListener("open", () => {
+  state.opened = false;
+  source.addEventListener("open", async () => {
     setConnection("live", "Live");
+    const reconnect = state.opened;
+    state.opened = true;
     if (!state.listLoaded) loadList();
+    // After a drop the session may have ended meanwhile (expired, signed out elsewhere).
+    const check = (reconnect && state.me) || state.meStale;
+    if (check && await loadMe() && state.source === source) restartLive();
   });
   source.addEventListener("error", (e) => {
     if (e.data) { onEvent(e); return; }   // an `error` event of a video, not of the connection
@@ -200,6 +451,7 @@ function onEvent(e) {
   const known = state.videos.get(ev.video_id);
   if (ev.type === "video.deleted") {
     state.videos.delete(ev.video_id);
+    state.missing.add(ev.video_id);
     changed(ev.video_id);
     return;
   }
@@ -232,12 +484,19 @@ function renderDetail() {
   const box = $("detail");
   const video = id && state.videos.get(id);
   if (!video) {
+    if (state.missing.has(id)) {
+      box.replaceChildren(Render.el("h1", { id: "detail-title", tabindex: "-1" }, "Sermon not found"),
+        Render.el("p", { class: "muted" }, state.me
+          ? "It was deleted, or it belongs to a channel you are not a member of."
+          : "It was deleted, or it is not public: sign in to see the sermons of your channels."));
+      return;
+    }
     box.replaceChildren(Render.el("p", { class: "muted" }, state.listLoaded ? "Loading…" : "Connecting…"));
     return;
   }
   const active = document.activeElement;
   const hadFocus = active && box.contains(active) ? active.textContent : null;
-  box.replaceChildren(...Render.detail(video, { onDelete: confirmDelete }));
+  box.replaceChildren(...Render.detail(video, { onDelete: mayDelete(video) ? confirmDelete : null }));
   if (hadFocus) {
     const again = [...box.querySelectorAll("a,button")].find((n) => n.textContent === hadFocus);
     if (again) again.focus();
@@ -277,8 +536,16 @@ function confirmDelete(video) {
       if (currentId() === video.id) location.hash = "#/";
     } catch (err) {
       if (err.status === 404) { state.videos.delete(video.id); changed(video.id); return; }
-      $("announcer").textContent = "Could not delete: " + err.message;
-      alert("Could not delete “" + Render.title(video) + "”: " + err.message);
+      let message = err.message;
+      if (err.status === 401) {
+        message = "you are no longer signed in. Sign in again, then delete it.";
+        sessionEnded("Your session has ended. Sign in again to delete sermons.");
+      } else if (err.status === 403) {
+        message = "you may not delete the sermons of this channel.";
+        loadMe();
+      }
+      $("announcer").textContent = "Could not delete: " + message;
+      alert("Could not delete “" + Render.title(video) + "”: " + message);
     }
   };
   dialog.showModal();
@@ -374,6 +641,7 @@ async function submit(event) {
     body.transcript = { format: chosen === "auto" ? detectFormat(content) : chosen, content };
   }
   if ($("f-reprocess").checked) body.reprocess = true;
+  if ($("f-channel").value) body.channel_id = $("f-channel").value;
   const button = $("submit-button");
   const out = $("submit-result");
   button.disabled = true;
@@ -398,7 +666,16 @@ async function submit(event) {
       else if (!field) rest.push(plain("", item.message));
     }
     let formMessage = null;
-    if (err.status === 409 && err.details && err.details.existing_id) {
+    if (err.status === 401) {
+      showErrors({});
+      sessionEnded("Your session has ended. Sign in again to submit the sermon.");
+      return;
+    }
+    if (err.status === 403) {
+      formMessage = "You may not submit sermons to this channel. Choose another channel, or ask its owner " +
+        "to make you an editor.";
+      loadMe();
+    } else if (err.status === 409 && err.details && err.details.existing_id) {
       formMessage = [Render.el("span", {}, "This video was submitted before. "),
         Render.el("a", { href: "#/videos/" + err.details.existing_id }, "Open it"),
         Render.el("span", {}, ", or tick “Process again” to analyse it once more.")];
@@ -423,8 +700,12 @@ async function loadFile(e) {
   updateTitleNeed();
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
+  const once = takeOnceSecret();
   $("submit-form").addEventListener("submit", submit);
+  $("signin-form").addEventListener("submit", submitSignIn);
+  $("signout-button").addEventListener("click", signOut);
+  $("signin-jump").addEventListener("click", jumpToSignIn);
   $("f-file").addEventListener("change", loadFile);
   $("f-video").addEventListener("input", updateTitleNeed);
   $("f-transcript").addEventListener("input", updateTitleNeed);
@@ -433,5 +714,11 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("hashchange", route);
   route();
   renderList();
-  connect();
+  if (once) {
+    await signInOnce(once);
+    return;
+  }
+  await loadMe();
+  restartLive();
+  if (location.pathname === "/login" && !state.me) $("f-email").focus();
 });

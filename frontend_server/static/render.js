@@ -98,10 +98,11 @@ const Render = (() => {
       (video.status === "PROCESSING" ? " · " + (video.progress || 0) + "%" : ""));
   }
 
-  // One <li> of the live list; `actions` = {onDelete(video)}.
+  // One <li> of the live list; `actions` = {onDelete(video)}, without onDelete when the user
+  // may not delete this video (no button then).
   function listItem(video, actions) {
     const link = el("a", { class: "video-title", href: "#/videos/" + video.id }, title(video));
-    const del = el("button", {
+    const del = actions.onDelete && el("button", {
       class: "btn btn-small btn-ghost", type: "button",
       "aria-label": "Delete " + title(video), onclick: () => actions.onDelete(video),
     }, "Delete");
@@ -154,7 +155,7 @@ const Render = (() => {
     return el("div", { class: "summary" }, parts);
   }
 
-  // The video view: header, live progress, failure reason, summary.
+  // The video view: header, live progress, failure reason, summary (`actions` as for listItem).
   function detail(video, actions) {
     const source = video.youtube_id || video.url
       ? el("a", { href: watchUrl(video, 0) || video.url, target: "_blank", rel: "noopener noreferrer" },
@@ -175,9 +176,11 @@ const Render = (() => {
     else if (video.status !== "FAILED") {
       body.push(el("p", { class: "muted waiting" }, "The summary appears here when the analysis is done."));
     }
-    body.push(el("div", { class: "actions" },
-      el("button", { class: "btn btn-danger", type: "button", onclick: () => actions.onDelete(video) },
-        "Delete sermon")));
+    if (actions.onDelete) {
+      body.push(el("div", { class: "actions" },
+        el("button", { class: "btn btn-danger", type: "button", onclick: () => actions.onDelete(video) },
+          "Delete sermon")));
+    }
     return body;
   }
 
