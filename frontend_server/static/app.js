@@ -151,6 +151,7 @@ function restartLive() {
   state.spoken.clear();
   state.lastEventId = 0;
   state.listLoaded = false;
+  setConnection("wait", "Connecting…");
   renderList();
   if (currentId()) renderDetail();
   connect();
