@@ -5,10 +5,16 @@ profile (``apt-get install chromium``; ``scripts/test`` installs it when run as 
 ``culto up`` runs as a subprocess with its own ``CULTO_DATA_DIR``, a free HTTP port and an
 embedded nats-server on a free port. Screenshots go to ``tests/e2e/artifacts/`` (git-ignored);
 their paths are printed.
+
+Users, channels, roles and one-time links are made with :class:`~services.identity.accounts.
+Accounts` on the ``culto up``'s own NATS (:meth:`CultoUp.accounts`, as its API role), and the
+browser signs in through the page (:func:`sign_in`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
@@ -17,15 +23,25 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
-from tests.support import SyncClient
+from culto_app.instance import read_credentials
+from culto_app.tail import url_file
+from mesh.connection import MeshConnection
+from mesh.identity_store import IdentityStore
+from mesh.permissions import inbox_prefix
+from schemas.identity import ChannelRole, TokenScope
+from services.identity.accounts import Accounts
+from tests.support import Member, SyncClient, make_member
+
+T = TypeVar("T")
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,6 +57,8 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).with_name("artifacts")
 CULTO = [sys.executable, "-m", "culto_app.cli"]
 ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery"
+EDITOR = {"default": ChannelRole.EDITOR}
 SERMON = (
     "Irmãos, abram em João 3:16. Porque Deus amou o mundo de tal maneira que deu o seu Filho. "
     "Como disse Agostinho, nosso coração é inquieto até que repouse em ti. "
@@ -83,6 +101,46 @@ class CultoUp:
     proc: subprocess.Popen[str]
     url: str
     log: Path
+    data: Path
+
+    def accounts(self, operation: Callable[[Accounts], Awaitable[T]]) -> T:
+        """Run ``operation`` with account operations on this instance's own NATS, connected as
+        its API role (the one that keeps the identity buckets)."""
+
+        async def run() -> T:
+            url = url_file(self.data).read_text(encoding="utf-8").strip()
+            async with MeshConnection(
+                url,
+                name="culto-e2e-accounts",
+                credentials=read_credentials(self.data)["api"],
+                inbox_prefix=inbox_prefix("api"),
+            ) as mesh:
+                return await operation(Accounts(IdentityStore(mesh)))
+
+        return asyncio.run(run())
+
+    def member(
+        self,
+        roles: Mapping[str, ChannelRole] | None = None,
+        *,
+        admin: bool = False,
+        password: str = PASSWORD,
+    ) -> Member:
+        """A new user with ``roles`` (channel id → role) and a write token, once the edge knows
+        them (its directory follows the identity buckets asynchronously)."""
+        found = self.accounts(
+            lambda accounts: make_member(
+                accounts, admin=admin, roles=roles, scope=TokenScope.WRITE, password=password
+            )
+        )
+        wanted = set((roles or {}).items())
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            status, me = bearer_call(self.url, found.token, "GET", "/api/v2/auth/me")
+            if status == 200 and wanted <= {(c["id"], c["role"]) for c in me["channels"]}:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"the edge did not learn of {found.email} and its roles")
 
     def stop(self) -> int:
         """SIGTERM and wait; the exit status."""
@@ -128,7 +186,7 @@ class CultoFactory:
                 text=True,
                 cwd=self.tmp,
             )
-        up = CultoUp(proc, "", log)
+        up = CultoUp(proc, "", log, data)
         self.started.append(up)
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
@@ -204,8 +262,43 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def bearer_call(
+    base: str, token: str, method: str, path: str, body: object = None
+) -> tuple[int, Any]:
+    """One request as a program would send it: ``Authorization: Bearer``, no cookie, no XSRF."""
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the page's form and wait until the page shows the user."""
+    page.wait_for_selector("#signin-card:not([hidden])")
+    page.fill("#f-email", email)
+    page.fill("#f-password", password)
+    page.click("#signin-button")
+    page.wait_for_selector("#account-signed-in:not([hidden])")
+    assert page.text_content("#account-email") == email
+    page.wait_for_selector("#connection.conn-live")
+
+
 class ApiClient(SyncClient):
     """The test's own JSON client, for what a test does outside the browser."""
+
+    def login(self, email: str, password: str = PASSWORD) -> None:
+        """Sign this client in (a session cookie) and take the session's XSRF token."""
+        status, _ = self.call("POST", "/api/v2/auth/login", {"email": email, "password": password})
+        assert status == 204, status
+        self.token = ""  # the anonymous token is void now: the next POST fetches the session's
 
     def stream_ids(self, after: int, until: int, timeout: float = 15) -> list[int]:
         """Ids of every event after ``after`` up to ``until``, read back over SSE."""

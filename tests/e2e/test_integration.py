@@ -1,5 +1,5 @@
-"""The integration guide, proven: a page on another origin submits and streams; a page stays
-current across a server restart with no gap and no duplicate."""
+"""The integration guide, proven: a page on another origin signs in, submits and streams; a page
+stays current across a server restart with no gap and no duplicate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import SERMON, ApiClient, CultoFactory, free_port, screenshot
+from tests.e2e.conftest import (
+    EDITOR,
+    PASSWORD,
+    SERMON,
+    ApiClient,
+    CultoFactory,
+    free_port,
+    screenshot,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -18,10 +26,20 @@ CROSS_ORIGIN_PAGE = """<!doctype html>
 <meta charset="utf-8"><title>Another app</title>
 <pre id="log"></pre>
 <script>
-window.run = async (API, title) => {
+window.run = async (API, title, email, password) => {
   const log = (line) => { document.getElementById("log").textContent += line + "\\n"; };
-  const token = (await (await fetch(API + "/api/v2/csrf", { credentials: "include" })).json())
-    .csrf_token;
+  const csrf = async () =>
+    (await (await fetch(API + "/api/v2/csrf", { credentials: "include" })).json()).csrf_token;
+  const login = await fetch(API + "/api/v2/auth/login", {
+    method: "POST",
+    credentials: "include",
+    headers: { "Content-Type": "application/json", "X-XSRFToken": await csrf() },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!login.ok) return { status: login.status, error: (await login.json()).error };
+  const me = await (await fetch(API + "/api/v2/auth/me", { credentials: "include" })).json();
+  log("signed in as " + me.user.email);
+  const token = await csrf();   // bound to the new session: the one from before login is void
   const reply = await fetch(API + "/api/v2/videos/", {
     method: "POST",
     credentials: "include",
@@ -61,9 +79,11 @@ def test_a_page_on_another_origin_submits_and_streams(
     )
     up = culto_up(FRONTEND_URL=app_origin)
     assert up.url.startswith("http://localhost:")  # what `culto up` prints works cross-origin
+    email = up.member(EDITOR).email
     page = browser.new_page()
     page.goto(app_origin + "/app.html")
-    result = page.evaluate("([api, title]) => run(api, title)", [up.url, "Culto de outro site"])
+    run = "(args) => run(...args)"
+    result = page.evaluate(run, [up.url, "Culto de outro site", email, PASSWORD])
     screenshot(page, "09-cross-origin-page")
     assert result["status"] == 201, result
     assert result["seen"][-1] == "PROCESSED 100" and "João 3:16" in result["passages"]
@@ -72,9 +92,9 @@ def test_a_page_on_another_origin_submits_and_streams(
     )
 
     # The pitfall the guide explains: 127.0.0.1 is another site than localhost, so the Lax
-    # XSRF cookie is not sent and the POST is refused, though CORS allowed it.
+    # XSRF cookie is not sent and the login POST is refused, though CORS allowed it.
     other = up.url.replace("localhost", "127.0.0.1")
-    refused = page.evaluate("([api, title]) => run(api, title)", [other, "Recusado"])
+    refused = page.evaluate(run, [other, "Recusado", email, PASSWORD])
     assert refused["status"] == 403 and refused["error"]["code"] == "xsrf_failed", refused
 
 
@@ -86,7 +106,9 @@ def test_the_page_catches_up_after_a_server_restart_without_gap_or_duplicate(
     page = browser.new_page()
     page.goto(first.url + "/")
     page.wait_for_selector("#connection.conn-live")
+    email = first.member(EDITOR).email
     api = ApiClient(first.url)
+    api.login(email)
     status, one = api.call(
         "POST", "/api/v2/videos/", {"title": "Antes", "transcript": {"content": SERMON}}
     )
@@ -99,6 +121,7 @@ def test_the_page_catches_up_after_a_server_restart_without_gap_or_duplicate(
     # Same store, same port: the stream's sequences continue where they were.
     second = culto_up(port=port, data_dir=data)
     api = ApiClient(second.url)
+    api.login(email)  # the user is stored with the videos and outlives the restart
     status, two = api.call(
         "POST", "/api/v2/videos/", {"title": "Depois", "transcript": {"content": SERMON}}
     )
