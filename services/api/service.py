@@ -36,11 +36,11 @@ from mesh.jobs import AbandonedJob, JobQueue
 from mesh.replay import EventReader
 from mesh.subjects import api_subject
 from mesh.videos import VideoStore
-from schemas.api import StagedRequest, VideoRef
+from schemas.api import ListRequest, StagedRequest, VideoRef
 from schemas.events import VideoDeletedEventDTO
 from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
-from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoRecord, VideoStatus
+from schemas.videos import VideoCreate, VideoDTO, VideoRecord, VideoStatus
 from services.api.catalog import Catalog
 from services.api.endpoints import EndpointStats, Handler, endpoint, parse_request
 from services.transcripts.fetch_policy import (
@@ -186,7 +186,7 @@ class VideoApiService(AsyncResource):
             self.jobs_abandoned += 1
 
     async def _list(self, data: bytes) -> BaseModel:
-        return self.catalog.page(parse_request(VideoListQuery, data))
+        return self.catalog.page(parse_request(ListRequest, data))
 
     async def _get(self, data: bytes) -> BaseModel:
         ref = parse_request(VideoRef, data)
