@@ -27,6 +27,9 @@ EVENTS_ALL = f"{EVENTS_PREFIX}.>"
 JOBS_PREFIX = "culto.jobs"
 JOBS_ALL = f"{JOBS_PREFIX}.>"
 API_PREFIX = "culto.api.videos"
+IDENTITY_API_PREFIX = "culto.api.identity"
+"""The identity service (API role): ``culto.api.identity.<verb>`` (login, logout, users,
+channels, members, tokens) and the HTTP publish ingress (``publish``)."""
 ABANDONED_JOBS_ADVISORY = (
     f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{JOBS_STREAM}.{WORKERS_CONSUMER}"
 )
@@ -92,3 +95,8 @@ def job_subject(video_id: str) -> str:
 def api_subject(verb: str) -> str:
     """Subject of one video API endpoint (``list``, ``get``, ``create``, ``delete``)."""
     return f"{API_PREFIX}.{verb}"
+
+
+def identity_subject(verb: str) -> str:
+    """Subject of one identity service endpoint (``login``, ``token_create``, ``publish`` ...)."""
+    return f"{IDENTITY_API_PREFIX}.{verb}"
