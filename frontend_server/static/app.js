@@ -157,10 +157,18 @@ function restartLive() {
   connect();
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function signIn(body) {
   await api("POST", "/api/v2/auth/login", body);
   csrfToken = null;                 // bound to the anonymous browser: fetch the session's own
-  await loadMe();
+  // The edge learns of a new session from its store a moment after the 204: ask until it
+  // knows it, so that the list and the stream below are the user's, not an anonymous one's.
+  for (let tries = 0; !(await loadMe(), state.me) && tries < 50; tries += 1) await sleep(100);
+  if (!state.me) {
+    throw Object.assign(new Error("the server accepted the sign-in but has not confirmed it yet. " +
+      "Reload the page in a moment."), { status: -1 });
+  }
   restartLive();
   if (location.pathname === "/login") history.replaceState(null, "", "/" + location.hash);
   $("announcer").textContent = state.me ? "Signed in as " + state.me.user.email + "." : "";
