@@ -299,6 +299,10 @@ class ApiClient(SyncClient):
         status, _ = self.call("POST", "/api/v2/auth/login", {"email": email, "password": password})
         assert status == 204, status
         self.token = ""  # the anonymous token is void now: the next POST fetches the session's
+        deadline = time.monotonic() + 10  # the edge learns of the session a moment later
+        while self.call("GET", "/api/v2/auth/me")[0] != 200:
+            assert time.monotonic() < deadline, "the edge did not learn of the session in time"
+            time.sleep(0.02)
 
     def stream_ids(self, after: int, until: int, timeout: float = 15) -> list[int]:
         """Ids of every event after ``after`` up to ``until``, read back over SSE."""
