@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
 import pytest
 
 from access.credentials import session_key, split_token
+from culto.errors import Unauthenticated
 from frontend_server.auth import SESSION_COOKIE
 from mesh.connection import MeshConnection
 from mesh.identity_client import IdentityClient
 from ops.server import RunningServer
+from schemas.identity import ChannelRole, Visibility
 from services.identity.accounts import Accounts
 from tests.support import (
     PASSWORD,
@@ -242,3 +245,34 @@ async def test_an_expired_token_is_401(http: Http, accounts: Accounts) -> None:
 
     await eventually(expired, timeout=5, what="the token to expire")
     assert split_token(member.token) is not None
+
+
+async def test_a_token_cannot_mint_a_wider_or_longer_lived_token(
+    http: Http, accounts: Accounts
+) -> None:
+    channel = (await accounts.add_channel("Mint", Visibility.PRIVATE)).id
+    bound = await make_member(
+        accounts, roles={channel: ChannelRole.OWNER}, channel=channel, expires_in=timedelta(days=1)
+    )
+    await known_to_edge(http, bound)
+    for body in (
+        {"scope": "read"},  # unbound
+        {"scope": "read", "channel_id": channel},  # never expires
+        {"scope": "read", "channel_id": channel, "expires_in_days": 30},  # outlives it
+    ):
+        response = await http.request("POST", "/api/v2/tokens", json_body=body, headers=bound.auth)
+        assert_json_error(response, 403, "forbidden")
+    ok = {"scope": "read", "channel_id": channel, "expires_in_days": 0.5}
+    response = await http.request("POST", "/api/v2/tokens", json_body=ok, headers=bound.auth)
+    assert response.code == 201, response.body
+
+
+async def test_a_one_time_link_opens_one_session_even_when_raced(accounts: Accounts) -> None:
+    member = await make_member(accounts)
+    secret = await accounts.once_link(member.user_id)
+    results = await asyncio.gather(
+        *(accounts.login_once(secret) for _ in range(5)), return_exceptions=True
+    )
+    opened = [r for r in results if not isinstance(r, BaseException)]
+    assert len(opened) == 1, results
+    assert all(isinstance(r, Unauthenticated) for r in results if r not in opened)
