@@ -39,6 +39,7 @@ from mesh.provision import provision, streams_present
 from ops.metrics import ExtraStatsCollector
 from ops.server import serve_ops
 from services.api.service import VideoApiService
+from services.identity.service import IdentityService
 from services.worker import Worker, WorkerConfig
 from services.worker.metrics import BacklogWatcher, WorkerMetrics
 
@@ -151,10 +152,10 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             ) as admin:
                 steps = await provision(admin, settings.stream_policy())
             say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
-            await stack.enter_async_context(
-                VideoApiService(await connect("api"), settings.api_config())
-            )
-            say("video API service ready")
+            api = await connect("api")
+            await stack.enter_async_context(VideoApiService(api, settings.api_config()))
+            await stack.enter_async_context(IdentityService(api))
+            say("video API and identity services ready")
             collectors = await _worker_pool(
                 stack, await connect("worker"), settings.worker_config(), workers
             )
@@ -244,6 +245,7 @@ async def run_api(settings: Settings) -> int:
         await wait_provisioned(mesh)
         async with (
             VideoApiService(mesh, settings.api_config()) as service,
+            IdentityService(mesh),
             serve_ops(
                 settings.listen_config(),
                 mesh,
