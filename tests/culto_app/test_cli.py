@@ -121,8 +121,8 @@ def test_culto_up_runs_nats_with_a_user_per_role_and_refuses_wrong_credentials(
     for path in (creds_file, conf_file):
         assert path.stat().st_mode & 0o777 == 0o600, path
     users = json.loads(creds_file.read_text())
-    assert sorted(users) == ["api", "frontend", "provision", "tail", "worker"]
-    assert len({u["password"] for u in users.values()}) == 5
+    assert sorted(users) == ["admin", "api", "frontend", "provision", "tail", "worker"]
+    assert len({u["password"] for u in users.values()}) == 6
     nats_url = (data / "nats.url").read_text().strip()
     # Each role connects with its own user; the frontend's user is refused the API's role.
     wrong = _env(tmp_path, NATS_URL=nats_url, NATS_USER="api", NATS_PASSWORD="wrong-password")
