@@ -273,7 +273,12 @@ async def run_api(settings: Settings) -> int:
             serve_ops(
                 settings.listen_config(),
                 mesh,
-                {"api": lambda: {"requests": service.requests, "errors": service.errors}},
+                {
+                    "api": lambda: {
+                        "requests": service.stats.requests,
+                        "errors": service.stats.errors,
+                    }
+                },
             ) as ops,
         ):
             say(f"video API service ready (ops on port {ops.port})")

@@ -31,8 +31,20 @@ from frontend_server.docs import (
 )
 from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
+from frontend_server.identity_api import (
+    ChannelsHandler,
+    IdentityHandler,
+    LoginHandler,
+    LogoutHandler,
+    MeHandler,
+    MemberHandler,
+    TokenHandler,
+    TokensHandler,
+    UsersHandler,
+)
 from frontend_server.limits import ClientLimits
 from frontend_server.openapi import OpenApiHandler, render_openapi
+from frontend_server.publish_api import PublishHandler
 from frontend_server.security import (
     ForeignHostMatcher,
     InvalidHostHandler,
@@ -45,6 +57,7 @@ from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.directory import Directory
+from mesh.identity_client import IdentityClient
 from ops.handlers import Liveness
 from ops.http import ApiError, JsonNotFoundHandler
 from ops.metrics import HttpMetrics, make_registry
@@ -79,6 +92,10 @@ class IndexHandler(PageHandler):
     """``/``: the page (its own class, so metrics label it ``/``)."""
 
 
+class LoginPageHandler(PageHandler):
+    """``/login``: the same page; it signs in with the one-time secret of ``#once=…``."""
+
+
 class AssetHandler(StaticFileHandler, SecureHandler):
     """``/static/…`` files, with JSON errors (a missing file is a JSON 404) and the security
     headers of :class:`~ops.http.BaseHandler` (``nosniff`` included)."""
@@ -95,11 +112,31 @@ def _page(name: str) -> dict[str, Any]:
     return {"body": (STATIC_DIR / name).read_bytes()}
 
 
+def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
+    """Sign-in, the caller, channels, members, tokens and users (see ``identity_api``)."""
+    routes: list[tuple[str, type[IdentityHandler], str]] = [
+        (r"/api/v2/auth/login/?", LoginHandler, "/api/v2/auth/login"),
+        (r"/api/v2/auth/logout/?", LogoutHandler, "/api/v2/auth/logout"),
+        (r"/api/v2/auth/me/?", MeHandler, "/api/v2/auth/me"),
+        (r"/api/v2/channels/?", ChannelsHandler, "/api/v2/channels"),
+        (
+            r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/members/(?P<user_id>[^/]+)/?",
+            MemberHandler,
+            "/api/v2/channels/{channel_id}/members/{user_id}",
+        ),
+        (r"/api/v2/tokens/?", TokensHandler, "/api/v2/tokens"),
+        (r"/api/v2/tokens/(?P<token_id>[^/]+)/?", TokenHandler, "/api/v2/tokens/{token_id}"),
+        (r"/api/v2/users/?", UsersHandler, "/api/v2/users"),
+    ]
+    return [URLSpec(pattern, handler, deps, name=name) for pattern, handler, name in routes]
+
+
 def make_app(
     config: EdgeConfig,
     *,
     mesh: MeshConnection,
     api_client: VideoApiClient,
+    identity_client: IdentityClient,
     hub: EventHub,
     directory: Directory,
     alive: Liveness | None = None,
@@ -111,18 +148,21 @@ def make_app(
         config: The edge's configuration.
         mesh: The process's connection (readiness and metrics).
         api_client: Client of the video API service.
+        identity_client: Client of the identity service.
         hub: The running SSE hub.
         directory: The replica's view of users, channels, tokens and sessions.
         alive: The process's own liveness check for ``/health`` (``culto up``: its NATS).
         collectors: Further metrics for ``/metrics`` (``culto up``: its workers').
     """
     limits = ClientLimits(config.limits)  # one per application: per replica, see limits.py
+    identity = {"identity": identity_client, "limits": limits}
     api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes, "limits": limits}
     events = {"hub": hub, "config": config.hub, "limits": limits}
     registry = make_registry(mesh, hub=hub, collectors=[hub.replay_seconds, *collectors])
     favicon = file_route(STATIC_DIR / "favicon.svg", "image/svg+xml", PAGE_CSP, max_age=86400)
     specs = [
         URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),
+        URLSpec(r"/login/?", LoginPageHandler, _page("index.html"), name="/login"),
         URLSpec(
             r"/docs/?",
             DocsPageHandler,
@@ -167,6 +207,13 @@ def make_app(
         URLSpec(
             r"/api/v2/events/stream/?", EventStreamHandler, events, name="/api/v2/events/stream"
         ),
+        URLSpec(
+            r"/api/v2/events/publish/?",
+            PublishHandler,
+            {**identity, "api": api_client},
+            name="/api/v2/events/publish",
+        ),
+        *identity_routes(identity),
         URLSpec(
             r"/api/v2/events/health/?", EventsHealthHandler, events, name="/api/v2/events/health"
         ),

@@ -27,6 +27,7 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from tornado.web import RequestHandler
 
@@ -62,6 +63,8 @@ class Authenticator:
 
     def __init__(self, directory: Directory, cookie_secret: str) -> None:
         self.directory = directory
+        self.used: dict[str, datetime] = {}
+        """Token id → when it last authenticated a request (reported in batches)."""
         self._key = hashlib.sha256(b"culto-xsrf:" + cookie_secret.encode()).digest()
 
     # -- principals -------------------------------------------------------------------------
@@ -95,12 +98,19 @@ class Authenticator:
         token = self.directory.tokens.get(parts[0]) if parts else None
         if parts is None or token is None or not token_matches(parts[1], token.secret_hash):
             raise Unauthenticated("this API token is invalid or revoked", code="invalid_token")
-        if token.expired(utc_now()):
+        now = utc_now()
+        if token.expired(now):
             raise Unauthenticated("this API token has expired", code="token_expired")
+        self.used[token.id] = now
         principal = self.token_principal(token)
         if principal is None:
             raise Unauthenticated("this API token's user no longer exists", code="invalid_token")
         return principal
+
+    def take_usage(self) -> dict[str, datetime]:
+        """The tokens used since the last call, with when (for ``last_used_at``)."""
+        used, self.used = self.used, {}
+        return used
 
     def token_principal(self, token: TokenRecord) -> Principal | None:
         """The principal of a (valid) token; ``None`` if its user is gone."""
@@ -148,6 +158,18 @@ class Authenticator:
         if found is None:
             return None
         return ChannelView(found.id, found.visibility is Visibility.PUBLIC)
+
+    def readable_channels(self, principal: Principal) -> set[str] | None:
+        """Ids of the channels ``principal`` may read (``None``: every channel, an admin's)."""
+        if principal.reads_everything():
+            return None
+        return {
+            channel.id
+            for channel in self.directory.channels.values()
+            if principal.reads_channel(
+                ChannelView(channel.id, channel.visibility is Visibility.PUBLIC)
+            )
+        }
 
     # -- XSRF -------------------------------------------------------------------------------
 

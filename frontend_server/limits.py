@@ -1,7 +1,10 @@
 """Per-client abuse limits of the edge: a token bucket for REST requests, a cap on open streams.
 
-A *client* is its address (``request.remote_ip``, which honours ``X-Forwarded-For`` only from
-``TRUSTED_PROXIES``); once accounts exist it becomes the authenticated identity. Limits are
+A *client* is its user when the request is authenticated (all of one user's sessions and
+tokens share one bucket), else its address (``request.remote_ip``, which honours
+``X-Forwarded-For`` only from ``TRUSTED_PROXIES``). Login attempts have buckets of their own,
+per address and per account, so guessing passwords is slow from one address and slow for one
+account from many addresses. Limits are
 kept in this process: with N frontend replicas behind a load balancer a client may get up to N
 times the rate (use session affinity, or divide the figures by N). The buckets are
 :class:`culto.buckets.TokenBuckets` (memory stays bounded).
@@ -31,12 +34,16 @@ class RateLimitConfig:
     requests_per_minute: int = 600
     burst: int = 120
     streams_per_client: int = 100
+    logins_per_minute: int = 10
+    """Login attempts per address per minute (bursts of twice as many); an account gets half."""
 
     def __post_init__(self) -> None:
         if self.requests_per_minute < 1 or self.burst < 1:
             raise ConfigError("CULTO_RATE_LIMIT: must allow at least 1 request")
         if self.streams_per_client < 1:
             raise ConfigError("CULTO_MAX_STREAMS_PER_CLIENT: must be at least 1")
+        if self.logins_per_minute < 2:
+            raise ConfigError("CULTO_LOGINS_PER_MINUTE: must be at least 2")
 
     @property
     def policy(self) -> str:
@@ -72,6 +79,9 @@ class ClientLimits:
         self._config = config
         self._buckets = TokenBuckets(config.requests_per_minute / 60.0, config.burst, clock=clock)
         self._streams: dict[str, int] = {}
+        per_minute = config.logins_per_minute
+        self._login_address = TokenBuckets(per_minute / 60.0, 2 * per_minute, clock=clock)
+        self._login_account = TokenBuckets(per_minute / 120.0, per_minute, clock=clock)
 
     @property
     def config(self) -> RateLimitConfig:
@@ -84,6 +94,18 @@ class ClientLimits:
         reset = math.ceil((self._config.burst - tokens) / self._buckets.rate)
         retry = 0 if allowed else self._buckets.seconds_until(tokens, 1.0)
         return Decision(allowed, self._config.burst, int(tokens), reset, retry)
+
+    def login_attempt(self, address: str, account: str) -> int:
+        """Spend one login attempt of ``address`` and of ``account``: 0 when allowed, else the
+        seconds to wait (both buckets are charged, so a refused attempt still counts)."""
+        by_address, left_address = self._login_address.take(address)
+        by_account, left_account = self._login_account.take(account)
+        if by_address and by_account:
+            return 0
+        return max(
+            0 if by_address else self._login_address.seconds_until(left_address, 1.0),
+            0 if by_account else self._login_account.seconds_until(left_account, 1.0),
+        )
 
     def open_stream(self, key: str) -> bool:
         """Count one more open stream of ``key``; False (nothing counted) over the cap."""

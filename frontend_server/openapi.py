@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
+from frontend_server.openapi_identity import MODELS as IDENTITY_MODELS
+from frontend_server.openapi_identity import READ, SECURITY_SCHEMES, WRITE, identity_paths
 from frontend_server.security import SecureHandler
 from frontend_server.videos_api import CsrfTokenDTO
 from schemas.api import ErrorReply
@@ -38,6 +40,7 @@ _MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("ReadyDTO", "serialization", ReadyDTO),
     ("EventsHealthDTO", "serialization", EventsHealthDTO),
     ("AnyEvent", "serialization", AnyEvent),
+    *IDENTITY_MODELS,
 )
 
 
@@ -61,10 +64,11 @@ def _content(ref: dict[str, Any], media: str = JSON) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
-        400: "Malformed request (bad JSON, bad video id)",
-        403: "XSRF token missing or wrong",
-        404: "Unknown video",
-        409: "Video already submitted (details.existing_id)",
+        400: "Malformed request (bad JSON, bad id, a token in the query string)",
+        401: "Credentials needed: sign in or send a bearer token (unauthenticated)",
+        403: "XSRF token missing or wrong, or the role/token scope does not allow it",
+        404: "Unknown, or not readable by the caller (existence is not revealed)",
+        409: "Already exists, or a report that would move a video backwards",
         413: "Body too large",
         422: "Validation failed (the message names the field)",
         429: "Too many requests or open streams from this client (Retry-After)",
@@ -85,7 +89,6 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
         "required": True,
         "schema": {"type": "string", "format": "uuid"},
     }
-    xsrf: list[dict[str, list[str]]] = [{"xsrfHeader": []}]
     list_query = schemas["VideoListQuery"]["properties"]
     # An empty value (``?status=&cursor=``, as an HTML form sends) means "not given".
     list_params = [
@@ -206,16 +209,17 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
         },
         "/api/v2/videos/": {
             "get": {
-                "summary": "List videos, newest first",
+                "summary": "List the videos the caller may read, newest first",
+                "security": READ,
                 "parameters": list_params,
                 "responses": {
                     "200": {"description": "One page", "content": _content(m["VideoPage"])},
-                    **_errors(422, 429, 503, 504),
+                    **_errors(400, 401, 404, 422, 429, 503, 504),
                 },
             },
             "post": {
                 "summary": "Submit a video (optionally with an inline transcript)",
-                "security": xsrf,
+                "security": WRITE,
                 "requestBody": {"required": True, "content": _content(m["VideoCreate"])},
                 "responses": {
                     "201": {
@@ -223,7 +227,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
                         "headers": {"Location": {"schema": {"type": "string"}}},
                         "content": _content(m["VideoDTO"]),
                     },
-                    **_errors(400, 403, 409, 413, 422, 429, 503, 504, 507),
+                    **_errors(400, 401, 403, 404, 409, 413, 422, 429, 503, 504, 507),
                 },
             },
         },
@@ -231,30 +235,33 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
             "parameters": [video_id],
             "get": {
                 "summary": "One video (with summary once PROCESSED)",
+                "security": READ,
                 "responses": {
                     "200": {"description": "The video", "content": _content(m["VideoDTO"])},
-                    **_errors(400, 404, 429, 503, 504),
+                    **_errors(400, 401, 404, 429, 503, 504),
                 },
             },
             "delete": {
                 "summary": "Cancel and delete a video",
-                "security": xsrf,
+                "security": WRITE,
                 "responses": {
                     "204": {"description": "Deleted"},
-                    **_errors(400, 403, 404, 429, 503, 504, 507),
+                    **_errors(400, 401, 403, 404, 429, 503, 504, 507),
                 },
             },
         },
         "/api/v2/events/stream": {
             "get": {
-                "summary": "Server-Sent Events of video progress (ids are JetStream sequences)",
+                "summary": "Server-Sent Events of the videos the caller may read"
+                " (ids are JetStream sequences)",
+                "security": READ,
                 "parameters": stream_params,
                 "responses": {
                     "200": {
                         "description": "text/event-stream; each data line is one event",
                         "content": {"text/event-stream": {"schema": m["AnyEvent"]}},
                     },
-                    **_errors(400, 429),
+                    **_errors(400, 401, 404, 429),
                 },
             }
         },
@@ -270,6 +277,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
                 },
             }
         },
+        **identity_paths(m, _errors),
     }
     # No "jsonSchemaDialect": the default (the OAS 3.1 base dialect, JSON Schema 2020-12 plus
     # OpenAPI keywords) already fits Pydantic's schemas, and Swagger UI supports only that one.
@@ -284,14 +292,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {
-                "xsrfHeader": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "X-XSRFToken",
-                    "description": "Token from GET /api/v2/csrf; the _xsrf cookie must match",
-                }
-            },
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }
 

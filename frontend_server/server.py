@@ -11,19 +11,26 @@ Shutdown order: stop accepting, end the open SSE streams (clients resume on anot
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 
 from prometheus_client.registry import Collector
 
+from culto.errors import CultoError
 from frontend_server.app import make_app
+from frontend_server.auth import Authenticator
 from frontend_server.config import EdgeConfig
 from frontend_server.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.directory import Directory
+from mesh.identity_client import IdentityClient
 from ops.handlers import Liveness
 from ops.server import RunningServer, listen
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -45,18 +52,46 @@ async def serve_frontend(
     Raises:
         OSError: when the port cannot be bound.
     """
+    identity = IdentityClient(mesh)
     async with Directory(mesh) as directory, EventHub(mesh, config.hub) as hub:
         app = make_app(
             config,
             mesh=mesh,
             api_client=VideoApiClient(mesh),
+            identity_client=identity,
             hub=hub,
             directory=directory,
             alive=alive,
             collectors=collectors,
         )
         server = listen(app, config.listen, hub.close)
+        reporting = asyncio.get_running_loop().create_task(
+            report_token_usage(app.settings["authenticator"], identity)
+        )
         try:
             yield server
         finally:
+            reporting.cancel()
             await server.close()
+
+
+USAGE_REPORT_INTERVAL = 30.0
+"""Seconds between reports of token use: ``last_used_at`` is this coarse, and a busy token
+costs one KV write per interval instead of one per request."""
+
+
+async def report_token_usage(
+    authenticator: Authenticator, identity: IdentityClient, interval: float = USAGE_REPORT_INTERVAL
+) -> None:
+    """Send the tokens used since the last report to the identity service, until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        used = authenticator.take_usage()
+        if not used:
+            continue
+        try:
+            await identity.touch(used)
+        except CultoError as exc:
+            log.info("token usage not reported (kept for the next report): %s", exc.message)
+            for token_id, at in used.items():
+                authenticator.used.setdefault(token_id, at)

@@ -11,12 +11,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from frontend_server.limits import ClientLimits, rate_headers
+from access.policy import Action, require
+from culto.errors import NotFound
+from frontend_server.limits import ClientLimits
+from frontend_server.rest import ApiHandler
 from frontend_server.security import SecureHandler
 from mesh.catalog_client import VideoApiClient
 from ops.http import ApiError, validation_error
+from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.ids import is_video_id
-from schemas.videos import VideoCreate, VideoListQuery
+from schemas.videos import VideoCreate, VideoDTO, VideoListQuery
 
 VIDEOS_PATH = "/api/v2/videos/"
 _QUERY_FIELDS = ("status", "channel_id", "limit", "cursor")
@@ -45,8 +49,8 @@ def video_id_or_400(raw: str) -> str:
     return candidate
 
 
-class _VideoApiHandler(SecureHandler):
-    """Shared plumbing: the API client and the body size limit."""
+class _VideoApiHandler(ApiHandler):
+    """Shared plumbing: the API client, the body size limit, the policy on one video."""
 
     def initialize(self, api: VideoApiClient, max_body_bytes: int, limits: ClientLimits) -> None:
         """Per-application dependencies (no globals)."""
@@ -54,33 +58,31 @@ class _VideoApiHandler(SecureHandler):
         self.max_body_bytes = 2 * max_body_bytes + _BODY_OVERHEAD
         self.limits = limits
 
-    def prepare(self) -> None:
-        """Refuse a client over its request rate (429), then oversized bodies (413)."""
-        decision = self.limits.take(self.request.remote_ip or "")
-        headers = rate_headers(decision, self.limits.config)
-        if not decision.allowed:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"too many requests from this client; retry in {decision.retry_after} s",
-                headers=headers,
-            )
-        for name, value in headers.items():
-            self.set_header(name, value)
-        if len(self.request.body or b"") > self.max_body_bytes:
-            raise ApiError(
-                413,
-                "payload_too_large",
-                f"request body is larger than {self.max_body_bytes} bytes",
-            )
-        self.set_header("Cache-Control", "no-store")
+    async def video_for(self, video_id: str, action: Action) -> VideoDTO:
+        """The video, if the caller may do ``action`` on it.
+
+        An unknown video and one the caller may not read get the same answer (404, or 401
+        without credentials): existence is not revealed.
+
+        Raises:
+            Unauthenticated, NotFound, Forbidden: as ``access.policy`` decides.
+        """
+        try:
+            video = await self.api.get(video_id)
+        except NotFound:
+            require(self.principal, action, None, what=f"video {video_id}")
+            raise
+        channel = self.authenticator.channel(video.channel_id or DEFAULT_CHANNEL_ID)
+        require(self.principal, action, channel, what=f"video {video_id}")
+        return video
 
 
 class VideosHandler(_VideoApiHandler):
     """``GET /api/v2/videos/`` (list) and ``POST /api/v2/videos/`` (submit)."""
 
     async def get(self) -> None:
-        """One page, newest first; filters ``status``, ``channel_id``; ``limit``/``cursor``."""
+        """One page, newest first, of the videos the caller may read; filters ``status``,
+        ``channel_id``; ``limit``/``cursor``."""
         raw: dict[str, Any] = {}
         for name in _QUERY_FIELDS:
             value = self.get_query_argument(name, None)
@@ -90,12 +92,22 @@ class VideosHandler(_VideoApiHandler):
             query = VideoListQuery.model_validate(raw)
         except ValidationError as exc:
             raise validation_error(exc, "query") from None
-        self.write_json(await self.api.list(query))
+        if query.channel_id is not None:
+            channel = self.authenticator.channel(query.channel_id)
+            require(self.principal, Action.READ, channel, what=f"channel {query.channel_id}")
+        self.write_json(
+            await self.api.list(
+                query, channels=self.authenticator.readable_channels(self.principal)
+            )
+        )
 
     async def post(self) -> None:
-        """Submit a video: 201, the ``VideoDTO`` and a ``Location`` header."""
+        """Submit a video to a channel the caller edits: 201, the ``VideoDTO``, ``Location``."""
         body = self.parse_body(VideoCreate)
-        video = await self.api.create(body)
+        channel_id = body.channel_id or DEFAULT_CHANNEL_ID
+        channel = self.authenticator.channel(channel_id)
+        require(self.principal, Action.SUBMIT, channel, what=f"channel {channel_id}")
+        video = await self.api.create(body.model_copy(update={"channel_id": channel_id}))
         self.set_header("Location", f"{VIDEOS_PATH}{video.id}")
         self.write_json(video, status=201)
 
@@ -104,12 +116,13 @@ class VideoHandler(_VideoApiHandler):
     """``GET`` and ``DELETE /api/v2/videos/{video_id}``."""
 
     async def get(self, video_id: str) -> None:
-        """The video (with ``summary`` once PROCESSED); 404 if unknown."""
-        self.write_json(await self.api.get(video_id_or_400(video_id)))
+        """The video (with ``summary`` once PROCESSED); 404 if unknown or unreadable."""
+        self.write_json(await self.video_for(video_id_or_400(video_id), Action.READ))
 
     async def delete(self, video_id: str) -> None:
-        """Cancel and delete; 204; 404 if unknown."""
-        await self.api.delete(video_id_or_400(video_id))
+        """Cancel and delete; 204; 404 if unknown or unreadable; 403 without the role."""
+        video = await self.video_for(video_id_or_400(video_id), Action.DELETE)
+        await self.api.delete(video.id)
         self.set_status(204)
         self.finish()
 

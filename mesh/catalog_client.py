@@ -7,6 +7,7 @@ through NATS, never by importing it.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,7 +17,7 @@ from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
 from mesh.errors import STORAGE_FULL_HINT, nats_errors
 from mesh.subjects import api_subject, video_token
-from schemas.api import StagedRequest, VideoRef
+from schemas.api import ListRequest, StagedRequest, VideoRef
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
 SERVICE_ERROR_HEADER = "Nats-Service-Error-Code"
@@ -26,8 +27,9 @@ INLINE_LIMIT = 256 * 1024
 """Largest request sent inline; well below NATS's default ``max_payload`` of 1 MiB."""
 
 
-class VideoApiClient:
-    """Calls ``culto.api.videos.*`` and turns error replies back into :class:`CultoError`.
+class ServiceClient:
+    """Calls a micro service of the API role and turns error replies back into
+    :class:`CultoError` (the reply's ``Nats-Service-Error-Code`` header marks a failure).
 
     Args:
         mesh: The process's connection.
@@ -38,31 +40,47 @@ class VideoApiClient:
         self._mesh = mesh
         self._timeout = timeout
 
-    async def _call(self, verb: str, body: BaseModel) -> Any:
+    async def _request(
+        self, subject: str, what: str, body: BaseModel, *, writes: bool = True
+    ) -> Any:
         if not self._mesh.is_connected:
             # Known to be down: answer now (503) instead of waiting out the request timeout.
-            raise MeshUnavailable(f"video API {verb}: NATS is unavailable; retry shortly")
-        if self._mesh.storage_full and verb not in _READ_ONLY:
-            raise StorageFull(f"video API {verb}: {STORAGE_FULL_HINT}")
-        with nats_errors(f"video API {verb}"):
+            raise MeshUnavailable(f"{what}: NATS is unavailable; retry shortly")
+        if self._mesh.storage_full and writes:
+            raise StorageFull(f"{what}: {STORAGE_FULL_HINT}")
+        with nats_errors(what):
             reply = await self._mesh.nc.request(
-                api_subject(verb), body.model_dump_json().encode(), timeout=self._timeout
+                subject, body.model_dump_json().encode(), timeout=self._timeout
             )
         try:
             payload = json.loads(reply.data) if reply.data else {}
         except ValueError:
-            raise MeshError(f"video API {verb}: reply is not JSON") from None
+            raise MeshError(f"{what}: reply is not JSON") from None
         # The header, not the body, marks a failure: a FAILED video's body has "error" too.
         if reply.headers and SERVICE_ERROR_HEADER in reply.headers:
             error = payload.get("error") if isinstance(payload, dict) else None
             if not isinstance(error, dict):
-                error = {"message": reply.headers.get("Nats-Service-Error", "video API error")}
+                error = {"message": reply.headers.get("Nats-Service-Error", f"{what} failed")}
             raise error_from_dict(error)
         return payload
 
-    async def list(self, query: VideoListQuery) -> VideoPage:
-        """One page of videos, newest first."""
-        return VideoPage.model_validate(await self._call("list", query))
+
+class VideoApiClient(ServiceClient):
+    """Calls ``culto.api.videos.*``."""
+
+    async def _call(self, verb: str, body: BaseModel) -> Any:
+        return await self._request(
+            api_subject(verb), f"video API {verb}", body, writes=verb not in _READ_ONLY
+        )
+
+    async def list(
+        self, query: VideoListQuery, *, channels: Collection[str] | None = None
+    ) -> VideoPage:
+        """One page of videos, newest first; only of ``channels`` unless ``None`` (all)."""
+        request = ListRequest(
+            **query.model_dump(), channels=None if channels is None else sorted(channels)
+        )
+        return VideoPage.model_validate(await self._call("list", request))
 
     async def get(self, video_id: str) -> VideoDTO:
         """One video; :class:`NotFound` if unknown."""

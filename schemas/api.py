@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.ids import VideoId
+from schemas.videos import VideoListQuery
 
 
 class VideoRef(BaseModel):
@@ -41,3 +42,10 @@ class ErrorReply(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     error: ErrorBody
+
+
+class ListRequest(VideoListQuery):
+    """A list request as the edge sends it: the caller's filters, and the channels it may read
+    (``None``: every channel, for an admin). The HTTP query cannot set ``channels``."""
+
+    channels: list[str] | None = Field(default=None, max_length=100_000)

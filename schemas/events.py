@@ -97,3 +97,12 @@ def parse_event(data: bytes | str) -> VideoEvent:
         pydantic.ValidationError: when ``data`` is not a valid event.
     """
     return VIDEO_EVENT_ADAPTER.validate_json(data)
+
+
+PublishableEvent = Annotated[
+    VideoStatusEventDTO | SummaryReadyEventDTO | ErrorEventDTO,
+    Field(discriminator="type"),
+]
+"""What the HTTP publish ingress accepts (``video.deleted`` belongs to the API service)."""
+
+PUBLISHABLE_EVENT_ADAPTER: TypeAdapter[PublishableEvent] = TypeAdapter(PublishableEvent)

@@ -260,3 +260,66 @@ class PublishAccepted(BaseModel):
 
     seq: int = Field(ge=1)
     duplicate: bool
+
+
+# -- the identity service's NATS envelopes (the edge has authorized the call already) ----------
+
+
+class SessionOpened(BaseModel):
+    """Reply to ``login``: the new session's id goes into the signed cookie only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    user_id: UserId
+    expires_at: UtcDatetime
+
+
+class SessionRef(BaseModel):
+    """Names a session by its key (the SHA-256 of its id)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class MemberCall(BaseModel):
+    """Grant/change (``role`` given) or remove (no role) a membership."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel_id: ChannelId
+    user_id: UserId
+    role: ChannelRole | None = None
+
+
+class TokenCall(TokenCreate):
+    """``token_create`` for ``user_id`` (always set by the edge)."""
+
+    user_id: UserId
+
+
+class TokenRef(BaseModel):
+    """Names one token."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: TokenId
+
+
+class TouchCall(BaseModel):
+    """Tokens used since the last report, with when (``last_used_at``, batched by the edge)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    used: dict[TokenId, UtcDatetime] = Field(max_length=10_000)
+
+
+class PublishCall(BaseModel):
+    """``publish`` (HTTP ingress): one event for a video of ``channel_id``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event: dict[str, object]
+    channel_id: ChannelId
+    idempotency_key: str | None = Field(default=None, pattern=r"^[\x21-\x7e]{1,128}$")

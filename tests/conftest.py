@@ -35,7 +35,8 @@ from mesh.provision import provision
 from ops.server import RunningServer
 from services.api.service import VideoApiService
 from services.identity.accounts import Accounts
-from tests.support import ALLOWED_ORIGIN, Http, StartEdge
+from services.identity.service import IdentityService
+from tests.support import ALLOWED_ORIGIN, PASSWORD, Http, StartEdge, make_member, sign_in
 
 
 @pytest.fixture
@@ -159,6 +160,7 @@ def mesh(io_loop: IOLoop, settings: Settings) -> Iterator[MeshConnection]:
     async def up() -> None:
         await conn.open()
         await provision(conn, settings.stream_policy())
+        await Accounts(IdentityStore(conn)).ensure_default_channel()
 
     io_loop.run_sync(up)
     yield conn
@@ -203,6 +205,7 @@ def isolated_mesh(
         conn = MeshConnection(server.url, name="culto-test")
         await conn.open()
         await provision(conn, settings.stream_policy())
+        await Accounts(IdentityStore(conn)).ensure_default_channel()
         item = IsolatedMesh(server, settings, conn)
         made.append(item)
         return item
@@ -295,8 +298,21 @@ def accounts(mesh: MeshConnection) -> Accounts:
 
 
 @pytest.fixture
+def identity_service(io_loop: IOLoop, mesh: MeshConnection) -> Iterator[IdentityService]:
+    """The real identity service answering on ``culto.api.identity.*`` (sign-in, tokens...)."""
+    service = IdentityService(mesh)
+    _enter(io_loop, service)
+    yield service
+    _exit(io_loop, service)
+
+
+@pytest.fixture
 def edge(
-    io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings, api_service: VideoApiService
+    io_loop: IOLoop,
+    mesh: MeshConnection,
+    edge_settings: Settings,
+    api_service: VideoApiService,
+    identity_service: IdentityService,
 ) -> Iterator[RunningServer]:
     """A running frontend (REST, SSE, ops) in front of the real API service."""
     cm = serve_frontend(edge_settings.edge_config(), mesh)
@@ -305,9 +321,41 @@ def edge(
     _exit(io_loop, cm)
 
 
+@pytest.fixture(scope="session")
+def admin_sessions() -> dict[str, dict[str, str]]:
+    """NATS URL → the cookies of an admin signed in there (one sign-in per server: the
+    session lives in that server's KV, so every later edge on it knows it at start)."""
+    return {}
+
+
 @pytest.fixture
-def http(io_loop: IOLoop, edge: RunningServer) -> Iterator[Http]:
-    """A cookie-keeping client of ``edge``."""
+def http(
+    io_loop: IOLoop,
+    edge: RunningServer,
+    accounts: Accounts,
+    settings: Settings,
+    admin_sessions: dict[str, dict[str, str]],
+) -> Iterator[Http]:
+    """A cookie-keeping client of ``edge``, signed in as an admin (a browser session)."""
+    client = Http(edge.url)
+    key = settings.nats_url or ""
+    if key in admin_sessions:
+        client.cookies.update(admin_sessions[key])
+    else:
+
+        async def first_sign_in() -> None:
+            admin = await make_member(accounts, admin=True)
+            await sign_in(client, admin.email, PASSWORD)
+
+        io_loop.run_sync(first_sign_in)
+        admin_sessions[key] = {"culto_session": client.cookies["culto_session"]}
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def anonymous(io_loop: IOLoop, edge: RunningServer) -> Iterator[Http]:
+    """A cookie-keeping client of ``edge`` that is not signed in."""
     client = Http(edge.url)
     yield client
     client.close()

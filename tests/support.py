@@ -138,6 +138,10 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+PASSWORD = "correct horse battery"
+"""The password :func:`make_member` gives its users."""
+
+
 @dataclass(frozen=True)
 class Member:
     """A test user with an API token (see :func:`make_member`)."""
@@ -160,7 +164,7 @@ async def make_member(
     scope: TokenScope = TokenScope.ADMIN,
     channel: str | None = None,
     expires_in: timedelta | None = None,
-    password: str = "correct horse battery",
+    password: str = PASSWORD,
 ) -> Member:
     """A user (``password``) with ``roles`` per channel and one token of ``scope``."""
     email = f"user-{uuid.uuid4().hex[:12]}@example.org"
@@ -171,6 +175,18 @@ async def make_member(
         created.user.id, scope=scope, channel_id=channel, expires_in=expires_in
     )
     return Member(created.user.id, email, token.token)
+
+
+async def sign_in(http: Http, email: str, password: str) -> None:
+    """Sign ``http`` in with email and password (as the page does), then wait until the edge's
+    directory knows the session (the KV watch is asynchronous)."""
+    response = await http.send("POST", "/api/v2/auth/login", {"email": email, "password": password})
+    assert response.code == 204, response.body
+
+    async def known() -> bool:
+        return (await http.request("GET", "/api/v2/auth/me")).code == 200
+
+    await eventually(known, what="the edge knowing the new session")
 
 
 async def known_to_edge(http: Http, member: Member) -> None:

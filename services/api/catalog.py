@@ -16,8 +16,10 @@ from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.retry import retry_until_done
 from mesh.videos import VideoStore
+from schemas.api import ListRequest
+from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.ids import is_video_id
-from schemas.videos import VideoListQuery, VideoPage, VideoRecord
+from schemas.videos import VideoPage, VideoRecord
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +116,15 @@ class Catalog:
                 await task
         await self._stop_watch()
 
-    def page(self, query: VideoListQuery) -> VideoPage:
-        """Newest first, filtered, from ``query.cursor`` on."""
+    def page(self, query: ListRequest) -> VideoPage:
+        """Newest first, filtered (the caller's readable ``channels`` first, so paging and
+        ``total`` only ever count what the caller may see), from ``query.cursor`` on."""
+        readable = None if query.channels is None else frozenset(query.channels)
         matching = [
             rec
             for _, rec in self._records.values()
-            if (query.status is None or rec.status == query.status)
+            if (readable is None or (rec.channel_id or DEFAULT_CHANNEL_ID) in readable)
+            and (query.status is None or rec.status == query.status)
             and (query.channel_id is None or rec.channel_id == query.channel_id)
         ]
         matching.sort(key=_order, reverse=True)

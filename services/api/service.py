@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from nats.aio.subscription import Subscription
 from nats.micro import add_service
-from nats.micro.request import Request
 from nats.micro.service import EndpointConfig, Service, ServiceConfig
 from pydantic import BaseModel, ValidationError
 
@@ -40,12 +36,13 @@ from mesh.jobs import AbandonedJob, JobQueue
 from mesh.replay import EventReader
 from mesh.subjects import api_subject
 from mesh.videos import VideoStore
-from schemas.api import StagedRequest, VideoRef
+from schemas.api import ListRequest, StagedRequest, VideoRef
 from schemas.events import VideoDeletedEventDTO
 from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
-from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoRecord, VideoStatus
+from schemas.videos import VideoCreate, VideoDTO, VideoRecord, VideoStatus
 from services.api.catalog import Catalog
+from services.api.endpoints import EndpointStats, Handler, endpoint, parse_request
 from services.transcripts.fetch_policy import (
     DEFAULT_FETCH_POLICY,
     DEFAULT_VIDEO_HOSTS,
@@ -65,27 +62,6 @@ URL_CHECK_TIMEOUT = 5.0
 worker checks every connection again)."""
 
 __all__ = ["DEFAULT_VIDEO_HOSTS", "ApiConfig", "VideoApiService"]
-
-Handler = Callable[[bytes], Awaitable[BaseModel | None]]
-M = TypeVar("M", bound=BaseModel)
-
-
-def validation_message(exc: ValidationError) -> str:
-    """One line naming the first invalid field."""
-    errors = exc.errors()
-    if not errors:
-        return "invalid request"
-    loc = ".".join(str(p) for p in errors[0]["loc"])
-    msg = str(errors[0]["msg"]).removeprefix("Value error, ")
-    return f"{loc}: {msg}" if loc else msg
-
-
-def parse_request(model: type[M], data: bytes) -> M:
-    """Validate a JSON request body; :class:`InvalidInput` naming the field otherwise."""
-    try:
-        return model.model_validate_json(data or b"{}")
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(exc)) from None
 
 
 def _on_field(exc: InvalidInput, field: str) -> InvalidInput:
@@ -138,8 +114,7 @@ class VideoApiService(AsyncResource):
         self.catalog = Catalog(mesh, self.store)
         self._service: Service | None = None
         self._advisories: Subscription | None = None
-        self.requests = 0
-        self.errors = 0
+        self.stats = EndpointStats()
         self.jobs_abandoned = 0
 
     async def open(self) -> None:
@@ -162,7 +137,9 @@ class VideoApiService(AsyncResource):
         }
         for verb, handler in routes.items():
             await self._service.add_endpoint(
-                EndpointConfig(name=verb, subject=api_subject(verb), handler=self._wrap(handler))
+                EndpointConfig(
+                    name=verb, subject=api_subject(verb), handler=endpoint(handler, self.stats)
+                )
             )
         self._advisories = await self._jobs.watch_abandoned(self._abandoned, queue=QUEUE_GROUP)
         # The server has our subscriptions once the flush returns: "ready" means answering.
@@ -208,34 +185,8 @@ class VideoApiService(AsyncResource):
         if failed is not None:
             self.jobs_abandoned += 1
 
-    def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[None]]:
-        async def endpoint(request: Request) -> None:
-            self.requests += 1
-            try:
-                result = await handler(request.data)
-            except CultoError as exc:
-                await self._fail(request, exc)
-                return
-            except Exception:
-                # Never let one bad request take the service down; the caller gets a clean 500.
-                log.exception("video API %s failed", request.subject)
-                await self._fail(request, CultoError("internal error in the video API service"))
-                return
-            await request.respond(result.model_dump_json().encode() if result else b"{}")
-
-        return endpoint
-
-    async def _fail(self, request: Request, exc: CultoError) -> None:
-        self.errors += 1
-        body = {"error": {**exc.to_dict(), "kind": exc.kind}}
-        await request.respond_error(
-            code="500" if type(exc) is CultoError else "400",
-            description=exc.message[:200],
-            data=json.dumps(body).encode(),
-        )
-
     async def _list(self, data: bytes) -> BaseModel:
-        return self.catalog.page(parse_request(VideoListQuery, data))
+        return self.catalog.page(parse_request(ListRequest, data))
 
     async def _get(self, data: bytes) -> BaseModel:
         ref = parse_request(VideoRef, data)

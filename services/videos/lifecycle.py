@@ -43,7 +43,7 @@ PROCESSED_MESSAGE = "Processing complete"
 _FIELDS = frozenset(VideoRecord.model_fields)
 
 
-def _evolve(record: VideoRecord, now: datetime | None, **changes: Any) -> VideoRecord:
+def evolve(record: VideoRecord, now: datetime | None = None, **changes: Any) -> VideoRecord:
     """A validated copy of ``record`` with ``changes`` and a fresh ``updated_at``."""
     unknown = set(changes) - _FIELDS
     if unknown:
@@ -95,7 +95,7 @@ def queue(
     if not job_id or job_id == record.job_id:
         raise ValueError("queue needs a new job id")
     inline = transcript_format is not None
-    return _evolve(
+    return evolve(
         record,
         now,
         status=VideoStatus.QUEUED,
@@ -121,7 +121,7 @@ def start(record: VideoRecord, job_id: str, *, now: datetime | None = None) -> V
         return NO_CHANGE
     if record.status is not VideoStatus.QUEUED:
         raise JobCancelled(f"video {record.id} is already {record.status}; job {job_id} is done")
-    return _evolve(record, now, status=VideoStatus.PROCESSING, error=None)
+    return evolve(record, now, status=VideoStatus.PROCESSING, error=None)
 
 
 def progress(
@@ -151,7 +151,7 @@ def progress(
     pct = record.progress if percent is None else percent
     if pct == record.progress and message == record.status_message:
         return NO_CHANGE
-    return _evolve(record, now, progress=pct, status_message=message)
+    return evolve(record, now, progress=pct, status_message=message)
 
 
 def finish(
@@ -167,7 +167,7 @@ def finish(
         return NO_CHANGE
     if record.status is not VideoStatus.PROCESSING:
         raise JobCancelled(f"video {record.id} is {record.status}; job {job_id} cannot finish")
-    return _evolve(
+    return evolve(
         record,
         now,
         status=VideoStatus.PROCESSED,
@@ -191,13 +191,11 @@ def fail(
         return NO_CHANGE
     if record.status is VideoStatus.PROCESSED:
         raise JobCancelled(f"video {record.id} is PROCESSED; job {job_id} cannot fail it")
-    return _evolve(
-        record, now, status=VideoStatus.FAILED, status_message=error.message, error=error
-    )
+    return evolve(record, now, status=VideoStatus.FAILED, status_message=error.message, error=error)
 
 
 def cancel(record: VideoRecord, *, now: datetime | None = None) -> VideoRecord | None:
     """Detach the record from its job, so a running worker drops it at its next step."""
     if record.job_id is None:
         return NO_CHANGE
-    return _evolve(record, now, job_id=None)
+    return evolve(record, now, job_id=None)

@@ -26,11 +26,11 @@ from tests.support import Http, StartEdge, assert_json_error, body_json
         ("GET", "/no/such/path"),
     ],
 )
-async def test_a_foreign_host_is_a_400(http: Http, method: str, path: str) -> None:
-    response = await http.request(method, path, headers={"Host": "evil.example:8000"})
+async def test_a_foreign_host_is_a_400(anonymous: Http, method: str, path: str) -> None:
+    response = await anonymous.request(method, path, headers={"Host": "evil.example:8000"})
     err = assert_json_error(response, 400, "invalid_host")
     assert "CULTO_ALLOWED_HOSTS" in err["message"]
-    assert "_xsrf" not in http.cookies  # nothing was served, not even a token
+    assert "_xsrf" not in anonymous.cookies  # nothing was served, not even a token
 
 
 async def test_the_event_stream_refuses_a_foreign_host(edge: RunningServer) -> None:

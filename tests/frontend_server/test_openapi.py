@@ -79,7 +79,10 @@ async def test_every_route_is_documented(http: Http, edge: RunningServer) -> Non
         if "get" in implemented:
             assert "get" in documented, path
     # State-changing operations declare the XSRF requirement.
-    assert doc["paths"]["/api/v2/videos/"]["post"]["security"] == [{"xsrfHeader": []}]
+    assert doc["paths"]["/api/v2/videos/"]["post"]["security"] == [
+        {"sessionCookie": [], "xsrfHeader": []},
+        {"bearerToken": []},
+    ]
     assert doc["paths"]["/api/v2/videos/{video_id}"]["delete"]["security"]
 
 

@@ -91,8 +91,8 @@ async def test_refusals_before_any_handler_are_hardened(edge: RunningServer) -> 
     assert "server:" not in head
 
 
-async def test_xsrf_cookie_is_not_secure_over_plain_http(http: Http) -> None:
-    response = await http.request("GET", "/api/v2/csrf")
+async def test_xsrf_cookie_is_not_secure_over_plain_http(anonymous: Http) -> None:
+    response = await anonymous.request("GET", "/api/v2/csrf")
     (cookie,) = response.headers.get_list("Set-Cookie")
     assert cookie.startswith("_xsrf=")
     assert "secure" not in cookie.lower()
@@ -117,8 +117,10 @@ async def test_xsrf_cookie_is_secure_over_https_behind_a_trusted_proxy(
         client.close()
 
 
-async def test_forwarded_https_from_an_untrusted_peer_is_ignored(http: Http) -> None:
+async def test_forwarded_https_from_an_untrusted_peer_is_ignored(anonymous: Http) -> None:
     # Without TRUSTED_PROXIES nobody may claim HTTPS (the cookie would then differ per claim).
-    response = await http.request("GET", "/api/v2/csrf", headers={"X-Forwarded-Proto": "https"})
+    response = await anonymous.request(
+        "GET", "/api/v2/csrf", headers={"X-Forwarded-Proto": "https"}
+    )
     (cookie,) = response.headers.get_list("Set-Cookie")
     assert "secure" not in cookie.lower()

@@ -100,9 +100,12 @@ async def test_get_needs_no_token(http: Http) -> None:
     assert (await http.request("GET", "/api/v2/videos/", cookies=False)).code == 200
 
 
-async def test_exempt_path_skips_xsrf(start_edge: StartEdge, api_service: VideoApiService) -> None:
+async def test_exempt_path_skips_xsrf(
+    start_edge: StartEdge, api_service: VideoApiService, http: Http
+) -> None:
     server = await start_edge(csrf_exempt_paths=("/api/v2/videos",))
     client = Http(server.url)
+    client.cookies.update(http.cookies)  # the same signed-in browser session, no XSRF token
     try:
         response = await client.request("POST", "/api/v2/videos/", json_body=submission())
         assert response.code == 201, response.body

@@ -11,9 +11,18 @@ import pytest
 from culto_app.settings import Settings
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
+from schemas.identity import Visibility
 from schemas.videos import VideoDTO, VideoPage
+from services.identity.accounts import Accounts
 from services.worker import Worker
-from tests.support import Http, StartEdge, assert_json_error, body_json, eventually
+from tests.support import (
+    Http,
+    StartEdge,
+    assert_json_error,
+    body_json,
+    eventually,
+    make_member,
+)
 
 TRANSCRIPT = "Irmãos, hoje lemos João 3:16. Porque Deus amou o mundo de tal maneira."
 
@@ -65,8 +74,9 @@ async def test_create_get_list_delete(http: Http) -> None:
     assert_json_error(await http.send("DELETE", f"/api/v2/videos/{video.id}"), 404, "not_found")
 
 
-async def test_list_is_newest_first_with_paging_and_filters(http: Http) -> None:
-    channel = "chan_" + youtube_id()
+async def test_list_is_newest_first_with_paging_and_filters(http: Http, accounts: Accounts) -> None:
+    channel = (await accounts.add_channel("Paging", Visibility.PRIVATE)).id
+    await eventually(lambda: _channel_known(http, channel), what="the edge knowing the new channel")
     ids = []
     for _ in range(3):
         response = await http.send("POST", "/api/v2/videos/", submission(channel_id=channel))
@@ -132,8 +142,8 @@ async def test_unknown_video_is_404(http: Http) -> None:
     assert err["code"] == "not_found"
 
 
-async def test_csrf_endpoint(http: Http) -> None:
-    response = await http.request("GET", "/api/v2/csrf")
+async def test_csrf_endpoint(anonymous: Http) -> None:
+    response = await anonymous.request("GET", "/api/v2/csrf")
     assert response.code == 200
     assert body_json(response)["csrf_token"]
     cookie = response.headers["Set-Cookie"]
@@ -142,18 +152,20 @@ async def test_csrf_endpoint(http: Http) -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
-async def test_api_service_down_is_503(start_edge: StartEdge) -> None:
+async def test_api_service_down_is_503(start_edge: StartEdge, accounts: Accounts) -> None:
     # No api_service fixture: nobody answers on culto.api.videos.* (NATS "no responders").
-    server = await start_edge()
+    admin = await make_member(accounts, admin=True)
+    server = await start_edge()  # its directory knows the token from the start
     client = Http(server.url)
     try:
         err = assert_json_error(await client.request("GET", "/api/v2/videos/"), 503)
         assert err["code"] == "mesh_unavailable"
-        response = await client.send("POST", "/api/v2/videos/", submission())
+        response = await client.send("POST", "/api/v2/videos/", submission(), headers=admin.auth)
         assert_json_error(response, 503)
         assert response.headers["Retry-After"]
         vid = "3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f"
-        assert_json_error(await client.request("GET", f"/api/v2/videos/{vid}"), 503)
+        response = await client.request("GET", f"/api/v2/videos/{vid}", headers=admin.auth)
+        assert_json_error(response, 503)
     finally:
         client.close()
 
@@ -237,3 +249,8 @@ async def test_a_transcript_one_byte_over_the_limit_is_413(http: Http) -> None:
     error = assert_json_error(await http.send("POST", "/api/v2/videos/", body), 413)
     assert error["code"] == "transcript_too_large"
     assert "CULTO_MAX_TRANSCRIPT_BYTES" in error["message"]
+
+
+async def _channel_known(http: Http, channel_id: str) -> bool:
+    response = await http.request("GET", "/api/v2/channels")
+    return any(c["id"] == channel_id for c in body_json(response))

@@ -180,6 +180,6 @@ def test_cancel_detaches_the_job_once() -> None:
 def test_results_are_validated_and_unknown_fields_refused() -> None:
     record = processing()
     with pytest.raises(TypeError, match="progres"):
-        lifecycle._evolve(record, None, progres=10)
+        lifecycle.evolve(record, None, progres=10)
     with pytest.raises(ValidationError):
-        lifecycle._evolve(record, None, status="DONE")
+        lifecycle.evolve(record, None, status="DONE")

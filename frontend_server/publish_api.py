@@ -1,0 +1,85 @@
+"""``POST /api/v2/events/publish``: the HTTP publish ingress for workers that cannot speak NATS.
+
+A ``publish``-scoped API token of an editor (or admin) reports one ``video.status``,
+``summary.ready`` or ``error`` event for a video of its channel. The edge validates the body as
+the event DTOs, checks the token against the video's channel, and hands the event to the
+identity service (the edge may not publish events itself), which updates the record and
+publishes. ``Idempotency-Key`` becomes the ``Nats-Msg-Id``: a retry answers the first
+sequence with ``"duplicate": true``.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from access.policy import Action, require
+from culto.errors import InvalidInput, NotFound
+from frontend_server.identity_api import IdentityHandler
+from frontend_server.limits import ClientLimits
+from frontend_server.videos_api import video_id_or_400
+from mesh.catalog_client import VideoApiClient
+from mesh.identity_client import IdentityClient
+from ops.http import ApiError, validation_error
+from schemas.events import PUBLISHABLE_EVENT_ADAPTER
+from schemas.identity import DEFAULT_CHANNEL_ID, PublishCall
+from schemas.videos import VideoDTO
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+PUBLISH_BODY_LIMIT = 512 * 1024
+
+
+class PublishHandler(IdentityHandler):
+    """``POST /api/v2/events/publish`` → 202 ``{"seq", "duplicate"}``."""
+
+    def initialize(  # type: ignore[override]
+        self, identity: IdentityClient, limits: ClientLimits, api: VideoApiClient
+    ) -> None:
+        """Per-application dependencies (no globals)."""
+        super().initialize(identity, limits)
+        self.api = api
+        self.max_body_bytes = PUBLISH_BODY_LIMIT
+
+    async def post(self) -> None:
+        """Validate, authorize against the video's channel, publish."""
+        if not self.principal.authenticated:
+            require(self.principal, Action.PUBLISH)  # 401 before anything is looked up
+        key = self._idempotency_key()
+        raw = self.json_body()
+        try:
+            event = PUBLISHABLE_EVENT_ADAPTER.validate_python(raw)
+        except ValidationError as exc:
+            raise validation_error(exc, "body") from None
+        video_id = video_id_or_400(event.video_id)
+        try:
+            video = await self._video(video_id)
+        except NotFound:
+            # Unknown, or in a channel this token does not know: the same answer for both.
+            raise InvalidInput(
+                f"video {video_id} is not a video of this token's channel", code="unknown_video"
+            ) from None
+        call = PublishCall(
+            event=event.model_dump(mode="json"),
+            channel_id=video.channel_id or DEFAULT_CHANNEL_ID,
+            idempotency_key=key,
+        )
+        accepted = await self.identity.publish(call)
+        self.write_json(accepted, status=202)
+
+    async def _video(self, video_id: str) -> VideoDTO:
+        video = await self.api.get(video_id)
+        channel = self.authenticator.channel(video.channel_id or DEFAULT_CHANNEL_ID)
+        require(self.principal, Action.PUBLISH, channel, what=f"video {video_id}")
+        return video
+
+    def _idempotency_key(self) -> str | None:
+        raw = self.request.headers.get(IDEMPOTENCY_HEADER)
+        if raw is None:
+            return None
+        key = raw.strip()
+        if not key or len(key) > 128 or not all(0x21 <= ord(c) <= 0x7E for c in key):
+            raise ApiError(
+                400,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1-128 printable ASCII characters without spaces",
+            )
+        return key
