@@ -42,6 +42,7 @@ from ops.server import serve_ops
 from services.api.service import VideoApiService
 from services.identity.accounts import Accounts
 from services.identity.migration import migrate_channels
+from services.identity.service import IdentityService
 from services.worker import Worker, WorkerConfig
 from services.worker.metrics import BacklogWatcher, WorkerMetrics
 
@@ -150,10 +151,10 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             if server is not None:
                 supervisor = NatsSupervisor(server, on_storage=partial(_flag, meshes))
             once = await _prepare(settings, users)
-            await stack.enter_async_context(
-                VideoApiService(await connect("api"), settings.api_config())
-            )
-            say("video API service ready")
+            api = await connect("api")
+            await stack.enter_async_context(VideoApiService(api, settings.api_config()))
+            await stack.enter_async_context(IdentityService(api))
+            say("video API and identity services ready")
             collectors = await _worker_pool(
                 stack, await connect("worker"), settings.worker_config(), workers
             )
@@ -270,6 +271,7 @@ async def run_api(settings: Settings) -> int:
         await wait_provisioned(mesh)
         async with (
             VideoApiService(mesh, settings.api_config()) as service,
+            IdentityService(mesh),
             serve_ops(
                 settings.listen_config(),
                 mesh,

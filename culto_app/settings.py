@@ -95,6 +95,7 @@ class Settings(BaseModel):
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
     max_streams_per_client: int = 100
+    logins_per_minute: int = 10
     max_connections_per_second: int = 100
     cookie_secret: SecretStr | None = None
     events_max_age: float = 30 * 86400.0
@@ -195,6 +196,7 @@ class Settings(BaseModel):
                 requests_per_minute=self.rate_limit_per_minute,
                 burst=self.rate_limit_burst,
                 streams_per_client=self.max_streams_per_client,
+                logins_per_minute=self.logins_per_minute,
             ),
         )
 
@@ -231,6 +233,7 @@ class Settings(BaseModel):
         fields["sse_client_buffer"] = _int(env, "SSE_CLIENT_BUFFER", 1000, 1, 1_000_000)
         fields["rate_limit_per_minute"] = _int(env, "CULTO_RATE_LIMIT", 600, 1, 10_000_000)
         fields["rate_limit_burst"] = _int(env, "CULTO_RATE_BURST", 120, 1, 10_000_000)
+        fields["logins_per_minute"] = _int(env, "CULTO_LOGINS_PER_MINUTE", 10, 2, 10_000)
         fields["max_streams_per_client"] = _int(
             env, "CULTO_MAX_STREAMS_PER_CLIENT", 100, 1, 1_000_000
         )

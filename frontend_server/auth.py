@@ -33,8 +33,9 @@ from tornado.web import RequestHandler
 
 from access.credentials import TOKEN_PREFIX, session_key, split_token, token_matches
 from access.policy import ANONYMOUS, ChannelView, Principal
-from culto.errors import Forbidden, InvalidInput, Unauthenticated
+from culto.errors import Forbidden, Unauthenticated
 from mesh.directory import Directory
+from ops.http import ApiError
 from schemas.identity import ChannelRole, TokenRecord, UserRecord, Visibility
 from schemas.timestamps import utc_now
 
@@ -73,7 +74,7 @@ class Authenticator:
         """The caller of ``handler``'s request.
 
         Raises:
-            InvalidInput: 400 ``token_in_query``.
+            ApiError: 400 ``token_in_query``.
             Unauthenticated: a bearer token that is malformed, unknown or expired.
         """
         _refuse_query_tokens(handler.request.query_arguments)
@@ -226,8 +227,9 @@ def _refuse_query_tokens(arguments: Mapping[str, list[bytes]]) -> None:
             v.startswith(TOKEN_PREFIX.encode()) for v in values
         )
         if leaked:
-            raise InvalidInput(
+            raise ApiError(
+                400,
+                "token_in_query",
                 "API tokens are not accepted in the query string (URLs are logged): send"
                 " 'Authorization: Bearer culto_…' instead, and revoke a token that was sent",
-                code="token_in_query",
             )

@@ -6,6 +6,8 @@ the identity service over NATS; the edge itself cannot write an identity record.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import RootModel
 
 from access.policy import Action, require
@@ -26,6 +28,7 @@ from schemas.identity import (
     TokenDTO,
     UserCreate,
 )
+from schemas.timestamps import utc_now
 
 
 class ChannelList(RootModel[list[ChannelDTO]]):
@@ -165,11 +168,26 @@ class TokensHandler(IdentityHandler):
         require(self.principal, Action.MANAGE_TOKENS)
         body = self.parse_body(TokenCreate)
         user_id = self._subject(body.user_id)
+        self._within_own_limits(body)
         if body.channel_id is not None:
             channel = self.authenticator.channel(body.channel_id)
             require(self.principal, Action.READ, channel, what=f"channel {body.channel_id}")
         created = await self.identity.create_token(user_id, body)
         self.write_json(created, status=201)
+
+    def _within_own_limits(self, body: TokenCreate) -> None:
+        """A token may only make tokens it could have been: bound to its channel, expiring no
+        later than itself (else one leaked bound token would mint an unbound, eternal one)."""
+        principal = self.principal
+        if principal.token_channel is not None and body.channel_id != principal.token_channel:
+            raise Forbidden(
+                f"a token bound to channel {principal.token_channel} may only create tokens"
+                " bound to it"
+            )
+        if principal.credential.startswith("token:") and principal.expires_at is not None:
+            days = body.expires_in_days
+            if days is None or utc_now() + timedelta(days=days) > principal.expires_at:
+                raise Forbidden("a token may not create a token that outlives it")
 
     def _subject(self, user_id: str | None) -> str:
         """Whose tokens: the caller's own, or (admins only) ``user_id``'s."""

@@ -78,7 +78,7 @@ class XsrfMixin(RequestHandler):
 
         Raises:
             Unauthenticated: a bad bearer token.
-            InvalidInput: a token in the query string.
+            ApiError: 400 for a token in the query string.
         """
         if self._caller is None:
             self._caller = self.authenticator.caller(self)

@@ -200,6 +200,20 @@ class IdentityStore:
         """Store a new session."""
         await self.create(key, session, bucket=SESSIONS_BUCKET)
 
+    async def take_session(self, key: str) -> SessionRecord | None:
+        """Read and delete a session in one compare-and-set: of two concurrent takers of a
+        one-time link, exactly one gets the record."""
+        found = await self._read(key, SESSIONS_BUCKET)
+        if found is None:
+            return None
+        kv = await self._kv(SESSIONS_BUCKET)
+        try:
+            with nats_errors(f"taking session {key[:8]}"):
+                await kv.delete(key, last=found[1])
+        except Conflict:
+            return None  # someone else took it first
+        return SessionRecord.model_validate_json(found[0])
+
     async def delete_session(self, key: str) -> bool:
         """Revoke a session."""
         return await self.delete(key, bucket=SESSIONS_BUCKET)

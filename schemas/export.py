@@ -33,6 +33,25 @@ from schemas.events import (
     VideoDeletedEventDTO,
     VideoStatusEventDTO,
 )
+from schemas.identity import (
+    ChannelCreate,
+    ChannelDTO,
+    ChannelRole,
+    LoginRequest,
+    MeChannel,
+    MeDTO,
+    MemberDTO,
+    MemberPut,
+    PublishAccepted,
+    TokenCreate,
+    TokenCreated,
+    TokenDTO,
+    TokenScope,
+    UserCreate,
+    UserCreated,
+    UserDTO,
+    Visibility,
+)
 from schemas.summary import BiblePassageDTO, CitationDTO, SummaryDTO
 from schemas.typescript import schema_to_typescript
 from schemas.videos import (
@@ -70,6 +89,23 @@ PUBLIC: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("VideoDeletedEventDTO", "serialization", VideoDeletedEventDTO),
     ("HeartbeatEventDTO", "serialization", HeartbeatEventDTO),
     ("AnyEvent", "serialization", AnyEvent),
+    ("ChannelRole", "serialization", ChannelRole),
+    ("Visibility", "serialization", Visibility),
+    ("TokenScope", "serialization", TokenScope),
+    ("UserDTO", "serialization", UserDTO),
+    ("ChannelDTO", "serialization", ChannelDTO),
+    ("MemberDTO", "serialization", MemberDTO),
+    ("TokenDTO", "serialization", TokenDTO),
+    ("TokenCreated", "serialization", TokenCreated),
+    ("MeDTO", "serialization", MeDTO),
+    ("MeChannel", "serialization", MeChannel),
+    ("LoginRequest", "validation", LoginRequest),
+    ("ChannelCreate", "validation", ChannelCreate),
+    ("MemberPut", "validation", MemberPut),
+    ("TokenCreate", "validation", TokenCreate),
+    ("UserCreate", "validation", UserCreate),
+    ("UserCreated", "serialization", UserCreated),
+    ("PublishAccepted", "serialization", PublishAccepted),
 )
 """``(name, mode, type)`` of every exported schema; ``AnyEvent`` is the event union."""
 

@@ -2,7 +2,8 @@
 
 Starts ``culto up`` on free ports with a temporary data directory, then runs schemathesis twice
 against its OpenAPI document with a fixed seed and a bounded number of examples per operation:
-anonymously, and as a browser session (the XSRF cookie and header). Every check is on: no 5xx,
+anonymously, and as the first-run admin's browser session (signed in with the one-time link
+``culto up`` prints; the session cookie and its XSRF token). Every check is on: no 5xx,
 responses match the document, schema-valid requests are accepted and invalid ones refused,
 undeclared methods get 405. The event stream is left out: its response never ends by design
 (tests/frontend_server/test_events_stream.py covers it). Exit status 1 if either run fails.
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
@@ -62,14 +64,46 @@ def start_culto_up(data_dir: Path) -> tuple[subprocess.Popen[str], str, list[str
     sys.exit("fuzz: culto up did not start:\n" + "\n".join(lines[-20:]))
 
 
-def browser_session(base: str) -> list[str]:
-    """schemathesis headers of a browser session: the XSRF cookie and its token."""
+def browser_session(base: str, log: list[str]) -> list[str]:
+    """schemathesis headers of the admin's browser session: signed in with the one-time link of
+    the first run, then the session cookie and the XSRF token bound to it."""
+    match = next((m for line in log if (m := re.search(r"login#once=([\w-]+)", line))), None)
+    if match is None:
+        sys.exit("fuzz: culto up printed no one-time login link")
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    with opener.open(base + "/api/v2/csrf", timeout=10) as response:
-        token = json.loads(response.read())["csrf_token"]
-    cookie = next(c.value for c in jar if c.name == "_xsrf")
-    return ["-H", f"X-XSRFToken: {token}", "-H", f"Cookie: _xsrf={cookie}"]
+
+    def call(method: str, path: str, body: object = None, token: str = "") -> bytes:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("X-XSRFToken", token)
+        with opener.open(request, timeout=10) as response:
+            return bytes(response.read())
+
+    anonymous_token = json.loads(call("GET", "/api/v2/csrf"))["csrf_token"]
+    call("POST", "/api/v2/auth/login", {"once": match.group(1)}, anonymous_token)
+    deadline = time.monotonic() + 10
+    while True:  # the edge learns the new session from KV within milliseconds
+        try:
+            call("GET", "/api/v2/auth/me")
+            break
+        except urllib.error.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    token = json.loads(call("GET", "/api/v2/csrf"))["csrf_token"]
+    session = next(c.value for c in jar if c.name == "culto_session")
+    # Signing out would end the session the rest of the run uses.
+    return [
+        "-H",
+        f"X-XSRFToken: {token}",
+        "-H",
+        f"Cookie: culto_session={session}",
+        "--exclude-path",
+        "/api/v2/auth/logout",
+    ]
 
 
 def run_schemathesis(base: str, name: str, headers: list[str]) -> bool:
@@ -99,7 +133,9 @@ def main() -> int:
     try:
         results = {
             "anonymous": run_schemathesis(base, "anonymous", []),
-            "browser session": run_schemathesis(base, "browser session", browser_session(base)),
+            "browser session": run_schemathesis(
+                base, "browser session", browser_session(base, log)
+            ),
         }
     finally:
         proc.send_signal(signal.SIGTERM)

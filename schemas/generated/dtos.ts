@@ -29,6 +29,26 @@ export interface BiblePassageDTO {
   timestamps: number[];
 }
 
+/** ``POST /api/v2/channels`` (admin). */
+export interface ChannelCreate {
+  name: string;
+  visibility?: Visibility;
+  /** Chosen id; generated when omitted */
+  id?: string | null;
+}
+
+/** A channel (a church's tenant): its videos, members and visibility. */
+export interface ChannelDTO {
+  id: string;
+  name: string;
+  visibility: Visibility;
+  /** Format: `date-time`. */
+  created_at: string;
+}
+
+/** A user's role in one channel; each includes the rights of the ones before it. */
+export type ChannelRole = "viewer" | "editor" | "owner";
+
 /** An attributed quotation (``como disse Agostinho, ...``). */
 export interface CitationDTO {
   author: string;
@@ -74,6 +94,48 @@ export interface HeartbeatEventDTO {
   timestamp: string;
 }
 
+/**
+ * ``POST /api/v2/auth/login``: an email and password, or the secret of a one-time link
+ * (``/login#once=…``, printed by ``culto up`` on its first run).
+ */
+export interface LoginRequest {
+  email?: string | null;
+  password?: string | null;
+  once?: string | null;
+}
+
+/** A channel the caller belongs to, with its role there. */
+export interface MeChannel {
+  id: string;
+  name: string;
+  role: ChannelRole;
+  visibility: Visibility;
+}
+
+/** ``GET /api/v2/auth/me``. */
+export interface MeDTO {
+  user: UserDTO;
+  channels: MeChannel[];
+}
+
+/** One user's role in one channel. */
+export interface MemberDTO {
+  channel_id: string;
+  user_id: string;
+  role: ChannelRole;
+}
+
+/** ``PUT /api/v2/channels/{id}/members/{user_id}``. */
+export interface MemberPut {
+  role: ChannelRole;
+}
+
+/** ``POST /api/v2/events/publish``: where the event landed. */
+export interface PublishAccepted {
+  seq: number;
+  duplicate: boolean;
+}
+
 /** The full analysis of a sermon transcript. */
 export interface SummaryDTO {
   language: "pt" | "en";
@@ -97,10 +159,75 @@ export interface SummaryReadyEventDTO {
   summary: SummaryDTO;
 }
 
+/** ``POST /api/v2/tokens``: a token of the caller (an admin may name another user). */
+export interface TokenCreate {
+  name?: string;
+  scope?: TokenScope;
+  channel_id?: string | null;
+  expires_in_days?: number | null;
+  user_id?: string | null;
+}
+
+/** The reply to a token creation: the token itself, shown this once. */
+export interface TokenCreated {
+  id: string;
+  user_id: string;
+  name: string;
+  scope: TokenScope;
+  channel_id: string | null;
+  /** Format: `date-time`. */
+  expires_at: string | null;
+  /** Format: `date-time`. */
+  created_at: string;
+  /** Format: `date-time`. */
+  last_used_at: string | null;
+  token: string;
+}
+
+/** An API token as listed (never its secret). */
+export interface TokenDTO {
+  id: string;
+  user_id: string;
+  name: string;
+  scope: TokenScope;
+  channel_id: string | null;
+  /** Format: `date-time`. */
+  expires_at: string | null;
+  /** Format: `date-time`. */
+  created_at: string;
+  /** Format: `date-time`. */
+  last_used_at: string | null;
+}
+
+/** What an API token may do (within its user's rights, see ``access.policy``). */
+export type TokenScope = "read" | "write" | "publish" | "admin";
+
 /** A transcript sent with the submit request, so the pipeline can run offline. */
 export interface TranscriptInput {
   format?: "txt" | "vtt" | "srt";
   content: string;
+}
+
+/** ``POST /api/v2/users`` (admin). Without a password one is generated and shown once. */
+export interface UserCreate {
+  email: string;
+  password?: string | null;
+  admin?: boolean;
+}
+
+/** The reply to a user creation (``password`` only when it was generated). */
+export interface UserCreated {
+  user: UserDTO;
+  password: string | null;
+}
+
+/** A user as the API shows it. */
+export interface UserDTO {
+  id: string;
+  email: string;
+  admin: boolean;
+  /** Format: `date-time`. */
+  created_at: string;
 }
 
 /**
@@ -183,3 +310,6 @@ export interface VideoStatusEventDTO {
   progress: number;
   message: string;
 }
+
+/** Who may read a channel's videos without being a member. */
+export type Visibility = "public" | "private";

@@ -6,15 +6,13 @@ to KV so they are always current. Each API replica keeps its own view.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
 from culto.errors import InvalidInput
 from mesh.connection import MeshConnection
-from mesh.errors import nats_errors
-from mesh.retry import retry_until_done
+from mesh.kv_mirror import KvMirror
+from mesh.subjects import VIDEOS_BUCKET
 from mesh.videos import VideoStore
 from schemas.api import ListRequest
 from schemas.identity import DEFAULT_CHANNEL_ID
@@ -36,40 +34,30 @@ class Catalog:
     """
 
     def __init__(self, mesh: MeshConnection, store: VideoStore) -> None:
-        self._mesh = mesh
         self._store = store
         self._records: dict[str, tuple[int, VideoRecord]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._watcher: object | None = None
-        self._loaded = asyncio.Event()
-        self._rewatching: asyncio.Task[None] | None = None
-        mesh.on_reconnect(self._restart)
+        self._mirror = KvMirror(mesh, VIDEOS_BUCKET, self._on_entry, self._prune)
 
     async def start(self) -> None:
         """Load every record, then follow changes."""
-        await self._watch()
-        await asyncio.wait_for(self._loaded.wait(), 30)
+        await self._mirror.open()
 
-    async def _watch(self) -> None:
-        kv = await self._store.bucket()
-        with nats_errors("watching the video catalog"):
-            watcher = await kv.watchall()
-        self._watcher = watcher
-        self._task = asyncio.get_running_loop().create_task(self._follow(watcher))
+    async def stop(self) -> None:
+        """Stop following."""
+        await self._mirror.close()
 
-    async def _follow(self, watcher: object) -> None:
-        async for entry in watcher:  # type: ignore[attr-defined]
-            if entry is None:  # end of the initial values
-                self._loaded.set()
-                continue
-            key = entry.key
-            if not is_video_id(key):
-                continue
-            if entry.value is None or entry.operation in ("DEL", "PURGE"):
-                self._records.pop(key, None)
-            else:
-                self.apply(entry.revision or 0, VideoRecord.model_validate_json(entry.value))
-            self._loaded.set()
+    def _on_entry(self, key: str, value: bytes | None, revision: int) -> None:
+        if not is_video_id(key):
+            return
+        if value is None:
+            self._records.pop(key, None)
+        else:
+            self.apply(revision, VideoRecord.model_validate_json(value))
+
+    def _prune(self, seen: set[str]) -> None:
+        # After a re-watch: records deleted while this replica was cut off.
+        for key in set(self._records) - seen:
+            del self._records[key]
 
     def apply(self, revision: int, record: VideoRecord) -> None:
         """Take a record this replica just wrote (read-your-writes before the watch echoes)."""
@@ -80,41 +68,6 @@ class Catalog:
     def forget(self, video_id: str) -> None:
         """Drop a record this replica just deleted."""
         self._records.pop(video_id, None)
-
-    def _restart(self) -> None:
-        # The watch's ordered consumer died with the old connection; rebuild it.
-        if self._rewatching is not None:
-            self._rewatching.cancel()  # a newer reconnect: start over from it
-        task = asyncio.get_running_loop().create_task(self._rewatch())
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        self._rewatching = task
-
-    async def _rewatch(self) -> None:
-        await self._stop_watch()
-        self._records.clear()
-        self._loaded.clear()
-        # stop() cancels this task.
-        await retry_until_done(self._watch, what="catalog re-watch")
-
-    async def _stop_watch(self) -> None:
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            with contextlib.suppress(Exception):
-                await watcher.stop()  # type: ignore[attr-defined]
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
-    async def stop(self) -> None:
-        """Stop following."""
-        task, self._rewatching = self._rewatching, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self._stop_watch()
 
     def page(self, query: ListRequest) -> VideoPage:
         """Newest first, filtered (the caller's readable ``channels`` first, so paging and

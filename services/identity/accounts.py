@@ -234,14 +234,18 @@ class Accounts:
         """
         key = session_key(once)
         record = await self.store.session(key)
-        if record is None or not record.once or record.expired(utc_now()):
+        if record is None or not record.once:
             raise Unauthenticated(
                 "this login link is invalid, used or expired; ask for a new one",
                 code="login_failed",
             )
-        if not await self.store.delete_session(key):
-            raise Unauthenticated("this login link was just used", code="login_failed")
-        return await self._open_session(record.user_id)
+        taken = await self.store.take_session(key)
+        if taken is None or taken.expired(utc_now()):
+            raise Unauthenticated(
+                "this login link is invalid, used or expired; ask for a new one",
+                code="login_failed",
+            )
+        return await self._open_session(taken.user_id)
 
     async def once_link(self, user_id: str) -> str:
         """A secret for ``/login#once=…`` that opens one session within :data:`ONCE_MINUTES`."""

@@ -20,6 +20,8 @@ async def test_provision_is_idempotent(isolated_mesh: Any) -> None:
         ("consumer", "culto-workers"),
         ("kv", "culto_videos"),
         ("kv", "culto_youtube_index"),
+        ("kv", "culto_identity"),
+        ("kv", "culto_sessions"),
         ("object_store", "culto_artifacts"),
         ("object_store", "culto_staging"),
     }

@@ -18,11 +18,14 @@ from frontend_server.app import make_app
 from frontend_server.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from mesh.directory import Directory
+from mesh.identity_client import IdentityClient
 from ops.http import describe, error_body, status_for
 from ops.server import RunningServer
 from services.api.service import VideoApiService
+from services.identity.accounts import Accounts
 from tests.frontend_server.test_videos_api import submission
-from tests.support import Http, StartEdge, assert_json_error
+from tests.support import Http, Member, StartEdge, assert_json_error, make_member
 
 UNKNOWN = "3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f"
 
@@ -110,9 +113,10 @@ async def test_method_not_allowed_is_405(http: Http) -> None:
 
 
 async def test_service_side_size_limit_is_413(
-    start_edge: StartEdge, mesh: MeshConnection, edge_settings: Settings
+    start_edge: StartEdge, mesh: MeshConnection, edge_settings: Settings, accounts: Accounts
 ) -> None:
     small = edge_settings.model_copy(update={"max_transcript_bytes": 2000})
+    admin = await make_member(accounts, admin=True)
     # Its own service: the shared fixture's limit is the 5 MB default.
     async with VideoApiService(mesh, small.api_config()):
         server = await start_edge(max_transcript_bytes=2000)
@@ -120,11 +124,13 @@ async def test_service_side_size_limit_is_413(
         try:
             # The service's own limit (CULTO_MAX_TRANSCRIPT_BYTES) comes back as a 413 ...
             body = submission(transcript={"format": "txt", "content": "palavra " * 500})
-            err = assert_json_error(await client.send("POST", "/api/v2/videos/", body), 413)
+            sent = await client.send("POST", "/api/v2/videos/", body, headers=admin.auth)
+            err = assert_json_error(sent, 413)
             assert err["code"] == "transcript_too_large"
             # ... and a body far beyond it is refused at the edge with a 413.
             huge = submission(transcript={"format": "txt", "content": "x" * 200_000})
-            assert_json_error(await client.send("POST", "/api/v2/videos/", huge), 413)
+            sent = await client.send("POST", "/api/v2/videos/", huge, headers=admin.auth)
+            assert_json_error(sent, 413)
         finally:
             client.close()
 
@@ -170,25 +176,34 @@ class _BrokenApi:
 
 
 @pytest.fixture
-def broken_edge(io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings) -> Iterator[str]:
+def broken_edge(
+    io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings, accounts: Accounts
+) -> Iterator[tuple[str, Member]]:
     api = cast(VideoApiClient, _BrokenApi())
+    admin = io_loop.run_sync(lambda: make_member(accounts, admin=True))
+    directory = Directory(mesh)
+    io_loop.run_sync(directory.open)
     app = make_app(
         edge_settings.edge_config(),
         mesh=mesh,
         api_client=api,
+        identity_client=IdentityClient(mesh),
         hub=EventHub(mesh, edge_settings.edge_config().hub),
+        directory=directory,
     )
     app.settings["serve_traceback"] = True  # even then, no traceback may leave
     server = HTTPServer(app)
     sockets = bind_sockets(0, "127.0.0.1")
     server.add_sockets(sockets)
-    yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}", admin
     server.stop()
     io_loop.run_sync(server.close_all_connections)
+    io_loop.run_sync(directory.close)
 
 
-async def test_bugs_are_500_json_without_internals(broken_edge: str) -> None:
-    client = Http(broken_edge)
+async def test_bugs_are_500_json_without_internals(broken_edge: tuple[str, Member]) -> None:
+    url, admin = broken_edge
+    client = Http(url)
     try:
         for response in (
             await client.request("GET", "/api/v2/videos/"),
@@ -199,7 +214,7 @@ async def test_bugs_are_500_json_without_internals(broken_edge: str) -> None:
             text = response.body.decode()
             assert "secret" not in text and "revision" not in text and "boom" not in text
             assert err["message"] == "internal server error"
-        timeout = await client.send("POST", "/api/v2/videos/", submission())
+        timeout = await client.send("POST", "/api/v2/videos/", submission(), headers=admin.auth)
         assert_json_error(timeout, 504, "mesh_timeout")
     finally:
         client.close()

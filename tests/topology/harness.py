@@ -36,9 +36,12 @@ from urllib.parse import urlencode
 
 from mesh.connection import MeshConnection
 from mesh.embedded import EmbeddedNatsServer
+from mesh.identity_store import IdentityStore
 from mesh.replay import EventReader
 from mesh.subjects import EVENTS_STREAM, event_filters
+from services.identity.accounts import Accounts
 from tests.frontend_server.sse_client import SSEClient
+from tests.support import make_member
 
 REPO = Path(__file__).resolve().parents[2]
 CULTO = [sys.executable, "-m", "culto_app.cli"]
@@ -251,8 +254,9 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class Browser:
     """Cookies, the XSRF header and JSON for one frontend (blocking; run it in a thread)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, token: str = "") -> None:
         self.base = f"http://127.0.0.1:{port}"
+        self._bearer = token
         self._opener = urllib.request.build_opener(
             urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(CookieJar())
         )
@@ -271,6 +275,8 @@ class Browser:
         request.add_header("Content-Type", "application/json")
         if self._token:
             request.add_header("X-XSRFToken", self._token)
+        if self._bearer:
+            request.add_header("Authorization", f"Bearer {self._bearer}")
         try:
             with self._opener.open(request, timeout=15) as response:
                 raw = response.read()
@@ -608,7 +614,9 @@ async def _scenario(topo: Topology, mesh: MeshConnection, count: int, say: Log) 
     frontends = [topo.roles["frontend0"], topo.roles["frontend1"]]
     ports = [fe.port for fe in frontends]
     alive = [True, True]
-    browsers = [Browser(p) for p in ports]
+    # An editor's token (the frontends' directories learn it from KV; submit retries until then).
+    editor = await make_member(Accounts(IdentityStore(mesh)), admin=True)
+    browsers = [Browser(p, editor.token) for p in ports]
     ids: list[str] = []
     tasks: list[asyncio.Task[None]] = []
     clients: list[StreamClient] = []

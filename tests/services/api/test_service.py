@@ -17,6 +17,7 @@ from mesh.subjects import STAGING_BUCKET
 from schemas import TranscriptInput, VideoCreate, VideoListQuery, VideoStatus, new_video_id
 from services.api.service import VideoApiService
 from services.transcripts.fetch_policy import FetchPolicy
+from services.videos import lifecycle
 
 
 def _yt(n: int) -> str:
@@ -156,11 +157,8 @@ async def test_catalog_keeps_retrying_a_failed_rewatch(
     # the bucket has a new leader, and no further reconnect comes to retry it.
     async with VideoApiService(mesh, settings.api_config()) as service:
         client = VideoApiClient(mesh)
-        video = await client.create(
-            VideoCreate(url="https://www.youtube.com/watch?v=a0000000001", title="A")
-        )
-        catalog = service.catalog
-        real_watch = catalog._watch
+        mirror = service.catalog._mirror
+        real_watch = mirror._watch
         failures: list[int] = []
 
         async def flaky_watch() -> None:
@@ -169,8 +167,13 @@ async def test_catalog_keeps_retrying_a_failed_rewatch(
                 raise TimeoutError("no bucket leader yet")
             await real_watch()
 
-        monkeypatch.setattr(catalog, "_watch", flaky_watch)
-        catalog._restart()  # what a reconnect does
+        monkeypatch.setattr(mirror, "_watch", flaky_watch)
+        mirror._restart()  # what a reconnect does
+        # Written behind the catalog's back (as another replica would): only a working watch
+        # can make it appear.
+        body = VideoCreate(url="https://www.youtube.com/watch?v=a0000000001", title="A")
+        video = lifecycle.queue(lifecycle.draft(new_video_id(), body), "job-1")
+        await service.store.create(video)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
         while video.id not in {v.id for v in (await client.list(VideoListQuery())).items}:
