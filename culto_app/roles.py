@@ -163,13 +163,7 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             frontend = await stack.enter_async_context(
                 serve_frontend(edge, await connect("frontend"), alive=alive, collectors=collectors)
             )
-            # localhost, not 127.0.0.1: the default FRONTEND_URL is a localhost origin, and
-            # SameSite cookies treat the two names as different sites.
-            say(f"frontend on http://localhost:{frontend.port}  (Ctrl-C to stop)")
-            if once is not None:  # the one place this secret is shown
-                say(
-                    f"first run: sign in as admin at http://localhost:{frontend.port}/login#once={once}"
-                )
+            _announce(frontend.port, once)
             failure = await _until_stopped(stopped, supervisor)
             if failure is None:
                 say(f"received {signal.Signals(stopped.result()).name}; shutting down...")
@@ -177,6 +171,19 @@ async def run_up(settings: Settings, *, workers: int) -> int:
                 say(f"error: {failure}; shutting down")
     say("stopped")
     return 0 if failure is None else 1
+
+
+def _announce(port: int, once: str | None) -> None:
+    """The frontend's address and, on a first run, the admin's one-time sign-in link: the one
+    place its secret is shown (never logged).
+
+    localhost, not 127.0.0.1: the default FRONTEND_URL is a localhost origin, and SameSite
+    cookies treat the two names as different sites.
+    """
+    base = f"http://localhost:{port}"
+    say(f"frontend on {base}  (Ctrl-C to stop)")
+    if once is not None:
+        say(f"first run: sign in as admin at {base}/login#once={once}")
 
 
 async def _prepare(settings: Settings, users: dict[Role, NatsCredentials]) -> str | None:

@@ -40,7 +40,7 @@ from schemas.identity import (
 )
 from schemas.timestamps import utc_now
 from services.identity.accounts import Accounts
-from tests.support import CULTO, CultoProcess, culto_env
+from tests.support import CULTO, CultoProcess, SyncClient, culto_env
 
 LINK = re.compile(
     r"^culto: first run: sign in as admin at http://localhost:(\d+)/login#once=([A-Za-z0-9_-]{40,})$"
@@ -55,6 +55,7 @@ class Instance:
     first_output: list[str]
     first_port: int
     running: CultoProcess
+    url: str
     users: list[UserRecord]
     default_channel: ChannelDTO | None
     once: SessionRecord | None
@@ -105,10 +106,11 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
         first.stop()
     links = [m for line in first.lines if (m := LINK.match(line))]
     assert len(links) == 1, first.lines
-    second, _ = _start(env)
+    second, second_port = _start(env)
     try:
         users, channel, once = asyncio.run(_snapshot(data, links[0].group(2)))
-        yield Instance(data, list(first.lines), port, second, users, channel, once)
+        url = f"http://localhost:{second_port}"
+        yield Instance(data, list(first.lines), port, second, url, users, channel, once)
     finally:
         second.stop()
 
@@ -173,6 +175,14 @@ def test_first_run_prints_a_one_time_link_and_a_second_start_does_not(instance: 
     output = instance.running.output
     assert "first run" not in output and "once=" not in output
     assert secret not in output
+    # The link signs the admin in (on any frontend of the instance), once.
+    browser = SyncClient(instance.url)
+    browser.sign_in_once("\n".join(instance.first_output))
+    status, me = browser.call("GET", "/api/v2/auth/me")
+    assert status == 200 and me["user"]["email"] == "admin@localhost" and me["user"]["admin"]
+    again = SyncClient(instance.url)
+    status, body = again.call("POST", "/api/v2/auth/login", {"once": secret})
+    assert status == 401, body
 
 
 # -- users ------------------------------------------------------------------------------------
