@@ -349,3 +349,17 @@ def test_password_from_stdin_only_when_it_offers_one() -> None:
         assert read_password(reader, wait=0.05) == "a long enough password"
     with open(os.devnull) as empty:
         assert read_password(empty, wait=0.05) is None
+
+
+def test_a_bad_admin_email_stops_culto_up_naming_the_variable(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CULTO, "up", "--port", "0"],
+        env=culto_env(tmp_path / "data", CULTO_ADMIN_EMAIL="not an email"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert_fails(result, "CULTO_ADMIN_EMAIL", "not an email")
+    assert not (tmp_path / "data" / "nats.url").exists()  # stopped before starting anything
