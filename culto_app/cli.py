@@ -16,6 +16,7 @@ from pathlib import Path
 
 from culto import __version__
 from culto.errors import CultoError
+from culto_app import admin_cli
 from culto_app.settings import Settings
 
 EXIT_USAGE = 2
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     shape = tail.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="one JSON object per event")
     shape.add_argument("--raw", action="store_true", help="seq, video, type, JSON; tab-separated")
+    admin_cli.add_parsers(sub)
     return parser
 
 
@@ -112,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(roles.run_worker(settings, workers=max(args.concurrency, 1)))
         if args.command == "provision":
             return asyncio.run(roles.run_provision(settings))
+        if args.command in admin_cli.COMMANDS:
+            return _admin(settings, args)
         if args.command == "tail":
             fmt: tail.Format = "json" if args.json else "raw" if args.raw else "text"
             try:
@@ -125,6 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return _fail(f"unknown command {args.command!r}")
+
+
+def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    """``culto user|channel|token``: arguments (and a password on stdin) first, then NATS."""
+    admin_cli.check(args)
+    if (args.command, args.action) == ("user", "add"):
+        args.password = admin_cli.read_password(sys.stdin)
+    return asyncio.run(admin_cli.run_admin(settings, args, sys.stdout))
 
 
 if __name__ == "__main__":

@@ -33,12 +33,15 @@ from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection, NatsCredentials
 from mesh.embedded import EmbeddedNatsServer
+from mesh.identity_store import IdentityStore
 from mesh.jobs import JobQueue
 from mesh.permissions import Role, inbox_prefix
 from mesh.provision import provision, streams_present
 from ops.metrics import ExtraStatsCollector
 from ops.server import serve_ops
 from services.api.service import VideoApiService
+from services.identity.accounts import Accounts
+from services.identity.migration import migrate_channels
 from services.identity.service import IdentityService
 from services.worker import Worker, WorkerConfig
 from services.worker.metrics import BacklogWatcher, WorkerMetrics
@@ -147,11 +150,7 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             supervisor = None
             if server is not None:
                 supervisor = NatsSupervisor(server, on_storage=partial(_flag, meshes))
-            async with role_connection(
-                settings, "provision", credentials=users.get("provision"), name="culto-up-provision"
-            ) as admin:
-                steps = await provision(admin, settings.stream_policy())
-            say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
+            once = await _prepare(settings, users)
             api = await connect("api")
             await stack.enter_async_context(VideoApiService(api, settings.api_config()))
             await stack.enter_async_context(IdentityService(api))
@@ -164,9 +163,7 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             frontend = await stack.enter_async_context(
                 serve_frontend(edge, await connect("frontend"), alive=alive, collectors=collectors)
             )
-            # localhost, not 127.0.0.1: the default FRONTEND_URL is a localhost origin, and
-            # SameSite cookies treat the two names as different sites.
-            say(f"frontend on http://localhost:{frontend.port}  (Ctrl-C to stop)")
+            _announce(frontend.port, once)
             failure = await _until_stopped(stopped, supervisor)
             if failure is None:
                 say(f"received {signal.Signals(stopped.result()).name}; shutting down...")
@@ -174,6 +171,42 @@ async def run_up(settings: Settings, *, workers: int) -> int:
                 say(f"error: {failure}; shutting down")
     say("stopped")
     return 0 if failure is None else 1
+
+
+def _announce(port: int, once: str | None) -> None:
+    """The frontend's address and, on a first run, the admin's one-time sign-in link: the one
+    place its secret is shown (never logged).
+
+    localhost, not 127.0.0.1: the default FRONTEND_URL is a localhost origin, and SameSite
+    cookies treat the two names as different sites.
+    """
+    base = f"http://localhost:{port}"
+    say(f"frontend on {base}  (Ctrl-C to stop)")
+    if once is not None:
+        say(f"first run: sign in as admin at {base}/login#once={once}")
+
+
+async def _prepare(settings: Settings, users: dict[Role, NatsCredentials]) -> str | None:
+    """``culto up``'s start-up on the mesh: provisioning, the data migration, then the first
+    run's admin. Returns the admin's one-time login secret on a first run, else ``None``."""
+    async with role_connection(
+        settings, "provision", credentials=users.get("provision"), name="culto-up-provision"
+    ) as admin:
+        steps = await provision(admin, settings.stream_policy())
+        moved = await migrate_channels(admin)
+    say("provisioned " + ", ".join(f"{s.name} ({s.action})" for s in steps))
+    if moved:
+        say(f"moved {moved} video(s) without a channel to the default channel")
+    return await _bootstrap(settings, users)
+
+
+async def _bootstrap(settings: Settings, users: dict[Role, NatsCredentials]) -> str | None:
+    """First run: the public default channel and, when no user exists, the admin
+    (``CULTO_ADMIN_EMAIL``); returns its one-time login secret (``None`` if users existed)."""
+    async with role_connection(
+        settings, "admin", credentials=users.get("admin"), name="culto-up-admin"
+    ) as mesh:
+        return await Accounts(IdentityStore(mesh)).bootstrap(settings.admin_email)
 
 
 @asynccontextmanager
@@ -310,4 +343,11 @@ async def run_provision(settings: Settings) -> int:
     async with connected(settings, "provision") as mesh:
         for step in await provision(mesh, settings.stream_policy()):
             print(step, flush=True)
+        await _migrate(mesh)
     return 0
+
+
+async def _migrate(mesh: MeshConnection) -> None:
+    """The data migration after provisioning (idempotent), printed like a step."""
+    moved = await migrate_channels(mesh)
+    print(f"migration channels: {moved} video(s) moved to the default channel", flush=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
 from culto.errors import ConfigError
 from culto.origins import normalize_origin
@@ -32,6 +32,7 @@ from frontend_server.limits import RateLimitConfig
 from mesh.connection import NatsCredentials
 from mesh.provision import StreamPolicy
 from ops.server import ListenConfig, proxy_networks
+from schemas.identity import Email
 from services.api.service import ApiConfig
 from services.transcripts.fetch_policy import DEFAULT_VIDEO_HOSTS, FetchPolicy
 from services.worker.pipeline import WorkerConfig
@@ -42,6 +43,8 @@ _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 Role = Literal["dev", "prod"]
+DEFAULT_ADMIN_EMAIL = "admin@localhost"
+_EMAIL_ADAPTER: TypeAdapter[str] = TypeAdapter(Email)
 
 
 class Settings(BaseModel):
@@ -74,6 +77,8 @@ class Settings(BaseModel):
         nats_user: NATS user of this process (with ``nats_password``); ``None`` = none sent.
         nats_password: Its password; never logged, hidden by ``repr``.
         nats_ca_file: CA certificate(s) that signed the NATS servers' certificates (TLS).
+        admin_email: The first admin's email (``CULTO_ADMIN_EMAIL``), created by ``culto up``
+            when there is no user yet.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -108,6 +113,7 @@ class Settings(BaseModel):
     nats_user: str | None = None
     nats_password: SecretStr | None = None
     nats_ca_file: Path | None = None
+    admin_email: str = DEFAULT_ADMIN_EMAIL
 
     def nats_credentials(self) -> NatsCredentials | None:
         """``NATS_USER``/``NATS_PASSWORD``, when set."""
@@ -252,6 +258,7 @@ class Settings(BaseModel):
         if model := env.get("CULTO_WHISPER_MODEL", "").strip():
             fields["whisper_model"] = model
         fields.update(_nats_auth(env))
+        fields["admin_email"] = _admin_email(env)
         secret = env.get("COOKIE_SECRET", "")
         if secret:
             if len(secret) < 16:
@@ -278,6 +285,16 @@ class Settings(BaseModel):
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(value)
         return self.model_copy(update={"cookie_secret": SecretStr(value)})
+
+
+def _admin_email(env: Mapping[str, str]) -> str:
+    raw = env.get("CULTO_ADMIN_EMAIL", "").strip() or DEFAULT_ADMIN_EMAIL
+    try:
+        return _EMAIL_ADAPTER.validate_python(raw)
+    except ValidationError:
+        raise ConfigError(
+            f"CULTO_ADMIN_EMAIL: not an email address (expected name@example.org), got {raw[:80]!r}"
+        ) from None
 
 
 def _csv(raw: str) -> list[str]:

@@ -27,7 +27,7 @@ from culto_app.settings import Settings
 from mesh.connection import MeshConnection, NatsCredentials
 from mesh.events import StoredEvent
 from mesh.feed import LiveFeed
-from mesh.permissions import inbox_prefix
+from mesh.permissions import Role, inbox_prefix
 from mesh.replay import EventReader
 from mesh.subjects import event_filters, parse_event_subject
 from mesh.videos import VideoStore
@@ -65,11 +65,11 @@ def nats_url(settings: Settings) -> tuple[str, str]:
     return url, str(path)
 
 
-def credentials(settings: Settings, origin: str) -> NatsCredentials | None:
-    """``NATS_USER``/``NATS_PASSWORD`` with ``NATS_URL``; else ``culto up``'s ``tail`` user."""
+def credentials(settings: Settings, origin: str, role: Role = "tail") -> NatsCredentials | None:
+    """``NATS_USER``/``NATS_PASSWORD`` with ``NATS_URL``; else ``culto up``'s ``role`` user."""
     if origin == "NATS_URL":
         return settings.nats_credentials()
-    return read_credentials(settings.data_dir).get("tail")
+    return read_credentials(settings.data_dir).get(role)
 
 
 def video_ids(raw: list[str]) -> list[str]:

@@ -24,8 +24,11 @@ How the subjects come about (nats-py 2.x against nats-server 2.10+):
   ``$O.<b>.C.<nuid>`` (chunks) and ``$O.<b>.M.<name>`` (meta), purging the old chunks
   (``$JS.API.STREAM.PURGE.OBJ_<b>``) on overwrite/delete;
 - the pull consumer's acks, naks and progress pings: ``$JS.ACK.CULTO_JOBS.culto-workers.>``;
-- the micro service: ``$SRV.{PING,INFO,STATS}[.culto-videos[.<id>]]`` and its endpoints, and
-  it answers on the callers' reply subjects (``allow_responses``).
+- the micro services: ``$SRV.{PING,INFO,STATS}[.<name>[.<id>]]`` (``culto-videos``,
+  ``culto-identity``) and their endpoints, and they answer on the callers' reply subjects
+  (``allow_responses``);
+- ``IdentityStore.any_user``: ``$JS.API.STREAM.INFO.KV_culto_identity`` with a subjects filter;
+  the identity directory (``mesh.directory``) watches both identity buckets (ordered consumers).
 """
 
 from __future__ import annotations
@@ -41,22 +44,27 @@ from mesh.subjects import (
     ARTIFACTS_BUCKET,
     EVENTS_ALL,
     EVENTS_STREAM,
+    IDENTITY_API_PREFIX,
+    IDENTITY_BUCKET,
     JOBS_PREFIX,
     JOBS_STREAM,
+    SESSIONS_BUCKET,
     STAGING_BUCKET,
     VIDEOS_BUCKET,
     WORKERS_CONSUMER,
     YOUTUBE_INDEX_BUCKET,
 )
 
-Role = Literal["frontend", "api", "worker", "provision", "tail"]
-ROLES: tuple[Role, ...] = ("frontend", "api", "worker", "provision", "tail")
+Role = Literal["frontend", "api", "worker", "provision", "tail", "admin"]
+ROLES: tuple[Role, ...] = ("frontend", "api", "worker", "provision", "tail", "admin")
 
 _API = "$JS.API"
 _KV_VIDEOS = f"KV_{VIDEOS_BUCKET}"
 _KV_INDEX = f"KV_{YOUTUBE_INDEX_BUCKET}"
 _OBJ = f"OBJ_{ARTIFACTS_BUCKET}"
 _STAGING = f"OBJ_{STAGING_BUCKET}"
+_KV_IDENTITY = f"KV_{IDENTITY_BUCKET}"
+_KV_SESSIONS = f"KV_{SESSIONS_BUCKET}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +121,21 @@ def _kv_write(bucket: str) -> tuple[str, ...]:
     return (f"$KV.{bucket}.>",)
 
 
+def _identity_read() -> tuple[str, ...]:
+    """Read and follow both identity buckets: get, stream info (``any_user``), watch."""
+    return _unique(
+        _kv_read(_KV_IDENTITY),
+        _consumers(_KV_IDENTITY),
+        _kv_read(_KV_SESSIONS),
+        _consumers(_KV_SESSIONS),
+    )
+
+
+def _identity_write() -> tuple[str, ...]:
+    """Write both identity buckets (create, CAS update, purge: JetStream publishes)."""
+    return (*_kv_write(IDENTITY_BUCKET), *_kv_write(SESSIONS_BUCKET))
+
+
 def _objects(bucket: str = ARTIFACTS_BUCKET, *, purge: bool) -> tuple[str, ...]:
     """An object store: read (info, chunks by ordered consumer) and write."""
     stream = f"OBJ_{bucket}"
@@ -132,14 +155,17 @@ def _unique(*groups: tuple[str, ...]) -> tuple[str, ...]:
 
 
 PERMISSIONS: Mapping[Role, Permissions] = {
-    # HTTP edge: calls the API service, follows and replays events, checks readiness. It stages
-    # a submit over 256 KiB in its own bucket, culto_staging (VideoApiClient.create), the one
-    # write it needs: object names are encoded in subjects, so only a bucket of its own keeps
-    # it from overwriting another video's artifacts. It cannot publish events, write records or
-    # jobs, or purge anything.
+    # HTTP edge: calls the API and identity services, follows and replays events, checks
+    # readiness, and follows the identity buckets (read only: logins, logouts and management go
+    # to the identity service). It stages a submit over 256 KiB in its own bucket,
+    # culto_staging (VideoApiClient.create), the one write it needs: object names are encoded
+    # in subjects, so only a bucket of its own keeps it from overwriting another video's
+    # artifacts. It cannot publish events, write records, identities, sessions or jobs, or
+    # purge anything.
     "frontend": Permissions(
         publish=_unique(
-            (f"{API_PREFIX}.*",),
+            (f"{API_PREFIX}.*", f"{IDENTITY_API_PREFIX}.*"),
+            _identity_read(),
             _EVENTS_READ,
             _READINESS,
             # ArtifactStore.stage: a fresh name, so no purge of old chunks is ever needed.
@@ -150,10 +176,14 @@ PERMISSIONS: Mapping[Role, Permissions] = {
     # Video API service: serves culto.api.videos.* (micro service + $SRV discovery), owns records
     # (KV CAS, catalog watch), the YouTube index, queues and cancels jobs (publish, purge),
     # settles abandoned jobs (advisory, get and delete the message), publishes video.deleted
-    # and job_abandoned errors, reads/deletes artifacts and takes staged requests.
+    # and job_abandoned errors, reads/deletes artifacts and takes staged requests. Its identity
+    # service serves culto.api.identity.* (logins, management, the HTTP publish ingress) and
+    # owns the identity buckets (read, watch, CAS writes).
     "api": Permissions(
         publish=_unique(
             _READINESS,
+            _identity_read(),
+            _identity_write(),
             _kv_read(_KV_VIDEOS),
             _consumers(_KV_VIDEOS),  # Catalog: kv.watchall(); VideoStore.all: kv.keys()
             _kv_write(VIDEOS_BUCKET),
@@ -173,9 +203,12 @@ PERMISSIONS: Mapping[Role, Permissions] = {
         ),
         subscribe=(
             f"{API_PREFIX}.*",
+            f"{IDENTITY_API_PREFIX}.*",
             "$SRV.*",
             "$SRV.*.culto-videos",
             "$SRV.*.culto-videos.*",
+            "$SRV.*.culto-identity",
+            "$SRV.*.culto-identity.*",
             ABANDONED_JOBS_ADVISORY,
             f"{inbox_prefix('api')}.>",
         ),
@@ -203,15 +236,30 @@ PERMISSIONS: Mapping[Role, Permissions] = {
         subscribe=(f"{inbox_prefix('worker')}.>",),
     ),
     # Provisioning is the JetStream administrator: streams, consumers, buckets (and operators'
-    # `nats stream backup/restore`, which also acknowledge and send snapshot chunks).
+    # `nats stream backup/restore`, which also acknowledge and send snapshot chunks). Its data
+    # migration (services.identity.migration) creates the default channel and moves channel-less
+    # video records into it: writes to both buckets, and flow control of the records' key scan.
     "provision": Permissions(
-        publish=(f"{_API}.>", "$JS.SNAPSHOT.>"),
+        publish=(
+            f"{_API}.>",
+            "$JS.SNAPSHOT.>",
+            *_kv_write(IDENTITY_BUCKET),
+            *_kv_write(VIDEOS_BUCKET),
+            f"$JS.FC.{_KV_VIDEOS}.>",
+        ),
         subscribe=("_INBOX.>",),
     ),
     # `culto tail`: read-only. Follows and replays events, reads titles from the records.
     "tail": Permissions(
         publish=_unique(_EVENTS_READ, _kv_read(_KV_VIDEOS)),
         subscribe=(f"{inbox_prefix('tail')}.>",),
+    ),
+    # `culto user|channel|token` (and `culto up`'s first-run bootstrap): manages accounts
+    # directly in the identity buckets (read, watch, CAS writes). Nothing else: no events,
+    # records, jobs or service subjects.
+    "admin": Permissions(
+        publish=_unique(_identity_read(), _identity_write()),
+        subscribe=(f"{inbox_prefix('admin')}.>",),
     ),
 }
 """Role → allow lists. Anything not listed is refused by the server."""

@@ -36,8 +36,13 @@ def run(
     )
 
 
+Up = tuple[subprocess.Popen[str], str, SyncClient]
+
+
 @pytest.fixture
-def culto_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def culto_up(tmp_path: Path) -> Iterator[Up]:
+    """A first run of ``culto up``: the process, its frontend URL, and a browser signed in as
+    the admin with the one-time link it printed."""
     proc = subprocess.Popen(
         [*CULTO, "up", "--port", "0"],
         env=_env(tmp_path),
@@ -55,7 +60,10 @@ def culto_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
         if match := re.search(r"frontend on (http://\S+)", line):
             url = match.group(1)
     assert url, "culto up did not report its frontend URL"
-    yield proc, url
+    link = proc.stderr.readline()  # printed right after the URL on a first run
+    browser = SyncClient(url)
+    browser.sign_in_once(link)
+    yield proc, url, browser
     if proc.poll() is None:
         proc.kill()
         proc.wait()
@@ -65,10 +73,9 @@ def culto_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 @pytest.mark.timeout(90)
 def test_culto_up_processes_a_video_and_stops_cleanly_on_sigterm(
-    culto_up: tuple[subprocess.Popen[str], str],
+    culto_up: Up,
 ) -> None:
-    proc, url = culto_up
-    browser = SyncClient(url)
+    proc, url, browser = culto_up
     status, video = browser.call(
         "POST",
         "/api/v2/videos/",
@@ -113,16 +120,16 @@ def test_culto_up_processes_a_video_and_stops_cleanly_on_sigterm(
 
 @pytest.mark.timeout(90)
 def test_culto_up_runs_nats_with_a_user_per_role_and_refuses_wrong_credentials(
-    culto_up: tuple[subprocess.Popen[str], str], tmp_path: Path
+    culto_up: Up, tmp_path: Path
 ) -> None:
-    proc, _ = culto_up
+    proc, _, _ = culto_up
     data = tmp_path / "data"
     creds_file, conf_file = data / "nats-credentials.json", data / "nats-server.conf"
     for path in (creds_file, conf_file):
         assert path.stat().st_mode & 0o777 == 0o600, path
     users = json.loads(creds_file.read_text())
-    assert sorted(users) == ["api", "frontend", "provision", "tail", "worker"]
-    assert len({u["password"] for u in users.values()}) == 5
+    assert sorted(users) == ["admin", "api", "frontend", "provision", "tail", "worker"]
+    assert len({u["password"] for u in users.values()}) == 6
     nats_url = (data / "nats.url").read_text().strip()
     # Each role connects with its own user; the frontend's user is refused the API's role.
     wrong = _env(tmp_path, NATS_URL=nats_url, NATS_USER="api", NATS_PASSWORD="wrong-password")
@@ -214,10 +221,8 @@ def test_tail_prints_history_and_refuses_bad_ids(nats_server: NatsProcess, tmp_p
 
 
 @pytest.mark.timeout(90)
-def test_tail_finds_culto_up_and_prints_readable_lines(
-    culto_up: tuple[subprocess.Popen[str], str], tmp_path: Path
-) -> None:
-    proc, url = culto_up
+def test_tail_finds_culto_up_and_prints_readable_lines(culto_up: Up, tmp_path: Path) -> None:
+    proc, url, browser = culto_up
     assert url.startswith("http://localhost:")  # what a cross-origin page must call
     announced = tmp_path / "data" / "nats.url"
     assert announced.read_text().startswith("nats://127.0.0.1:")
@@ -227,7 +232,6 @@ def test_tail_finds_culto_up_and_prints_readable_lines(
     )
     assert tail.stdout is not None and tail.stderr is not None
     assert "waiting for events" in tail.stderr.readline()
-    browser = SyncClient(url)
     body = {"title": "Culto de sábado", "transcript": {"content": "Leiam João 3:16 comigo."}}
     assert browser.call("POST", "/api/v2/videos/", body)[0] == 201
     lines: list[str] = []

@@ -62,7 +62,7 @@ def test_the_lock_refuses_a_second_holder_and_is_released(tmp_path: Path) -> Non
 
 def test_embedded_credentials_are_generated_once_owner_only(tmp_path: Path) -> None:
     first = embedded_credentials(tmp_path)
-    assert sorted(first) == ["api", "frontend", "provision", "tail", "worker"]
+    assert sorted(first) == ["admin", "api", "frontend", "provision", "tail", "worker"]
     assert all(c.user == role for role, c in first.items())
     path = tmp_path / CREDENTIALS_FILE
     assert path.stat().st_mode & 0o777 == 0o600

@@ -67,6 +67,8 @@ def test_values_are_parsed() -> None:
         ("CULTO_ALLOWED_HOSTS", "https://culto.example.com"),
         ("CULTO_ALLOWED_HOSTS", "culto.example.com/app"),
         ("TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("CULTO_ADMIN_EMAIL", "admin"),
+        ("CULTO_ADMIN_EMAIL", "a@b@c"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -90,6 +92,12 @@ def test_dev_cookie_secret_is_generated_once_and_persisted(tmp_path: Path) -> No
     assert first.cookie_secret is not None and second.cookie_secret is not None
     assert first.cookie_secret.get_secret_value() == second.cookie_secret.get_secret_value()
     assert (tmp_path / "cookie_secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_admin_email_defaults_to_admin_at_localhost_and_is_normalised() -> None:
+    assert Settings.from_env(DEV).admin_email == "admin@localhost"
+    custom = Settings.from_env({**DEV, "CULTO_ADMIN_EMAIL": " Pastor@Example.org "})
+    assert custom.admin_email == "pastor@example.org"
 
 
 def test_settings_are_immutable() -> None:

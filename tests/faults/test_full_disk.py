@@ -66,6 +66,7 @@ def test_full_disk_is_a_clear_507_red_readiness_and_recovers_by_itself(
     try:
         base = proc.wait_for(r"frontend on (http://\S+)").group(1)
         client = Client(base)
+        client.sign_in_once(proc.wait_for(r"first run: .*").group(0))
         status, video = client.submit(2_000)
         assert status == 201, video
         client.until_processed(video)

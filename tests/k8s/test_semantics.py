@@ -348,7 +348,7 @@ def test_cookie_secret_handling(rendered: dict[str, list[Obj]]) -> None:
 # ------------------------------------------------------------------ NATS users and TLS
 
 APP_ROLES = ("frontend", "api", "worker", "provision")
-NATS_USERS = (*APP_ROLES, "tail")
+NATS_USERS = (*APP_ROLES, "tail", "admin")
 
 
 def _tls_block(conf: str, indent: str) -> str:

@@ -15,26 +15,43 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nats.errors
 import pytest
 import yaml
 
-from culto.errors import ConfigError
+from culto.errors import ConfigError, CultoError
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection, NatsCredentials
+from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
 from mesh.events import EventPublisher
+from mesh.identity_store import IdentityStore, channel_key, user_key
 from mesh.jobs import JobQueue
 from mesh.permissions import PERMISSIONS, ROLES, Role, authorization_block, inbox_prefix
 from mesh.provision import StreamPolicy, provision
 from mesh.replay import EventReader
-from mesh.subjects import EVENTS_STREAM, JOBS_STREAM, VIDEOS_BUCKET, api_subject, event_subject
+from mesh.subjects import (
+    EVENTS_STREAM,
+    IDENTITY_BUCKET,
+    JOBS_STREAM,
+    SESSIONS_BUCKET,
+    VIDEOS_BUCKET,
+    api_subject,
+    event_subject,
+    identity_subject,
+)
 from mesh.videos import VideoStore
 from schemas.events import VideoStatusEventDTO
+from schemas.identity import DEFAULT_CHANNEL_ID, ChannelRole, TokenScope, Visibility
+from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
-from schemas.videos import VideoCreate, VideoListQuery, VideoStatus
+from schemas.timestamps import utc_now
+from schemas.videos import VideoCreate, VideoListQuery, VideoRecord, VideoStatus
+from services.identity.accounts import Accounts
+from services.identity.migration import migrate_channels
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -188,6 +205,119 @@ async def test_the_frontend_calls_the_api_service_run_as_its_own_user(tmp_path: 
             big = VideoCreate(title="Longo", transcript={"content": "amém " * 60_000})  # type: ignore[arg-type]
             assert (await client.create(big)).status == VideoStatus.QUEUED
             await client.delete(created.id)
+
+
+async def _denied(*actions: Callable[[], Awaitable[object]]) -> None:
+    """Requests the server does not allow (each goes unanswered or is refused), at once."""
+
+    async def one(action: Callable[[], Awaitable[object]]) -> None:
+        with pytest.raises(
+            (CultoError, nats.errors.TimeoutError, nats.errors.NoRespondersError, TimeoutError)
+        ):
+            await asyncio.wait_for(action(), 1.5)
+
+    await asyncio.gather(*(one(action) for action in actions))
+
+
+@pytest.mark.timeout(60)
+async def test_the_admin_role_manages_identities_and_nothing_else(tmp_path: Path) -> None:
+    async with secured(tmp_path) as env:
+        admin = await env.connect("admin")
+        accounts = Accounts(IdentityStore(admin))
+        assert await accounts.bootstrap("admin@localhost") is not None
+        assert await IdentityStore(admin).any_user()
+        user = (await accounts.add_user("pastor@example.org", "correct horse battery")).user
+        channel = await accounts.add_channel("Igreja", Visibility.PRIVATE)
+        await accounts.grant(channel.id, user.id, ChannelRole.OWNER)
+        token = await accounts.create_token(user.id, scope=TokenScope.READ, channel_id=channel.id)
+        session = await accounts.login("pastor@example.org", "correct horse battery")
+        async with Directory(admin) as directory:  # token list: both buckets followed
+            assert [t.id for t in directory.tokens_of(user.id)] == [token.id]
+            assert directory.members_of(channel.id) == {user.id: ChannelRole.OWNER}
+            assert session.session_id and len(directory.sessions) == 2  # + the one-time link
+        await accounts.revoke_token(token.id)
+        # No events, records, jobs or service subjects.
+        vid = str(uuid.uuid4())
+        await _denied(
+            lambda: EventPublisher(admin).publish(_status_event(vid)),
+            lambda: admin.js.publish(f"$KV.{VIDEOS_BUCKET}.{vid}", b"{}", timeout=1),
+            lambda: VideoStore(admin).find(vid),
+        )
+
+
+def _status_event(vid: str) -> VideoStatusEventDTO:
+    return VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0, message="x")
+
+
+@pytest.mark.timeout(60)
+async def test_the_frontend_reads_identities_but_cannot_write_them(tmp_path: Path) -> None:
+    async with secured(tmp_path) as env:
+        accounts = Accounts(IdentityStore(await env.connect("admin")))
+        user = (await accounts.add_user("ana@example.org", "correct horse battery")).user
+        await accounts.ensure_default_channel()
+        frontend = await env.connect("frontend")
+        async with Directory(frontend) as directory:
+            assert directory.user_by_email("ana@example.org") == await accounts.user(user.id)
+            assert DEFAULT_CHANNEL_ID in directory.channels
+        forged = user.model_copy(update={"admin": True}).model_dump_json().encode()
+        subjects = (
+            f"$KV.{IDENTITY_BUCKET}.{user_key(user.id)}",
+            f"$KV.{IDENTITY_BUCKET}.{channel_key('mine')}",
+            f"$KV.{SESSIONS_BUCKET}.{'0' * 64}",
+        )
+        await _denied(
+            *(partial(frontend.js.publish, s, forged, timeout=1) for s in subjects),
+            partial(frontend.nc.request, f"$JS.API.STREAM.PURGE.KV_{IDENTITY_BUCKET}", b"", 1),
+        )
+        assert not (await accounts.user(user.id)).admin
+        assert await accounts.store.channel("mine") is None
+
+
+@pytest.mark.timeout(60)
+async def test_the_worker_cannot_read_identities_or_serve_the_identity_subjects(
+    tmp_path: Path,
+) -> None:
+    async with secured(tmp_path) as env:
+        accounts = Accounts(IdentityStore(await env.connect("admin")))
+        user = (await accounts.add_user("ana@example.org", "correct horse battery")).user
+        worker = await env.connect("worker")
+        await _denied(
+            lambda: IdentityStore(worker).read(user_key(user.id), type(user)),
+            lambda: IdentityStore(worker).session("0" * 64),
+            lambda: Directory(worker).open(),
+        )
+        # The API role answers culto.api.identity.*; the worker may not listen there.
+        api, frontend = await env.connect("api"), await env.connect("frontend")
+        stolen: list[bytes] = []
+
+        async def steal(msg: nats.aio.msg.Msg) -> None:
+            stolen.append(msg.data)
+
+        async def answer(msg: nats.aio.msg.Msg) -> None:
+            await msg.respond(b"pong")
+
+        await worker.nc.subscribe(identity_subject("login"), cb=steal)
+        await api.nc.subscribe(identity_subject("login"), queue="culto-api", cb=answer)
+        await worker.nc.flush()
+        await api.nc.flush()
+        reply = await frontend.nc.request(identity_subject("login"), b"{}", timeout=2)
+        assert reply.data == b"pong" and stolen == []
+        # ... and the API role owns the buckets.
+        await Accounts(IdentityStore(api)).add_channel("Outra", Visibility.PUBLIC)
+
+
+@pytest.mark.timeout(60)
+async def test_provisioning_runs_the_channels_migration(tmp_path: Path) -> None:
+    async with secured(tmp_path) as env:
+        provisioner, api = env.opened[0], await env.connect("api")
+        stamp = utc_now()
+        old = VideoRecord(
+            id=new_video_id(), status=VideoStatus.QUEUED, created_at=stamp, updated_at=stamp
+        )
+        await VideoStore(api).create(old)
+        assert await migrate_channels(provisioner) == 1
+        assert (await VideoStore(api).get(old.id)).record.channel_id == DEFAULT_CHANNEL_ID
+        assert await migrate_channels(provisioner) == 0
 
 
 @pytest.mark.timeout(30)
