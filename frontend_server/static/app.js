@@ -279,12 +279,19 @@ async function signOut() {
   renderAuth();
   restartLive();
   $("announcer").textContent = "Signed out.";
-  if (currentId()) location.hash = "#/";
+  goHome();
   $("signin-heading").focus();
 }
 
+// Show the home view now (hashchange comes later), so that its fields can take focus.
+function goHome() {
+  if (!currentId()) return;
+  location.hash = "#/";
+  route();
+}
+
 function jumpToSignIn() {
-  if (currentId()) location.hash = "#/";
+  goHome();
   $("f-email").focus();
 }
 
@@ -404,7 +411,10 @@ async function fetchVideo(id) {
     upsert(video);
   } catch (err) {
     if (epoch !== state.epoch) return;
-    if (err.status === 404) { state.videos.delete(id); state.missing.add(id); changed(id); }
+    // 404: gone, or in a channel this user may not read; 401: not public, and nobody is
+    // signed in (or the session ended: then say so).
+    if (err.status === 404 || err.status === 401) { state.videos.delete(id); state.missing.add(id); changed(id); }
+    if (err.status === 401 && state.me) sessionEnded("Your session has ended. Sign in again.");
   } finally {
     if (epoch === state.epoch) state.fetching.delete(id);
   }

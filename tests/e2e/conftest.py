@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,7 +118,9 @@ class CultoUp:
             ) as mesh:
                 return await operation(Accounts(IdentityStore(mesh)))
 
-        return asyncio.run(run())
+        # Playwright's sync API runs an event loop on this thread: use one of our own elsewhere.
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, run()).result()
 
     def member(
         self,

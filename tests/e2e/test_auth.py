@@ -148,16 +148,17 @@ def test_an_anonymous_visitor_sees_public_videos_live_but_cannot_submit_or_delet
     page.locator(f'li[data-id="{shown}"] .video-title').click()
     page.wait_for_selector("#detail .summary")
     assert page.locator("#detail button").count() == 0
-    # The private video is not found, rather than refused (its existence is not revealed).
+    # The private video is "not found (or not public: sign in)", its existence not revealed.
     page.goto(f"{up.url}/#/videos/{hidden}")
     page.wait_for_selector("#detail-title:text('Sermon not found')")
+    assert "sign in" in (page.text_content("#detail") or "")
     screenshot(page, "24-anonymous")
 
     # The header's Sign in button leads to the form.
     page.click("#signin-jump")
     page.wait_for_selector("#home-view:not([hidden])")
     assert page.evaluate("document.activeElement.id") == "f-email"
-    expected = (f"404 {up.url}/api/v2/videos/{hidden}", "console: Failed to load resource")
+    expected = (f"401 {up.url}/api/v2/videos/{hidden}", "console: Failed to load resource")
     assert [p for p in seen if not p.startswith(expected)] == [], seen
 
 
