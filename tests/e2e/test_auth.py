@@ -224,3 +224,24 @@ def test_the_one_time_link_signs_in_once(culto_up: CultoFactory, browser: Any) -
     page.goto(up.url + "/login")
     page.wait_for_selector("#signin-card:not([hidden])")
     assert page.evaluate("document.activeElement.id") == "f-email"
+
+
+def test_too_many_sign_in_attempts_are_said_in_plain_words(
+    culto_up: CultoFactory, browser: Any
+) -> None:
+    up = culto_up(CULTO_LOGINS_PER_MINUTE="2")
+    user = up.member(EDITOR)
+    page = anonymous_page(browser, up)
+    message = ""
+    for _ in range(4):
+        page.fill("#f-email", user.email)
+        page.fill("#f-password", "wrong password")
+        page.click("#signin-button")
+        page.wait_for_selector("#signin-error:not([hidden])")
+        page.wait_for_selector("#signin-button:not([disabled])")
+        message = page.text_content("#signin-error") or ""
+        if "Too many" in message:
+            break
+    assert message.startswith("Too many sign-in attempts. Wait "), message
+    assert "seconds and try again" in message
+    screenshot(page, "27-too-many-attempts")
