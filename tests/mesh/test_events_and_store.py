@@ -11,6 +11,7 @@ from culto.errors import Conflict, NotFound
 from mesh import EventPublisher, EventReader, LiveFeed, MeshConnection, StoredEvent, VideoStore
 from mesh.subjects import event_filters
 from schemas import VideoRecord, VideoStatus, VideoStatusEventDTO, new_video_id, utc_now
+from schemas.identity import DEFAULT_CHANNEL_ID
 
 
 def _record(video_id: str) -> VideoRecord:
@@ -24,9 +25,9 @@ async def test_duplicate_msg_id_is_stored_once(mesh: MeshConnection) -> None:
     vid = new_video_id()
     publisher = EventPublisher(mesh)
     event = VideoStatusEventDTO(video_id=vid, status=VideoStatus.PROCESSING, progress=10)
-    first = await publisher.publish(event, msg_id=f"{vid}:p10")
-    again = await publisher.publish(event, msg_id=f"{vid}:p10")
-    other = await publisher.publish(event, msg_id=f"{vid}:p11")
+    first = await publisher.publish(event, channel_id=DEFAULT_CHANNEL_ID, msg_id=f"{vid}:p10")
+    again = await publisher.publish(event, channel_id=DEFAULT_CHANNEL_ID, msg_id=f"{vid}:p10")
+    other = await publisher.publish(event, channel_id=DEFAULT_CHANNEL_ID, msg_id=f"{vid}:p11")
     assert not first.duplicate and again.duplicate and again.seq == first.seq
     assert other.seq > first.seq
     stored: list[StoredEvent] = []
@@ -54,7 +55,8 @@ async def test_malformed_messages_are_skipped_not_fatal(
             await mesh.js.publish(subject, b"{not json")
             await mesh.js.publish(subject, b'{"type": "video.status", "video_id": "x"}')
             good = await EventPublisher(mesh).publish(
-                VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)
+                VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0),
+                channel_id=DEFAULT_CHANNEL_ID,
             )
             await asyncio.wait_for(arrived.wait(), 5)
     finally:
@@ -128,7 +130,7 @@ async def test_feed_keeps_retrying_a_failed_resubscribe(
     try:
         feed._schedule_resubscribe()  # what a reconnect does
         event = VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)
-        good = await EventPublisher(mesh).publish(event)
+        good = await EventPublisher(mesh).publish(event, channel_id=DEFAULT_CHANNEL_ID)
         await asyncio.wait_for(arrived.wait(), 10)
     finally:
         await feed.stop()
