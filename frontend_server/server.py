@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from prometheus_client.registry import Collector
 
 from frontend_server.app import make_app
+from frontend_server.auth import Authenticator
 from frontend_server.config import EdgeConfig
 from frontend_server.hub import EventHub
 from mesh.catalog_client import VideoApiClient
@@ -45,18 +46,23 @@ async def serve_frontend(
     Raises:
         OSError: when the port cannot be bound.
     """
-    async with Directory(mesh) as directory, EventHub(mesh, config.hub) as hub:
-        app = make_app(
-            config,
-            mesh=mesh,
-            api_client=VideoApiClient(mesh),
-            hub=hub,
-            directory=directory,
-            alive=alive,
-            collectors=collectors,
-        )
-        server = listen(app, config.listen, hub.close)
-        try:
-            yield server
-        finally:
-            await server.close()
+    async with Directory(mesh) as directory:
+        # One authenticator for the requests and the hub: the hub follows the same directory
+        # to end the streams of revoked credentials.
+        authenticator = Authenticator(directory, config.cookie_secret)
+        async with EventHub(mesh, config.hub, authenticator=authenticator) as hub:
+            app = make_app(
+                config,
+                mesh=mesh,
+                api_client=VideoApiClient(mesh),
+                hub=hub,
+                directory=directory,
+                authenticator=authenticator,
+                alive=alive,
+                collectors=collectors,
+            )
+            server = listen(app, config.listen, hub.close)
+            try:
+                yield server
+            finally:
+                await server.close()

@@ -27,15 +27,17 @@ import pytest
 from tornado.ioloop import IOLoop
 
 from culto_app.settings import Settings
+from frontend_server.auth import Authenticator
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
+from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
 from mesh.identity_store import IdentityStore
 from mesh.provision import provision
 from ops.server import RunningServer
 from services.api.service import VideoApiService
 from services.identity.accounts import Accounts
-from tests.support import ALLOWED_ORIGIN, Http, StartEdge
+from tests.support import ALLOWED_ORIGIN, Http, Member, StartEdge, make_member
 
 
 @pytest.fixture
@@ -292,6 +294,25 @@ def api_service(
 def accounts(mesh: MeshConnection) -> Accounts:
     """Account operations on the test mesh (users, channels, tokens), as the CLI uses them."""
     return Accounts(IdentityStore(mesh))
+
+
+@pytest.fixture
+def authenticator(
+    io_loop: IOLoop, mesh: MeshConnection, settings: Settings
+) -> Iterator[Authenticator]:
+    """An authenticator on an open directory of the test mesh (for hubs built by hand)."""
+    directory = Directory(mesh)
+    io_loop.run_sync(directory.open)
+    yield Authenticator(directory, settings.edge_config().cookie_secret)
+    io_loop.run_sync(directory.close)
+
+
+@pytest.fixture
+def admin(io_loop: IOLoop, accounts: Accounts) -> Member:
+    """An admin user with an admin-scoped token: reads every channel, and may stream videos
+    that have no record (tests that publish events of made-up video ids use it)."""
+    member: Member = io_loop.run_sync(lambda: make_member(accounts, admin=True))
+    return member
 
 
 @pytest.fixture

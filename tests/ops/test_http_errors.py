@@ -15,9 +15,11 @@ from tornado.netutil import bind_sockets
 from culto.errors import Conflict, CultoError, MeshTimeout, MeshUnavailable, NotFound
 from culto_app.settings import Settings
 from frontend_server.app import make_app
+from frontend_server.auth import Authenticator
 from frontend_server.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from mesh.directory import Directory
 from ops.http import describe, error_body, status_for
 from ops.server import RunningServer
 from services.api.service import VideoApiService
@@ -172,11 +174,16 @@ class _BrokenApi:
 @pytest.fixture
 def broken_edge(io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings) -> Iterator[str]:
     api = cast(VideoApiClient, _BrokenApi())
+    config = edge_settings.edge_config()
+    directory = Directory(mesh)  # never opened: these routes ask no one's identity
+    authenticator = Authenticator(directory, config.cookie_secret)
     app = make_app(
-        edge_settings.edge_config(),
+        config,
         mesh=mesh,
         api_client=api,
-        hub=EventHub(mesh, edge_settings.edge_config().hub),
+        hub=EventHub(mesh, config.hub, authenticator=authenticator),
+        directory=directory,
+        authenticator=authenticator,
     )
     app.settings["serve_traceback"] = True  # even then, no traceback may leave
     server = HTTPServer(app)
