@@ -65,6 +65,8 @@ class SSEClient:
     last_id: str | None = None
     ended: bool = False
     clean_end: bool = False
+    wire: str = ""
+    """Everything the stream carried so far, as sent (frames, comments, heartbeats)."""
     _chunked: bool = False
     _chunk_left: int = 0
     _text: str = ""
@@ -173,7 +175,9 @@ class SSEClient:
                 self.ended = True
                 self.writer.close()
                 continue
-            self._feed(self._decoder.decode(data))
+            text = self._decoder.decode(data)
+            self.wire += text
+            self._feed(text)
         return self._frames.pop(0)
 
     async def collect(
