@@ -254,7 +254,10 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
                         "description": "text/event-stream; each data line is one event",
                         "content": {"text/event-stream": {"schema": m["AnyEvent"]}},
                     },
-                    **_errors(400, 429),
+                    **_errors(400, 404, 429),
+                    # Before the stream starts (CONTRACTS §9): a named video an anonymous caller
+                    # may not read, or a bad bearer token (a signed-in caller gets the 404).
+                    "401": {**_errors(404)["404"], "description": "Sign-in or token needed"},
                 },
             }
         },

@@ -35,6 +35,10 @@ PRIVATE, PUBLIC = Visibility.PRIVATE, Visibility.PUBLIC
 REVOCATION_LIMIT = 5.0  # seconds (CONTRACTS §9)
 
 
+Specs = dict[str, tuple[dict[str, str] | None, list[tuple[str, str]], set[str]]]
+"""Client name → (its credential headers, its query, the videos it may read)."""
+
+
 @dataclass
 class World:
     """Three channels with two videos each: A and B private, P public."""
@@ -120,8 +124,7 @@ async def test_each_client_receives_exactly_what_it_may_read(
         await known_token(edge.app, member)
     va, vb, vp = world.videos["A"][0], world.videos["B"][0], world.videos["P"][0]
     port = edge.port
-    # name → (client, the videos it may read)
-    specs: dict[str, tuple[dict[str, str] | None, list[tuple[str, str]], set[str]]] = {
+    specs: Specs = {
         "member A, all videos": (member_a.auth, [], world.of("A", "P")),
         "member B, all videos": (member_b.auth, [], world.of("B", "P")),
         "anonymous, all videos": (None, [], world.of("P")),
@@ -156,8 +159,14 @@ async def test_each_client_receives_exactly_what_it_may_read(
         expected = snapshots[name] + await _stored(mesh, allowed, start, end)
         assert [f.seq for f in frames if f.seq <= end] == expected, name
         await client.close()
+    await _check_resume_and_snapshot(port, mesh, world, specs, start, member_a)
 
-    # Resume (Last-Event-ID) from before it all, and a snapshot: the same rule, per event.
+
+async def _check_resume_and_snapshot(
+    port: int, mesh: MeshConnection, world: World, specs: Specs, start: int, member_a: Member
+) -> None:
+    """Resume (Last-Event-ID) from before it all, and a snapshot: the same rule, per event."""
+    pub = EventPublisher(mesh)
     resumed = {}
     for name in ("member A, all videos", "anonymous, all videos", "member A, its video"):
         auth, query, _ = specs[name]
