@@ -36,8 +36,10 @@ from urllib.parse import urlencode
 
 from mesh.connection import MeshConnection
 from mesh.embedded import EmbeddedNatsServer
+from mesh.identity_store import IdentityStore
 from mesh.replay import EventReader
 from mesh.subjects import EVENTS_STREAM, event_filters
+from services.identity.accounts import Accounts
 from tests.frontend_server.sse_client import SSEClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -520,6 +522,10 @@ class Topology:
             await asyncio.sleep(1)
         else:
             raise RuntimeError(f"culto provision failed: {done.stderr}")
+        # The instance's public default channel, as a first `culto up` makes it: the videos
+        # submitted here name no channel, so they belong to it, and anonymous streams read it.
+        async with MeshConnection(url, name="topology-setup") as mesh:
+            await Accounts(IdentityStore(mesh)).ensure_default_channel()
         for name, args in (
             ("frontend0", ["frontend"]),
             ("frontend1", ["frontend"]),
