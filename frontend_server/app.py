@@ -139,6 +139,7 @@ def make_app(
     identity_client: IdentityClient,
     hub: EventHub,
     directory: Directory,
+    authenticator: Authenticator | None = None,
     alive: Liveness | None = None,
     collectors: Sequence[Collector] = (),
 ) -> Application:
@@ -151,13 +152,15 @@ def make_app(
         identity_client: Client of the identity service.
         hub: The running SSE hub.
         directory: The replica's view of users, channels, tokens and sessions.
+        authenticator: Resolves callers (default: a new one on ``directory``); pass the
+            hub's, so both follow the same directory.
         alive: The process's own liveness check for ``/health`` (``culto up``: its NATS).
         collectors: Further metrics for ``/metrics`` (``culto up``: its workers').
     """
     limits = ClientLimits(config.limits)  # one per application: per replica, see limits.py
     identity = {"identity": identity_client, "limits": limits}
     api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes, "limits": limits}
-    events = {"hub": hub, "config": config.hub, "limits": limits}
+    events = {"hub": hub, "config": config.hub, "limits": limits, "api": api_client}
     registry = make_registry(mesh, hub=hub, collectors=[hub.replay_seconds, *collectors])
     favicon = file_route(STATIC_DIR / "favicon.svg", "image/svg+xml", PAGE_CSP, max_age=86400)
     specs = [
@@ -240,7 +243,7 @@ def make_app(
         compress_response=False,  # never gzip the SSE stream
         xsrf_cookies=True,  # Tornado calls check_xsrf_cookie; ours is session-bound (auth.py)
         cookie_secret=config.cookie_secret,
-        authenticator=Authenticator(directory, config.cookie_secret),
+        authenticator=authenticator or Authenticator(directory, config.cookie_secret),
         csrf_exempt_paths=config.csrf_exempt_paths,
     )
     app.add_transform(cors_transform(config.allowed_origins))

@@ -1,7 +1,15 @@
 """Tornado handlers of the live event stream and its health check.
 
-Mount with ``(r"/api/v2/events/stream", EventStreamHandler, {"hub": hub, "config": hub_config})``
-and likewise :class:`EventsHealthHandler`. Both are GET-only, so XSRF never applies.
+Mount with ``(r"/api/v2/events/stream", EventStreamHandler, {"hub": hub, "config": hub_config,
+"limits": limits, "api": api_client})`` and likewise :class:`EventsHealthHandler`. Both are
+GET-only, so XSRF never applies. The application's ``authenticator`` setting resolves callers.
+
+Authorization (CONTRACTS §9): the caller is a bearer token or the session cookie (a token in
+the query string is refused, 400 ``token_in_query``), else anonymous. Each named video's channel
+is looked up through the video API before the stream starts, and the hub refuses a video the
+caller may not read (404 signed in, 401 anonymous; an unknown video alike) while no byte of the
+stream is sent yet. A caller that reads everything (an admin) may name any id, even one without
+a record, so it skips the look-up. Open streams are capped per user id, else per address.
 
 Resume point: the ``Last-Event-ID`` header wins over ``?last_event_id=``. A browser's
 ``EventSource`` sends the header itself on every reconnect with the last id it received, which is
@@ -10,17 +18,22 @@ always newer than an id the page put in the URL when it first opened the stream.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 from tornado.web import GZipContentEncoding
 
-from culto.errors import CultoError, InvalidInput
+from access.policy import Principal
+from culto.errors import CultoError, InvalidInput, MeshError, NotFound
 from frontend_server.config import HubConfig
 from frontend_server.hub import CloseReason, Connection, EventHub, Subscription
 from frontend_server.limits import ClientLimits
+from frontend_server.security import XsrfMixin
 from frontend_server.sse import encode_comment, encode_retry
+from mesh.catalog_client import VideoApiClient
+from mesh.events import channel_of
 from ops.http import ApiError, BaseHandler
 
 log = logging.getLogger(__name__)
@@ -31,14 +44,17 @@ RETRY_MS = 3000
 _MAX_ID_DIGITS = 19  # fits a uint64 stream sequence; longer is certainly not one of ours
 
 
-class EventStreamHandler(BaseHandler):
+class EventStreamHandler(XsrfMixin, BaseHandler):
     """``GET /api/v2/events/stream``: Server-Sent Events with replay and live hand-off."""
 
-    def initialize(self, hub: EventHub, config: HubConfig, limits: ClientLimits) -> None:
+    def initialize(
+        self, hub: EventHub, config: HubConfig, limits: ClientLimits, api: VideoApiClient
+    ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
         self.config = config
         self.limits = limits
+        self.api = api
         self._conn: Connection | None = None
 
     def prepare(self) -> None:
@@ -50,12 +66,13 @@ class EventStreamHandler(BaseHandler):
         return None
 
     async def get(self) -> None:
-        """Validate, then stream until the client leaves or the hub ends the stream."""
+        """Validate and authorise, then stream until the client leaves or the hub ends it."""
         try:
             sub = self._subscription()
+            principal = self.principal
         except InvalidInput as exc:
             raise ApiError(400, exc.code, exc.message) from None
-        client = self.request.remote_ip or ""
+        client = principal.user_id or self.request.remote_ip or ""
         if not self.limits.open_stream(client):
             cap = self.limits.config.streams_per_client
             raise ApiError(
@@ -66,28 +83,30 @@ class EventStreamHandler(BaseHandler):
                 headers={"Retry-After": "5"},
             )
         try:
-            await self._stream(sub)
+            await self._stream(sub, principal, client)
         finally:
             self.limits.close_stream(client)
 
-    async def _stream(self, sub: Subscription) -> None:
-        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.set_header("Cache-Control", "no-cache")
-        self.set_header("X-Accel-Buffering", "no")
-        if not self.hub.healthy:
-            # Not a 503: EventSource gives up for good on any non-200 answer. An empty stream
-            # with a retry delay makes the browser come back (here or on another replica) and
-            # resume with Last-Event-ID once NATS is reachable again.
-            self.write(encode_retry(RETRY_MS) + encode_comment("live events unavailable; retry"))
-            await self.flush()  # headers out first: a stream, not a Content-Length body
-            self.finish()
+    async def _stream(self, sub: Subscription, principal: Principal, client: str) -> None:
+        channels: dict[str, str | None] | None = None
+        if self.hub.healthy:
+            try:
+                channels = await self._video_channels(sub, principal)
+            except MeshError as exc:
+                log.warning("cannot look up the videos of an event stream: %s", exc.message)
+        if channels is None or not self.hub.healthy:
+            await self._unavailable()
             return
+        # Refuses (401/404 JSON) before any byte of the stream is written.
         self._conn = self.hub.connect(
             sub,
+            principal=principal,
+            video_channels=channels,
             heartbeat_interval=self.config.heartbeat_interval,
             abort=self._abort,
-            client_key=self.request.remote_ip or "",
+            client_key=client,
         )
+        self._stream_headers()
         try:
             await self.send(encode_retry(RETRY_MS))
             reason = await self.hub.stream(self._conn, self)
@@ -104,6 +123,41 @@ class EventStreamHandler(BaseHandler):
             return
         # Any other end is clean: finish the chunked response so the client sees EOF.
         self.finish()
+
+    def _stream_headers(self) -> None:
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+
+    async def _unavailable(self) -> None:
+        # Not a 503: EventSource gives up for good on any non-200 answer. An empty stream with
+        # a retry delay makes the browser come back (here or on another replica) and resume
+        # with Last-Event-ID once NATS is reachable again.
+        self._stream_headers()
+        self.write(encode_retry(RETRY_MS) + encode_comment("live events unavailable; retry"))
+        await self.flush()  # headers out first: a stream, not a Content-Length body
+        self.finish()
+
+    async def _video_channels(
+        self, sub: Subscription, principal: Principal
+    ) -> dict[str, str | None]:
+        """The channel of each named video (``None``: no such video); the hub decides.
+
+        Raises:
+            MeshError: the video API cannot be reached.
+        """
+        if sub.videos is None or principal.reads_everything():
+            return {}  # nothing to look up: every id is readable to this caller
+        videos = sorted(sub.videos)
+        found = await asyncio.gather(*(self._channel_of(v) for v in videos))
+        return dict(zip(videos, found, strict=True))
+
+    async def _channel_of(self, video_id: str) -> str | None:
+        try:
+            video = await self.api.get(video_id)
+        except NotFound:
+            return None
+        return channel_of(video.channel_id)
 
     async def send(self, data: bytes) -> None:
         """The hub's sink: write and wait until the socket took it (paces replay)."""
@@ -154,7 +208,9 @@ def _sequence(raw: str | None) -> int | None:
 class EventsHealthHandler(BaseHandler):
     """``GET /api/v2/events/health``: 200 while the hub is fed by NATS, else 503."""
 
-    def initialize(self, hub: EventHub, config: HubConfig, limits: ClientLimits) -> None:
+    def initialize(
+        self, hub: EventHub, config: HubConfig, limits: ClientLimits, api: VideoApiClient
+    ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
         self.config = config

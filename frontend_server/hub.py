@@ -2,7 +2,14 @@
 
 One :class:`~mesh.feed.LiveFeed` per process follows ``CULTO_EVENTS``; every event is encoded to
 SSE bytes once and the same bytes object is queued for each matching client. Clients are indexed
-by video id (plus one set for "all videos"), so dispatching an event costs O(matching clients).
+by video id, and unfiltered ones by the channels they may read (:mod:`frontend_server.hub_index`),
+so dispatching an event costs O(matching clients).
+
+Authorization (CONTRACTS §9 "Event streams"): a connection carries its caller's
+:class:`~access.policy.Principal`. Named videos are checked before the stream starts; live events
+reach a client only through the groups its principal may read; history (replay and snapshot) is
+filtered event by event with the same policy, so nothing of another channel reaches the wire.
+:class:`~frontend_server.hub_access.AccessGuard` ends streams whose caller loses access.
 
 Joining (see :meth:`EventHub.serve`) is the heart of the module:
 
@@ -26,83 +33,47 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Protocol, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import cast
 
 from prometheus_client import Histogram
 
-from culto.errors import InvalidInput, MeshUnavailable
+from access.policy import ANONYMOUS, Principal
+from culto.errors import MeshUnavailable, Unauthenticated
 from culto.resources import AsyncResource
+from frontend_server.auth import Authenticator
 from frontend_server.config import HubConfig
+from frontend_server.hub_access import AccessGuard, HubAccess
+from frontend_server.hub_conn import (
+    MAX_VIDEOS_PER_CLIENT,
+    CloseReason,
+    Connection,
+    Sink,
+    Subscription,
+)
+from frontend_server.hub_index import StreamIndex
 from frontend_server.sse import encode_event
 from mesh.connection import MeshConnection
 from mesh.events import StoredEvent
 from mesh.feed import LiveFeed
 from mesh.replay import EventReader
-from mesh.subjects import event_filters
 from schemas.events import HeartbeatEventDTO
+
+__all__ = [
+    "MAX_VIDEOS_PER_CLIENT",
+    "CloseReason",
+    "Connection",
+    "EventHub",
+    "HubStats",
+    "Sink",
+    "Subscription",
+]
 
 log = logging.getLogger(__name__)
 
 
-class CloseReason(Enum):
-    """Why the hub ended a connection."""
-
-    SLOW = "slow"
-    """Fell more than ``client_buffer`` frames behind: dropped so others are not slowed."""
-    SHUTDOWN = "shutdown"
-    """The hub is closing (server shutdown): the client resumes on another replica."""
-    NATS_DISCONNECTED = "nats_disconnected"
-    """The live feed lost NATS: the client resumes once it is back."""
-    CLIENT_GONE = "client_gone"
-    """The client left (or its socket failed)."""
-
-
-MAX_VIDEOS_PER_CLIENT = 200
-"""Upper bound on video filters of one connection (each becomes a replay filter subject)."""
-
 _HEARTBEAT = 0  # queue entries with sequence 0 are heartbeats: never skipped, never counted
-
-
-class Sink(Protocol):
-    """Where a client's bytes go (the HTTP response in production, a list in unit tests)."""
-
-    async def send(self, data: bytes) -> None:
-        """Write ``data`` and wait until the transport has taken it (this paces the writer)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """What one connection asked for; build it with :meth:`parse` (which validates)."""
-
-    videos: frozenset[str] | None
-    types: frozenset[str] | None
-    last_event_id: int | None
-    filters: tuple[str, ...] = field(repr=False)
-
-    @classmethod
-    def parse(
-        cls,
-        video_ids: Iterable[str] = (),
-        event_types: Iterable[str] = (),
-        last_event_id: int | None = None,
-    ) -> Subscription:
-        """Validate filters; empty ``video_ids``/``event_types`` mean all.
-
-        Raises:
-            InvalidInput: for a malformed video id, an unknown type, too many videos or a
-                negative ``last_event_id``.
-        """
-        videos = frozenset(video_ids)
-        types = frozenset(event_types)
-        if len(videos) > MAX_VIDEOS_PER_CLIENT:
-            raise InvalidInput(f"at most {MAX_VIDEOS_PER_CLIENT} videos per event stream")
-        if last_event_id is not None and last_event_id < 0:
-            raise InvalidInput("last event id must be a non-negative integer")
-        filters = tuple(event_filters(videos, types))  # the single place ids are validated
-        return cls(videos or None, types or None, last_event_id, filters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,53 +87,29 @@ class HubStats:
     slow_client_drops: int
     nats_reconnects: int
     healthy: bool
-
-
-class Connection:
-    """One client's queue and cursor, made by :meth:`EventHub.connect` (slotted: thousands of
-    these live at once)."""
-
-    __slots__ = (
-        "abort",
-        "close_reason",
-        "heartbeat_timer",
-        "horizon",
-        "key",
-        "last_sent_seq",
-        "limit",
-        "queue",
-        "sub",
-        "wakeup",
-    )
-
-    def __init__(
-        self, sub: Subscription, limit: int, abort: Callable[[], None] | None, key: str
-    ) -> None:
-        self.sub = sub
-        self.key = key
-        self.limit = limit
-        self.abort = abort
-        self.queue: deque[tuple[int, str, bytes]] = deque()
-        self.wakeup = asyncio.Event()
-        self.last_sent_seq = 0
-        self.close_reason: CloseReason | None = None
-        self.heartbeat_timer: asyncio.TimerHandle | None = None
-        self.horizon = 0
+    revoked: int = 0
 
 
 class EventHub(AsyncResource):
     """Owns the live feed and fans events out to connected SSE clients.
 
-    Use as ``async with EventHub(mesh, config) as hub:``; :meth:`close` ends every stream.
+    Use as ``async with EventHub(mesh, config, authenticator=auth) as hub:``; :meth:`close`
+    ends every stream.
 
     Args:
         mesh: The process's connection (the hub does not close it).
         config: ``client_buffer`` bounds each client's queue (frames).
+        authenticator: The replica's authenticator; its directory must be open before the hub.
         reader: Reads history; defaults to an :class:`EventReader` on ``mesh``.
     """
 
     def __init__(
-        self, mesh: MeshConnection, config: HubConfig, *, reader: EventReader | None = None
+        self,
+        mesh: MeshConnection,
+        config: HubConfig,
+        *,
+        authenticator: Authenticator,
+        reader: EventReader | None = None,
     ) -> None:
         self._mesh = mesh
         self._limit = config.client_buffer
@@ -170,9 +117,10 @@ class EventHub(AsyncResource):
         self._replaying: dict[str, asyncio.Lock] = {}
         self._reader = reader or EventReader(mesh)
         self._feed = LiveFeed(mesh, self._dispatch)
-        self._by_video: dict[str, set[Connection]] = {}
-        self._all_videos: set[Connection] = set()
+        self._index = StreamIndex()
         self._clients: set[Connection] = set()
+        self._access = HubAccess(authenticator)
+        self._guard = AccessGuard(self._access, self._index, self._clients, self._drop)
         self._head = 0
         self._started = False
         self._closed = False
@@ -193,12 +141,14 @@ class EventHub(AsyncResource):
     async def open(self) -> None:
         """Follow the stream from its current end: history is served by replay, not the feed."""
         self._head = await self._reader.last_seq()
+        self._guard.start()
         await self._feed.start(self._head)
         self._started = True
 
     async def close(self) -> None:
         """End every open stream (clients resume elsewhere by ``Last-Event-ID``), stop the feed."""
         self._closed = True
+        self._guard.stop()
         for client in list(self._clients):
             self._drop(client, CloseReason.SHUTDOWN)
         await self._feed.stop()
@@ -228,6 +178,7 @@ class EventHub(AsyncResource):
             slow_client_drops=self._slow_drops,
             nats_reconnects=self._mesh.reconnects,
             healthy=self.healthy,
+            revoked=self._guard.revoked,
         )
 
     # -- serving one client ------------------------------------------------------------------
@@ -236,34 +187,48 @@ class EventHub(AsyncResource):
         self,
         sub: Subscription,
         *,
+        principal: Principal = ANONYMOUS,
+        video_channels: Mapping[str, str | None] | None = None,
         heartbeat_interval: float | None = None,
         abort: Callable[[], None] | None = None,
         client_key: str = "",
     ) -> Connection:
-        """Register a client; from this instant its queue collects every matching live event.
+        """Authorise and register a client; from this instant its queue collects every matching
+        live event it may read.
 
         Args:
             sub: The client's filters and resume point.
+            principal: Who streams (refreshed here: a credential revoked while the caller
+                looked its videos up is refused).
+            video_channels: The channel of each video of ``sub`` (missing or ``None``: the
+                video has no record, which only a principal reading everything may name).
             heartbeat_interval: Seconds between heartbeat frames (``None``: none).
             abort: Called when the client is dropped as slow, to break a write that is stuck
                 on a full socket (e.g. close the connection).
-            client_key: Who the client is (its address): one client replays one stream at a
-                time, so many stalled resumes of one client cannot hold every replay slot.
+            client_key: Who the client is (user id, else address): one client replays one
+                stream at a time, so many stalled resumes cannot hold every replay slot.
 
         Raises:
             MeshUnavailable: if the hub is not serving (closed or NATS down).
+            Unauthenticated: the credential is gone, or an anonymous caller named a video it
+                may not read.
+            NotFound: a signed-in caller named a video it may not read (or that does not exist).
         """
         if not self.healthy:
             raise MeshUnavailable("live events are unavailable: not connected to NATS")
-        conn = Connection(sub, self._limit, abort, client_key)
-        # Synchronous: no event can be dispatched between reading the head and indexing.
+        fresh = self._access.refresh(principal)
+        if fresh is None:
+            raise Unauthenticated("this credential was revoked or has expired")
+        known = video_channels or {}
+        channels = {video: known.get(video) for video in sub.videos or ()}
+        self._access.authorize(fresh, channels)
+        conn = Connection(sub, self._limit, abort, client_key, fresh, channels)
+        # Synchronous: no event can be dispatched between reading the head and indexing, and
+        # no identity change between the checks above and indexing.
         conn.horizon = self._head
         self._clients.add(conn)
-        if sub.videos is None:
-            self._all_videos.add(conn)
-        else:
-            for video in sub.videos:
-                self._by_video.setdefault(video, set()).add(conn)
+        placement = self._access.placement(fresh) if sub.videos is None else conn.placement
+        self._index.add(conn, placement)
         if heartbeat_interval:
             self._schedule_heartbeat(conn, heartbeat_interval)
         return conn
@@ -290,11 +255,19 @@ class EventHub(AsyncResource):
         sub: Subscription,
         sink: Sink,
         *,
+        principal: Principal = ANONYMOUS,
+        video_channels: Mapping[str, str | None] | None = None,
         heartbeat_interval: float | None = None,
         abort: Callable[[], None] | None = None,
     ) -> CloseReason:
         """:meth:`connect` then :meth:`stream` (for callers that cancel the task to stop)."""
-        conn = self.connect(sub, heartbeat_interval=heartbeat_interval, abort=abort)
+        conn = self.connect(
+            sub,
+            principal=principal,
+            video_channels=video_channels,
+            heartbeat_interval=heartbeat_interval,
+            abort=abort,
+        )
         return await self.stream(conn, sink)
 
     def disconnect(self, conn: Connection) -> None:
@@ -305,13 +278,7 @@ class EventHub(AsyncResource):
         if client not in self._clients:
             return
         self._clients.discard(client)
-        self._all_videos.discard(client)
-        for video in client.sub.videos or ():
-            bucket = self._by_video.get(video)
-            if bucket is not None:
-                bucket.discard(client)
-                if not bucket:
-                    del self._by_video[video]
+        self._index.remove(client)
         client.close_reason = reason
         client.queue.clear()
         client.wakeup.set()
@@ -394,6 +361,8 @@ class EventHub(AsyncResource):
                 break
             if event.seq <= client.last_sent_seq:
                 continue
+            if not self._access.may_read(client.principal, event.channel_id):
+                continue  # history obeys the same rule as live dispatch, event by event
             frames.append(_frame(event))
             client.last_sent_seq = event.seq
             self._sent_by_type[event.event_type] += 1
@@ -434,12 +403,21 @@ class EventHub(AsyncResource):
     def _dispatch(self, event: StoredEvent) -> None:
         self._head = event.seq
         self._dispatched += 1
-        bucket = self._by_video.get(event.video_id)
-        if not bucket and not self._all_videos:
+        channel = event.channel_id
+        named = self._index.by_video.get(event.video_id)
+        groups = self._index.wide_groups(channel)  # disjoint from each other and from `named`
+        if not named and not groups:
             return
         entry = (event.seq, event.event_type, _frame(event))  # encoded once, shared
         slow: list[Connection] = []
-        for group in (bucket or (), self._all_videos):
+        if named:
+            video = event.video_id
+            # Checked against the channel the video was authorised under: an event carrying
+            # another channel is not what this client was allowed to read.
+            groups.append(
+                [c for c in named if c.everything or c.video_channels.get(video) == channel]
+            )
+        for group in groups:
             for client in group:
                 types = client.sub.types
                 if types is not None and event.event_type not in types:

@@ -53,26 +53,31 @@ async def serve_frontend(
         OSError: when the port cannot be bound.
     """
     identity = IdentityClient(mesh)
-    async with Directory(mesh) as directory, EventHub(mesh, config.hub) as hub:
-        app = make_app(
-            config,
-            mesh=mesh,
-            api_client=VideoApiClient(mesh),
-            identity_client=identity,
-            hub=hub,
-            directory=directory,
-            alive=alive,
-            collectors=collectors,
-        )
-        server = listen(app, config.listen, hub.close)
-        reporting = asyncio.get_running_loop().create_task(
-            report_token_usage(app.settings["authenticator"], identity)
-        )
-        try:
-            yield server
-        finally:
-            reporting.cancel()
-            await server.close()
+    async with Directory(mesh) as directory:
+        # One authenticator for the requests and the hub: the hub follows the same directory
+        # to end the streams of revoked credentials.
+        authenticator = Authenticator(directory, config.cookie_secret)
+        async with EventHub(mesh, config.hub, authenticator=authenticator) as hub:
+            app = make_app(
+                config,
+                mesh=mesh,
+                api_client=VideoApiClient(mesh),
+                identity_client=identity,
+                hub=hub,
+                directory=directory,
+                authenticator=authenticator,
+                alive=alive,
+                collectors=collectors,
+            )
+            server = listen(app, config.listen, hub.close)
+            reporting = asyncio.get_running_loop().create_task(
+                report_token_usage(authenticator, identity)
+            )
+            try:
+                yield server
+            finally:
+                reporting.cancel()
+                await server.close()
 
 
 USAGE_REPORT_INTERVAL = 30.0

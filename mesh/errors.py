@@ -59,12 +59,18 @@ def _too_large(exc: BaseException, context: str) -> CultoError:
 
 
 INSUFFICIENT_RESOURCES = 10047  # JetStream: "insufficient storage resources available"
+WRONG_LAST_SEQUENCE = 10071
+"""JetStream: a publish's expected last subject sequence no longer holds (a compare-and-set
+lost). ``kv.update`` raises its own class for it; ``kv.delete(last=...)`` raises a bare
+``APIError`` with this code."""
 
 
 def _api_error(exc: BaseException, context: str) -> CultoError:
     assert isinstance(exc, nats.js.errors.APIError)
     if exc.err_code == INSUFFICIENT_RESOURCES:
         return StorageFull(f"{context}: {STORAGE_FULL_HINT}")
+    if exc.err_code == WRONG_LAST_SEQUENCE:
+        return _conflict(exc, context)
     return MeshError(f"{context}: JetStream error {exc.err_code}: {exc.description}")
 
 

@@ -1,23 +1,47 @@
-"""Typed, idempotent publishing of video events and tolerant decoding of stored ones."""
+"""Typed, idempotent publishing of video events and tolerant decoding of stored ones.
+
+Every event carries the channel of its video in the ``Culto-Channel`` header, so the edge can
+tell who may read it without looking the video up (CONTRACTS §9 "Event streams"). Publishers
+pass the record's channel (:func:`channel_of`); readers take it from the header, and an event
+without a valid one (stored before channels existed) belongs to the default channel.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
+from culto.errors import InvalidInput
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.subjects import EVENTS_STREAM, event_subject, parse_event_subject
 from schemas.events import VideoEvent, VideoStatusEventDTO, parse_event
+from schemas.identity import CHANNEL_ID_PATTERN, DEFAULT_CHANNEL_ID
 from schemas.videos import VideoStatus
 
 log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+CHANNEL_HEADER = "Culto-Channel"
+"""The channel of the event's video (see the module docstring)."""
+_CHANNEL_ID = re.compile(CHANNEL_ID_PATTERN)
+
+
+def channel_of(record_channel: str | None) -> str:
+    """The channel an event of a video record belongs to (no channel: the default one)."""
+    return record_channel or DEFAULT_CHANNEL_ID
+
+
+def _valid_channel(channel_id: str) -> str:
+    if not _CHANNEL_ID.fullmatch(channel_id):
+        raise InvalidInput(f"invalid channel id {channel_id[:70]!r}")
+    return channel_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +57,14 @@ class StoredEvent:
     """An event read back from ``CULTO_EVENTS`` with its stream sequence.
 
     ``data`` is the JSON exactly as stored, so the frontend can frame it without re-encoding.
+    ``channel_id`` is the channel of its video (from the ``Culto-Channel`` header).
     """
 
     seq: int
     subject: str
     video_id: str
     event_type: str
+    channel_id: str
     data: bytes
     event: VideoEvent
     time: datetime | None = None
@@ -54,15 +80,21 @@ class EventPublisher:
     def __init__(self, mesh: MeshConnection) -> None:
         self._mesh = mesh
 
-    async def publish(self, event: VideoEvent, *, msg_id: str | None = None) -> PublishResult:
-        """Store one event; with ``msg_id`` a retry inside the duplicate window is a no-op.
+    async def publish(
+        self, event: VideoEvent, *, channel_id: str, msg_id: str | None = None
+    ) -> PublishResult:
+        """Store one event of a video of ``channel_id``; with ``msg_id`` a retry inside the
+        duplicate window is a no-op.
 
         Raises:
-            InvalidInput: if the event's video id is not a valid subject token.
+            InvalidInput: if the event's video id is not a valid subject token, or
+                ``channel_id`` not a valid channel id.
             MeshError: if JetStream does not acknowledge.
         """
         subject = event_subject(event.video_id, event.type)
-        headers = {MSG_ID_HEADER: msg_id} if msg_id else None
+        headers = {CHANNEL_HEADER: _valid_channel(channel_id)}
+        if msg_id:
+            headers[MSG_ID_HEADER] = msg_id
         with nats_errors(f"publishing {event.type} for {event.video_id}"):
             ack = await self._mesh.js.publish(
                 subject, event.model_dump_json().encode(), stream=EVENTS_STREAM, headers=headers
@@ -70,19 +102,33 @@ class EventPublisher:
         return PublishResult(seq=ack.seq, duplicate=bool(ack.duplicate))
 
     async def publish_status(
-        self, video_id: str, status: VideoStatus, progress: int, message: str, *, msg_id: str
+        self,
+        video_id: str,
+        status: VideoStatus,
+        progress: int,
+        message: str,
+        *,
+        channel_id: str,
+        msg_id: str,
     ) -> PublishResult:
         """Publish a ``video.status`` event (always with a msg-id: status reports are retried)."""
         event = VideoStatusEventDTO(
             video_id=video_id, status=status, progress=progress, message=message
         )
-        return await self.publish(event, msg_id=msg_id)
+        return await self.publish(event, channel_id=channel_id, msg_id=msg_id)
 
 
 def decode_event(
-    seq: int, subject: str, data: bytes, time: datetime | None = None
+    seq: int,
+    subject: str,
+    data: bytes,
+    time: datetime | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> StoredEvent | None:
-    """Decode a stored event; a malformed one is logged and ``None`` is returned (skip it)."""
+    """Decode a stored event; a malformed one is logged and ``None`` is returned (skip it).
+
+    ``headers`` are the message's (for its channel; see :func:`stored_channel`).
+    """
     parsed = parse_event_subject(subject)
     if parsed is None:
         log.warning("skipping event seq=%s on unexpected subject %r", seq, subject[:120])
@@ -99,13 +145,23 @@ def decode_event(
     # (forged or from a newer version) do not reach a browser. Our own publishers write this
     # very encoding, so honest events come out byte for byte as they went in.
     canonical = event.model_dump_json().encode()
-    return StoredEvent(seq, subject, parsed[0], parsed[1], canonical, event, time)
+    channel = stored_channel(headers)
+    return StoredEvent(seq, subject, parsed[0], parsed[1], channel, canonical, event, time)
+
+
+def stored_channel(headers: Mapping[str, str] | None) -> str:
+    """The channel named by a stored event's headers; the default channel when the header is
+    missing (stored before channels existed) or not a channel id."""
+    value = headers.get(CHANNEL_HEADER) if headers else None
+    if value is None or not _CHANNEL_ID.fullmatch(value):
+        return DEFAULT_CHANNEL_ID
+    return value
 
 
 def decode_js_msg(msg: Msg) -> StoredEvent | None:
     """Decode a JetStream-delivered message (push or pull); ``None`` if malformed."""
     meta = msg.metadata
-    return decode_event(meta.sequence.stream, msg.subject, msg.data, meta.timestamp)
+    return decode_event(meta.sequence.stream, msg.subject, msg.data, meta.timestamp, msg.headers)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -136,4 +136,5 @@ class EventReader:
             return None  # no event of this type for this video yet
         if raw.seq is None or raw.data is None:
             return None
-        return decode_event(raw.seq, raw.subject or subject, raw.data)
+        # A direct get returns the stored headers (Culto-Channel among them) with its own.
+        return decode_event(raw.seq, raw.subject or subject, raw.data, raw.time, raw.headers)

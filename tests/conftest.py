@@ -27,8 +27,10 @@ import pytest
 from tornado.ioloop import IOLoop
 
 from culto_app.settings import Settings
+from frontend_server.auth import Authenticator
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
+from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
 from mesh.identity_store import IdentityStore
 from mesh.provision import provision
@@ -36,7 +38,15 @@ from ops.server import RunningServer
 from services.api.service import VideoApiService
 from services.identity.accounts import Accounts
 from services.identity.service import IdentityService
-from tests.support import ALLOWED_ORIGIN, PASSWORD, Http, StartEdge, make_member, sign_in
+from tests.support import (
+    ALLOWED_ORIGIN,
+    PASSWORD,
+    Http,
+    Member,
+    StartEdge,
+    make_member,
+    sign_in,
+)
 
 
 @pytest.fixture
@@ -304,6 +314,25 @@ def identity_service(io_loop: IOLoop, mesh: MeshConnection) -> Iterator[Identity
     _enter(io_loop, service)
     yield service
     _exit(io_loop, service)
+
+
+@pytest.fixture
+def authenticator(
+    io_loop: IOLoop, mesh: MeshConnection, settings: Settings
+) -> Iterator[Authenticator]:
+    """An authenticator on an open directory of the test mesh (for hubs built by hand)."""
+    directory = Directory(mesh)
+    io_loop.run_sync(directory.open)
+    yield Authenticator(directory, settings.edge_config().cookie_secret)
+    io_loop.run_sync(directory.close)
+
+
+@pytest.fixture
+def admin(io_loop: IOLoop, accounts: Accounts) -> Member:
+    """An admin user with an admin-scoped token: reads every channel, and may stream videos
+    that have no record (tests that publish events of made-up video ids use it)."""
+    member: Member = io_loop.run_sync(lambda: make_member(accounts, admin=True))
+    return member
 
 
 @pytest.fixture

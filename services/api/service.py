@@ -31,7 +31,7 @@ from culto.errors import (
 from culto.resources import AsyncResource
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
-from mesh.events import EventPublisher
+from mesh.events import EventPublisher, channel_of
 from mesh.jobs import AbandonedJob, JobQueue
 from mesh.replay import EventReader
 from mesh.subjects import api_subject
@@ -285,6 +285,7 @@ class VideoApiService(AsyncResource):
             VideoStatus.QUEUED,
             0,
             lifecycle.QUEUED_MESSAGE,
+            channel_id=channel_of(record.channel_id),
             msg_id=f"{record.id}:{record.job_id}:queued",
         )
 
@@ -295,7 +296,9 @@ class VideoApiService(AsyncResource):
         await self._jobs.cancel(ref.id)
         await self._remove(record)
         await self._events.publish(
-            VideoDeletedEventDTO(video_id=ref.id), msg_id=f"{ref.id}:deleted"
+            VideoDeletedEventDTO(video_id=ref.id),
+            channel_id=channel_of(record.channel_id),
+            msg_id=f"{ref.id}:deleted",
         )
         return None
 

@@ -56,7 +56,7 @@ class Ingress:
         msg_id = (
             f"ingress:{call.channel_id}:{call.idempotency_key}" if call.idempotency_key else None
         )
-        result = await self._events.publish(event, msg_id=msg_id)
+        result = await self._events.publish(event, channel_id=call.channel_id, msg_id=msg_id)
         return PublishAccepted(seq=result.seq, duplicate=result.duplicate)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from culto.errors import CultoError, JobCancelled, NotFound
-from mesh.events import EventPublisher
+from mesh.events import EventPublisher, channel_of
 from mesh.replay import EventReader
 from mesh.videos import VideoStore
 from schemas.events import ErrorEventDTO
@@ -49,11 +49,13 @@ async def fail_job(
             return failed.record
     log.warning("video %s failed in %s: %s", video_id, stage or "queue", error.message)
     prefix = f"{video_id}:{job_id}"
+    channel = channel_of(failed.record.channel_id)
     await events.publish_status(
         video_id,
         VideoStatus.FAILED,
         failed.record.progress,
         error.message,
+        channel_id=channel,
         msg_id=f"{prefix}:failed",
     )
     await events.publish(
@@ -64,6 +66,7 @@ async def fail_job(
             stage=stage or None,
             retryable=False,
         ),
+        channel_id=channel,
         msg_id=f"{prefix}:error",
     )
     return failed.record

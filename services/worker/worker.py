@@ -42,7 +42,7 @@ from culto.errors import (
 from culto.resources import AsyncResource
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
-from mesh.events import EventPublisher
+from mesh.events import EventPublisher, channel_of
 from mesh.jobs import JobQueue
 from mesh.replay import EventReader
 from mesh.videos import VideoStore
@@ -320,6 +320,7 @@ class Worker(AsyncResource):
             VideoStatus.PROCESSING,
             updated.record.progress,
             message,
+            channel_id=channel_of(updated.record.channel_id),
             msg_id=f"{job.video_id}:{job.job_id}:{tag}",
         )
 
@@ -359,6 +360,7 @@ class Worker(AsyncResource):
                     VideoStatus.PROCESSED,
                     100,
                     lifecycle.PROCESSED_MESSAGE,
+                    channel_id=channel_of(record.channel_id),
                     msg_id=f"{prefix}:processed",
                 )
             ).seq
@@ -368,6 +370,7 @@ class Worker(AsyncResource):
         if summary is None or summary.seq < status_seq:
             await self._events.publish(
                 SummaryReadyEventDTO(video_id=record.id, summary=record.summary),
+                channel_id=channel_of(record.channel_id),
                 msg_id=f"{prefix}:summary",
             )
 

@@ -199,7 +199,8 @@ def test_tail_prints_history_and_refuses_bad_ids(nats_server: NatsProcess, tmp_p
         "    async with MeshConnection(sys.argv[1], name='t') as m:\n"
         "        for p in (10, 20):\n"
         "            await EventPublisher(m).publish(VideoStatusEventDTO(\n"
-        "                video_id=sys.argv[2], status='PROCESSING', progress=p))\n"
+        "                video_id=sys.argv[2], status='PROCESSING', progress=p),\n"
+        "                channel_id='default')\n"
         "asyncio.run(main())\n"
     )
     subprocess.run([sys.executable, "-c", publish, nats_server.url, vid], check=True, timeout=30)

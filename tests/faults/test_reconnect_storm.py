@@ -17,13 +17,16 @@ import pytest
 
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
+from mesh.identity_store import IdentityStore
 from mesh.replay import EventReader
 from mesh.subjects import event_filters
+from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.ids import new_video_id
 from schemas.videos import VideoStatus
+from services.identity.accounts import Accounts
 from tests.conftest import NatsProcess, start_nats
 from tests.frontend_server.sse_client import SSEClient
-from tests.support import CultoProcess, culto_env, eventually
+from tests.support import CultoProcess, Member, culto_env, eventually, make_member
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 
@@ -82,10 +85,14 @@ def test_500_clients_resume_exactly_after_a_frontend_is_killed(
 
 async def _storm(nats: NatsProcess, ports: list[int], victim: CultoProcess) -> str:
     async with MeshConnection(nats.url, name="culto-test-storm") as mesh:
+        # An admin may stream videos that have no record (this test publishes events only).
+        admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
+        for port in ports:
+            await _accepted(port, admin)
         videos = [new_video_id() for _ in range(VIDEOS)]
         clients = [Client(videos[i % VIDEOS], home=i % 2) for i in range(CLIENTS)]
         done = asyncio.Event()
-        tasks = [asyncio.create_task(_consume(c, ports, done)) for c in clients]
+        tasks = [asyncio.create_task(_consume(c, ports, done, admin)) for c in clients]
         publisher = EventPublisher(mesh)
         await eventually(lambda: sum(c.connects for c in clients) == CLIENTS, 60, what="connected")
         for round_ in range(EVENTS_PER_VIDEO):
@@ -98,6 +105,7 @@ async def _storm(nats: NatsProcess, ports: list[int], victim: CultoProcess) -> s
                     VideoStatus.PROCESSING,
                     round_,
                     f"step {round_}",
+                    channel_id=DEFAULT_CHANNEL_ID,
                     msg_id=f"{video}:{round_}",
                 )
             await asyncio.sleep(0.02)
@@ -133,14 +141,29 @@ async def _stored(mesh: MeshConnection, video: str) -> list[int]:
     return seqs
 
 
-async def _consume(client: Client, ports: list[int], done: asyncio.Event) -> None:
+async def _accepted(port: int, member: Member) -> None:
+    """Wait until the frontend on ``port`` accepts ``member``'s token (its KV watch is
+    asynchronous)."""
+
+    async def accepts() -> bool:
+        probe = await SSEClient.open(port, auth=member.auth, headers={"Connection": "close"})
+        await probe.close()
+        return probe.status != 401
+
+    await eventually(accepts, 30, interval=0.1, what="the frontend accepting the admin token")
+
+
+async def _consume(client: Client, ports: list[int], done: asyncio.Event, admin: Member) -> None:
     """Like a browser's EventSource: reconnect with Last-Event-ID, to the other frontend."""
     port_index = client.home
     while not done.is_set():
         headers = {"Last-Event-ID": str(client.last)}  # 0 at first: the whole history
         try:
             stream = await SSEClient.open(
-                ports[port_index], query=[("video_id", client.video)], headers=headers
+                ports[port_index],
+                query=[("video_id", client.video)],
+                headers=headers,
+                auth=admin.auth,
             )
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
             port_index = 1 - port_index

@@ -20,13 +20,18 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
+from access.credentials import split_token
 from culto_app.settings import Settings
+from frontend_server.auth import Authenticator
 from frontend_server.config import HubConfig
 from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
 from frontend_server.hub import EventHub
 from frontend_server.limits import ClientLimits, RateLimitConfig
+from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from mesh.directory import Directory
 from mesh.replay import EventReader
+from tests.support import Member, eventually
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class SSEClient:
     last_id: str | None = None
     ended: bool = False
     clean_end: bool = False
+    wire: str = ""
+    """Everything the stream carried so far, as sent (frames, comments, heartbeats)."""
     _chunked: bool = False
     _chunk_left: int = 0
     _text: str = ""
@@ -78,10 +85,14 @@ class SSEClient:
         path: str = "/api/v2/events/stream",
         query: list[tuple[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        auth: dict[str, str] | None = None,
         rcvbuf: int | None = None,
         timeout: float = 10.0,
     ) -> SSEClient:
-        """Connect and read the status line and headers (and the body of a non-200)."""
+        """Connect and read the status line and headers (and the body of a non-200).
+
+        ``auth``: credential headers (a test member's ``.auth``), added to ``headers``.
+        """
         target = path + ("?" + urlencode(query) if query else "")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
@@ -90,7 +101,7 @@ class SSEClient:
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
         reader, writer = await asyncio.open_connection(sock=sock, limit=2**22)
-        extra = dict(headers or {})
+        extra = {**(headers or {}), **(auth or {})}
         host = extra.pop("Host", f"127.0.0.1:{port}")  # a test may name another host
         lines = [f"GET {target} HTTP/1.1", f"Host: {host}", "Accept: text/event-stream"]
         lines += [f"{k}: {v}" for k, v in extra.items()]
@@ -164,7 +175,9 @@ class SSEClient:
                 self.ended = True
                 self.writer.close()
                 continue
-            self._feed(self._decoder.decode(data))
+            text = self._decoder.decode(data)
+            self.wire += text
+            self._feed(text)
         return self._frames.pop(0)
 
     async def collect(
@@ -245,6 +258,14 @@ async def get_json(port: int, path: str) -> tuple[int, Any]:
     return response.status, response.error()
 
 
+async def known_token(app: Application, member: Member) -> None:
+    """Wait until ``app``'s directory knows ``member``'s token (the KV watch is asynchronous)."""
+    parts = split_token(member.token)
+    assert parts is not None
+    directory: Directory = app.settings["authenticator"].directory
+    await eventually(lambda: parts[0] in directory.tokens, what="the edge knowing a new token")
+
+
 @dataclass
 class EventServer:
     """A Tornado server mounting only the two event handlers, on an unused port."""
@@ -252,6 +273,7 @@ class EventServer:
     hub: EventHub
     port: int
     http: HTTPServer
+    directory: Directory
 
 
 @contextlib.asynccontextmanager
@@ -262,24 +284,39 @@ async def serve_events(
     hub_config: HubConfig | None = None,
     reader: EventReader | None = None,
 ) -> AsyncIterator[EventServer]:
-    """Run a hub and the event handlers on the current loop for the duration of a test."""
+    """Run a hub and the event handlers on the current loop for the duration of a test.
+
+    Callers are authenticated as on the real edge (bearer tokens, session cookies) against the
+    identity buckets of ``mesh``; named videos are looked up through the video API service, so
+    a test naming videos as a non-admin needs the ``api_service`` fixture.
+    """
     config = hub_config or settings.edge_config().hub
-    hub = EventHub(mesh, config, reader=reader)
-    await hub.open()
-    deps = {"hub": hub, "config": config, "limits": ClientLimits(RateLimitConfig())}
-    app = Application(
-        [
-            (r"/api/v2/events/stream", EventStreamHandler, deps),
-            (r"/api/v2/events/health", EventsHealthHandler, deps),
-        ],
-        compress_response=True,  # the stream handler must opt out of gzip itself
-    )
-    sockets = bind_sockets(0, "127.0.0.1")
-    http = HTTPServer(app)
-    http.add_sockets(sockets)
-    try:
-        yield EventServer(hub, sockets[0].getsockname()[1], http)
-    finally:
-        http.stop()
-        await hub.close()
-        await asyncio.wait_for(http.close_all_connections(), 10)
+    cookie_secret = settings.edge_config().cookie_secret
+    async with Directory(mesh) as directory:
+        authenticator = Authenticator(directory, cookie_secret)
+        hub = EventHub(mesh, config, authenticator=authenticator, reader=reader)
+        await hub.open()
+        deps = {
+            "hub": hub,
+            "config": config,
+            "limits": ClientLimits(RateLimitConfig()),
+            "api": VideoApiClient(mesh),
+        }
+        app = Application(
+            [
+                (r"/api/v2/events/stream", EventStreamHandler, deps),
+                (r"/api/v2/events/health", EventsHealthHandler, deps),
+            ],
+            compress_response=True,  # the stream handler must opt out of gzip itself
+            cookie_secret=cookie_secret,
+            authenticator=authenticator,
+        )
+        sockets = bind_sockets(0, "127.0.0.1")
+        http = HTTPServer(app)
+        http.add_sockets(sockets)
+        try:
+            yield EventServer(hub, sockets[0].getsockname()[1], http, directory)
+        finally:
+            http.stop()
+            await hub.close()
+            await asyncio.wait_for(http.close_all_connections(), 10)

@@ -275,4 +275,4 @@ async def test_a_one_time_link_opens_one_session_even_when_raced(accounts: Accou
     )
     opened = [r for r in results if not isinstance(r, BaseException)]
     assert len(opened) == 1, results
-    assert all(isinstance(r, Unauthenticated) for r in results if r not in opened)
+    assert all(isinstance(r, Unauthenticated) for r in results if r not in opened), results

@@ -15,9 +15,12 @@ from tornado.ioloop import IOLoop
 
 from culto_app.settings import Settings
 from mesh import EventPublisher, EventReader, MeshConnection
+from mesh.identity_store import IdentityStore
 from mesh.provision import provision
 from mesh.subjects import event_filters
 from schemas import ErrorEventDTO, HeartbeatEventDTO, VideoStatusEventDTO, new_video_id
+from schemas.identity import DEFAULT_CHANNEL_ID
+from services.identity.accounts import Accounts
 from tests.conftest import NatsProcess, make_settings
 from tests.frontend_server.sse_client import (
     EventServer,
@@ -26,19 +29,19 @@ from tests.frontend_server.sse_client import (
     get_json,
     serve_events,
 )
-from tests.support import eventually
+from tests.support import Member, eventually, make_member
 
 
 async def _status(pub: EventPublisher, video: str, progress: int) -> int:
     event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=progress)
-    return (await pub.publish(event)).seq
+    return (await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq
 
 
-async def test_smoke_live(mesh: MeshConnection, settings: Settings) -> None:
+async def test_smoke_live(mesh: MeshConnection, settings: Settings, admin: Member) -> None:
     pub = EventPublisher(mesh)
     vid = new_video_id()
     async with serve_events(mesh, settings) as srv:
-        client = await SSEClient.open(srv.port, query=[("video_id", vid)])
+        client = await SSEClient.open(srv.port, auth=admin.auth, query=[("video_id", vid)])
         assert client.status == 200
         assert client.headers["content-type"] == "text/event-stream; charset=utf-8"
         seq = await _status(pub, vid, 10)
@@ -49,11 +52,14 @@ async def test_smoke_live(mesh: MeshConnection, settings: Settings) -> None:
 
 
 async def test_headers_no_gzip_no_etag_retry_first(
-    mesh: MeshConnection, settings: Settings
+    mesh: MeshConnection, settings: Settings, admin: Member
 ) -> None:
     async with serve_events(mesh, settings) as srv:
         client = await SSEClient.open(
-            srv.port, query=[("videos", new_video_id())], headers={"Accept-Encoding": "gzip"}
+            srv.port,
+            auth=admin.auth,
+            query=[("videos", new_video_id())],
+            headers={"Accept-Encoding": "gzip"},
         )
         assert client.status == 200
         assert client.headers["cache-control"] == "no-cache"
@@ -116,7 +122,7 @@ async def test_bad_input_is_400_json(
 
 
 async def test_filter_isolation_many_videos_and_clients(
-    mesh: MeshConnection, settings: Settings
+    mesh: MeshConnection, settings: Settings, admin: Member
 ) -> None:
     pub = EventPublisher(mesh)
     rng = random.Random(7)
@@ -130,7 +136,7 @@ async def test_filter_isolation_many_videos_and_clients(
             query = [("video_id", v) for v in sorted(chosen or ())]
             if types:
                 query.append(("types", ",".join(types)))
-            clients.append(await SSEClient.open(srv.port, query=query))
+            clients.append(await SSEClient.open(srv.port, auth=admin.auth, query=query))
             subs.append((chosen, types))
         published: list[tuple[int, str, str]] = []
         for n in range(150):
@@ -141,12 +147,14 @@ async def test_filter_isolation_many_videos_and_clients(
                 )
             else:
                 event = VideoStatusEventDTO(video_id=vid, status="PROCESSING", progress=n % 100)
-            published.append(((await pub.publish(event)).seq, vid, event.type))
+            published.append(
+                ((await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq, vid, event.type)
+            )
         end = published[-1][0]
         # End marker for clients without a video filter (an error: it passes every type filter
         # used here).
         marker = ErrorEventDTO(video_id=new_video_id(), code="end", message="end")
-        sentinel = (await pub.publish(marker)).seq
+        sentinel = (await pub.publish(marker, channel_id=DEFAULT_CHANNEL_ID)).seq
         for client, (chosen, types) in zip(clients, subs, strict=True):
             expected = [
                 s
@@ -167,7 +175,9 @@ async def test_filter_isolation_many_videos_and_clients(
             await client.close()
 
 
-async def test_replay_exactness_header_and_query(mesh: MeshConnection, settings: Settings) -> None:
+async def test_replay_exactness_header_and_query(
+    mesh: MeshConnection, settings: Settings, admin: Member
+) -> None:
     pub = EventPublisher(mesh)
     a, b, c = (new_video_id() for _ in range(3))
     seqs = []
@@ -180,24 +190,30 @@ async def test_replay_exactness_header_and_query(mesh: MeshConnection, settings:
             held = [e.seq async for batch in reader.replay(filters, last) for e in batch]
             if i % 2:
                 client = await SSEClient.open(
-                    srv.port, query=[("videos", f"{a},{b}")], headers={"Last-Event-ID": str(last)}
+                    srv.port,
+                    auth=admin.auth,
+                    query=[("videos", f"{a},{b}")],
+                    headers={"Last-Event-ID": str(last)},
                 )
             else:
                 query = [("video_id", a), ("video_id", b), ("last_event_id", str(last))]
-                client = await SSEClient.open(srv.port, query=query)
+                client = await SSEClient.open(srv.port, auth=admin.auth, query=query)
             marker = await _status(pub, a, 99)
             got = [f.seq for f in await client.until_seq(marker)]
             assert got == [*held, marker]
             await client.close()
 
 
-async def test_header_wins_over_query(mesh: MeshConnection, settings: Settings) -> None:
+async def test_header_wins_over_query(
+    mesh: MeshConnection, settings: Settings, admin: Member
+) -> None:
     pub = EventPublisher(mesh)
     vid = new_video_id()
     seqs = [await _status(pub, vid, n) for n in range(6)]
     async with serve_events(mesh, settings) as srv:
         client = await SSEClient.open(
             srv.port,
+            auth=admin.auth,
             query=[("video_id", vid), ("last_event_id", str(seqs[0]))],
             headers={"Last-Event-ID": str(seqs[3])},
         )
@@ -205,18 +221,24 @@ async def test_header_wins_over_query(mesh: MeshConnection, settings: Settings) 
         await client.close()
 
 
-async def test_late_joiner_snapshot_then_live(mesh: MeshConnection, settings: Settings) -> None:
+async def test_late_joiner_snapshot_then_live(
+    mesh: MeshConnection, settings: Settings, admin: Member
+) -> None:
     pub = EventPublisher(mesh)
     a, b = new_video_id(), new_video_id()
     await _status(pub, a, 1)
     a_status = await _status(pub, a, 2)
-    a_error = (await pub.publish(ErrorEventDTO(video_id=a, code="x", message="m"))).seq
+    a_error = (
+        await pub.publish(
+            ErrorEventDTO(video_id=a, code="x", message="m"), channel_id=DEFAULT_CHANNEL_ID
+        )
+    ).seq
     b_status = await _status(pub, b, 7)
     await _status(pub, new_video_id(), 3)  # another video: never shown
     async with serve_events(mesh, settings) as srv:
-        client = await SSEClient.open(srv.port, query=[("videos", f"{a},{b}")])
+        client = await SSEClient.open(srv.port, auth=admin.auth, query=[("videos", f"{a},{b}")])
         only_status = await SSEClient.open(
-            srv.port, query=[("videos", f"{a},{b}"), ("types", "video.status")]
+            srv.port, auth=admin.auth, query=[("videos", f"{a},{b}"), ("types", "video.status")]
         )
         snapshot = await client.until_seq(b_status)
         assert [(f.seq, f.event) for f in snapshot] == [
@@ -230,17 +252,19 @@ async def test_late_joiner_snapshot_then_live(mesh: MeshConnection, settings: Se
         assert [f.seq for f in await client.until_seq(live)] == [live]
         assert [f.seq for f in await only_status.until_seq(live)] == [live]
         # No video filter and no id: live only, no history.
-        everything = await SSEClient.open(srv.port)
+        everything = await SSEClient.open(srv.port, auth=admin.auth)
         live2 = await _status(pub, a, 9)
         assert [f.seq for f in await everything.until_seq(live2)] == [live2]
         for c in (client, only_status, everything):
             await c.close()
 
 
-async def test_heartbeats(mesh: MeshConnection, settings: Settings) -> None:
+async def test_heartbeats(mesh: MeshConnection, settings: Settings, admin: Member) -> None:
     fast = settings.model_copy(update={"sse_heartbeat_interval": 0.2})
     async with serve_events(mesh, fast) as srv:
-        client = await SSEClient.open(srv.port, query=[("video_id", new_video_id())])
+        client = await SSEClient.open(
+            srv.port, auth=admin.auth, query=[("video_id", new_video_id())]
+        )
         beats = await client.collect(3, timeout=5, heartbeats=True)
         assert len(beats) == 3
         for beat in beats:
@@ -252,7 +276,7 @@ async def test_heartbeats(mesh: MeshConnection, settings: Settings) -> None:
 
 
 async def test_handoff_under_continuous_publishing(
-    mesh: MeshConnection, settings: Settings
+    mesh: MeshConnection, settings: Settings, admin: Member
 ) -> None:
     """Clients join at random moments while events flow; each sees no gap and no duplicate."""
     pub = EventPublisher(mesh)
@@ -279,7 +303,7 @@ async def test_handoff_under_continuous_publishing(
         headers = {"Last-Event-ID": str(last)} if i % 2 else {}
         if not i % 2:
             query.append(("last_event_id", str(last)))
-        client = await SSEClient.open(srv.port, query=query, headers=headers)
+        client = await SSEClient.open(srv.port, auth=admin.auth, query=query, headers=headers)
         assert client.status == 200
         await done_publishing.wait()
         end = max(final[v] for v in (chosen or videos))
@@ -310,7 +334,7 @@ async def test_handoff_under_continuous_publishing(
 
 
 async def test_stalled_client_dropped_then_resumes_losing_nothing(
-    mesh: MeshConnection, settings: Settings, caplog: pytest.LogCaptureFixture
+    mesh: MeshConnection, settings: Settings, caplog: pytest.LogCaptureFixture, admin: Member
 ) -> None:
     caplog.set_level(logging.INFO, logger="tornado.access")
     pub = EventPublisher(mesh)
@@ -318,15 +342,17 @@ async def test_stalled_client_dropped_then_resumes_losing_nothing(
     small = settings.model_copy(update={"sse_client_buffer": 32})
     big = "x" * 32_000  # large frames fill the socket buffers quickly
     async with serve_events(mesh, small) as srv:
-        stalled = await SSEClient.open(srv.port, query=[("video_id", vid)], rcvbuf=4096)
-        reader = await SSEClient.open(srv.port, query=[("video_id", vid)])
+        stalled = await SSEClient.open(
+            srv.port, auth=admin.auth, query=[("video_id", vid)], rcvbuf=4096
+        )
+        reader = await SSEClient.open(srv.port, auth=admin.auth, query=[("video_id", vid)])
         seqs: list[int] = []
         received: list[int] = []
         # Publish until the hub drops the stalled one; the reader keeps up throughout.
         while srv.hub.stats().slow_client_drops == 0:
             assert len(seqs) < 3000, "stalled client never dropped"
             event = VideoStatusEventDTO(video_id=vid, status="PROCESSING", progress=1, message=big)
-            seqs.append((await pub.publish(event)).seq)
+            seqs.append((await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq)
             received += [f.seq for f in await reader.until_seq(seqs[-1])]
         more = [await _status(pub, vid, n) for n in range(5)]
         received += [f.seq for f in await reader.until_seq(more[-1])]
@@ -339,6 +365,7 @@ async def test_stalled_client_dropped_then_resumes_losing_nothing(
         assert len(before_drop) < len(seqs)
         resumed = await SSEClient.open(
             srv.port,
+            auth=admin.auth,
             query=[("video_id", vid)],
             headers={"Last-Event-ID": stalled.last_id or "0"},
         )
@@ -357,13 +384,16 @@ async def test_stalled_client_dropped_then_resumes_losing_nothing(
 
 
 async def test_hub_close_ends_open_streams_cleanly(
-    mesh: MeshConnection, settings: Settings
+    mesh: MeshConnection, settings: Settings, admin: Member
 ) -> None:
     pub = EventPublisher(mesh)
     vid = new_video_id()
     async with serve_events(mesh, settings) as srv:
-        clients = [await SSEClient.open(srv.port, query=[("video_id", vid)]) for _ in range(5)]
-        clients.append(await SSEClient.open(srv.port))
+        clients = [
+            await SSEClient.open(srv.port, auth=admin.auth, query=[("video_id", vid)])
+            for _ in range(5)
+        ]
+        clients.append(await SSEClient.open(srv.port, auth=admin.auth))
         seq = await _status(pub, vid, 1)
         for c in clients:
             await c.until_seq(seq)
@@ -376,7 +406,7 @@ async def test_hub_close_ends_open_streams_cleanly(
         assert (status, body["status"]) == (503, "unhealthy")
         # EventSource abandons a non-200 answer, so a closed hub sends an empty stream with a
         # retry delay instead: the browser comes back (to another replica) and resumes.
-        refused = await SSEClient.open(srv.port, query=[("video_id", vid)])
+        refused = await SSEClient.open(srv.port, auth=admin.auth, query=[("video_id", vid)])
         assert refused.status == 200
         assert await refused.until_end() == [] and refused.clean_end
 
@@ -391,8 +421,9 @@ async def test_nats_outage_streams_end_health_503_then_resume(
     async with MeshConnection(server.url, name="culto-outage-test") as mesh:
         await provision(mesh, settings.stream_policy())
         pub = EventPublisher(mesh)
+        admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
         async with serve_events(mesh, settings) as srv:
-            client = await SSEClient.open(srv.port, query=[("video_id", vid)])
+            client = await SSEClient.open(srv.port, auth=admin.auth, query=[("video_id", vid)])
             first = [await _status(pub, vid, n) for n in range(5)]
             assert [f.seq for f in await client.until_seq(first[-1])] == first
 
@@ -402,7 +433,7 @@ async def test_nats_outage_streams_end_health_503_then_resume(
             await eventually(lambda: not srv.hub.healthy, timeout=20)
             status, body = await get_json(srv.port, "/api/v2/events/health")
             assert (status, body["status"]) == (503, "unhealthy")
-            down = await SSEClient.open(srv.port, query=[("video_id", vid)])
+            down = await SSEClient.open(srv.port, auth=admin.auth, query=[("video_id", vid)])
             assert down.status == 200
             assert await down.until_end() == [] and down.clean_end
 
@@ -413,7 +444,10 @@ async def test_nats_outage_streams_end_health_503_then_resume(
             # Published after the restart, before the client is back: must be replayed.
             second = [await _status(pub, vid, n) for n in range(5)]
             resumed = await SSEClient.open(
-                srv.port, query=[("video_id", vid)], headers={"Last-Event-ID": str(first[-1])}
+                srv.port,
+                auth=admin.auth,
+                query=[("video_id", vid)],
+                headers={"Last-Event-ID": str(first[-1])},
             )
             assert [f.seq for f in await resumed.until_seq(second[-1], timeout=20)] == second
             # And the hub's live feed recovered by itself.
@@ -424,7 +458,7 @@ async def test_nats_outage_streams_end_health_503_then_resume(
 
 
 async def test_stalled_resumes_cannot_hold_the_replay_slots(
-    mesh: MeshConnection, settings: Settings
+    mesh: MeshConnection, settings: Settings, admin: Member
 ) -> None:
     # Regression (issue 11, finding 3): a replay slot stayed held while its client did not
     # read, so as many stalled resumes as slots blocked every other resume for good. Here one
@@ -435,19 +469,21 @@ async def test_stalled_resumes_cannot_hold_the_replay_slots(
     seqs = []
     for _ in range(300):
         event = VideoStatusEventDTO(video_id=vid, status="PROCESSING", progress=1, message=big)
-        seqs.append((await pub.publish(event)).seq)
+        seqs.append((await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq)
     config = dataclasses.replace(settings.edge_config().hub, replay_batch_timeout=0.5)
     reader = EventReader(mesh, max_concurrent_replays=1, batch=16)
     async with serve_events(mesh, settings, hub_config=config, reader=reader) as srv:
         resume = {"Last-Event-ID": str(seqs[0] - 1)}
         query = [("video_id", vid)]
         stalled = [
-            await SSEClient.open(srv.port, query=query, headers=resume, rcvbuf=4096)
+            await SSEClient.open(
+                srv.port, auth=admin.auth, query=query, headers=resume, rcvbuf=4096
+            )
             for _ in range(3)
         ]
         for client in stalled:  # not even asyncio drains their sockets any more
             client.writer.transport.pause_reading()
-        honest = await SSEClient.open(srv.port, query=query, headers=resume)
+        honest = await SSEClient.open(srv.port, auth=admin.auth, query=query, headers=resume)
         received = [f.seq for f in await honest.until_seq(seqs[-1], timeout=30)]
         assert received == seqs
         assert srv.hub.stats().slow_client_drops == 3
@@ -456,7 +492,7 @@ async def test_stalled_resumes_cannot_hold_the_replay_slots(
 
 
 async def test_relayed_events_are_re_encoded_from_the_dtos(
-    mesh: MeshConnection, settings: Settings
+    mesh: MeshConnection, settings: Settings, admin: Member
 ) -> None:
     # Regression (issue 11, finding 1): the edge relayed stored events byte for byte, so fields
     # a forger added reached every browser.
@@ -471,7 +507,7 @@ async def test_relayed_events_are_re_encoded_from_the_dtos(
         "injected": "<script>alert(1)</script>",
     }
     async with serve_events(mesh, settings) as srv:
-        client = await SSEClient.open(srv.port, query=[("video_id", vid)])
+        client = await SSEClient.open(srv.port, auth=admin.auth, query=[("video_id", vid)])
         ack = await mesh.js.publish(f"culto.events.{vid}.video.status", json.dumps(forged).encode())
         (frame,) = await client.until_seq(ack.seq)
         assert "injected" not in frame.data and "script" not in frame.data

@@ -7,12 +7,19 @@ import contextlib
 
 import pytest
 
+from access.policy import Principal
 from culto.errors import InvalidInput, MeshUnavailable
 from culto_app.settings import Settings
+from frontend_server.auth import Authenticator
 from frontend_server.hub import CloseReason, EventHub, Subscription
 from mesh import EventPublisher, MeshConnection
 from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
+from schemas.identity import DEFAULT_CHANNEL_ID
 from tests.support import eventually
+
+ADMIN = Principal(user_id="u_" + "a" * 32, admin=True, credential="test:admin")
+"""Reads every channel (so may name videos without records); ``refresh`` keeps a credential
+that is neither a session nor a token as it is."""
 
 
 class ListSink:
@@ -43,7 +50,7 @@ class ListSink:
 
 async def _status(pub: EventPublisher, video: str, progress: int = 1) -> int:
     event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=progress)
-    return (await pub.publish(event)).seq
+    return (await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq
 
 
 def test_subscription_validation() -> None:
@@ -65,14 +72,14 @@ def test_subscription_validation() -> None:
 
 
 async def test_fanout_encodes_once_and_indexes_by_video(
-    mesh: MeshConnection, settings: Settings
+    mesh: MeshConnection, settings: Settings, authenticator: Authenticator
 ) -> None:
     pub = EventPublisher(mesh)
     a, b = new_video_id(), new_video_id()
-    async with EventHub(mesh, settings.edge_config().hub) as hub:
-        conns = [hub.connect(Subscription.parse([a])) for _ in range(3)]
-        other = hub.connect(Subscription.parse([b]))
-        everyone = hub.connect(Subscription.parse())
+    async with EventHub(mesh, settings.edge_config().hub, authenticator=authenticator) as hub:
+        conns = [hub.connect(Subscription.parse([a]), principal=ADMIN) for _ in range(3)]
+        other = hub.connect(Subscription.parse([b]), principal=ADMIN)
+        everyone = hub.connect(Subscription.parse(), principal=ADMIN)
         assert hub.stats().connected_clients == 5
         seq = await _status(pub, a)
         await eventually(lambda: hub.head >= seq)
@@ -89,13 +96,17 @@ async def test_fanout_encodes_once_and_indexes_by_video(
         assert stats.events_dispatched >= 1
 
 
-async def test_replay_then_live_without_gap(mesh: MeshConnection, settings: Settings) -> None:
+async def test_replay_then_live_without_gap(
+    mesh: MeshConnection, settings: Settings, authenticator: Authenticator
+) -> None:
     pub = EventPublisher(mesh)
     vid = new_video_id()
-    async with EventHub(mesh, settings.edge_config().hub) as hub:
+    async with EventHub(mesh, settings.edge_config().hub, authenticator=authenticator) as hub:
         before = [await _status(pub, vid, i) for i in range(5)]
         sink = ListSink()
-        task = asyncio.create_task(hub.serve(Subscription.parse([vid], [], before[1]), sink))
+        task = asyncio.create_task(
+            hub.serve(Subscription.parse([vid], [], before[1]), sink, principal=ADMIN)
+        )
         after = [await _status(pub, vid, i) for i in range(5)]
         ids = await sink.wait_for_id(after[-1])
         assert ids == before[2:] + after
@@ -104,18 +115,24 @@ async def test_replay_then_live_without_gap(mesh: MeshConnection, settings: Sett
         await hub.close()
         assert await asyncio.wait_for(task, 10) is CloseReason.SHUTDOWN
         with pytest.raises(MeshUnavailable):
-            hub.connect(Subscription.parse([vid]))
+            hub.connect(Subscription.parse([vid]), principal=ADMIN)
 
 
-async def test_snapshot_only_latest_per_type(mesh: MeshConnection, settings: Settings) -> None:
+async def test_snapshot_only_latest_per_type(
+    mesh: MeshConnection, settings: Settings, authenticator: Authenticator
+) -> None:
     pub = EventPublisher(mesh)
     vid = new_video_id()
     await _status(pub, vid, 1)
     latest_status = await _status(pub, vid, 2)
-    err = (await pub.publish(ErrorEventDTO(video_id=vid, code="x", message="boom"))).seq
-    async with EventHub(mesh, settings.edge_config().hub) as hub:
+    err = (
+        await pub.publish(
+            ErrorEventDTO(video_id=vid, code="x", message="boom"), channel_id=DEFAULT_CHANNEL_ID
+        )
+    ).seq
+    async with EventHub(mesh, settings.edge_config().hub, authenticator=authenticator) as hub:
         sink = ListSink()
-        task = asyncio.create_task(hub.serve(Subscription.parse([vid]), sink))
+        task = asyncio.create_task(hub.serve(Subscription.parse([vid]), sink, principal=ADMIN))
         assert await sink.wait_for_id(err) == [latest_status, err]
         live = await _status(pub, vid, 3)
         assert await sink.wait_for_id(live) == [latest_status, err, live]
@@ -126,19 +143,24 @@ async def test_snapshot_only_latest_per_type(mesh: MeshConnection, settings: Set
 
 
 async def test_blocked_client_is_dropped_others_continue(
-    mesh: MeshConnection, settings: Settings
+    mesh: MeshConnection, settings: Settings, authenticator: Authenticator
 ) -> None:
     pub = EventPublisher(mesh)
     vid = new_video_id()
     small = settings.model_copy(update={"sse_client_buffer": 5})
     aborted: list[bool] = []
-    async with EventHub(mesh, small.edge_config().hub) as hub:
+    async with EventHub(mesh, small.edge_config().hub, authenticator=authenticator) as hub:
         stuck, fine = ListSink(), ListSink()
         stuck.gate.clear()
         stuck_task = asyncio.create_task(
-            hub.serve(Subscription.parse([vid]), stuck, abort=lambda: aborted.append(True))
+            hub.serve(
+                Subscription.parse([vid]),
+                stuck,
+                principal=ADMIN,
+                abort=lambda: aborted.append(True),
+            )
         )
-        fine_task = asyncio.create_task(hub.serve(Subscription.parse([vid]), fine))
+        fine_task = asyncio.create_task(hub.serve(Subscription.parse([vid]), fine, principal=ADMIN))
         seqs = [await _status(pub, vid, i) for i in range(20)]
         assert await fine.wait_for_id(seqs[-1]) == seqs
         assert aborted == [True]
@@ -154,12 +176,17 @@ async def test_blocked_client_is_dropped_others_continue(
             await fine_task
 
 
-async def test_heartbeats_have_no_id(mesh: MeshConnection, settings: Settings) -> None:
-    async with EventHub(mesh, settings.edge_config().hub) as hub:
+async def test_heartbeats_have_no_id(
+    mesh: MeshConnection, settings: Settings, authenticator: Authenticator
+) -> None:
+    async with EventHub(mesh, settings.edge_config().hub, authenticator=authenticator) as hub:
         sink = ListSink()
         task = asyncio.create_task(
             hub.serve(
-                Subscription.parse([new_video_id()], ["error"]), sink, heartbeat_interval=0.05
+                Subscription.parse([new_video_id()], ["error"]),
+                sink,
+                principal=ADMIN,
+                heartbeat_interval=0.05,
             )
         )
         async with asyncio.timeout(10):

@@ -17,9 +17,10 @@ from frontend_server.server import serve_frontend
 from mesh import EventPublisher, MeshConnection
 from ops.server import serve_ops
 from schemas import VideoStatusEventDTO, new_video_id
+from schemas.identity import DEFAULT_CHANNEL_ID
 from services.api.service import VideoApiService
 from tests.frontend_server.sse_client import SSEClient
-from tests.support import Http, body_json
+from tests.support import Http, Member, body_json
 
 
 def _refused(port: int) -> bool:
@@ -56,19 +57,23 @@ async def test_two_servers_in_one_process_are_independent(
         assert one.app.settings["metrics_registry"] is not two.app.settings["metrics_registry"]
 
 
-async def _open_stream(port: int, video: str, mesh: MeshConnection) -> SSEClient:
-    client = await SSEClient.open(port, query=[("video_id", video)])
+async def _open_stream(port: int, video: str, mesh: MeshConnection, admin: Member) -> SSEClient:
+    # An admin may stream a video that has no record (only events are published here).
+    client = await SSEClient.open(port, auth=admin.auth, query=[("video_id", video)])
     assert client.status == 200
     seq = (
         await EventPublisher(mesh).publish(
-            VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=1)
+            VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=1),
+            channel_id=DEFAULT_CHANNEL_ID,
         )
     ).seq
     await client.until_seq(seq)  # the stream is live
     return client
 
 
-async def test_sigterm_ends_open_streams(mesh: MeshConnection, edge_settings: Settings) -> None:
+async def test_sigterm_ends_open_streams(
+    mesh: MeshConnection, edge_settings: Settings, admin: Member
+) -> None:
     streams: list[SSEClient] = []
     try:
         # As the roles do: the signal future is installed first, the server inside it.
@@ -77,7 +82,7 @@ async def test_sigterm_ends_open_streams(mesh: MeshConnection, edge_settings: Se
             serve_frontend(edge_settings.edge_config(), mesh) as server,
         ):
             for _ in range(3):
-                streams.append(await _open_stream(server.port, new_video_id(), mesh))
+                streams.append(await _open_stream(server.port, new_video_id(), mesh, admin))
             os.kill(os.getpid(), signal.SIGTERM)
             assert await asyncio.wait_for(stopped, 5) == signal.SIGTERM
             port = server.port
@@ -93,10 +98,12 @@ async def test_sigterm_ends_open_streams(mesh: MeshConnection, edge_settings: Se
     assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.default_int_handler)
 
 
-async def test_close_ends_streams(mesh: MeshConnection, edge_settings: Settings) -> None:
+async def test_close_ends_streams(
+    mesh: MeshConnection, edge_settings: Settings, admin: Member
+) -> None:
     video = new_video_id()
     async with serve_frontend(edge_settings.edge_config(), mesh) as server:
-        client = await _open_stream(server.port, video, mesh)
+        client = await _open_stream(server.port, video, mesh, admin)
         try:
             await asyncio.wait_for(server.close(), 5)  # explicit close; the exit is a no-op
             assert await client.until_end(timeout=5) == []

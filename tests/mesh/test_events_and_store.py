@@ -7,10 +7,13 @@ import logging
 
 import pytest
 
-from culto.errors import Conflict, NotFound
+from culto.errors import Conflict, InvalidInput, NotFound
 from mesh import EventPublisher, EventReader, LiveFeed, MeshConnection, StoredEvent, VideoStore
+from mesh.events import CHANNEL_HEADER
 from mesh.subjects import event_filters
 from schemas import VideoRecord, VideoStatus, VideoStatusEventDTO, new_video_id, utc_now
+from schemas.identity import DEFAULT_CHANNEL_ID
+from tests.support import eventually
 
 
 def _record(video_id: str) -> VideoRecord:
@@ -24,9 +27,9 @@ async def test_duplicate_msg_id_is_stored_once(mesh: MeshConnection) -> None:
     vid = new_video_id()
     publisher = EventPublisher(mesh)
     event = VideoStatusEventDTO(video_id=vid, status=VideoStatus.PROCESSING, progress=10)
-    first = await publisher.publish(event, msg_id=f"{vid}:p10")
-    again = await publisher.publish(event, msg_id=f"{vid}:p10")
-    other = await publisher.publish(event, msg_id=f"{vid}:p11")
+    first = await publisher.publish(event, channel_id=DEFAULT_CHANNEL_ID, msg_id=f"{vid}:p10")
+    again = await publisher.publish(event, channel_id=DEFAULT_CHANNEL_ID, msg_id=f"{vid}:p10")
+    other = await publisher.publish(event, channel_id=DEFAULT_CHANNEL_ID, msg_id=f"{vid}:p11")
     assert not first.duplicate and again.duplicate and again.seq == first.seq
     assert other.seq > first.seq
     stored: list[StoredEvent] = []
@@ -54,7 +57,8 @@ async def test_malformed_messages_are_skipped_not_fatal(
             await mesh.js.publish(subject, b"{not json")
             await mesh.js.publish(subject, b'{"type": "video.status", "video_id": "x"}')
             good = await EventPublisher(mesh).publish(
-                VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)
+                VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0),
+                channel_id=DEFAULT_CHANNEL_ID,
             )
             await asyncio.wait_for(arrived.wait(), 5)
     finally:
@@ -128,8 +132,41 @@ async def test_feed_keeps_retrying_a_failed_resubscribe(
     try:
         feed._schedule_resubscribe()  # what a reconnect does
         event = VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)
-        good = await EventPublisher(mesh).publish(event)
+        good = await EventPublisher(mesh).publish(event, channel_id=DEFAULT_CHANNEL_ID)
         await asyncio.wait_for(arrived.wait(), 10)
     finally:
         await feed.stop()
     assert len(failures) == 2 and [e.seq for e in received] == [good.seq]
+
+
+async def test_every_read_path_gives_the_events_channel(mesh: MeshConnection) -> None:
+    """The Culto-Channel header reaches StoredEvent on the live feed, in replay and in the
+    latest-event read; a missing or invalid header means the default channel."""
+    vid = new_video_id()
+    subject = f"culto.events.{vid}.video.status"
+    body = VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)
+    live: list[StoredEvent] = []
+    feed = LiveFeed(mesh, live.append)
+    await feed.start(await EventReader(mesh).last_seq())
+    try:
+        own = await EventPublisher(mesh).publish(body, channel_id="chan-1")
+        # Stored before channels existed (no header), and a header that is not a channel id.
+        await mesh.js.publish(subject, body.model_dump_json().encode())
+        await mesh.js.publish(
+            subject, body.model_dump_json().encode(), headers={CHANNEL_HEADER: "a.b *"}
+        )
+        last = await EventPublisher(mesh).publish(body, channel_id="chan-2")
+        await eventually(lambda: bool(live) and live[-1].seq >= last.seq, 5)
+    finally:
+        await feed.stop()
+    expected = ["chan-1", DEFAULT_CHANNEL_ID, DEFAULT_CHANNEL_ID, "chan-2"]
+    assert [e.channel_id for e in live] == expected
+    replayed = [
+        e async for batch in EventReader(mesh).replay(event_filters([vid]), 0) for e in batch
+    ]
+    assert [e.channel_id for e in replayed] == expected
+    assert replayed[0].seq == own.seq
+    (latest,) = await EventReader(mesh).latest([vid], ["video.status"])
+    assert (latest.seq, latest.channel_id) == (last.seq, "chan-2")
+    with pytest.raises(InvalidInput):
+        await EventPublisher(mesh).publish(body, channel_id="no.dots")

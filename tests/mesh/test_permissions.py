@@ -174,7 +174,8 @@ async def test_tail_is_read_only_and_api_cannot_delete_streams(tmp_path: Path) -
             lambda: EventPublisher(tail).publish(
                 VideoStatusEventDTO.model_validate(
                     {"video_id": vid, "status": "QUEUED", "progress": 0, "message": "x"}
-                )
+                ),
+                channel_id=DEFAULT_CHANNEL_ID,
             )
         )
         await _refused(lambda: tail.js.publish(f"$KV.{VIDEOS_BUCKET}.{vid}", b"{}", timeout=1))
@@ -183,7 +184,8 @@ async def test_tail_is_read_only_and_api_cannot_delete_streams(tmp_path: Path) -
         assert (await admin.jsm.stream_info(EVENTS_STREAM)).config.name == EVENTS_STREAM
         # The API service publishes events (video.deleted, job_abandoned); tail reads them.
         published = await EventPublisher(api).publish(
-            VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0, message="q")
+            VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0, message="q"),
+            channel_id=DEFAULT_CHANNEL_ID,
         )
         latest = await EventReader(tail).latest([vid])
         assert [e.seq for e in latest] == [published.seq]

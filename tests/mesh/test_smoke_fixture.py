@@ -6,7 +6,9 @@ async def test_publish_and_read_back(mesh: MeshConnection) -> None:
     vid = new_video_id()
     pub = EventPublisher(mesh)
     result = await pub.publish(
-        VideoStatusEventDTO(video_id=vid, status="QUEUED", progress=0), msg_id=f"{vid}:q"
+        VideoStatusEventDTO(video_id=vid, status="QUEUED", progress=0),
+        channel_id="default",
+        msg_id=f"{vid}:q",
     )
     latest = await EventReader(mesh).latest([vid])
     assert [e.seq for e in latest] == [result.seq]

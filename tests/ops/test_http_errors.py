@@ -15,6 +15,7 @@ from tornado.netutil import bind_sockets
 from culto.errors import Conflict, CultoError, MeshTimeout, MeshUnavailable, NotFound
 from culto_app.settings import Settings
 from frontend_server.app import make_app
+from frontend_server.auth import Authenticator
 from frontend_server.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
@@ -180,16 +181,19 @@ def broken_edge(
     io_loop: IOLoop, mesh: MeshConnection, edge_settings: Settings, accounts: Accounts
 ) -> Iterator[tuple[str, Member]]:
     api = cast(VideoApiClient, _BrokenApi())
+    config = edge_settings.edge_config()
     admin = io_loop.run_sync(lambda: make_member(accounts, admin=True))
     directory = Directory(mesh)
     io_loop.run_sync(directory.open)
+    authenticator = Authenticator(directory, config.cookie_secret)
     app = make_app(
-        edge_settings.edge_config(),
+        config,
         mesh=mesh,
         api_client=api,
         identity_client=IdentityClient(mesh),
-        hub=EventHub(mesh, edge_settings.edge_config().hub),
+        hub=EventHub(mesh, config.hub, authenticator=authenticator),
         directory=directory,
+        authenticator=authenticator,
     )
     app.settings["serve_traceback"] = True  # even then, no traceback may leave
     server = HTTPServer(app)

@@ -12,9 +12,10 @@ from mesh import EventPublisher, MeshConnection
 from mesh.provision import provision
 from ops.server import RunningServer, serve_ops
 from schemas import VideoStatusEventDTO, new_video_id
+from schemas.identity import DEFAULT_CHANNEL_ID
 from tests.conftest import NatsProcess, make_settings
-from tests.frontend_server.sse_client import SSEClient
-from tests.support import Http, body_json
+from tests.frontend_server.sse_client import SSEClient, known_token
+from tests.support import Http, Member, body_json
 
 HUB_METRICS = (
     "culto_sse_connected_clients",
@@ -67,16 +68,20 @@ async def test_ready_when_connected_and_provisioned(http: Http) -> None:
     }
 
 
-async def test_metrics_text(http: Http, edge: RunningServer, mesh: MeshConnection) -> None:
+async def test_metrics_text(
+    http: Http, edge: RunningServer, mesh: MeshConnection, admin: Member
+) -> None:
     await http.request("GET", "/health")
     await http.request("GET", "/api/v2/videos/3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f")
     vid = new_video_id()
-    client = await SSEClient.open(edge.port, query=[("video_id", vid)])
+    await known_token(edge.app, admin)  # an admin may stream a video that has no record
+    client = await SSEClient.open(edge.port, auth=admin.auth, query=[("video_id", vid)])
     try:
         assert client.status == 200
         seq = (
             await EventPublisher(mesh).publish(
-                VideoStatusEventDTO(video_id=vid, status="PROCESSING", progress=5)
+                VideoStatusEventDTO(video_id=vid, status="PROCESSING", progress=5),
+                channel_id=DEFAULT_CHANNEL_ID,
             )
         ).seq
         await client.until_seq(seq)

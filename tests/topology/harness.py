@@ -526,6 +526,10 @@ class Topology:
             await asyncio.sleep(1)
         else:
             raise RuntimeError(f"culto provision failed: {done.stderr}")
+        # The instance's public default channel, as a first `culto up` makes it: the videos
+        # submitted here name no channel, so they belong to it, and anonymous streams read it.
+        async with MeshConnection(url, name="topology-setup") as mesh:
+            await Accounts(IdentityStore(mesh)).ensure_default_channel()
         for name, args in (
             ("frontend0", ["frontend"]),
             ("frontend1", ["frontend"]),

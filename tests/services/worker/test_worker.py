@@ -16,6 +16,7 @@ from mesh.artifacts import ArtifactStore
 from mesh.catalog_client import VideoApiClient
 from mesh.subjects import event_filters
 from schemas import SummaryDTO, TranscriptInput, VideoCreate, VideoDTO, VideoStatus
+from schemas.identity import DEFAULT_CHANNEL_ID
 from services.api.service import VideoApiService
 from services.videos import lifecycle
 from services.worker import JobContext, Worker, WorkerConfig, default_stages
@@ -278,6 +279,7 @@ async def test_interrupted_finish_is_completed_once_outside_the_duplicate_window
             VideoStatus.PROCESSED,
             100,
             lifecycle.PROCESSED_MESSAGE,
+            channel_id=DEFAULT_CHANNEL_ID,
             msg_id="an id the duplicate window has forgotten",
         )
         async with Worker(env.mesh, env.settings.worker_config()):

@@ -1,0 +1,156 @@
+"""What one event-stream connection is: its filters, its caller, its queue and why it ended.
+
+Split out of :mod:`frontend_server.hub` so the hub's index (:mod:`frontend_server.hub_index`)
+and its access rules (:mod:`frontend_server.hub_access`) can name a connection without importing
+the hub itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from access.policy import Principal
+from culto.errors import InvalidInput
+from mesh.subjects import event_filters
+
+MAX_VIDEOS_PER_CLIENT = 200
+"""Upper bound on video filters of one connection (each becomes a replay filter subject)."""
+
+
+class CloseReason(Enum):
+    """Why the hub ended a connection."""
+
+    SLOW = "slow"
+    """Fell more than ``client_buffer`` frames behind: dropped so others are not slowed."""
+    SHUTDOWN = "shutdown"
+    """The hub is closing (server shutdown): the client resumes on another replica."""
+    NATS_DISCONNECTED = "nats_disconnected"
+    """The live feed lost NATS: the client resumes once it is back."""
+    CLIENT_GONE = "client_gone"
+    """The client left (or its socket failed)."""
+    REVOKED = "revoked"
+    """The caller lost access to what it streams: its token was revoked, its session logged
+    out, its role removed, its user deleted, or a channel it streams turned private."""
+    EXPIRED = "expired"
+    """The caller's token or session expired while the stream was open."""
+
+
+class Sink(Protocol):
+    """Where a client's bytes go (the HTTP response in production, a list in unit tests)."""
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` and wait until the transport has taken it (this paces the writer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What one connection asked for; build it with :meth:`parse` (which validates)."""
+
+    videos: frozenset[str] | None
+    types: frozenset[str] | None
+    last_event_id: int | None
+    filters: tuple[str, ...] = field(repr=False)
+
+    @classmethod
+    def parse(
+        cls,
+        video_ids: Iterable[str] = (),
+        event_types: Iterable[str] = (),
+        last_event_id: int | None = None,
+    ) -> Subscription:
+        """Validate filters; empty ``video_ids``/``event_types`` mean all.
+
+        Raises:
+            InvalidInput: for a malformed video id, an unknown type, too many videos or a
+                negative ``last_event_id``.
+        """
+        videos = frozenset(video_ids)
+        types = frozenset(event_types)
+        if len(videos) > MAX_VIDEOS_PER_CLIENT:
+            raise InvalidInput(f"at most {MAX_VIDEOS_PER_CLIENT} videos per event stream")
+        if last_event_id is not None and last_event_id < 0:
+            raise InvalidInput("last event id must be a non-negative integer")
+        filters = tuple(event_filters(videos, types))  # the single place ids are validated
+        return cls(videos or None, types or None, last_event_id, filters)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an unfiltered connection sits in the hub's index (see ``hub_index``).
+
+    The three parts never overlap for one event, so no client is reached twice:
+
+    Attributes:
+        admin: In the admins' group: the principal reads every channel.
+        public: In the public group: it reads every public channel (not a channel-bound token).
+        channels: Channels indexed one by one: the private channels it reads, plus the public
+            ones it reads although it does not follow every public channel (a bound token).
+    """
+
+    admin: bool = False
+    public: bool = False
+    channels: frozenset[str] = frozenset()
+
+
+NOWHERE = Placement()
+"""The placement of a connection with video filters (indexed by video only)."""
+
+
+class Connection:
+    """One client's queue, cursor and caller, made by ``EventHub.connect`` (slotted: thousands
+    of these live at once).
+
+    Attributes:
+        principal: Who streams; replaced in place when the directory changes (``refresh``).
+        everything: ``principal.reads_everything()``, cached for the hot path.
+        video_channels: For a connection with video filters: each video's channel as it was
+            authorised (``None``: no record, allowed only while ``everything``). A live event
+            of such a video reaches the client only if it carries that channel.
+        placement: For an unfiltered connection: its groups in the index.
+    """
+
+    __slots__ = (
+        "abort",
+        "close_reason",
+        "everything",
+        "heartbeat_timer",
+        "horizon",
+        "key",
+        "last_sent_seq",
+        "limit",
+        "placement",
+        "principal",
+        "queue",
+        "sub",
+        "video_channels",
+        "wakeup",
+    )
+
+    def __init__(
+        self,
+        sub: Subscription,
+        limit: int,
+        abort: Callable[[], None] | None,
+        key: str,
+        principal: Principal,
+        video_channels: Mapping[str, str | None],
+    ) -> None:
+        self.sub = sub
+        self.key = key
+        self.limit = limit
+        self.abort = abort
+        self.principal = principal
+        self.everything = principal.reads_everything()
+        self.video_channels = dict(video_channels)
+        self.placement = NOWHERE
+        self.queue: deque[tuple[int, str, bytes]] = deque()
+        self.wakeup = asyncio.Event()
+        self.last_sent_seq = 0
+        self.close_reason: CloseReason | None = None
+        self.heartbeat_timer: asyncio.TimerHandle | None = None
+        self.horizon = 0
