@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from pydantic import RootModel
 
+from access.credentials import session_key
 from access.policy import Action, require
 from culto.errors import Forbidden, NotFound
 from frontend_server.auth import SESSION_COOKIE, SESSION_COOKIE_DAYS
@@ -29,6 +30,9 @@ from schemas.identity import (
     UserCreate,
 )
 from schemas.timestamps import utc_now
+
+SETTLE_TIMEOUT = 2.0
+"""Seconds a sign-in or sign-out waits for this replica's directory to reflect it."""
 
 
 class ChannelList(RootModel[list[ChannelDTO]]):
@@ -72,6 +76,11 @@ class LoginHandler(IdentityHandler):
         opened = await self.identity.login(body)
         if previous is not None:
             await self.identity.logout(previous)  # a new session id at every sign-in
+        # Answer once this replica knows the session (milliseconds, through the KV watch): the
+        # browser's next request, e.g. the new XSRF token, must already find it.
+        sessions = self.authenticator.directory.sessions
+        key = session_key(opened.session_id)
+        await self.authenticator.directory.until(lambda: key in sessions, SETTLE_TIMEOUT)
         self.set_signed_cookie(
             SESSION_COOKIE,
             opened.session_id,
@@ -90,6 +99,8 @@ class LogoutHandler(IdentityHandler):
         key = self.caller.session_key
         if key is not None:
             await self.identity.logout(key)
+            sessions = self.authenticator.directory.sessions
+            await self.authenticator.directory.until(lambda: key not in sessions, SETTLE_TIMEOUT)
         self.clear_cookie(SESSION_COOKIE)
         self.no_content()
 

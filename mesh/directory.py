@@ -8,6 +8,7 @@ written on any replica reaches every replica within milliseconds; listeners regi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,27 @@ class Directory(AsyncResource):
     def on_change(self, listener: Listener) -> None:
         """Call ``listener`` after every change is applied."""
         self._listeners.append(listener)
+
+    async def until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``predicate()`` holds (re-checked after every change); ``False`` if it
+        still does not after ``timeout`` seconds. Writers use it for read-your-writes: a
+        session just stored is known here before the sign-in is answered."""
+        changed = asyncio.Event()
+
+        def listener(change: Change) -> None:
+            changed.set()
+
+        self._listeners.append(listener)
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    await changed.wait()
+                    changed.clear()
+        except TimeoutError:
+            return False
+        finally:
+            self._listeners.remove(listener)
+        return True
 
     # -- queries ----------------------------------------------------------------------------
 
