@@ -241,7 +241,9 @@ async def test_the_admin_role_manages_identities_and_nothing_else(tmp_path: Path
         # No events, records, jobs or service subjects.
         vid = str(uuid.uuid4())
         await _denied(
-            lambda: EventPublisher(admin).publish(_status_event(vid)),
+            lambda: EventPublisher(admin).publish(
+                _status_event(vid), channel_id=DEFAULT_CHANNEL_ID
+            ),
             lambda: admin.js.publish(f"$KV.{VIDEOS_BUCKET}.{vid}", b"{}", timeout=1),
             lambda: VideoStore(admin).find(vid),
         )
