@@ -201,9 +201,11 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
         },
         "/api/v2/csrf": {
             "get": {
-                "summary": "XSRF token (also sets the _xsrf cookie)",
+                "summary": "XSRF token, bound to the caller's session (before sign-in: to the"
+                " signed _xsrf cookie it sets)",
                 "responses": {
-                    "200": {"description": "Token", "content": _content(m["CsrfTokenDTO"])}
+                    "200": {"description": "Token", "content": _content(m["CsrfTokenDTO"])},
+                    **_errors(400, 401),
                 },
             }
         },

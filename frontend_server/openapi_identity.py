@@ -137,7 +137,7 @@ def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
                 "Sign out (the session is revoked on every replica)",
                 WRITE,
                 ("204", "Signed out", None),
-                errors(403, 429, 503, 504),
+                errors(401, 403, 429, 503, 504),
             )
         },
         "/api/v2/auth/me": {

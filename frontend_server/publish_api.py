@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from access.policy import Action, require
-from culto.errors import InvalidInput, NotFound
+from culto.errors import InvalidInput, NotFound, Unauthenticated
 from frontend_server.identity_api import IdentityHandler
 from frontend_server.limits import ClientLimits
 from frontend_server.videos_api import video_id_or_400
@@ -39,10 +39,17 @@ class PublishHandler(IdentityHandler):
         self.api = api
         self.max_body_bytes = PUBLISH_BODY_LIMIT
 
+    def check_xsrf_cookie(self) -> None:
+        """No XSRF: only a bearer token is accepted here, and a browser never sends one by
+        itself (a cookie-carried request is refused with 401 in :meth:`post`)."""
+
     async def post(self) -> None:
         """Validate, authorize against the video's channel, publish."""
-        if not self.principal.authenticated:
-            require(self.principal, Action.PUBLISH)  # 401 before anything is looked up
+        if not self.caller.bearer:
+            raise Unauthenticated(
+                "the publish ingress takes an API token with the publish scope"
+                " (Authorization: Bearer culto_…), not a browser session"
+            )
         key = self._idempotency_key()
         raw = self.json_body()
         try:

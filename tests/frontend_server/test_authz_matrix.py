@@ -176,6 +176,8 @@ class Route:
     prepare: Callable[[World, str, Http], Awaitable[tuple[str, Any]]]
     """(world, channel kind, admin http) → (path, JSON body or None)."""
     not_found: int = 404
+    bearer_only: bool = False
+    """Only an API token is a credential here (a browser session gets 401)."""
 
 
 def _transcript(channel_id: str) -> dict[str, Any]:
@@ -235,7 +237,16 @@ ROUTES: list[Route] = [
     Route("get a video", Action.READ, 200, "GET", True, _get),
     Route("submit a video", Action.SUBMIT, 201, "POST", True, _submit),
     Route("delete a video", Action.DELETE, 204, "DELETE", True, _get),
-    Route("publish an event", Action.PUBLISH, 202, "POST", True, _publish, not_found=422),
+    Route(
+        "publish an event",
+        Action.PUBLISH,
+        202,
+        "POST",
+        True,
+        _publish,
+        not_found=422,
+        bearer_only=True,
+    ),
     Route("grant a role", Action.MANAGE_MEMBERS, 200, "PUT", True, _member),
 ]
 
@@ -271,7 +282,7 @@ GLOBAL_ROUTES: list[Route] = [
 
 
 def _expected(route: Route, caller: Caller, view: ChannelView | None) -> int:
-    if caller.principal is None:
+    if caller.principal is None or (route.bearer_only and caller.http is not None):
         return 401
     decision = decide(caller.principal, route.action, view)
     return {

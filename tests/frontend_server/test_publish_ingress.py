@@ -99,9 +99,9 @@ async def test_bad_reports_are_refused_with_clear_errors(http: Http, accounts: A
     spaced = {"Idempotency-Key": "has space", **worker.auth}
     response = await http.request("POST", PUBLISH, json_body=_status(video_id, 1), headers=spaced)
     assert_json_error(response, 400, "invalid_idempotency_key")
-    # A browser session may not publish (the ingress is for programs' publish tokens).
+    # A browser session is no credential here (the ingress is for programs' publish tokens).
     response = await http.send("POST", PUBLISH, _status(video_id, 1))
-    assert_json_error(response, 403, "forbidden")
+    assert "not a browser session" in assert_json_error(response, 401, "unauthenticated")["message"]
 
 
 async def test_a_publish_token_cannot_report_for_another_channel(
