@@ -208,7 +208,11 @@ class History:
                 if client.close_reason is not None:
                     return
                 if not await self._send_events(client, sink, batch, horizon):
-                    return
+                    break
+        if client.close_reason is None:
+            # Everything up to the horizon is sent (the rest did not match or may not be read):
+            # the client stands there, so the next round's gap is measured from it.
+            client.last_sent_seq = max(client.last_sent_seq, horizon)
 
     async def _send_events(
         self, client: Connection, sink: Sink, events: list[StoredEvent], horizon: int

@@ -102,13 +102,15 @@ def _consumers(stream: str) -> tuple[str, ...]:
 # Reading events: the stream's bounds (EventReader.bounds), the live feed (an ordered consumer:
 # create and flow control only; nats-py neither inspects, pulls from nor deletes it), and
 # history, replays and the latest event per subject, by batched direct get with a JSON body
-# (mesh.direct_get: the subject has no suffix). No other consumer is made on CULTO_EVENTS.
+# (mesh.direct_get: the subject has no suffix), the end of a replay confirmed by the stream
+# leader on a replicated stream. No other consumer is made on CULTO_EVENTS.
 _EVENTS_READ = (
     *_info(EVENTS_STREAM),
     f"{_API}.CONSUMER.CREATE.{EVENTS_STREAM}",
     f"{_API}.CONSUMER.CREATE.{EVENTS_STREAM}.>",
     f"$JS.FC.{EVENTS_STREAM}.>",
     f"{_API}.DIRECT.GET.{EVENTS_STREAM}",
+    f"{_API}.STREAM.MSG.GET.{EVENTS_STREAM}",  # a replay confirmed by the leader (replicas > 1)
 )
 # Readiness (mesh.provision.streams_present) looks at these three.
 _READINESS = _info(EVENTS_STREAM, JOBS_STREAM, _KV_VIDEOS)

@@ -12,8 +12,14 @@ disjoint subjects (:func:`mesh.subjects.event_filters`), so the merge sees no du
 yields only events at or below the smallest sequence that every unfinished cursor has already
 read past, so the output is strictly ascending whatever the interleaving of the subjects.
 
+Any replica answers a direct get, and a follower may answer before it applied the newest writes
+(no read-after-write, ADR-31). A follower's store is a prefix of the leader's, so a batch that
+reaches past ``until`` proves it complete; a cursor that runs dry short of ``until`` on a
+replicated stream is confirmed by one leader request (``STREAM.MSG.GET`` next by subject).
+
 The latest event per subject (the late joiner's snapshot) is one ``multi_last`` request for all
-the subjects of a connection, consistent at one sequence (``up_to``).
+the subjects of a connection, consistent at one sequence (``up_to``), as of the replica that
+answers (like the per-subject direct gets it replaces).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
+from culto.errors import NotFound
 from mesh.connection import MeshConnection
 from mesh.direct_get import MAX_MULTI_SUBJECTS, DirectBatch, DirectMsg, direct_get
 from mesh.errors import nats_errors
@@ -83,6 +90,10 @@ class EventReader:
         self._max_bytes = max_bytes
         self.replays = 0
         self.requests = 0
+        self.lagging = 0
+        self.replicas: int | None = None
+        """Replicas of the stream (learnt from :meth:`bounds`): above one, a replay that runs
+        dry short of its end is confirmed by the stream leader (see ``_confirm``)."""
 
     async def last_seq(self) -> int:
         """The stream's last sequence (0 when empty)."""
@@ -92,6 +103,7 @@ class EventReader:
         """The first and last sequence the stream holds (from the stream leader)."""
         with nats_errors("reading CULTO_EVENTS state"):
             info = await self._mesh.jsm.stream_info(EVENTS_STREAM)
+        self.replicas = int(info.config.num_replicas or 1)
         return StreamBounds(int(info.state.first_seq), int(info.state.last_seq))
 
     async def first_seq(self) -> int | None:
@@ -139,12 +151,45 @@ class EventReader:
         batch = await self._request(request, "replaying events")
         for msg in batch.messages:
             if until is not None and msg.seq > until:
-                cursor.finished = True
+                cursor.finished = True  # that replica holds everything up to `until`
                 return
             cursor.buffer.append(msg)
             cursor.next_seq = msg.seq + 1
         reached = until is not None and cursor.next_seq > until
         cursor.finished = not batch.messages or batch.num_pending == 0 or reached
+        if cursor.finished and not reached and until is not None and await self._replicated():
+            await self._confirm(cursor, until)
+
+    async def _confirm(self, cursor: _Cursor, until: int) -> None:
+        """A follower may answer a direct get before it applied the newest writes (ADR-31: no
+        read-after-write), so a cursor that ran dry short of ``until`` asks the stream leader
+        for the next matching event. Found at or below ``until``: the follower lagged, and the
+        cursor goes on from the leader's event (at least one event of progress per request)."""
+
+        async def once() -> DirectMsg | None:
+            async with self._slots:
+                self.requests += 1
+                try:
+                    with nats_errors("replaying events (stream leader)"):
+                        raw = await self._mesh.jsm.get_msg(
+                            EVENTS_STREAM, seq=cursor.next_seq, subject=cursor.subject, next=True
+                        )
+                except NotFound:
+                    return None
+            headers = dict(raw.headers or {})
+            return DirectMsg(raw.seq or 0, raw.subject or "", raw.data or b"", headers, raw.time)
+
+        msg = await retry_transient(once, what="replaying events")
+        if msg is not None and msg.seq <= until:
+            self.lagging += 1
+            cursor.buffer.append(msg)
+            cursor.next_seq = msg.seq + 1
+            cursor.finished = cursor.next_seq > until
+
+    async def _replicated(self) -> bool:
+        if self.replicas is None:
+            await self.bounds()
+        return (self.replicas or 1) > 1
 
     async def latest(
         self,

@@ -52,11 +52,16 @@ async def test_fast_reader_converges_to_live_slow_one_is_dropped(
     reader = EventReader(mesh, batch=64)
     stop = asyncio.Event()
 
+    other = new_video_id()  # events the client does not follow: gaps in its sequence
+
     async def publisher() -> int:
         sent = 0
-        while not stop.is_set():  # ~2,000 events/s, in bursts of 10
+        while not stop.is_set():  # ~2,000 events/s of the client's video, in bursts of 10
             await asyncio.gather(
-                *(pub.publish(_event(vid, n), channel_id=DEFAULT_CHANNEL_ID) for n in range(10))
+                *(
+                    pub.publish(_event(vid if n % 3 else other, n), channel_id=DEFAULT_CHANNEL_ID)
+                    for n in range(15)
+                )
             )
             sent += 10
             await asyncio.sleep(0.005)

@@ -11,7 +11,7 @@ import pytest
 
 from culto.errors import MeshError, MeshUnavailable
 from mesh import EventPublisher, EventReader, MeshConnection
-from mesh.direct_get import direct_get, parse_time
+from mesh.direct_get import DirectBatch, direct_get, parse_time
 from mesh.subjects import EVENTS_STREAM, event_filters
 from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
@@ -155,3 +155,43 @@ async def test_replay_and_snapshot_create_no_consumer(
     await sub.unsubscribe()
     after = (await env.mesh.jsm.stream_info(EVENTS_STREAM)).state.consumer_count
     assert (before, after, created) == (0, 0, [])
+
+
+class _LaggingReplica(EventReader):
+    """Every direct get is answered by a follower that applied writes up to ``applied`` only."""
+
+    applied = 0
+
+    async def _request(self, request: dict[str, object], what: str) -> DirectBatch:
+        batch = await super()._request(request, what)
+        kept = [m for m in batch.messages if m.seq <= self.applied]
+        lost = len(batch.messages) - len(kept)
+        return DirectBatch(kept, 0 if lost else batch.num_pending, batch.up_to_seq)
+
+
+async def test_replay_on_a_replicated_stream_is_confirmed_by_the_leader(
+    mesh: MeshConnection,
+) -> None:
+    pub = EventPublisher(mesh)
+    vid, other = new_video_id(), new_video_id()
+    seqs = []
+    for n in range(12):
+        seqs.append(await _status(pub, vid, n))
+        await _status(pub, other, n)  # the stream moves on between the client's events
+    filters = event_filters([vid])
+    lagging = _LaggingReplica(mesh, batch=4)
+    lagging.applied = seqs[5]
+    # Why it matters: a lagging follower alone would end the replay early, silently.
+    lagging.replicas = 1
+    short = [e.seq async for b in lagging.replay(filters, seqs[0], until=seqs[-1]) for e in b]
+    assert short == seqs[1:6]
+    lagging.replicas = 3
+    got = [e.seq async for b in lagging.replay(filters, seqs[0], until=seqs[-1]) for e in b]
+    assert got == seqs[1:]
+    assert lagging.lagging == len(seqs) - 6  # one leader request per event the follower missed
+    # A cursor that reached `until` needs no confirmation; nor does one past the stream's end
+    # when the follower is current.
+    current = EventReader(mesh)
+    current.replicas = 3
+    assert [e.seq async for b in current.replay(filters, 0, until=seqs[-1]) for e in b] == seqs
+    assert current.lagging == 0
