@@ -120,43 +120,46 @@ class History:
 
     async def send(self, client: Connection, sink: Sink) -> None:
         """Send ``client``'s history, round after round, and make it ``LIVE`` (or dropped)."""
-        sub = client.sub
         if client.phase is Phase.LIVE:
             return  # no history to send (live from the start, see Connection)
         started = time.monotonic()
         async with self._one_replay_per_client(client.key):
-            await self._first_round(client, sink)
-            await self._catch_up(client, sink)
-        if sub.last_event_id is not None:
+            replayed = await self._first_round(client, sink)
+            replayed = await self._catch_up(client, sink) or replayed
+        if replayed:
             self.replay_seconds.observe(time.monotonic() - started)
 
-    async def _first_round(self, client: Connection, sink: Sink) -> None:
+    async def _first_round(self, client: Connection, sink: Sink) -> bool:
+        """History up to the connection's horizon; True if it replayed after an id."""
         sub, horizon = client.sub, client.horizon
         if sub.last_event_id is not None:
             point = await self._resume_point(sub.last_event_id, horizon)
             if isinstance(point, int):
                 client.last_sent_seq = point
-                if point < horizon:
-                    self.replays += 1
-                    await self._replay(client, sink, point, horizon)
-                return
+                if point >= horizon:
+                    return False
+                self.replays += 1
+                await self._replay(client, sink, point, horizon)
+                return True
             self.resets += 1
             self._sent_by_type[RESET_EVENT] += 1
             if not await self._write(client, sink, point.frame()):
-                return
+                return False
         if sub.videos is not None:
             latest = await self._reader.latest(sub.videos, sub.types or (), up_to=horizon)
             if client.close_reason is None:
                 await self._send_events(client, sink, latest, horizon)
         # The state at `horizon` is sent: the client stands there, whatever ids it saw.
         client.last_sent_seq = max(client.last_sent_seq, horizon)
+        return False
 
-    async def _catch_up(self, client: Connection, sink: Sink) -> None:
+    async def _catch_up(self, client: Connection, sink: Sink) -> bool:
+        """Rounds until one ends without overflow, then ``LIVE``; True if any round ran."""
         gap: int | None = None
         while client.close_reason is None:
             if client.phase is not Phase.OVERFLOWED:
                 client.phase = Phase.LIVE  # synchronous with the check: the queue is complete
-                return
+                return gap is not None
             # One synchronous step (see the invariant): empty queue, horizon = head.
             client.queue.clear()
             client.phase = Phase.CATCHING_UP
@@ -164,10 +167,11 @@ class History:
             new_gap = client.horizon - client.last_sent_seq
             if gap is not None and new_gap >= gap:
                 self._drop(client, CloseReason.SLOW)  # reads slower than events are published
-                return
+                return True
             gap = new_gap
             self.rounds += 1
             await self._replay(client, sink, client.last_sent_seq, client.horizon)
+        return gap is not None
 
     @contextlib.asynccontextmanager
     async def _one_replay_per_client(self, key: str) -> AsyncIterator[None]:
