@@ -209,8 +209,8 @@ class EventHub(AsyncResource):
             heartbeat_interval: Seconds between heartbeat frames (``None``: none).
             abort: Called when the client is dropped as slow, to break a write that is stuck
                 on a full socket (e.g. close the connection).
-            client_key: Who the client is (user id, else address): one client replays one
-                stream at a time, so many stalled resumes cannot hold every replay slot.
+            client_key: Who the client is (user id, else address): one client is sent a few
+                histories at a time (``hub_history.REPLAYS_PER_CLIENT``).
 
         Raises:
             MeshUnavailable: if the hub is not serving (closed or NATS down).

@@ -57,6 +57,19 @@ from mesh.replay import EventReader
 from schemas.events import ResetReason, StreamResetEventDTO
 
 RESET_EVENT = "stream.reset"
+REPLAYS_PER_CLIENT = 8
+"""Histories one client (user id, else address) is sent at once. It was one while a replay held
+a JetStream consumer for as long as its client took to read (so stalled resumes could hold every
+slot); reads are now bounded requests that never wait on a client, and a few at once let a
+reconnect storm from one address overlap its round trips."""
+
+
+class _ClientSlot:
+    __slots__ = ("semaphore", "users")
+
+    def __init__(self) -> None:
+        self.semaphore = asyncio.Semaphore(REPLAYS_PER_CLIENT)
+        self.users = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +120,7 @@ class History:
         self._head = head
         self._drop = drop
         self._sent_by_type = sent_by_type
-        self._replaying: dict[str, asyncio.Lock] = {}
+        self._replaying: dict[str, _ClientSlot] = {}
         self.replays = 0
         self.resets = 0
         self.rounds = 0
@@ -123,7 +136,7 @@ class History:
         if client.phase is Phase.LIVE:
             return  # no history to send (live from the start, see Connection)
         started = time.monotonic()
-        async with self._one_replay_per_client(client.key):
+        async with self._client_slot(client.key):
             replayed = await self._first_round(client, sink)
             replayed = await self._catch_up(client, sink) or replayed
         if replayed:
@@ -174,14 +187,20 @@ class History:
         return gap is not None
 
     @contextlib.asynccontextmanager
-    async def _one_replay_per_client(self, key: str) -> AsyncIterator[None]:
-        lock = self._replaying.setdefault(key, asyncio.Lock())
+    async def _client_slot(self, key: str) -> AsyncIterator[None]:
+        """At most :data:`REPLAYS_PER_CLIENT` histories of one client at once (fairness: its
+        streams share the reader's request slots with everyone else's)."""
+        slot = self._replaying.get(key)
+        if slot is None:
+            slot = self._replaying[key] = _ClientSlot()
+        slot.users += 1
         try:
-            async with lock:
+            async with slot.semaphore:
                 yield
         finally:
-            if not lock.locked() and self._replaying.get(key) is lock:
-                del self._replaying[key]  # nobody else of this client waits on it
+            slot.users -= 1
+            if not slot.users:
+                del self._replaying[key]  # nobody else of this client holds or waits on it
 
     async def _resume_point(self, last_event_id: int, horizon: int) -> int | Reset:
         """Where to resume after ``last_event_id``, or why it cannot be honoured."""

@@ -10,7 +10,9 @@ however few the client wants (a client of one video among a hundred reads a hund
 it sends). A cursor per filter transfers only matching events; the filters of a subscription are
 disjoint subjects (:func:`mesh.subjects.event_filters`), so the merge sees no duplicate. It
 yields only events at or below the smallest sequence that every unfinished cursor has already
-read past, so the output is strictly ascending whatever the interleaving of the subjects.
+read past, so the output is strictly ascending whatever the interleaving of the subjects. A
+subscription of more than :data:`MAX_CURSORS` subjects (many videos: a large share of the
+stream) reads one cursor on every event and filters here instead.
 
 Any replica answers a direct get, and a follower may answer before it applied the newest writes
 (no read-after-write, ADR-31). A follower's store is a prefix of the leader's, so a batch that
@@ -36,13 +38,20 @@ from mesh.direct_get import MAX_MULTI_SUBJECTS, DirectBatch, DirectMsg, direct_g
 from mesh.errors import nats_errors
 from mesh.events import StoredEvent, decode_event
 from mesh.retry import retry_transient
-from mesh.subjects import EVENTS_STREAM, event_subject
+from mesh.subjects import EVENTS_ALL, EVENTS_STREAM, event_subject
 from schemas.events import EVENT_TYPES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 1 << 20
-"""Bytes per direct-get batch: bounds what one request buffers here."""
+"""Bytes per replay round trip (shared by its cursors): bounds what one replay buffers here."""
+MIN_BATCH_BYTES = 16 << 10
+"""Bytes per request at least, however many cursors share the budget."""
+MAX_CURSORS = 32
+"""Above this many filter subjects (a client of many videos), a replay reads every event with
+one cursor and filters here: its share of the stream is large, and one cursor per subject would
+cost a request per subject per round (measured: even at 100 videos of 100, one cursor is
+faster)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +133,15 @@ class EventReader:
             MeshError: if JetStream fails mid-way.
         """
         self.replays += 1
-        cursors = [_Cursor(subject, after) for subject in dict.fromkeys(filters)]
+        subjects = list(dict.fromkeys(filters))
+        wanted = _Matcher(subjects) if len(subjects) > MAX_CURSORS else None
+        heads = [EVENTS_ALL] if wanted else subjects
+        cursors = [_Cursor(subject, after) for subject in heads]
+        # What one replay buffers stays near max_bytes however many cursors it has.
+        max_bytes = max(MIN_BATCH_BYTES, self._max_bytes // len(cursors))
         while True:
             empty = [c for c in cursors if not c.buffer and not c.finished]
-            await asyncio.gather(*(self._fill(c, until) for c in empty))
+            await asyncio.gather(*(self._fill(c, until, max_bytes) for c in empty))
             if not any(c.buffer for c in cursors):
                 return
             # Every unfinished cursor has read past `bound`: nothing at or below it is missing.
@@ -137,16 +151,18 @@ class EventReader:
                 while cursor.buffer and (bound is None or cursor.buffer[0].seq <= bound):
                     taken.append(cursor.buffer.popleft())
             taken.sort(key=lambda m: m.seq)
+            if wanted is not None:
+                taken = [m for m in taken if wanted.matches(m.subject)]
             events = [e for e in map(_decode, taken) if e is not None]
             if events:
                 yield events
 
-    async def _fill(self, cursor: _Cursor, until: int | None) -> None:
+    async def _fill(self, cursor: _Cursor, until: int | None, max_bytes: int) -> None:
         request = {
             "seq": cursor.next_seq,
             "next_by_subj": cursor.subject,
             "batch": self._batch,
-            "max_bytes": self._max_bytes,
+            "max_bytes": max_bytes,
         }
         batch = await self._request(request, "replaying events")
         for msg in batch.messages:
@@ -240,6 +256,31 @@ class EventReader:
                 return await direct_get(self._mesh.nc, EVENTS_STREAM, request)
 
         return await retry_transient(once, what=what)
+
+
+class _Matcher:
+    """Whether a subject matches any of many filter subjects (a wide replay filters here)."""
+
+    def __init__(self, filters: list[str]) -> None:
+        self._exact = {f for f in filters if "*" not in f and ">" not in f}
+        # `culto.events.<video>.>`: a prefix test (str.startswith takes a tuple).
+        self._prefixes = tuple(f[:-1] for f in filters if f.endswith(".>") and "*" not in f)
+        self._patterns = [f.split(".") for f in filters if "*" in f]
+
+    def matches(self, subject: str) -> bool:
+        if subject in self._exact or subject.startswith(self._prefixes):
+            return True
+        tokens = subject.split(".")
+        return any(_match_tokens(p, tokens) for p in self._patterns)
+
+
+def _match_tokens(pattern: list[str], tokens: list[str]) -> bool:
+    for i, part in enumerate(pattern):
+        if part == ">":
+            return len(tokens) > i
+        if i >= len(tokens) or (part != "*" and part != tokens[i]):
+            return False
+    return len(tokens) == len(pattern)
 
 
 def _decode(msg: DirectMsg) -> StoredEvent | None:

@@ -12,6 +12,7 @@ import pytest
 from culto.errors import MeshError, MeshUnavailable
 from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.direct_get import DirectBatch, direct_get, parse_time
+from mesh.replay import MAX_CURSORS, _Matcher
 from mesh.subjects import EVENTS_STREAM, event_filters
 from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
@@ -195,3 +196,36 @@ async def test_replay_on_a_replicated_stream_is_confirmed_by_the_leader(
     current.replicas = 3
     assert [e.seq async for b in current.replay(filters, 0, until=seqs[-1]) for e in b] == seqs
     assert current.lagging == 0
+
+
+async def test_replay_of_many_videos_reads_one_cursor_and_filters(mesh: MeshConnection) -> None:
+    pub = EventPublisher(mesh)
+    videos = [new_video_id() for _ in range(40)]
+    published: list[tuple[int, str, str]] = []
+    for n in range(160):
+        vid = videos[n % 40]
+        if n % 4 == 0:
+            published.append((await _error(pub, vid), vid, "error"))
+        else:
+            published.append((await _status(pub, vid), vid, "video.status"))
+    after, until = published[0][0], published[-1][0]
+    for chosen, types in ((videos[:35], []), (videos[5:], ["error"])):
+        filters = event_filters(chosen, types)
+        assert len(filters) > MAX_CURSORS
+        reader = EventReader(mesh, batch=16)
+        got = [e.seq async for b in reader.replay(filters, after, until=until) for e in b]
+        want = [s for s, v, t in published if v in chosen and (not types or t in types)]
+        assert got == [s for s in want if s > after]
+        # One cursor for every event: (events in range) / batch requests, not one per subject.
+        assert reader.requests <= len(published) // 16 + 2
+
+
+def test_matcher_follows_nats_wildcards() -> None:
+    vid = new_video_id()
+    matcher = _Matcher([f"culto.events.{vid}.>", "culto.events.*.error", "a.b.c"])
+    assert matcher.matches(f"culto.events.{vid}.video.status")
+    assert matcher.matches(f"culto.events.{new_video_id()}.error")
+    assert matcher.matches("a.b.c")
+    assert not matcher.matches(f"culto.events.{new_video_id()}.video.status")
+    assert not matcher.matches(f"culto.events.{vid}")
+    assert not matcher.matches("a.b.c.d")
