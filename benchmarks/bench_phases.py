@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -170,7 +171,9 @@ class Target:
         finally:
             clients.kill()
         kib = (after - before) / n
-        print(f"  {self.name:>8} idle: {n:,} streams in {took:.1f}s, {kib:.2f} KiB each", flush=True)
+        print(
+            f"  {self.name:>8} idle: {n:,} streams in {took:.1f}s, {kib:.2f} KiB each", flush=True
+        )
         return {"connections": n, "rss_before_kib": before, "rss_after_kib": after,
                 "kib_per_connection": kib, "connect_s": took}  # fmt: skip
 
@@ -190,18 +193,21 @@ class Target:
         await wait_clients(port, len(specs))
         await asyncio.sleep(1.0)
         cpu0 = cpu_seconds(self.server.pid)
+        began = time.time()
+        client_cpu0 = [cpu_seconds(p.pid) for p in clients.procs]
         async with Publisher(self.url) as pub:
             total, elapsed = await pub.steady(rate, args.seconds, videos, channels or {})
+        # The busiest client process's share of a core while publishing: near 1, the
+        # clients (not the server) limit the round.
+        busiest = max(
+            cpu_seconds(p.pid) - c for p, c in zip(clients.procs, client_cpu0, strict=True)
+        )
         await settle_cpu(self.server.pid)
         cpu = cpu_seconds(self.server.pid) - cpu0
         got = await clients.finish()
-        expected = total * len(specs) // len(videos)
-        lat, deliveries = got["latencies"], got["deliveries"]
-        r = {"target": self.name, "rate": rate, "published": total, "elapsed_s": elapsed,
-             "events_per_s": total / elapsed, "deliveries": deliveries, "expected": expected,
-             "lost": expected - deliveries, "deliveries_per_s": deliveries / elapsed,
-             "p50_ms": pct_ms(lat, 0.5), "p99_ms": pct_ms(lat, 0.99), "cpu_s": cpu,
-             "cpu_us_per_delivery": cpu / max(1, deliveries) * 1e6}  # fmt: skip
+        r = _round_figures(self.name, rate, total, elapsed, began, cpu, busiest, got)
+        r["expected"] = total * len(specs) // len(videos)
+        r["lost"] = r["expected"] - r["deliveries"]
         print_round(r)
         return r
 
@@ -218,6 +224,36 @@ class Target:
         self.server.stop()
 
 
+def _round_figures(
+    name: str,
+    rate: float,
+    total: int,
+    elapsed: float,
+    began: float,
+    cpu: float,
+    busiest: float,
+    got: dict[str, Any],
+) -> Figures:
+    lat, deliveries = got["latencies"], got["deliveries"]
+    return {
+        "target": name,
+        "rate": rate,
+        "published": total,
+        "elapsed_s": elapsed,
+        "events_per_s": total / elapsed,
+        "deliveries": deliveries,
+        # Sustained: until the last delivery (a saturated server is still sending when the
+        # publisher is done).
+        "deliveries_per_s": deliveries / max(elapsed, got["last"] - began),
+        "p50_ms": pct_ms(lat, 0.5),
+        "p99_ms": pct_ms(lat, 0.99),
+        "cpu_s": cpu,
+        "cpu_us_per_delivery": cpu / max(1, deliveries) * 1e6,
+        "server_cpu_share": cpu / elapsed,
+        "busiest_client_cpu_share": busiest / elapsed,
+    }
+
+
 async def storm(target: Target) -> Figures:
     """``--storm`` clients resume at once with ``Last-Event-ID`` while events keep coming."""
     args, port = target.args, target.server.port
@@ -226,10 +262,8 @@ async def storm(target: Target) -> Figures:
     async with Publisher(target.url) as pub:
         start = await pub.head()
         history = await pub.acked(videos, 10)  # 10 missed events per video
-        specs = [
-            Spec(f"video_id={videos[i % nvideos]}", target.token, start, history[videos[i % nvideos]][-1])
-            for i in range(n)
-        ]  # fmt: skip
+        watched = [videos[i % nvideos] for i in range(n)]
+        specs = [Spec(f"video_id={v}", target.token, start, history[v][-1]) for v in watched]
         created = 0
 
         async def on_created(_msg: object) -> None:
@@ -249,9 +283,17 @@ async def storm(target: Target) -> Figures:
                 break
             await asyncio.sleep(0.01)
         live = await live_task
-        await asyncio.sleep(2.0)
+        await _storm_over(pub, base, target.server.pid)
         got = await clients.finish()
     return _storm_figures(specs, videos, history, live, got, t0, created, most)
+
+
+async def _storm_over(pub: Publisher, base: int, pid: int, most: float = 60.0) -> None:
+    """Until no replay consumer is left and the frontend is idle (everyone is resumed)."""
+    end = time.monotonic() + most
+    while time.monotonic() < end and await pub.consumers() > base:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    await settle_cpu(pid)
 
 
 async def _connected(port: int) -> int:
@@ -324,8 +366,8 @@ async def run_all(args: argparse.Namespace) -> Figures:
     args.seconds = args.seconds or (3.0 if args.quick else 8.0)
     if args.quick:
         args.idle = min(args.idle, 2000)
-    config = {k: v for k, v in vars(args).items() if k in
-              ("clients", "videos", "idle", "storm", "procs", "seconds", "uvloop", "quick")}  # fmt: skip
+    keys = ("clients", "videos", "idle", "storm", "procs", "seconds", "uvloop", "quick")
+    config = {k: v for k, v in vars(args).items() if k in keys}
     figures: Figures = {"config": {**config, "rates": rates}, "targets": {}}
     with tempfile.TemporaryDirectory(prefix="culto-bench-") as tmp:
         async with EmbeddedNatsServer(store_dir=Path(tmp) / "js", port=0) as natsd:
@@ -343,7 +385,7 @@ async def run_all(args: argparse.Namespace) -> Figures:
                         fig["auth"] = await auth(target)
                 finally:
                     if profiler is not None:
-                        profiler.terminate()
+                        profiler.send_signal(signal.SIGINT)  # py-spy writes its file
                         profiler.wait()
                     target.stop()
                 figures["targets"][name] = fig
@@ -357,5 +399,16 @@ def _profile(args: argparse.Namespace, target: Target) -> subprocess.Popen[bytes
     import shutil
 
     spy = shutil.which("py-spy") or str(Path(__import__("sys").executable).parent / "py-spy")
-    cmd = [spy, "record", "-p", str(target.server.pid), "-o", args.profile, "-f", "raw", "-r", "200"]
+    cmd = [
+        spy,
+        "record",
+        "-p",
+        str(target.server.pid),
+        "-o",
+        args.profile,
+        "-f",
+        "raw",
+        "-r",
+        "200",
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -43,6 +43,7 @@ import sse_report  # noqa: E402
 from sse_clients import Spec  # noqa: E402
 from sse_procs import raise_fd_limit  # noqa: E402
 
+
 def main(args: argparse.Namespace) -> None:
     from bench_phases import run_all
 

@@ -109,11 +109,10 @@ async def serve(nats_url: str, use_uvloop: bool) -> None:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 (uvicorn has no event for it)
         await asyncio.sleep(0.05)
     print(f"READY {sock.getsockname()[1]}", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     server.should_exit = True
     server.force_exit = True
     await asyncio.wait_for(task, 10)
-

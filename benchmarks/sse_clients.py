@@ -1,6 +1,6 @@
 """SSE client processes of the fan-out benchmark (``bench_sse.py --role clients``).
 
-One process holds many raw-socket HTTP/1.1 streams (as a browser's ``EventSource`` would: a
+One process holds many raw HTTP/1.1 streams (as a browser's ``EventSource`` would: a
 chunked response). Chunk headers are not removed: a frame never spans two chunks on either
 server, so looking for the markers below in complete frames is exact.
 
@@ -37,6 +37,7 @@ class Tally:
     refused: int = 0
     ids: dict[int, list[int]] = field(default_factory=dict)
     resumed_at: list[float] = field(default_factory=list)
+    last: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -58,43 +59,75 @@ def _request(spec: Spec) -> bytes:
     return (head + "\r\n").encode()
 
 
+class _Stream(asyncio.Protocol):
+    """One stream, parsed in ``data_received`` (cheaper than a StreamReader per read: the
+    client must not be the bottleneck)."""
+
+    def __init__(self, spec: Spec, tally: Tally, ids: list[int] | None) -> None:
+        self.spec, self.tally, self.ids = spec, tally, ids
+        self.head: bytes | None = None
+        self.buf = b""
+        self.pending_target = ids is not None and spec.target > 0
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(_request(self.spec))  # type: ignore[attr-defined]
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buf = self.buf + data
+        if self.head is None:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = buf
+                return
+            self.head, buf = buf[:end], buf[end + 4 :]
+            if not self.head.startswith(b"HTTP/1.1 200"):
+                self.tally.refused += 1
+                self.transport.close()
+                return
+        # Complete frames only (LF or CRLF line ends: sse-starlette sends CRLF).
+        cut = max(buf.rfind(b"\n\n"), buf.rfind(b"\n\r\n"))
+        if cut < 0:
+            self.buf = buf
+            return
+        done, self.buf = buf[:cut], buf[cut + 2 :]
+        self._frames(done, now)
+
+    def _frames(self, done: bytes, now: float) -> None:
+        tally, ids, lat = self.tally, self.ids, self.tally.latencies
+        at = done.find(MARKER)
+        while at >= 0:
+            start = at + len(MARKER)
+            end = done.index(b'"', start)
+            lat.append(now - float(done[start:end]))
+            tally.deliveries += 1
+            tally.last = now
+            if ids is not None:
+                i = done.rfind(ID_FIELD, 0, at) + len(ID_FIELD)
+                seq = int(done[i : done.index(b"\n", i)])
+                ids.append(seq)
+                if self.pending_target and seq >= self.spec.target:
+                    tally.resumed_at.append(now)
+                    self.pending_target = False
+            at = done.find(MARKER, end)
+
+
 async def _client(n: int, port: int, spec: Spec, tally: Tally, track: bool) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(_request(spec))
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        tally.refused += 1
-        writer.close()
-        return
-    ids: list[int] = tally.ids.setdefault(n, []) if track else []
-    buf = b""
-    lat = tally.latencies
-    pending_target = track and spec.target > 0
+    ids = tally.ids.setdefault(n, []) if track else None
+    loop = asyncio.get_running_loop()
+    transport, stream = await loop.create_connection(
+        lambda: _Stream(spec, tally, ids), "127.0.0.1", port
+    )
     try:
-        while data := await reader.read(262144):
-            now = time.time()
-            buf += data
-            # Complete frames only (LF or CRLF line ends: sse-starlette sends CRLF).
-            cut = max(buf.rfind(b"\n\n"), buf.rfind(b"\n\r\n"))
-            if cut < 0:
-                continue
-            done, buf = buf[:cut], buf[cut + 2 :]
-            at = done.find(MARKER)
-            while at >= 0:
-                start = at + len(MARKER)
-                end = done.index(b'"', start)
-                lat.append(now - float(done[start:end]))
-                tally.deliveries += 1
-                if track:
-                    i = done.rfind(ID_FIELD, 0, at) + len(ID_FIELD)
-                    seq = int(done[i : done.index(b"\n", i)])
-                    ids.append(seq)
-                    if pending_target and seq >= spec.target:
-                        tally.resumed_at.append(now)
-                        pending_target = False
-                at = done.find(MARKER, end)
+        await stream.closed
     finally:
-        writer.close()
+        transport.close()
 
 
 async def run(port: int, specs: list[Spec], track: bool, gate_size: int) -> None:
@@ -125,5 +158,6 @@ async def run(port: int, specs: list[Spec], track: bool, gate_size: int) -> None
         "errors": errors,
         "ids": [tally.ids.get(n, []) for n in range(len(specs))] if track else [],
         "resumed_at": tally.resumed_at,
+        "last": tally.last,
     }
     print(json.dumps(out), flush=True)

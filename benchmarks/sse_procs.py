@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BENCH = HERE / "bench_sse.py"
 
+
 def raise_fd_limit() -> None:
     """Soft file limit up to the hard one, for this process and the ones it starts."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -39,15 +40,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+LOG = HERE / "results" / "children.log"
+"""Where the child processes' stderr goes (a saturated server logs every failed write)."""
+
+
 def spawn(*args: str) -> subprocess.Popen[str]:
     """This script in another role, talking over stdin/stdout."""
-    return subprocess.Popen(
-        [sys.executable, str(BENCH), *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    LOG.parent.mkdir(exist_ok=True)
+    with LOG.open("a") as log:
+        return subprocess.Popen(
+            [sys.executable, str(BENCH), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            cwd=ROOT,
+        )
 
 
 class Server:
@@ -117,6 +125,7 @@ class Clients:
             "refused": sum(p["refused"] for p in parts),
             "ids": ids,
             "resumed_at": [x for p in parts for x in p["resumed_at"]],
+            "last": max(p["last"] for p in parts),
         }
 
     def kill(self) -> None:

@@ -22,7 +22,8 @@ def print_round(r: Figures) -> None:
     print(
         f"  {r['target']:>8} {r['rate']:>7.0f} ev/s: {r['deliveries_per_s']:>9,.0f} deliveries/s"
         f"  lost {r['lost']:>7,}  p50 {r['p50_ms']:8.2f} ms  p99 {r['p99_ms']:8.2f} ms"
-        f"  CPU {r['cpu_us_per_delivery']:6.2f} µs/delivery",
+        f"  CPU {r['cpu_us_per_delivery']:6.2f} µs/delivery  (server {r['server_cpu_share']:.0%},"
+        f" busiest client {r['busiest_client_cpu_share']:.0%})",
         flush=True,
     )
 
