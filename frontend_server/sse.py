@@ -52,6 +52,12 @@ def encode_event(
     return b"\n".join(parts) + b"\n\n"
 
 
+def frame_chunk(data: bytes) -> bytes:
+    """``data`` as one HTTP/1.1 chunk (``Transfer-Encoding: chunked``): hex size, CRLF, data,
+    CRLF. ``data`` must not be empty (an empty chunk ends the body)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
 def encode_comment(text: str = "ping") -> bytes:
     """A comment frame (``: ping``), ignored by browsers; keeps proxies from timing out."""
     lines = _LINE_BREAK.split(text)
