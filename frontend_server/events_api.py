@@ -213,6 +213,10 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
             self._out = connection.stream
             # Chunked iff Tornado chose to (an HTTP/1.1 request without Content-Length).
             self._chunked = self._headers.get("Transfer-Encoding") == "chunked"
+            # Every write is a batch of whole frames meant to reach the browser now: Nagle's
+            # algorithm would hold it behind the previous write's ACK (tens of ms with delayed
+            # ACKs), which is latency and no saving.
+            self._out.set_nodelay(True)
             # A plain TCP stream can be written directly; TLS goes through the stream.
             if type(self._out) is IOStream:
                 self._raw = self._out.socket

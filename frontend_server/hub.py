@@ -41,7 +41,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -422,19 +422,28 @@ class EventHub(AsyncResource):
     def _take(self, client: Connection) -> bytes:
         """The whole queue as one write (one write per wake-up, whatever the backlog); frames
         at or below ``last_sent_seq`` were sent by replay/snapshot already and are skipped."""
-        pending, client.queue = client.queue, deque()
+        queue = client.queue
+        if len(queue) == 1:  # the common case when live: no list, no join, no new deque
+            seq, event_type, frame = queue.popleft()
+            if seq != _HEARTBEAT:
+                if seq <= client.last_sent_seq:
+                    return b""
+                client.last_sent_seq = seq
+                self._sent_by_type[event_type] += 1
+            return frame
         out: list[bytes] = []
         last = client.last_sent_seq
         sent = self._sent_by_type
-        for seq, event_type, frame in pending:
+        for seq, event_type, frame in queue:
             if seq != _HEARTBEAT:
                 if seq <= last:
                     continue
                 last = seq
                 sent[event_type] += 1
             out.append(frame)
+        queue.clear()
         client.last_sent_seq = last
-        return out[0] if len(out) == 1 else b"".join(out)
+        return b"".join(out)
 
     def _wake(self, client: Connection) -> None:
         """``client``'s queue just became non-empty: have it written."""
