@@ -423,8 +423,9 @@ class EventHub(AsyncResource):
         """The whole queue as one write (one write per wake-up, whatever the backlog); frames
         at or below ``last_sent_seq`` were sent by replay/snapshot already and are skipped."""
         queue = client.queue
-        if len(queue) == 1:  # the common case when live: no list, no join, no new deque
-            seq, event_type, frame = queue.popleft()
+        if len(queue) == 1:  # the common case when live: no list, no join
+            seq, event_type, frame = queue[0]
+            queue.clear()
             if seq != _HEARTBEAT:
                 if seq <= client.last_sent_seq:
                     return b""

@@ -8,7 +8,6 @@ the hub itself.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -176,7 +175,9 @@ class Connection:
         self.everything = principal.reads_everything()
         self.video_channels = dict(video_channels)
         self.placement = NOWHERE
-        self.queue: deque[tuple[int, str, bytes]] = deque()
+        # A list, not a deque: it is only appended to and emptied whole, and an empty list
+        # is 56 bytes where an empty deque is over 600 (thousands of idle connections).
+        self.queue: list[tuple[int, str, bytes]] = []
         self.waiter: asyncio.Future[None] | None = None
         self.push: Callable[[bytes], asyncio.Future[None] | None] | None = None
         self.blocked = False
