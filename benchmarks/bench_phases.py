@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sse_clients import Spec
-from sse_procs import Clients, Server, cpu_seconds, rss_kib, settle_cpu, wait_clients
+from sse_procs import Clients, Server, cpu_seconds, health, rss_kib, settle_cpu, wait_clients
 from sse_report import Figures, pct_ms, print_round
 
 GROUPS = 10
@@ -168,6 +168,7 @@ class Target:
             took = await wait_clients(self.server.port, n, timeout=300)
             await asyncio.sleep(2.0)
             after = rss_kib(self.server.pid)
+            n = await health(self.server.port)  # connected, in case some connects failed
         finally:
             clients.kill()
         kib = (after - before) / n
@@ -279,7 +280,7 @@ async def storm(target: Target) -> Figures:
         live_task = asyncio.create_task(pub.acked(videos, 3))  # live events meanwhile
         while time.time() - t0 < 30:
             most = max(most, await pub.consumers() - base)
-            if live_task.done() and await _connected(port) >= n:
+            if live_task.done() and await health(port) >= n:
                 break
             await asyncio.sleep(0.01)
         live = await live_task
@@ -294,12 +295,6 @@ async def _storm_over(pub: Publisher, base: int, pid: int, most: float = 60.0) -
     while time.monotonic() < end and await pub.consumers() > base:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     await settle_cpu(pid)
-
-
-async def _connected(port: int) -> int:
-    from sse_procs import health
-
-    return await health(port)
 
 
 def _storm_figures(

@@ -143,11 +143,19 @@ async def health(port: int) -> int:
     return int(json.loads(body)["connected_clients"])
 
 
-async def wait_clients(port: int, n: int, timeout: float = 120) -> float:
-    """Seconds until ``n`` clients are connected (``n = 0``: until all left)."""
+async def wait_clients(port: int, n: int, timeout: float = 120, stall: float = 5.0) -> float:
+    """Seconds until ``n`` clients are connected (``n = 0``: until all left). Gives up when
+    the count has not moved for ``stall`` seconds (a connect lost in a full accept queue):
+    the callers read the count actually reached."""
     start = time.monotonic()
+    last, since = -1, start
     while (got := await health(port)) != n:
-        if time.monotonic() - start > timeout:
+        now = time.monotonic()
+        if got != last:
+            last, since = got, now
+        elif n and now - since > stall:
+            break
+        if now - start > timeout:
             raise RuntimeError(f"{got}/{n} clients connected after {timeout:.0f}s")
         await asyncio.sleep(0.1)
     return time.monotonic() - start
