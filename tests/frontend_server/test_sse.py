@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from frontend_server.sse import encode_comment, encode_event, encode_retry
+from frontend_server.sse import encode_comment, encode_event, encode_retry, frame_chunk
 
 
 def test_event_with_id_and_name() -> None:
@@ -61,3 +61,9 @@ def test_retry() -> None:
         encode_retry(-1)
     with pytest.raises(ValueError):
         encode_retry(True)
+
+
+def test_frame_chunk_is_one_http_chunk() -> None:
+    frame = encode_event("x" * 300, id=7)
+    assert frame_chunk(frame) == b"%x\r\n" % len(frame) + frame + b"\r\n"
+    assert frame_chunk(b"a") == b"1\r\na\r\n"
