@@ -33,7 +33,7 @@ from frontend_server.config import HubConfig
 from frontend_server.hub import CloseReason, Connection, EventHub, Subscription
 from frontend_server.limits import ClientLimits
 from frontend_server.security import XsrfMixin
-from frontend_server.sse import encode_comment, encode_retry, frame_chunk
+from frontend_server.sse import SharedChunks, encode_comment, encode_retry
 from mesh.catalog_client import VideoApiClient
 from mesh.events import channel_of
 from ops.http import ApiError, BaseHandler
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 RETRY_MS = 3000
 """Browser reconnection delay sent first on every stream."""
+
+_CHUNKS = SharedChunks()
+"""The process's chunk framer: an event written to many clients is framed once (one loop)."""
 
 _MAX_ID_DIGITS = 19  # fits a uint64 stream sequence; longer is certainly not one of ours
 
@@ -176,9 +179,10 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
 
         Once the headers are out, frames bypass ``RequestHandler.write``/``flush`` (a future,
         a coroutine and a copy per write): the HTTP chunk is framed here, once per write of
-        coalesced frames, and sent straight to the socket when Tornado has nothing buffered
-        (so bytes never overtake each other); what the socket does not take goes through the
-        stream, whose future paces the hub. Any failure surfaces as a failed future.
+        coalesced frames (a single event's frame once for all its clients), and sent straight
+        to the socket when Tornado has nothing buffered (so bytes never overtake each other);
+        what the socket does not take goes through the stream, whose future paces the hub.
+        Any failure surfaces as a failed future.
         """
         stream = self._out
         if not data:
@@ -186,7 +190,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         if stream is None:
             return self._first_write(data)
         if self._chunked:
-            data = frame_chunk(data)
+            data = _CHUNKS(data)
         if stream.closed():
             return _failed()
         if not stream.writing() and self._raw is not None:
