@@ -3,8 +3,8 @@
 Run (installs nothing into the product: the ``bench`` tox environment has sse-starlette,
 uvicorn, matplotlib and py-spy)::
 
-    tox -e bench                      # the full run, a few minutes
-    tox -e bench -- --quick           # about two minutes
+    scripts/test -e bench                 # the full run, about 12 minutes
+    scripts/test -e bench -- --quick      # about a minute and a half
     .tox/bench/bin/python benchmarks/bench_sse.py --targets culto --quick
 
 A fresh nats-server; each target (``culto``: the frontend; ``baseline``: sse-starlette + uvicorn
