@@ -31,6 +31,9 @@ class Identities:
     admin: str
     channels: list[str]
     members: list[str]
+    viewers: list[str]
+    """Tokens of distinct users for the reconnect storm: resuming viewers are many people,
+    and the hub runs at most a few replays of one user at once (``REPLAYS_PER_CLIENT``)."""
 
 
 async def identities(url: str) -> Identities:
@@ -58,7 +61,28 @@ async def identities(url: str) -> Identities:
             await accounts.grant(channel.id, user_id, ChannelRole.VIEWER)
             channels.append(channel.id)
             members.append(member)
-        return Identities(admin, channels, members)
+        return Identities(admin, channels, members, await _viewers(accounts))
+
+
+STORM_USERS = 200
+
+
+async def _viewers(accounts: Any) -> list[str]:
+    """Admin tokens of :data:`STORM_USERS` users, made without a KDF run each (one hash,
+    shared: nobody signs in with these passwords)."""
+    from access.credentials import hash_password
+    from schemas.identity import TokenScope, UserRecord
+    from services.identity.accounts import new_user_id
+
+    shared = hash_password("bench password")
+    tokens = []
+    for i in range(STORM_USERS):
+        user = UserRecord(
+            id=new_user_id(), email=f"viewer{i}@bench.example", admin=True, password_hash=shared
+        )
+        await accounts.store.create_user(user)
+        tokens.append((await accounts.create_token(user.id, scope=TokenScope.READ)).token)
+    return tokens
 
 
 class Publisher:
@@ -264,7 +288,11 @@ async def storm(target: Target) -> Figures:
         start = await pub.head()
         history = await pub.acked(videos, 10)  # 10 missed events per video
         watched = [videos[i % nvideos] for i in range(n)]
-        specs = [Spec(f"video_id={v}", target.token, start, history[v][-1]) for v in watched]
+        viewers = target.ids.viewers if target.token else [""]
+        specs = [
+            Spec(f"video_id={v}", viewers[i % len(viewers)], start, history[v][-1])
+            for i, v in enumerate(watched)
+        ]
         created = 0
 
         async def on_created(_msg: object) -> None:
