@@ -17,6 +17,7 @@ from tornado.web import Application, StaticFileHandler
 
 from frontend_server.auth import Authenticator
 from frontend_server.config import EdgeConfig
+from frontend_server.cursors import CursorAcks
 from frontend_server.docs import (
     DOCS_CSP,
     SWAGGER_DIR,
@@ -54,8 +55,11 @@ from frontend_server.security import (
     cors_transform,
 )
 from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
+from frontend_server.ws_api import AckHandler, EventSocketHandler, SocketRegistry
+from frontend_server.ws_metrics import TransportCollector
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.identity_client import IdentityClient
 from ops.handlers import Liveness
@@ -142,6 +146,8 @@ def make_app(
     authenticator: Authenticator | None = None,
     alive: Liveness | None = None,
     collectors: Sequence[Collector] = (),
+    cursors: CursorAcks | None = None,
+    sockets: SocketRegistry | None = None,
 ) -> Application:
     """The frontend application: page, REST, SSE, and the ops routes every role serves.
 
@@ -156,12 +162,31 @@ def make_app(
             hub's, so both follow the same directory.
         alive: The process's own liveness check for ``/health`` (``culto up``: its NATS).
         collectors: Further metrics for ``/metrics`` (``culto up``: its workers').
+        cursors: Acknowledged cursors (default: one that flushes only when its owner opens
+            it; :func:`~frontend_server.server.serve_frontend` does).
+        sockets: The open WebSockets, closed on shutdown (default: a new registry).
     """
     limits = ClientLimits(config.limits)  # one per application: per replica, see limits.py
     identity = {"identity": identity_client, "limits": limits}
     api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes, "limits": limits}
-    events = {"hub": hub, "config": config.hub, "limits": limits, "api": api_client}
-    registry = make_registry(mesh, hub=hub, collectors=[hub.replay_seconds, *collectors])
+    cursors = cursors or CursorAcks(identity_client, CursorStore(mesh))
+    sockets = sockets or SocketRegistry()
+    events = {
+        "hub": hub,
+        "config": config.hub,
+        "limits": limits,
+        "api": api_client,
+        "cursors": cursors,
+    }
+    websocket = {
+        **events,
+        "sockets": sockets,
+        "allowed_origins": config.allowed_origins,
+    }
+    transports = TransportCollector(sockets.stats, cursors.stats)
+    registry = make_registry(
+        mesh, hub=hub, collectors=[hub.replay_seconds, transports, *collectors]
+    )
     favicon = file_route(STATIC_DIR / "favicon.svg", "image/svg+xml", PAGE_CSP, max_age=86400)
     specs = [
         URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),
@@ -209,6 +234,13 @@ def make_app(
         ),
         URLSpec(
             r"/api/v2/events/stream/?", EventStreamHandler, events, name="/api/v2/events/stream"
+        ),
+        URLSpec(r"/api/v2/events/ws/?", EventSocketHandler, websocket, name="/api/v2/events/ws"),
+        URLSpec(
+            r"/api/v2/events/ack/?",
+            AckHandler,
+            {**identity, "cursors": cursors},
+            name="/api/v2/events/ack",
         ),
         URLSpec(
             r"/api/v2/events/publish/?",

@@ -1,7 +1,8 @@
 """In-process fan-out of the live event feed to SSE clients, with gapless replay hand-off.
 
-One :class:`~mesh.feed.LiveFeed` per process follows ``CULTO_EVENTS``; every event is encoded to
-SSE bytes once and the same bytes object is queued for each matching client. Clients are indexed
+One :class:`~mesh.feed.LiveFeed` per process follows ``CULTO_EVENTS``; every event is encoded
+once per transport (:class:`~frontend_server.hub_conn.Framing`: SSE bytes, WebSocket JSON) and
+the same bytes object is queued for each matching client of that transport. Clients are indexed
 by video id, and unfiltered ones by the channels they may read (:mod:`frontend_server.hub_index`),
 so dispatching an event costs O(matching clients).
 
@@ -49,11 +50,13 @@ from frontend_server.hub_conn import (
     MAX_VIDEOS_PER_CLIENT,
     CloseReason,
     Connection,
+    Framing,
     Sink,
     Subscription,
 )
 from frontend_server.hub_index import StreamIndex
 from frontend_server.sse import encode_event
+from frontend_server.ws_wire import encode_ws_event
 from mesh.connection import MeshConnection
 from mesh.events import StoredEvent
 from mesh.feed import LiveFeed
@@ -65,6 +68,7 @@ __all__ = [
     "CloseReason",
     "Connection",
     "EventHub",
+    "Framing",
     "HubStats",
     "Sink",
     "Subscription",
@@ -192,6 +196,7 @@ class EventHub(AsyncResource):
         heartbeat_interval: float | None = None,
         abort: Callable[[], None] | None = None,
         client_key: str = "",
+        framing: Framing = Framing.SSE,
     ) -> Connection:
         """Authorise and register a client; from this instant its queue collects every matching
         live event it may read.
@@ -207,6 +212,7 @@ class EventHub(AsyncResource):
                 on a full socket (e.g. close the connection).
             client_key: Who the client is (user id, else address): one client replays one
                 stream at a time, so many stalled resumes cannot hold every replay slot.
+            framing: The client's transport (how its events are encoded).
 
         Raises:
             MeshUnavailable: if the hub is not serving (closed or NATS down).
@@ -222,7 +228,7 @@ class EventHub(AsyncResource):
         known = video_channels or {}
         channels = {video: known.get(video) for video in sub.videos or ()}
         self._access.authorize(fresh, channels)
-        conn = Connection(sub, self._limit, abort, client_key, fresh, channels)
+        conn = Connection(sub, self._limit, abort, client_key, fresh, channels, framing)
         # Synchronous: no event can be dispatched between reading the head and indexing, and
         # no identity change between the checks above and indexing.
         conn.horizon = self._head
@@ -273,6 +279,54 @@ class EventHub(AsyncResource):
     def disconnect(self, conn: Connection) -> None:
         """The client went away: unregister it and let its :meth:`stream` return."""
         self._drop(conn, CloseReason.CLIENT_GONE)
+
+    async def history(
+        self,
+        principal: Principal,
+        sub: Subscription,
+        until: int,
+        *,
+        exclude: frozenset[str] = frozenset(),
+        client_key: str = "",
+    ) -> AsyncGenerator[list[StoredEvent], None]:
+        """Stored events of ``sub`` that ``principal`` may read, ascending, none above
+        ``until``: with ``sub.last_event_id`` every one after it, else the latest of each type
+        of each named video (an unfiltered ``sub`` has none). Videos in ``exclude`` are
+        skipped. For a transport that re-subscribes on a live connection (the WebSocket):
+        the caller authorised ``sub``'s videos through :meth:`connect` first.
+
+        Raises:
+            MeshError: if reading history from JetStream fails.
+        """
+        after = sub.last_event_id
+        if after is None:
+            if sub.videos is not None:
+                latest = await self._reader.latest(sub.videos, sub.types or ())
+                yield self._readable(principal, latest, until, exclude)
+            return
+        if after >= until:
+            return
+        self._replays += 1
+        replay = cast(
+            AsyncGenerator[list[StoredEvent], None],
+            self._reader.replay(list(sub.filters), after, until=until),
+        )
+        async with self._one_replay_per_client(client_key), contextlib.aclosing(replay) as batches:
+            async for batch in batches:
+                readable = self._readable(principal, batch, until, exclude)
+                if readable:
+                    yield readable
+
+    def _readable(
+        self, principal: Principal, events: list[StoredEvent], until: int, exclude: frozenset[str]
+    ) -> list[StoredEvent]:
+        return [
+            e
+            for e in events
+            if e.seq <= until
+            and e.video_id not in exclude
+            and self._access.may_read(principal, e.channel_id)
+        ]
 
     def _drop(self, client: Connection, reason: CloseReason) -> None:
         if client not in self._clients:
@@ -363,7 +417,7 @@ class EventHub(AsyncResource):
                 continue
             if not self._access.may_read(client.principal, event.channel_id):
                 continue  # history obeys the same rule as live dispatch, event by event
-            frames.append(_frame(event))
+            frames.append(_ENCODERS[client.framing](event))
             client.last_sent_seq = event.seq
             self._sent_by_type[event.event_type] += 1
         if frames:
@@ -409,6 +463,7 @@ class EventHub(AsyncResource):
         if not named and not groups:
             return
         entry = (event.seq, event.event_type, _frame(event))  # encoded once, shared
+        ws_entry: tuple[int, str, bytes] | None = None  # the same for WebSocket clients, lazily
         slow: list[Connection] = []
         if named:
             video = event.video_id
@@ -425,7 +480,12 @@ class EventHub(AsyncResource):
                 if len(client.queue) >= client.limit:
                     slow.append(client)
                     continue
-                client.queue.append(entry)
+                if client.framing is _SSE:
+                    client.queue.append(entry)
+                else:
+                    if ws_entry is None:
+                        ws_entry = (event.seq, event.event_type, encode_ws_event(event))
+                    client.queue.append(ws_entry)
                 if len(client.queue) == 1:
                     client.wakeup.set()
         for client in slow:
@@ -459,3 +519,10 @@ class EventHub(AsyncResource):
 
 def _frame(event: StoredEvent) -> bytes:
     return encode_event(event.data, event=event.event_type, id=event.seq)
+
+
+_SSE = Framing.SSE
+_ENCODERS: dict[Framing, Callable[[StoredEvent], bytes]] = {
+    Framing.SSE: _frame,
+    Framing.WS: encode_ws_event,
+}

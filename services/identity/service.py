@@ -19,9 +19,11 @@ from culto import __version__
 from culto.errors import InvalidInput
 from culto.resources import AsyncResource
 from mesh.connection import MeshConnection
+from mesh.cursors import CursorStore
 from mesh.identity_store import IdentityStore
 from mesh.subjects import identity_subject
 from mesh.videos import VideoStore
+from schemas.cursors import CursorAckCall
 from schemas.identity import (
     ChannelCreate,
     LoginRequest,
@@ -52,6 +54,7 @@ class IdentityService(AsyncResource):
         self._mesh = mesh
         self.accounts = Accounts(IdentityStore(mesh))
         self._ingress = Ingress(mesh, VideoStore(mesh))
+        self._cursors = CursorStore(mesh)
         self._service: Service | None = None
         self.stats = EndpointStats()
 
@@ -76,6 +79,7 @@ class IdentityService(AsyncResource):
             "token_revoke": self._token_revoke,
             "touch": self._touch,
             "publish": self._ingress.publish,
+            "cursor_ack": self._cursor_ack,
         }
         for verb, handler in routes.items():
             await self._service.add_endpoint(
@@ -139,3 +143,9 @@ class IdentityService(AsyncResource):
     async def _touch(self, data: bytes) -> None:
         for token_id, at in parse_request(TouchCall, data).used.items():
             await self.accounts.touch_token(token_id, at)
+
+    async def _cursor_ack(self, data: bytes) -> None:
+        # Forward-only per cursor (CursorStore.advance); one cursor losing every CAS race does
+        # not fail the others: the edge's next flush carries its ack again only if it asks.
+        for ack in parse_request(CursorAckCall, data).acks:
+            await self._cursors.advance(ack.user_id, ack.cursor, ack.seq)
