@@ -162,7 +162,10 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         """One client message (Tornado reads the next only once this returns)."""
         self.sockets.stats.messages_in += 1
         if self.session is not None:
-            await self.session.handle(message)
+            try:
+                await self.session.handle(message)
+            except WebSocketClosedError:
+                return  # the client left mid-answer: on_close cleans up
 
     def on_close(self) -> None:
         """The socket closed (either side): stop following and release the stream slot."""

@@ -40,6 +40,7 @@ from frontend_server.cursors import CursorAcks
 from frontend_server.hub import CloseReason, Connection, EventHub, Framing, Subscription
 from frontend_server.hub_access import HubAccess
 from frontend_server.ws_wire import encode_ws_event
+from schemas.timestamps import utc_now
 from schemas.cursors import (
     WS_CLIENT_ADAPTER,
     WsAck,
@@ -64,10 +65,10 @@ class CloseCode(int, Enum):
     TRY_AGAIN = 1013
     """NATS is unreachable: reconnect and resume shortly."""
     EXPIRED = 4001
-    """The token or session expired (or was revoked, logged out): authenticate again."""
+    """The token or session expired: authenticate again."""
     FORBIDDEN = 4003
-    """The caller lost access to what it follows (credential revoked, role removed, channel
-    turned private)."""
+    """The caller lost access to what it follows: its token was revoked, its session logged
+    out, its user deleted, its role removed, or a channel it follows turned private."""
     SLOW = 4008
     """The client fell behind (``client_buffer`` events queued): resume with ``since``."""
 
@@ -181,7 +182,11 @@ class EventSocket:
     def _refresh(self) -> None:
         fresh = self._access.refresh(self.principal)
         if fresh is None:
-            self._end(CloseCode.EXPIRED, "credential revoked or expired")
+            expires = self.principal.expires_at
+            if expires is not None and expires <= utc_now():
+                self._end(*CLOSE_FOR[CloseReason.EXPIRED])
+            else:
+                self._end(*CLOSE_FOR[CloseReason.REVOKED])
             raise Unauthenticated("this credential was revoked or has expired")
         self.principal = fresh
 
