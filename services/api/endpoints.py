@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from nats.aio.client import Client as NATS
+from nats.micro import add_service
 from nats.micro.request import Request
+from nats.micro.service import EndpointConfig, Service, ServiceConfig
 from pydantic import BaseModel, ValidationError
 
+from culto import __version__
 from culto.errors import CultoError, InvalidInput
 
 log = logging.getLogger(__name__)
+
+QUEUE_GROUP = "culto-api"
+"""Every replica of the API role answers in this queue group: one of them takes each request."""
 
 Handler = Callable[[bytes], Awaitable[BaseModel | None]]
 Endpoint = Callable[[Request], Awaitable[None]]
@@ -70,6 +77,30 @@ def endpoint(handler: Handler, stats: EndpointStats) -> Endpoint:
         await request.respond(result.model_dump_json().encode() if result else b"{}")
 
     return answer
+
+
+async def start_service(
+    nc: NATS,
+    *,
+    name: str,
+    description: str,
+    routes: Mapping[str, Handler],
+    subject: Callable[[str], str],
+    stats: EndpointStats,
+) -> Service:
+    """A NATS micro service of the API role (queue group ``culto-api``, so replicas share the
+    load) answering ``subject(verb)`` with ``routes[verb]`` for every verb."""
+    service = await add_service(
+        nc,
+        ServiceConfig(
+            name=name, version=__version__, description=description, queue_group=QUEUE_GROUP
+        ),
+    )
+    for verb, handler in routes.items():
+        await service.add_endpoint(
+            EndpointConfig(name=verb, subject=subject(verb), handler=endpoint(handler, stats))
+        )
+    return service
 
 
 async def _fail(request: Request, exc: CultoError, stats: EndpointStats) -> None:

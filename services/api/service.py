@@ -14,11 +14,9 @@ import uuid
 from dataclasses import dataclass
 
 from nats.aio.subscription import Subscription
-from nats.micro import add_service
-from nats.micro.service import EndpointConfig, Service, ServiceConfig
+from nats.micro.service import Service
 from pydantic import BaseModel, ValidationError
 
-from culto import __version__
 from culto.errors import (
     ConfigError,
     Conflict,
@@ -42,7 +40,7 @@ from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
 from schemas.videos import VideoCreate, VideoDTO, VideoRecord, VideoStatus
 from services.api.catalog import Catalog
-from services.api.endpoints import EndpointStats, Handler, endpoint, parse_request
+from services.api.endpoints import QUEUE_GROUP, EndpointStats, Handler, parse_request, start_service
 from services.transcripts.fetch_policy import (
     DEFAULT_FETCH_POLICY,
     DEFAULT_VIDEO_HOSTS,
@@ -56,7 +54,6 @@ from services.videos.outcomes import fail_job
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "culto-videos"
-QUEUE_GROUP = "culto-api"
 URL_CHECK_TIMEOUT = 5.0
 """Seconds a submit waits for the ``url`` host's name to resolve; past it the URL passes (the
 worker checks every connection again)."""
@@ -120,27 +117,20 @@ class VideoApiService(AsyncResource):
     async def open(self) -> None:
         """Load the catalog and start answering requests."""
         await self.catalog.start()
-        self._service = await add_service(
-            self._mesh.nc,
-            ServiceConfig(
-                name=SERVICE_NAME,
-                version=__version__,
-                description="CultoTranscript video catalog",
-                queue_group=QUEUE_GROUP,
-            ),
-        )
         routes: dict[str, Handler] = {
             "list": self._list,
             "get": self._get,
             "create": self._create,
             "delete": self._delete,
         }
-        for verb, handler in routes.items():
-            await self._service.add_endpoint(
-                EndpointConfig(
-                    name=verb, subject=api_subject(verb), handler=endpoint(handler, self.stats)
-                )
-            )
+        self._service = await start_service(
+            self._mesh.nc,
+            name=SERVICE_NAME,
+            description="CultoTranscript video catalog",
+            routes=routes,
+            subject=api_subject,
+            stats=self.stats,
+        )
         self._advisories = await self._jobs.watch_abandoned(self._abandoned, queue=QUEUE_GROUP)
         # The server has our subscriptions once the flush returns: "ready" means answering.
         await self._mesh.nc.flush()

@@ -11,11 +11,9 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
-from nats.micro import add_service
-from nats.micro.service import EndpointConfig, Service, ServiceConfig
+from nats.micro.service import Service
 from pydantic import BaseModel
 
-from culto import __version__
 from culto.errors import InvalidInput
 from culto.resources import AsyncResource
 from mesh.connection import MeshConnection
@@ -35,12 +33,11 @@ from schemas.identity import (
     TouchCall,
     UserCreate,
 )
-from services.api.endpoints import EndpointStats, Handler, endpoint, parse_request
+from services.api.endpoints import EndpointStats, Handler, parse_request, start_service
 from services.identity.accounts import Accounts
 from services.identity.ingress import Ingress
 
 SERVICE_NAME = "culto-identity"
-QUEUE_GROUP = "culto-api"
 
 
 class IdentityService(AsyncResource):
@@ -60,15 +57,6 @@ class IdentityService(AsyncResource):
 
     async def open(self) -> None:
         """Start answering."""
-        self._service = await add_service(
-            self._mesh.nc,
-            ServiceConfig(
-                name=SERVICE_NAME,
-                version=__version__,
-                description="CultoTranscript accounts and HTTP publish ingress",
-                queue_group=QUEUE_GROUP,
-            ),
-        )
         routes: dict[str, Handler] = {
             "login": self._login,
             "logout": self._logout,
@@ -81,12 +69,14 @@ class IdentityService(AsyncResource):
             "publish": self._ingress.publish,
             "cursor_ack": self._cursor_ack,
         }
-        for verb, handler in routes.items():
-            await self._service.add_endpoint(
-                EndpointConfig(
-                    name=verb, subject=identity_subject(verb), handler=endpoint(handler, self.stats)
-                )
-            )
+        self._service = await start_service(
+            self._mesh.nc,
+            name=SERVICE_NAME,
+            description="CultoTranscript accounts and HTTP publish ingress",
+            routes=routes,
+            subject=identity_subject,
+            stats=self.stats,
+        )
         await self._mesh.nc.flush()
 
     async def close(self) -> None:
