@@ -72,7 +72,7 @@ class IdentityService(AsyncResource):
         self._service = await start_service(
             self._mesh.nc,
             name=SERVICE_NAME,
-            description="CultoTranscript accounts and HTTP publish ingress",
+            description="CultoTranscript accounts, HTTP publish ingress and cursor acks",
             routes=routes,
             subject=identity_subject,
             stats=self.stats,
