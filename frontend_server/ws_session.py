@@ -40,7 +40,6 @@ from frontend_server.cursors import CursorAcks
 from frontend_server.hub import CloseReason, Connection, EventHub, Framing, Subscription
 from frontend_server.hub_access import HubAccess
 from frontend_server.ws_wire import encode_ws_event
-from schemas.timestamps import utc_now
 from schemas.cursors import (
     WS_CLIENT_ADAPTER,
     WsAck,
@@ -49,6 +48,7 @@ from schemas.cursors import (
     WsSubscribed,
     WsUnsubscribe,
 )
+from schemas.timestamps import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from culto.errors import MeshUnavailable
+from frontend_server.cursors import CursorAcks
 from mesh import EventPublisher, MeshConnection
 from mesh.catalog_client import VideoApiClient
 from mesh.cursors import CursorStore
@@ -197,3 +199,45 @@ async def test_a_cursor_never_acknowledged_is_a_new_connection(
     frames = await sse.until_seq(latest)
     assert [f.seq for f in frames] == [latest]  # current state, as without a cursor
     await sse.close()
+
+
+class _FakeIdentity:
+    """Records ``ack_cursors`` calls; fails while ``down``."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[CursorPosition]] = []
+        self.down = False
+
+    async def ack_cursors(self, acks: list[CursorPosition]) -> None:
+        if self.down:
+            raise MeshUnavailable("identity service unreachable")
+        self.calls.append(list(acks))
+
+
+@pytest.mark.timeout(10)
+async def test_acks_are_coalesced_per_cursor_and_kept_across_a_failed_flush(
+    mesh: MeshConnection,
+) -> None:
+    identity = _FakeIdentity()
+    acks = CursorAcks(identity, CursorStore(mesh), interval=3600)  # type: ignore[arg-type]
+    user = "u_" + "b" * 32
+    for seq in range(1, 1001):  # one ack per event ...
+        acks.ack(user, "feed", seq)
+    acks.ack(user, "feed", 500)  # ... some late and out of order
+    acks.ack(user, "other", 3)
+    identity.down = True
+    await acks.flush()  # fails: nothing is lost
+    assert identity.calls == []
+    acks.ack(user, "feed", 999)
+    assert await acks.position(user, "feed") == 1000  # this replica resumes from its own ack
+    identity.down = False
+    await acks.flush()
+    # ... cost one write per cursor: the largest sequence of each.
+    assert identity.calls == [
+        [
+            CursorPosition(user_id=user, cursor="feed", seq=1000),
+            CursorPosition(user_id=user, cursor="other", seq=3),
+        ]
+    ]
+    await acks.flush()
+    assert len(identity.calls) == 1  # nothing pending, nothing sent
