@@ -56,12 +56,14 @@ from frontend_server.security import (
 )
 from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
 from frontend_server.ws_api import AckHandler, EventSocketHandler, SocketRegistry
+from frontend_server.ws_history import History
 from frontend_server.ws_metrics import TransportCollector
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.identity_client import IdentityClient
+from mesh.replay import EventReader
 from ops.handlers import Liveness
 from ops.http import ApiError, JsonNotFoundHandler
 from ops.metrics import HttpMetrics, make_registry
@@ -182,6 +184,7 @@ def make_app(
         **events,
         "sockets": sockets,
         "allowed_origins": config.allowed_origins,
+        "history": History(EventReader(mesh)),
     }
     transports = TransportCollector(sockets.stats, cursors.stats)
     registry = make_registry(

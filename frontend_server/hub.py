@@ -280,54 +280,6 @@ class EventHub(AsyncResource):
         """The client went away: unregister it and let its :meth:`stream` return."""
         self._drop(conn, CloseReason.CLIENT_GONE)
 
-    async def history(
-        self,
-        principal: Principal,
-        sub: Subscription,
-        until: int,
-        *,
-        exclude: frozenset[str] = frozenset(),
-        client_key: str = "",
-    ) -> AsyncGenerator[list[StoredEvent], None]:
-        """Stored events of ``sub`` that ``principal`` may read, ascending, none above
-        ``until``: with ``sub.last_event_id`` every one after it, else the latest of each type
-        of each named video (an unfiltered ``sub`` has none). Videos in ``exclude`` are
-        skipped. For a transport that re-subscribes on a live connection (the WebSocket):
-        the caller authorised ``sub``'s videos through :meth:`connect` first.
-
-        Raises:
-            MeshError: if reading history from JetStream fails.
-        """
-        after = sub.last_event_id
-        if after is None:
-            if sub.videos is not None:
-                latest = await self._reader.latest(sub.videos, sub.types or ())
-                yield self._readable(principal, latest, until, exclude)
-            return
-        if after >= until:
-            return
-        self._replays += 1
-        replay = cast(
-            AsyncGenerator[list[StoredEvent], None],
-            self._reader.replay(list(sub.filters), after, until=until),
-        )
-        async with self._one_replay_per_client(client_key), contextlib.aclosing(replay) as batches:
-            async for batch in batches:
-                readable = self._readable(principal, batch, until, exclude)
-                if readable:
-                    yield readable
-
-    def _readable(
-        self, principal: Principal, events: list[StoredEvent], until: int, exclude: frozenset[str]
-    ) -> list[StoredEvent]:
-        return [
-            e
-            for e in events
-            if e.seq <= until
-            and e.video_id not in exclude
-            and self._access.may_read(principal, e.channel_id)
-        ]
-
     def _drop(self, client: Connection, reason: CloseReason) -> None:
         if client not in self._clients:
             return

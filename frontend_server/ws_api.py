@@ -36,6 +36,7 @@ from frontend_server.hub_access import HubAccess
 from frontend_server.identity_api import IdentityHandler
 from frontend_server.limits import ClientLimits
 from frontend_server.security import XsrfMixin
+from frontend_server.ws_history import History
 from frontend_server.ws_session import CloseCode, EventSocket
 from frontend_server.ws_wire import WS_SEPARATOR, encode_message
 from mesh.catalog_client import VideoApiClient
@@ -84,6 +85,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         cursors: CursorAcks,
         sockets: SocketRegistry,
         allowed_origins: frozenset[str],
+        history: History,
     ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
@@ -93,6 +95,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         self.cursors = cursors
         self.sockets = sockets
         self.allowed_origins = allowed_origins
+        self.history = history
         self.session: EventSocket | None = None
         self._client = ""
 
@@ -144,6 +147,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
             self,
             lambda videos: video_channels(self.api, videos),
             self.cursors,
+            self.history,
             self.hub_config.replay_batch_timeout,
         )
         try:

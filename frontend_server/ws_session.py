@@ -5,7 +5,7 @@ filter (its videos, or every readable video, and one type filter). The hub's pum
 serves *live* events on it: every connection is opened with ``last_event_id`` = the hub's head
 ``H`` read in the same synchronous step, so the hub sends no history, and everything above
 ``H`` is queued. History is sent here, before the pump starts, through
-:meth:`EventHub.history` (authorised event by event).
+:class:`~frontend_server.ws_history.History` (authorised event by event).
 
 A change (``subscribe``/``unsubscribe``) is one hand-off, run to completion before the next
 message is read (Tornado awaits ``on_message``):
@@ -39,6 +39,7 @@ from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
 from frontend_server.cursors import CursorAcks
 from frontend_server.hub import CloseReason, Connection, EventHub, Framing, Subscription
 from frontend_server.hub_access import HubAccess
+from frontend_server.ws_history import History
 from frontend_server.ws_wire import encode_ws_event
 from schemas.cursors import (
     WS_CLIENT_ADAPTER,
@@ -123,6 +124,7 @@ class EventSocket:
         outbox: The socket.
         lookup: Channels of videos, from the video API.
         cursors: Acknowledged cursors.
+        history: Reads the history a change sends.
         batch_timeout: Seconds a client may take to accept one batch of history.
     """
 
@@ -135,6 +137,7 @@ class EventSocket:
         outbox: Outbox,
         lookup: VideoLookup,
         cursors: CursorAcks,
+        history: History,
         batch_timeout: float,
     ) -> None:
         self._hub = hub
@@ -144,6 +147,7 @@ class EventSocket:
         self._outbox = outbox
         self._lookup = lookup
         self._cursors = cursors
+        self._history_of = history
         self._batch_timeout = batch_timeout
         self.state = SocketState.IDLE
         self._conn: Connection | None = None
@@ -333,9 +337,7 @@ class EventSocket:
         *,
         exclude: frozenset[str] = frozenset(),
     ) -> None:
-        history = self._hub.history(
-            conn.principal, sub, head, exclude=exclude, client_key=self._key
-        )
+        history = self._history_of.events(self._access, conn.principal, sub, head, exclude=exclude)
         async with contextlib.aclosing(history) as batches:
             async for batch in batches:
                 if conn.close_reason is not None or self._conn is not conn:
