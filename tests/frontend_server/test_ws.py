@@ -22,7 +22,7 @@ from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID, ChannelRole, Visibility
 from schemas.videos import TranscriptInput, VideoCreate
 from services.identity.accounts import Accounts
-from tests.frontend_server.sse_client import known_token
+from tests.frontend_server.sse_client import SSEClient, known_token
 from tests.frontend_server.ws_client import (
     WsClient,
     close_all,
@@ -382,3 +382,24 @@ async def test_metrics_count_both_transports(
     assert "culto_ws_messages_received_total 1.0" in text
     assert "culto_sse_connected_clients" in text and "culto_cursor_acks_total" in text
     client.close()
+
+
+@pytest.mark.timeout(30)
+async def test_sse_and_websocket_clients_of_one_video_each_get_their_framing(
+    edge: RunningServer, mesh: MeshConnection, admin: Member
+) -> None:
+    await known_token(edge.app, admin)
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    sse = await SSEClient.open(edge.port, auth=admin.auth, query=[("video_id", video)])
+    socket = await ws_open(edge.port, auth=admin.auth)
+    await socket.send(op="subscribe", videos=[video])
+    await socket.reply("subscribed")
+    seqs = [await _status(pub, video, n, f"linha {n}\nsegunda") for n in range(20)]
+    frames = await sse.until_seq(seqs[-1])
+    await socket.until_seq(seqs[-1])
+    assert [f.seq for f in frames] == seqs == socket.seqs(video)
+    # The same events, each in its transport's framing (the message's newline survives both).
+    assert [f.json() for f in frames] == socket.payloads
+    assert socket.payloads[3]["message"] == "linha 3\nsegunda"
+    await sse.close()
