@@ -19,7 +19,8 @@ shutdown every socket is closed with 1001 "going away" (:class:`SocketRegistry`)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine, Iterable
+import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,9 @@ from frontend_server.ws_wire import WS_SEPARATOR, encode_message
 from mesh.catalog_client import VideoApiClient
 from mesh.identity_client import IdentityClient
 from ops.http import ApiError, BaseHandler
-from schemas.cursors import CursorAck
+from schemas.cursors import CursorAck, WsError
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Largest client message (a subscribe naming 200 videos is about 8 KiB)."""
@@ -66,6 +69,18 @@ class SocketRegistry:
     def __init__(self) -> None:
         self.sockets: set[EventSocketHandler] = set()
         self.stats = WsStats()
+        self._ending: set[asyncio.Task[None]] = set()
+
+    def end(self, session: EventSocket) -> None:
+        """Stop a closed socket's session in the background (kept referenced until done)."""
+        task = asyncio.ensure_future(session.close())
+        self._ending.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._ending.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("stopping a closed WebSocket's stream failed: %r", exc)
 
     def close_all(self) -> None:
         """Close every socket with 1001 "going away" (clients resume on another replica)."""
@@ -179,7 +194,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         session, self.session = self.session, None
         if session is not None:
             self._release()
-            _spawn(session.close())
+            self.sockets.end(session)
 
     def _release(self) -> None:
         if self._client:
@@ -206,13 +221,8 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         except WebSocketClosedError:
             return
         self.sockets.stats.messages_out += 1
-        if getattr(message, "op", "") == "error":
+        if isinstance(message, WsError):
             self.sockets.stats.errors_out += 1
-
-
-def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.ensure_future(coroutine)
-    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 class AckHandler(IdentityHandler):
@@ -233,8 +243,3 @@ class AckHandler(IdentityHandler):
         body = self.parse_body(CursorAck)
         self.cursors.ack(user, body.cursor, body.seq)
         self.no_content()
-
-
-def allowed(origins: Iterable[str]) -> frozenset[str]:
-    """Normalised allowed origins."""
-    return frozenset(o for o in map(normalize_origin, origins) if o)
