@@ -137,6 +137,31 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
     return [URLSpec(pattern, handler, deps, name=name) for pattern, handler, name in routes]
 
 
+def event_routes(
+    events: dict[str, Any],
+    identity: dict[str, Any],
+    sockets: SocketRegistry,
+    config: EdgeConfig,
+    mesh: MeshConnection,
+) -> list[URLSpec]:
+    """SSE, the WebSocket and cursor acknowledgements (``events``: the SSE handler's
+    dependencies, which the WebSocket shares)."""
+    websocket = {
+        **events,
+        "sockets": sockets,
+        "allowed_origins": config.allowed_origins,
+        "history": History(EventReader(mesh)),
+    }
+    ack = {**identity, "cursors": events["cursors"]}
+    return [
+        URLSpec(
+            r"/api/v2/events/stream/?", EventStreamHandler, events, name="/api/v2/events/stream"
+        ),
+        URLSpec(r"/api/v2/events/ws/?", EventSocketHandler, websocket, name="/api/v2/events/ws"),
+        URLSpec(r"/api/v2/events/ack/?", AckHandler, ack, name="/api/v2/events/ack"),
+    ]
+
+
 def make_app(
     config: EdgeConfig,
     *,
@@ -179,12 +204,6 @@ def make_app(
         "limits": limits,
         "api": api_client,
         "cursors": cursors,
-    }
-    websocket = {
-        **events,
-        "sockets": sockets,
-        "allowed_origins": config.allowed_origins,
-        "history": History(EventReader(mesh)),
     }
     transports = TransportCollector(sockets.stats, cursors.stats)
     registry = make_registry(
@@ -235,16 +254,7 @@ def make_app(
             api,
             name="/api/v2/videos/{video_id}",
         ),
-        URLSpec(
-            r"/api/v2/events/stream/?", EventStreamHandler, events, name="/api/v2/events/stream"
-        ),
-        URLSpec(r"/api/v2/events/ws/?", EventSocketHandler, websocket, name="/api/v2/events/ws"),
-        URLSpec(
-            r"/api/v2/events/ack/?",
-            AckHandler,
-            {**identity, "cursors": cursors},
-            name="/api/v2/events/ack",
-        ),
+        *event_routes(events, identity, sockets, config, mesh),
         URLSpec(
             r"/api/v2/events/publish/?",
             PublishHandler,
