@@ -42,7 +42,7 @@ def ws_route(deps: dict[str, Any], identity: Any, mesh: Any) -> tuple[str, type,
     """The WebSocket route for a benchmark application whose SSE route uses ``deps``."""
     from frontend_server.cursors import CursorAcks
     from frontend_server.ws_api import EventSocketHandler, SocketRegistry
-    from frontend_server.ws_history import History
+    from frontend_server.ws_history import SocketHistory
     from mesh.cursors import CursorStore
     from mesh.replay import EventReader
 
@@ -50,7 +50,7 @@ def ws_route(deps: dict[str, Any], identity: Any, mesh: Any) -> tuple[str, type,
         "cursors": CursorAcks(identity, CursorStore(mesh)),
         "sockets": SocketRegistry(),
         "allowed_origins": frozenset(),
-        "history": History(EventReader(mesh)),
+        "history": SocketHistory(EventReader(mesh)),
     }
     return (r"/api/v2/events/ws", EventSocketHandler, {**deps, **extra})
 

@@ -56,7 +56,7 @@ from frontend_server.security import (
 )
 from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
 from frontend_server.ws_api import AckHandler, EventSocketHandler, SocketRegistry
-from frontend_server.ws_history import History
+from frontend_server.ws_history import SocketHistory
 from frontend_server.ws_metrics import TransportCollector
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
@@ -150,7 +150,7 @@ def event_routes(
         **events,
         "sockets": sockets,
         "allowed_origins": config.allowed_origins,
-        "history": History(EventReader(mesh)),
+        "history": SocketHistory(EventReader(mesh)),
     }
     ack = {**identity, "cursors": events["cursors"]}
     return [

@@ -14,46 +14,47 @@ filtered event by event with the same policy, so nothing of another channel reac
 
 Joining (see :meth:`EventHub.serve`) is the heart of the module:
 
-1. The client is registered first. ``H`` is the highest sequence the hub has dispatched at that
-   moment; registration and dispatch both run synchronously on the event loop, so every event
-   with sequence ``> H`` reaches the client's queue and none ``<= H`` does.
-2. History ``<= H`` then comes from JetStream: with a ``Last-Event-ID`` ``L``, every matching
-   event in ``(L, H]``; without one but with video filters, the latest stored event of each
-   type for each video (only those ``<= H``: anything newer arrives live, in full).
+1. The client is registered first. ``horizon`` is the highest sequence the hub has dispatched at
+   that moment; registration and dispatch both run synchronously on the event loop, so every
+   event with sequence ``> horizon`` reaches the client's queue and none ``<= horizon`` does.
+2. History ``<= horizon`` then comes from JetStream, without consumers
+   (:mod:`frontend_server.hub_history`): a replay after ``Last-Event-ID``, the current state of
+   the named videos, or a ``stream.reset`` then the current state when the resume point is gone.
+   While it is written, a full queue is discarded rather than fatal, and further rounds replay
+   what it lost until one fits (``Phase.OVERFLOWED``): a client that reads fast enough always
+   becomes live.
 3. The writer remembers ``last_sent_seq`` and skips queued frames at or below it, so ids on a
    connection are strictly ascending with no gap and no duplicate.
 
-A client whose queue exceeds ``HubConfig.client_buffer`` frames is disconnected (it resumes
+A live client whose queue exceeds ``HubConfig.client_buffer`` frames is disconnected (it resumes
 with ``Last-Event-ID``); the others are never slowed by it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
-
-from prometheus_client import Histogram
 
 from access.policy import ANONYMOUS, Principal
 from culto.errors import MeshUnavailable, Unauthenticated
 from culto.resources import AsyncResource
 from frontend_server.auth import Authenticator
 from frontend_server.config import HubConfig
+from frontend_server.framing import sse_event
 from frontend_server.hub_access import AccessGuard, HubAccess
 from frontend_server.hub_conn import (
     MAX_VIDEOS_PER_CLIENT,
     CloseReason,
     Connection,
     Framing,
+    Phase,
     Sink,
     Subscription,
 )
+from frontend_server.hub_history import History
 from frontend_server.hub_index import StreamIndex
 from frontend_server.sse import encode_event
 from frontend_server.ws_wire import encode_ws_event
@@ -92,6 +93,8 @@ class HubStats:
     nats_reconnects: int
     healthy: bool
     revoked: int = 0
+    resets: int = 0
+    catch_up_rounds: int = 0
 
 
 class EventHub(AsyncResource):
@@ -117,8 +120,6 @@ class EventHub(AsyncResource):
     ) -> None:
         self._mesh = mesh
         self._limit = config.client_buffer
-        self._batch_timeout = config.replay_batch_timeout
-        self._replaying: dict[str, asyncio.Lock] = {}
         self._reader = reader or EventReader(mesh)
         self._feed = LiveFeed(mesh, self._dispatch)
         self._index = StreamIndex()
@@ -129,15 +130,17 @@ class EventHub(AsyncResource):
         self._started = False
         self._closed = False
         self._dispatched = 0
-        self._replays = 0
         self._slow_drops = 0
         self._sent_by_type: Counter[str] = Counter()
-        self.replay_seconds = Histogram(
-            "culto_sse_replay_duration_seconds",
-            "Time to replay history to a resuming client (until it is live)",
-            registry=None,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        self._history = History(
+            self._reader,
+            self._access,
+            batch_timeout=config.replay_batch_timeout,
+            head=lambda: self._head,
+            drop=self._drop,
+            sent_by_type=self._sent_by_type,
         )
+        self.replay_seconds = self._history.replay_seconds
         mesh.on_disconnect(self._on_disconnect)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -178,7 +181,9 @@ class EventHub(AsyncResource):
             connected_clients=len(self._clients),
             events_dispatched=self._dispatched,
             events_sent_by_type=dict(self._sent_by_type),
-            replays=self._replays,
+            replays=self._history.replays,
+            resets=self._history.resets,
+            catch_up_rounds=self._history.rounds,
             slow_client_drops=self._slow_drops,
             nats_reconnects=self._mesh.reconnects,
             healthy=self.healthy,
@@ -210,8 +215,8 @@ class EventHub(AsyncResource):
             heartbeat_interval: Seconds between heartbeat frames (``None``: none).
             abort: Called when the client is dropped as slow, to break a write that is stuck
                 on a full socket (e.g. close the connection).
-            client_key: Who the client is (user id, else address): one client replays one
-                stream at a time, so many stalled resumes cannot hold every replay slot.
+            client_key: Who the client is (user id, else address): one client is sent a few
+                histories at a time (``hub_history.REPLAYS_PER_CLIENT``).
             framing: The client's transport (how its events are encoded).
 
         Raises:
@@ -250,7 +255,7 @@ class EventHub(AsyncResource):
             MeshError: if reading history from JetStream fails.
         """
         try:
-            await self._send_history(conn, sink)
+            await self._history.send(conn, sink)
             await self._pump(conn, sink)
         finally:
             self._drop(conn, CloseReason.CLIENT_GONE)
@@ -296,93 +301,6 @@ class EventHub(AsyncResource):
             if client.abort is not None:
                 client.abort()
 
-    async def _send_history(self, client: Connection, sink: Sink) -> None:
-        sub, horizon = client.sub, client.horizon
-        if sub.last_event_id is not None:
-            after = await self._resume_point(sub.last_event_id, horizon)
-            client.last_sent_seq = after
-            if after >= horizon:
-                return
-            self._replays += 1
-            started = time.monotonic()
-            async with self._one_replay_per_client(client.key):
-                await self._replay(client, sink, after, horizon)
-            self.replay_seconds.observe(time.monotonic() - started)
-        elif sub.videos is not None:
-            latest = await self._reader.latest(sub.videos, sub.types or ())
-            if client.close_reason is None:
-                await self._send_events(client, sink, latest, horizon)
-
-    @contextlib.asynccontextmanager
-    async def _one_replay_per_client(self, key: str) -> AsyncIterator[None]:
-        lock = self._replaying.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and self._replaying.get(key) is lock:
-                del self._replaying[key]  # nobody else of this client waits on it
-
-    async def _replay(self, client: Connection, sink: Sink, after: int, horizon: int) -> None:
-        # aclosing: leaving early must delete the replay consumer now, not at GC time.
-        replay = cast(
-            AsyncGenerator[list[StoredEvent], None],
-            self._reader.replay(list(client.sub.filters), after, until=horizon),
-        )
-        async with contextlib.aclosing(replay) as batches:
-            async for batch in batches:
-                if client.close_reason is not None:
-                    return
-                if not await self._send_events(client, sink, batch, horizon, replay=True):
-                    return
-
-    async def _resume_point(self, last_event_id: int, horizon: int) -> int:
-        if last_event_id <= horizon:
-            return last_event_id
-        # Ahead of this hub: normal when another replica saw newer events, but an id beyond the
-        # stream's end means the stream was recreated; then serve live from now instead of
-        # waiting forever for sequences that will not come.
-        end = await self._reader.last_seq()
-        return last_event_id if last_event_id <= end else horizon
-
-    async def _send_events(
-        self,
-        client: Connection,
-        sink: Sink,
-        events: list[StoredEvent],
-        horizon: int,
-        *,
-        replay: bool = False,
-    ) -> bool:
-        """Send history events in ``(last_sent_seq, horizon]``; False once past the horizon.
-
-        During a replay the client holds a replay slot: one that does not take a batch within
-        ``replay_batch_timeout`` is dropped as slow, as a live client over its buffer is.
-        """
-        frames: list[bytes] = []
-        within = True
-        for event in events:
-            if event.seq > horizon:
-                within = False  # the live queue holds everything above the horizon
-                break
-            if event.seq <= client.last_sent_seq:
-                continue
-            if not self._access.may_read(client.principal, event.channel_id):
-                continue  # history obeys the same rule as live dispatch, event by event
-            frames.append(_ENCODERS[client.framing](event))
-            client.last_sent_seq = event.seq
-            self._sent_by_type[event.event_type] += 1
-        if frames:
-            if not replay:
-                await sink.send(b"".join(frames))
-            else:
-                try:
-                    await asyncio.wait_for(sink.send(b"".join(frames)), self._batch_timeout)
-                except TimeoutError:
-                    self._drop(client, CloseReason.SLOW)
-                    return False
-        return within and client.last_sent_seq < horizon
-
     async def _pump(self, client: Connection, sink: Sink) -> None:
         while client.close_reason is None:
             if not client.queue:
@@ -414,7 +332,7 @@ class EventHub(AsyncResource):
         groups = self._index.wide_groups(channel)  # disjoint from each other and from `named`
         if not named and not groups:
             return
-        entry = (event.seq, event.event_type, _frame(event))  # encoded once, shared
+        entry = (event.seq, event.event_type, sse_event(event))  # encoded once, shared
         ws_entry: tuple[int, str, bytes] | None = None  # the same for WebSocket clients, lazily
         slow: list[Connection] = []
         if named:
@@ -441,8 +359,17 @@ class EventHub(AsyncResource):
                 if len(client.queue) == 1:
                     client.wakeup.set()
         for client in slow:
+            self._overflow(client)
+
+    def _overflow(self, client: Connection) -> None:
+        """``client``'s queue is full: drop it if live, else discard the queue and let its
+        history replay what was discarded (``hub_history``: the catch-up converges)."""
+        if client.phase is Phase.LIVE:
             log.info("dropping slow SSE client (%d frames behind)", len(client.queue))
             self._drop(client, CloseReason.SLOW)
+            return
+        client.queue.clear()
+        client.phase = Phase.OVERFLOWED
 
     def _schedule_heartbeat(self, client: Connection, interval: float) -> None:
         loop = asyncio.get_running_loop()
@@ -469,12 +396,4 @@ class EventHub(AsyncResource):
             self._drop(client, CloseReason.NATS_DISCONNECTED)
 
 
-def _frame(event: StoredEvent) -> bytes:
-    return encode_event(event.data, event=event.event_type, id=event.seq)
-
-
 _SSE = Framing.SSE
-_ENCODERS: dict[Framing, Callable[[StoredEvent], bytes]] = {
-    Framing.SSE: _frame,
-    Framing.WS: encode_ws_event,
-}

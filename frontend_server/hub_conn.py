@@ -52,6 +52,19 @@ class Framing(Enum):
     the newlines, which compact JSON never contains, and sends one text frame per event."""
 
 
+class Phase(Enum):
+    """Where a connection stands between history and live (see ``hub_history``)."""
+
+    CATCHING_UP = "catching_up"
+    """History is being sent; live events above ``horizon`` queue up to the buffer's bound."""
+    OVERFLOWED = "overflowed"
+    """The queue hit its bound while catching up and was discarded: another round of history
+    must replay what it lost."""
+    LIVE = "live"
+    """The queue holds every matching event above what was sent; over its bound the client is
+    dropped as slow."""
+
+
 class Sink(Protocol):
     """Where a client's bytes go (the HTTP response in production, a list in unit tests)."""
 
@@ -137,6 +150,7 @@ class Connection:
         "key",
         "last_sent_seq",
         "limit",
+        "phase",
         "placement",
         "principal",
         "queue",
@@ -170,3 +184,6 @@ class Connection:
         self.close_reason: CloseReason | None = None
         self.heartbeat_timer: asyncio.TimerHandle | None = None
         self.horizon = 0
+        # A connection without history is live from the start: nothing may be discarded.
+        history = sub.last_event_id is not None or sub.videos is not None
+        self.phase = Phase.CATCHING_UP if history else Phase.LIVE

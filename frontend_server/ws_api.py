@@ -37,7 +37,7 @@ from frontend_server.hub_access import HubAccess
 from frontend_server.identity_api import IdentityHandler
 from frontend_server.limits import ClientLimits
 from frontend_server.security import XsrfMixin
-from frontend_server.ws_history import History
+from frontend_server.ws_history import SocketHistory
 from frontend_server.ws_session import CloseCode, EventSocket
 from frontend_server.ws_wire import WS_SEPARATOR, encode_message
 from mesh.catalog_client import VideoApiClient
@@ -100,7 +100,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         cursors: CursorAcks,
         sockets: SocketRegistry,
         allowed_origins: frozenset[str],
-        history: History,
+        history: SocketHistory,
     ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub

@@ -16,11 +16,12 @@ from typing import cast
 from access.policy import Principal
 from frontend_server.hub_access import HubAccess
 from frontend_server.hub_conn import Subscription
+from frontend_server.hub_history import Reset, resume_point
 from mesh.events import StoredEvent
 from mesh.replay import EventReader
 
 
-class History:
+class SocketHistory:
     """Reads history for one application's sockets.
 
     Args:
@@ -30,6 +31,11 @@ class History:
 
     def __init__(self, reader: EventReader) -> None:
         self._reader = reader
+
+    async def resume_point(self, since: int, head: int) -> int | Reset:
+        """``since`` if the stream still holds what follows it, else the ``reset`` to send
+        (retention trimmed it, or it is beyond the stream's end), as for SSE."""
+        return await resume_point(self._reader, since, head)
 
     async def events(
         self,
@@ -50,7 +56,7 @@ class History:
         after = sub.last_event_id
         if after is None:
             if sub.videos is not None:
-                latest = await self._reader.latest(sub.videos, sub.types or ())
+                latest = await self._reader.latest(sub.videos, sub.types or (), up_to=until)
                 yield _readable(access, principal, latest, until, exclude)
             return
         if after >= until:

@@ -5,7 +5,7 @@ filter (its videos, or every readable video, and one type filter). The hub's pum
 serves *live* events on it: every connection is opened with ``last_event_id`` = the hub's head
 ``H`` read in the same synchronous step, so the hub sends no history, and everything above
 ``H`` is queued. History is sent here, before the pump starts, through
-:class:`~frontend_server.ws_history.History` (authorised event by event).
+:class:`~frontend_server.ws_history.SocketHistory` (authorised event by event).
 
 A change (``subscribe``/``unsubscribe``) is one hand-off, run to completion before the next
 message is read (Tornado awaits ``on_message``):
@@ -39,7 +39,7 @@ from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
 from frontend_server.cursors import CursorAcks
 from frontend_server.hub import CloseReason, Connection, EventHub, Framing, Subscription
 from frontend_server.hub_access import HubAccess
-from frontend_server.ws_history import History
+from frontend_server.ws_history import SocketHistory
 from frontend_server.ws_wire import encode_ws_event
 from schemas.cursors import (
     WS_CLIENT_ADAPTER,
@@ -137,7 +137,7 @@ class EventSocket:
         outbox: Outbox,
         lookup: VideoLookup,
         cursors: CursorAcks,
-        history: History,
+        history: SocketHistory,
         batch_timeout: float,
     ) -> None:
         self._hub = hub
@@ -322,12 +322,24 @@ class EventSocket:
         head = conn.horizon
         if last is not None and (kept is None or kept):
             await self._send_history(conn, Subscription.parse(kept or (), types, last), head)
+        if since is not None and (added is None or added):
+            since = await self._resume_point(conn, since, head)
         if added is None:
             if since is not None:  # every video: history only with a resume point
                 every = Subscription.parse((), types, since)
                 await self._send_history(conn, every, head, exclude=kept or frozenset())
         elif added:
             await self._send_history(conn, Subscription.parse(added, types, since), head)
+
+    async def _resume_point(self, conn: Connection, since: int, head: int) -> int | None:
+        """``since``, or ``None`` (the current state follows) after sending a ``reset`` when
+        the stream cannot resume there."""
+        point = await self._history_of.resume_point(since, head)
+        if isinstance(point, int):
+            return point
+        if conn.close_reason is None and self._conn is conn:
+            await self._outbox.send(point.frame(Framing.WS))
+        return None
 
     async def _send_history(
         self,

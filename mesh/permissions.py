@@ -15,10 +15,12 @@ subscribe to it, so a worker cannot read the replies the frontend receives.
 How the subjects come about (nats-py 2.x against nats-server 2.10+):
 
 - ``js.stream_info(S)`` / a KV or object-store handle: ``$JS.API.STREAM.INFO.<S>``;
-- an ephemeral or ordered consumer (``LiveFeed``, replays, KV watch/keys, object-store get):
+- an ephemeral or ordered consumer (``LiveFeed``, KV watch/keys, object-store get):
   ``$JS.API.CONSUMER.CREATE.<S>`` or ``….<S>.<name>[.<filter>]``, then ``CONSUMER.INFO``,
   ``CONSUMER.MSG.NEXT`` (pull), ``CONSUMER.DELETE`` and flow-control replies ``$JS.FC.<S>.>``;
 - KV ``get``: ``$JS.API.DIRECT.GET.KV_<b>.$KV.<b>.<key>`` (buckets allow direct get);
+- event replay and the latest events (``EventReader``): batched direct get,
+  ``$JS.API.DIRECT.GET.CULTO_EVENTS`` with a JSON body (ADR-31, ``mesh.direct_get``);
   ``put``/``create``/``update``/``purge``: a JetStream publish to ``$KV.<b>.<key>``;
 - object store ``get_info``: ``$JS.API.STREAM.MSG.GET.OBJ_<b>``; ``put``: publishes to
   ``$O.<b>.C.<nuid>`` (chunks) and ``$O.<b>.M.<name>`` (meta), purging the old chunks
@@ -99,12 +101,18 @@ def _consumers(stream: str) -> tuple[str, ...]:
     )
 
 
-# Reading events: the stream's last sequence (EventReader.last_seq), replays (pull consumers),
-# the live feed (ordered consumer) and the latest event per subject (direct get).
+# Reading events: the stream's bounds (EventReader.bounds), the live feed (an ordered consumer:
+# create and flow control only; nats-py neither inspects, pulls from nor deletes it), and
+# history, replays and the latest event per subject, by batched direct get with a JSON body
+# (mesh.direct_get: the subject has no suffix), the end of a replay confirmed by the stream
+# leader on a replicated stream. No other consumer is made on CULTO_EVENTS.
 _EVENTS_READ = (
     *_info(EVENTS_STREAM),
-    *_consumers(EVENTS_STREAM),
-    f"{_API}.DIRECT.GET.{EVENTS_STREAM}.>",
+    f"{_API}.CONSUMER.CREATE.{EVENTS_STREAM}",
+    f"{_API}.CONSUMER.CREATE.{EVENTS_STREAM}.>",
+    f"$JS.FC.{EVENTS_STREAM}.>",
+    f"{_API}.DIRECT.GET.{EVENTS_STREAM}",
+    f"{_API}.STREAM.MSG.GET.{EVENTS_STREAM}",  # a replay confirmed by the leader (replicas > 1)
 )
 # Readiness (mesh.provision.streams_present) looks at these three.
 _READINESS = _info(EVENTS_STREAM, JOBS_STREAM, _KV_VIDEOS)

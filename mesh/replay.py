@@ -1,29 +1,77 @@
-"""Reading history back from ``CULTO_EVENTS``: replay after a sequence, and current state.
+"""Reading history back from ``CULTO_EVENTS`` without consumers: replay and current state.
 
-Replay uses a short-lived ephemeral pull consumer with the client's filter subjects, read in
-batches so a large replay is paced by the reader instead of buffered. The number of replays
-running at once is bounded: nats-server limits consumers per stream (1,000 by default).
+Both use JetStream's batched direct get (:mod:`mesh.direct_get`), answered by any replica of the
+stream, so a burst of resuming clients creates no consumer and costs the stream leader nothing.
+
+Replay after a sequence reads with **one cursor per filter subject, merged by sequence**. The
+server takes one ``next_by_subj`` per request; the alternative, one wildcard cursor on every
+event with the filtering done here, transfers every event of the stream in the replayed range
+however few the client wants (a client of one video among a hundred reads a hundred times what
+it sends). A cursor per filter transfers only matching events; the filters of a subscription are
+disjoint subjects (:func:`mesh.subjects.event_filters`), so the merge sees no duplicate. It
+yields only events at or below the smallest sequence that every unfinished cursor has already
+read past, so the output is strictly ascending whatever the interleaving of the subjects. A
+subscription of more than :data:`MAX_CURSORS` subjects (many videos: a large share of the
+stream) reads one cursor on every event and filters here instead.
+
+Any replica answers a direct get, and a follower may answer before it applied the newest writes
+(no read-after-write, ADR-31). A follower's store is a prefix of the leader's, so a batch that
+reaches past ``until`` proves it complete; a cursor that runs dry short of ``until`` on a
+replicated stream is confirmed by one leader request (``STREAM.MSG.GET`` next by subject).
+
+The latest event per subject (the late joiner's snapshot) is one ``multi_last`` request for all
+the subjects of a connection, consistent at one sequence (``up_to``), as of the replica that
+answers (like the per-subject direct gets it replaces).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
-
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext, api
+from dataclasses import dataclass
 
 from culto.errors import NotFound
 from mesh.connection import MeshConnection
+from mesh.direct_get import MAX_MULTI_SUBJECTS, DirectBatch, DirectMsg, direct_get
 from mesh.errors import nats_errors
-from mesh.events import StoredEvent, decode_event, decode_js_msg
+from mesh.events import StoredEvent, decode_event
 from mesh.retry import retry_transient
-from mesh.subjects import EVENTS_STREAM, event_subject
+from mesh.subjects import EVENTS_ALL, EVENTS_STREAM, event_subject
 from schemas.events import EVENT_TYPES
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 1 << 20
+"""Bytes per replay round trip (shared by its cursors): bounds what one replay buffers here."""
+MIN_BATCH_BYTES = 16 << 10
+"""Bytes per request at least, however many cursors share the budget."""
+MAX_CURSORS = 32
+"""Above this many filter subjects (a client of many videos), a replay reads every event with
+one cursor and filters here: its share of the stream is large, and one cursor per subject would
+cost a request per subject per round (measured: even at 100 videos of 100, one cursor is
+faster)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBounds:
+    """The sequences ``CULTO_EVENTS`` holds: ``first..last`` (``first == last + 1``: empty)."""
+
+    first: int
+    last: int
+
+
+class _Cursor:
+    """Where the replay of one filter subject stands."""
+
+    __slots__ = ("buffer", "finished", "next_seq", "subject")
+
+    def __init__(self, subject: str, after: int) -> None:
+        self.subject = subject
+        self.next_seq = after + 1
+        self.buffer: deque[DirectMsg] = deque()
+        self.finished = False  # nothing more to fetch (what is buffered is still to be sent)
 
 
 class EventReader:
@@ -31,110 +79,210 @@ class EventReader:
 
     Args:
         mesh: The process's connection.
-        max_concurrent_replays: Upper bound on replay consumers alive at once.
-        batch: Messages fetched per round trip.
+        max_concurrent_replays: Upper bound on direct-get requests in flight at once (held
+            while a request runs, never while the caller writes what it got).
+        batch: Messages per direct-get request.
+        max_bytes: Bytes per direct-get request (at least one message is always sent).
     """
 
     def __init__(
-        self, mesh: MeshConnection, *, max_concurrent_replays: int = 64, batch: int = 256
+        self,
+        mesh: MeshConnection,
+        *,
+        max_concurrent_replays: int = 64,
+        batch: int = 256,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self._mesh = mesh
         self._slots = asyncio.Semaphore(max_concurrent_replays)
         self._batch = batch
+        self._max_bytes = max_bytes
         self.replays = 0
+        self.requests = 0
+        self.lagging = 0
+        self.replicas: int | None = None
+        """Replicas of the stream (learnt from :meth:`bounds`): above one, a replay that runs
+        dry short of its end is confirmed by the stream leader (see ``_confirm``)."""
 
     async def last_seq(self) -> int:
         """The stream's last sequence (0 when empty)."""
+        return (await self.bounds()).last
+
+    async def bounds(self) -> StreamBounds:
+        """The first and last sequence the stream holds (from the stream leader)."""
         with nats_errors("reading CULTO_EVENTS state"):
             info = await self._mesh.jsm.stream_info(EVENTS_STREAM)
-        return int(info.state.last_seq)
+        self.replicas = int(info.config.num_replicas or 1)
+        return StreamBounds(int(info.state.first_seq), int(info.state.last_seq))
+
+    async def first_seq(self) -> int | None:
+        """The sequence of the oldest event the stream holds (``None``: empty), from any
+        replica: one message read, no stream-leader request."""
+        batch = await self._request({"seq": 1, "batch": 1, "max_bytes": 1}, "the first event")
+        return batch.messages[0].seq if batch.messages else None
 
     async def replay(
         self, filters: list[str], after: int, *, until: int | None = None
     ) -> AsyncIterator[list[StoredEvent]]:
         """Yield batches of events matching ``filters`` with sequence > ``after``, ascending.
 
-        Stops once the stream has nothing more pending for these filters, or after passing
-        ``until``. Malformed messages are skipped.
+        Stops once the stream holds nothing more for these filters, or after ``until``
+        (events above it are not yielded). Malformed messages are skipped.
 
         Raises:
             MeshError: if JetStream fails mid-way.
         """
-        async with self._slots:
-            self.replays += 1
-            config = api.ConsumerConfig(
-                filter_subjects=filters,
-                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=after + 1,
-                ack_policy=api.AckPolicy.NONE,
-                inactive_threshold=30.0,
-                mem_storage=True,
-                num_replicas=1,
-            )
+        self.replays += 1
+        subjects = list(dict.fromkeys(filters))
+        wanted = _Matcher(subjects) if len(subjects) > MAX_CURSORS else None
+        heads = [EVENTS_ALL] if wanted else subjects
+        cursors = [_Cursor(subject, after) for subject in heads]
+        # What one replay buffers stays near max_bytes however many cursors it has.
+        max_bytes = max(MIN_BATCH_BYTES, self._max_bytes // len(cursors))
+        while True:
+            empty = [c for c in cursors if not c.buffer and not c.finished]
+            await asyncio.gather(*(self._fill(c, until, max_bytes) for c in empty))
+            if not any(c.buffer for c in cursors):
+                return
+            # Every unfinished cursor has read past `bound`: nothing at or below it is missing.
+            bound = min((c.buffer[-1].seq for c in cursors if not c.finished), default=None)
+            taken: list[DirectMsg] = []
+            for cursor in cursors:
+                while cursor.buffer and (bound is None or cursor.buffer[0].seq <= bound):
+                    taken.append(cursor.buffer.popleft())
+            taken.sort(key=lambda m: m.seq)
+            if wanted is not None:
+                taken = [m for m in taken if wanted.matches(m.subject)]
+            events = [e for e in map(_decode, taken) if e is not None]
+            if events:
+                yield events
 
-            async def subscribe() -> JetStreamContext.PullSubscription:
-                with nats_errors("starting replay"):
-                    return await self._mesh.js.pull_subscribe(
-                        filters[0], stream=EVENTS_STREAM, config=config
-                    )
+    async def _fill(self, cursor: _Cursor, until: int | None, max_bytes: int) -> None:
+        request = {
+            "seq": cursor.next_seq,
+            "next_by_subj": cursor.subject,
+            "batch": self._batch,
+            "max_bytes": max_bytes,
+        }
+        batch = await self._request(request, "replaying events")
+        for msg in batch.messages:
+            if until is not None and msg.seq > until:
+                cursor.finished = True  # that replica holds everything up to `until`
+                return
+            cursor.buffer.append(msg)
+            cursor.next_seq = msg.seq + 1
+        reached = until is not None and cursor.next_seq > until
+        cursor.finished = not batch.messages or batch.num_pending == 0 or reached
+        if cursor.finished and not reached and until is not None and await self._replicated():
+            await self._confirm(cursor, until)
 
-            sub = await retry_transient(subscribe, what="starting replay")
+    async def _confirm(self, cursor: _Cursor, until: int) -> None:
+        """A follower may answer a direct get before it applied the newest writes (ADR-31: no
+        read-after-write), so a cursor that ran dry short of ``until`` asks the stream leader
+        for the next matching event. Found at or below ``until``: the follower lagged, and the
+        cursor goes on from the leader's event (at least one event of progress per request)."""
 
-            async def pending() -> int:
-                with nats_errors("starting replay"):
-                    return int((await sub.consumer_info()).num_pending or 0)
+        async def once() -> DirectMsg | None:
+            async with self._slots:
+                self.requests += 1
+                try:
+                    with nats_errors("replaying events (stream leader)"):
+                        raw = await self._mesh.jsm.get_msg(
+                            EVENTS_STREAM, seq=cursor.next_seq, subject=cursor.subject, next=True
+                        )
+                except NotFound:
+                    return None
+            headers = dict(raw.headers or {})
+            return DirectMsg(raw.seq or 0, raw.subject or "", raw.data or b"", headers, raw.time)
 
-            async def fetch() -> list[Msg]:
-                with nats_errors("replaying events"):
-                    return await sub.fetch(self._batch, timeout=5)
+        msg = await retry_transient(once, what="replaying events")
+        if msg is not None and msg.seq <= until:
+            self.lagging += 1
+            cursor.buffer.append(msg)
+            cursor.next_seq = msg.seq + 1
+            cursor.finished = cursor.next_seq > until
 
-            try:
-                if not await retry_transient(pending, what="starting replay"):
-                    return
-                done = False
-                while not done:
-                    msgs = await retry_transient(fetch, what="replaying events")
-                    batch: list[StoredEvent] = []
-                    for msg in msgs:
-                        meta = msg.metadata
-                        event = decode_js_msg(msg)
-                        if event is not None:
-                            batch.append(event)
-                        seq = meta.sequence.stream
-                        if meta.num_pending == 0 or (until is not None and seq >= until):
-                            done = True
-                            break
-                    if batch:
-                        yield batch
-            finally:
-                await self._delete_consumer(sub)
-
-    async def _delete_consumer(self, sub: object) -> None:
-        # Deleting at once (not waiting for inactive_threshold) keeps us far from the
-        # per-stream consumer limit when many clients join together.
-        with contextlib.suppress(Exception):
-            name = (await sub.consumer_info()).name  # type: ignore[attr-defined]
-            await sub.unsubscribe()  # type: ignore[attr-defined]
-            await self._mesh.jsm.delete_consumer(EVENTS_STREAM, name)
+    async def _replicated(self) -> bool:
+        if self.replicas is None:
+            await self.bounds()
+        return (self.replicas or 1) > 1
 
     async def latest(
-        self, video_ids: Iterable[str], event_types: Iterable[str] = ()
+        self,
+        video_ids: Iterable[str],
+        event_types: Iterable[str] = (),
+        *,
+        up_to: int | None = None,
     ) -> list[StoredEvent]:
-        """The latest stored event of each type for each video, ascending by sequence."""
-        types = list(event_types) or list(EVENT_TYPES)
-        subjects = [event_subject(v, t) for v in video_ids for t in types]
-        results = await asyncio.gather(*(self._last(s) for s in subjects))
-        found = [r for r in results if r is not None]
-        found.sort(key=lambda e: e.seq)
-        return found
+        """The latest stored event of each type for each video, ascending by sequence.
 
-    async def _last(self, subject: str) -> StoredEvent | None:
-        try:
-            with nats_errors("reading the latest events"):
-                raw = await self._mesh.jsm.get_last_msg(EVENTS_STREAM, subject, direct=True)
-        except NotFound:
-            return None  # no event of this type for this video yet
-        if raw.seq is None or raw.data is None:
-            return None
-        # A direct get returns the stored headers (Culto-Channel among them) with its own.
-        return decode_event(raw.seq, raw.subject or subject, raw.data, raw.time, raw.headers)
+        Args:
+            video_ids: The videos.
+            event_types: Their types (empty: all).
+            up_to: Only events at or below this sequence (``None``: the stream's end), so the
+                answer is consistent at one point of the stream.
+        """
+        if up_to is not None and up_to <= 0:
+            return []
+        types = list(event_types) or list(EVENT_TYPES)
+        subjects = list(dict.fromkeys(event_subject(v, t) for v in video_ids for t in types))
+        found: list[DirectMsg] = []
+        for start in range(0, len(subjects), MAX_MULTI_SUBJECTS):
+            found += await self._multi_last(subjects[start : start + MAX_MULTI_SUBJECTS], up_to)
+        found.sort(key=lambda m: m.seq)
+        return [e for e in map(_decode, found) if e is not None]
+
+    async def _multi_last(self, subjects: list[str], up_to: int | None) -> list[DirectMsg]:
+        found: list[DirectMsg] = []
+        start = 0
+        while True:
+            request: dict[str, object] = {"multi_last": subjects}
+            if up_to is not None:
+                request["up_to_seq"] = up_to
+            if start:
+                request["seq"] = start
+            batch = await self._request(request, "reading the latest events")
+            found += batch.messages
+            if not batch.messages or batch.num_pending == 0:
+                return found
+            # The server cut the answer (max bytes): continue after it at the same point.
+            start = batch.messages[-1].seq + 1
+            up_to = batch.up_to_seq if batch.up_to_seq is not None else up_to
+
+    async def _request(self, request: dict[str, object], what: str) -> DirectBatch:
+        async def once() -> DirectBatch:
+            async with self._slots:
+                self.requests += 1
+                return await direct_get(self._mesh.nc, EVENTS_STREAM, request)
+
+        return await retry_transient(once, what=what)
+
+
+class _Matcher:
+    """Whether a subject matches any of many filter subjects (a wide replay filters here)."""
+
+    def __init__(self, filters: list[str]) -> None:
+        self._exact = {f for f in filters if "*" not in f and ">" not in f}
+        # `culto.events.<video>.>`: a prefix test (str.startswith takes a tuple).
+        self._prefixes = tuple(f[:-1] for f in filters if f.endswith(".>") and "*" not in f)
+        self._patterns = [f.split(".") for f in filters if "*" in f]
+
+    def matches(self, subject: str) -> bool:
+        if subject in self._exact or subject.startswith(self._prefixes):
+            return True
+        tokens = subject.split(".")
+        return any(_match_tokens(p, tokens) for p in self._patterns)
+
+
+def _match_tokens(pattern: list[str], tokens: list[str]) -> bool:
+    for i, part in enumerate(pattern):
+        if part == ">":
+            return len(tokens) > i
+        if i >= len(tokens) or (part != "*" and part != tokens[i]):
+            return False
+    return len(tokens) == len(pattern)
+
+
+def _decode(msg: DirectMsg) -> StoredEvent | None:
+    # A direct get returns the stored headers (Culto-Channel among them) with its own.
+    return decode_event(msg.seq, msg.subject, msg.data, msg.time, msg.headers)

@@ -47,6 +47,10 @@ class HubStats(Protocol):
     def nats_reconnects(self) -> int: ...
     @property
     def healthy(self) -> bool: ...
+    @property
+    def resets(self) -> int: ...
+    @property
+    def catch_up_rounds(self) -> int: ...
 
 
 class StatsSource(Protocol):
@@ -78,6 +82,16 @@ class HubCollector(Collector):
         )
         yield CounterMetricFamily(
             "culto_sse_replays", "Replays served to resuming or joining clients", value=s.replays
+        )
+        yield CounterMetricFamily(
+            "culto_sse_stream_resets",
+            "stream.reset events: resume points trimmed by retention or unknown to the stream",
+            value=s.resets,
+        )
+        yield CounterMetricFamily(
+            "culto_sse_catch_up_rounds",
+            "Extra replay rounds for clients whose live queue overflowed while catching up",
+            value=s.catch_up_rounds,
         )
         yield CounterMetricFamily(
             "culto_sse_slow_client_drops",

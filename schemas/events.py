@@ -70,6 +70,26 @@ class HeartbeatEventDTO(_Event):
     timestamp: UtcDatetime = Field(default_factory=utc_now)
 
 
+ResetReason = Literal["trimmed", "unknown_id"]
+
+
+class StreamResetEventDTO(_Event):
+    """The stream could not resume where the client asked (CONTRACTS §7); never stored.
+
+    Sent without an id, before the current state of the client's videos: ``trimmed`` when
+    retention removed events after ``requested`` (the oldest left is ``first_available``),
+    ``unknown_id`` when ``requested`` is beyond the stream's ``last`` sequence (the stream was
+    recreated). Events may have been missed: reload what the page shows, then follow live.
+    """
+
+    type: Literal["stream.reset"] = "stream.reset"
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
+    requested: int = Field(ge=0, description="The Last-Event-ID the client resumed from.")
+    first_available: int = Field(ge=0, description="The oldest sequence the stream holds.")
+    last: int = Field(ge=0, description="The stream's last sequence when the client joined.")
+    reason: ResetReason
+
+
 VideoEvent = Annotated[
     VideoStatusEventDTO | SummaryReadyEventDTO | ErrorEventDTO | VideoDeletedEventDTO,
     Field(discriminator="type"),
@@ -81,7 +101,8 @@ AnyEvent = Annotated[
     | SummaryReadyEventDTO
     | ErrorEventDTO
     | VideoDeletedEventDTO
-    | HeartbeatEventDTO,
+    | HeartbeatEventDTO
+    | StreamResetEventDTO,
     Field(discriminator="type"),
 ]
 """Any event an SSE client can receive."""

@@ -7,7 +7,8 @@ export type AnyEvent =
   | SummaryReadyEventDTO
   | ErrorEventDTO
   | VideoDeletedEventDTO
-  | HeartbeatEventDTO;
+  | HeartbeatEventDTO
+  | StreamResetEventDTO;
 
 /**
  * One Bible passage cited in a sermon.
@@ -140,6 +141,27 @@ export interface MemberPut {
 export interface PublishAccepted {
   seq: number;
   duplicate: boolean;
+}
+
+/**
+ * The stream could not resume where the client asked (CONTRACTS §7); never stored.
+ *
+ * Sent without an id, before the current state of the client's videos: ``trimmed`` when
+ * retention removed events after ``requested`` (the oldest left is ``first_available``),
+ * ``unknown_id`` when ``requested`` is beyond the stream's ``last`` sequence (the stream was
+ * recreated). Events may have been missed: reload what the page shows, then follow live.
+ */
+export interface StreamResetEventDTO {
+  type: "stream.reset";
+  /** Format: `date-time`. */
+  timestamp: string;
+  /** The Last-Event-ID the client resumed from. */
+  requested: number;
+  /** The oldest sequence the stream holds. */
+  first_available: number;
+  /** The stream's last sequence when the client joined. */
+  last: number;
+  reason: "trimmed" | "unknown_id";
 }
 
 /** The full analysis of a sermon transcript. */

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from nats.aio.msg import Msg
 
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
 from mesh.identity_store import IdentityStore
 from mesh.replay import EventReader
-from mesh.subjects import event_filters
+from mesh.subjects import EVENTS_STREAM, event_filters
 from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.ids import new_video_id
 from schemas.videos import VideoStatus
@@ -30,6 +31,7 @@ from tests.support import CultoProcess, Member, culto_env, eventually, make_memb
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 
+CONSUMER_CREATED = "$JS.EVENT.ADVISORY.CONSUMER.CREATED"
 CLIENTS = 500
 VIDEOS = 20
 EVENTS_PER_VIDEO = 30
@@ -95,6 +97,12 @@ async def _storm(nats: NatsProcess, ports: list[int], victim: CultoProcess) -> s
         tasks = [asyncio.create_task(_consume(c, ports, done, admin)) for c in clients]
         publisher = EventPublisher(mesh)
         await eventually(lambda: sum(c.connects for c in clients) == CLIENTS, 60, what="connected")
+        created: list[str] = []  # JetStream consumers created from here on (the storm's cost)
+
+        async def count(msg: Msg) -> None:
+            created.append(msg.subject)
+
+        advisories = await mesh.nc.subscribe(f"{CONSUMER_CREATED}.{EVENTS_STREAM}.>", cb=count)
         for round_ in range(EVENTS_PER_VIDEO):
             if round_ == EVENTS_PER_VIDEO // 2:
                 victim.proc.send_signal(signal.SIGKILL)
@@ -118,6 +126,8 @@ async def _storm(nats: NatsProcess, ports: list[int], victim: CultoProcess) -> s
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await advisories.unsubscribe()
+        replays = await _replay_figures(ports[1])
     lost = sum(len(set(truth[c.video]) - set(c.seqs)) for c in clients)
     duplicated = sum(len(c.seqs) - len(set(c.seqs)) for c in clients)
     disordered = sum(c.seqs != sorted(c.seqs) for c in clients)
@@ -128,7 +138,8 @@ async def _storm(nats: NatsProcess, ports: list[int], victim: CultoProcess) -> s
         f"{CLIENTS} clients, {VIDEOS * EVENTS_PER_VIDEO} events; {len(moved)} moved: "
         f"{len(resumed)} resumed, all within {max(resumed, default=float('nan')):.2f}s of the "
         f"kill; lost {lost}, duplicated {duplicated}, out of order {disordered}, "
-        f"not equal to the stored sequence {wrong}"
+        f"not equal to the stored sequence {wrong}; {len(created)} consumers created on "
+        f"{EVENTS_STREAM} during the storm; {replays}"
     )
     good = not (lost or duplicated or disordered or wrong) and len(resumed) == len(moved)
     return ("ok: " if good else "FAILED: ") + figures
@@ -139,6 +150,19 @@ async def _stored(mesh: MeshConnection, video: str) -> list[int]:
     async for batch in EventReader(mesh).replay(event_filters([video]), 0):
         seqs += [e.seq for e in batch]
     return seqs
+
+
+async def _replay_figures(port: int) -> str:
+    """The surviving frontend's replay histogram (from ``/metrics``), as one phrase."""
+    response = await SSEClient.open(port, path="/metrics", headers={"Connection": "close"})
+    values = {}
+    for line in response.body.decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("culto_sse_replay_duration_seconds_") and "{" not in name:
+            values[name.rsplit("_", 1)[1]] = float(value)
+    count, total = values.get("count", 0.0), values.get("sum", 0.0)
+    mean = 1000 * total / count if count else float("nan")
+    return f"the survivor replayed {count:.0f} resumes, {mean:.1f} ms each on average"
 
 
 async def _accepted(port: int, member: Member) -> None:

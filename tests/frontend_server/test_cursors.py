@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tornado.ioloop import IOLoop
 
 from culto.errors import MeshUnavailable
 from frontend_server.cursors import CursorAcks
@@ -38,7 +39,8 @@ from tests.support import (
 
 
 @pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
+def _close_clients(io_loop: IOLoop) -> Iterator[None]:
+    # Needs the loop: a socket still open is closed with a close frame, written on the loop.
     yield
     close_all()
 

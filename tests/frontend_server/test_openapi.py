@@ -107,7 +107,7 @@ async def test_schemas_resolve() -> None:
     assert set(schemas["VideoDTO"]["properties"]) == set(VideoDTO.model_fields)
     union = schemas["AnyEvent"]
     assert union["discriminator"]["propertyName"] == "type"
-    assert len(union["oneOf"]) == 5
+    assert len(union["oneOf"]) == 6  # four stored event types, heartbeat, stream.reset
 
 
 async def test_docs_and_page(http: Http) -> None:

@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 
 import pytest
+from tornado.ioloop import IOLoop
 
 from access.credentials import split_token
 from mesh import EventPublisher, EventReader, MeshConnection
@@ -58,7 +59,8 @@ async def _stored(mesh: MeshConnection, video: str, after: int, until: int) -> l
 
 
 @pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
+def _close_clients(io_loop: IOLoop) -> Iterator[None]:
+    # Needs the loop: a socket still open is closed with a close frame, written on the loop.
     yield
     close_all()
 
@@ -403,3 +405,23 @@ async def test_sse_and_websocket_clients_of_one_video_each_get_their_framing(
     assert [f.json() for f in frames] == socket.payloads
     assert socket.payloads[3]["message"] == "linha 3\nsegunda"
     await sse.close()
+
+
+@pytest.mark.timeout(30)
+async def test_a_since_beyond_the_stream_is_a_reset_then_the_current_state(
+    edge: RunningServer, mesh: MeshConnection, admin: Member
+) -> None:
+    await known_token(edge.app, admin)
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    await _status(pub, video, 1)
+    state = await _status(pub, video, 2)
+    client = await ws_open(edge.port, auth=admin.auth)
+    await client.send(op="subscribe", videos=[video], since=state + 1000)  # a recreated stream
+    await client.reply("subscribed")
+    reset = await client.reply("reset")
+    assert reset["reason"] == "unknown_id" and reset["requested"] == state + 1000
+    assert reset["last"] >= state
+    live = await _status(pub, video, 3)
+    await client.until_seq(live)
+    assert client.seqs(video) == [state, live]  # nothing silently skipped: state, then live

@@ -22,6 +22,8 @@ HUB_METRICS = (
     "culto_sse_events_sent_total",
     "culto_sse_events_dispatched_total",
     "culto_sse_replays_total",
+    "culto_sse_stream_resets_total",
+    "culto_sse_catch_up_rounds_total",
     "culto_sse_slow_client_drops_total",
     "culto_sse_nats_reconnects_total",
     "culto_nats_reconnects_total",

@@ -15,6 +15,7 @@ from schemas import (
     ErrorBody,
     ErrorReply,
     HeartbeatEventDTO,
+    StreamResetEventDTO,
     VideoDTO,
     VideoStatus,
     VideoStatusEventDTO,
@@ -28,6 +29,7 @@ EVENT_NAMES = [
     "ErrorEventDTO",
     "VideoDeletedEventDTO",
     "HeartbeatEventDTO",
+    "StreamResetEventDTO",
 ]
 VID = "3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f"
 NOW = datetime(2025, 11, 5, 12, 0, tzinfo=UTC)
@@ -239,6 +241,7 @@ def test_serialised_dtos_carry_exactly_their_required_fields(document: dict[str,
         VideoDTO(id=VID, status=VideoStatus.QUEUED, created_at=NOW, updated_at=NOW),
         VideoStatusEventDTO(video_id=VID, status=VideoStatus.QUEUED, progress=0),
         HeartbeatEventDTO(),
+        StreamResetEventDTO(requested=3, first_available=10, last=12, reason="trimmed"),
         ErrorReply(error=ErrorBody(code="not_found", message="no such video")),
     ]
     for sample in samples:
