@@ -153,6 +153,7 @@ class EventSocket:
         self._conn: Connection | None = None
         self._pump: asyncio.Task[None] | None = None
         self._channels: dict[str, str | None] = {}
+        self._opened_at = 0
         self.errors = 0
 
     # -- messages ----------------------------------------------------------------------------
@@ -286,7 +287,7 @@ class EventSocket:
             client_key=self._key,
             framing=Framing.WS,
         )
-        self._conn, self.state = conn, SocketState.LIVE
+        self._conn, self.state, self._opened_at = conn, SocketState.LIVE, head
         self._channels = {v: channels.get(v) for v in target or ()}
         self.principal = conn.principal
         await self._outbox.send_message(
@@ -319,7 +320,7 @@ class EventSocket:
     ) -> None:
         """Step 4: the kept videos (``None``: all) after ``last``, then the added ones
         (``None``: every video but the kept ones) after ``since``."""
-        head = conn.horizon
+        head = self._opened_at
         if last is not None and (kept is None or kept):
             await self._send_history(conn, Subscription.parse(kept or (), types, last), head)
         if since is not None and (added is None or added):
@@ -362,11 +363,13 @@ class EventSocket:
                     return
 
     async def _stop(self) -> int | None:
-        """Stop the current pump; the last sequence it sent (``None``: nothing was followed).
+        """Stop the current pump; how far the client got (``None``: nothing was followed).
 
-        The hub's writer sends only events above the connection's horizon (its history is
-        empty by construction), so ``last_sent_seq`` (at least the horizon) is exactly how far
-        the client got.
+        The connection was opened at the head ``H`` (:attr:`_opened_at`): the hub sends it
+        only events above ``H`` — live, or in catch-up rounds after its queue overflowed while
+        this socket sent history — and ``last_sent_seq`` is exactly the last one it sent. It is
+        below ``H`` only if the pump never ran; then the client stands at ``H``. (The hub's
+        ``horizon`` is no measure: a catch-up round moves it before sending up to it.)
         """
         conn, pump = self._conn, self._pump
         self._conn, self._pump = None, None
@@ -376,7 +379,7 @@ class EventSocket:
         if pump is not None:
             with contextlib.suppress(Exception):
                 await pump
-        return max(conn.last_sent_seq, conn.horizon)
+        return max(conn.last_sent_seq, self._opened_at)
 
     async def _run(self, conn: Connection) -> None:
         try:
