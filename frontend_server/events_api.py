@@ -23,10 +23,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import socket
+from asyncio import Future
 from collections.abc import Iterable
 
 from tornado.http1connection import HTTP1Connection
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
 from tornado.web import GZipContentEncoding
 
 from access.policy import Principal
@@ -36,7 +38,7 @@ from frontend_server.cursors import CursorAcks, cursor_name
 from frontend_server.hub import CloseReason, Connection, EventHub, Subscription
 from frontend_server.limits import ClientLimits
 from frontend_server.security import XsrfMixin
-from frontend_server.sse import encode_comment, encode_retry
+from frontend_server.sse import SharedChunks, encode_comment, encode_retry
 from mesh.catalog_client import VideoApiClient
 from mesh.events import channel_of
 from ops.http import ApiError, BaseHandler
@@ -45,6 +47,9 @@ log = logging.getLogger(__name__)
 
 RETRY_MS = 3000
 """Browser reconnection delay sent first on every stream."""
+
+_CHUNKS = SharedChunks()
+"""The process's chunk framer: an event written to many clients is framed once (one loop)."""
 
 _MAX_ID_DIGITS = 19  # fits a uint64 stream sequence; longer is certainly not one of ours
 
@@ -67,6 +72,9 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         self.api = api
         self.cursors = cursors
         self._conn: Connection | None = None
+        self._out: IOStream | None = None  # the connection's stream, once headers are out
+        self._raw: socket.socket | None = None  # its socket, when writable directly
+        self._chunked = False
 
     def prepare(self) -> None:
         """No gzip: compressors buffer, and a stream must reach the browser frame by frame."""
@@ -166,8 +174,62 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
 
     async def send(self, data: bytes) -> None:
         """The hub's sink: write and wait until the socket took it (paces replay)."""
+        pending = self.push(data)
+        if pending is not None:
+            await pending
+
+    def push(self, data: bytes) -> Future[None] | None:
+        """The hub's direct sink (:class:`~frontend_server.hub.DirectSink`): start writing
+        ``data`` now; ``None`` when the socket took all of it, else the pending write.
+
+        Once the headers are out, frames bypass ``RequestHandler.write``/``flush`` (a future,
+        a coroutine and a copy per write): the HTTP chunk is framed here, once per write of
+        coalesced frames (a single event's frame once for all its clients), and sent straight
+        to the socket when Tornado has nothing buffered (so bytes never overtake each other);
+        what the socket does not take goes through the stream, whose future paces the hub.
+        Any failure surfaces as a failed future.
+        """
+        stream = self._out
+        if not data:
+            return None  # an empty chunk would end the response
+        if stream is None:
+            return self._first_write(data)
+        if self._chunked:
+            data = _CHUNKS(data)
+        if stream.closed():
+            return _failed()
+        if not stream.writing() and self._raw is not None:
+            try:
+                sent = self._raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                sent = 0  # the stream's own write reports it (and closes the stream)
+            if sent == len(data):
+                return None
+            data = data[sent:]
+        try:
+            return stream.write(data)
+        except StreamClosedError:
+            return _failed()
+
+    def _first_write(self, data: bytes) -> Future[None]:
+        """Headers and the first bytes through Tornado, then find the connection's stream."""
         self.write(data)
-        await self.flush()
+        done = self.flush()
+        connection = self.request.connection
+        if isinstance(connection, HTTP1Connection) and connection.stream is not None:
+            self._out = connection.stream
+            # Chunked iff Tornado chose to (an HTTP/1.1 request without Content-Length).
+            self._chunked = self._headers.get("Transfer-Encoding") == "chunked"
+            # Every write is a batch of whole frames meant to reach the browser now: Nagle's
+            # algorithm would hold it behind the previous write's ACK (tens of ms with delayed
+            # ACKs), which is latency and no saving.
+            self._out.set_nodelay(True)
+            # A plain TCP stream can be written directly; TLS goes through the stream.
+            if type(self._out) is IOStream:
+                self._raw = self._out.socket
+        return done
 
     def on_connection_close(self) -> None:
         """The browser left: stop queueing for it."""
@@ -236,6 +298,12 @@ async def video_channels(api: VideoApiClient, videos: Iterable[str]) -> dict[str
 
     found = await asyncio.gather(*(channel(v) for v in ordered))
     return dict(zip(ordered, found, strict=True))
+
+
+def _failed() -> Future[None]:
+    failed: Future[None] = asyncio.get_running_loop().create_future()
+    failed.set_exception(StreamClosedError())
+    return failed
 
 
 def _sequence(raw: str | None) -> int | None:

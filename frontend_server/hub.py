@@ -28,15 +28,25 @@ Joining (see :meth:`EventHub.serve`) is the heart of the module:
 
 A live client whose queue exceeds ``HubConfig.client_buffer`` frames is disconnected (it resumes
 with ``Last-Event-ID``); the others are never slowed by it.
+
+Writing live frames (the hot path): dispatch only appends the shared frame to each matching
+client's queue. A live client behind a :class:`DirectSink` (the HTTP response) is then marked
+dirty, and once per burst of events (one ``call_soon`` after the feed's callbacks, so a burst
+read from NATS in one go is coalesced) :meth:`EventHub._flush` writes each dirty client's whole
+queue in one write, straight to its socket: no task switch, future or coroutine per client and
+event. A write the socket does not take at once blocks that client (its frames wait in its
+bounded queue, exactly as behind a pending ``send``) until the transport drains it. Other sinks
+(tests, other transports) are written by the client's own task, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from access.policy import ANONYMOUS, Principal
 from culto.errors import MeshUnavailable, Unauthenticated
@@ -49,6 +59,7 @@ from frontend_server.hub_conn import (
     MAX_VIDEOS_PER_CLIENT,
     CloseReason,
     Connection,
+    DirectSink,
     Framing,
     Phase,
     Sink,
@@ -68,6 +79,7 @@ __all__ = [
     "MAX_VIDEOS_PER_CLIENT",
     "CloseReason",
     "Connection",
+    "DirectSink",
     "EventHub",
     "Framing",
     "HubStats",
@@ -140,6 +152,8 @@ class EventHub(AsyncResource):
             drop=self._drop,
             sent_by_type=self._sent_by_type,
         )
+        self._dirty: list[Connection] = []  # live direct clients with frames to write
+        self._flush_handle: asyncio.Handle | None = None
         self.replay_seconds = self._history.replay_seconds
         mesh.on_disconnect(self._on_disconnect)
 
@@ -292,7 +306,8 @@ class EventHub(AsyncResource):
         self._index.remove(client)
         client.close_reason = reason
         client.queue.clear()
-        client.wakeup.set()
+        client.push = None
+        _resolve(client.waiter)
         if client.heartbeat_timer is not None:
             client.heartbeat_timer.cancel()
             client.heartbeat_timer = None
@@ -302,25 +317,93 @@ class EventHub(AsyncResource):
                 client.abort()
 
     async def _pump(self, client: Connection, sink: Sink) -> None:
+        """Write live frames until the connection ends (history is out: anything queued
+        meanwhile goes first)."""
+        push = getattr(sink, "push", None)
+        if push is not None:
+            # From here on the hub writes this client from its dispatch (see _flush).
+            client.push = push
+            self._write(client)
+            while client.close_reason is None:
+                await self._sleep(client)
+            return
         while client.close_reason is None:
             if not client.queue:
-                client.wakeup.clear()
-                await client.wakeup.wait()
+                await self._sleep(client)
                 continue
-            # Take the whole queue: one write per wake-up, whatever the backlog.
-            pending, client.queue = client.queue, deque()
-            out: list[bytes] = []
-            last = client.last_sent_seq
-            for seq, event_type, frame in pending:
-                if seq != _HEARTBEAT:
-                    if seq <= last:
-                        continue  # already sent by replay/snapshot
-                    last = seq
-                    self._sent_by_type[event_type] += 1
-                out.append(frame)
-            client.last_sent_seq = last
-            if out:
-                await sink.send(out[0] if len(out) == 1 else b"".join(out))
+            data = self._take(client)
+            if data:
+                await sink.send(data)
+
+    @staticmethod
+    async def _sleep(client: Connection) -> None:
+        waiter = client.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            client.waiter = None
+
+    def _take(self, client: Connection) -> bytes:
+        """The whole queue as one write (one write per wake-up, whatever the backlog); frames
+        at or below ``last_sent_seq`` were sent by replay/snapshot already and are skipped."""
+        queue = client.queue
+        if len(queue) == 1:  # the common case when live: no list, no join
+            seq, event_type, frame = queue[0]
+            queue.clear()
+            if seq != _HEARTBEAT:
+                if seq <= client.last_sent_seq:
+                    return b""
+                client.last_sent_seq = seq
+                self._sent_by_type[event_type] += 1
+            return frame
+        out: list[bytes] = []
+        last = client.last_sent_seq
+        sent = self._sent_by_type
+        for seq, event_type, frame in queue:
+            if seq != _HEARTBEAT:
+                if seq <= last:
+                    continue
+                last = seq
+                sent[event_type] += 1
+            out.append(frame)
+        queue.clear()
+        client.last_sent_seq = last
+        return b"".join(out)
+
+    def _wake(self, client: Connection) -> None:
+        """``client``'s queue just became non-empty: have it written."""
+        if client.push is None:
+            _resolve(client.waiter)  # its task writes (or history is still going on)
+        elif not client.blocked:
+            self._dirty.append(client)
+            if self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write every dirty client once (after a burst of events: coalesced)."""
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        for client in dirty:
+            self._write(client)
+
+    def _write(self, client: Connection) -> None:
+        push = client.push
+        if push is None or client.blocked or not client.queue:
+            return  # gone, or a write is pending (its completion writes the rest)
+        data = self._take(client)
+        if not data:
+            return
+        pending = push(data)
+        if pending is not None:
+            client.blocked = True
+            pending.add_done_callback(partial(self._unblocked, client))
+
+    def _unblocked(self, client: Connection, done: asyncio.Future[None]) -> None:
+        client.blocked = False
+        if done.cancelled() or done.exception() is not None:
+            self._drop(client, CloseReason.CLIENT_GONE)  # the connection failed
+        else:
+            self._write(client)
 
     # -- live feed ---------------------------------------------------------------------------
 
@@ -347,17 +430,18 @@ class EventHub(AsyncResource):
                 types = client.sub.types
                 if types is not None and event.event_type not in types:
                     continue
-                if len(client.queue) >= client.limit:
+                queue = client.queue
+                if len(queue) >= client.limit:
                     slow.append(client)
                     continue
                 if client.framing is _SSE:
-                    client.queue.append(entry)
+                    queue.append(entry)
                 else:
                     if ws_entry is None:
                         ws_entry = (event.seq, event.event_type, encode_ws_event(event))
-                    client.queue.append(ws_entry)
-                if len(client.queue) == 1:
-                    client.wakeup.set()
+                    queue.append(ws_entry)
+                if len(queue) == 1:
+                    self._wake(client)
         for client in slow:
             self._overflow(client)
 
@@ -384,7 +468,7 @@ class EventHub(AsyncResource):
                 client.queue.append(
                     (_HEARTBEAT, "heartbeat", encode_event(data, event="heartbeat"))
                 )
-                client.wakeup.set()
+                self._wake(client)
             client.heartbeat_timer = loop.call_later(interval, beat)
 
         client.heartbeat_timer = loop.call_later(interval, beat)
@@ -394,6 +478,11 @@ class EventHub(AsyncResource):
         # streams open would only make them wait on a feed that is not moving.
         for client in list(self._clients):
             self._drop(client, CloseReason.NATS_DISCONNECTED)
+
+
+def _resolve(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 _SSE = Framing.SSE

@@ -52,6 +52,33 @@ def encode_event(
     return b"\n".join(parts) + b"\n\n"
 
 
+def frame_chunk(data: bytes) -> bytes:
+    """``data`` as one HTTP/1.1 chunk (``Transfer-Encoding: chunked``): hex size, CRLF, data,
+    CRLF. ``data`` must not be empty (an empty chunk ends the body)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+class SharedChunks:
+    """:func:`frame_chunk` that frames a frame once for all the clients it goes to.
+
+    The hub writes one event's frame object to each matching client in turn (one flush), so
+    remembering the last input by identity frames it once per event, not once per client.
+    """
+
+    __slots__ = ("_chunk", "_data")
+
+    def __init__(self) -> None:
+        self._data = b""
+        self._chunk = b""
+
+    def __call__(self, data: bytes) -> bytes:
+        """``frame_chunk(data)``, reused while ``data`` is the same object as last time."""
+        if data is not self._data:
+            self._chunk = frame_chunk(data)
+            self._data = data
+        return self._chunk
+
+
 def encode_comment(text: str = "ping") -> bytes:
     """A comment frame (``: ping``), ignored by browsers; keeps proxies from timing out."""
     lines = _LINE_BREAK.split(text)

@@ -155,6 +155,11 @@ _JSON_400 = (
 )
 
 
+LISTEN_BACKLOG = 1024
+"""Connections the kernel queues before they are accepted (capped by ``net.core.somaxconn``).
+Tornado's default of 128 overflows when a replica dies and its SSE clients reconnect to the
+others at once: a dropped SYN is retried only after a second, so resumes took seconds longer."""
+
 MAX_HEADER_BYTES = 64 * 1024
 """Largest request head answered normally; a larger one gets a JSON 431."""
 _READ_HEADER_BYTES = 1024 * 1024
@@ -336,7 +341,7 @@ def listen(
         max_body_size=config.max_body_bytes,
         max_header_size=_READ_HEADER_BYTES,
     )
-    sockets = bind_sockets(config.port, config.host)
+    sockets = bind_sockets(config.port, config.host, backlog=LISTEN_BACKLOG)
     http.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
     log.info("listening on %s:%d", config.host, port)

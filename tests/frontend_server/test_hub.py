@@ -229,3 +229,58 @@ async def test_a_websocket_connection_catching_up_gets_websocket_frames(
         messages = [json.loads(line) for line in b"".join(sink.chunks).splitlines()]
         assert [m["seq"] for m in messages] == seqs
         assert all(m["op"] == "event" and m["event"]["video_id"] == video for m in messages)
+
+
+class PushSink(ListSink):
+    """A direct sink (``push``): written from the hub's dispatch; while ``gate`` is clear each
+    push stays pending, as a write to a full socket does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushes = 0
+
+    def push(self, data: bytes) -> asyncio.Future[None] | None:
+        self.pushes += 1
+        self.chunks.append(data)
+        self.changed.set()
+        if self.gate.is_set():
+            return None
+        self.pending: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        return self.pending  # the test completes it
+
+
+async def test_direct_sink_live_in_order_and_blocked_client_dropped(
+    mesh: MeshConnection, settings: Settings, authenticator: Authenticator
+) -> None:
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    small = settings.model_copy(update={"sse_client_buffer": 5})
+    aborted: list[bool] = []
+    async with EventHub(mesh, small.edge_config().hub, authenticator=authenticator) as hub:
+        before = [await _status(pub, vid, i) for i in range(3)]
+        stuck, fine = PushSink(), PushSink()  # both live from the start (no replay)
+        stuck.gate.clear()
+        stuck_task = asyncio.create_task(
+            hub.serve(
+                Subscription.parse([vid], [], before[-1]),
+                stuck,
+                principal=ADMIN,
+                abort=lambda: aborted.append(True),
+            )
+        )
+        fine_task = asyncio.create_task(
+            hub.serve(Subscription.parse([vid], [], before[-1]), fine, principal=ADMIN)
+        )
+        seqs = [await _status(pub, vid, i) for i in range(20)]
+        assert await fine.wait_for_id(seqs[-1]) == seqs
+        assert fine.pushes >= 1
+        await eventually(lambda: hub.stats().slow_client_drops == 1)
+        assert aborted == [True]
+        # One write went out and stayed pending; nothing was pushed behind it.
+        assert stuck.pushes == 1
+        assert stuck.ids() == seqs[: len(stuck.ids())]
+        stuck.pending.set_exception(ConnectionResetError())  # the aborted socket fails it
+        assert await asyncio.wait_for(stuck_task, 10) is CloseReason.SLOW
+        fine_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await fine_task

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from frontend_server.sse import encode_comment, encode_event, encode_retry
+from frontend_server.sse import (
+    SharedChunks,
+    encode_comment,
+    encode_event,
+    encode_retry,
+    frame_chunk,
+)
 
 
 def test_event_with_id_and_name() -> None:
@@ -61,3 +67,19 @@ def test_retry() -> None:
         encode_retry(-1)
     with pytest.raises(ValueError):
         encode_retry(True)
+
+
+def test_frame_chunk_is_one_http_chunk() -> None:
+    frame = encode_event("x" * 300, id=7)
+    assert frame_chunk(frame) == b"%x\r\n" % len(frame) + frame + b"\r\n"
+    assert frame_chunk(b"a") == b"1\r\na\r\n"
+
+
+def test_shared_chunks_frame_each_frame_once() -> None:
+    chunks = SharedChunks()
+    a, b = encode_event("a", id=1), encode_event("b", id=2)
+    first = chunks(a)
+    assert first == frame_chunk(a)
+    assert chunks(a) is first  # the same frame for the next client: framed once
+    assert chunks(b) == frame_chunk(b)
+    assert chunks(bytes(bytearray(a))) == first  # an equal copy is framed again, alike
