@@ -17,6 +17,7 @@ from tornado.web import Application, StaticFileHandler
 
 from frontend_server.auth import Authenticator
 from frontend_server.config import EdgeConfig
+from frontend_server.cursors import CursorAcks
 from frontend_server.docs import (
     DOCS_CSP,
     SWAGGER_DIR,
@@ -54,10 +55,15 @@ from frontend_server.security import (
     cors_transform,
 )
 from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
+from frontend_server.ws_api import AckHandler, EventSocketHandler, SocketRegistry
+from frontend_server.ws_history import SocketHistory
+from frontend_server.ws_metrics import TransportCollector
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.identity_client import IdentityClient
+from mesh.replay import EventReader
 from ops.handlers import Liveness
 from ops.http import ApiError, JsonNotFoundHandler
 from ops.metrics import HttpMetrics, make_registry
@@ -131,6 +137,31 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
     return [URLSpec(pattern, handler, deps, name=name) for pattern, handler, name in routes]
 
 
+def event_routes(
+    events: dict[str, Any],
+    identity: dict[str, Any],
+    sockets: SocketRegistry,
+    config: EdgeConfig,
+    mesh: MeshConnection,
+) -> list[URLSpec]:
+    """SSE, the WebSocket and cursor acknowledgements (``events``: the SSE handler's
+    dependencies, which the WebSocket shares)."""
+    websocket = {
+        **events,
+        "sockets": sockets,
+        "allowed_origins": config.allowed_origins,
+        "history": SocketHistory(EventReader(mesh)),
+    }
+    ack = {**identity, "cursors": events["cursors"]}
+    return [
+        URLSpec(
+            r"/api/v2/events/stream/?", EventStreamHandler, events, name="/api/v2/events/stream"
+        ),
+        URLSpec(r"/api/v2/events/ws/?", EventSocketHandler, websocket, name="/api/v2/events/ws"),
+        URLSpec(r"/api/v2/events/ack/?", AckHandler, ack, name="/api/v2/events/ack"),
+    ]
+
+
 def make_app(
     config: EdgeConfig,
     *,
@@ -142,6 +173,8 @@ def make_app(
     authenticator: Authenticator | None = None,
     alive: Liveness | None = None,
     collectors: Sequence[Collector] = (),
+    cursors: CursorAcks | None = None,
+    sockets: SocketRegistry | None = None,
 ) -> Application:
     """The frontend application: page, REST, SSE, and the ops routes every role serves.
 
@@ -156,12 +189,26 @@ def make_app(
             hub's, so both follow the same directory.
         alive: The process's own liveness check for ``/health`` (``culto up``: its NATS).
         collectors: Further metrics for ``/metrics`` (``culto up``: its workers').
+        cursors: Acknowledged cursors (default: one that flushes only when its owner opens
+            it; :func:`~frontend_server.server.serve_frontend` does).
+        sockets: The open WebSockets, closed on shutdown (default: a new registry).
     """
     limits = ClientLimits(config.limits)  # one per application: per replica, see limits.py
     identity = {"identity": identity_client, "limits": limits}
     api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes, "limits": limits}
-    events = {"hub": hub, "config": config.hub, "limits": limits, "api": api_client}
-    registry = make_registry(mesh, hub=hub, collectors=[hub.replay_seconds, *collectors])
+    cursors = cursors or CursorAcks(identity_client, CursorStore(mesh))
+    sockets = sockets or SocketRegistry()
+    events = {
+        "hub": hub,
+        "config": config.hub,
+        "limits": limits,
+        "api": api_client,
+        "cursors": cursors,
+    }
+    transports = TransportCollector(sockets.stats, cursors.stats)
+    registry = make_registry(
+        mesh, hub=hub, collectors=[hub.replay_seconds, transports, *collectors]
+    )
     favicon = file_route(STATIC_DIR / "favicon.svg", "image/svg+xml", PAGE_CSP, max_age=86400)
     specs = [
         URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),
@@ -207,9 +254,7 @@ def make_app(
             api,
             name="/api/v2/videos/{video_id}",
         ),
-        URLSpec(
-            r"/api/v2/events/stream/?", EventStreamHandler, events, name="/api/v2/events/stream"
-        ),
+        *event_routes(events, identity, sockets, config, mesh),
         URLSpec(
             r"/api/v2/events/publish/?",
             PublishHandler,

@@ -11,7 +11,9 @@ caller may not read (404 signed in, 401 anonymous; an unknown video alike) while
 stream is sent yet. A caller that reads everything (an admin) may name any id, even one without
 a record, so it skips the look-up. Open streams are capped per user id, else per address.
 
-Resume point: the ``Last-Event-ID`` header wins over ``?last_event_id=``. A browser's
+Resume point: the ``Last-Event-ID`` header wins over ``?last_event_id=``, which wins over
+``?cursor=NAME`` (signed-in callers only: the sequence last acknowledged for the caller's user
+under NAME, see :mod:`frontend_server.cursors`). A browser's
 ``EventSource`` sends the header itself on every reconnect with the last id it received, which is
 always newer than an id the page put in the URL when it first opened the stream.
 """
@@ -19,17 +21,20 @@ always newer than an id the page put in the URL when it first opened the stream.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 from asyncio import Future
+from collections.abc import Iterable
 
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.web import GZipContentEncoding
 
 from access.policy import Principal
-from culto.errors import CultoError, InvalidInput, MeshError, NotFound
+from culto.errors import CultoError, InvalidInput, MeshError, NotFound, Unauthenticated
 from frontend_server.config import HubConfig
+from frontend_server.cursors import CursorAcks, cursor_name
 from frontend_server.hub import CloseReason, Connection, EventHub, Subscription
 from frontend_server.limits import ClientLimits
 from frontend_server.security import XsrfMixin
@@ -53,13 +58,19 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
     """``GET /api/v2/events/stream``: Server-Sent Events with replay and live hand-off."""
 
     def initialize(
-        self, hub: EventHub, config: HubConfig, limits: ClientLimits, api: VideoApiClient
+        self,
+        hub: EventHub,
+        config: HubConfig,
+        limits: ClientLimits,
+        api: VideoApiClient,
+        cursors: CursorAcks | None = None,
     ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
         self.config = config
         self.limits = limits
         self.api = api
+        self.cursors = cursors
         self._conn: Connection | None = None
         self._out: IOStream | None = None  # the connection's stream, once headers are out
         self._raw: socket.socket | None = None  # its socket, when writable directly
@@ -78,8 +89,11 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         try:
             sub = self._subscription()
             principal = self.principal
+            cursor = self._cursor()
         except InvalidInput as exc:
             raise ApiError(400, exc.code, exc.message) from None
+        if cursor is not None:
+            sub = await self._resume_from_cursor(sub, principal, cursor)
         client = principal.user_id or self.request.remote_ip or ""
         if not self.limits.open_stream(client):
             cap = self.limits.config.streams_per_client
@@ -156,16 +170,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         """
         if sub.videos is None or principal.reads_everything():
             return {}  # nothing to look up: every id is readable to this caller
-        videos = sorted(sub.videos)
-        found = await asyncio.gather(*(self._channel_of(v) for v in videos))
-        return dict(zip(videos, found, strict=True))
-
-    async def _channel_of(self, video_id: str) -> str | None:
-        try:
-            video = await self.api.get(video_id)
-        except NotFound:
-            return None
-        return channel_of(video.channel_id)
+        return await video_channels(self.api, sub.videos)
 
     async def send(self, data: bytes) -> None:
         """The hub's sink: write and wait until the socket took it (paces replay)."""
@@ -250,11 +255,49 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
             videos, [t for t in types if t], last_event_id=self._last_event_id()
         )
 
+    def _cursor(self) -> str | None:
+        raw = self.get_query_argument("cursor", None)
+        return None if raw is None else cursor_name(raw.strip())
+
+    async def _resume_from_cursor(
+        self, sub: Subscription, principal: Principal, cursor: str
+    ) -> Subscription:
+        """``?cursor=``: without ``Last-Event-ID``, resume after the acknowledged sequence (a
+        cursor never acknowledged: a new connection). ``Last-Event-ID`` wins, as an
+        ``EventSource`` reconnecting sends the last id it received, newer than any ack."""
+        if principal.user_id is None:
+            raise Unauthenticated("?cursor= needs a signed-in caller (a session or an API token)")
+        if self.cursors is None:
+            raise ApiError(503, "cursors_unavailable", "acknowledged cursors are not served here")
+        if sub.last_event_id is not None:
+            return sub
+        position = await self.cursors.position(principal.user_id, cursor)
+        return sub if position is None else dataclasses.replace(sub, last_event_id=position)
+
     def _last_event_id(self) -> int | None:
         # Both are checked, though the header wins: a malformed one is a 400 either way.
         header = _sequence(self.request.headers.get("Last-Event-ID"))
         query = _sequence(self.get_query_argument("last_event_id", None))
         return header if header is not None else query
+
+
+async def video_channels(api: VideoApiClient, videos: Iterable[str]) -> dict[str, str | None]:
+    """The channel of each video (``None``: no such video), looked up through the video API.
+
+    Raises:
+        MeshError: the video API cannot be reached.
+    """
+    ordered = sorted(videos)
+
+    async def channel(video_id: str) -> str | None:
+        try:
+            video = await api.get(video_id)
+        except NotFound:
+            return None
+        return channel_of(video.channel_id)
+
+    found = await asyncio.gather(*(channel(v) for v in ordered))
+    return dict(zip(ordered, found, strict=True))
 
 
 def _failed() -> Future[None]:
@@ -277,7 +320,12 @@ class EventsHealthHandler(BaseHandler):
     """``GET /api/v2/events/health``: 200 while the hub is fed by NATS, else 503."""
 
     def initialize(
-        self, hub: EventHub, config: HubConfig, limits: ClientLimits, api: VideoApiClient
+        self,
+        hub: EventHub,
+        config: HubConfig,
+        limits: ClientLimits,
+        api: VideoApiClient,
+        cursors: CursorAcks | None = None,
     ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub

@@ -1,7 +1,8 @@
 """In-process fan-out of the live event feed to SSE clients, with gapless replay hand-off.
 
-One :class:`~mesh.feed.LiveFeed` per process follows ``CULTO_EVENTS``; every event is encoded to
-SSE bytes once and the same bytes object is queued for each matching client. Clients are indexed
+One :class:`~mesh.feed.LiveFeed` per process follows ``CULTO_EVENTS``; every event is encoded
+once per transport (:class:`~frontend_server.hub_conn.Framing`: SSE bytes, WebSocket JSON) and
+the same bytes object is queued for each matching client of that transport. Clients are indexed
 by video id, and unfiltered ones by the channels they may read (:mod:`frontend_server.hub_index`),
 so dispatching an event costs O(matching clients).
 
@@ -52,12 +53,14 @@ from culto.errors import MeshUnavailable, Unauthenticated
 from culto.resources import AsyncResource
 from frontend_server.auth import Authenticator
 from frontend_server.config import HubConfig
+from frontend_server.framing import sse_event
 from frontend_server.hub_access import AccessGuard, HubAccess
 from frontend_server.hub_conn import (
     MAX_VIDEOS_PER_CLIENT,
     CloseReason,
     Connection,
     DirectSink,
+    Framing,
     Phase,
     Sink,
     Subscription,
@@ -65,6 +68,7 @@ from frontend_server.hub_conn import (
 from frontend_server.hub_history import History
 from frontend_server.hub_index import StreamIndex
 from frontend_server.sse import encode_event
+from frontend_server.ws_wire import encode_ws_event
 from mesh.connection import MeshConnection
 from mesh.events import StoredEvent
 from mesh.feed import LiveFeed
@@ -77,6 +81,7 @@ __all__ = [
     "Connection",
     "DirectSink",
     "EventHub",
+    "Framing",
     "HubStats",
     "Sink",
     "Subscription",
@@ -210,6 +215,7 @@ class EventHub(AsyncResource):
         heartbeat_interval: float | None = None,
         abort: Callable[[], None] | None = None,
         client_key: str = "",
+        framing: Framing = Framing.SSE,
     ) -> Connection:
         """Authorise and register a client; from this instant its queue collects every matching
         live event it may read.
@@ -225,6 +231,7 @@ class EventHub(AsyncResource):
                 on a full socket (e.g. close the connection).
             client_key: Who the client is (user id, else address): one client is sent a few
                 histories at a time (``hub_history.REPLAYS_PER_CLIENT``).
+            framing: The client's transport (how its events are encoded).
 
         Raises:
             MeshUnavailable: if the hub is not serving (closed or NATS down).
@@ -240,7 +247,7 @@ class EventHub(AsyncResource):
         known = video_channels or {}
         channels = {video: known.get(video) for video in sub.videos or ()}
         self._access.authorize(fresh, channels)
-        conn = Connection(sub, self._limit, abort, client_key, fresh, channels)
+        conn = Connection(sub, self._limit, abort, client_key, fresh, channels, framing)
         # Synchronous: no event can be dispatched between reading the head and indexing, and
         # no identity change between the checks above and indexing.
         conn.horizon = self._head
@@ -408,7 +415,8 @@ class EventHub(AsyncResource):
         groups = self._index.wide_groups(channel)  # disjoint from each other and from `named`
         if not named and not groups:
             return
-        entry = (event.seq, event.event_type, _frame(event))  # encoded once, shared
+        entry = (event.seq, event.event_type, sse_event(event))  # encoded once, shared
+        ws_entry: tuple[int, str, bytes] | None = None  # the same for WebSocket clients, lazily
         slow: list[Connection] = []
         if named:
             video = event.video_id
@@ -426,7 +434,12 @@ class EventHub(AsyncResource):
                 if len(queue) >= client.limit:
                     slow.append(client)
                     continue
-                queue.append(entry)
+                if client.framing is _SSE:
+                    queue.append(entry)
+                else:
+                    if ws_entry is None:
+                        ws_entry = (event.seq, event.event_type, encode_ws_event(event))
+                    queue.append(ws_entry)
                 if len(queue) == 1:
                     self._wake(client)
         for client in slow:
@@ -472,5 +485,4 @@ def _resolve(waiter: asyncio.Future[None] | None) -> None:
         waiter.set_result(None)
 
 
-def _frame(event: StoredEvent) -> bytes:
-    return encode_event(event.data, event=event.event_type, id=event.seq)
+_SSE = Framing.SSE

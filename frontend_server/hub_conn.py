@@ -39,6 +39,18 @@ class CloseReason(Enum):
     """The caller's token or session expired while the stream was open."""
 
 
+class Framing(Enum):
+    """How a connection's events are framed on its transport (encoded once per event and
+    transport, see ``EventHub._dispatch``)."""
+
+    SSE = "sse"
+    """``id:``/``event:``/``data:`` blocks (:func:`frontend_server.sse.encode_event`)."""
+    WS = "ws"
+    """One JSON message per event, each ended by a newline
+    (:func:`frontend_server.ws_wire.encode_ws_event`): the WebSocket sink splits a batch on
+    the newlines, which compact JSON never contains, and sends one text frame per event."""
+
+
 class Phase(Enum):
     """Where a connection stands between history and live (see ``hub_history``)."""
 
@@ -150,6 +162,7 @@ class Connection:
             authorised (``None``: no record, allowed only while ``everything``). A live event
             of such a video reaches the client only if it carries that channel.
         placement: For an unfiltered connection: its groups in the index.
+        framing: How its events are encoded (its transport).
     """
 
     __slots__ = (
@@ -157,6 +170,7 @@ class Connection:
         "blocked",
         "close_reason",
         "everything",
+        "framing",
         "heartbeat_timer",
         "horizon",
         "key",
@@ -180,8 +194,10 @@ class Connection:
         key: str,
         principal: Principal,
         video_channels: Mapping[str, str | None],
+        framing: Framing = Framing.SSE,
     ) -> None:
         self.sub = sub
+        self.framing = framing
         self.key = key
         self.limit = limit
         self.abort = abort

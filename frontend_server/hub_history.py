@@ -49,14 +49,13 @@ from typing import cast
 
 from prometheus_client import Histogram
 
+from frontend_server.framing import RESET_EVENT, frame_event, frame_reset
 from frontend_server.hub_access import HubAccess
-from frontend_server.hub_conn import CloseReason, Connection, Phase, Sink
-from frontend_server.sse import encode_event
+from frontend_server.hub_conn import CloseReason, Connection, Framing, Phase, Sink
 from mesh.events import StoredEvent
 from mesh.replay import EventReader
 from schemas.events import ResetReason, StreamResetEventDTO
 
-RESET_EVENT = "stream.reset"
 REPLAYS_PER_CLIENT = 8
 """Histories one client (user id, else address) is sent at once. It was one while a replay held
 a JetStream consumer for as long as its client took to read (so stalled resumes could hold every
@@ -81,15 +80,35 @@ class Reset:
     last: int
     reason: ResetReason
 
-    def frame(self) -> bytes:
-        """The ``stream.reset`` SSE frame (no id: it is no stored event)."""
+    def frame(self, framing: Framing = Framing.SSE) -> bytes:
+        """The ``stream.reset`` frame of ``framing`` (no id: it is no stored event)."""
         dto = StreamResetEventDTO(
             requested=self.requested,
             first_available=self.first_available,
             last=self.last,
             reason=self.reason,
         )
-        return encode_event(dto.model_dump_json(), event=RESET_EVENT)
+        return frame_reset(framing, dto)
+
+
+async def resume_point(reader: EventReader, last_event_id: int, horizon: int) -> int | Reset:
+    """Where to resume after ``last_event_id`` (the hub's head being ``horizon``), or why it
+    cannot be honoured. Shared with the WebSocket's ``since`` (``ws_history``)."""
+    if last_event_id < horizon:
+        first = await reader.first_seq()
+        if first is None:  # everything is gone: where the stream starts again
+            first = (await reader.bounds()).first
+        if last_event_id < first - 1:
+            return Reset(last_event_id, first, horizon, "trimmed")
+        return last_event_id
+    if last_event_id == horizon:
+        return last_event_id
+    # Ahead of this hub: normal when another replica saw newer events, but an id beyond the
+    # stream's end means the stream was recreated.
+    bounds = await reader.bounds()
+    if last_event_id <= bounds.last:
+        return last_event_id
+    return Reset(last_event_id, bounds.first, bounds.last, "unknown_id")
 
 
 class History:
@@ -156,7 +175,7 @@ class History:
                 return True
             self.resets += 1
             self._sent_by_type[RESET_EVENT] += 1
-            if not await self._write(client, sink, point.frame()):
+            if not await self._write(client, sink, point.frame(client.framing)):
                 return False
         if sub.videos is not None:
             latest = await self._reader.latest(sub.videos, sub.types or (), up_to=horizon)
@@ -203,22 +222,7 @@ class History:
                 del self._replaying[key]  # nobody else of this client holds or waits on it
 
     async def _resume_point(self, last_event_id: int, horizon: int) -> int | Reset:
-        """Where to resume after ``last_event_id``, or why it cannot be honoured."""
-        if last_event_id < horizon:
-            first = await self._reader.first_seq()
-            if first is None:  # everything is gone: where the stream starts again
-                first = (await self._reader.bounds()).first
-            if last_event_id < first - 1:
-                return Reset(last_event_id, first, horizon, "trimmed")
-            return last_event_id
-        if last_event_id == horizon:
-            return last_event_id
-        # Ahead of this hub: normal when another replica saw newer events, but an id beyond the
-        # stream's end means the stream was recreated.
-        bounds = await self._reader.bounds()
-        if last_event_id <= bounds.last:
-            return last_event_id
-        return Reset(last_event_id, bounds.first, bounds.last, "unknown_id")
+        return await resume_point(self._reader, last_event_id, horizon)
 
     async def _replay(self, client: Connection, sink: Sink, after: int, horizon: int) -> None:
         # aclosing: leaving early ends the reader's requests now, not at GC time.
@@ -252,7 +256,7 @@ class History:
                 continue
             if not self._access.may_read(client.principal, event.channel_id):
                 continue  # history obeys the same rule as live dispatch, event by event
-            frames.append(_frame(event))
+            frames.append(frame_event(client.framing, event))
             client.last_sent_seq = event.seq
             self._sent_by_type[event.event_type] += 1
         if frames and not await self._write(client, sink, b"".join(frames)):
@@ -268,7 +272,3 @@ class History:
             self._drop(client, CloseReason.SLOW)
             return False
         return client.close_reason is None
-
-
-def _frame(event: StoredEvent) -> bytes:
-    return encode_event(event.data, event=event.event_type, id=event.seq)

@@ -14,10 +14,17 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from frontend_server.openapi_identity import MODELS as IDENTITY_MODELS
-from frontend_server.openapi_identity import READ, SECURITY_SCHEMES, WRITE, identity_paths
+from frontend_server.openapi_identity import (
+    READ,
+    SECURITY_SCHEMES,
+    SIGNED_IN,
+    WRITE,
+    identity_paths,
+)
 from frontend_server.security import SecureHandler
 from frontend_server.videos_api import CsrfTokenDTO
 from schemas.api import ErrorReply
+from schemas.cursors import CURSOR_NAME_PATTERN, CursorAck, WsClientMessage, WsServerMessage
 from schemas.events import AnyEvent
 from schemas.health import EventsHealthDTO, HealthDTO, ReadyDTO
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
@@ -40,6 +47,9 @@ _MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("ReadyDTO", "serialization", ReadyDTO),
     ("EventsHealthDTO", "serialization", EventsHealthDTO),
     ("AnyEvent", "serialization", AnyEvent),
+    ("CursorAck", "validation", CursorAck),
+    ("WsClientMessage", "validation", WsClientMessage),
+    ("WsServerMessage", "serialization", WsServerMessage),
     *IDENTITY_MODELS,
 )
 
@@ -123,6 +133,13 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
             "description": "Comma-separated event types, e.g. video.status,summary.ready",
         },
         {"name": "last_event_id", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {
+            "name": "cursor",
+            "in": "query",
+            "schema": {"type": "string", "pattern": CURSOR_NAME_PATTERN},
+            "description": "Signed-in callers: without Last-Event-ID, resume after the sequence"
+            " last acknowledged under this name (POST /api/v2/events/ack)",
+        },
         {
             "name": "Last-Event-ID",
             "in": "header",
@@ -267,6 +284,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
                 },
             }
         },
+        **_websocket_paths(m),
         "/api/v2/events/health": {
             "get": {
                 "summary": "Health of the SSE hub",
@@ -295,6 +313,44 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "securitySchemes": SECURITY_SCHEMES,
+        },
+    }
+
+
+def _websocket_paths(m: dict[str, Any]) -> dict[str, Any]:
+    """The WebSocket upgrade and the cursor acknowledgement."""
+    return {
+        "/api/v2/events/ws": {
+            "get": {
+                "summary": "WebSocket of the videos the caller may read (JSON text frames)",
+                "description": "Upgrade with the session cookie or a bearer token; a browser's"
+                " Origin must be an allowed origin or this site. Client messages are"
+                " WsClientMessage (subscribe, unsubscribe, ack), server messages"
+                " WsServerMessage (event, subscribed, reset, error). Close codes: 1001 server"
+                " shutdown, 1008 too many bad messages, 1009 message too big, 1011 stream"
+                " failure, 1013 NATS unavailable, 4001 credential expired or revoked, 4003"
+                " access lost, 4008 too slow (resume with since or a cursor).",
+                "security": SIGNED_IN,
+                "responses": {
+                    "101": {
+                        "description": "Switching Protocols; then WsServerMessage frames",
+                        "content": {JSON: {"schema": m["WsServerMessage"]}},
+                    },
+                    **_errors(400, 401, 403, 429),
+                },
+            }
+        },
+        "/api/v2/events/ack": {
+            "post": {
+                "summary": "Acknowledge every event up to seq under a named cursor (forward"
+                " only; stored within about a second, on every replica)",
+                "security": WRITE,
+                "requestBody": {"required": True, "content": _content(m["CursorAck"])},
+                "responses": {
+                    "204": {"description": "Recorded"},
+                    **_errors(400, 401, 403, 413, 422, 429),
+                },
+            }
         },
     }
 

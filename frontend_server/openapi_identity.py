@@ -78,6 +78,8 @@ WRITE: list[dict[str, list[str]]] = [
 ]
 SIGN_IN: list[dict[str, list[str]]] = [{"xsrfHeader": []}]
 BEARER: list[dict[str, list[str]]] = [{"bearerToken": []}]
+SIGNED_IN: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerToken": []}]
+"""Signed-in callers only (no anonymous access)."""
 
 Errors = Callable[..., dict[str, Any]]
 

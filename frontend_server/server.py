@@ -5,8 +5,9 @@
     async with serve_frontend(config, mesh) as server:
         ...  # the role waits for SIGTERM/SIGINT
 
-Shutdown order: stop accepting, end the open SSE streams (clients resume on another replica by
-``Last-Event-ID``), close what is left. NATS is drained by the owner of ``mesh``.
+Shutdown order: stop accepting, close the WebSockets (1001 "going away") and end the open SSE
+streams (clients resume on another replica by ``Last-Event-ID``/``since``), close what is left,
+then flush the last cursor acks. NATS is drained by the owner of ``mesh``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from culto.errors import CultoError
 from frontend_server.app import make_app
 from frontend_server.auth import Authenticator
 from frontend_server.config import EdgeConfig
+from frontend_server.cursors import CursorAcks
 from frontend_server.hub import EventHub
+from frontend_server.ws_api import SocketRegistry
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
+from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.identity_client import IdentityClient
 from ops.handlers import Liveness
@@ -57,7 +61,11 @@ async def serve_frontend(
         # One authenticator for the requests and the hub: the hub follows the same directory
         # to end the streams of revoked credentials.
         authenticator = Authenticator(directory, config.cookie_secret)
-        async with EventHub(mesh, config.hub, authenticator=authenticator) as hub:
+        async with (
+            EventHub(mesh, config.hub, authenticator=authenticator) as hub,
+            CursorAcks(identity, CursorStore(mesh)) as cursors,
+        ):
+            sockets = SocketRegistry()
             app = make_app(
                 config,
                 mesh=mesh,
@@ -68,8 +76,15 @@ async def serve_frontend(
                 authenticator=authenticator,
                 alive=alive,
                 collectors=collectors,
+                cursors=cursors,
+                sockets=sockets,
             )
-            server = listen(app, config.listen, hub.close)
+
+            async def end_streams() -> None:
+                sockets.close_all()  # 1001 "going away", idle sockets included
+                await hub.close()
+
+            server = listen(app, config.listen, end_streams)
             reporting = asyncio.get_running_loop().create_task(
                 report_token_usage(authenticator, identity)
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from mesh.catalog_client import ServiceClient
 from mesh.subjects import identity_subject
+from schemas.cursors import CursorAckCall, CursorPosition
 from schemas.identity import (
     ChannelCreate,
     ChannelDTO,
@@ -79,3 +80,7 @@ class IdentityClient(ServiceClient):
     async def publish(self, call: PublishCall) -> PublishAccepted:
         """The publish ingress: validate, update the record, publish the event."""
         return PublishAccepted.model_validate(await self._call("publish", call))
+
+    async def ack_cursors(self, acks: Iterable[CursorPosition]) -> None:
+        """Move these cursors forward (never back): one request for a whole flush."""
+        await self._call("cursor_ack", CursorAckCall(acks=list(acks)))

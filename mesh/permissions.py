@@ -44,6 +44,7 @@ from mesh.subjects import (
     ABANDONED_JOBS_ADVISORY,
     API_PREFIX,
     ARTIFACTS_BUCKET,
+    CURSORS_BUCKET,
     EVENTS_ALL,
     EVENTS_STREAM,
     IDENTITY_API_PREFIX,
@@ -67,6 +68,7 @@ _OBJ = f"OBJ_{ARTIFACTS_BUCKET}"
 _STAGING = f"OBJ_{STAGING_BUCKET}"
 _KV_IDENTITY = f"KV_{IDENTITY_BUCKET}"
 _KV_SESSIONS = f"KV_{SESSIONS_BUCKET}"
+_KV_CURSORS = f"KV_{CURSORS_BUCKET}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +167,16 @@ def _unique(*groups: tuple[str, ...]) -> tuple[str, ...]:
 PERMISSIONS: Mapping[Role, Permissions] = {
     # HTTP edge: calls the API and identity services, follows and replays events, checks
     # readiness, and follows the identity buckets (read only: logins, logouts and management go
-    # to the identity service). It stages a submit over 256 KiB in its own bucket,
-    # culto_staging (VideoApiClient.create), the one write it needs: object names are encoded
-    # in subjects, so only a bucket of its own keeps it from overwriting another video's
-    # artifacts. It cannot publish events, write records, identities, sessions or jobs, or
-    # purge anything.
+    # to the identity service; so do cursor acks, though it reads the cursors). It stages a
+    # submit over 256 KiB in its own bucket, culto_staging (VideoApiClient.create), the one
+    # write it needs: object names are encoded in subjects, so only a bucket of its own keeps
+    # it from overwriting another video's artifacts. It cannot publish events, write records,
+    # identities, sessions, cursors or jobs, or purge anything.
     "frontend": Permissions(
         publish=_unique(
             (f"{API_PREFIX}.*", f"{IDENTITY_API_PREFIX}.*"),
             _identity_read(),
+            _kv_read(_KV_CURSORS),  # resuming ?cursor= (acks are written by the API role)
             _EVENTS_READ,
             _READINESS,
             # ArtifactStore.stage: a fresh name, so no purge of old chunks is ever needed.
@@ -192,6 +195,8 @@ PERMISSIONS: Mapping[Role, Permissions] = {
             _READINESS,
             _identity_read(),
             _identity_write(),
+            _kv_read(_KV_CURSORS),  # the identity service's cursor_ack (forward-only CAS)
+            _kv_write(CURSORS_BUCKET),
             _kv_read(_KV_VIDEOS),
             _consumers(_KV_VIDEOS),  # Catalog: kv.watchall(); VideoStore.all: kv.keys()
             _kv_write(VIDEOS_BUCKET),

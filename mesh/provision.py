@@ -16,9 +16,11 @@ from nats.js.manager import JetStreamManager
 
 from culto.errors import ConfigError
 from mesh.connection import MeshConnection
+from mesh.cursors import CURSOR_TTL
 from mesh.errors import nats_errors
 from mesh.subjects import (
     ARTIFACTS_BUCKET,
+    CURSORS_BUCKET,
     EVENTS_ALL,
     EVENTS_STREAM,
     IDENTITY_BUCKET,
@@ -261,6 +263,7 @@ async def provision(mesh: MeshConnection, policy: StreamPolicy) -> list[Provisio
         steps.append(await _ensure_kv(mesh, YOUTUBE_INDEX_BUCKET, policy))
         steps.append(await _ensure_kv(mesh, IDENTITY_BUCKET, policy))
         steps.append(await _ensure_kv(mesh, SESSIONS_BUCKET, policy, ttl=SESSIONS_TTL))
+        steps.append(await _ensure_kv(mesh, CURSORS_BUCKET, policy, ttl=CURSOR_TTL))
         steps.append(await _ensure_object_store(mesh, ARTIFACTS_BUCKET, policy))
         steps.append(await _ensure_object_store(mesh, STAGING_BUCKET, policy, ttl=STAGING_TTL))
     for step in steps:

@@ -20,6 +20,8 @@ ARTIFACTS_BUCKET = "culto_artifacts"
 STAGING_BUCKET = "culto_staging"
 IDENTITY_BUCKET = "culto_identity"
 SESSIONS_BUCKET = "culto_sessions"
+CURSORS_BUCKET = "culto_cursors"
+"""Acknowledged cursors: ``<user id>.<cursor name>`` → the last acknowledged sequence."""
 WORKERS_CONSUMER = "culto-workers"
 
 EVENTS_PREFIX = "culto.events"

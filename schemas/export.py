@@ -25,6 +25,18 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import core_schema
 
 from schemas.api import ErrorBody, ErrorReply
+from schemas.cursors import (
+    CursorAck,
+    WsAck,
+    WsClientMessage,
+    WsError,
+    WsEvent,
+    WsReset,
+    WsServerMessage,
+    WsSubscribe,
+    WsSubscribed,
+    WsUnsubscribe,
+)
 from schemas.events import (
     AnyEvent,
     ErrorEventDTO,
@@ -108,11 +120,23 @@ PUBLIC: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("UserCreate", "validation", UserCreate),
     ("UserCreated", "serialization", UserCreated),
     ("PublishAccepted", "serialization", PublishAccepted),
+    ("CursorAck", "validation", CursorAck),
+    ("WsSubscribe", "validation", WsSubscribe),
+    ("WsUnsubscribe", "validation", WsUnsubscribe),
+    ("WsAck", "validation", WsAck),
+    ("WsClientMessage", "validation", WsClientMessage),
+    ("WsEvent", "serialization", WsEvent),
+    ("WsSubscribed", "serialization", WsSubscribed),
+    ("WsReset", "serialization", WsReset),
+    ("WsError", "serialization", WsError),
+    ("WsServerMessage", "serialization", WsServerMessage),
 )
 """``(name, mode, type)`` of every exported schema; ``AnyEvent`` is the event union."""
 
 UNION_DESCRIPTIONS = {
     "AnyEvent": "Any event an SSE client can receive; discriminated on `type`.",
+    "WsClientMessage": "Any message a WebSocket client sends; discriminated on `op`.",
+    "WsServerMessage": "Any message the server sends on the WebSocket; discriminated on `op`.",
 }
 """Descriptions of the unions, which have no class docstring Pydantic could pick up."""
 

@@ -57,6 +57,12 @@ export interface CitationDTO {
   timestamp: number | null;
 }
 
+/** ``POST /api/v2/events/ack``: the caller processed every event up to ``seq``. */
+export interface CursorAck {
+  cursor: string;
+  seq: number;
+}
+
 /** ``{"code", "message"}`` as used in every JSON error. */
 export interface ErrorBody {
   code: string;
@@ -335,3 +341,73 @@ export interface VideoStatusEventDTO {
 
 /** Who may read a channel's videos without being a member. */
 export type Visibility = "public" | "private";
+
+/** Acknowledge every event up to ``seq`` under the cursor ``cursor``. */
+export interface WsAck {
+  op: "ack";
+  cursor: string;
+  seq: number;
+}
+
+/** Any message a WebSocket client sends; discriminated on `op`. */
+export type WsClientMessage = WsSubscribe | WsUnsubscribe | WsAck;
+
+/** A request was refused; the socket stays open unless the client keeps misbehaving. */
+export interface WsError {
+  op: "error";
+  code: string;
+  message: string;
+}
+
+/** One stored event; ``seq`` is its JetStream sequence (ascending per video). */
+export interface WsEvent {
+  op: "event";
+  seq: number;
+  event: VideoStatusEventDTO | SummaryReadyEventDTO | ErrorEventDTO | VideoDeletedEventDTO;
+}
+
+/**
+ * A resume point could not be honoured (as SSE ``stream.reset``): nothing is skipped
+ * silently; the current state follows.
+ */
+export interface WsReset {
+  op: "reset";
+  requested: number;
+  first_available: number;
+  last: number;
+  reason: "trimmed" | "unknown_id";
+}
+
+/** Any message the server sends on the WebSocket; discriminated on `op`. */
+export type WsServerMessage = WsEvent | WsSubscribed | WsReset | WsError;
+
+/**
+ * Follow more videos (none: every readable video); ``since``/``cursor`` replay the *new*
+ * videos' history after that sequence first. ``types`` replaces the socket's type filter.
+ */
+export interface WsSubscribe {
+  op: "subscribe";
+  videos?: string[];
+  types?: string[] | null;
+  since?: number | null;
+  cursor?: string | null;
+}
+
+/**
+ * A subscription change was accepted; the new videos' history (if any) follows.
+ *
+ * ``videos`` is the socket's whole video filter after the change (``all``: every readable
+ * video); ``head`` is the last sequence this replica had seen when it accepted it.
+ */
+export interface WsSubscribed {
+  op: "subscribed";
+  videos: string[];
+  all: boolean;
+  head: number;
+}
+
+/** Stop following these videos (none: every video; the socket stays open). */
+export interface WsUnsubscribe {
+  op: "unsubscribe";
+  videos?: string[];
+}

@@ -17,9 +17,11 @@ from pydantic import BaseModel
 from culto.errors import InvalidInput
 from culto.resources import AsyncResource
 from mesh.connection import MeshConnection
+from mesh.cursors import CursorStore
 from mesh.identity_store import IdentityStore
 from mesh.subjects import identity_subject
 from mesh.videos import VideoStore
+from schemas.cursors import CursorAckCall
 from schemas.identity import (
     ChannelCreate,
     LoginRequest,
@@ -49,6 +51,7 @@ class IdentityService(AsyncResource):
         self._mesh = mesh
         self.accounts = Accounts(IdentityStore(mesh))
         self._ingress = Ingress(mesh, VideoStore(mesh))
+        self._cursors = CursorStore(mesh)
         self._service: Service | None = None
         self.stats = EndpointStats()
 
@@ -64,11 +67,12 @@ class IdentityService(AsyncResource):
             "token_revoke": self._token_revoke,
             "touch": self._touch,
             "publish": self._ingress.publish,
+            "cursor_ack": self._cursor_ack,
         }
         self._service = await start_service(
             self._mesh.nc,
             name=SERVICE_NAME,
-            description="CultoTranscript accounts and HTTP publish ingress",
+            description="CultoTranscript accounts, HTTP publish ingress and cursor acks",
             routes=routes,
             subject=identity_subject,
             stats=self.stats,
@@ -129,3 +133,9 @@ class IdentityService(AsyncResource):
     async def _touch(self, data: bytes) -> None:
         for token_id, at in parse_request(TouchCall, data).used.items():
             await self.accounts.touch_token(token_id, at)
+
+    async def _cursor_ack(self, data: bytes) -> None:
+        # Forward-only per cursor (CursorStore.advance); one cursor losing every CAS race does
+        # not fail the others: the edge's next flush carries its ack again only if it asks.
+        for ack in parse_request(CursorAckCall, data).acks:
+            await self._cursors.advance(ack.user_id, ack.cursor, ack.seq)

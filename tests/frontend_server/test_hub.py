@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import pytest
 
@@ -11,7 +12,8 @@ from access.policy import Principal
 from culto.errors import InvalidInput, MeshUnavailable
 from culto_app.settings import Settings
 from frontend_server.auth import Authenticator
-from frontend_server.hub import CloseReason, EventHub, Subscription
+from frontend_server.hub import CloseReason, EventHub, Framing, Subscription
+from frontend_server.hub_conn import Phase
 from mesh import EventPublisher, MeshConnection
 from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
@@ -199,6 +201,34 @@ async def test_heartbeats_have_no_id(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.mark.timeout(30)
+async def test_a_websocket_connection_catching_up_gets_websocket_frames(
+    mesh: MeshConnection, settings: Settings, authenticator: Authenticator
+) -> None:
+    # A WebSocket's connection opens at the head while the socket sends history itself; if its
+    # queue overflows meanwhile, the hub's catch-up round replays what it lost — framed for
+    # the WebSocket, not as SSE.
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    small = settings.model_copy(update={"sse_client_buffer": 3}).edge_config().hub
+    async with EventHub(mesh, small, authenticator=authenticator) as hub:
+        sub = Subscription.parse([video], last_event_id=hub.head)
+        conn = hub.connect(sub, principal=ADMIN, framing=Framing.WS)
+        seqs = [await _status(pub, video, n) for n in range(8)]  # over the buffer of 3
+        await eventually(lambda: hub.head >= seqs[-1])
+        assert conn.phase is Phase.OVERFLOWED  # its queue was discarded: a round replays it
+        sink = ListSink()
+        task = asyncio.ensure_future(hub.stream(conn, sink))
+        try:
+            await eventually(lambda: len(b"".join(sink.chunks).splitlines()) >= len(seqs))
+        finally:
+            hub.disconnect(conn)
+            await task
+        messages = [json.loads(line) for line in b"".join(sink.chunks).splitlines()]
+        assert [m["seq"] for m in messages] == seqs
+        assert all(m["op"] == "event" and m["event"]["video_id"] == video for m in messages)
 
 
 class PushSink(ListSink):

@@ -25,6 +25,7 @@ import yaml
 from culto.errors import ConfigError, CultoError
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection, NatsCredentials
+from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
 from mesh.events import EventPublisher
@@ -34,6 +35,7 @@ from mesh.permissions import PERMISSIONS, ROLES, Role, authorization_block, inbo
 from mesh.provision import StreamPolicy, provision
 from mesh.replay import EventReader
 from mesh.subjects import (
+    CURSORS_BUCKET,
     EVENTS_STREAM,
     IDENTITY_BUCKET,
     JOBS_STREAM,
@@ -275,6 +277,22 @@ async def test_the_frontend_reads_identities_but_cannot_write_them(tmp_path: Pat
         )
         assert not (await accounts.user(user.id)).admin
         assert await accounts.store.channel("mine") is None
+
+
+@pytest.mark.timeout(60)
+async def test_the_frontend_reads_cursors_and_only_the_api_role_writes_them(
+    tmp_path: Path,
+) -> None:
+    async with secured(tmp_path) as env:
+        user = "u_" + "a" * 32
+        api, frontend = await env.connect("api"), await env.connect("frontend")
+        assert await CursorStore(api).advance(user, "inbox", 42) == 42
+        assert await CursorStore(frontend).read(user, "inbox") == 42
+        await _denied(
+            lambda: CursorStore(frontend).advance(user, "inbox", 43),
+            partial(frontend.js.publish, f"$KV.{CURSORS_BUCKET}.{user}.x", b"{}", timeout=1),
+        )
+        assert await CursorStore(api).read(user, "inbox") == 42
 
 
 @pytest.mark.timeout(60)

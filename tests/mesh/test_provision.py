@@ -6,8 +6,9 @@ from typing import Any
 
 from nats.js import api
 
+from mesh.cursors import CURSOR_TTL
 from mesh.provision import provision, streams_present
-from mesh.subjects import EVENTS_STREAM, JOBS_STREAM, WORKERS_CONSUMER
+from mesh.subjects import CURSORS_BUCKET, EVENTS_STREAM, JOBS_STREAM, WORKERS_CONSUMER
 
 
 async def test_provision_is_idempotent(isolated_mesh: Any) -> None:
@@ -22,6 +23,7 @@ async def test_provision_is_idempotent(isolated_mesh: Any) -> None:
         ("kv", "culto_youtube_index"),
         ("kv", "culto_identity"),
         ("kv", "culto_sessions"),
+        ("kv", "culto_cursors"),
         ("object_store", "culto_artifacts"),
         ("object_store", "culto_staging"),
     }
@@ -32,6 +34,8 @@ async def test_provision_is_idempotent(isolated_mesh: Any) -> None:
     assert events.config.duplicate_window == 120
     jobs = await env.mesh.jsm.stream_info(JOBS_STREAM)
     assert jobs.config.retention == api.RetentionPolicy.WORK_QUEUE
+    cursors = await env.mesh.jsm.stream_info(f"KV_{CURSORS_BUCKET}")
+    assert cursors.config.max_age == CURSOR_TTL  # idle cursors expire (30 days)
 
 
 async def test_provision_repairs_drift(isolated_mesh: Any) -> None:

@@ -1,0 +1,154 @@
+"""Acknowledged cursors and the WebSocket messages (CONTRACTS §10).
+
+A cursor is the last stream sequence a user acknowledged under a name of its choosing; it lives
+in the KV bucket ``culto_cursors`` (key ``<user id>.<name>``) and only ever moves forward.
+The WebSocket messages are JSON text frames discriminated on ``op``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from schemas.events import VideoEvent
+from schemas.identity import UserId
+from schemas.timestamps import UtcDatetime, utc_now
+
+CURSOR_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_SEQ = 2**63 - 1
+"""JetStream sequences are uint64; anything above an int64 is certainly not one of ours."""
+
+CursorName = Annotated[str, Field(pattern=CURSOR_NAME_PATTERN, examples=["inbox"])]
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+
+
+class CursorAck(BaseModel):
+    """``POST /api/v2/events/ack``: the caller processed every event up to ``seq``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cursor: CursorName
+    seq: Seq
+
+
+class CursorRecord(BaseModel):
+    """The value stored under ``<user id>.<name>`` in ``culto_cursors``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seq: Seq
+    updated_at: UtcDatetime = Field(default_factory=utc_now)
+
+
+class CursorPosition(BaseModel):
+    """One cursor of one user, as flushed by an edge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: UserId
+    cursor: CursorName
+    seq: Seq
+
+
+class CursorAckCall(BaseModel):
+    """The identity service's ``cursor_ack`` verb: an edge's coalesced acks of one flush."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    acks: list[CursorPosition] = Field(max_length=10_000)
+
+
+# -- WebSocket: client → server ---------------------------------------------------------------
+
+
+class WsSubscribe(BaseModel):
+    """Follow more videos (none: every readable video); ``since``/``cursor`` replay the *new*
+    videos' history after that sequence first. ``types`` replaces the socket's type filter."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    op: Literal["subscribe"]
+    videos: list[str] = Field(default_factory=list, max_length=1000)
+    types: list[str] | None = Field(default=None, max_length=10)
+    since: Seq | None = None
+    cursor: CursorName | None = None
+
+
+class WsUnsubscribe(BaseModel):
+    """Stop following these videos (none: every video; the socket stays open)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    op: Literal["unsubscribe"]
+    videos: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class WsAck(BaseModel):
+    """Acknowledge every event up to ``seq`` under the cursor ``cursor``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    op: Literal["ack"]
+    cursor: CursorName
+    seq: Seq
+
+
+WsClientMessage = Annotated[WsSubscribe | WsUnsubscribe | WsAck, Field(discriminator="op")]
+"""Any message a WebSocket client sends."""
+WS_CLIENT_ADAPTER: TypeAdapter[WsClientMessage] = TypeAdapter(WsClientMessage)
+
+
+# -- WebSocket: server → client ---------------------------------------------------------------
+
+
+class WsEvent(BaseModel):
+    """One stored event; ``seq`` is its JetStream sequence (ascending per video)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    op: Literal["event"] = "event"
+    seq: Seq
+    event: VideoEvent
+
+
+class WsSubscribed(BaseModel):
+    """A subscription change was accepted; the new videos' history (if any) follows.
+
+    ``videos`` is the socket's whole video filter after the change (``all``: every readable
+    video); ``head`` is the last sequence this replica had seen when it accepted it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    op: Literal["subscribed"] = "subscribed"
+    videos: list[str]
+    all: bool = False
+    head: Seq
+
+
+class WsReset(BaseModel):
+    """A resume point could not be honoured (as SSE ``stream.reset``): nothing is skipped
+    silently; the current state follows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    op: Literal["reset"] = "reset"
+    requested: Seq
+    first_available: Seq
+    last: Seq
+    reason: Literal["trimmed", "unknown_id"]
+
+
+class WsError(BaseModel):
+    """A request was refused; the socket stays open unless the client keeps misbehaving."""
+
+    model_config = ConfigDict(frozen=True)
+
+    op: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+WsServerMessage = Annotated[WsEvent | WsSubscribed | WsReset | WsError, Field(discriminator="op")]
+"""Any message the server sends on the WebSocket."""
