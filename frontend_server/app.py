@@ -162,6 +162,48 @@ def event_routes(
     ]
 
 
+def page_routes() -> list[URLSpec]:
+    """The page, its assets, the API explorer, the guide and the generated documents."""
+    favicon = file_route(STATIC_DIR / "favicon.svg", "image/svg+xml", PAGE_CSP, max_age=86400)
+    return [
+        URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),
+        URLSpec(r"/login/?", LoginPageHandler, _page("index.html"), name="/login"),
+        URLSpec(
+            r"/docs/?",
+            DocsPageHandler,
+            file_route(STATIC_DIR / "docs.html", HTML, DOCS_CSP),
+            name="/docs",
+        ),
+        URLSpec(
+            r"/docs/assets/(.*)",
+            SwaggerAssetHandler,
+            {"path": str(SWAGGER_DIR)},
+            name="/docs/assets/{path}",
+        ),
+        URLSpec(
+            r"/docs/integration\.md",
+            IntegrationGuideHandler,
+            file_route(STATIC_DIR / "integration.md", TEXT_PLAIN, PAGE_CSP),
+            name="/docs/integration.md",
+        ),
+        URLSpec(r"/favicon\.svg", FaviconHandler, favicon, name="/favicon.svg"),
+        URLSpec(r"/favicon\.ico", FaviconIcoHandler, favicon, name="/favicon.ico"),
+        URLSpec(r"/static/(.*)", AssetHandler, {"path": str(STATIC_DIR)}, name="/static/{path}"),
+        URLSpec(
+            r"/api/v2/dtos\.ts",
+            DtosHandler,
+            file_route(TS_FILE, TEXT_PLAIN, PAGE_CSP),
+            name="/api/v2/dtos.ts",
+        ),
+        URLSpec(
+            r"/api/v2/openapi\.json",
+            OpenApiHandler,
+            {"document": render_openapi()},
+            name="/api/v2/openapi.json",
+        ),
+    ]
+
+
 def make_app(
     config: EdgeConfig,
     *,
@@ -209,43 +251,8 @@ def make_app(
     registry = make_registry(
         mesh, hub=hub, collectors=[hub.replay_seconds, transports, *collectors]
     )
-    favicon = file_route(STATIC_DIR / "favicon.svg", "image/svg+xml", PAGE_CSP, max_age=86400)
     specs = [
-        URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),
-        URLSpec(r"/login/?", LoginPageHandler, _page("index.html"), name="/login"),
-        URLSpec(
-            r"/docs/?",
-            DocsPageHandler,
-            file_route(STATIC_DIR / "docs.html", HTML, DOCS_CSP),
-            name="/docs",
-        ),
-        URLSpec(
-            r"/docs/assets/(.*)",
-            SwaggerAssetHandler,
-            {"path": str(SWAGGER_DIR)},
-            name="/docs/assets/{path}",
-        ),
-        URLSpec(
-            r"/docs/integration\.md",
-            IntegrationGuideHandler,
-            file_route(STATIC_DIR / "integration.md", TEXT_PLAIN, PAGE_CSP),
-            name="/docs/integration.md",
-        ),
-        URLSpec(r"/favicon\.svg", FaviconHandler, favicon, name="/favicon.svg"),
-        URLSpec(r"/favicon\.ico", FaviconIcoHandler, favicon, name="/favicon.ico"),
-        URLSpec(r"/static/(.*)", AssetHandler, {"path": str(STATIC_DIR)}, name="/static/{path}"),
-        URLSpec(
-            r"/api/v2/dtos\.ts",
-            DtosHandler,
-            file_route(TS_FILE, TEXT_PLAIN, PAGE_CSP),
-            name="/api/v2/dtos.ts",
-        ),
-        URLSpec(
-            r"/api/v2/openapi\.json",
-            OpenApiHandler,
-            {"document": render_openapi()},
-            name="/api/v2/openapi.json",
-        ),
+        *page_routes(),
         URLSpec(r"/api/v2/csrf/?", CsrfHandler, name="/api/v2/csrf"),
         URLSpec(r"/api/v2/videos/?", VideosHandler, api, name="/api/v2/videos/"),
         URLSpec(
