@@ -145,6 +145,15 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
                 "the WebSocket needs a signed-in caller: the session cookie or"
                 " 'Authorization: Bearer culto_…'"
             )
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            # Tornado's own answer would be a text/html 400; ours is the JSON error shape.
+            raise ApiError(
+                400,
+                "websocket_upgrade_required",
+                "this endpoint speaks WebSocket only: open it with new WebSocket(url)"
+                " (or use GET /api/v2/events/stream for Server-Sent Events)",
+                headers={"Upgrade": "websocket"},
+            )
         self._client = principal.user_id
         if not self.limits.open_stream(self._client):
             cap = self.limits.config.streams_per_client

@@ -37,6 +37,7 @@ from tests.support import (
     Http,
     Member,
     StartEdge,
+    assert_json_error,
     eventually,
     make_member,
     sign_in,
@@ -425,3 +426,9 @@ async def test_a_since_beyond_the_stream_is_a_reset_then_the_current_state(
     live = await _status(pub, video, 3)
     await client.until_seq(live)
     assert client.seqs(video) == [state, live]  # nothing silently skipped: state, then live
+
+
+async def test_a_plain_get_is_a_json_400_naming_the_transport(http: Http) -> None:
+    response = await http.request("GET", "/api/v2/events/ws")
+    err = assert_json_error(response, 400, "websocket_upgrade_required")
+    assert "WebSocket" in err["message"]
