@@ -32,7 +32,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.web import GZipContentEncoding
 
 from access.policy import Principal
-from culto.errors import CultoError, InvalidInput, MeshError, NotFound, Unauthenticated
+from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
 from frontend_server.config import HubConfig
 from frontend_server.cursors import CursorAcks, cursor_name
 from frontend_server.hub import CloseReason, Connection, EventHub, Subscription
@@ -282,7 +282,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
 
 
 async def video_channels(api: VideoApiClient, videos: Iterable[str]) -> dict[str, str | None]:
-    """The channel of each video (``None``: no such video), looked up through the video API.
+    """The channel of each video (``None``: no such video), read from the video records.
 
     Raises:
         MeshError: the video API cannot be reached.
@@ -290,11 +290,8 @@ async def video_channels(api: VideoApiClient, videos: Iterable[str]) -> dict[str
     ordered = sorted(videos)
 
     async def channel(video_id: str) -> str | None:
-        try:
-            video = await api.get(video_id)
-        except NotFound:
-            return None
-        return channel_of(video.channel_id)
+        found = await api.channel(video_id)
+        return None if found is None else channel_of(found)
 
     found = await asyncio.gather(*(channel(v) for v in ordered))
     return dict(zip(ordered, found, strict=True))

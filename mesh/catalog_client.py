@@ -17,7 +17,9 @@ from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
 from mesh.errors import STORAGE_FULL_HINT, nats_errors
 from mesh.subjects import api_subject, video_token
+from mesh.videos import VideoStore
 from schemas.api import ListRequest, StagedRequest, VideoRef
+from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
 SERVICE_ERROR_HEADER = "Nats-Service-Error-Code"
@@ -97,6 +99,16 @@ class VideoApiClient(ServiceClient):
         if len(data) > INLINE_LIMIT:
             request = StagedRequest(staged=await ArtifactStore(self._mesh).stage(data))
         return VideoDTO.model_validate(await self._call("create", request))
+
+    async def channel(self, video_id: str) -> str | None:
+        """The channel id stored on a video's record (``None`` if it has none, or no such
+        video), read from the ``culto_videos`` bucket itself: any replica of the bucket answers,
+        so opening an event stream does not wait on the API service (e.g. while it reconnects
+        after a NATS node failed)."""
+        if not self._mesh.is_connected:
+            raise MeshUnavailable("reading a video's channel: NATS is unavailable; retry shortly")
+        found = await VideoStore(self._mesh).find(video_token(video_id))
+        return None if found is None else found.record.channel_id or DEFAULT_CHANNEL_ID
 
     async def delete(self, video_id: str) -> None:
         """Cancel and delete; :class:`NotFound` if unknown."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 from tornado.routing import URLSpec
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
@@ -111,14 +113,42 @@ def close_all() -> None:
         OPENED.pop().close()
 
 
-async def ws_refusal(port: int, **kwargs: Any) -> HTTPClientError:
-    """The error of an upgrade that must be refused."""
+@dataclass(frozen=True)
+class Refusal:
+    """The answer to an upgrade that was refused."""
+
+    code: int
+    response: HTTPResponse | None
+
+
+async def ws_refusal(
+    port: int,
+    *,
+    auth: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    query: str = "",
+) -> Refusal:
+    """The answer to an upgrade that must be refused. Sent as a plain HTTP request with the
+    upgrade headers: ``websocket_connect`` keeps the socket of a refused upgrade open until the
+    garbage collector finds it (a ResourceWarning in a later test)."""
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+    }
+    client = AsyncHTTPClient(force_instance=True)
     try:
-        client = await ws_open(port, **kwargs)
-    except HTTPClientError as exc:
-        return exc
-    client.close()
-    raise AssertionError("the upgrade was accepted")
+        response = await client.fetch(
+            f"http://127.0.0.1:{port}{WS_PATH}{query}",
+            headers={**upgrade, **(headers or {}), **(auth or {})},
+            raise_error=False,
+            request_timeout=10,
+        )
+    finally:
+        client.close()
+    assert response.code != 101, "the upgrade was accepted"
+    return Refusal(response.code, response)
 
 
 def hub_of(server: RunningServer) -> EventHub:
