@@ -40,7 +40,6 @@ from frontend_server.limits import ClientLimits
 from frontend_server.security import XsrfMixin
 from frontend_server.sse import SharedChunks, encode_comment, encode_retry
 from mesh.catalog_client import VideoApiClient
-from mesh.events import channel_of
 from ops.http import ApiError, BaseHandler
 
 log = logging.getLogger(__name__)
@@ -288,12 +287,7 @@ async def video_channels(api: VideoApiClient, videos: Iterable[str]) -> dict[str
         MeshError: the video API cannot be reached.
     """
     ordered = sorted(videos)
-
-    async def channel(video_id: str) -> str | None:
-        found = await api.channel(video_id)
-        return None if found is None else channel_of(found)
-
-    found = await asyncio.gather(*(channel(v) for v in ordered))
+    found = await asyncio.gather(*(api.channel(v) for v in ordered))
     return dict(zip(ordered, found, strict=True))
 
 

@@ -21,8 +21,7 @@ from mesh.catalog_client import VideoApiClient
 from mesh.identity_client import IdentityClient
 from ops.http import ApiError, validation_error
 from schemas.events import PUBLISHABLE_EVENT_ADAPTER
-from schemas.identity import DEFAULT_CHANNEL_ID, PublishCall
-from schemas.videos import VideoDTO
+from schemas.identity import PublishCall
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 PUBLISH_BODY_LIMIT = 512 * 1024
@@ -58,7 +57,7 @@ class PublishHandler(IdentityHandler):
             raise validation_error(exc, "body") from None
         video_id = video_id_or_400(event.video_id)
         try:
-            video = await self._video(video_id)
+            channel_id = await self._channel(video_id)
         except NotFound:
             # Unknown, or in a channel this token does not know: the same answer for both.
             raise InvalidInput(
@@ -66,17 +65,20 @@ class PublishHandler(IdentityHandler):
             ) from None
         call = PublishCall(
             event=event.model_dump(mode="json"),
-            channel_id=video.channel_id or DEFAULT_CHANNEL_ID,
+            channel_id=channel_id,
             idempotency_key=key,
         )
         accepted = await self.identity.publish(call)
         self.write_json(accepted, status=202)
 
-    async def _video(self, video_id: str) -> VideoDTO:
-        video = await self.api.get(video_id)
-        channel = self.authenticator.channel(video.channel_id or DEFAULT_CHANNEL_ID)
+    async def _channel(self, video_id: str) -> str:
+        """The video's channel, if the caller may publish there (the record's channel alone:
+        no need to fetch the whole video from the API service)."""
+        channel_id = await self.api.channel(video_id)
+        channel = self.authenticator.channel(channel_id) if channel_id else None
         require(self.principal, Action.PUBLISH, channel, what=f"video {video_id}")
-        return video
+        assert channel_id is not None  # require() refuses a missing channel
+        return channel_id
 
     def _idempotency_key(self) -> str | None:
         raw = self.request.headers.get(IDEMPOTENCY_HEADER)

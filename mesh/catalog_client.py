@@ -68,7 +68,18 @@ class ServiceClient:
 
 
 class VideoApiClient(ServiceClient):
-    """Calls ``culto.api.videos.*``."""
+    """Calls ``culto.api.videos.*`` (and reads a video's channel from its record).
+
+    Args:
+        mesh: The process's connection.
+        timeout: Seconds to wait for a reply.
+    """
+
+    def __init__(self, mesh: MeshConnection, *, timeout: float = 5.0) -> None:
+        super().__init__(mesh, timeout=timeout)
+        # Kept: each looks its bucket up once, not on every call (one NATS request each).
+        self._records = VideoStore(mesh)
+        self._staging = ArtifactStore(mesh)
 
     async def _call(self, verb: str, body: BaseModel) -> Any:
         return await self._request(
@@ -97,7 +108,7 @@ class VideoApiClient(ServiceClient):
         request: BaseModel = body
         data = body.model_dump_json().encode()
         if len(data) > INLINE_LIMIT:
-            request = StagedRequest(staged=await ArtifactStore(self._mesh).stage(data))
+            request = StagedRequest(staged=await self._staging.stage(data))
         return VideoDTO.model_validate(await self._call("create", request))
 
     async def channel(self, video_id: str) -> str | None:
@@ -107,7 +118,7 @@ class VideoApiClient(ServiceClient):
         after a NATS node failed)."""
         if not self._mesh.is_connected:
             raise MeshUnavailable("reading a video's channel: NATS is unavailable; retry shortly")
-        found = await VideoStore(self._mesh).find(video_token(video_id))
+        found = await self._records.find(video_token(video_id))
         return None if found is None else found.record.channel_id or DEFAULT_CHANNEL_ID
 
     async def delete(self, video_id: str) -> None:

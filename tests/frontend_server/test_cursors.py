@@ -42,7 +42,7 @@ from tests.support import (
 def _close_clients(io_loop: IOLoop) -> Iterator[None]:
     # Needs the loop: a socket still open is closed with a close frame, written on the loop.
     yield
-    close_all()
+    io_loop.run_sync(close_all)
 
 
 async def _status(pub: EventPublisher, video: str, progress: int) -> int:

@@ -63,7 +63,7 @@ async def _stored(mesh: MeshConnection, video: str, after: int, until: int) -> l
 def _close_clients(io_loop: IOLoop) -> Iterator[None]:
     # Needs the loop: a socket still open is closed with a close frame, written on the loop.
     yield
-    close_all()
+    io_loop.run_sync(close_all)
 
 
 # -- the upgrade ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -107,10 +108,18 @@ async def ws_open(
     return client
 
 
-def close_all() -> None:
-    """Close every client of the test."""
+async def close_all() -> None:
+    """Close every client of the test, and wait until each socket is really closed: a close
+    frame alone leaves the socket to the garbage collector if the loop ends before the server
+    answers (a ResourceWarning in some later test)."""
     while OPENED:
-        OPENED.pop().close()
+        client = OPENED.pop()
+        client.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.conn.read_message(), 1)  # None once closed
+        stream = getattr(client.conn.protocol, "stream", None)
+        if stream is not None:
+            stream.close()
 
 
 @dataclass(frozen=True)
