@@ -247,7 +247,7 @@ def make_app(
         "api": api_client,
         "cursors": cursors,
     }
-    transports = TransportCollector(sockets.stats, cursors.stats)
+    transports = TransportCollector(sockets.stats, cursors.stats, lambda: hub.ws_frames_sent)
     registry = make_registry(
         mesh, hub=hub, collectors=[hub.replay_seconds, transports, *collectors]
     )

@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import time
 from collections.abc import Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -380,7 +381,46 @@ class BaseHandler(RequestHandler):
         return request_summary(self)
 
 
-def request_summary(handler: RequestHandler) -> str:
+class RequestRecord:
+    """What the access log and the HTTP metrics read of a request whose connection left
+    Tornado (an event stream handed to its own small object once its head was sent): the
+    handler, its request and headers are freed, and this is logged once when the stream closes
+    (``Application.log_request(record)``), with the stream's whole lifetime as its duration.
+
+    It answers the handler's questions the log function asks (``request``, ``get_status``,
+    ``request.request_time``, ``request.method``/``uri``/``remote_ip``); ``handler_class``
+    names the route for the metrics.
+    """
+
+    __slots__ = ("_start", "handler_class", "method", "remote_ip", "status", "uri")
+
+    def __init__(self, handler: RequestHandler, status: int) -> None:
+        request = handler.request
+        self.handler_class: type[RequestHandler] = type(handler)
+        self.method = request.method
+        self.uri = request.uri
+        self.remote_ip = request.remote_ip
+        self.status = status
+        self._start = request._start_time
+
+    @property
+    def request(self) -> RequestRecord:
+        """Itself: it stands for the handler and its request alike."""
+        return self
+
+    def get_status(self) -> int:
+        """The status the stream was answered with."""
+        return self.status
+
+    def request_time(self) -> float:
+        """Seconds since the request arrived (at close: the stream's lifetime)."""
+        return time.time() - self._start
+
+    def _request_summary(self) -> str:
+        return request_summary(self)
+
+
+def request_summary(handler: RequestHandler | RequestRecord) -> str:
     """``METHOD URI (client ip)`` of a request, safe for a log line (see :func:`printable`)."""
     request = handler.request
     return f"{printable(request.method)} {printable(request.uri)} ({printable(request.remote_ip)})"

@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from tornado.web import RequestHandler
 
 from mesh.connection import MeshConnection
-from ops.http import request_summary
+from ops.http import RequestRecord, request_summary
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tornado.access")
@@ -203,9 +203,11 @@ class HttpMetrics:
             registry=registry,
         )
 
-    def observe(self, handler: RequestHandler) -> None:
-        """Record one finished request, then write the usual access log line."""
-        route = self._routes.get(type(handler), "unmatched")
+    def observe(self, handler: RequestHandler | RequestRecord) -> None:
+        """Record one finished request (or a stream at its close: :class:`RequestRecord`), then
+        write the usual access log line."""
+        kind = handler.handler_class if isinstance(handler, RequestRecord) else type(handler)
+        route = self._routes.get(kind, "unmatched")
         method = method_label(handler.request.method)
         status = int(handler.get_status())
         duration = handler.request.request_time()

@@ -38,6 +38,8 @@ class CloseReason(Enum):
     out, its role removed, its user deleted, or a channel it streams turned private."""
     EXPIRED = "expired"
     """The caller's token or session expired while the stream was open."""
+    FAILED = "failed"
+    """Its history could not be read (JetStream failed): the client resumes."""
 
 
 class Framing(Enum):
@@ -48,9 +50,8 @@ class Framing(Enum):
     """``id:``/``event:``/``data:`` blocks
     (:func:`frontend_server.events.sse.wire.encode_event`)."""
     WS = "ws"
-    """One JSON message per event, each ended by a newline
-    (:func:`frontend_server.events.ws.wire.encode_ws_event`): the WebSocket sink splits a batch on
-    the newlines, which compact JSON never contains, and sends one text frame per event."""
+    """One WebSocket text frame per event, framed whole
+    (:func:`frontend_server.events.ws.wire.encode_ws_event`): a batch of them is written as is."""
 
 
 class Phase(Enum):
@@ -89,6 +90,14 @@ class DirectSink(Sink, Protocol):
             pushed: frames wait in the connection's bounded queue, as they wait behind a
             pending ``send``.
         """
+
+
+class Owner(Protocol):
+    """Who answers for a connection served without a task of its own (``EventHub.attach``):
+    a detached stream, or a WebSocket's session."""
+
+    def ended(self, reason: CloseReason) -> None:
+        """The hub dropped the connection (once, synchronously, from inside the hub)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +150,9 @@ class Placement:
     channels: frozenset[str] = frozenset()
 
 
+_NO_CHANNELS: dict[str, str | None] = {}
+"""The ``video_channels`` of every connection that names no video (never written to)."""
+
 NOWHERE = Placement()
 """The placement of a connection with video filters (indexed by video only)."""
 
@@ -155,8 +167,10 @@ class Connection:
             ``limit`` (past that the client is dropped as slow).
         waiter: The future the writer sleeps on (``EventHub._pump``); resolved on new frames
             (task-driven sinks) and when the connection ends.
-        push: Set while the hub writes this client directly (a :class:`DirectSink` that is
+        direct: Set while the hub writes this client directly (a :class:`DirectSink` that is
             live); ``None`` during history and for task-driven sinks.
+        owner: Told when the hub drops the connection (``EventHub.attach``), else ``None``.
+        beat_slot: Its bucket in the hub's heartbeat wheel (``beats.NOWHERE``: none).
         blocked: A direct write is still pending: nothing more is pushed until it completes.
         principal: Who streams; replaced in place when the directory changes (``refresh``).
         everything: ``principal.reads_everything()``, cached for the hot path.
@@ -169,19 +183,20 @@ class Connection:
 
     __slots__ = (
         "abort",
+        "beat_slot",
         "blocked",
         "close_reason",
+        "direct",
         "everything",
         "framing",
-        "heartbeat_timer",
         "horizon",
         "key",
         "last_sent_seq",
         "limit",
+        "owner",
         "phase",
         "placement",
         "principal",
-        "push",
         "queue",
         "sub",
         "video_channels",
@@ -205,17 +220,19 @@ class Connection:
         self.abort = abort
         self.principal = principal
         self.everything = principal.reads_everything()
-        self.video_channels = dict(video_channels)
+        # Shared when empty (unfiltered or admin streams): thousands of idle connections.
+        self.video_channels = dict(video_channels) if video_channels else _NO_CHANNELS
         self.placement = NOWHERE
         # A list, not a deque: it is only appended to and emptied whole, and an empty list
         # is 56 bytes where an empty deque is over 600 (thousands of idle connections).
         self.queue: list[tuple[int, str, bytes]] = []
         self.waiter: asyncio.Future[None] | None = None
-        self.push: Callable[[bytes], asyncio.Future[None] | None] | None = None
+        self.direct: DirectSink | None = None
+        self.owner: Owner | None = None
         self.blocked = False
         self.last_sent_seq = 0
         self.close_reason: CloseReason | None = None
-        self.heartbeat_timer: asyncio.TimerHandle | None = None
+        self.beat_slot = -1  # beats.NOWHERE
         self.horizon = 0
         # A connection without history is live from the start: nothing may be discarded.
         history = sub.last_event_id is not None or sub.videos is not None

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from frontend_server.events.conn import Framing
 from frontend_server.events.sse.wire import encode_event
-from frontend_server.events.ws.wire import WS_SEPARATOR, encode_message, encode_ws_event
+from frontend_server.events.ws.wire import encode_message, encode_ws_event
 from mesh.events import StoredEvent
 from schemas.cursors import WsReset
 from schemas.events import StreamResetEventDTO
@@ -44,4 +44,4 @@ def frame_reset(framing: Framing, dto: StreamResetEventDTO) -> bytes:
         last=dto.last,
         reason=dto.reason,
     )
-    return encode_message(reset).encode() + WS_SEPARATOR
+    return encode_message(reset)

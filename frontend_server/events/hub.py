@@ -48,18 +48,21 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import cast
 
 from access.policy import ANONYMOUS, Principal
-from culto.errors import MeshUnavailable, Unauthenticated
+from culto.errors import CultoError, MeshUnavailable, Unauthenticated
 from culto.resources import AsyncResource
 from frontend_server.config import HubConfig
 from frontend_server.events.access import AccessGuard, HubAccess
+from frontend_server.events.beats import NOWHERE, HeartbeatWheel
 from frontend_server.events.conn import (
     MAX_VIDEOS_PER_CLIENT,
     CloseReason,
     Connection,
     DirectSink,
     Framing,
+    Owner,
     Phase,
     Sink,
     Subscription,
@@ -84,6 +87,7 @@ __all__ = [
     "EventHub",
     "Framing",
     "HubStats",
+    "Owner",
     "Sink",
     "Subscription",
 ]
@@ -145,6 +149,8 @@ class EventHub(AsyncResource):
         self._dispatched = 0
         self._slow_drops = 0
         self._sent_by_type: Counter[str] = Counter()
+        self.ws_frames_sent = 0
+        """Live frames written to WebSocket connections (their ``messages_sent`` figure)."""
         self._history = History(
             self._reader,
             self._access,
@@ -155,6 +161,8 @@ class EventHub(AsyncResource):
         )
         self._dirty: list[Connection] = []  # live direct clients with frames to write
         self._flush_handle: asyncio.Handle | None = None
+        self._wheels: dict[float, HeartbeatWheel[Connection]] = {}  # by heartbeat interval
+        self._catching_up: set[asyncio.Task[None]] = set()  # history of attached connections
         self.replay_seconds = self._history.replay_seconds
         mesh.on_disconnect(self._on_disconnect)
 
@@ -173,6 +181,10 @@ class EventHub(AsyncResource):
         self._guard.stop()
         for client in list(self._clients):
             self._drop(client, CloseReason.SHUTDOWN)
+        for wheel in self._wheels.values():
+            wheel.close()
+        for task in list(self._catching_up):
+            task.cancel()
         await self._feed.stop()
 
     @property
@@ -184,6 +196,11 @@ class EventHub(AsyncResource):
             and self._mesh.is_connected
             and self._feed.is_subscribed
         )
+
+    @property
+    def access(self) -> HubAccess:
+        """The hub's policy questions (shared with its WebSocket sessions)."""
+        return self._access
 
     @property
     def head(self) -> int:
@@ -256,7 +273,7 @@ class EventHub(AsyncResource):
         placement = self._access.placement(fresh) if sub.videos is None else conn.placement
         self._index.add(conn, placement)
         if heartbeat_interval:
-            self._schedule_heartbeat(conn, heartbeat_interval)
+            self._wheel(heartbeat_interval).add(conn)
         return conn
 
     async def stream(self, conn: Connection, sink: Sink) -> CloseReason:
@@ -296,6 +313,45 @@ class EventHub(AsyncResource):
         )
         return await self.stream(conn, sink)
 
+    def attach(self, conn: Connection, sink: DirectSink, owner: Owner) -> None:
+        """Serve ``conn`` into ``sink`` with no task of its own once it is live.
+
+        History (if any) is sent by a short-lived task; then the hub writes ``sink`` straight
+        from its dispatch (:meth:`_flush`) and no coroutine, future or timer of this connection
+        is left: an idle stream costs the objects it is made of. ``owner.ended`` is called
+        once, when the hub drops the connection for any reason (``CLIENT_GONE`` after
+        :meth:`disconnect` or a failed write; ``FAILED`` when its history cannot be read).
+        """
+        conn.owner = owner
+        if conn.close_reason is not None:
+            conn.owner = None
+            owner.ended(conn.close_reason)
+            return
+        if conn.phase is Phase.LIVE:  # nothing to replay: live at once, synchronously
+            conn.direct = sink
+            self._write(conn)
+            return
+        task = asyncio.get_running_loop().create_task(self._catch_up(conn, sink))
+        self._catching_up.add(task)
+        task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up(self, conn: Connection, sink: DirectSink) -> None:
+        try:
+            await self._history.send(conn, sink)
+        except CultoError as exc:
+            log.warning("event stream history failed: %s", exc.message)
+            self._drop(conn, CloseReason.FAILED)
+            return
+        except OSError:
+            self._drop(conn, CloseReason.CLIENT_GONE)  # the socket failed mid-write
+            return
+        except asyncio.CancelledError:
+            self._drop(conn, CloseReason.CLIENT_GONE)
+            raise
+        if conn.close_reason is None:
+            conn.direct = sink  # LIVE (synchronous with the last check of its history)
+            self._write(conn)
+
     def disconnect(self, conn: Connection) -> None:
         """The client went away: unregister it and let its :meth:`stream` return."""
         self._drop(conn, CloseReason.CLIENT_GONE)
@@ -307,23 +363,25 @@ class EventHub(AsyncResource):
         self._index.remove(client)
         client.close_reason = reason
         client.queue.clear()
-        client.push = None
+        client.direct = None
         _resolve(client.waiter)
-        if client.heartbeat_timer is not None:
-            client.heartbeat_timer.cancel()
-            client.heartbeat_timer = None
+        if client.beat_slot != NOWHERE:
+            for wheel in self._wheels.values():
+                wheel.remove(client)
         if reason is CloseReason.SLOW:
             self._slow_drops += 1
             if client.abort is not None:
                 client.abort()
+        owner, client.owner = client.owner, None
+        if owner is not None:
+            owner.ended(reason)
 
     async def _pump(self, client: Connection, sink: Sink) -> None:
         """Write live frames until the connection ends (history is out: anything queued
         meanwhile goes first)."""
-        push = getattr(sink, "push", None)
-        if push is not None:
+        if getattr(sink, "push", None) is not None:
             # From here on the hub writes this client from its dispatch (see _flush).
-            client.push = push
+            client.direct = cast(DirectSink, sink)
             self._write(client)
             while client.close_reason is None:
                 await self._sleep(client)
@@ -373,7 +431,7 @@ class EventHub(AsyncResource):
 
     def _wake(self, client: Connection) -> None:
         """``client``'s queue just became non-empty: have it written."""
-        if client.push is None:
+        if client.direct is None:
             _resolve(client.waiter)  # its task writes (or history is still going on)
         elif not client.blocked:
             self._dirty.append(client)
@@ -388,13 +446,15 @@ class EventHub(AsyncResource):
             self._write(client)
 
     def _write(self, client: Connection) -> None:
-        push = client.push
-        if push is None or client.blocked or not client.queue:
+        direct = client.direct
+        if direct is None or client.blocked or not client.queue:
             return  # gone, or a write is pending (its completion writes the rest)
+        if client.framing is not _SSE:
+            self.ws_frames_sent += len(client.queue)
         data = self._take(client)
         if not data:
             return
-        pending = push(data)
+        pending = direct.push(data)
         if pending is not None:
             client.blocked = True
             pending.add_done_callback(partial(self._unblocked, client))
@@ -456,29 +516,31 @@ class EventHub(AsyncResource):
         client.queue.clear()
         client.phase = Phase.OVERFLOWED
 
-    def _schedule_heartbeat(self, client: Connection, interval: float) -> None:
-        loop = asyncio.get_running_loop()
+    def _wheel(self, interval: float) -> HeartbeatWheel[Connection]:
+        wheel = self._wheels.get(interval)
+        if wheel is None:
+            wheel = self._wheels[interval] = HeartbeatWheel(interval, self._beat)
+        return wheel
 
-        def beat() -> None:
-            if client.close_reason is not None:
-                return
+    def _beat(self, due: list[Connection]) -> None:
+        """One bucket's heartbeats: one frame (one timestamp) for all of them."""
+        entry = (_HEARTBEAT, "heartbeat", _heartbeat_frame())
+        for client in due:
             # A client with frames pending is getting data anyway; a heartbeat would only
             # lengthen the backlog of one that is stuck.
-            if not client.queue:
-                data = HeartbeatEventDTO().model_dump_json()
-                client.queue.append(
-                    (_HEARTBEAT, "heartbeat", encode_event(data, event="heartbeat"))
-                )
+            if client.close_reason is None and not client.queue:
+                client.queue.append(entry)
                 self._wake(client)
-            client.heartbeat_timer = loop.call_later(interval, beat)
-
-        client.heartbeat_timer = loop.call_later(interval, beat)
 
     def _on_disconnect(self) -> None:
         # Clients reconnect (to any replica) with Last-Event-ID and lose nothing; holding
         # streams open would only make them wait on a feed that is not moving.
         for client in list(self._clients):
             self._drop(client, CloseReason.NATS_DISCONNECTED)
+
+
+def _heartbeat_frame() -> bytes:
+    return encode_event(HeartbeatEventDTO().model_dump_json(), event="heartbeat")
 
 
 def _resolve(waiter: asyncio.Future[None] | None) -> None:

@@ -24,31 +24,28 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from asyncio import Future
 from collections.abc import Iterable
 
-from tornado.http1connection import HTTP1Connection
-from tornado.iostream import IOStream, StreamClosedError
+from tornado.iostream import StreamClosedError
 from tornado.web import GZipContentEncoding
 
 from access.policy import Principal
-from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
+from culto.errors import InvalidInput, MeshError, Unauthenticated
 from frontend_server.config import HubConfig
 from frontend_server.events.cursors import CursorAcks, cursor_name
-from frontend_server.events.hub import CloseReason, Connection, EventHub, Subscription
-from frontend_server.events.sse.wire import SharedChunks, encode_comment, encode_retry
+from frontend_server.events.hub import Connection, EventHub, Subscription
+from frontend_server.events.live import take_socket
+from frontend_server.events.sse.stream import SseStream
+from frontend_server.events.sse.wire import encode_comment, encode_retry
 from frontend_server.security.browser import XsrfMixin
 from frontend_server.security.limits import ClientLimits
 from mesh.catalog_client import VideoApiClient
-from ops.http import ApiError, BaseHandler
+from ops.http import ApiError, BaseHandler, RequestRecord
 
 log = logging.getLogger(__name__)
 
 RETRY_MS = 3000
 """Browser reconnection delay sent first on every stream."""
-
-_CHUNKS = SharedChunks()
-"""The process's chunk framer: an event written to many clients is framed once (one loop)."""
 
 _MAX_ID_DIGITS = 19  # fits a uint64 stream sequence; longer is certainly not one of ours
 
@@ -70,10 +67,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         self.limits = limits
         self.api = api
         self.cursors = cursors
-        self._conn: Connection | None = None
-        self._out: IOStream | None = None  # the connection's stream, once headers are out
-        self._raw: socket.socket | None = None  # its socket, when writable directly
-        self._chunked = False
+        self._conn: Connection | None = None  # until the stream is handed off
 
     def prepare(self) -> None:
         """No gzip: compressors buffer, and a stream must reach the browser frame by frame."""
@@ -84,7 +78,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         return None
 
     async def get(self) -> None:
-        """Validate and authorise, then stream until the client leaves or the hub ends it."""
+        """Validate and authorise, then hand the stream to the hub until it ends."""
         try:
             sub = self._subscription()
             principal = self.principal
@@ -103,12 +97,15 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
                 " filtered by video, is enough",
                 headers={"Retry-After": "5"},
             )
+        handed_off = False
         try:
-            await self._stream(sub, principal, client)
+            handed_off = await self._stream(sub, principal, client)
         finally:
-            self.limits.close_stream(client)
+            if not handed_off:  # else the stream releases its slot when it closes
+                self.limits.close_stream(client)
 
-    async def _stream(self, sub: Subscription, principal: Principal, client: str) -> None:
+    async def _stream(self, sub: Subscription, principal: Principal, client: str) -> bool:
+        """True once the stream is handed to its :class:`SseStream` (this handler is done)."""
         channels: dict[str, str | None] | None = None
         if self.hub.healthy:
             try:
@@ -117,33 +114,46 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
                 log.warning("cannot look up the videos of an event stream: %s", exc.message)
         if channels is None or not self.hub.healthy:
             await self._unavailable()
-            return
+            return False
         # Refuses (401/404 JSON) before any byte of the stream is written.
-        self._conn = self.hub.connect(
+        self._conn = conn = self.hub.connect(
             sub,
             principal=principal,
             video_channels=channels,
             heartbeat_interval=self.config.heartbeat_interval,
-            abort=self._abort,
             client_key=client,
         )
-        self._stream_headers()
         try:
-            await self.send(encode_retry(RETRY_MS))
-            reason = await self.hub.stream(self._conn, self)
-        except StreamClosedError:
-            return
-        except CultoError as exc:
-            # Headers are gone already; ending the stream makes the browser resume.
-            log.warning("event stream ended by error: %s", exc.message)
-            reason = None
-        finally:
-            self.hub.disconnect(self._conn)
-        log.debug("event stream ended: %s", reason)
-        if reason is CloseReason.SLOW or self.request.connection is None:
-            return
-        # Any other end is clean: finish the chunked response so the client sees EOF.
-        self.finish()
+            sock = await self._send_head()
+        except (StreamClosedError, ConnectionError):
+            self.hub.disconnect(conn)
+            return False
+        chunked = self._headers.get("Transfer-Encoding") == "chunked"
+        record = RequestRecord(self, 200)
+        stream = SseStream(
+            sock, record, self, self.limits, client, hub=self.hub, conn=conn, chunked=chunked
+        )
+        self._conn = None  # the stream owns it now; nothing of this handler is kept
+        self.hub.attach(conn, stream, stream)
+        return True
+
+    async def _send_head(self) -> socket.socket:
+        """The response head and the retry frame, through Tornado (status, CORS and security
+        headers, chunking), then the socket, detached from Tornado.
+
+        Raises:
+            StreamClosedError: the client left meanwhile.
+            ConnectionError: likewise, noticed when detaching.
+        """
+        self._stream_headers()
+        self.write(encode_retry(RETRY_MS))
+        await self.flush()
+        sock, _ = take_socket(self)
+        # Every write is a batch of whole frames meant to reach the browser now: Nagle's
+        # algorithm would hold it behind the previous write's ACK (tens of ms with delayed
+        # ACKs), which is latency and no saving.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     def _stream_headers(self) -> None:
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -171,77 +181,10 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
             return {}  # nothing to look up: every id is readable to this caller
         return await video_channels(self.api, sub.videos)
 
-    async def send(self, data: bytes) -> None:
-        """The hub's sink: write and wait until the socket took it (paces replay)."""
-        pending = self.push(data)
-        if pending is not None:
-            await pending
-
-    def push(self, data: bytes) -> Future[None] | None:
-        """The hub's direct sink (:class:`~frontend_server.events.hub.DirectSink`): start writing
-        ``data`` now; ``None`` when the socket took all of it, else the pending write.
-
-        Once the headers are out, frames bypass ``RequestHandler.write``/``flush`` (a future,
-        a coroutine and a copy per write): the HTTP chunk is framed here, once per write of
-        coalesced frames (a single event's frame once for all its clients), and sent straight
-        to the socket when Tornado has nothing buffered (so bytes never overtake each other);
-        what the socket does not take goes through the stream, whose future paces the hub.
-        Any failure surfaces as a failed future.
-        """
-        stream = self._out
-        if not data:
-            return None  # an empty chunk would end the response
-        if stream is None:
-            return self._first_write(data)
-        if self._chunked:
-            data = _CHUNKS(data)
-        if stream.closed():
-            return _failed()
-        if not stream.writing() and self._raw is not None:
-            try:
-                sent = self._raw.send(data)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                sent = 0  # the stream's own write reports it (and closes the stream)
-            if sent == len(data):
-                return None
-            data = data[sent:]
-        try:
-            return stream.write(data)
-        except StreamClosedError:
-            return _failed()
-
-    def _first_write(self, data: bytes) -> Future[None]:
-        """Headers and the first bytes through Tornado, then find the connection's stream."""
-        self.write(data)
-        done = self.flush()
-        connection = self.request.connection
-        if isinstance(connection, HTTP1Connection) and connection.stream is not None:
-            self._out = connection.stream
-            # Chunked iff Tornado chose to (an HTTP/1.1 request without Content-Length).
-            self._chunked = self._headers.get("Transfer-Encoding") == "chunked"
-            # Every write is a batch of whole frames meant to reach the browser now: Nagle's
-            # algorithm would hold it behind the previous write's ACK (tens of ms with delayed
-            # ACKs), which is latency and no saving.
-            self._out.set_nodelay(True)
-            # A plain TCP stream can be written directly; TLS goes through the stream.
-            if type(self._out) is IOStream:
-                self._raw = self._out.socket
-        return done
-
     def on_connection_close(self) -> None:
-        """The browser left: stop queueing for it."""
+        """The browser left before the stream was handed off: stop queueing for it."""
         if self._conn is not None:
             self.hub.disconnect(self._conn)
-
-    def _abort(self) -> None:
-        # A slow client's write may be stuck on a full socket. Close the *stream*: that fails
-        # the pending write, which releases flush(); HTTP1Connection.close() would instead
-        # forget the write future and leave the writer waiting forever.
-        connection = self.request.connection
-        if isinstance(connection, HTTP1Connection) and connection.stream is not None:
-            connection.stream.close()
 
     def _subscription(self) -> Subscription:
         videos: list[str] = []
@@ -289,12 +232,6 @@ async def video_channels(api: VideoApiClient, videos: Iterable[str]) -> dict[str
     ordered = sorted(videos)
     found = await asyncio.gather(*(api.channel(v) for v in ordered))
     return dict(zip(ordered, found, strict=True))
-
-
-def _failed() -> Future[None]:
-    failed: Future[None] = asyncio.get_running_loop().create_future()
-    failed.set_exception(StreamClosedError())
-    return failed
 
 
 def _sequence(raw: str | None) -> int | None:

@@ -8,43 +8,53 @@ Before the upgrade, in this order (each refusal is a JSON error and no upgrade):
 2. The caller: a bearer token or the session cookie, as on every route (a token in the query
    string: 400). An anonymous caller gets 401: a socket is a signed-in client's (it may
    acknowledge cursors); anonymous readers of public channels use SSE.
-3. The per-client cap on open event streams (SSE and WebSocket together): 429.
+3. The handshake (RFC 6455 §4.2.1): a plain GET gets 400 ``websocket_upgrade_required``, a
+   malformed one 400 ``invalid_websocket_handshake``, another version 426.
+4. The per-client cap on open event streams (SSE and WebSocket together): 429.
 
-After it, :class:`~frontend_server.events.ws.session.EventSocket` serves the messages of
-docs/contracts.md §10.
-Keep-alive is WebSocket ping frames every ``SSE_HEARTBEAT_INTERVAL`` seconds; a message over
-:data:`MAX_MESSAGE_BYTES` closes the socket (1009). On
-shutdown every socket is closed with 1001 "going away" (:class:`SocketRegistry`).
+The 101 answer goes out through Tornado (its headers), then the connection is detached from
+Tornado and served by a :class:`~frontend_server.events.ws.socket.WsStream` (RFC 6455 framing of
+its own, :mod:`frontend_server.events.ws.frames`) and its
+:class:`~frontend_server.events.ws.session.EventSocket`, which serves the messages of
+docs/contracts.md §10. No extension (compression) or subprotocol is negotiated.
+Keep-alive is WebSocket ping frames every ``SSE_HEARTBEAT_INTERVAL`` seconds from one timer; a
+socket that answers nothing between two pings is closed. A message over
+:data:`MAX_MESSAGE_BYTES` closes the socket (1009). On shutdown every socket is closed with 1001
+"going away" (:class:`SocketRegistry`). The access log line (status 101) is written when the
+socket closes, with its lifetime as duration.
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import binascii
+import hashlib
 import logging
-from collections.abc import Awaitable
+import socket
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
-from pydantic import BaseModel
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.iostream import StreamClosedError
 
+from access.policy import Principal
 from culto.errors import Unauthenticated
 from culto.origins import normalize_origin
 from frontend_server.api.identity import IdentityHandler
 from frontend_server.config import HubConfig
-from frontend_server.events.access import HubAccess
+from frontend_server.events.beats import HeartbeatWheel
 from frontend_server.events.cursors import CursorAcks
 from frontend_server.events.hub import EventHub
+from frontend_server.events.live import take_socket
 from frontend_server.events.sse.handler import video_channels
 from frontend_server.events.ws.history import SocketHistory
 from frontend_server.events.ws.session import CloseCode, EventSocket
-from frontend_server.events.ws.wire import WS_SEPARATOR, encode_message
+from frontend_server.events.ws.socket import WsStream
 from frontend_server.security.browser import XsrfMixin
 from frontend_server.security.limits import ClientLimits
 from mesh.catalog_client import VideoApiClient
 from mesh.identity_client import IdentityClient
-from ops.http import ApiError, BaseHandler
-from schemas.cursors import CursorAck, WsError
+from ops.http import ApiError, BaseHandler, RequestRecord
+from schemas.cursors import CursorAck
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +74,49 @@ class WsStats:
 
 
 class SocketRegistry:
-    """The application's open sockets, to close them all on shutdown (an upgraded connection
-    is no longer the HTTP server's to close)."""
+    """The application's open sockets: closed all at once on shutdown (an upgraded connection
+    is no longer the HTTP server's to close), pinged from one timer per interval."""
 
     def __init__(self) -> None:
-        self.sockets: set[EventSocketHandler] = set()
+        self.sockets: set[WsStream] = set()
         self.stats = WsStats()
-        self._ending: set[asyncio.Task[None]] = set()
+        self._wheels: dict[float, HeartbeatWheel[WsStream]] = {}
 
-    def end(self, session: EventSocket) -> None:
-        """Stop a closed socket's session in the background (kept referenced until done)."""
-        task = asyncio.ensure_future(session.close())
-        self._ending.add(task)
-        task.add_done_callback(self._ended)
+    def wheel(self, interval: float) -> HeartbeatWheel[WsStream]:
+        """The ping wheel of ``interval`` seconds."""
+        wheel = self._wheels.get(interval)
+        if wheel is None:
+            wheel = self._wheels[interval] = HeartbeatWheel(interval, _ping)
+        return wheel
 
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        self._ending.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.warning("stopping a closed WebSocket's stream failed: %r", exc)
+    def opened(self, stream: WsStream) -> None:
+        """An upgrade succeeded."""
+        self.sockets.add(stream)
+        self.stats.open += 1
+        self.stats.opened += 1
+
+    def closed(self, stream: WsStream) -> None:
+        """A socket closed (either side)."""
+        if stream in self.sockets:
+            self.sockets.discard(stream)
+            self.stats.open -= 1
+        for wheel in self._wheels.values():
+            wheel.remove(stream)
 
     def close_all(self) -> None:
         """Close every socket with 1001 "going away" (clients resume on another replica)."""
-        for handler in list(self.sockets):
-            handler.close(CloseCode.GOING_AWAY, "going away")
+        for stream in list(self.sockets):
+            stream.close(CloseCode.GOING_AWAY, "going away")
 
 
-class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
-    """``GET /api/v2/events/ws``."""
+def _ping(due: list[WsStream]) -> None:
+    for stream in due:
+        stream.ping()
+
+
+class EventSocketHandler(XsrfMixin, BaseHandler):
+    """``GET /api/v2/events/ws``: checks, then the upgrade; the socket is then a
+    :class:`~frontend_server.events.ws.socket.WsStream` detached from Tornado."""
 
     def initialize(
         self,
@@ -112,18 +138,6 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         self.sockets = sockets
         self.allowed_origins = allowed_origins
         self.history = history
-        self.session: EventSocket | None = None
-        self._client = ""
-
-    @property
-    def ping_interval(self) -> float | None:
-        """Seconds between WebSocket pings (keep-alive through proxies, dead peers found)."""
-        return self.hub_config.heartbeat_interval
-
-    @property
-    def max_message_size(self) -> int:
-        """Largest client message; a larger one closes the socket (1009)."""
-        return MAX_MESSAGE_BYTES
 
     def check_origin(self, origin: str) -> bool:
         """An allowed origin, or this site itself (the page served by this edge)."""
@@ -133,8 +147,8 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         _, _, rest = origin.partition("://")
         return bool(rest) and rest.lower() == self.request.host.lower()
 
-    async def get(self, *args: Any, **kwargs: Any) -> None:
-        """Check origin, caller and stream cap, then upgrade."""
+    async def get(self) -> None:
+        """Check origin, caller, handshake and stream cap, then upgrade."""
         origin = self.request.headers.get("Origin")
         if origin is not None and not self.check_origin(origin):
             raise ApiError(
@@ -146,17 +160,9 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
                 "the WebSocket needs a signed-in caller: the session cookie or"
                 " 'Authorization: Bearer culto_…'"
             )
-        if self.request.headers.get("Upgrade", "").lower() != "websocket":
-            # Tornado's own answer would be a text/html 400; ours is the JSON error shape.
-            raise ApiError(
-                400,
-                "websocket_upgrade_required",
-                "this endpoint speaks WebSocket only: open it with new WebSocket(url)"
-                " (or use GET /api/v2/events/stream for Server-Sent Events)",
-                headers={"Upgrade": "websocket"},
-            )
-        self._client = principal.user_id
-        if not self.limits.open_stream(self._client):
+        key = self._handshake_key()
+        client = principal.user_id
+        if not self.limits.open_stream(client):
             cap = self.limits.config.streams_per_client
             raise ApiError(
                 429,
@@ -164,75 +170,102 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
                 f"this client already holds {cap} open event streams",
                 headers={"Retry-After": "5"},
             )
-        self.session = EventSocket(
-            self.hub,
-            HubAccess(self.authenticator),
-            principal,
-            self._client,
+        try:
+            sock, pending = await self._upgrade(key)
+        except (StreamClosedError, ConnectionError):
+            self.limits.close_stream(client)  # the client left during the upgrade
+            return
+        self._serve(sock, pending, principal, client)
+
+    def _handshake_key(self) -> str:
+        """``Sec-WebSocket-Key`` of a valid upgrade request (RFC 6455 §4.2.1).
+
+        Raises:
+            ApiError: 400 for a plain GET or a malformed handshake, 426 for another version.
+        """
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            # The JSON error shape, where Tornado's own answer was a text/html 400.
+            raise ApiError(
+                400,
+                "websocket_upgrade_required",
+                "this endpoint speaks WebSocket only: open it with new WebSocket(url)"
+                " (or use GET /api/v2/events/stream for Server-Sent Events)",
+                headers={"Upgrade": "websocket"},
+            )
+        tokens = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
+        key = headers.get("Sec-WebSocket-Key", "").strip()
+        if "upgrade" not in tokens or not _valid_key(key):
+            raise ApiError(
+                400,
+                "invalid_websocket_handshake",
+                "a WebSocket upgrade needs 'Connection: Upgrade' and a Sec-WebSocket-Key",
+            )
+        if headers.get("Sec-WebSocket-Version", "").strip() != "13":
+            raise ApiError(
+                426,
+                "unsupported_websocket_version",
+                "this server speaks WebSocket version 13 (RFC 6455)",
+                headers={"Sec-WebSocket-Version": "13"},
+            )
+        return key
+
+    async def _upgrade(self, key: str) -> tuple[socket.socket, bytes]:
+        """The 101 answer through Tornado (security headers, no body), then the socket.
+
+        No extension or subprotocol is accepted: frames are plain (no compression), which is
+        what lets one event's frame be shared by every socket."""
+        self.set_status(101)
+        self.clear_header("Content-Type")
+        self.set_header("Upgrade", "websocket")
+        self.set_header("Connection", "Upgrade")
+        self.set_header("Sec-WebSocket-Accept", accept_key(key))
+        await self.flush()
+        sock, pending = take_socket(self)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, pending
+
+    def _serve(
+        self, sock: socket.socket, pending: bytes, principal: Principal, client: str
+    ) -> None:
+        stream = WsStream(
+            sock,
+            RequestRecord(self, 101),
             self,
-            lambda videos: video_channels(self.api, videos),
+            self.limits,
+            client,
+            registry=self.sockets,
+            max_message=MAX_MESSAGE_BYTES,
+        )
+        self.sockets.opened(stream)
+        session = EventSocket(
+            self.hub,
+            self.hub.access,
+            principal,
+            client,
+            stream,
+            partial(video_channels, self.api),  # not a closure over this handler: it is freed
             self.cursors,
             self.history,
             self.hub_config.replay_batch_timeout,
         )
-        try:
-            await super().get(*args, **kwargs)
-        finally:
-            if self.ws_connection is None and self.session is not None:
-                self._release()  # no upgrade happened (400/426): the stream never opened
+        stream.start(session, pending, self.sockets.wheel(self.hub_config.heartbeat_interval))
 
-    def open(self, *args: str, **kwargs: str) -> None:
-        """The upgrade succeeded."""
-        self.sockets.sockets.add(self)
-        self.sockets.stats.open += 1
-        self.sockets.stats.opened += 1
 
-    async def on_message(self, message: str | bytes) -> None:
-        """One client message (Tornado reads the next only once this returns)."""
-        self.sockets.stats.messages_in += 1
-        if self.session is not None:
-            try:
-                await self.session.handle(message)
-            except WebSocketClosedError:
-                return  # the client left mid-answer: on_close cleans up
+def accept_key(key: str) -> str:
+    """``Sec-WebSocket-Accept`` for ``key`` (RFC 6455 §4.2.2)."""
+    digest = hashlib.sha1((key + _WS_GUID).encode(), usedforsecurity=False).digest()
+    return base64.b64encode(digest).decode()
 
-    def on_close(self) -> None:
-        """The socket closed (either side): stop following and release the stream slot."""
-        if self in self.sockets.sockets:
-            self.sockets.sockets.discard(self)
-            self.sockets.stats.open -= 1
-        session, self.session = self.session, None
-        if session is not None:
-            self._release()
-            self.sockets.end(session)
 
-    def _release(self) -> None:
-        if self._client:
-            self.limits.close_stream(self._client)
-            self._client = ""
+def _valid_key(key: str) -> bool:
+    try:
+        return len(base64.b64decode(key, validate=True)) == 16
+    except (ValueError, binascii.Error):
+        return False
 
-    # -- the session's outbox ------------------------------------------------------------
 
-    async def send(self, data: bytes) -> None:
-        """Events (newline-ended, see ``ws_wire``): one text message each, then wait until
-        the socket took them (this paces the hub's writer)."""
-        pending: Awaitable[None] | None = None
-        for part in data.split(WS_SEPARATOR):
-            if part:
-                pending = self.write_message(part)
-                self.sockets.stats.messages_out += 1
-        if pending is not None:
-            await pending
-
-    async def send_message(self, message: BaseModel) -> None:
-        """A control message; a socket that closed meanwhile is not an error."""
-        try:
-            await self.write_message(encode_message(message))
-        except WebSocketClosedError:
-            return
-        self.sockets.stats.messages_out += 1
-        if isinstance(message, WsError):
-            self.sockets.stats.errors_out += 1
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 class AckHandler(IdentityHandler):

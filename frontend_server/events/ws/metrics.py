@@ -6,7 +6,7 @@ WebSockets); these add what only the WebSocket and the cursors know.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -21,9 +21,12 @@ if TYPE_CHECKING:
 class TransportCollector(Collector):
     """Exports :class:`WsStats` and :class:`CursorStats` at scrape time."""
 
-    def __init__(self, ws: WsStats, cursors: CursorStats) -> None:
+    def __init__(
+        self, ws: WsStats, cursors: CursorStats, live_sent: Callable[[], int] = lambda: 0
+    ) -> None:
         self._ws = ws
         self._cursors = cursors
+        self._live_sent = live_sent  # live events the hub wrote to sockets directly
 
     def collect(self) -> Iterator[Metric]:
         """One family per figure."""
@@ -38,7 +41,7 @@ class TransportCollector(Collector):
         yield CounterMetricFamily(
             "culto_ws_messages_sent",
             "Messages to WebSocket clients (events included)",
-            value=ws.messages_out,
+            value=ws.messages_out + self._live_sent(),
         )
         yield CounterMetricFamily(
             "culto_ws_errors_sent", "Error messages answered to bad requests", value=ws.errors_out

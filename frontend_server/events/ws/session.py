@@ -38,7 +38,14 @@ from access.policy import Principal
 from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
 from frontend_server.events.access import HubAccess
 from frontend_server.events.cursors import CursorAcks
-from frontend_server.events.hub import CloseReason, Connection, EventHub, Framing, Subscription
+from frontend_server.events.hub import (
+    CloseReason,
+    Connection,
+    DirectSink,
+    EventHub,
+    Framing,
+    Subscription,
+)
 from frontend_server.events.ws.history import SocketHistory
 from frontend_server.events.ws.wire import encode_ws_event
 from schemas.cursors import (
@@ -96,11 +103,12 @@ class SocketState(Enum):
     """Closed or closing: messages are ignored."""
 
 
-class Outbox(Protocol):
-    """The transport of one socket (the Tornado handler)."""
+class Outbox(DirectSink, Protocol):
+    """The transport of one socket (:class:`~frontend_server.events.ws.socket.WsStream`): also
+    the hub's direct sink of the socket's connection."""
 
     async def send(self, data: bytes) -> None:
-        """Events encoded by :func:`encode_ws_event`, one message each, awaiting the socket."""
+        """Frames (:func:`encode_ws_event`), awaiting the socket."""
 
     async def send_message(self, message: BaseModel) -> None:
         """One control message."""
@@ -151,7 +159,6 @@ class EventSocket:
         self._batch_timeout = batch_timeout
         self.state = SocketState.IDLE
         self._conn: Connection | None = None
-        self._pump: asyncio.Task[None] | None = None
         self._channels: dict[str, str | None] = {}
         self._opened_at = 0
         self.errors = 0
@@ -179,10 +186,20 @@ class EventSocket:
         except CultoError as exc:
             await self._refuse(exc.code, exc.message)
 
-    async def close(self) -> None:
+    def close(self) -> None:
         """The socket closed: stop following."""
         self.state = SocketState.CLOSED
-        await self._stop()
+        self._stop()
+
+    def ended(self, reason: CloseReason) -> None:
+        """The hub dropped the socket's connection (its owner is this session): close the
+        socket with the reason's code, unless the session let it go itself (a hand-off) or the
+        socket is gone (``CLIENT_GONE``)."""
+        if reason is CloseReason.CLIENT_GONE or self._conn is None:
+            return
+        self._conn = None
+        failed = (CloseCode.INTERNAL, "stream failed: reconnect and resume with since")
+        self._end(*CLOSE_FOR.get(reason, failed))
 
     def _refresh(self) -> None:
         fresh = self._access.refresh(self.principal)
@@ -272,7 +289,7 @@ class EventSocket:
         channels = {**self._channels, **await self._authorize(added)}
         previous = self._current()
         kept = previous if target is None else target & (previous or frozenset())
-        last = await self._stop()
+        last = self._stop()
         self.state = SocketState.IDLE
         if target is not None and not target:
             await self._outbox.send_message(WsSubscribed(videos=[], head=self._hub.head))
@@ -283,7 +300,6 @@ class EventSocket:
             sub,
             principal=self.principal,
             video_channels={v: channels.get(v) for v in target or ()},
-            abort=self._abort,
             client_key=self._key,
             framing=Framing.WS,
         )
@@ -294,8 +310,10 @@ class EventSocket:
             WsSubscribed(videos=sorted(target or ()), all=target is None, head=head)
         )
         await self._history(conn, types, kept, last, added, since)
-        if self._conn is conn and conn.close_reason is None:
-            self._pump = asyncio.get_running_loop().create_task(self._run(conn))
+        if self._conn is conn:
+            # Live (no task of its own): the hub writes the socket from its dispatch, and
+            # tells this session (``ended``) if it drops the connection.
+            self._hub.attach(conn, self._outbox, self)
 
     async def _authorize(self, added: frozenset[str] | None) -> dict[str, str | None]:
         """The channels of the added videos, once the caller may read each of them.
@@ -362,43 +380,21 @@ class EventSocket:
                     self._end(*CLOSE_FOR[CloseReason.SLOW])
                     return
 
-    async def _stop(self) -> int | None:
-        """Stop the current pump; how far the client got (``None``: nothing was followed).
+    def _stop(self) -> int | None:
+        """Stop following; how far the client got (``None``: nothing was followed).
 
         The connection was opened at the head ``H`` (:attr:`_opened_at`): the hub sends it
         only events above ``H`` — live, or in catch-up rounds after its queue overflowed while
-        this socket sent history — and ``last_sent_seq`` is exactly the last one it sent. It is
-        below ``H`` only if the pump never ran; then the client stands at ``H``. (The hub's
+        this socket sent history — and ``last_sent_seq`` is exactly the last one it wrote to
+        the socket (frames are in the socket's output, in order, once counted). It is below
+        ``H`` only if nothing was sent; then the client stands at ``H``. (The hub's
         ``horizon`` is no measure: a catch-up round moves it before sending up to it.)
         """
-        conn, pump = self._conn, self._pump
-        self._conn, self._pump = None, None
+        conn, self._conn = self._conn, None
         if conn is None:
             return None
         self._hub.disconnect(conn)
-        if pump is not None:
-            with contextlib.suppress(Exception):
-                await pump
         return max(conn.last_sent_seq, self._opened_at)
-
-    async def _run(self, conn: Connection) -> None:
-        try:
-            reason: CloseReason | None = await self._hub.stream(conn, self._outbox)
-        except CultoError as exc:
-            log.warning("WebSocket stream ended by error: %s", exc.message)
-            reason = None
-        except Exception:  # the socket went away mid-write: on_close cleans up
-            return
-        if self._conn is not conn or reason is CloseReason.CLIENT_GONE:
-            return  # handed off, or the client left
-        self._conn = None
-        failed = (CloseCode.INTERNAL, "stream failed: reconnect and resume with since")
-        self._end(*(CLOSE_FOR.get(reason, failed) if reason is not None else failed))
-
-    def _abort(self) -> None:
-        # The hub dropped the connection as slow: close now (the pump's pending write fails
-        # once the socket closes), so the client learns why and resumes with since.
-        self._end(*CLOSE_FOR[CloseReason.SLOW])
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -372,13 +372,12 @@ async def test_stalled_client_dropped_then_resumes_losing_nothing(
         rest = [f.seq for f in await resumed.until_seq(more[-1], timeout=20)]
         assert before_drop + rest == seqs + more
         assert srv.hub.stats().connected_clients == 2  # reader + resumed
-        # The server closed the dropped client's connection (private attribute: no public count).
-        await eventually(lambda: len(srv.http._connections) == 2)
-        # ...and its handler finished: the write stuck on the full socket was released (else it
-        # is still pending here and Tornado logs an error when the test loop cancels it).
+        # The server closed the dropped client's connection (it read the end above) and logged
+        # its request once, at close: the write stuck on the full socket was released.
         await eventually(
             lambda: any("/api/v2/events/stream" in r.getMessage() for r in caplog.records)
         )
+        assert sum("/api/v2/events/stream" in r.getMessage() for r in caplog.records) == 1
         for c in (reader, resumed):
             await c.close()
 
