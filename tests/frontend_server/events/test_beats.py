@@ -21,18 +21,25 @@ async def test_every_member_beats_and_a_removed_one_stops() -> None:
     beats: Counter[str] = Counter()
     calls: list[int] = []
 
+    beaten = asyncio.Event()
+
     def on_beat(due: list[Member]) -> None:
         calls.append(len(due))
         beats.update(m.name for m in due)
+        beaten.set()
+
+    async def until(least: int) -> None:
+        async with asyncio.timeout(10):
+            while min(beats[m.name] for m in members) < least:
+                beaten.clear()
+                await beaten.wait()
 
     wheel: HeartbeatWheel[Member] = HeartbeatWheel(0.05, on_beat)
     members = [Member(f"m{n}") for n in range(50)]
     for member in members:
         wheel.add(member)
     assert len(wheel) == 50
-    async with asyncio.timeout(10):
-        while min(beats[m.name] for m in members) < 3:
-            await asyncio.sleep(0.01)
+    await until(3)
     # Members added in one go share a bucket: one call each time, not one per member.
     assert max(calls) == 50 and len(calls) < 10
     gone = members.pop()
@@ -41,9 +48,7 @@ async def test_every_member_beats_and_a_removed_one_stops() -> None:
     assert gone.beat_slot == NOWHERE and len(wheel) == 49
     stopped = beats[gone.name]
     floor = min(beats[m.name] for m in members)
-    async with asyncio.timeout(10):
-        while min(beats[m.name] for m in members) < floor + 2:
-            await asyncio.sleep(0.01)
+    await until(floor + 2)
     assert beats[gone.name] == stopped
     for member in members:
         wheel.remove(member)
