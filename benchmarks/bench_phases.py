@@ -19,8 +19,8 @@ from sse_procs import Clients, Server, cpu_seconds, health, rss_kib, settle_cpu,
 from sse_report import Figures, pct_ms, print_round
 
 GROUPS = 10
-FULL_RATES = (500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
-QUICK_RATES = (1000.0, 4000.0, 16000.0)
+FULL_RATES = (1000.0, 2000.0, 4000.0, 8000.0)
+QUICK_RATES = (1000.0, 4000.0)
 PLACEHOLDER = "t=0000000000.000000"
 
 
@@ -165,51 +165,99 @@ class Publisher:
         return int((await self.js.stream_info("CULTO_EVENTS")).state.consumer_count)
 
 
+SOURCES = 8
+"""Loopback source addresses clients connect from (127.0.0.2 …): ephemeral ports run out
+past ~28,000 connections from one address to one port."""
+STREAMS_PER_PROCESS = 4000
+"""Idle streams one client process holds (each holds at most the file limit)."""
+
+
+def source(i: int) -> str:
+    """The source address of client ``i``."""
+    return f"127.0.0.{2 + i % SOURCES}"
+
+
 class Target:
-    """The phases against one running target."""
+    """The phases against one running target (``before`` runs ``--before``'s checkout)."""
 
     def __init__(self, args: argparse.Namespace, name: str, url: str, tmp: str, ids: Identities):
         self.args, self.name, self.url, self.tmp, self.ids = args, name, url, tmp, ids
-        self.token = ids.admin if name == "culto" else ""
-        self.server = Server(name, url, args.uvloop)
+        self.token = ids.admin if name != "baseline" else ""
+        self._code = args.before if name == "before" else ""
+        self._kind = "baseline" if name == "baseline" else "culto"
+        self.server = self._start()
 
-    async def specs(self, videos: list[str], n: int) -> list[Spec]:
+    def _start(self) -> Server:
+        return Server(self._kind, self.url, self.args.uvloop, self.args.heartbeat, self._code)
+
+    def restart(self) -> None:
+        """A fresh server process."""
+        self.server.stop()
+        self.server = self._start()
+
+    async def specs(self, videos: list[str], n: int, transport: str = "sse") -> list[Spec]:
         """``n`` clients over ``videos``, resuming from the stream's end (only live events
         are measured: no snapshot)."""
         async with Publisher(self.url) as pub:
             head = await pub.head()
-        return [Spec(f"video_id={videos[i % len(videos)]}", self.token, head) for i in range(n)]
+        return [
+            Spec(f"video_id={videos[i % len(videos)]}", self.token, head,
+                 transport=transport, source=source(i))
+            for i in range(n)
+        ]  # fmt: skip
 
-    async def idle(self) -> Figures:
-        """RSS per idle stream, ``--idle`` of them."""
-        n = self.args.idle
-        await wait_clients(self.server.port, 0)
+    async def idle(self, transport: str) -> Figures:
+        """RSS per idle stream at each of ``--idle``'s counts (connected in steps), and how
+        regular their heartbeats are."""
+        counts = sorted(int(c) for c in self.args.idle.split(",") if c)
+        port, beat = self.server.port, self.args.heartbeat
+        await wait_clients(port, 0)
+        await asyncio.sleep(2.0)  # settled after the previous phase
         before = rss_kib(self.server.pid)
         videos = [str(uuid.uuid4()) for _ in range(self.args.videos)]
-        clients = Clients(self.tmp, self.server.port, await self.specs(videos, n), 4, False)
+        everyone = await self.specs(videos, counts[-1], transport)
+        procs = max(2, -(-counts[-1] // STREAMS_PER_PROCESS))
+        groups: list[Clients] = []
+        steps: list[Figures] = []
         try:
-            clients.go()
-            took = await wait_clients(self.server.port, n, timeout=300)
-            await asyncio.sleep(2.0)
-            after = rss_kib(self.server.pid)
-            n = await health(self.server.port)  # connected, in case some connects failed
-        finally:
-            clients.kill()
-        kib = (after - before) / n
-        print(
-            f"  {self.name:>8} idle: {n:,} streams in {took:.1f}s, {kib:.2f} KiB each", flush=True
-        )
-        return {"connections": n, "rss_before_kib": before, "rss_after_kib": after,
-                "kib_per_connection": kib, "connect_s": took}  # fmt: skip
+            done = 0
+            for count in counts:
+                batch = everyone[done:count]
+                groups.append(
+                    Clients(self.tmp, port, batch, max(1, procs * len(batch) // counts[-1]), False)
+                )
+                groups[-1].go()
+                took = await wait_clients(port, count, timeout=600)
+                await asyncio.sleep(3 * beat + 1 if count == counts[-1] else 2.0)
+                n = await health(port)
+                rss = rss_kib(self.server.pid)
+                steps.append({"connections": n, "rss_kib": rss, "connect_s": took,
+                              "kib_per_connection": (rss - before) / max(1, n)})  # fmt: skip
+                print(f"  {self.name:>8} idle {transport}: {n:,} streams in {took:.1f}s, "
+                      f"{(rss - before) / max(1, n):.2f} KiB each", flush=True)  # fmt: skip
+                done = count
+            gots = [await c.finish() for c in groups]
+        except BaseException:
+            for c in groups:
+                c.kill()
+            raise
+        gaps = sorted(g for got in gots for g in got["beat_gaps"])
+        return {"rss_before_kib": before, "steps": steps, "heartbeat_s": beat,
+                "beats": sum(got["beats"] for got in gots), "beat_gaps": _spread(gaps),
+                "kib_per_connection": steps[0]["kib_per_connection"]}  # fmt: skip
 
     async def round(
-        self, rate: float, specs: list[Spec] | None = None, channels: dict[str, str] | None = None
+        self,
+        rate: float,
+        specs: list[Spec] | None = None,
+        channels: dict[str, str] | None = None,
+        transport: str = "sse",
     ) -> Figures:
         """Connect, publish at ``rate`` for ``--seconds``, collect what the clients measured."""
         args, port = self.args, self.server.port
         videos = [str(uuid.uuid4()) for _ in range(args.videos)]
         if specs is None:
-            specs = await self.specs(videos, args.clients)
+            specs = await self.specs(videos, args.clients, transport)
         else:
             videos = sorted({v for c in (channels or {}) for v in [c]}) or videos
         await wait_clients(port, 0)
@@ -231,22 +279,29 @@ class Target:
         cpu = cpu_seconds(self.server.pid) - cpu0
         got = await clients.finish()
         r = _round_figures(self.name, rate, total, elapsed, began, cpu, busiest, got)
+        r["transport"] = transport
         r["expected"] = total * len(specs) // len(videos)
         r["lost"] = r["expected"] - r["deliveries"]
         print_round(r)
         return r
 
-    async def sweep(self, rates: list[float]) -> Figures:
-        """Each rate, then half the saturation."""
-        rounds = [await self.round(rate) for rate in rates]
-        best = max(rounds, key=lambda r: r["deliveries_per_s"])
-        saturation = best["deliveries_per_s"]
-        fan = self.args.clients // self.args.videos
-        half = await self.round(round(saturation / fan / 2))
-        return {"sweep": rounds, "saturation_deliveries_per_s": saturation, "half": half}
+    async def sweep(self, rates: list[float], transport: str) -> Figures:
+        """Each rate over ``transport``."""
+        rounds = [await self.round(rate, transport=transport) for rate in rates]
+        best = max(rounds, key=lambda r: r["deliveries_per_s"] if not r["lost"] else 0)
+        return {"sweep": rounds, "saturation_deliveries_per_s": best["deliveries_per_s"]}
 
     def stop(self) -> None:
         self.server.stop()
+
+
+def _spread(values: list[float]) -> Figures:
+    """p50/p99/max of sorted ``values`` (seconds)."""
+    if not values:
+        return {"n": 0}
+    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
+    return {"n": len(values), "p50": pick(0.5), "p99": pick(0.99), "max": values[-1],
+            "min": values[0]}  # fmt: skip
 
 
 def _round_figures(
@@ -380,7 +435,8 @@ async def auth(target: Target) -> Figures:
 
 
 async def run_all(args: argparse.Namespace) -> Figures:
-    """Every phase, target after target (each alone on the machine)."""
+    """Every phase, the targets interleaved phase by phase (round by round in the sweep), so
+    that the load of a shared machine weighs on each alike; each measures alone."""
     from mesh.embedded import EmbeddedNatsServer
 
     rates = [float(r) for r in args.rates.split(",") if r] or list(
@@ -388,31 +444,70 @@ async def run_all(args: argparse.Namespace) -> Figures:
     )
     args.seconds = args.seconds or (3.0 if args.quick else 8.0)
     if args.quick:
-        args.idle = min(args.idle, 2000)
-    keys = ("clients", "videos", "idle", "storm", "procs", "seconds", "uvloop", "quick")
+        args.idle = "2000"
+    keys = ("clients", "videos", "idle", "storm", "procs", "seconds", "uvloop", "quick",
+            "heartbeat", "soak_seconds", "soak_clients", "transports")  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k in keys}
     figures: Figures = {"config": {**config, "rates": rates}, "targets": {}}
+    names = [n for n in args.targets.split(",") if n]
     with tempfile.TemporaryDirectory(prefix="culto-bench-") as tmp:
         async with EmbeddedNatsServer(store_dir=Path(tmp) / "js", port=0) as natsd:
             ids = await identities(natsd.url)
-            for name in args.targets.split(","):
-                print(f"\n== {name}", flush=True)
-                target = Target(args, name, natsd.url, tmp, ids)
-                profiler = _profile(args, target) if name == "culto" else None
-                try:
-                    fig: Figures = {"idle": await target.idle()}
-                    fig.update(await target.sweep(rates))
-                    if name == "culto" and args.storm:
-                        fig["storm"] = await storm(target)
-                    if name == "culto" and args.auth:
-                        fig["auth"] = await auth(target)
-                finally:
-                    if profiler is not None:
-                        profiler.send_signal(signal.SIGINT)  # py-spy writes its file
-                        profiler.wait()
+            targets = {n: Target(args, n, natsd.url, tmp, ids) for n in names}
+            figs: dict[str, Figures] = {n: {"idle": {}, "sweeps": {}} for n in names}
+            figures["targets"] = figs
+            try:
+                await _phases(args, rates, targets, figs)
+            finally:
+                for target in targets.values():
                     target.stop()
-                figures["targets"][name] = fig
     return figures
+
+
+async def _phases(
+    args: argparse.Namespace,
+    rates: list[float],
+    targets: dict[str, Target],
+    figs: dict[str, Figures],
+) -> None:
+    from bench_soak import soak
+
+    def ours(name: str) -> bool:
+        return name != "baseline"  # the seed's design: SSE only, no history
+
+    for transport in [t for t in args.idle_transports.split(",") if t and args.idle]:
+        for name, target in targets.items():
+            if ours(name) or transport == "sse":
+                print(f"\n== {name}: idle {transport}", flush=True)
+                target.restart()  # a fresh process: memory freed by others is not reused
+                figs[name]["idle"][transport] = await target.idle(transport)
+    for target in targets.values():
+        target.restart()
+    profiler = _profile(args, targets["culto"]) if "culto" in targets else None
+    try:
+        for transport in [t for t in args.transports.split(",") if t]:
+            print(f"\n== sweep {transport}", flush=True)
+            for rate in rates:
+                for name, target in targets.items():
+                    if ours(name) or transport == "sse":
+                        r = await target.round(rate, transport=transport)
+                        sweep = figs[name]["sweeps"].setdefault(transport, {"sweep": []})
+                        sweep["sweep"].append(r)
+    finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file (the sweep only)
+            profiler.wait()
+    for name, target in targets.items():
+        if ours(name) and args.storm:
+            print(f"\n== {name}: storm", flush=True)
+            figs[name]["storm"] = await storm(target)
+    for name, target in targets.items():
+        if ours(name) and args.soak_seconds and name in args.soak_targets.split(","):
+            print(f"\n== {name}: soak", flush=True)
+            target.restart()
+            figs[name]["soak"] = await soak(target, args.soak_seconds, args.soak_clients)
+    if "culto" in targets and args.auth:
+        figs["culto"]["auth"] = await auth(targets["culto"])
 
 
 def _profile(args: argparse.Namespace, target: Target) -> subprocess.Popen[bytes] | None:

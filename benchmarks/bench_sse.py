@@ -64,12 +64,23 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--role", default="main", choices=["main", "server", "clients"])
     p.add_argument("--quick", action="store_true", help="fewer rates and shorter rounds")
-    p.add_argument("--targets", default="baseline,culto")
+    p.add_argument(
+        "--targets",
+        default="before,culto",
+        help="culto (this checkout), before (--before's checkout), baseline (the seed's design)",
+    )
+    p.add_argument("--before", default="", help="checkout of the code to compare with")
     p.add_argument("--rates", default="", help="events/s, comma-separated")
     p.add_argument("--seconds", type=float, default=0.0, help="publishing per round")
     p.add_argument("--clients", type=int, default=1000)
     p.add_argument("--videos", type=int, default=100)
-    p.add_argument("--idle", type=int, default=10_000)
+    p.add_argument("--idle", default="10000,19000", help="idle streams, counts in one phase")
+    p.add_argument("--idle-transports", default="sse,ws")
+    p.add_argument("--transports", default="sse,ws", help="transports of the sweep")
+    p.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat seconds (targets)")
+    p.add_argument("--soak-seconds", type=float, default=0.0, help="churn soak (0: none)")
+    p.add_argument("--soak-clients", type=int, default=300)
+    p.add_argument("--soak-targets", default="culto", help="targets the soak runs against")
     p.add_argument("--storm", type=int, default=1000)
     p.add_argument("--auth", action="store_true", help="also measure authorization's cost")
     p.add_argument("--procs", type=int, default=2, help="client processes")
@@ -83,6 +94,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--specs", default="")
     p.add_argument("--track", action="store_true")
+    p.add_argument("--code", default="", help="(server) run the product from this checkout")
+    p.add_argument("--churn", default="", help="(clients) stay seconds: min,max")
     return p
 
 
@@ -90,13 +103,17 @@ if __name__ == "__main__":
     ns = parser().parse_args()
     raise_fd_limit()
     if ns.role == "server":
+        if ns.code:
+            sys.path.insert(0, str(Path(ns.code).resolve()))  # the product of that checkout
         from sse_targets import run
 
-        run(ns.target, ns.nats, ns.uvloop)
+        run(ns.target, ns.nats, ns.uvloop, ns.heartbeat)
     elif ns.role == "clients":
         from sse_clients import run as run_clients
 
         loaded = [Spec(**s) for s in json.loads(Path(ns.specs).read_text())]
-        asyncio.run(run_clients(ns.port, loaded, ns.track, 100))
+        lo, _, hi = ns.churn.partition(",")
+        churn = (float(lo), float(hi)) if ns.churn else None
+        asyncio.run(run_clients(ns.port, loaded, ns.track, 100, churn))
     else:
         main(ns)

@@ -59,10 +59,14 @@ def spawn(*args: str) -> subprocess.Popen[str]:
 
 
 class Server:
-    """One target's process; ``stop`` closes its stdin and waits."""
+    """One target's process; ``stop`` closes its stdin and waits. ``code``: run the product
+    from that checkout (the ``before`` target)."""
 
-    def __init__(self, target: str, nats_url: str, uvloop: bool) -> None:
+    def __init__(
+        self, target: str, nats_url: str, uvloop: bool, heartbeat: float, code: str = ""
+    ) -> None:
         args = ["--role", "server", "--target", target, "--nats", nats_url]
+        args += ["--heartbeat", str(heartbeat), *(["--code", code] if code else [])]
         self.proc = spawn(*args, *(["--uvloop"] if uvloop else []))
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -86,13 +90,22 @@ class Clients:
     command line). ``go`` lets them all connect at once; ``finish`` collects their tallies in
     the order of ``specs``."""
 
-    def __init__(self, tmp: str, port: int, specs: list[Spec], procs: int, track: bool) -> None:
+    def __init__(
+        self,
+        tmp: str,
+        port: int,
+        specs: list[Spec],
+        procs: int,
+        track: bool,
+        churn: tuple[float, float] | None = None,
+    ) -> None:
         self.procs: list[subprocess.Popen[str]] = []
         self.count = len(specs)
         for n in range(procs):
             path = Path(tmp) / f"clients-{uuid.uuid4().hex}.json"
             path.write_text(json.dumps([s.__dict__ for s in specs[n::procs]]))
             args = ["--role", "clients", "--port", str(port), "--specs", str(path)]
+            args += ["--churn", f"{churn[0]},{churn[1]}"] if churn else []
             self.procs.append(spawn(*args, *(["--track"] if track else [])))
         for p in self.procs:
             assert p.stdout is not None
@@ -126,6 +139,11 @@ class Clients:
             "ids": ids,
             "resumed_at": [x for p in parts for x in p["resumed_at"]],
             "last": max(p["last"] for p in parts),
+            "beats": sum(p["beats"] for p in parts),
+            "beat_gaps": [x for p in parts for x in p["beat_gaps"]],
+            "connects": sum(p["connects"] for p in parts),
+            "opened": sum(p["opened"] for p in parts),
+            "errors": sum(p["errors"] for p in parts),
         }
 
     def kill(self) -> None:

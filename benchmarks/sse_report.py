@@ -20,7 +20,8 @@ def pct_ms(values: list[float], q: float) -> float:
 def print_round(r: Figures) -> None:
     """One line per measured round."""
     print(
-        f"  {r['target']:>8} {r['rate']:>7.0f} ev/s: {r['deliveries_per_s']:>9,.0f} deliveries/s"
+        f"  {r['target']:>8} {r.get('transport', 'sse'):>3} {r['rate']:>7.0f} ev/s: "
+        f"{r['deliveries_per_s']:>9,.0f} deliveries/s"
         f"  lost {r['lost']:>7,}  p50 {r['p50_ms']:8.2f} ms  p99 {r['p99_ms']:8.2f} ms"
         f"  CPU {r['cpu_us_per_delivery']:6.2f} µs/delivery  (server {r['server_cpu_share']:.0%},"
         f" busiest client {r['busiest_client_cpu_share']:.0%})",
@@ -34,57 +35,88 @@ def _ratio(ours: float, base: float) -> str:
     return f"x{base / ours:.2f}"
 
 
+def _get(t: Figures, *keys: str | int) -> float:
+    for k in keys:
+        if isinstance(t, dict):
+            t = t.get(k, {})  # type: ignore[call-overload]
+        elif isinstance(t, list) and isinstance(k, int) and k < len(t):
+            t = t[k]
+        else:
+            return float("nan")
+    return t if isinstance(t, int | float) else float("nan")
+
+
 def summary(fig: Figures) -> list[str]:
-    """The table of the README: ours against the baseline per target figure."""
-    ours, base = fig["targets"]["culto"], fig["targets"].get("baseline", {})
+    """The README's table: ``culto`` (this checkout) against the reference target (``before``,
+    else ``baseline``), measured in the same run; ratio above 1: culto is leaner or faster."""
+    targets = fig["targets"]
+    ours = targets["culto"]
+    ref_name = "before" if "before" in targets else "baseline"
+    ref = targets.get(ref_name, {})
+    lines = [f"| measure | culto | {ref_name} | {ref_name} ÷ culto |", "|---|---|---|---|"]
 
-    def get(t: Figures, *keys: str) -> float:
-        for k in keys:
-            t = t.get(k, {}) if isinstance(t, dict) else {}
-        return t if isinstance(t, int | float) else float("nan")
-
-    rows = [
-        ("server CPU per delivery at half saturation (µs)", ("half", "cpu_us_per_delivery")),
-        ("saturation (deliveries/s)", ("saturation_deliveries_per_s",)),
-        ("p50 at half saturation (ms)", ("half", "p50_ms")),
-        ("p99 at half saturation (ms)", ("half", "p99_ms")),
-        ("lost at half saturation", ("half", "lost")),
-        ("RSS per idle connection (KiB)", ("idle", "kib_per_connection")),
-    ]
-    lines = ["| measure | culto | baseline | baseline ÷ culto |", "|---|---|---|---|"]
-    for label, keys in rows:
-        a, b = get(ours, *keys), get(base, *keys)
-        ratio = _ratio(b, a) if keys[0].startswith("saturation") else _ratio(a, b)
+    def row(label: str, a: float, b: float, higher_better: bool = False) -> None:
+        ratio = _ratio(b, a) if higher_better else _ratio(a, b)
         lines.append(f"| {label} | {a:,.2f} | {b:,.2f} | {ratio} |")
-    lines += _same_rate_rows(ours, base)
+
+    for transport in ("sse", "ws"):
+        for n, step in enumerate(ours.get("idle", {}).get(transport, {}).get("steps", [])):
+            label = f"RSS per idle {transport.upper()} stream, {step['connections']:,} open (KiB)"
+            other = _get(ref, "idle", transport, "steps", n, "kib_per_connection")
+            row(label, step["kib_per_connection"], other)
+        idle = ours.get("idle", {}).get(transport)
+        if idle and idle.get("beat_gaps", {}).get("n"):
+            gaps, theirs = idle["beat_gaps"], ref.get("idle", {}).get(transport, {})
+            row(f"{transport.upper()} heartbeat gap, max (s; interval {idle['heartbeat_s']:g})",
+                gaps["max"], _get(theirs, "beat_gaps", "max"))  # fmt: skip
+    for transport in ("sse", "ws"):
+        theirs = {r["rate"]: r for r in _rounds(ref, transport)}
+        for r in _rounds(ours, transport):
+            b = theirs.get(r["rate"], {})
+            what = f"{transport.upper()} at {r['rate']:,.0f} events/s"
+            row(f"{what}: server CPU per delivery (µs)", r["cpu_us_per_delivery"],
+                b.get("cpu_us_per_delivery", float("nan")))  # fmt: skip
+            row(f"{what}: p50 / p99 (ms)", r["p50_ms"], b.get("p50_ms", float("nan")))
+            lines[-1] = (f"| {what}: p50 / p99 (ms) | {r['p50_ms']:.1f} / {r['p99_ms']:.1f} | "
+                         f"{b.get('p50_ms', float('nan')):.1f} / "
+                         f"{b.get('p99_ms', float('nan')):.1f} | |")  # fmt: skip
+            row(f"{what}: lost", r["lost"], b.get("lost", float("nan")))
+    lines += _ws_over_sse(ours, ref, ref_name)
     storm = ours.get("storm")
     if storm:
-        lines.append(
-            f"| {storm['clients']:,} resumes at once: all resumed in (s) | "
-            f"{storm['all_resumed_s']:.2f} | n/a (no history) | |"
-        )
+        row(f"{storm['clients']:,} resumes at once: all resumed in (s)", storm["all_resumed_s"],
+            _get(ref, "storm", "all_resumed_s"))  # fmt: skip
         lines.append(
             f"| … lost / duplicated / consumers created | {storm['lost']} / "
-            f"{storm['duplicated']} / {storm['consumers_created']} | n/a | |"
+            f"{storm['duplicated']} / {storm['consumers_created']} | "
+            f"{_get(ref, 'storm', 'lost'):.0f} / {_get(ref, 'storm', 'duplicated'):.0f} / "
+            f"{_get(ref, 'storm', 'consumers_created'):.0f} | |"
         )
+    soak = ours.get("soak")
+    if soak:
+        row(f"RSS growth after warm-up, {soak['seconds']:.0f}s churn soak (MiB)",
+            soak["growth_after_warmup_kib"] / 1024,
+            _get(ref, "soak", "growth_after_warmup_kib") / 1024)  # fmt: skip
     return lines
 
 
-def _same_rate_rows(ours: Figures, base: Figures) -> list[str]:
-    """CPU per delivery at each rate both targets kept up with (nothing lost, p99 under 1 s):
-    per-delivery cost falls as the rate rises, so half saturation alone flatters the faster."""
-    theirs = {r["rate"]: r for r in base.get("sweep", [])}
-    rows = []
-    for r in ours.get("sweep", []):
-        b = theirs.get(r["rate"])
-        if b is None or r["lost"] or b["lost"] or max(r["p99_ms"], b["p99_ms"]) > 1000:
-            continue
-        a_us, b_us = r["cpu_us_per_delivery"], b["cpu_us_per_delivery"]
-        rows.append(
-            f"| server CPU per delivery at {r['rate']:,.0f} events/s (µs) | {a_us:.2f} | "
-            f"{b_us:.2f} | {_ratio(a_us, b_us)} |"
-        )
-    return rows
+def _rounds(target: Figures, transport: str) -> list[Figures]:
+    return list(target.get("sweeps", {}).get(transport, {}).get("sweep", []))
+
+
+def _ws_over_sse(ours: Figures, ref: Figures, ref_name: str) -> list[str]:
+    """WebSocket CPU per delivery over SSE's at each rate, per target (same run)."""
+    lines = []
+    for name, target in (("culto", ours), (ref_name, ref)):
+        sse = {r["rate"]: r["cpu_us_per_delivery"] for r in _rounds(target, "sse")}
+        ratios = [
+            f"{r['rate']:,.0f}/s: {r['cpu_us_per_delivery'] / sse[r['rate']]:.2f}"
+            for r in _rounds(target, "ws")
+            if sse.get(r["rate"])
+        ]
+        if ratios:
+            lines.append(f"| WebSocket ÷ SSE CPU per delivery ({name}) | {'; '.join(ratios)} | | |")
+    return lines
 
 
 def write_json(fig: Figures, path: Path) -> None:
@@ -102,14 +134,18 @@ def plot(fig: Figures, path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    figure, (lat, cpu) = plt.subplots(1, 2, figsize=(12, 4.5))
+    figure, (lat, cpu) = plt.subplots(1, 2, figsize=(13, 5))
     for name, target in fig["targets"].items():
-        rounds = sorted(target.get("sweep", []), key=lambda r: r["rate"])
-        rates = [r["rate"] for r in rounds]
-        style = "-" if name == "culto" else "--"
-        lat.plot(rates, [r["p50_ms"] for r in rounds], style + "o", label=f"{name} p50")
-        lat.plot(rates, [r["p99_ms"] for r in rounds], style + "^", label=f"{name} p99")
-        cpu.plot(rates, [r["cpu_us_per_delivery"] for r in rounds], style + "o", label=name)
+        for transport in ("sse", "ws"):
+            rounds = sorted(_rounds(target, transport), key=lambda r: r["rate"])
+            if not rounds:
+                continue
+            rates = [r["rate"] for r in rounds]
+            style = ("-" if name == "culto" else "--") + ("o" if transport == "sse" else "s")
+            tag = f"{name} {transport.upper()}"
+            lat.plot(rates, [r["p50_ms"] for r in rounds], style, label=f"{tag} p50", alpha=0.6)
+            lat.plot(rates, [r["p99_ms"] for r in rounds], style, label=f"{tag} p99")
+            cpu.plot(rates, [r["cpu_us_per_delivery"] for r in rounds], style, label=tag)
     fan = fig["config"]["clients"] // fig["config"]["videos"]
     for ax, title in ((lat, "publish → client latency (ms)"), (cpu, "server CPU µs / delivery")):
         ax.set_xscale("log")
@@ -119,7 +155,8 @@ def plot(fig: Figures, path: Path) -> bool:
         ax.legend()
     lat.set_yscale("log")
     figure.suptitle(
-        f"SSE fan-out: {fig['config']['clients']:,} clients over {fig['config']['videos']} videos"
+        f"Event fan-out (SSE and WebSocket): {fig['config']['clients']:,} clients over "
+        f"{fig['config']['videos']} videos"
     )
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -1,8 +1,10 @@
-"""The two servers the fan-out benchmark compares, each run in its own process.
+"""The servers the event-stream benchmark compares, each run in its own process.
 
 * ``culto``: the project's frontend edge as production serves it (``ops.server.listen``, the
-  event stream handler, the hub, bearer-token authentication), with only the event routes.
-* ``baseline``: the seed's design (:mod:`sse_baseline`).
+  SSE and WebSocket handlers on one hub, bearer-token authentication), with only the event
+  routes. ``--code DIR`` runs it from another checkout (``before``: the same harness against
+  the code of another commit, in the same run).
+* ``baseline``: the seed's design (:mod:`sse_baseline`), SSE only.
 
 Either prints ``READY <port>`` once it listens and stops when its stdin closes.
 """
@@ -15,21 +17,28 @@ import sys
 COOKIE_SECRET = "bench-cookie-secret-0123456789"
 
 
-async def run_culto(nats_url: str, use_uvloop: bool) -> None:
-    """Serve the frontend's event routes until stdin closes."""
+async def run_culto(nats_url: str, heartbeat: float) -> None:
+    """Serve the frontend's event routes until stdin closes (only interfaces that every
+    compared version has: the ``before`` code runs this too)."""
     from tornado.web import Application
 
     from frontend_server.config import HubConfig
+    from frontend_server.events.cursors import CursorAcks
     from frontend_server.events.hub import EventHub
     from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
+    from frontend_server.events.ws.handler import EventSocketHandler, SocketRegistry
+    from frontend_server.events.ws.history import SocketHistory
     from frontend_server.security.auth import Authenticator
     from frontend_server.security.limits import ClientLimits, RateLimitConfig
     from mesh.catalog_client import VideoApiClient
     from mesh.connection import MeshConnection
+    from mesh.cursors import CursorStore
     from mesh.directory import Directory
+    from mesh.identity_client import IdentityClient
+    from mesh.replay import EventReader
     from ops.server import ListenConfig, listen
 
-    config = HubConfig()
+    config = HubConfig(heartbeat_interval=heartbeat)
     async with (
         MeshConnection(nats_url, name="bench-frontend") as mesh,
         Directory(mesh) as directory,
@@ -44,23 +53,34 @@ async def run_culto(nats_url: str, use_uvloop: bool) -> None:
                 "limits": ClientLimits(unlimited),
                 "api": VideoApiClient(mesh),
             }
+            sockets = SocketRegistry()
+            ws = {
+                **deps,
+                "cursors": CursorAcks(IdentityClient(mesh), CursorStore(mesh)),
+                "sockets": sockets,
+                "allowed_origins": frozenset(),
+                "history": SocketHistory(EventReader(mesh)),
+            }
             app = Application(
                 [
                     (r"/api/v2/events/stream", EventStreamHandler, deps),
+                    (r"/api/v2/events/ws", EventSocketHandler, ws),
                     (r"/api/v2/events/health", EventsHealthHandler, deps),
                 ],
                 cookie_secret=COOKIE_SECRET,
                 authenticator=auth,
+                log_function=lambda handler: None,  # no access log line per stream
             )
-            # Every benchmark client comes from 127.0.0.1: no per-peer connection rate.
+            # Benchmark clients come from 127.0.0.x: no per-peer connection rate.
             server = listen(app, ListenConfig(port=0, connections_per_second=1e9))
             print(f"READY {server.port}", flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-            server.http.stop()  # leaving closes the hub, which ends every stream
+            server.http.stop()
+            sockets.close_all()  # leaving closes the hub, which ends every SSE stream
 
 
-def run(target: str, nats_url: str, use_uvloop: bool) -> None:
-    """Run ``target`` (``culto`` or ``baseline``) in this process."""
+def run(target: str, nats_url: str, use_uvloop: bool, heartbeat: float) -> None:
+    """Run ``target`` (``culto``, ``before`` or ``baseline``) in this process."""
     if target == "baseline":
         from sse_baseline import serve
 
@@ -69,6 +89,6 @@ def run(target: str, nats_url: str, use_uvloop: bool) -> None:
     if use_uvloop:
         import uvloop
 
-        uvloop.run(run_culto(nats_url, use_uvloop))
+        uvloop.run(run_culto(nats_url, heartbeat))
     else:
-        asyncio.run(run_culto(nats_url, use_uvloop))
+        asyncio.run(run_culto(nats_url, heartbeat))

@@ -36,7 +36,7 @@ from culto.errors import NotFound
 from mesh.connection import MeshConnection
 from mesh.direct_get import MAX_MULTI_SUBJECTS, DirectBatch, DirectMsg, direct_get
 from mesh.errors import nats_errors
-from mesh.events import StoredEvent, decode_event
+from mesh.events import CHANNEL_HEADER, StoredEvent, decode_event
 from mesh.retry import retry_transient
 from mesh.subjects import EVENTS_ALL, EVENTS_STREAM, event_subject
 from schemas.events import EVENT_TYPES
@@ -47,6 +47,9 @@ DEFAULT_MAX_BYTES = 1 << 20
 """Bytes per replay round trip (shared by its cursors): bounds what one replay buffers here."""
 MIN_BATCH_BYTES = 16 << 10
 """Bytes per request at least, however many cursors share the budget."""
+DECODED_CACHE = 4096
+"""Stored events kept decoded (the newest read): a reconnect storm replays the same few
+events to many clients, and decoding (validating, re-encoding) one costs more than sending it."""
 MAX_CURSORS = 32
 """Above this many filter subjects (a client of many videos), a replay reads every event with
 one cursor and filters here: its share of the stream is large, and one cursor per subject would
@@ -100,6 +103,8 @@ class EventReader:
         self.replays = 0
         self.requests = 0
         self.lagging = 0
+        self._first: asyncio.Future[int | None] | None = None  # the request in flight
+        self._decoded = _DecodedEvents(DECODED_CACHE)
         self.replicas: int | None = None
         """Replicas of the stream (learnt from :meth:`bounds`): above one, a replay that runs
         dry short of its end is confirmed by the stream leader (see ``_confirm``)."""
@@ -117,7 +122,26 @@ class EventReader:
 
     async def first_seq(self) -> int | None:
         """The sequence of the oldest event the stream holds (``None``: empty), from any
-        replica: one message read, no stream-leader request."""
+        replica: one message read, no stream-leader request.
+
+        Callers that ask while a request is in flight share its answer (a reconnect storm
+        asks once per round trip, not once per client). It is as good as an answer of their
+        own: retention may move the first event up between any answer and the replay that
+        follows it, a few milliseconds either way.
+        """
+        pending = self._first
+        if pending is None:
+            pending = self._first = asyncio.ensure_future(self._read_first())
+            pending.add_done_callback(self._first_done)
+        return await asyncio.shield(pending)
+
+    def _first_done(self, done: asyncio.Future[int | None]) -> None:
+        if self._first is done:
+            self._first = None
+        if not done.cancelled():
+            done.exception()  # every waiter gets it; none may be left to retrieve it
+
+    async def _read_first(self) -> int | None:
         batch = await self._request({"seq": 1, "batch": 1, "max_bytes": 1}, "the first event")
         return batch.messages[0].seq if batch.messages else None
 
@@ -141,7 +165,10 @@ class EventReader:
         max_bytes = max(MIN_BATCH_BYTES, self._max_bytes // len(cursors))
         while True:
             empty = [c for c in cursors if not c.buffer and not c.finished]
-            await asyncio.gather(*(self._fill(c, until, max_bytes) for c in empty))
+            if len(empty) == 1:
+                await self._fill(empty[0], until, max_bytes)  # no task for a lone cursor
+            elif empty:
+                await asyncio.gather(*(self._fill(c, until, max_bytes) for c in empty))
             if not any(c.buffer for c in cursors):
                 return
             # Every unfinished cursor has read past `bound`: nothing at or below it is missing.
@@ -153,7 +180,7 @@ class EventReader:
             taken.sort(key=lambda m: m.seq)
             if wanted is not None:
                 taken = [m for m in taken if wanted.matches(m.subject)]
-            events = [e for e in map(_decode, taken) if e is not None]
+            events = [e for e in map(self._decoded.get, taken) if e is not None]
             if events:
                 yield events
 
@@ -230,7 +257,7 @@ class EventReader:
         for start in range(0, len(subjects), MAX_MULTI_SUBJECTS):
             found += await self._multi_last(subjects[start : start + MAX_MULTI_SUBJECTS], up_to)
         found.sort(key=lambda m: m.seq)
-        return [e for e in map(_decode, found) if e is not None]
+        return [e for e in map(self._decoded.get, found) if e is not None]
 
     async def _multi_last(self, subjects: list[str], up_to: int | None) -> list[DirectMsg]:
         found: list[DirectMsg] = []
@@ -281,6 +308,39 @@ def _match_tokens(pattern: list[str], tokens: list[str]) -> bool:
         if i >= len(tokens) or (part != "*" and part != tokens[i]):
             return False
     return len(tokens) == len(pattern)
+
+
+class _DecodedEvents:
+    """Decoded events by sequence, the newest ``size`` (insertion order evicts the oldest).
+
+    A hit is used only if the message is the very one decoded (same subject, bytes, time and
+    channel header): a recreated stream reuses sequences for other events.
+    """
+
+    __slots__ = ("_by_seq", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._by_seq: dict[int, tuple[DirectMsg, StoredEvent | None]] = {}
+        self._size = size
+
+    def get(self, msg: DirectMsg) -> StoredEvent | None:
+        hit = self._by_seq.get(msg.seq)
+        if hit is not None and _same(hit[0], msg):
+            return hit[1]
+        event = _decode(msg)
+        if len(self._by_seq) >= self._size:
+            del self._by_seq[next(iter(self._by_seq))]
+        self._by_seq[msg.seq] = (msg, event)
+        return event
+
+
+def _same(a: DirectMsg, b: DirectMsg) -> bool:
+    return (
+        a.subject == b.subject
+        and a.data == b.data
+        and a.time == b.time
+        and a.headers.get(CHANNEL_HEADER) == b.headers.get(CHANNEL_HEADER)
+    )
 
 
 def _decode(msg: DirectMsg) -> StoredEvent | None:

@@ -50,7 +50,14 @@ from typing import cast
 from prometheus_client import Histogram
 
 from frontend_server.events.access import HubAccess
-from frontend_server.events.conn import CloseReason, Connection, Framing, Phase, Sink
+from frontend_server.events.conn import (
+    CloseReason,
+    Connection,
+    DirectSink,
+    Framing,
+    Phase,
+    Sink,
+)
 from frontend_server.events.framing import RESET_EVENT, frame_event, frame_reset
 from mesh.events import StoredEvent
 from mesh.replay import EventReader
@@ -61,6 +68,34 @@ REPLAYS_PER_CLIENT = 8
 a JetStream consumer for as long as its client took to read (so stalled resumes could hold every
 slot); reads are now bounded requests that never wait on a client, and a few at once let a
 reconnect storm from one address overlap its round trips."""
+
+
+FRAME_CACHE = 4096
+"""History frames kept per transport (the newest): clients resuming from the same point are
+sent the same events, framed once."""
+
+
+class FrameCache:
+    """Frames of stored events by (transport, sequence); a hit only for the very event object
+    (the reader shares decoded events, see ``mesh.replay``)."""
+
+    __slots__ = ("_frames", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._frames: dict[tuple[Framing, int], tuple[StoredEvent, bytes]] = {}
+        self._size = size
+
+    def get(self, framing: Framing, event: StoredEvent) -> bytes:
+        """``event`` framed for ``framing``."""
+        key = (framing, event.seq)
+        hit = self._frames.get(key)
+        if hit is not None and hit[0] is event:
+            return hit[1]
+        frame = frame_event(framing, event)
+        if len(self._frames) >= self._size:
+            del self._frames[next(iter(self._frames))]
+        self._frames[key] = (event, frame)
+        return frame
 
 
 class _ClientSlot:
@@ -140,6 +175,7 @@ class History:
         self._drop = drop
         self._sent_by_type = sent_by_type
         self._replaying: dict[str, _ClientSlot] = {}
+        self._frames = FrameCache(FRAME_CACHE)
         self.replays = 0
         self.resets = 0
         self.rounds = 0
@@ -256,7 +292,7 @@ class History:
                 continue
             if not self._access.may_read(client.principal, event.channel_id):
                 continue  # history obeys the same rule as live dispatch, event by event
-            frames.append(frame_event(client.framing, event))
+            frames.append(self._frames.get(client.framing, event))
             client.last_sent_seq = event.seq
             self._sent_by_type[event.event_type] += 1
         if frames and not await self._write(client, sink, b"".join(frames)):
@@ -267,7 +303,13 @@ class History:
         """Write history; a client that does not take it within the batch timeout holds a
         replay slot for nothing and is dropped as slow, as a live client over its buffer is."""
         try:
-            await asyncio.wait_for(sink.send(data), self._batch_timeout)
+            push = getattr(sink, "push", None)
+            if push is None:
+                await asyncio.wait_for(sink.send(data), self._batch_timeout)
+            elif (pending := cast(DirectSink, sink).push(data)) is not None:
+                # A direct sink took it or says when it will (no task per batch); shielded:
+                # others may wait on the same drain.
+                await asyncio.wait_for(asyncio.shield(pending), self._batch_timeout)
         except TimeoutError:
             self._drop(client, CloseReason.SLOW)
             return False

@@ -16,7 +16,8 @@ def test_bench_sse_parses_its_arguments() -> None:
         [sys.executable, str(BENCH), "--help"], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0, done.stderr
-    for option in ("--quick", "--targets", "--rates", "--idle", "--storm", "--json", "--plot"):
+    options = ("--quick", "--targets", "--before", "--rates", "--idle", "--storm", "--soak-seconds")
+    for option in (*options, "--json", "--plot"):
         assert option in done.stdout
 
 
@@ -26,18 +27,21 @@ def test_bench_summary_compares_targets() -> None:
         import sse_report
     finally:
         sys.path.remove(str(BENCH.parent))
-    sweep = {"rate": 1000.0, "lost": 0, "p99_ms": 5.0, "p50_ms": 1.0}
-    fig = {
-        "targets": {
-            name: {
-                "half": {"cpu_us_per_delivery": us, "p50_ms": 1.0, "p99_ms": 5.0, "lost": 0},
-                "saturation_deliveries_per_s": 1000.0,
-                "idle": {"kib_per_connection": 10.0},
-                "sweep": [{**sweep, "cpu_us_per_delivery": us}],
-            }
-            for name, us in (("culto", 10.0), ("baseline", 30.0))
-        }
-    }
+
+    def target(us: float, kib: float) -> dict[str, object]:
+        rounds = {
+            t: {"sweep": [{"rate": 1000.0, "lost": 0, "p50_ms": 1.0, "p99_ms": 5.0,
+                           "cpu_us_per_delivery": us * (1.2 if t == "ws" else 1.0)}]}
+            for t in ("sse", "ws")
+        }  # fmt: skip
+        idle = {"steps": [{"connections": 10000, "kib_per_connection": kib}]}
+        return {"idle": {"sse": idle}, "sweeps": rounds}
+
+    fig = {"targets": {"culto": target(10.0, 4.0), "before": target(30.0, 20.0)}}
     table = "\n".join(sse_report.summary(fig))
-    assert "| server CPU per delivery at half saturation (µs) | 10.00 | 30.00 | x3.00 |" in table
-    assert "at 1,000 events/s" in table
+    assert "| measure | culto | before | before ÷ culto |" in table
+    assert (
+        "| SSE at 1,000 events/s: server CPU per delivery (µs) | 10.00 | 30.00 | x3.00 |" in table
+    )
+    assert "| RSS per idle SSE stream, 10,000 open (KiB) | 4.00 | 20.00 | x5.00 |" in table
+    assert "| WebSocket ÷ SSE CPU per delivery (culto) | 1,000/s: 1.20 | | |" in table

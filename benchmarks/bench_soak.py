@@ -1,0 +1,80 @@
+"""The churn soak of the event-stream benchmark: does the edge leak?
+
+``--soak-clients`` clients (half SSE, half WebSocket) connect, stay one to five seconds, leave
+and connect again, for ``--soak-seconds``, while events are published (``SOAK_RATE``/s over the
+clients' videos). The frontend's resident memory is sampled every ``SAMPLE_S`` seconds; after a
+warm-up (a fifth of the run, at most a minute) the report gives the growth (last samples against
+the first ones after warm-up) and the least-squares slope. A leak of even a few hundred bytes per
+connection shows: the clients make thousands of connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from typing import Any
+
+from sse_clients import Spec
+from sse_procs import Clients, rss_kib
+
+SOAK_RATE = 50.0
+SAMPLE_S = 5.0
+STAY = (1.0, 5.0)
+
+
+async def soak(target: Any, seconds: float, clients: int) -> dict[str, Any]:
+    """Run the soak against ``target`` (a ``bench_phases.Target``)."""
+    from bench_phases import Publisher, source
+
+    videos = [str(uuid.uuid4()) for _ in range(50)]
+    async with Publisher(target.url) as pub:
+        head = await pub.head()
+    specs = [
+        Spec(f"video_id={videos[i % len(videos)]}", target.token, head,
+             transport="ws" if i % 2 else "sse", source=source(i))
+        for i in range(clients)
+    ]  # fmt: skip
+    group = Clients(target.tmp, target.server.port, specs, 2, False, churn=STAY)
+    started = time.monotonic()
+    group.go()
+    samples: list[tuple[float, int]] = []
+    async with Publisher(target.url) as pub:
+        publishing = asyncio.ensure_future(_publish(pub, videos, seconds))
+        try:
+            while (now := time.monotonic() - started) < seconds:
+                samples.append((now, rss_kib(target.server.pid)))
+                await asyncio.sleep(SAMPLE_S)
+        finally:
+            publishing.cancel()
+    got = await group.finish()
+    return _figures(samples, seconds, got, target.name)
+
+
+async def _publish(pub: Any, videos: list[str], seconds: float) -> None:
+    while True:
+        await pub.steady(SOAK_RATE, min(seconds, 10.0), videos, {})
+
+
+def _figures(
+    samples: list[tuple[float, int]], seconds: float, got: dict[str, Any], name: str
+) -> dict[str, Any]:
+    warm = min(60.0, seconds / 5)
+    after = [(t, kib) for t, kib in samples if t >= warm] or samples
+    head = statistics.fmean(k for _, k in after[:3])
+    tail = statistics.fmean(k for _, k in after[-3:])
+    slope = 0.0
+    if len(after) > 2:
+        slope = statistics.linear_regression([t for t, _ in after], [k for _, k in after]).slope
+    fig = {"seconds": seconds, "warmup_s": warm, "samples": samples,
+           "growth_after_warmup_kib": tail - head, "slope_kib_per_min": slope * 60,
+           "connects": got["connects"], "deliveries": got["deliveries"],
+           "rss_start_kib": samples[0][1], "rss_end_kib": samples[-1][1]}  # fmt: skip
+    print(
+        f"  {name:>8} soak: {seconds:.0f}s, {got['connects']:,} connections; RSS "
+        f"{samples[0][1] / 1024:.1f} -> {samples[-1][1] / 1024:.1f} MiB, growth after warm-up "
+        f"{(tail - head) / 1024:+.2f} MiB, slope {slope * 60 / 1024:+.3f} MiB/min",
+        flush=True,
+    )
+    return fig
