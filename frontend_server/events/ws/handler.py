@@ -239,15 +239,17 @@ class EventSocketHandler(XsrfMixin, BaseHandler):
         )
         self.sockets.opened(stream)
         session = EventSocket(
-            self.hub,
-            self.hub.access,
-            principal,
-            client,
-            stream,
-            partial(video_channels, self.api),  # not a closure over this handler: it is freed
-            self.cursors,
-            self.history,
-            self.hub_config.replay_batch_timeout,
+            hub=self.hub,
+            access=self.hub.access,
+            principal=principal,
+            credential=self.caller.credential,
+            client_key=client,
+            outbox=stream,
+            # Not a closure over this handler: the handler is freed once the socket is served.
+            lookup=partial(video_channels, self.api),
+            cursors=self.cursors,
+            history=self.history,
+            batch_timeout=self.hub_config.replay_batch_timeout,
         )
         stream.start(session, pending, self.sockets.wheel(self.hub_config.heartbeat_interval))
 
@@ -278,11 +280,8 @@ class AckHandler(IdentityHandler):
         super().initialize(identity, limits)
         self.cursors = cursors
 
-    def post(self) -> None:
+    async def post(self) -> None:
         """Coalesced with the caller's other acks; stored within about a second."""
-        user = self.principal.user_id
-        if user is None:
-            raise Unauthenticated("acknowledging a cursor needs a session or an API token")
         body = self.parse_body(CursorAck)
-        self.cursors.ack(user, body.cursor, body.seq)
+        await self.cursors.ack(self.principal, self.caller.credential, body.cursor, body.seq)
         self.no_content()
