@@ -302,6 +302,8 @@ class EventSocket:
         previous = self._current()
         kept = previous if target is None else target & (previous or frozenset())
         last = self._stop()
+        if self.state is SocketState.CLOSED:
+            return  # the socket closed while the change was authorised: follow nothing
         self.state = SocketState.IDLE
         if target is not None and not target:
             await self._outbox.send_message(WsSubscribed(videos=[], head=self._hub.head))

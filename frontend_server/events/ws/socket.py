@@ -197,9 +197,8 @@ class WsStream(LiveSocket):
         return True  # a closing WebSocket waits for the client's close frame (or EOF)
 
     def _closed(self) -> None:
-        busy, self._busy = self._busy, None
-        if busy is not None:
-            busy.cancel()
+        # A message being handled runs to its end (an ack in flight is kept, as Tornado let
+        # on_message finish); the session is closed, so it sends nothing more.
         self._registry.closed(self)
         session, self.session = self.session, None
         if session is not None:
