@@ -483,7 +483,8 @@ async def _phases(
                 figs[name]["idle"][transport] = await target.idle(transport)
     for target in targets.values():
         target.restart()
-    profiler = _profile(args, targets["culto"]) if "culto" in targets else None
+    sweeping = args.profile_phase == "sweep" and "culto" in targets
+    profiler = _profile(args, targets["culto"]) if sweeping else None
     try:
         for transport in [t for t in args.transports.split(",") if t]:
             print(f"\n== sweep {transport}", flush=True)
@@ -500,7 +501,14 @@ async def _phases(
     for name, target in targets.items():
         if ours(name) and args.storm:
             print(f"\n== {name}: storm", flush=True)
-            figs[name]["storm"] = await storm(target)
+            storming = args.profile_phase == "storm" and name == "culto"
+            profiler = _profile(args, target) if storming else None
+            try:
+                figs[name]["storm"] = await storm(target)
+            finally:
+                if profiler is not None:
+                    profiler.send_signal(signal.SIGINT)
+                    profiler.wait()
     for name, target in targets.items():
         if ours(name) and args.soak_seconds and name in args.soak_targets.split(","):
             print(f"\n== {name}: soak", flush=True)

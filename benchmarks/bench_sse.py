@@ -86,6 +86,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--procs", type=int, default=2, help="client processes")
     p.add_argument("--uvloop", action="store_true", help="run the targets on uvloop")
     p.add_argument("--profile", default="", help="py-spy the culto target into this file")
+    p.add_argument("--profile-phase", default="sweep", choices=["sweep", "storm"])
     p.add_argument("--json", default=str(HERE / "results" / "sse.json"))
     p.add_argument("--plot", default=str(HERE / "results" / "sse.png"))
     # child roles

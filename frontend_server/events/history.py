@@ -59,6 +59,7 @@ from frontend_server.events.conn import (
     Sink,
 )
 from frontend_server.events.framing import RESET_EVENT, frame_event, frame_reset
+from frontend_server.events.shared import SharedReplays
 from mesh.events import StoredEvent
 from mesh.replay import EventReader
 from schemas.events import ResetReason, StreamResetEventDTO
@@ -70,6 +71,8 @@ slot); reads are now bounded requests that never wait on a client, and a few at 
 reconnect storm from one address overlap its round trips."""
 
 
+SHARED_BATCH = 256
+"""Events per write when a shared read is sent."""
 FRAME_CACHE = 4096
 """History frames kept per transport (the newest): clients resuming from the same point are
 sent the same events, framed once."""
@@ -176,6 +179,7 @@ class History:
         self._sent_by_type = sent_by_type
         self._replaying: dict[str, _ClientSlot] = {}
         self._frames = FrameCache(FRAME_CACHE)
+        self._shared = SharedReplays(reader)
         self.replays = 0
         self.resets = 0
         self.rounds = 0
@@ -261,6 +265,24 @@ class History:
         return await resume_point(self._reader, last_event_id, horizon)
 
     async def _replay(self, client: Connection, sink: Sink, after: int, horizon: int) -> None:
+        shared = await self._shared.read(client.sub.filters, after, horizon)
+        if shared is not None:
+            events, reach = shared
+            for start in range(0, len(events), SHARED_BATCH):
+                batch = events[start : start + SHARED_BATCH]
+                if not await self._send_events(client, sink, batch, horizon):
+                    break
+            if reach < horizon and client.close_reason is None:
+                await self._stream(client, sink, max(after, reach), horizon)
+        else:
+            await self._stream(client, sink, after, horizon)
+        if client.close_reason is None:
+            # Everything up to the horizon is sent (the rest did not match or may not be read):
+            # the client stands there, so the next round's gap is measured from it.
+            client.last_sent_seq = max(client.last_sent_seq, horizon)
+
+    async def _stream(self, client: Connection, sink: Sink, after: int, horizon: int) -> None:
+        """The replay of ``(after, horizon]``, batch by batch as JetStream answers."""
         # aclosing: leaving early ends the reader's requests now, not at GC time.
         replay = cast(
             AsyncGenerator[list[StoredEvent], None],
@@ -272,10 +294,6 @@ class History:
                     return
                 if not await self._send_events(client, sink, batch, horizon):
                     break
-        if client.close_reason is None:
-            # Everything up to the horizon is sent (the rest did not match or may not be read):
-            # the client stands there, so the next round's gap is measured from it.
-            client.last_sent_seq = max(client.last_sent_seq, horizon)
 
     async def _send_events(
         self, client: Connection, sink: Sink, events: list[StoredEvent], horizon: int
