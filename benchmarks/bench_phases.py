@@ -340,6 +340,7 @@ async def storm(target: Target) -> Figures:
     n, nvideos = args.storm, args.videos
     videos = [str(uuid.uuid4()) for _ in range(nvideos)]
     async with Publisher(target.url) as pub:
+        await pub.acked([str(uuid.uuid4())], 1)  # the resume point is never 0 ("no id")
         start = await pub.head()
         history = await pub.acked(videos, 10)  # 10 missed events per video
         watched = [videos[i % nvideos] for i in range(n)]
