@@ -1,7 +1,8 @@
 """The churn soak of the event-stream benchmark: does the edge leak?
 
-``--soak-clients`` clients (half SSE, half WebSocket) connect, stay one to five seconds, leave
-and connect again, for ``--soak-seconds``, while events are published (``SOAK_RATE``/s over the
+``--soak-clients`` clients (half SSE, half WebSocket) connect (as new viewers: the current
+state of their video, then live), stay two to six seconds, leave and connect again, for
+``--soak-seconds``, while events are published (``SOAK_RATE``/s over the
 clients' videos). The frontend's resident memory is sampled every ``SAMPLE_S`` seconds; after a
 warm-up (a fifth of the run, at most a minute) the report gives the growth (last samples against
 the first ones after warm-up) and the least-squares slope. A leak of even a few hundred bytes per
@@ -17,11 +18,11 @@ import uuid
 from typing import Any
 
 from sse_clients import Spec
-from sse_procs import Clients, rss_kib
+from sse_procs import Clients, cpu_seconds, rss_kib
 
 SOAK_RATE = 50.0
 SAMPLE_S = 5.0
-STAY = (1.0, 5.0)
+STAY = (2.0, 6.0)
 
 
 async def soak(target: Any, seconds: float, clients: int) -> dict[str, Any]:
@@ -29,15 +30,16 @@ async def soak(target: Any, seconds: float, clients: int) -> dict[str, Any]:
     from bench_phases import Publisher, source
 
     videos = [str(uuid.uuid4()) for _ in range(50)]
-    async with Publisher(target.url) as pub:
-        head = await pub.head()
+    # New connections (no resume point): each gets its videos' current state, then live;
+    # distinct viewers, as in life (the hub runs a few histories per user at once).
+    viewers = target.ids.viewers
     specs = [
-        Spec(f"video_id={videos[i % len(videos)]}", target.token, head,
+        Spec(f"video_id={videos[i % len(videos)]}", viewers[i % len(viewers)],
              transport="ws" if i % 2 else "sse", source=source(i))
         for i in range(clients)
     ]  # fmt: skip
     group = Clients(target.tmp, target.server.port, specs, 2, False, churn=STAY)
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_seconds(target.server.pid)
     group.go()
     samples: list[tuple[float, int]] = []
     async with Publisher(target.url) as pub:
@@ -48,8 +50,9 @@ async def soak(target: Any, seconds: float, clients: int) -> dict[str, Any]:
                 await asyncio.sleep(SAMPLE_S)
         finally:
             publishing.cancel()
+    share = (cpu_seconds(target.server.pid) - cpu0) / (time.monotonic() - started)
     got = await group.finish()
-    return _figures(samples, seconds, got, target.name)
+    return {**_figures(samples, seconds, got, target.name), "server_cpu_share": share}
 
 
 async def _publish(pub: Any, videos: list[str], seconds: float) -> None:

@@ -47,7 +47,7 @@ DEFAULT_MAX_BYTES = 1 << 20
 """Bytes per replay round trip (shared by its cursors): bounds what one replay buffers here."""
 MIN_BATCH_BYTES = 16 << 10
 """Bytes per request at least, however many cursors share the budget."""
-DECODED_CACHE = 4096
+DECODED_CACHE = 2048
 """Stored events kept decoded (the newest read): a reconnect storm replays the same few
 events to many clients, and decoding (validating, re-encoding) one costs more than sending it."""
 MAX_CURSORS = 32
@@ -320,27 +320,28 @@ class _DecodedEvents:
     __slots__ = ("_by_seq", "_size")
 
     def __init__(self, size: int) -> None:
-        self._by_seq: dict[int, tuple[DirectMsg, StoredEvent | None]] = {}
+        self._by_seq: dict[int, tuple[_Identity, StoredEvent | None]] = {}
         self._size = size
 
     def get(self, msg: DirectMsg) -> StoredEvent | None:
+        identity = _identity(msg)
         hit = self._by_seq.get(msg.seq)
-        if hit is not None and _same(hit[0], msg):
+        if hit is not None and hit[0] == identity:
             return hit[1]
         event = _decode(msg)
         if len(self._by_seq) >= self._size:
             del self._by_seq[next(iter(self._by_seq))]
-        self._by_seq[msg.seq] = (msg, event)
+        self._by_seq[msg.seq] = (identity, event)
         return event
 
 
-def _same(a: DirectMsg, b: DirectMsg) -> bool:
-    return (
-        a.subject == b.subject
-        and a.data == b.data
-        and a.time == b.time
-        and a.headers.get(CHANNEL_HEADER) == b.headers.get(CHANNEL_HEADER)
-    )
+_Identity = tuple[str, bytes, object, str | None]
+
+
+def _identity(msg: DirectMsg) -> _Identity:
+    """What tells one stored message from another under the same sequence (not the
+    request-specific headers of a direct get: those differ per answer)."""
+    return msg.subject, msg.data, msg.time, msg.headers.get(CHANNEL_HEADER)
 
 
 def _decode(msg: DirectMsg) -> StoredEvent | None:

@@ -73,7 +73,7 @@ reconnect storm from one address overlap its round trips."""
 
 SHARED_BATCH = 256
 """Events per write when a shared read is sent."""
-FRAME_CACHE = 4096
+FRAME_CACHE = 2048
 """History frames kept per transport (the newest): clients resuming from the same point are
 sent the same events, framed once."""
 
@@ -196,6 +196,8 @@ class History:
             return  # no history to send (live from the start, see Connection)
         started = time.monotonic()
         async with self._client_slot(client.key):
+            if client.close_reason is not None:
+                return  # it left while waiting for a slot: nothing to read for it
             replayed = await self._first_round(client, sink)
             replayed = await self._catch_up(client, sink) or replayed
         if replayed:
