@@ -1,30 +1,40 @@
-"""SSE fan-out benchmark: the project's frontend against the seed's design, on the same load.
+"""Event-stream benchmark (SSE and WebSocket): this checkout against another, on the same load.
 
 Run (installs nothing into the product: the ``bench`` tox environment has sse-starlette,
 uvicorn, matplotlib and py-spy)::
 
-    scripts/test -e bench                 # the full run, about 12 minutes
-    scripts/test -e bench -- --quick      # about a minute and a half
-    .tox/bench/bin/python benchmarks/bench_sse.py --targets culto --quick
+    git worktree add /tmp/before <commit>            # or: git archive <commit> | tar -x -C …
+    scripts/test -e bench -- --before /tmp/before    # the full run, about 40 minutes
+    scripts/test -e bench -- --before /tmp/before --quick                 # a few minutes
+    scripts/test -e bench -- --before /tmp/before --soak-seconds 600      # + the soak
+    scripts/test -e bench                            # against the seed's design (SSE only)
 
-A fresh nats-server; each target (``culto``: the frontend; ``baseline``: sse-starlette + uvicorn
-+ one core NATS subscription + an ``asyncio.Queue`` per client, :mod:`sse_baseline`) runs in its
-own process, alone, against clients in ``--procs`` client processes (:mod:`sse_clients`):
+A fresh nats-server; each target runs in its own process: ``culto`` (this checkout's frontend
+edge: SSE and WebSocket routes on one hub, :mod:`sse_targets`), ``before`` (the very same
+server code of the harness, importing the product from ``--before``'s checkout: the figures
+of both come from one run) and ``baseline`` (sse-starlette + uvicorn + one core NATS
+subscription + an ``asyncio.Queue`` per client, :mod:`sse_baseline`, SSE only). The targets
+take turns phase by phase and round by round, so that the load of a shared machine weighs on
+each alike. Clients run in separate processes (:mod:`sse_clients`):
 
-1. **idle**: resident memory per idle stream, ``--idle`` (10,000) of them (the file limit is
-   raised here, in the benchmark, not in the product).
+1. **idle**: resident memory per idle stream at each of ``--idle``'s counts (10,000 then
+   19,000), per transport, in a fresh server process each; clients in several processes,
+   connecting from 127.0.0.2 to .9 (one process may hold 20,000 files here, and one source
+   address runs out of ports); heartbeats every ``--heartbeat`` s, and the gaps between them
+   as clients saw them.
 2. **sweep**: ``--clients`` streams over ``--videos`` videos (each event reaches
-   clients/videos of them), events published at each of ``--rates``: deliveries/s, lost,
-   p50/p99 publish→client latency, server CPU µs per delivery (``/proc/<pid>/stat``). The
-   saturation is the most deliveries/s any rate achieved; one more round runs at half of it.
-3. **storm** (culto only: core NATS keeps no history to resume from): ``--storm`` clients
-   resume at once with ``Last-Event-ID`` while events keep coming: time until all resumed,
-   lost, duplicated, consumers created on ``CULTO_EVENTS`` (JetStream's advisories) and the
-   most present at once.
-4. **auth** (``--auth``, culto only): CPU per delivery without and with per-channel
+   clients/videos of them), for each transport of ``--transports`` and each of ``--rates``:
+   deliveries/s, lost, p50/p99 publish→client latency, server CPU µs per delivery
+   (``/proc/<pid>/stat``).
+3. **storm**: ``--storm`` clients (200 distinct viewers) resume at once with
+   ``Last-Event-ID`` while events keep coming: time until all resumed, lost, duplicated,
+   consumers created on ``CULTO_EVENTS`` (JetStream's advisories).
+4. **soak** (``--soak-seconds``, :mod:`bench_soak`): ``--soak-clients`` clients, half SSE and
+   half WebSocket, connect, stay a few seconds, leave and come back; the RSS slope.
+5. **auth** (``--auth``, culto only): CPU per delivery without and with per-channel
    authorization (admin streams naming videos against members' unfiltered streams).
 
-Prints ratios against the baseline, writes ``--json`` and ``--plot``.
+Prints the table (culto against the other target), writes ``--json`` and ``--plot``.
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ from sse_procs import raise_fd_limit  # noqa: E402
 def main(args: argparse.Namespace) -> None:
     from bench_phases import run_all
 
+    args.targets = args.targets or ("before,culto" if args.before else "baseline,culto")
     raise_fd_limit()
     figures = asyncio.run(asyncio.wait_for(run_all(args), 3600))
     print("\n== Summary (baseline ÷ culto: above 1 means culto is leaner or faster)")
@@ -66,8 +77,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer rates and shorter rounds")
     p.add_argument(
         "--targets",
-        default="before,culto",
-        help="culto (this checkout), before (--before's checkout), baseline (the seed's design)",
+        default="",
+        help="culto (this checkout), before (--before's checkout), baseline (the seed's"
+        " design); default: before,culto with --before, else baseline,culto",
     )
     p.add_argument("--before", default="", help="checkout of the code to compare with")
     p.add_argument("--rates", default="", help="events/s, comma-separated")
