@@ -75,7 +75,7 @@ from services.analysis.bible.asr import (
     is_caseless,
 )
 from services.analysis.bible.books import Alias, Language, book_name, fold_accents
-from services.analysis.bible.context import narrow_chapters
+from services.analysis.bible.context import drop_restated, narrow_chapters
 from services.analysis.bible.guards import QUANTITY_RE, Shape, plausible_bare
 from services.analysis.bible.language import detect_language
 from services.analysis.bible.locators import (
@@ -94,7 +94,7 @@ from services.analysis.bible.locators import (
 )
 from services.analysis.bible.names import BOOK_RE, resolve, starts_book
 from services.analysis.bible.reversed_order import preceding_verse, reversed_locator
-from services.analysis.bible.spoken import DIGITS, NUMBER, parse_number
+from services.analysis.bible.spoken import DIGITS, NUMBER, NUMBERED, parse_number
 from services.analysis.bible.versification import chapter_count
 
 __all__ = ["PassageMention", "find_passages"]
@@ -125,9 +125,9 @@ class PassageMention:
 
 
 _I = re.IGNORECASE
-_CHAPTER_DIGITS_RE: Final = re.compile(rf"\s*(?P<n>{DIGITS})")
+_CHAPTER_DIGITS_RE: Final = re.compile(rf"{NUMBERED}\s*(?P<n>{DIGITS})", _I)
 # Full names take number words too ("Salmo noventa e um", "João três", "Luke fifteen").
-_CHAPTER_NUMBER_RE: Final = re.compile(rf"\s*(?P<n>{NUMBER})", _I)
+_CHAPTER_NUMBER_RE: Final = re.compile(rf"{NUMBERED}\s*(?P<n>{NUMBER})", _I)
 # Words that are numbers but far more often an article or pronoun: "Lucas um amigo meu",
 # "John one of my friends". They count as a chapter only with a verse after them.
 _LONE_ARTICLES: Final = frozenset({"um", "uma", "one"})
@@ -183,8 +183,8 @@ def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> lis
         book_id, pieces, pos = parsed
         found.extend((book_id, piece) for piece in pieces)
     mentions: list[PassageMention] = []
-    for book_id, (chapter, verse_start, verse_end, start, end) in narrow_chapters(
-        folded, found, lang
+    for book_id, (chapter, verse_start, verse_end, start, end) in drop_restated(
+        narrow_chapters(folded, found, lang)
     ):
         if positions is not None:
             start, end = positions[start], positions[end]

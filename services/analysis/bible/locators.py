@@ -18,6 +18,7 @@ from services.analysis.bible.spoken import (
     CHAPTER_KEYWORD,
     DIGITS,
     NUMBER,
+    NUMBERED,
     VERSE_KEYWORD,
     parse_number,
 )
@@ -41,12 +42,12 @@ __all__ = [
 _I = re.IGNORECASE
 _CONNECTOR = r"[\s,;]*(?:(?:e|and)\s+)?(?:(?:depois|tambem|ainda|la|ali|then|also|there)\s+)?"
 CHAPTER_KW_RE: Final = re.compile(
-    rf"{_CONNECTOR}(?:(?:n[oa]|o|em|in|at)\s+)?{CHAPTER_KEYWORD}\s*(?P<n>{NUMBER})", _I
+    rf"{_CONNECTOR}(?:(?:n[oa]|o|em|in|at)\s+)?{CHAPTER_KEYWORD}{NUMBERED}\s*(?P<n>{NUMBER})", _I
 )
 VERSE_KW_RE: Final = re.compile(
     rf"{_CONNECTOR}(?:(?:a\s+partir\s+)?(?:d[oa]s?|n[oa]s?|o|the|at|in)\s+"
     rf"|(?:starting|beginning)\s+(?:at|with|from)\s+|from\s+)?"
-    rf"{VERSE_KEYWORD}\s*(?P<n>{NUMBER})",
+    rf"{VERSE_KEYWORD}{NUMBERED}\s*(?P<n>{NUMBER})",
     _I,
 )
 COMMA_VERSE_RE: Final = re.compile(rf",\s?(?P<n>{DIGITS})(?![.,:]\d)")
