@@ -10,7 +10,8 @@ pastor João", "my name is Pastor John Smith") wins over any other titled name, 
 name right after thanks ("agradeço ao pastor Marcos") is skipped — that is the host, not the
 preacher. A host handing over the pulpit ("hoje quem traz a palavra é o Pastor João", "please
 welcome our guest speaker, Dr. Okafor"; :mod:`~services.analysis.speaker_handover`) names the
-preacher and beats every self-introduction. A biblical apostle ("o apóstolo Paulo") is never a speaker.
+preacher and beats every self-introduction. A biblical apostle ("o apóstolo Paulo") is never a
+speaker.
 
 Automatic captions have no capitals, so in a caseless opening (and as a last resort in a cased
 one) :func:`~services.analysis.speaker_caseless.caseless_speaker` weighs self-introductions
