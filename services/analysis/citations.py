@@ -31,7 +31,12 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from services.analysis.bible.asr import is_caseless
-from services.analysis.citations_caseless import bounded_quote, named_before_verb, tagged_after
+from services.analysis.citations_caseless import (
+    bounded_quote,
+    introduced,
+    named_before_verb,
+    tagged_after,
+)
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import fold, normalize_space, phrase_list, word_set
 
@@ -112,6 +117,70 @@ KNOWN_AUTHORS: Final = phrase_list(
     Francisco de Assis
     Tomás de Aquino
     Thomas Aquinas
+    R. C. Sproul
+    Ravi Zacharias
+    Charles Finney
+    Caio Fábio
+    John Bunyan
+    Matthew Henry
+    Francis Chan
+    Paul Tripp
+    Richard Baxter
+    John Owen
+    Thomas Watson
+    John Newton
+    Fanny Crosby
+    Brennan Manning
+    Jim Cymbala
+    Rick Warren
+    Charles Stanley
+    Adrian Rogers
+    Warren Wiersbe
+    John MacArthur
+    Tony Evans
+    N. T. Wright
+    Dallas Willard
+    Richard Foster
+    Russell Shedd
+    Ariovaldo Ramos
+    Ricardo Gondim
+    Ed René Kivitz
+    Luiz Sayão
+    Hernandes Lopes
+    Teresa de Ávila
+    Tomás de Kempis
+    Thomas à Kempis
+    Richard Wurmbrand
+    Irmão André
+    Brother Andrew
+    William Booth
+    David Livingstone
+    Charles Wesley
+    Isaac Watts
+    A. B. Simpson
+    Abraham Kuyper
+    Karl Barth
+    João Crisóstomo
+    John Chrysostom
+    Atanásio
+    Athanasius
+    Jerônimo
+    Dostoiévski
+    Dostoevsky
+    Tolstói
+    Tolstoy
+    J. R. R. Tolkien
+    Tolkien
+    Nelson Mandela
+    Winston Churchill
+    Abraham Lincoln
+    Albert Einstein
+    Victor Hugo
+    Søren Kierkegaard
+    C. H. Spurgeon
+    Dwight Moody
+    Agostinho de Hipona
+    Madre Teresa
     """
 )
 
@@ -194,7 +263,7 @@ _VERB_PT: Final = (
     r"falou|falava|observou|costumava\s+dizer|colocou)"
 )
 _VERB_EN: Final = (
-    r"(?i:said|says|wrote|writes|put\s+it|observed|noted|remarked|declared|taught|"
+    r"(?i:said|says|wrote|writes|puts?\s+it|observed|noted|remarked|declared|taught|"
     r"used\s+to\s+say|reminds\s+us)"
 )
 _ADV_PT: Final = r"(?:(?i:já|bem|certa\s+vez|uma\s+vez|sabiamente|também)\s+)?"
@@ -255,6 +324,8 @@ class Citation:
 
 def _trim_author(author: str) -> str:
     """Drop capitalised sentence-openers the name pattern swallowed ("Então Spurgeon")."""
+    if _name_key(author) in _KNOWN_DISPLAY:
+        return author  # "a w tozer": the "a" is an initial, not the article
     words = author.split()
     while len(words) > 1 and fold(words[0]) in _STOPWORDS:
         words.pop(0)
@@ -358,7 +429,11 @@ def _add_caseless(
     text: str, boundaries: Sequence[int], found: dict[int, Citation], seen: set[tuple[str, str]]
 ) -> None:
     """Add the caption-only shapes of :mod:`citations_caseless` not already found."""
-    extra = named_before_verb(text, boundaries) + tagged_after(text, boundaries, _KNOWN_RE)
+    extra = (
+        named_before_verb(text, boundaries)
+        + introduced(text, boundaries)
+        + tagged_after(text, boundaries, _KNOWN_RE)
+    )
     for author, body, start in extra:
         body = normalize_space(body).strip(" ,;:-\u2013\u2014")
         shown = _clean_author(author)
