@@ -56,14 +56,24 @@ def narrow_chapters(folded: str, found: list[Found], lang: Language) -> list[Fou
     result: list[Found] = []
     # Pieces of one locator ("Mateus 5-7", "Salmos 23, 91") share its start offset.
     starts = Counter(piece[3] for _, piece in found)
+    # Verses named after a restatement ("filipenses 4 … filipenses 4 6 … e o versículo 7"):
+    # the announced chapter is still the text, so they follow the restated verse.
+    after_restated: dict[int, list[Piece]] = {}
     for index, (book, piece) in enumerate(found):
         chapter, verse_start, _, start, end = piece
         if verse_start is not None or starts[start] > 1:
             result.append((book, piece))
+            result.extend((book, extra) for extra in after_restated.get(index, ()))
             continue
         limit = min(len(folded), end + WINDOW)
         if index + 1 < len(found):
             limit = min(limit, found[index + 1][1][3])
+            if _restates(found, index):
+                restated_end = found[index + 1][1][4]
+                later = found[index + 2][1][3] if index + 2 < len(found) else len(folded)
+                after_restated[index + 1] = _verses_after(
+                    folded, restated_end, min(later, restated_end + WINDOW), book, chapter, lang
+                )
         verses = _verses_after(folded, end, limit, book, chapter, lang)
         if verses:
             result.extend((book, verse) for verse in verses)
@@ -82,20 +92,25 @@ def drop_restated(found: list[Found]) -> list[Found]:
     chapter list or range (``Mateus 5-7``, ``Salmos 23, 91``) share their start and are kept.
     """
     starts = Counter(piece[3] for _, piece in found)
-    result: list[Found] = []
-    for index, (book, piece) in enumerate(found):
-        chapter, verse_start, _, start, end = piece
-        if verse_start is None and starts[start] == 1 and index + 1 < len(found):
-            next_book, following = found[index + 1]
-            if (
-                next_book == book
-                and following[0] == chapter
-                and following[1] is not None
-                and following[3] - end <= RESTATE_WINDOW
-            ):
-                continue
-        result.append((book, piece))
-    return result
+    return [
+        item
+        for index, item in enumerate(found)
+        if not (item[1][1] is None and starts[item[1][3]] == 1 and _restates(found, index))
+    ]
+
+
+def _restates(found: list[Found], index: int) -> bool:
+    """Whether the piece after ``found[index]`` (a whole chapter) restates it with a verse."""
+    if index + 1 >= len(found):
+        return False
+    book, (chapter, _, _, _, end) = found[index]
+    next_book, following = found[index + 1]
+    return (
+        next_book == book
+        and following[0] == chapter
+        and following[1] is not None
+        and following[3] - end <= RESTATE_WINDOW
+    )
 
 
 def _verses_after(

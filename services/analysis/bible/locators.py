@@ -52,7 +52,9 @@ VERSE_KW_RE: Final = re.compile(
 )
 COMMA_VERSE_RE: Final = re.compile(rf",\s?(?P<n>{DIGITS})(?![.,:]\d)")
 # The colon Whisper drops: "João 3 16", "Acts 1 8", "filipenses quatro treze".
-_PAIR_VERSE_RE: Final = re.compile(rf"[ \t]+(?P<n>{NUMBER})(?![.,:]\d)", _I)
+# A comma may separate spoken numbers ("Isaiah forty, thirty one"), not digits (those are
+# read by COMMA_VERSE_RE, which knows "Salmos 23, 91" is a list).
+_PAIR_VERSE_RE: Final = re.compile(rf"(?:,(?=[ \t]+[^\W\d_]))?[ \t]+(?P<n>{NUMBER})(?![.,:]\d)", _I)
 _SCORE_RE: Final = re.compile(rf"\s*(?:[-\u2013x]|a|to)\s*(?P<n>{DIGITS})(?![.:]\d)", _I)
 # "Mateus 5, 6 e 7": consecutive numbers after the chapter, closed by "e"/"and", are chapters.
 _CHAPTER_RUN_RE: Final = re.compile(
@@ -96,6 +98,8 @@ def pair_verse(
     verse = parse_number(pair.group("n"))
     if verse is None or not is_valid(book, chapter, verse, verse):
         return None
+    if pair.group(0).startswith(",") and verse == chapter + 1:
+        return None  # "Romans eight, nine and ten": consecutive chapters, not 8:9
     return verse, pair.end(), "pair"
 
 

@@ -157,3 +157,28 @@ def test_misspelling_variants_keep_the_sound() -> None:
     assert "philipians" in variants("philippians")
     assert variants("atos") == frozenset()  # short names are too close to ordinary words
     assert all(v[:2] == "ro" for v in variants("romanos"))
+
+
+# --- found building the spoken services of benchmarks/eval_audio.py -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        # A comma between spoken numbers, as Whisper punctuates them.
+        ("en", "Jeremiah twenty nine, eleven says I know the plans", [("JER", 29, 11, 11)]),
+        # A verse named after a restated chapter belongs to it.
+        (
+            "pt",
+            "Abram em Colossenses, capítulo três. Colossenses três, versículo dois. Pensai nas "
+            "coisas lá do alto. E o versículo três diz que a vossa vida está oculta.",
+            [("COL", 3, 2, 2), ("COL", 3, 3, 3)],
+        ),
+    ],
+)
+def test_spoken_service_forms(lang: str, text: str, expected: list[Ref]) -> None:
+    assert refs(text, lang) == expected
+
+
+def test_consecutive_spoken_chapters_are_not_chapter_and_verse() -> None:
+    assert ("ROM", 8, 9, 9) not in refs("Romans eight, nine and ten are one argument", "en")
