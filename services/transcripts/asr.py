@@ -36,10 +36,11 @@ from culto.errors import (
 )
 from schemas.transcripts import Transcript, TranscriptSegment
 
+from .asr_prompt import bible_prompt as book_names_prompt
 from .progress import ProgressCallback, ProgressThrottle
 from .whisper_model import bundled_model_dir, default_cache_dir, find_bundled_parts
 
-_BUNDLED_ALIASES = frozenset({"", "bundled", "base-bundled"})
+_BUNDLED_ALIASES = frozenset({"", "base", "bundled", "base-bundled"})
 _ASR_HINT = "install the [asr] extra (pip install 'culto-mesh[asr]')"
 
 DEFAULT_BEAM_SIZE = 5
@@ -55,6 +56,10 @@ DEFAULT_NO_REPEAT_NGRAM_SIZE = 4
 """Batched decoding has no temperature fallback, so nothing else stops a chunk looping on a
 phrase ("de mim, de mim, de mim...") until the 448-token limit: forbidding any repeated 4-token
 n-gram within a chunk ends such loops, which cost both time and accuracy on the benchmark."""
+
+
+DEFAULT_BIBLE_PROMPT = False
+"""Whether to prompt with the Bible's book names by default (``benchmarks/eval_audio.py``)."""
 
 
 def _faster_whisper_installed() -> bool:
@@ -113,6 +118,9 @@ class WhisperTranscriber:
         no_repeat_ngram_size: Batched decoding only: forbid repeating any n-gram of this many
             tokens within a chunk (0 = allow); see :data:`DEFAULT_NO_REPEAT_NGRAM_SIZE`. Sequential
             decoding escapes loops by its temperature fallback instead.
+        bible_prompt: Prime the decoder with the books of the Bible in the spoken language
+            (:mod:`.asr_prompt`; only when the language is given); see
+            :data:`DEFAULT_BIBLE_PROMPT`.
     """
 
     def __init__(
@@ -127,6 +135,7 @@ class WhisperTranscriber:
         batch_size: int = DEFAULT_BATCH_SIZE,
         vad_filter: bool = True,
         no_repeat_ngram_size: int = DEFAULT_NO_REPEAT_NGRAM_SIZE,
+        bible_prompt: bool = DEFAULT_BIBLE_PROMPT,
     ) -> None:
         self.model = model
         self.device = device
@@ -137,6 +146,7 @@ class WhisperTranscriber:
         self.batch_size = batch_size
         self.vad_filter = vad_filter
         self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.bible_prompt = bible_prompt
         self._loaded: Any = None
         self._lock = threading.Lock()
 
@@ -268,10 +278,12 @@ class WhisperTranscriber:
         every chunk's features: about 2 MB per minute of audio); the segments are decoded as the
         generator is consumed (batch by batch when batched), so progress follows decoding.
         """
+        prompt = book_names_prompt(lang) if self.bible_prompt else None
         if not self.batched:
             return model.transcribe(  # type: ignore[no-any-return]
                 str(path),
                 language=lang,
+                initial_prompt=prompt,
                 beam_size=self.beam_size,
                 vad_filter=self.vad_filter,
                 # Sermons are long; conditioning on earlier text makes Whisper loop on errors.
@@ -280,6 +292,7 @@ class WhisperTranscriber:
         return _batched_pipeline(model).transcribe(  # type: ignore[no-any-return]
             str(path),
             language=lang,
+            initial_prompt=prompt,
             beam_size=self.beam_size,
             batch_size=self.batch_size,
             vad_filter=True,

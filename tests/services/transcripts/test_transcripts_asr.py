@@ -217,6 +217,7 @@ def test_batched_decoding_is_the_default_and_reports_progress_as_it_decodes(
     assert calls == [
         {
             "language": "pt",
+            "initial_prompt": None,
             "beam_size": asr_module.DEFAULT_BEAM_SIZE,
             "batch_size": asr_module.DEFAULT_BATCH_SIZE,
             "vad_filter": True,
@@ -282,6 +283,7 @@ def test_without_vad_decoding_is_sequential(
     assert calls == [
         {
             "language": "pt",
+            "initial_prompt": None,
             "beam_size": asr_module.DEFAULT_BEAM_SIZE,
             "vad_filter": False,
             "condition_on_previous_text": False,
