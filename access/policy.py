@@ -22,7 +22,8 @@ allows only PUBLISH (a worker's token cannot read or delete anything). A token n
 than its user has; a token bound to a channel acts on that channel only (any other is
 unreadable to it). An ``admin`` user may do everything, within its token's scope.
 
-Outcomes (CONTRACTS §9): credentials needed but absent → ``UNAUTHENTICATED`` (401); a channel
+Outcomes (docs/contracts.md §9): credentials needed but absent → ``UNAUTHENTICATED`` (401); a
+channel
 (or video) the caller may not read → ``NOT_FOUND`` (404: existence is not revealed); readable
 but not allowed → ``FORBIDDEN`` (403).
 """
@@ -117,7 +118,7 @@ class ChannelView:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is asking, resolved from a session or token (see ``frontend_server.auth``).
+    """Who is asking, resolved from a session or token (see ``frontend_server.security.auth``).
 
     Attributes:
         user_id: ``None`` for an anonymous caller.

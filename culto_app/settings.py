@@ -28,7 +28,7 @@ from frontend_server.config import (
     check_exempt_paths,
     host_entry,
 )
-from frontend_server.limits import RateLimitConfig
+from frontend_server.security.limits import RateLimitConfig
 from mesh.connection import NatsCredentials
 from mesh.provision import StreamPolicy
 from ops.server import ListenConfig, proxy_networks

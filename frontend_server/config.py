@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from culto.errors import ConfigError
 from culto.origins import normalize_origin
-from frontend_server.limits import RateLimitConfig
+from frontend_server.security.limits import RateLimitConfig
 from ops.server import ListenConfig
 
 MIN_SECRET_LENGTH = 16

@@ -21,11 +21,11 @@ from prometheus_client.registry import Collector
 
 from culto.errors import CultoError
 from frontend_server.app import make_app
-from frontend_server.auth import Authenticator
 from frontend_server.config import EdgeConfig
-from frontend_server.cursors import CursorAcks
-from frontend_server.hub import EventHub
-from frontend_server.ws_api import SocketRegistry
+from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.hub import EventHub
+from frontend_server.events.ws.handler import SocketRegistry
+from frontend_server.security.auth import Authenticator
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.cursors import CursorStore

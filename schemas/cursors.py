@@ -1,4 +1,4 @@
-"""Acknowledged cursors and the WebSocket messages (CONTRACTS §10).
+"""Acknowledged cursors and the WebSocket messages (docs/contracts.md §10).
 
 A cursor is the last stream sequence a user acknowledged under a name of its choosing; it lives
 in the KV bucket ``culto_cursors`` (key ``<user id>.<name>``) and only ever moves forward.

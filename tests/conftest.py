@@ -27,7 +27,7 @@ import pytest
 from tornado.ioloop import IOLoop
 
 from culto_app.settings import Settings
-from frontend_server.auth import Authenticator
+from frontend_server.security.auth import Authenticator
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
 from mesh.directory import Directory

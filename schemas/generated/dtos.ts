@@ -144,7 +144,7 @@ export interface PublishAccepted {
 }
 
 /**
- * The stream could not resume where the client asked (CONTRACTS §7); never stored.
+ * The stream could not resume where the client asked (docs/contracts.md §7); never stored.
  *
  * Sent without an id, before the current state of the client's videos: ``trimmed`` when
  * retention removed events after ``requested`` (the oldest left is ``first_available``),

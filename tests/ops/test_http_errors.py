@@ -15,8 +15,8 @@ from tornado.netutil import bind_sockets
 from culto.errors import Conflict, CultoError, MeshTimeout, MeshUnavailable, NotFound
 from culto_app.settings import Settings
 from frontend_server.app import make_app
-from frontend_server.auth import Authenticator
-from frontend_server.hub import EventHub
+from frontend_server.events.hub import EventHub
+from frontend_server.security.auth import Authenticator
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.directory import Directory
@@ -25,7 +25,7 @@ from ops.http import describe, error_body, status_for
 from ops.server import RunningServer
 from services.api.service import VideoApiService
 from services.identity.accounts import Accounts
-from tests.frontend_server.test_videos_api import submission
+from tests.frontend_server.api.test_videos import submission
 from tests.support import Http, Member, StartEdge, assert_json_error, make_member
 
 UNKNOWN = "3f2b8c1e-5d4a-4c7b-9e1f-0a2b3c4d5e6f"
