@@ -1,10 +1,11 @@
 """Whole services for the end-to-end evaluation: scripts with gold, spoken by espeak-ng.
 
 A service is ``<name>.txt`` (one utterance per line, as a preacher would say it) with
-``<name>.gold.json`` next to it: ``lang``, ``speaker`` (+ ``speaker_aliases``), ``passages``
-(``book_id``, ``chapter``, ``verse_start``, ``verse_end``), ``citations`` (``author``,
-``author_aliases``, ``quote_start``) and ``themes`` (canonical names), the format of
-``tests/data/asr/sermons``. Lines starting with ``#`` are comments.
+``<name>.gold.json`` next to it: ``lang`` (or ``language``), ``speaker`` (+ optional
+``speaker_aliases``), ``passages`` (``book_id``, ``chapter``, ``verse_start``, ``verse_end``),
+``citations`` (``author`` with optional ``author_aliases``) and ``themes`` (canonical names, or
+``"English / Português"`` pairs as in ``tests/data/services``). Lines starting with ``#`` are
+comments.
 
 :func:`speak` renders one service in one of two modes:
 
@@ -62,7 +63,8 @@ def load_services(directory: Path) -> list[Service]:
             for line in script.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.lstrip().startswith("#")
         )
-        services.append(Service(script.stem, str(gold["lang"]), lines, gold))
+        lang = str(gold.get("lang") or gold["language"])
+        services.append(Service(script.stem, lang, lines, gold))
     return services
 
 

@@ -54,7 +54,7 @@ from bench_asr import edit_counts, words  # noqa: E402
 from schemas.summary import SummaryDTO  # noqa: E402
 from schemas.transcripts import Transcript, TranscriptSegment  # noqa: E402
 from services.analysis import analyze  # noqa: E402
-from services.analysis.text import fold  # noqa: E402
+from services.analysis.text import fold, word_set  # noqa: E402
 from services.transcripts import asr  # noqa: E402
 from services.transcripts.asr import WhisperTranscriber  # noqa: E402
 
@@ -98,8 +98,27 @@ def f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def _key(name: str) -> str:
-    return "".join(ch for ch in fold(name) if ch.isalnum())
+_TITLES = word_set(
+    "pastor pastora pr pra dr dra doutor doutora doctor reverend reverendo rev bispo bishop "
+    "elder presbitero missionario missionaria apostolo evangelista diacono deacon"
+)
+
+
+def same_person(found: str | None, names: Sequence[str]) -> bool:
+    """Whether ``found`` names the person of ``names``: titles aside, the same words, or the
+    same surname with the first name (or its initial) agreeing ("C. S. Lewis" = "Lewis")."""
+    if not found:
+        return False
+    mine = [w for w in fold(found).replace(".", " ").split() if w not in _TITLES]
+    for name in names:
+        theirs = [w for w in fold(name).replace(".", " ").split() if w not in _TITLES]
+        if not mine or not theirs:
+            continue
+        if mine == theirs or (mine[-1] == theirs[-1] and (len(mine) == 1 or len(theirs) == 1)):
+            return True
+        if mine[-1] == theirs[-1] and mine[0][0] == theirs[0][0]:
+            return True
+    return False
 
 
 def score(summary: SummaryDTO, service: Service, row: Row) -> None:
@@ -113,17 +132,24 @@ def score(summary: SummaryDTO, service: Service, row: Row) -> None:
     row.fp, row.fn = sum(found.values()) - row.tp, sum(wanted.values()) - row.tp
     row.extra = [str(k) for k in (found - wanted)]
     row.missed = [str(k) for k in (wanted - found)]
-    names = {_key(n) for n in [gold["speaker"], *gold.get("speaker_aliases", [])]}
     row.speaker = summary.speaker
-    row.speaker_ok = bool(summary.speaker) and _key(summary.speaker or "") in names
-    authors = {_key(c.author) for c in summary.citations}
+    row.speaker_ok = same_person(
+        summary.speaker, [gold["speaker"], *gold.get("speaker_aliases", [])]
+    )
     row.authors = len(gold.get("citations", []))
     row.authors_found = sum(
-        any(_key(a) in authors for a in [c["author"], *c.get("author_aliases", [])])
-        for c in gold.get("citations", [])
+        any(
+            same_person(c.author, [cited["author"], *cited.get("author_aliases", [])])
+            for c in summary.citations
+        )
+        for cited in gold.get("citations", [])
     )
     row.themes = len(gold.get("themes", []))
-    row.themes_found = len(set(gold.get("themes", [])) & set(summary.themes))
+    shown = {fold(t) for t in summary.themes}
+    row.themes_found = sum(
+        any(fold(name.strip()) in shown for name in theme.split("/"))
+        for theme in gold.get("themes", [])
+    )
 
 
 def script_transcript(service: Service) -> Transcript:
@@ -253,6 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="only the services whose name contains this")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--show-text", action="store_true", help="print each transcript")
+    parser.add_argument(
+        "--text-only", action="store_true", help="analyse the scripts only (no audio, fast)"
+    )
     args = parser.parse_args(argv)
     settings = [s.strip() for s in args.settings.split(",") if s.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -261,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = [s for s in load_services(args.dir) if not args.only or args.only in s.name]
     if not services:
         parser.error(f"no services (*.txt with *.gold.json) in {args.dir}")
-    if not asr.asr_available():
+    if not args.text_only and not asr.asr_available():
         print("speech recognition is not installed: pip install -e '.[asr]'", file=sys.stderr)
         return 2
     load_before = os.getloadavg()[0]
@@ -271,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'WER%':>6} "
         f"{'P':>5} {'R':>5} {'F1':>5} {'spkr':>4} auth themes"
     )
-    rows = run(services, settings, modes, args.show_text)
+    rows = run(services, [] if args.text_only else settings, modes, args.show_text)
     for row in rows:
         if row.setting == "text":
             print(_line(row))

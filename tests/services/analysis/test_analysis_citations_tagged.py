@@ -1,0 +1,48 @@
+"""Quotations after a phrase about the author or tagged by a pronoun (found on the blind
+round-3 services; issue 24, class 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.analysis.citations import find_citations
+
+
+@pytest.mark.parametrize(
+    ("text", "author", "quote_start"),
+    [
+        (
+            "O Jerry Bridges, um autor americano muito lido, tem uma frase que eu amo: a graça "
+            "de Deus é para os dias bons e para os ruins.",
+            "Jerry Bridges",
+            "a graça de Deus",
+        ),
+        (
+            "Hudson Taylor, the missionary to China, said late in his life, God's work done in "
+            "God's way will never lack God's supply.",
+            "Hudson Taylor",
+            "God's work done",
+        ),
+        (
+            "A Madre Teresa, aquela freira que cuidava dos pobres em Calcutá, dizia que o amor "
+            "começa em casa.",
+            "Madre Teresa",
+            "o amor começa em casa",
+        ),
+        (
+            "Charles Spurgeon preached to thousands every week in London. He once said that a "
+            "Bible that is falling apart usually belongs to someone who is not.",
+            "Charles Spurgeon",
+            "a Bible that is falling apart",
+        ),
+    ],
+)
+def test_appositive_and_pronoun_tagged_quotations(text: str, author: str, quote_start: str) -> None:
+    found = find_citations(text)
+    assert [c.author for c in found] == [author]
+    assert found[0].text.startswith(quote_start)
+
+
+def test_a_pronoun_after_an_unknown_person_quotes_no_one() -> None:
+    text = "Meu vizinho perdeu o emprego no ano passado. Ele disse que nunca mais ia confiar em ninguém."
+    assert find_citations(text) == []
