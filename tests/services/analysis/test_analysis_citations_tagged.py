@@ -44,5 +44,8 @@ def test_appositive_and_pronoun_tagged_quotations(text: str, author: str, quote_
 
 
 def test_a_pronoun_after_an_unknown_person_quotes_no_one() -> None:
-    text = "Meu vizinho perdeu o emprego no ano passado. Ele disse que nunca mais ia confiar em ninguém."
+    text = (
+        "Meu vizinho perdeu o emprego no ano passado. Ele disse que nunca mais ia confiar em "
+        "ninguém."
+    )
     assert find_citations(text) == []
