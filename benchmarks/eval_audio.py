@@ -54,6 +54,7 @@ from bench_asr import edit_counts, words  # noqa: E402
 from schemas.summary import SummaryDTO  # noqa: E402
 from schemas.transcripts import Transcript, TranscriptSegment  # noqa: E402
 from services.analysis import analyze  # noqa: E402
+from services.analysis.lexicon import THEMES  # noqa: E402
 from services.analysis.text import fold, word_set  # noqa: E402
 from services.transcripts import asr  # noqa: E402
 from services.transcripts.asr import WhisperTranscriber  # noqa: E402
@@ -121,6 +122,20 @@ def same_person(found: str | None, names: Sequence[str]) -> bool:
     return False
 
 
+def theme_found(gold: str, themes: Sequence[str]) -> bool:
+    """Whether a listener's theme (``"Healing / Cura interior"`` or one name) is among the
+    summary's: any of its names in either language holds all the words of a found theme's
+    name in either language ("God's love" holds "Love", "Cura interior" holds "Cura")."""
+    wanted = [set(fold(name).replace("'s", "").split()) for name in gold.split("/")]
+    for entry in THEMES:
+        if entry.names["pt"] in themes or entry.names["en"] in themes:
+            for name in entry.names.values():
+                words = set(fold(name).split()) - {"de", "a", "o", "of", "the", "em", "in"}
+                if any(words and words <= w for w in wanted):
+                    return True
+    return False
+
+
 def score(summary: SummaryDTO, service: Service, row: Row) -> None:
     """Compare ``summary`` with the service's gold into ``row``."""
     gold = service.gold
@@ -145,11 +160,7 @@ def score(summary: SummaryDTO, service: Service, row: Row) -> None:
         for cited in gold.get("citations", [])
     )
     row.themes = len(gold.get("themes", []))
-    shown = {fold(t) for t in summary.themes}
-    row.themes_found = sum(
-        any(fold(name.strip()) in shown for name in theme.split("/"))
-        for theme in gold.get("themes", [])
-    )
+    row.themes_found = sum(theme_found(theme, summary.themes) for theme in gold["themes"])
 
 
 def script_transcript(service: Service) -> Transcript:

@@ -59,3 +59,20 @@ def test_a_storm_sermon_is_about_suffering_and_hope() -> None:
 def test_a_passing_mention_is_still_not_a_theme() -> None:
     text = "O tema de hoje é a oração. " * 12 + "Eu preciso confiar no meu carro. "
     assert "Confiança" not in themes(text, "pt", repeat=1)
+
+
+def test_worry_is_anxiety_and_a_quarrel_is_relationships() -> None:
+    """Themes added after the blind round-3 services: a listener names them though the
+    lexicon had only Peace for worry and nothing for a broken friendship."""
+    worry = (
+        "Quantas noites você ficou acordado preocupado com o dia de amanhã? A preocupação "
+        "rouba o sono. Você fica inquieto, nervoso, ansioso com o que ainda nem aconteceu. "
+    )
+    assert "Ansiedade" in themes(worry, "pt")
+    quarrel = (
+        "Two brothers had a quarrel over the farm and stopped speaking for twenty years. The "
+        "conflict split the family. One day one of them drove over to make peace with the "
+        "other, and that friendship was reconciled. "
+    )
+    assert "Relationships" in themes(quarrel, "en")
+    assert "Relationships" not in themes("We pray for one another and love each other. " * 4, "en")
