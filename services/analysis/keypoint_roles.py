@@ -29,13 +29,16 @@ from services.analysis.text import WORD_RE, fold, word_set
 MAX_JOINED_WORDS: Final = 45
 MIN_ESSENTIAL_WORDS: Final = 6
 STATED_WORDS: Final = 3
+APPLICATION_WORDS: Final = 6
 # Content words after a cue below which the cue only announces what comes next ("agora eu
 # quero aplicar isso na sua vida", "here's my challenge for you this week").
 ANNOUNCEMENT_WORDS: Final = 2
 # Words before a cue in its caption piece from which they are cut off the key point.
 LEAD_WORDS: Final = 4
-# How many pieces after an announcement may carry its content.
+# How many pieces after an announcement may carry its content, and the words of the first
+# that make a second unnecessary.
 ANNOUNCED_PIECES: Final = 2
+ANNOUNCED_ENOUGH: Final = 4
 
 
 class Role(Enum):
@@ -62,13 +65,15 @@ _THINGS = (
 _ORDINAL_WORD = r"(?:primeir[oa]|segund[oa]|terceir[oa]|quart[oa]|quint[oa]|sext[oa]"
 _POINT_RE: Final = re.compile(
     rf"\b(?:{_ORDINAL_WORD}|first|second|third|fourth|fifth|sixth)\s+{_THINGS}"
-    rf"|(?:{_THINGS})\s+(?:numero|number)\s+(?P<n>um|dois|tres|quatro|cinco|seis|one|two"
-    r"|three|four|five|six|\d))\b"
+    rf"|(?:(?:{_THINGS})\s+|^)(?:numero|number)\s+(?P<n>um|dois|tres|quatro|cinco|seis|one"
+    r"|two|three|four|five|six|\d))\b"
 )
 _THESIS_RE: Final = re.compile(
-    r"\b(?:a mensagem de hoje(?: e (?:essa|esta|simples))?|o tema de hoje|a ideia central"
+    r"\b(?:a (?:mensagem|palavra) de hoje(?: e (?:essa|esta|simples))?|o tema de hoje"
+    r"|a ideia central"
     r"|o que eu quero que voce (?:entenda|saiba|leve)|a verdade de hoje"
-    r"|here'?s what i want you to (?:hear|know|understand|remember)"
+    r"|(?:here'?s )?what i want you to (?:hear|know|understand|remember|take home|take away)"
+    r"|o que eu quero que voce leve (?:pra|para) casa"
     r"|the (?:big idea|main point|message|truth) (?:today|this morning|tonight)(?: is)?"
     r"|(?:my|the) message (?:today|this morning) is)\b"
 )
@@ -76,6 +81,7 @@ _APPLICATION_RE: Final = re.compile(
     r"\b(?:quero (?:te |lhe |vos )?desafiar|quero aplicar|vamos aplicar|aplicar isso|na pratica"
     r"|o que (?:isso|isto) significa pra (?:voce|nos|mim)|como (?:a gente|voce) vive isso"
     r"|eu quero que voce (?:saia|va|faca)|o meu desafio|meu desafio|o desafio (?:de hoje|e)"
+    r"|quero te (?:propor|dar uma tarefa|deixar uma tarefa)|o que a gente faz com isso"
     r"|my challenge (?:for|to) you|here'?s my challenge|i (?:want to )?challenge you"
     r"|apply this|what does this mean for (?:you|us)|so what do we do|here'?s how"
     r"|as you leave (?:today|here)|when you go home)\b"
@@ -151,6 +157,10 @@ def _cue_span(folded: str) -> tuple[int, int] | None:
     return min(start for start, _ in spans), max(end for _, end in spans)
 
 
+def _content_words(text: str) -> int:
+    return sum(1 for word in WORD_RE.findall(fold(text)) if word not in _STOPWORDS)
+
+
 def _content_after_cue(folded: str) -> int:
     """Content words (not stop words) after the last cue of a folded sentence."""
     span = _cue_span(folded)
@@ -178,6 +188,8 @@ def complete(sentences: Sequence[Sentence], index: int) -> Sentence:
         carries = opening is not None and opening.group(0) in _CONTINUES
         if not (carries or (announced and pieces < ANNOUNCED_PIECES)):
             break
+        if announced and not carries and pieces and joined[-1].words >= ANNOUNCED_ENOUGH:
+            break  # the announcement has its sentence ("Number one. Grace can't be earned.")
         if words + following.words > MAX_JOINED_WORDS:
             break
         folded_next = fold(following.text)
@@ -224,7 +236,10 @@ def essentials(sentences: Sequence[Sentence]) -> list[Sentence]:
     picked.extend(points.values())
     after_thesis = [a for a in applications if not picked or a.start > picked[0].start]
     if after_thesis or applications:
-        picked.append((after_thesis or applications)[0])
+        # The first that says what to do; "o que a gente faz com isso?" only asks it.
+        pool = after_thesis or applications
+        said = [a for a in pool if _content_words(a.text) >= APPLICATION_WORDS]
+        picked.append((said or pool)[0])
     unique = {s.start: s for s in picked}
     return [unique[k] for k in sorted(unique)]
 
@@ -232,4 +247,5 @@ def essentials(sentences: Sequence[Sentence]) -> list[Sentence]:
 def shown(text: str) -> str:
     """A key point without the fillers it was spoken with ("então", "so", "and")."""
     trimmed = _LEADING_FILLER_RE.sub("", text).strip()
-    return trimmed if len(trimmed.split()) >= 3 else text
+    kept = trimmed if len(trimmed.split()) >= 3 else text
+    return kept[:1].upper() + kept[1:]

@@ -49,6 +49,12 @@ def test_roles_are_read_from_the_preachers_signposts() -> None:
     assert role_of(fold("a terceira atitude é servir")) == (Role.POINT, 3)
     assert role_of(fold("so here's my challenge for you")) == (Role.APPLICATION, 0)
     assert role_of(fold("o vaso quebrou")) == (Role.NONE, 0)
+    # Forms of the blind round-3 services (found after seeing them).
+    assert role_of(fold("Number two. Grace runs to meet us.")) == (Role.POINT, 2)
+    assert role_of(fold("So here's what I want you to take home today.")) == (Role.THESIS, 0)
+    assert role_of(fold("Então a palavra de hoje é esta: perdoar liberta.")) == (Role.THESIS, 0)
+    assert role_of(fold("Agora eu quero te dar uma tarefa.")) == (Role.APPLICATION, 0)
+    assert role_of(fold("he lost number one of his sons")) == (Role.NONE, 0)
 
 
 def test_a_point_cut_by_a_caption_line_is_completed() -> None:
@@ -100,8 +106,8 @@ def test_the_summary_has_the_structure_and_no_liturgy() -> None:
 
 
 def test_fillers_are_trimmed_only_when_something_is_left() -> None:
-    assert shown("Então o primeiro ponto é esse") == "o primeiro ponto é esse"
+    assert shown("Então o primeiro ponto é esse") == "O primeiro ponto é esse"
     assert (
-        shown("So point number one prayer is dependence") == "point number one prayer is dependence"
+        shown("So point number one prayer is dependence") == "Point number one prayer is dependence"
     )
     assert shown("E então") == "E então"
