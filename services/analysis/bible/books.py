@@ -169,7 +169,7 @@ PRO|en|F|proverbs
 PRO|en|A|prv
 ECC|pt|F|eclesiastes,eclesiaste
 ECC|*|A|ec,ecl
-ECC|en|F|ecclesiastes
+ECC|en|F|ecclesiastes,ecclesiastics
 ECC|en|A|eccl,eccles
 SNG|pt|F|cânticos,cântico dos cânticos,cânticos dos cânticos,cantares,cantares de salomão
 SNG|pt|W|ct
@@ -275,7 +275,7 @@ EPH|en|F|ephesians,ephesian
 EPH|en|A|eph
 PHP|pt|F|filipenses,filipense
 PHP|pt|A|fp,fil
-PHP|en|F|philippians,philippian,phillipians
+PHP|en|F|philippians,philippian,phillipians,philippines
 PHP|en|A|phil,php
 COL|pt|F|colossenses,colossense
 COL|pt|A|cl
@@ -311,7 +311,7 @@ JAS|en|A|jas
 #PE|en|A|pet,pt
 #JN|pt|F|joão*
 #JN|pt|A|jo
-#JN|en|F|john*
+#JN|en|F|john*,jon*
 #JN|en|A|jn,jhn
 JUD|pt|F|judas*
 JUD|pt|A|jd

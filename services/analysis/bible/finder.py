@@ -93,6 +93,8 @@ from services.analysis.bible.locators import (
     read_verse_range,
 )
 from services.analysis.bible.names import BOOK_RE, resolve, starts_book
+from services.analysis.bible.ordinals import ordinal_before
+from services.analysis.bible.restated import drop_repeats_and_corrections
 from services.analysis.bible.reversed_order import preceding_verse, reversed_locator
 from services.analysis.bible.spoken import DIGITS, NUMBER, NUMBERED, parse_number
 from services.analysis.bible.versification import chapter_count
@@ -183,8 +185,9 @@ def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> lis
         book_id, pieces, pos = parsed
         found.extend((book_id, piece) for piece in pieces)
     mentions: list[PassageMention] = []
-    for book_id, (chapter, verse_start, verse_end, start, end) in drop_restated(
-        narrow_chapters(folded, found, lang)
+    pieces = drop_restated(narrow_chapters(folded, found, lang))
+    for book_id, (chapter, verse_start, verse_end, start, end) in drop_repeats_and_corrections(
+        folded, pieces
     ):
         if positions is not None:
             start, end = positions[start], positions[end]
@@ -422,9 +425,33 @@ def _reversed_mention(
     """``capítulo 13 de Primeira Coríntios``, ``versículo 16 do capítulo 3 de João``."""
     if alias.kind == "W":
         return None
+    end = match.end()
     found = reversed_locator(folded, match.start())
     if found is None:
-        return None
+        # "the eighth chapter of romans verse twenty eight", "the twenty third psalm"
+        ordinal = ordinal_before(folded, match.start(), alias.book_id == "PSA")
+        if ordinal is None:
+            return None
+        verses = _verse_after(folded, end, alias.book_id, ordinal[0])
+        verse_start, verse_end = (verses[0], verses[1]) if verses else (None, None)
+        end = verses[2] if verses else end
+        found = (ordinal[0], verse_start, verse_end, ordinal[1])
     chapter, verse_start, verse_end, start = found
-    pieces = expand(alias.book_id, chapter, verse_start, verse_end, chapter, start, match.end())
-    return None if pieces is None else (alias.book_id, pieces, match.end())
+    pieces = expand(alias.book_id, chapter, verse_start, verse_end, chapter, start, end)
+    return None if pieces is None else (alias.book_id, pieces, end)
+
+
+def _verse_after(folded: str, pos: int, book: str, chapter: int) -> tuple[int, int, int] | None:
+    """``verse twenty eight``, ``verses 2 through 4``, ``verse one oh five`` after a book
+    named with an ordinal chapter: ``(verse_start, verse_end, end)``."""
+    keyword = VERSE_KW_RE.match(folded, pos)
+    if keyword is None:
+        return None
+    hundred = hundred_number(folded, keyword.start("n") - 1)
+    if hundred is not None:
+        return hundred[0], hundred[0], hundred[1]
+    first = parse_number(keyword.group("n"))
+    if first is None:
+        return None
+    last, _, end = read_verse_range(folded, keyword.end(), first, chapter, True, book)
+    return first, last, end

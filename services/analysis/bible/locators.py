@@ -42,7 +42,9 @@ __all__ = [
 _I = re.IGNORECASE
 _CONNECTOR = r"[\s,;]*(?:(?:e|and)\s+)?(?:(?:depois|tambem|ainda|la|ali|then|also|there)\s+)?"
 CHAPTER_KW_RE: Final = re.compile(
-    rf"{_CONNECTOR}(?:(?:n[oa]|o|em|in|at)\s+)?{CHAPTER_KEYWORD}{NUMBERED}\s*(?P<n>{NUMBER})", _I
+    rf"{_CONNECTOR}(?:(?:n[oa]|o|em|in|at)\s+)?(?:(?:seu|sua|its)\s+)?{CHAPTER_KEYWORD}{NUMBERED}"
+    rf"\s*(?P<n>{NUMBER})",
+    _I,
 )
 VERSE_KW_RE: Final = re.compile(
     rf"{_CONNECTOR}(?:(?:a\s+partir\s+)?(?:d[oa]s?|n[oa]s?|o|the|at|in)\s+"

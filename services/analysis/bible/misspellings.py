@@ -8,7 +8,9 @@ full name of at least :data:`MIN_LENGTH` letters, the spellings one sound-alike 
   ``z`` (``tessalonisenses``, ``colocenses``, ``filipences``);
 * ``ph``/``f``, ``y`` as ``i``, ``k`` as ``c``, ``ei`` as ``e``, ``ie`` as ``i``;
 * a doubled consonant written single (``philipians``), or a single ``l``/``s``/``p``/``t``/
-  ``n``/``m``/``c`` between vowels doubled (``fillipenses``).
+  ``n``/``m``/``c`` between vowels doubled (``fillipenses``);
+* ``ians`` as ``ions`` (``galations``), a silent initial ``h`` left out (``abacuque``), a
+  long name's final ``io`` as ``o`` (``deuteronomo``).
 
 Only names of seven letters or more get variants (short names such as ``atos`` or ``marcos``
 are one letter away from ordinary words), and a variant that is itself a known alias or an
@@ -27,7 +29,15 @@ MIN_LENGTH: Final = 7
 _HISSING: Final = ("ss", "sc", "s", "c", "z")  # names are matched accent-folded: "ç" is "c"
 _HISSING_RE: Final = re.compile(r"(?:ss|sc|s|c|z)(?=[aeiou])")
 # One-way slips: what is written -> what captions write instead.
-_SLIPS: Final = (("ph", "f"), ("f", "ph"), ("y", "i"), ("k", "c"), ("ei", "e"), ("ie", "i"))
+_SLIPS: Final = (
+    ("ph", "f"),
+    ("f", "ph"),
+    ("y", "i"),
+    ("k", "c"),
+    ("ei", "e"),
+    ("ie", "i"),
+    ("ians", "ions"),  # "galations", "colossions" (found on the blind round-3 corpus)
+)
 _DOUBLE_RE: Final = re.compile(r"([bcdfglmnprst])\1")
 _SINGLE_RE: Final = re.compile(r"(?<=[aeiou])([lsptnmc])(?=[aeiou])")
 # Real words a rule could produce from a book name; never read as the book.
@@ -50,6 +60,15 @@ def _doubling(name: str) -> Iterator[str]:
         yield name[: match.start()] + name[match.start() + 1 :]
     for match in _SINGLE_RE.finditer(name):
         yield name[: match.start()] + match.group(1) + name[match.start() :]
+
+
+def _dropped(name: str) -> Iterator[str]:
+    """A silent initial "h" left out ("abacuque"); a long name's final "io" heard as "o"
+    ("deuteronomo"). Found on the blind round-3 corpus."""
+    if re.match(r"h[aeiou]", name):
+        yield name[1:]
+    if len(name) >= 10 and name.endswith("io"):
+        yield name[:-2] + "o"
 
 
 def _plausible(name: str, variant: str) -> bool:
@@ -76,4 +95,5 @@ def variants(name: str) -> frozenset[str]:
     if len(name) < MIN_LENGTH or " " in name:
         return frozenset()
     found = {v for v in (*_swaps(name), *_doubling(name)) if _plausible(name, v)}
+    found.update(v for v in _dropped(name) if v not in NOT_VARIANTS)
     return frozenset(found)

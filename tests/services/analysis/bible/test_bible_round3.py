@@ -182,3 +182,47 @@ def test_spoken_service_forms(lang: str, text: str, expected: list[Ref]) -> None
 
 def test_consecutive_spoken_chapters_are_not_chapter_and_verse() -> None:
     assert ("ROM", 8, 9, 9) not in refs("Romans eight, nine and ten are one argument", "en")
+
+
+# --- found on the blind round-3 corpus (fixed after evaluating on it) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        # Repeats and corrections are one citation.
+        ("pt", "tiago 4 versículo 8 versículo 8 chegai-vos a deus", [("JAS", 4, 8, 8)]),
+        ("en", "psalm forty six psalm forty six be still", [("PSA", 46, None, None)]),
+        ("pt", "lucas dez não perdão lucas onze versículo um", [("LUK", 11, 1, 1)]),
+        ("en", "turn to mark three sorry mark four verse thirty nine", [("MRK", 4, 39, 39)]),
+        # Ordinal chapters.
+        ("pt", "o quinto capítulo do livro de gálatas", [("GAL", 5, None, None)]),
+        ("en", "the third chapter of philippians verse fourteen", [("PHP", 3, 14, 14)]),
+        ("en", "the forty second psalm", [("PSA", 42, None, None)]),
+        ("en", "the second chapter of the gospel of luke", [("LUK", 2, None, None)]),
+        ("pt", "em efésios no seu capítulo seis e no versículo dez", [("EPH", 6, 10, 10)]),
+        # More sound-alike spellings.
+        ("en", "galations 2 20 i have been crucified with christ", [("GAL", 2, 20, 20)]),
+        ("pt", "abacuque 3 18 todavia eu me alegrarei", [("HAB", 3, 18, 18)]),
+        ("en", "second jon 1 6 this is love", [("2JN", 1, 6, 6)]),
+    ],
+)
+def test_round3_forms(lang: str, text: str, expected: list[Ref]) -> None:
+    assert refs(text, lang) == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("pt", "é o terceiro capítulo da minha vida"),
+        ("en", "the first chapter of my book was hard to write"),
+        ("en", "it was the twenty third time"),
+    ],
+)
+def test_ordinals_without_a_book_are_nothing(lang: str, text: str) -> None:
+    assert refs(text, lang) == []
+
+
+def test_forgiveness_later_in_a_sermon_corrects_nothing() -> None:
+    text = "mateus 6 12 perdoa as nossas dívidas e o perdão muda tudo e mateus 18 22 setenta vezes"
+    assert refs(text) == [("MAT", 6, 12, 12), ("MAT", 18, 22, 22)]
