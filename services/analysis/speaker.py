@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from services.analysis.authors import NON_AUTHORS
 from services.analysis.bible.asr import is_caseless
-from services.analysis.citations import NON_AUTHORS
 from services.analysis.speaker_caseless import caseless_speaker, handover_speaker
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import WORD_RE, fold, word_set

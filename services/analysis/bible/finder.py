@@ -185,9 +185,9 @@ def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> lis
         book_id, pieces, pos = parsed
         found.extend((book_id, piece) for piece in pieces)
     mentions: list[PassageMention] = []
-    pieces = drop_restated(narrow_chapters(folded, found, lang))
+    kept = drop_restated(narrow_chapters(folded, found, lang))
     for book_id, (chapter, verse_start, verse_end, start, end) in drop_repeats_and_corrections(
-        folded, pieces
+        folded, kept
     ):
         if positions is not None:
             start, end = positions[start], positions[end]
