@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,19 @@ DEFAULT_NO_REPEAT_NGRAM_SIZE = 4
 """Batched decoding has no temperature fallback, so nothing else stops a chunk looping on a
 phrase ("de mim, de mim, de mim...") until the 448-token limit: forbidding any repeated 4-token
 n-gram within a chunk ends such loops, which cost both time and accuracy on the benchmark."""
+
+
+def default_cpu_threads() -> int:
+    """CPU threads for decoding: the cores this process may run on, at most 4.
+
+    CTranslate2's own default is 4 threads whatever the machine; on a 2-core worker its
+    OpenMP threads then outnumber the cores and spin waiting for each other.
+    """
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(4, available))
 
 
 DEFAULT_BIBLE_PROMPT = False
@@ -106,7 +120,8 @@ class WhisperTranscriber:
         model: ``None``/``"bundled"``, a model directory, or a faster-whisper model name.
         device: ``cpu`` (default) or ``cuda``.
         compute_type: CTranslate2 quantisation; ``int8`` is fast and small on CPU.
-        cpu_threads: Threads per transcription (0 = CTranslate2's default).
+        cpu_threads: Threads per transcription; ``None`` = :func:`default_cpu_threads`
+            (0 = CTranslate2's own default, 4).
         cache_dir: Where the bundled model is joined and named models are downloaded
             (default :func:`~.whisper_model.default_cache_dir`).
         beam_size: Beam width (5 = best quality; 1 = greedy, faster but less accurate).
@@ -129,7 +144,7 @@ class WhisperTranscriber:
         *,
         device: str = "cpu",
         compute_type: str = "int8",
-        cpu_threads: int = 0,
+        cpu_threads: int | None = None,
         cache_dir: Path | None = None,
         beam_size: int = DEFAULT_BEAM_SIZE,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -140,7 +155,7 @@ class WhisperTranscriber:
         self.model = model
         self.device = device
         self.compute_type = compute_type
-        self.cpu_threads = cpu_threads
+        self.cpu_threads = default_cpu_threads() if cpu_threads is None else cpu_threads
         self.cache_dir = cache_dir
         self.beam_size = beam_size
         self.batch_size = batch_size
