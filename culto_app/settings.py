@@ -66,7 +66,9 @@ class Settings(BaseModel):
         job_max_deliver: Deliveries of one job before it is failed for good.
         max_transcript_bytes: Largest transcript accepted.
         embedded_nats_port: Client port of ``culto up``'s embedded server (0 = any free port).
-        whisper_model: Speech-recognition model (path or name); ``None`` = bundled base model.
+        whisper_model: Speech-recognition model: ``base`` (or ``None``) = the bundled base
+            model, ``small`` or another faster-whisper name (downloaded on first use), or a
+            CTranslate2 model directory.
         allowed_video_hosts: Hosts a submitted video ``url`` may name (YouTube's by default).
         allowed_hosts: Names the ``Host`` header may carry (``CULTO_ALLOWED_HOSTS``); default:
             the loopback names, plus ``FRONTEND_URL``'s host outside dev.
