@@ -277,7 +277,8 @@ def _read_chapter(
         return None if chapter is None else _Reading(chapter, keyword.end(), None, spoken=True)
     if chapter_count(book) == 1 and VERSE_KW_RE.match(folded, pos):
         return _Reading(1, pos, None)  # "Terceira João versículo 2"
-    glued = glued_reference(folded, pos, book, alias.person) if caseless else None
+    # Whisper glues digits in cased output too ("2 Corinthians 129", "Lamentations 322").
+    glued = glued_reference(folded, pos, book, alias.person)
     if glued is not None:  # "isaías 4031"
         return _Reading(glued[0], glued[2], "pair", verse_start=glued[1], paired=True)
     if book == "PSA" and alias.kind == "F" and (hundred := hundred_number(folded, pos)):
