@@ -86,6 +86,7 @@ class Row:
     extra: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     speaker: str | None = None
+    transcript: str = ""  # what the recogniser heard (in --json only)
 
     @property
     def rtf(self) -> float:
@@ -219,6 +220,7 @@ def run(
                     row = Row(service.name, mode, setting, audio_s=seconds)
                     row.wall_s = time.perf_counter() - started
                     row.cpu_s = time.process_time() - cpu
+                    row.transcript = transcript.text
                     row.wer = (
                         100.0 * sum(edit_counts(reference, words(transcript.text))) / len(reference)
                     )

@@ -52,9 +52,10 @@ Other choices
 * A falling or level "range" after a bare name is a score: ``deu Lucas 3 a 1``.
 * Locators said before the book (:mod:`reversed_order`): ``capítulo 13 de Primeira Coríntios``,
   ``chapter 3 of John``, ``versículo 16 do capítulo 3 de João``, ``o versículo 28 de Romanos 8``.
-* Speech-recognition forms (:mod:`asr`): digits glued in caseless text (``isaías 4031`` when
-  only one split is a verse), ``psalm one thirty nine``, ``salmos 23 de 1 até 6``, ``a partir do
-  versículo 31 até o final do capítulo``, ``capítulo 8 28``, ``proverbs three five and six``.
+* Speech-recognition forms (:mod:`asr`): glued digits (``isaías 4031``, ``2 Corinthians
+  129`` when only one split is a verse), ``psalm one thirty nine``, ``salmos 23 de 1 até 6``,
+  ``a partir do versículo 31 até o final do capítulo``, ``capítulo 8 28``, ``proverbs three
+  five and six``.
 * A later bare ``no versículo 20`` after an announced chapter (``abre em lucas 15 ... e no
   versículo 20``) narrows that chapter to the verse (:mod:`context`); after a *verse* mention
   (``Romanos 8:1 ... no versículo 7``) it is left alone.
