@@ -112,7 +112,8 @@ _ADV_EN: Final = r"(?:(?i:once|famously|rightly|so\s+well|also)\s+)?"
 _APPOSITIVE_VERB: Final = (
     r"(?i:said|says|wrote|writes|warned|disse|dizia|escreveu|afirmou|costumava\s+dizer"
     r"|tem\s+uma\s+frase(?:\s+que\s+eu\s+amo)?|has\s+a\s+(?:line|saying|quote))"
-    r"(?:\s[^.!?,:;]{0,40}?)?\s*(?:[,:]\s*|\s(?i:que|that)\s+)"
+    # Whisper ends the sentence where the speaker paused: "said near the end of his life. My"
+    r"(?:\s[^.!?,:;]{0,40}?)?\s*(?:[,:]\s*|\.\s+(?=[A-Z])|\s(?i:que|that)\s+)"
 )
 # After "como disse AUTOR": a comma or colon, or — in unpunctuated captions — just a space,
 # in which case only a known author is accepted (see find_citations).

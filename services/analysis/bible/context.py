@@ -34,7 +34,7 @@ RESTATE_WINDOW: Final = 300
 _I = re.IGNORECASE
 # Whole words only: "vs"/"v." are too ambiguous without a book right before them.
 _VERSE_RE: Final = re.compile(
-    rf"(?<!\w)(?:(?:a\s+partir\s+)?d[oa]s?\s+)?(?:versiculos?|versos?|verses?){NUMBERED}\s*(?P<n>{NUMBER})",
+    rf"(?<!\w)(?:(?:a\s+partir\s+)?d[oa]s?\s+)?(?:versiculos?|versos?|verses?|versus){NUMBERED}\s*(?P<n>{NUMBER})",
     _I,
 )
 _CHAPTER_RE: Final = re.compile(rf"(?<!\w){CHAPTER_KEYWORD}{NUMBERED}\s*{NUMBER}", _I)

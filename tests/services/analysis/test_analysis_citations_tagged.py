@@ -49,3 +49,13 @@ def test_a_pronoun_after_an_unknown_person_quotes_no_one() -> None:
         "ninguém."
     )
     assert find_citations(text) == []
+
+
+def test_the_quote_may_start_after_a_full_stop_where_the_speaker_paused() -> None:
+    text = (
+        "Amy Carmichael, who spent fifty years in India, wrote near the end of her life. You "
+        "can give without loving, but you cannot love without giving."
+    )
+    found = find_citations(text)
+    assert [c.author for c in found] == ["Amy Carmichael"]
+    assert found[0].text.startswith("You can give without loving")

@@ -226,3 +226,10 @@ def test_ordinals_without_a_book_are_nothing(lang: str, text: str) -> None:
 def test_forgiveness_later_in_a_sermon_corrects_nothing() -> None:
     text = "mateus 6 12 perdoa as nossas dívidas e o perdão muda tudo e mateus 18 22 setenta vezes"
     assert refs(text) == [("MAT", 6, 12, 12), ("MAT", 18, 22, 22)]
+
+
+def test_whisper_writes_verses_as_versus() -> None:
+    """Seen in the audio runs of issue 24: "chapter 2. Versus 8 and 9"."""
+    text = "Open with me to Colossians, Colossians chapter 3. Versus 12 and 13. Put on compassion."
+    assert refs(text, "en") == [("COL", 3, 12, 12), ("COL", 3, 13, 13)]
+    assert refs("It was Israel versus Moab 3 to 1 that day.", "en") == []
