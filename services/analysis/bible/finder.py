@@ -98,7 +98,7 @@ from services.analysis.bible.ordinals import ordinal_before
 from services.analysis.bible.restated import drop_repeats_and_corrections
 from services.analysis.bible.reversed_order import preceding_verse, reversed_locator
 from services.analysis.bible.spoken import DIGITS, NUMBER, NUMBERED, parse_number
-from services.analysis.bible.versification import chapter_count
+from services.analysis.bible.versification import chapter_count, is_valid
 
 __all__ = ["PassageMention", "find_passages"]
 
@@ -128,6 +128,10 @@ class PassageMention:
 
 
 _I = re.IGNORECASE
+# Chapter ranges are cited a few chapters at a time ("Mateus 5-7"); a "range" of five or more
+# chapters whose end is also a verse of the first is chapter and verse with a dash, as Whisper
+# writes "john one sixteen" ("John 1-16"); "Isaiah 40-55" stays sixteen chapters.
+MAX_CHAPTER_SPAN: Final = 4
 _CHAPTER_DIGITS_RE: Final = re.compile(rf"{NUMBERED}\s*(?P<n>{DIGITS})", _I)
 # Full names take number words too ("Salmo noventa e um", "João três", "Luke fifteen").
 _CHAPTER_NUMBER_RE: Final = re.compile(rf"{NUMBERED}\s*(?P<n>{NUMBER})", _I)
@@ -359,6 +363,11 @@ def _read_range(folded: str, reading: _Reading, book: str) -> bool:
     reading.end_chapter, reading.pos = read_chapter_range(
         folded, reading.pos, reading.chapter, reading.spoken
     )
+    last = reading.end_chapter
+    if last - reading.chapter >= MAX_CHAPTER_SPAN and is_valid(book, reading.chapter, last, last):
+        # "John 1-16": Whisper's dash for a colon ("john one sixteen"), not sixteen chapters.
+        reading.verse_start = reading.verse_end = last
+        reading.end_chapter = reading.chapter
     return True
 
 

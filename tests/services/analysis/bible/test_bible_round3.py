@@ -233,3 +233,14 @@ def test_whisper_writes_verses_as_versus() -> None:
     text = "Open with me to Colossians, Colossians chapter 3. Versus 12 and 13. Put on compassion."
     assert refs(text, "en") == [("COL", 3, 12, 12), ("COL", 3, 13, 13)]
     assert refs("It was Israel versus Moab 3 to 1 that day.", "en") == []
+
+
+def test_a_long_dash_range_that_is_a_verse_is_chapter_and_verse() -> None:
+    """Seen in the audio runs: Whisper writes "john one sixteen" as "John 1-16"."""
+    assert refs("and the apostle says in John 1-16 from his fullness", "en") == [("JHN", 1, 16, 16)]
+    assert refs("Mateus 5-7 é o sermão do monte") == [
+        ("MAT", 5, None, None),
+        ("MAT", 6, None, None),
+        ("MAT", 7, None, None),
+    ]
+    assert len(refs("Isaiah 40-55 is the Book of Comfort", "en")) == 16  # 55 is no verse of 40
