@@ -28,7 +28,10 @@ Usage::
 
     .venv/bin/python benchmarks/eval_audio.py [--dir benchmarks/data/services]
         [--settings base-before,base,base-prompt] [--modes paced,continuous]
-        [--only NAME] [--json PATH] [--show-text]
+        [--only NAME] [--json PATH] [--show-text] [--text-only] [--rescore PATH]
+
+``--rescore PATH`` analyses again the transcripts an earlier ``--json`` run saved, keeping its
+recognition figures: an analysis change is measured without speaking anything again.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -232,6 +236,35 @@ def run(
     return rows
 
 
+def rescore(path: Path, services: Sequence[Service]) -> list[Row]:
+    """Rows of an earlier ``--json`` run, their saved transcripts analysed again with today's
+    analyser (recognition figures kept as measured): analysis changes cost no audio run."""
+    by_name = {s.name: s for s in services}
+    rows: list[Row] = []
+    for saved in json.loads(path.read_text(encoding="utf-8"))["rows"]:
+        service = by_name.get(saved["service"])
+        if service is None:
+            continue
+        row = Row(**{k: v for k, v in saved.items() if k in Row.__dataclass_fields__})
+        if row.setting == "text":
+            transcript = script_transcript(service)
+        else:
+            sentences = re.split(r"(?<=[.!?])\s+", row.transcript)
+            transcript = Transcript(
+                source="asr",
+                language=service.lang,
+                segments=[
+                    TranscriptSegment(start=i * 4.0, end=i * 4.0 + 4.0, text=text)
+                    for i, text in enumerate(sentences)
+                    if text.strip()
+                ],
+            )
+        score(analyze(transcript, language=service.lang), service, row)
+        rows.append(row)
+        print(_line(row), flush=True)
+    return rows
+
+
 def _line(row: Row) -> str:
     p, r, f = f1(row.tp, row.fp, row.fn)
     timing = (
@@ -295,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--text-only", action="store_true", help="analyse the scripts only (no audio, fast)"
     )
+    parser.add_argument(
+        "--rescore", type=Path, help="re-analyse the transcripts saved by an earlier --json run"
+    )
     args = parser.parse_args(argv)
     settings = [s.strip() for s in args.settings.split(",") if s.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -303,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = [s for s in load_services(args.dir) if not args.only or args.only in s.name]
     if not services:
         parser.error(f"no services (*.txt with *.gold.json) in {args.dir}")
-    if not args.text_only and not asr.asr_available():
+    if not (args.text_only or args.rescore) and not asr.asr_available():
         print("speech recognition is not installed: pip install -e '.[asr]'", file=sys.stderr)
         return 2
     load_before = os.getloadavg()[0]
@@ -313,14 +349,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'WER%':>6} "
         f"{'P':>5} {'R':>5} {'F1':>5} {'spkr':>4} auth themes"
     )
-    rows = run(services, [] if args.text_only else settings, modes, args.show_text)
+    if args.rescore:
+        rows = rescore(args.rescore, services)
+        settings = sorted({r.setting for r in rows if r.setting != "text"})
+    else:
+        rows = run(services, [] if args.text_only else settings, modes, args.show_text)
     for row in rows:
         if row.setting == "text":
             print(_line(row))
     load_after = os.getloadavg()[0]
     table = summarise(rows, settings)
     print(
-        f"\n{'setting/mode':<26} {'P':>6} {'R':>6} {'F1':>6} {'RTF':>7} {'WER%':>6} "
+        f"\n{'setting/mode':<26} {'P':>6} {'R':>6} {'F1':>6} {'RTF':>7} {'CPU/s':>6} {'WER%':>6} "
         f"{'speedup':>8} {'ΔF1':>7} speaker authors themes"
     )
     for name, fig in table.items():
