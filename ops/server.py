@@ -349,12 +349,17 @@ def listen(
 
 
 def ops_routes(
-    mesh: MeshConnection, registry_source: object, alive: Liveness | None = None
+    mesh: MeshConnection,
+    registry_source: object,
+    alive: Liveness | None = None,
+    *,
+    started: bool = True,
 ) -> list[URLSpec]:
-    """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry)."""
+    """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry;
+    ``started=False``: the role is still waiting, ``/ready`` stays 503)."""
     return [
         URLSpec("/health", HealthHandler, {"alive": alive}, name="/health"),
-        URLSpec("/ready", ReadyHandler, {"mesh": mesh}, name="/ready"),
+        URLSpec("/ready", ReadyHandler, {"mesh": mesh, "started": started}, name="/ready"),
         URLSpec("/metrics", MetricsHandler, {"registry": registry_source}, name="/metrics"),
     ]
 
@@ -369,16 +374,19 @@ def make_ops_app(
     *,
     extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
     collectors: Sequence[Collector] = (),
+    started: bool = True,
 ) -> Application:
-    """An application with the ops routes only (the ``api`` and ``worker`` roles).
+    """An application with the ops routes only (the ``api`` and ``worker`` roles, and every
+    role while it waits for provisioning).
 
     Args:
         mesh: The process's connection (readiness and metrics).
         extra_stats: The role's stats: a callable returning a mapping or dataclass of numbers
             (gauges ``culto_<name>``), or ``{prefix: callable}`` (``culto_<prefix>_<name>``).
+        started: ``False`` while the role waits: ``/ready`` stays 503.
     """
     registry = make_registry(mesh, extra=extra_stats, collectors=collectors)
-    specs = ops_routes(mesh, registry)
+    specs = ops_routes(mesh, registry, started=started)
     metrics = HttpMetrics(registry, route_names(specs))
     return Application(
         specs,
@@ -394,9 +402,12 @@ async def serve_ops(
     mesh: MeshConnection,
     extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
     collectors: Sequence[Collector] = (),
+    *,
+    started: bool = True,
 ) -> AsyncIterator[RunningServer]:
-    """Run ``/health``, ``/ready`` and ``/metrics`` until the block exits."""
-    app = make_ops_app(mesh, extra_stats=extra_stats, collectors=collectors)
+    """Run ``/health``, ``/ready`` and ``/metrics`` until the block exits (``started=False``:
+    a role waiting for provisioning, whose ``/ready`` stays 503)."""
+    app = make_ops_app(mesh, extra_stats=extra_stats, collectors=collectors, started=started)
     server = listen(app, config)
     try:
         yield server
