@@ -214,6 +214,8 @@ class Settings(BaseModel):
             ConfigError: naming the first invalid variable.
         """
         env = dict(os.environ if environ is None else environ)
+        for name in SECRET_FILE_VARIABLES:
+            env.update(_secret_from_file(env, name))
         role = environment or _choice(env, "CULTO_ENV", ("dev", "prod"), "prod")
         fields: dict[str, object] = {"environment": role}
         if url := env.get("NATS_URL", "").strip():
@@ -285,6 +287,29 @@ class Settings(BaseModel):
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(value)
         return self.model_copy(update={"cookie_secret": SecretStr(value)})
+
+
+SECRET_FILE_VARIABLES = ("NATS_PASSWORD", "COOKIE_SECRET")
+"""Secrets that may also come from a file named by ``<NAME>_FILE`` (Docker/Compose secrets, a
+mounted Kubernetes Secret): the value stays out of the process environment's listing."""
+
+
+def _secret_from_file(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """``{name: value}`` read from the file ``<name>_FILE`` names (without its surrounding
+    whitespace), or nothing when that variable is unset."""
+    path = env.get(f"{name}_FILE", "").strip()
+    if not path:
+        return {}
+    if env.get(name):
+        raise ConfigError(f"{name}_FILE: set either {name} or {name}_FILE, not both")
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{name}_FILE: cannot read {path!r} ({reason})") from None
+    if not value:
+        raise ConfigError(f"{name}_FILE: {path!r} is empty")
+    return {name: value}
 
 
 def _admin_email(env: Mapping[str, str]) -> str:
