@@ -6,6 +6,8 @@ leader of a JetStream stream is (the NATS monitoring port, inside its container)
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -107,7 +109,15 @@ class Stack:
             time.sleep(1)
 
     def kill(self, service: str) -> None:
-        self.engine.podman("kill", "--signal", "KILL", self.container(service))
+        """SIGKILL the container's process from the host: a crash, not a stop (``podman kill``
+        counts as stopped by the user, and restart policies would leave it down)."""
+        pid = self.engine.podman("inspect", "--format", "{{.State.Pid}}", self.container(service))
+        os.kill(int(pid.stdout.strip()), signal.SIGKILL)
+
+    def restarts(self, service: str) -> int:
+        state = self.engine.podman("inspect", "--format", "{{.RestartCount}}",
+                                   self.container(service), check=False)  # fmt: skip
+        return int(state.stdout.strip() or 0)
 
     def running(self, service: str) -> bool:
         state = self.engine.podman("inspect", "--format", "{{.State.Running}}",

@@ -261,6 +261,12 @@ async def _failover(stack: Stack, site: Site) -> None:
             assert seqs == sorted(seqs), follower.name
 
 
-def test_the_other_services_kept_running(stack: Stack) -> None:
+def test_restart_policies_bring_the_killed_back(stack: Stack) -> None:
+    killed = ["frontend-1", FIGURES.get("nats kill", "nats-0")]
+    deadline = time.monotonic() + 60
+    while not all(stack.running(s) and stack.restarts(s) >= 1 for s in killed):
+        assert time.monotonic() < deadline, {s: stack.restarts(s) for s in killed}
+        time.sleep(1)
     for service in ("api", "worker-1", "worker-2", "frontend-2", "proxy"):
         assert stack.running(service), service
+    _wait_ready(stack)  # and they are healthy again

@@ -83,6 +83,17 @@ def test_docker_compose_accepts_compose_yaml_and_the_ci_override() -> None:
     assert ci["services"]["frontend-1"]["healthcheck"]["disable"] is True
 
 
+def test_compose_declares_every_health_check_itself() -> None:
+    # podman's default (OCI) image format drops the image's HEALTHCHECK: compose.yaml must not
+    # rely on it. Long-running services declare theirs; one-shots turn the image's off.
+    for name, svc in compose()["services"].items():
+        check = svc.get("healthcheck", {})
+        if svc.get("restart") in ("no", "on-failure"):
+            assert check.get("disable") is True, name
+        else:
+            assert check.get("test", [""])[0] == "CMD" and not check.get("disable"), name
+
+
 def test_every_role_gets_the_same_settings(rendered: dict[str, list[Obj]]) -> None:
     settings: dict[str, str] = DESCRIPTION["settings"]
     site = set(DESCRIPTION["site_settings"])
