@@ -40,9 +40,9 @@ MARKER = '"message":"t='
 
 def ws_route(deps: dict[str, Any], identity: Any, mesh: Any) -> tuple[str, type, dict[str, Any]]:
     """The WebSocket route for a benchmark application whose SSE route uses ``deps``."""
-    from frontend_server.cursors import CursorAcks
-    from frontend_server.ws_api import EventSocketHandler, SocketRegistry
-    from frontend_server.ws_history import SocketHistory
+    from frontend_server.events.cursors import CursorAcks
+    from frontend_server.events.ws.handler import EventSocketHandler, SocketRegistry
+    from frontend_server.events.ws.history import SocketHistory
     from mesh.cursors import CursorStore
     from mesh.replay import EventReader
 
@@ -61,11 +61,11 @@ async def run_server(nats_url: str) -> None:
     from tornado.netutil import bind_sockets
     from tornado.web import Application
 
-    from frontend_server.auth import Authenticator
     from frontend_server.config import HubConfig
-    from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
-    from frontend_server.hub import EventHub
-    from frontend_server.limits import ClientLimits, RateLimitConfig
+    from frontend_server.events.hub import EventHub
+    from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
+    from frontend_server.security.auth import Authenticator
+    from frontend_server.security.limits import ClientLimits, RateLimitConfig
     from mesh.catalog_client import VideoApiClient
     from mesh.connection import MeshConnection
     from mesh.directory import Directory

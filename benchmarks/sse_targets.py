@@ -19,11 +19,11 @@ async def run_culto(nats_url: str, use_uvloop: bool) -> None:
     """Serve the frontend's event routes until stdin closes."""
     from tornado.web import Application
 
-    from frontend_server.auth import Authenticator
     from frontend_server.config import HubConfig
-    from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
-    from frontend_server.hub import EventHub
-    from frontend_server.limits import ClientLimits, RateLimitConfig
+    from frontend_server.events.hub import EventHub
+    from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
+    from frontend_server.security.auth import Authenticator
+    from frontend_server.security.limits import ClientLimits, RateLimitConfig
     from mesh.catalog_client import VideoApiClient
     from mesh.connection import MeshConnection
     from mesh.directory import Directory

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TextIO
 
@@ -32,15 +33,18 @@ from culto_app.instance import (
 from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection, NatsCredentials
+from mesh.cursors import CursorStore
+from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
 from mesh.identity_store import IdentityStore
 from mesh.jobs import JobQueue
 from mesh.permissions import Role, inbox_prefix
+from mesh.principals import MeshAuthenticator
 from mesh.provision import provision, streams_present
 from mesh.subjects import EVENTS_STREAM, JOBS_STREAM, VIDEOS_BUCKET
 from ops.metrics import ExtraStatsCollector
 from ops.server import ListenConfig, serve_ops
-from services.api.service import VideoApiService
+from services.api.service import ApiConfig, VideoApiService
 from services.identity.accounts import Accounts
 from services.identity.migration import migrate_channels
 from services.identity.service import IdentityService
@@ -110,7 +114,7 @@ PROVISION_REMINDER = 60.0
 
 async def wait_provisioned(
     mesh: MeshConnection,
-    listen: ListenConfig,
+    listens: Sequence[ListenConfig],
     stopped: asyncio.Future[int],
     *,
     poll: float = 1.0,
@@ -118,17 +122,20 @@ async def wait_provisioned(
 ) -> bool:
     """Wait, as long as it takes, for provisioning (a Job or one-shot runs it, not the roles).
 
-    Meanwhile the role's port answers, so probes see a live process that is not ready yet
-    rather than a refused connection: ``/health`` is 200 (restarting would not help) and
-    ``/ready`` 503 with ``"streams_present": false``. A line says what it waits for, again every
-    ``remind`` seconds. Returns ``False`` when a stop signal came first.
+    Meanwhile the role's ports (``listens``: PORT, and the frontend's ops port) answer, so
+    probes see a live process that is not ready yet rather than a refused connection:
+    ``/health`` is 200 (restarting would not help) and ``/ready`` 503 with
+    ``"streams_present": false``. A line says what it waits for, again every ``remind`` seconds.
+    Returns ``False`` when a stop signal came first.
     """
     if await streams_present(mesh):
         return True
     loop = asyncio.get_running_loop()
     started = loop.time()
     reminder = started
-    async with serve_ops(listen, mesh, started=False):
+    async with AsyncExitStack() as stack:
+        for listen in listens:
+            await stack.enter_async_context(serve_ops(listen, mesh, started=False))
         while not stopped.done():
             if await streams_present(mesh):
                 say(f"provisioning found after {loop.time() - started:.0f}s; starting")
@@ -190,15 +197,20 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             if server is not None:
                 supervisor = NatsSupervisor(server, on_storage=partial(_flag, meshes))
             once = await _prepare(settings, users)
-            api = await connect("api")
-            await stack.enter_async_context(VideoApiService(api, settings.api_config()))
-            await stack.enter_async_context(IdentityService(api))
+            await stack.enter_async_context(
+                api_services(await connect("api"), settings.api_config())
+            )
             say("video API and identity services ready")
             collectors = await _worker_pool(
                 stack, await connect("worker"), settings.worker_config(), workers
             )
             say(f"{workers} worker(s) ready")
-            alive = (lambda: supervisor.healthy) if supervisor is not None else None
+            alive = None
+            if supervisor is not None:
+                watched = supervisor
+                alive = lambda: watched.healthy  # noqa: E731 - read at every /health
+                restarts = ExtraStatsCollector("nats_server", supervisor.counters)
+                collectors = [*collectors, restarts]
             frontend = await stack.enter_async_context(
                 serve_frontend(edge, await connect("frontend"), alive=alive, collectors=collectors)
             )
@@ -303,7 +315,8 @@ async def run_frontend(settings: Settings, stopped: asyncio.Future[int] | None =
     """The HTTP edge role (until SIGINT/SIGTERM, or ``stopped``)."""
     edge = settings.edge_config()  # fail before connecting, naming the variable
     async with until_stopped(stopped) as stop, connected(settings, "frontend") as mesh:
-        if not await wait_provisioned(mesh, settings.listen_config(), stop):
+        listens = [edge.listen] if edge.ops_listen is None else [edge.listen, edge.ops_listen]
+        if not await wait_provisioned(mesh, listens, stop):
             return 0
         async with serve_frontend(edge, mesh) as frontend:
             say(f"frontend on http://{settings.host}:{frontend.port}")
@@ -315,26 +328,47 @@ async def run_frontend(settings: Settings, stopped: asyncio.Future[int] | None =
 async def run_api(settings: Settings, stopped: asyncio.Future[int] | None = None) -> int:
     """The video API service role (ops endpoints on PORT), until SIGINT/SIGTERM or ``stopped``."""
     async with until_stopped(stopped) as stop, connected(settings, "api") as mesh:
-        if not await wait_provisioned(mesh, settings.listen_config(), stop):
+        if not await wait_provisioned(mesh, [settings.listen_config()], stop):
             return 0
-        async with (
-            VideoApiService(mesh, settings.api_config()) as service,
-            IdentityService(mesh),
-            serve_ops(
-                settings.listen_config(),
-                mesh,
-                {
-                    "api": lambda: {
-                        "requests": service.stats.requests,
-                        "errors": service.stats.errors,
-                    }
-                },
-            ) as ops,
-        ):
+        async with AsyncExitStack() as stack:
+            role = await stack.enter_async_context(api_services(mesh, settings.api_config()))
+            stats = {"api": role.videos.rpc.totals, "identity": role.identity.rpc.totals}
+            ops = await stack.enter_async_context(serve_ops(settings.listen_config(), mesh, stats))
             say(f"video API service ready (ops on port {ops.port})")
             await stop
             say("draining...")
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRole:
+    """The API role's running services and the directory they authorize against."""
+
+    videos: VideoApiService
+    identity: IdentityService
+    directory: Directory
+
+
+@asynccontextmanager
+async def api_services(mesh: MeshConnection, config: ApiConfig) -> AsyncIterator[ApiRole]:
+    """The API role's services, each authorizing its callers against the role's own
+    directory (never the edge's word: docs/security.md "Trust boundary")."""
+    async with AsyncExitStack() as stack:
+        directory = await stack.enter_async_context(Directory(mesh))
+        store = IdentityStore(mesh)
+        authenticate = MeshAuthenticator(directory, store)
+        videos = await stack.enter_async_context(
+            VideoApiService(mesh, config, authenticate=authenticate)
+        )
+        identity = await stack.enter_async_context(
+            IdentityService(
+                mesh,
+                authenticate=authenticate,
+                accounts=Accounts(store),
+                cursors=CursorStore(mesh),
+            )
+        )
+        yield ApiRole(videos, identity, directory)
 
 
 async def run_worker(
@@ -343,7 +377,7 @@ async def run_worker(
     """The worker role (ops endpoints on PORT), until SIGINT/SIGTERM or ``stopped``."""
     config = settings.worker_config()
     async with until_stopped(stopped) as stop, connected(settings, "worker") as mesh:
-        if not await wait_provisioned(mesh, settings.listen_config(), stop):
+        if not await wait_provisioned(mesh, [settings.listen_config()], stop):
             return 0
         async with AsyncExitStack() as stack:
             collectors = await _worker_pool(stack, mesh, config, workers)

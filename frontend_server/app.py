@@ -15,10 +15,7 @@ from prometheus_client.registry import Collector
 from tornado.routing import Rule, URLSpec
 from tornado.web import Application, StaticFileHandler
 
-from frontend_server.auth import Authenticator
-from frontend_server.config import EdgeConfig
-from frontend_server.cursors import CursorAcks
-from frontend_server.docs import (
+from frontend_server.api.docs import (
     DOCS_CSP,
     SWAGGER_DIR,
     TEXT_PLAIN,
@@ -30,9 +27,8 @@ from frontend_server.docs import (
     SwaggerAssetHandler,
     file_route,
 )
-from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
-from frontend_server.hub import EventHub
-from frontend_server.identity_api import (
+from frontend_server.api.identity import (
+    ChannelHandler,
     ChannelsHandler,
     IdentityHandler,
     LoginHandler,
@@ -43,10 +39,18 @@ from frontend_server.identity_api import (
     TokensHandler,
     UsersHandler,
 )
-from frontend_server.limits import ClientLimits
-from frontend_server.openapi import OpenApiHandler, render_openapi
-from frontend_server.publish_api import PublishHandler
-from frontend_server.security import (
+from frontend_server.api.openapi.document import OpenApiHandler, render_openapi
+from frontend_server.api.publish import PublishHandler
+from frontend_server.api.videos import CsrfHandler, VideoHandler, VideosHandler
+from frontend_server.config import EdgeConfig
+from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.hub import EventHub
+from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
+from frontend_server.events.ws.handler import AckHandler, EventSocketHandler, SocketRegistry
+from frontend_server.events.ws.history import SocketHistory
+from frontend_server.events.ws.metrics import TransportCollector
+from frontend_server.security.auth import Authenticator
+from frontend_server.security.browser import (
     ForeignHostMatcher,
     InvalidHostHandler,
     PreflightHandler,
@@ -54,10 +58,7 @@ from frontend_server.security import (
     SecureHandler,
     cors_transform,
 )
-from frontend_server.videos_api import CsrfHandler, VideoHandler, VideosHandler
-from frontend_server.ws_api import AckHandler, EventSocketHandler, SocketRegistry
-from frontend_server.ws_history import SocketHistory
-from frontend_server.ws_metrics import TransportCollector
+from frontend_server.security.limits import ClientLimits
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.cursors import CursorStore
@@ -125,6 +126,11 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
         (r"/api/v2/auth/logout/?", LogoutHandler, "/api/v2/auth/logout"),
         (r"/api/v2/auth/me/?", MeHandler, "/api/v2/auth/me"),
         (r"/api/v2/channels/?", ChannelsHandler, "/api/v2/channels"),
+        (
+            r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/?",
+            ChannelHandler,
+            "/api/v2/channels/{channel_id}",
+        ),
         (
             r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/members/(?P<user_id>[^/]+)/?",
             MemberHandler,
@@ -272,7 +278,7 @@ def make_app(
         URLSpec(
             r"/api/v2/events/health/?", EventsHealthHandler, events, name="/api/v2/events/health"
         ),
-        *ops_routes(mesh, registry, alive),
+        *ops_routes(mesh, registry, alive, config.metrics),
     ]
     names = route_names(specs)
     names[PreflightHandler] = "preflight"

@@ -21,18 +21,18 @@ from prometheus_client.registry import Collector
 
 from culto.errors import CultoError
 from frontend_server.app import make_app
-from frontend_server.auth import Authenticator
 from frontend_server.config import EdgeConfig
-from frontend_server.cursors import CursorAcks
-from frontend_server.hub import EventHub
-from frontend_server.ws_api import SocketRegistry
+from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.hub import EventHub
+from frontend_server.events.ws.handler import SocketRegistry
+from frontend_server.security.auth import Authenticator
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.identity_client import IdentityClient
 from ops.handlers import Liveness
-from ops.server import RunningServer, listen
+from ops.server import RunningServer, listen, make_ops_app
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,11 @@ async def serve_frontend(
                 await hub.close()
 
             server = listen(app, config.listen, end_streams)
+            if config.ops_listen is not None:
+                # The cluster's port: probes and Prometheus, never routed to the internet.
+                registry = app.settings["metrics_registry"]
+                ops_app = make_ops_app(mesh, registry=registry, alive=alive)
+                server.ops = listen(ops_app, config.ops_listen)
             reporting = asyncio.get_running_loop().create_task(
                 report_token_usage(authenticator, identity)
             )
@@ -93,6 +98,8 @@ async def serve_frontend(
             finally:
                 reporting.cancel()
                 await server.close()
+                if server.ops is not None:
+                    await server.ops.close()
 
 
 USAGE_REPORT_INTERVAL = 30.0

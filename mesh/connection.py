@@ -113,7 +113,6 @@ class MeshConnection(AsyncResource):
         # Set by whoever watches the server's disk (culto up's supervisor reads the embedded
         # server's log); requests then fail fast with StorageFull and readiness turns red.
         self.storage_full = False
-        self._connected = asyncio.Event()
         self._closing = False
 
     @property
@@ -152,15 +151,13 @@ class MeshConnection(AsyncResource):
         """Call ``listener`` when the client dropped messages for a slow subscription."""
         self._on_slow_consumer.append(listener)
 
-    async def wait_connected(self, timeout: float | None = None) -> None:
-        """Wait until connected (used by readiness after an outage)."""
-        await asyncio.wait_for(self._connected.wait(), timeout)
-
     def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
         if self._credentials is not None:
             options["user"] = self._credentials.user
             options["password"] = self._credentials.password
+        if self._tls_ca is not None or any(u.startswith("tls://") for u in self._servers):
+            quiet_tls_eof_noise()  # every TLS disconnect would log it (TLS_EOF_NOISE)
         if self._tls_ca is not None:
             try:
                 options["tls"] = ssl.create_default_context(cafile=str(self._tls_ca))
@@ -181,8 +178,6 @@ class MeshConnection(AsyncResource):
         """
         nc = NATS()
         options = self._options()
-        if "tls" in options or any(u.startswith("tls://") for u in self._servers):
-            quiet_tls_eof_noise()  # every TLS disconnect would log it (TLS_EOF_NOISE)
         refused: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
         self._refused = refused
         # nats-py retries the first connect forever when reconnects are unlimited (even with
@@ -203,7 +198,6 @@ class MeshConnection(AsyncResource):
                 error_cb=self._error,
                 disconnected_cb=self._disconnected,
                 reconnected_cb=self._reconnected,
-                closed_cb=self._closed,
                 **options,
             )
         )
@@ -244,7 +238,6 @@ class MeshConnection(AsyncResource):
             self._refused = None
         self._nc = nc
         self._js = self._nc.jetstream()
-        self._connected.set()
 
     async def close(self) -> None:
         """Drain (flush subscriptions and pending publishes), then close."""
@@ -280,7 +273,6 @@ class MeshConnection(AsyncResource):
             log.debug("NATS error: %r", exc)
 
     async def _disconnected(self) -> None:
-        self._connected.clear()
         if self._closing:
             return
         log.warning("NATS disconnected")
@@ -288,12 +280,8 @@ class MeshConnection(AsyncResource):
 
     async def _reconnected(self) -> None:
         self.reconnects += 1
-        self._connected.set()
         log.info("NATS reconnected")
         await self._notify(self._on_reconnect)
-
-    async def _closed(self) -> None:
-        self._connected.clear()
 
     async def _notify(self, listeners: list[Listener]) -> None:
         for listener in listeners:

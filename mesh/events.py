@@ -1,7 +1,7 @@
 """Typed, idempotent publishing of video events and tolerant decoding of stored ones.
 
 Every event carries the channel of its video in the ``Culto-Channel`` header, so the edge can
-tell who may read it without looking the video up (CONTRACTS §9 "Event streams"). Publishers
+tell who may read it without looking the video up (docs/contracts.md §9 "Event streams"). Publishers
 pass the record's channel (:func:`channel_of`); readers take it from the header, and an event
 without a valid one (stored before channels existed) belongs to the default channel.
 """

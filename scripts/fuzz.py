@@ -6,8 +6,9 @@ anonymously, and as the first-run admin's browser session (signed in with the on
 ``culto up`` prints; the session cookie and its XSRF token). Every check is on: no 5xx,
 responses match the document, schema-valid requests are accepted and invalid ones refused,
 undeclared methods get 405. The event stream is left out: its response never ends by design
-(tests/frontend_server/test_events_stream.py covers it); so is the WebSocket, which schemathesis
-cannot open (tests/frontend_server/test_ws.py covers it). Exit status 1 if either run fails.
+(tests/frontend_server/events/sse/test_handler.py covers it); so is the WebSocket, which
+schemathesis cannot open (tests/frontend_server/events/ws/test_handler.py covers it). Exit
+status 1 if either run fails.
 """
 
 from __future__ import annotations

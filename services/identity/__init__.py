@@ -1,1 +1,2 @@
-"""Accounts: users, channels, memberships, API tokens and browser sessions (CONTRACTS §9)."""
+"""Accounts: users, channels, memberships, API tokens and browser sessions (docs/contracts.md
+§9)."""

@@ -144,7 +144,7 @@ async def test_the_wait_has_no_deadline_and_reminds_what_it_waits_for(
     stopped: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     async with MeshConnection(server.url, name="culto-test-role") as mesh:
         waiting = asyncio.ensure_future(
-            roles.wait_provisioned(mesh, ListenConfig(port=0), stopped, poll=0.05, remind=0.2)
+            roles.wait_provisioned(mesh, [ListenConfig(port=0)], stopped, poll=0.05, remind=0.2)
         )
 
         seen: list[str] = []
@@ -159,3 +159,30 @@ async def test_the_wait_has_no_deadline_and_reminds_what_it_waits_for(
         await _provision(server.url)
         assert await asyncio.wait_for(waiting, 10) is True
     assert "provisioning found after" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(60)
+async def test_the_frontend_waits_on_its_ops_port_too(
+    nats_factory: Callable[..., NatsProcess], tmp_path: Path
+) -> None:
+    server = nats_factory()
+    port, ops = _port(), _port()
+    settings = make_settings(server.url, tmp_path, port=port, ops_port=ops)
+    stopped: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(roles.run_frontend(settings, stopped))
+    try:
+
+        async def both_listening() -> bool:
+            return await _status(port, "/health") == await _status(ops, "/health") == 200
+
+        await eventually(both_listening, timeout=20)
+        assert await _status(ops, "/ready") == 503
+        await _provision(server.url)
+
+        async def ready_on_the_ops_port() -> bool:
+            return await _status(ops, "/ready") == 200
+
+        await eventually(ready_on_the_ops_port, timeout=20)
+    finally:
+        stopped.set_result(15)
+        assert await asyncio.wait_for(task, 30) == 0

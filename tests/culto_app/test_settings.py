@@ -238,3 +238,29 @@ def test_bad_secret_files_name_the_variable(
     with pytest.raises(ConfigError) as info:
         Settings.from_env(filled)
     assert info.value.message.startswith(message.format(**paths))
+
+
+def test_the_ops_surface_settings(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"CULTO_METRICS_TOKEN": "a" * 20, "CULTO_OPS_PORT": "9100", "COOKIE_SECRET": "s" * 20}
+    )
+    edge = settings.edge_config()
+    assert edge.metrics.token == "a" * 20 and not edge.metrics.open
+    assert edge.ops_listen is not None and edge.ops_listen.port == 9100
+    dev = Settings.from_env({"CULTO_DATA_DIR": str(tmp_path)}, environment="dev")
+    assert dev.edge_config().metrics.open and dev.edge_config().ops_listen is None
+    for env, name in (
+        ({"CULTO_METRICS_TOKEN": "short"}, "CULTO_METRICS_TOKEN"),
+        ({"CULTO_OPS_PORT": "70000"}, "CULTO_OPS_PORT"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env(env)
+
+
+def test_the_metrics_token_may_come_from_a_file(tmp_path: Path) -> None:
+    token = tmp_path / "metrics-token"
+    token.write_text("a-metrics-token-of-20\n")
+    settings = Settings.from_env(
+        {"CULTO_METRICS_TOKEN_FILE": str(token), "COOKIE_SECRET": "s" * 20}
+    )
+    assert settings.edge_config().metrics.token == "a-metrics-token-of-20"

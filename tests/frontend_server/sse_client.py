@@ -22,11 +22,11 @@ from tornado.web import Application
 
 from access.credentials import split_token
 from culto_app.settings import Settings
-from frontend_server.auth import Authenticator
 from frontend_server.config import HubConfig
-from frontend_server.events_api import EventsHealthHandler, EventStreamHandler
-from frontend_server.hub import EventHub
-from frontend_server.limits import ClientLimits, RateLimitConfig
+from frontend_server.events.hub import EventHub
+from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
+from frontend_server.security.auth import Authenticator
+from frontend_server.security.limits import ClientLimits, RateLimitConfig
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.directory import Directory

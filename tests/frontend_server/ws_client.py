@@ -1,4 +1,5 @@
-"""A small WebSocket test client on Tornado's ``websocket_connect``, speaking CONTRACTS §10."""
+"""A small WebSocket test client on Tornado's ``websocket_connect``, speaking docs/contracts.md
+§10."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 from tornado.routing import URLSpec
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from frontend_server.hub import EventHub
+from frontend_server.events.hub import EventHub
 from ops.server import RunningServer
 
 WS_PATH = "/api/v2/events/ws"

@@ -178,7 +178,7 @@ def _k8s_nats_conf(objects: list[Obj]) -> str:
 def test_the_nats_cluster_is_the_same(rendered: dict[str, list[Obj]]) -> None:
     objects = rendered["prod"]
     conf = (REPO / NATS["config"]).read_text(encoding="utf-8")
-    assert conf == _k8s_nats_conf(objects), f"copy the ConfigMap's nats.conf to {NATS['config']}"
+    assert conf == _k8s_nats_conf(objects), "run python deploy/nats/sync.py (the ConfigMap changed)"
     for node in NATS["nodes"]:
         assert f'"nats://{node}.{NATS["domain"]}:{NATS["ports"]["cluster"]}"' in conf
     sts = one(objects, "StatefulSet", "nats")

@@ -1,0 +1,2 @@
+"""The REST API: videos, identity, the publish ingress, documentation routes and the OpenAPI
+document."""

@@ -1,0 +1,2 @@
+"""The event edge: the hub's fan-out, who may receive what, history rounds, and the SSE and
+WebSocket transports."""

@@ -1,0 +1,222 @@
+"""What one event-stream connection is: its filters, its caller, its queue and why it ended.
+
+Split out of :mod:`frontend_server.events.hub` so the hub's index
+(:mod:`frontend_server.events.index`)
+and its access rules (:mod:`frontend_server.events.access`) can name a connection without importing
+the hub itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from access.policy import Principal
+from culto.errors import InvalidInput
+from mesh.subjects import event_filters
+
+MAX_VIDEOS_PER_CLIENT = 200
+"""Upper bound on video filters of one connection (each becomes a replay filter subject)."""
+
+
+class CloseReason(Enum):
+    """Why the hub ended a connection."""
+
+    SLOW = "slow"
+    """Fell more than ``client_buffer`` frames behind: dropped so others are not slowed."""
+    SHUTDOWN = "shutdown"
+    """The hub is closing (server shutdown): the client resumes on another replica."""
+    NATS_DISCONNECTED = "nats_disconnected"
+    """The live feed lost NATS: the client resumes once it is back."""
+    CLIENT_GONE = "client_gone"
+    """The client left (or its socket failed)."""
+    REVOKED = "revoked"
+    """The caller lost access to what it streams: its token was revoked, its session logged
+    out, its role removed, its user deleted, or a channel it streams turned private."""
+    EXPIRED = "expired"
+    """The caller's token or session expired while the stream was open."""
+
+
+class Framing(Enum):
+    """How a connection's events are framed on its transport (encoded once per event and
+    transport, see ``EventHub._dispatch``)."""
+
+    SSE = "sse"
+    """``id:``/``event:``/``data:`` blocks
+    (:func:`frontend_server.events.sse.wire.encode_event`)."""
+    WS = "ws"
+    """One JSON message per event, each ended by a newline
+    (:func:`frontend_server.events.ws.wire.encode_ws_event`): the WebSocket sink splits a batch on
+    the newlines, which compact JSON never contains, and sends one text frame per event."""
+
+
+class Phase(Enum):
+    """Where a connection stands between history and live (see ``hub_history``)."""
+
+    CATCHING_UP = "catching_up"
+    """History is being sent; live events above ``horizon`` queue up to the buffer's bound."""
+    OVERFLOWED = "overflowed"
+    """The queue hit its bound while catching up and was discarded: another round of history
+    must replay what it lost."""
+    LIVE = "live"
+    """The queue holds every matching event above what was sent; over its bound the client is
+    dropped as slow."""
+
+
+class Sink(Protocol):
+    """Where a client's bytes go (the HTTP response in production, a list in unit tests)."""
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` and wait until the transport has taken it (this paces the writer)."""
+
+
+class DirectSink(Sink, Protocol):
+    """A sink the hub may write to synchronously from its dispatch (the HTTP response).
+
+    Live frames then go out without a task switch per client: the hub writes every client that
+    has frames once per burst of events (see ``EventHub._flush``).
+    """
+
+    def push(self, data: bytes) -> asyncio.Future[None] | None:
+        """Start writing ``data`` now, without waiting.
+
+        Returns:
+            ``None`` when the transport took all of it; otherwise a future that completes when
+            it has (or fails when the connection is gone). Until it completes nothing more is
+            pushed: frames wait in the connection's bounded queue, as they wait behind a
+            pending ``send``.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What one connection asked for; build it with :meth:`parse` (which validates)."""
+
+    videos: frozenset[str] | None
+    types: frozenset[str] | None
+    last_event_id: int | None
+    filters: tuple[str, ...] = field(repr=False)
+
+    @classmethod
+    def parse(
+        cls,
+        video_ids: Iterable[str] = (),
+        event_types: Iterable[str] = (),
+        last_event_id: int | None = None,
+    ) -> Subscription:
+        """Validate filters; empty ``video_ids``/``event_types`` mean all.
+
+        Raises:
+            InvalidInput: for a malformed video id, an unknown type, too many videos or a
+                negative ``last_event_id``.
+        """
+        videos = frozenset(video_ids)
+        types = frozenset(event_types)
+        if len(videos) > MAX_VIDEOS_PER_CLIENT:
+            raise InvalidInput(f"at most {MAX_VIDEOS_PER_CLIENT} videos per event stream")
+        if last_event_id is not None and last_event_id < 0:
+            raise InvalidInput("last event id must be a non-negative integer")
+        filters = tuple(event_filters(videos, types))  # the single place ids are validated
+        return cls(videos or None, types or None, last_event_id, filters)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an unfiltered connection sits in the hub's index (see ``hub_index``).
+
+    The three parts never overlap for one event, so no client is reached twice:
+
+    Attributes:
+        admin: In the admins' group: the principal reads every channel.
+        public: In the public group: it reads every public channel (not a channel-bound token).
+        channels: Channels indexed one by one: the private channels it reads, plus the public
+            ones it reads although it does not follow every public channel (a bound token).
+    """
+
+    admin: bool = False
+    public: bool = False
+    channels: frozenset[str] = frozenset()
+
+
+NOWHERE = Placement()
+"""The placement of a connection with video filters (indexed by video only)."""
+
+
+class Connection:
+    """One client's queue, cursor and caller, made by ``EventHub.connect`` (slotted: thousands
+    of these live at once, so nothing is allocated per connection that an idle one does not
+    need: no ``asyncio.Event``, a waiter future only while its writer sleeps).
+
+    Attributes:
+        queue: ``(seq, event_type, frame)`` entries not written yet, in dispatch order; at most
+            ``limit`` (past that the client is dropped as slow).
+        waiter: The future the writer sleeps on (``EventHub._pump``); resolved on new frames
+            (task-driven sinks) and when the connection ends.
+        push: Set while the hub writes this client directly (a :class:`DirectSink` that is
+            live); ``None`` during history and for task-driven sinks.
+        blocked: A direct write is still pending: nothing more is pushed until it completes.
+        principal: Who streams; replaced in place when the directory changes (``refresh``).
+        everything: ``principal.reads_everything()``, cached for the hot path.
+        video_channels: For a connection with video filters: each video's channel as it was
+            authorised (``None``: no record, allowed only while ``everything``). A live event
+            of such a video reaches the client only if it carries that channel.
+        placement: For an unfiltered connection: its groups in the index.
+        framing: How its events are encoded (its transport).
+    """
+
+    __slots__ = (
+        "abort",
+        "blocked",
+        "close_reason",
+        "everything",
+        "framing",
+        "heartbeat_timer",
+        "horizon",
+        "key",
+        "last_sent_seq",
+        "limit",
+        "phase",
+        "placement",
+        "principal",
+        "push",
+        "queue",
+        "sub",
+        "video_channels",
+        "waiter",
+    )
+
+    def __init__(
+        self,
+        sub: Subscription,
+        limit: int,
+        abort: Callable[[], None] | None,
+        key: str,
+        principal: Principal,
+        video_channels: Mapping[str, str | None],
+        framing: Framing = Framing.SSE,
+    ) -> None:
+        self.sub = sub
+        self.framing = framing
+        self.key = key
+        self.limit = limit
+        self.abort = abort
+        self.principal = principal
+        self.everything = principal.reads_everything()
+        self.video_channels = dict(video_channels)
+        self.placement = NOWHERE
+        # A list, not a deque: it is only appended to and emptied whole, and an empty list
+        # is 56 bytes where an empty deque is over 600 (thousands of idle connections).
+        self.queue: list[tuple[int, str, bytes]] = []
+        self.waiter: asyncio.Future[None] | None = None
+        self.push: Callable[[bytes], asyncio.Future[None] | None] | None = None
+        self.blocked = False
+        self.last_sent_seq = 0
+        self.close_reason: CloseReason | None = None
+        self.heartbeat_timer: asyncio.TimerHandle | None = None
+        self.horizon = 0
+        # A connection without history is live from the start: nothing may be discarded.
+        history = sub.last_event_id is not None or sub.videos is not None
+        self.phase = Phase.CATCHING_UP if history else Phase.LIVE

@@ -1,0 +1,274 @@
+"""What a joining client receives before its live queue: replay, snapshot or a reset, in rounds
+that converge.
+
+A connection starts in :attr:`~frontend_server.events.conn.Phase.CATCHING_UP` with ``horizon`` =
+the hub's head at registration: its queue collects every matching live event above it. History
+then comes from JetStream (:class:`~mesh.replay.EventReader`, no consumer):
+
+* ``Last-Event-ID`` ``L`` inside the stream: every matching event in ``(L, horizon]``;
+* ``L`` older than the oldest event the stream holds (retention trimmed it), or beyond the
+  stream's last sequence (the stream was recreated): a ``stream.reset`` frame without id, then
+  the current state, as for a new connection (docs/contracts.md §7);
+* no ``L``, with video filters: the latest stored event of each type for each video at or below
+  the horizon (the current state); after it the client stands at ``horizon``.
+
+**Rounds.** Live frames that arrive while history is written would once count against the
+client's buffer, so a client reading as fast as the server sends was dropped again and again at
+a high event rate. Instead, when a catching-up client's queue reaches its bound the hub discards
+the queue and marks the client ``OVERFLOWED`` (``EventHub._overflow``). When a round ends
+overflowed, the next round starts, in one synchronous step: the queue is cleared and ``horizon``
+becomes the hub's head, then ``(last_sent_seq, horizon]`` is replayed. A round that ends without
+overflow hands off: in the same synchronous step the client becomes ``LIVE`` and the pump sends
+its queue.
+
+**Invariant** (no gap, no duplicate, ascending): at the start of every round the queue is empty
+and holds, from then on, every matching event above ``horizon`` (dispatch and this step both run
+synchronously on the event loop, and every event dispatched so far is at or below the head);
+the round sends exactly the matching events in ``(last_sent_seq, horizon]``, ascending. If the
+queue overflows, what it lost is at or below the head at that instant, hence at or below the
+next round's horizon, and is replayed. If it does not, the queue holds everything above the
+horizon and the pump skips anything at or below ``last_sent_seq``.
+
+**Convergence.** A client that reads faster than its events are published replays a shorter gap
+each round (the gap of round ``n + 1`` is what was published during round ``n``) until a round
+fits in its buffer. A round whose gap (in stream sequences) is not shorter than the previous one
+means the client reads slower than the event rate: it is dropped as slow, and so is one that
+does not take a batch within ``replay_batch_timeout``. Either resumes with ``Last-Event-ID`` and
+loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import cast
+
+from prometheus_client import Histogram
+
+from frontend_server.events.access import HubAccess
+from frontend_server.events.conn import CloseReason, Connection, Framing, Phase, Sink
+from frontend_server.events.framing import RESET_EVENT, frame_event, frame_reset
+from mesh.events import StoredEvent
+from mesh.replay import EventReader
+from schemas.events import ResetReason, StreamResetEventDTO
+
+REPLAYS_PER_CLIENT = 8
+"""Histories one client (user id, else address) is sent at once. It was one while a replay held
+a JetStream consumer for as long as its client took to read (so stalled resumes could hold every
+slot); reads are now bounded requests that never wait on a client, and a few at once let a
+reconnect storm from one address overlap its round trips."""
+
+
+class _ClientSlot:
+    __slots__ = ("semaphore", "users")
+
+    def __init__(self) -> None:
+        self.semaphore = asyncio.Semaphore(REPLAYS_PER_CLIENT)
+        self.users = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """A resume point that cannot be honoured (see :class:`StreamResetEventDTO`)."""
+
+    requested: int
+    first_available: int
+    last: int
+    reason: ResetReason
+
+    def frame(self, framing: Framing = Framing.SSE) -> bytes:
+        """The ``stream.reset`` frame of ``framing`` (no id: it is no stored event)."""
+        dto = StreamResetEventDTO(
+            requested=self.requested,
+            first_available=self.first_available,
+            last=self.last,
+            reason=self.reason,
+        )
+        return frame_reset(framing, dto)
+
+
+async def resume_point(reader: EventReader, last_event_id: int, horizon: int) -> int | Reset:
+    """Where to resume after ``last_event_id`` (the hub's head being ``horizon``), or why it
+    cannot be honoured. Shared with the WebSocket's ``since`` (``ws_history``)."""
+    if last_event_id < horizon:
+        first = await reader.first_seq()
+        if first is None:  # everything is gone: where the stream starts again
+            first = (await reader.bounds()).first
+        if last_event_id < first - 1:
+            return Reset(last_event_id, first, horizon, "trimmed")
+        return last_event_id
+    if last_event_id == horizon:
+        return last_event_id
+    # Ahead of this hub: normal when another replica saw newer events, but an id beyond the
+    # stream's end means the stream was recreated.
+    bounds = await reader.bounds()
+    if last_event_id <= bounds.last:
+        return last_event_id
+    return Reset(last_event_id, bounds.first, bounds.last, "unknown_id")
+
+
+class History:
+    """Brings a joining client up to its live queue (see the module docstring).
+
+    Args:
+        reader: Reads stored events.
+        access: Rules on each history event (the same policy as live dispatch).
+        batch_timeout: Seconds a client may take to accept one batch of history.
+        head: The hub's highest dispatched sequence, read synchronously.
+        drop: Ends a connection (the hub's).
+        sent_by_type: The hub's counter of frames sent, by event type.
+    """
+
+    def __init__(
+        self,
+        reader: EventReader,
+        access: HubAccess,
+        *,
+        batch_timeout: float,
+        head: Callable[[], int],
+        drop: Callable[[Connection, CloseReason], None],
+        sent_by_type: Counter[str],
+    ) -> None:
+        self._reader = reader
+        self._access = access
+        self._batch_timeout = batch_timeout
+        self._head = head
+        self._drop = drop
+        self._sent_by_type = sent_by_type
+        self._replaying: dict[str, _ClientSlot] = {}
+        self.replays = 0
+        self.resets = 0
+        self.rounds = 0
+        self.replay_seconds = Histogram(
+            "culto_sse_replay_duration_seconds",
+            "Time to replay history to a resuming client (until it is live)",
+            registry=None,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+
+    async def send(self, client: Connection, sink: Sink) -> None:
+        """Send ``client``'s history, round after round, and make it ``LIVE`` (or dropped)."""
+        if client.phase is Phase.LIVE:
+            return  # no history to send (live from the start, see Connection)
+        started = time.monotonic()
+        async with self._client_slot(client.key):
+            replayed = await self._first_round(client, sink)
+            replayed = await self._catch_up(client, sink) or replayed
+        if replayed:
+            self.replay_seconds.observe(time.monotonic() - started)
+
+    async def _first_round(self, client: Connection, sink: Sink) -> bool:
+        """History up to the connection's horizon; True if it replayed after an id."""
+        sub, horizon = client.sub, client.horizon
+        if sub.last_event_id is not None:
+            point = await self._resume_point(sub.last_event_id, horizon)
+            if isinstance(point, int):
+                client.last_sent_seq = point
+                if point >= horizon:
+                    return False
+                self.replays += 1
+                await self._replay(client, sink, point, horizon)
+                return True
+            self.resets += 1
+            self._sent_by_type[RESET_EVENT] += 1
+            if not await self._write(client, sink, point.frame(client.framing)):
+                return False
+        if sub.videos is not None:
+            latest = await self._reader.latest(sub.videos, sub.types or (), up_to=horizon)
+            if client.close_reason is None:
+                await self._send_events(client, sink, latest, horizon)
+        # The state at `horizon` is sent: the client stands there, whatever ids it saw.
+        client.last_sent_seq = max(client.last_sent_seq, horizon)
+        return False
+
+    async def _catch_up(self, client: Connection, sink: Sink) -> bool:
+        """Rounds until one ends without overflow, then ``LIVE``; True if any round ran."""
+        gap: int | None = None
+        while client.close_reason is None:
+            if client.phase is not Phase.OVERFLOWED:
+                client.phase = Phase.LIVE  # synchronous with the check: the queue is complete
+                return gap is not None
+            # One synchronous step (see the invariant): empty queue, horizon = head.
+            client.queue.clear()
+            client.phase = Phase.CATCHING_UP
+            client.horizon = self._head()
+            new_gap = client.horizon - client.last_sent_seq
+            if gap is not None and new_gap >= gap:
+                self._drop(client, CloseReason.SLOW)  # reads slower than events are published
+                return True
+            gap = new_gap
+            self.rounds += 1
+            await self._replay(client, sink, client.last_sent_seq, client.horizon)
+        return gap is not None
+
+    @contextlib.asynccontextmanager
+    async def _client_slot(self, key: str) -> AsyncIterator[None]:
+        """At most :data:`REPLAYS_PER_CLIENT` histories of one client at once (fairness: its
+        streams share the reader's request slots with everyone else's)."""
+        slot = self._replaying.get(key)
+        if slot is None:
+            slot = self._replaying[key] = _ClientSlot()
+        slot.users += 1
+        try:
+            async with slot.semaphore:
+                yield
+        finally:
+            slot.users -= 1
+            if not slot.users:
+                del self._replaying[key]  # nobody else of this client holds or waits on it
+
+    async def _resume_point(self, last_event_id: int, horizon: int) -> int | Reset:
+        return await resume_point(self._reader, last_event_id, horizon)
+
+    async def _replay(self, client: Connection, sink: Sink, after: int, horizon: int) -> None:
+        # aclosing: leaving early ends the reader's requests now, not at GC time.
+        replay = cast(
+            AsyncGenerator[list[StoredEvent], None],
+            self._reader.replay(list(client.sub.filters), after, until=horizon),
+        )
+        async with contextlib.aclosing(replay) as batches:
+            async for batch in batches:
+                if client.close_reason is not None:
+                    return
+                if not await self._send_events(client, sink, batch, horizon):
+                    break
+        if client.close_reason is None:
+            # Everything up to the horizon is sent (the rest did not match or may not be read):
+            # the client stands there, so the next round's gap is measured from it.
+            client.last_sent_seq = max(client.last_sent_seq, horizon)
+
+    async def _send_events(
+        self, client: Connection, sink: Sink, events: list[StoredEvent], horizon: int
+    ) -> bool:
+        """Send history events in ``(last_sent_seq, horizon]`` the caller may read; False once
+        past the horizon or dropped."""
+        frames: list[bytes] = []
+        within = True
+        for event in events:
+            if event.seq > horizon:
+                within = False  # the live queue holds everything above the horizon
+                break
+            if event.seq <= client.last_sent_seq:
+                continue
+            if not self._access.may_read(client.principal, event.channel_id):
+                continue  # history obeys the same rule as live dispatch, event by event
+            frames.append(frame_event(client.framing, event))
+            client.last_sent_seq = event.seq
+            self._sent_by_type[event.event_type] += 1
+        if frames and not await self._write(client, sink, b"".join(frames)):
+            return False
+        return within and client.last_sent_seq < horizon
+
+    async def _write(self, client: Connection, sink: Sink, data: bytes) -> bool:
+        """Write history; a client that does not take it within the batch timeout holds a
+        replay slot for nothing and is dropped as slow, as a live client over its buffer is."""
+        try:
+            await asyncio.wait_for(sink.send(data), self._batch_timeout)
+        except TimeoutError:
+            self._drop(client, CloseReason.SLOW)
+            return False
+        return client.close_reason is None

@@ -1,0 +1,491 @@
+"""In-process fan-out of the live event feed to SSE clients, with gapless replay hand-off.
+
+One :class:`~mesh.feed.LiveFeed` per process follows ``CULTO_EVENTS``; every event is encoded
+once per transport (:class:`~frontend_server.events.conn.Framing`: SSE bytes, WebSocket JSON) and
+the same bytes object is queued for each matching client of that transport. Clients are indexed
+by video id, and unfiltered ones by the channels they may read
+(:mod:`frontend_server.events.index`),
+so dispatching an event costs O(matching clients).
+
+Authorization (docs/contracts.md §9 "Event streams"): a connection carries its caller's
+:class:`~access.policy.Principal`. Named videos are checked before the stream starts; live events
+reach a client only through the groups its principal may read; history (replay and snapshot) is
+filtered event by event with the same policy, so nothing of another channel reaches the wire.
+:class:`~frontend_server.events.access.AccessGuard` ends streams whose caller loses access.
+
+Joining (see :meth:`EventHub.serve`) is the heart of the module:
+
+1. The client is registered first. ``horizon`` is the highest sequence the hub has dispatched at
+   that moment; registration and dispatch both run synchronously on the event loop, so every
+   event with sequence ``> horizon`` reaches the client's queue and none ``<= horizon`` does.
+2. History ``<= horizon`` then comes from JetStream, without consumers
+   (:mod:`frontend_server.events.history`): a replay after ``Last-Event-ID``, the current state of
+   the named videos, or a ``stream.reset`` then the current state when the resume point is gone.
+   While it is written, a full queue is discarded rather than fatal, and further rounds replay
+   what it lost until one fits (``Phase.OVERFLOWED``): a client that reads fast enough always
+   becomes live.
+3. The writer remembers ``last_sent_seq`` and skips queued frames at or below it, so ids on a
+   connection are strictly ascending with no gap and no duplicate.
+
+A live client whose queue exceeds ``HubConfig.client_buffer`` frames is disconnected (it resumes
+with ``Last-Event-ID``); the others are never slowed by it.
+
+Writing live frames (the hot path): dispatch only appends the shared frame to each matching
+client's queue. A live client behind a :class:`DirectSink` (the HTTP response) is then marked
+dirty, and once per burst of events (one ``call_soon`` after the feed's callbacks, so a burst
+read from NATS in one go is coalesced) :meth:`EventHub._flush` writes each dirty client's whole
+queue in one write, straight to its socket: no task switch, future or coroutine per client and
+event. A write the socket does not take at once blocks that client (its frames wait in its
+bounded queue, exactly as behind a pending ``send``) until the transport drains it. Other sinks
+(tests, other transports) are written by the client's own task, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+
+from access.policy import ANONYMOUS, Principal
+from culto.errors import MeshUnavailable, Unauthenticated
+from culto.resources import AsyncResource
+from frontend_server.config import HubConfig
+from frontend_server.events.access import AccessGuard, HubAccess
+from frontend_server.events.conn import (
+    MAX_VIDEOS_PER_CLIENT,
+    CloseReason,
+    Connection,
+    DirectSink,
+    Framing,
+    Phase,
+    Sink,
+    Subscription,
+)
+from frontend_server.events.framing import sse_event
+from frontend_server.events.history import History
+from frontend_server.events.index import StreamIndex
+from frontend_server.events.sse.wire import encode_event
+from frontend_server.events.ws.wire import encode_ws_event
+from frontend_server.security.auth import Authenticator
+from mesh.connection import MeshConnection
+from mesh.events import StoredEvent
+from mesh.feed import LiveFeed
+from mesh.replay import EventReader
+from schemas.events import HeartbeatEventDTO
+
+__all__ = [
+    "MAX_VIDEOS_PER_CLIENT",
+    "CloseReason",
+    "Connection",
+    "DirectSink",
+    "EventHub",
+    "Framing",
+    "HubStats",
+    "Sink",
+    "Subscription",
+]
+
+log = logging.getLogger(__name__)
+
+
+_HEARTBEAT = 0  # queue entries with sequence 0 are heartbeats: never skipped, never counted
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """A snapshot of the hub's counters for metrics and health."""
+
+    connected_clients: int
+    events_dispatched: int
+    events_sent_by_type: dict[str, int]
+    replays: int
+    slow_client_drops: int
+    nats_reconnects: int
+    healthy: bool
+    revoked: int = 0
+    resets: int = 0
+    catch_up_rounds: int = 0
+    feed_resubscribes: int = 0
+
+
+class EventHub(AsyncResource):
+    """Owns the live feed and fans events out to connected SSE clients.
+
+    Use as ``async with EventHub(mesh, config, authenticator=auth) as hub:``; :meth:`close`
+    ends every stream.
+
+    Args:
+        mesh: The process's connection (the hub does not close it).
+        config: ``client_buffer`` bounds each client's queue (frames).
+        authenticator: The replica's authenticator; its directory must be open before the hub.
+        reader: Reads history; defaults to an :class:`EventReader` on ``mesh``.
+    """
+
+    def __init__(
+        self,
+        mesh: MeshConnection,
+        config: HubConfig,
+        *,
+        authenticator: Authenticator,
+        reader: EventReader | None = None,
+    ) -> None:
+        self._mesh = mesh
+        self._limit = config.client_buffer
+        self._reader = reader or EventReader(mesh)
+        self._feed = LiveFeed(mesh, self._dispatch)
+        self._index = StreamIndex()
+        self._clients: set[Connection] = set()
+        self._access = HubAccess(authenticator)
+        self._guard = AccessGuard(self._access, self._index, self._clients, self._drop)
+        self._head = 0
+        self._started = False
+        self._closed = False
+        self._dispatched = 0
+        self._slow_drops = 0
+        self._sent_by_type: Counter[str] = Counter()
+        self._history = History(
+            self._reader,
+            self._access,
+            batch_timeout=config.replay_batch_timeout,
+            head=lambda: self._head,
+            drop=self._drop,
+            sent_by_type=self._sent_by_type,
+        )
+        self._dirty: list[Connection] = []  # live direct clients with frames to write
+        self._flush_handle: asyncio.Handle | None = None
+        self.replay_seconds = self._history.replay_seconds
+        mesh.on_disconnect(self._on_disconnect)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Follow the stream from its current end: history is served by replay, not the feed."""
+        self._head = await self._reader.last_seq()
+        self._guard.start()
+        await self._feed.start(self._head)
+        self._started = True
+
+    async def close(self) -> None:
+        """End every open stream (clients resume elsewhere by ``Last-Event-ID``), stop the feed."""
+        self._closed = True
+        self._guard.stop()
+        for client in list(self._clients):
+            self._drop(client, CloseReason.SHUTDOWN)
+        await self._feed.stop()
+
+    @property
+    def healthy(self) -> bool:
+        """True while the hub runs, NATS is connected and the live feed is subscribed."""
+        return (
+            self._started
+            and not self._closed
+            and self._mesh.is_connected
+            and self._feed.is_subscribed
+        )
+
+    @property
+    def head(self) -> int:
+        """The highest sequence dispatched so far."""
+        return self._head
+
+    def stats(self) -> HubStats:
+        """Counters for the Prometheus collector and the health endpoint."""
+        return HubStats(
+            connected_clients=len(self._clients),
+            events_dispatched=self._dispatched,
+            events_sent_by_type=dict(self._sent_by_type),
+            replays=self._history.replays,
+            resets=self._history.resets,
+            catch_up_rounds=self._history.rounds,
+            slow_client_drops=self._slow_drops,
+            nats_reconnects=self._mesh.reconnects,
+            healthy=self.healthy,
+            revoked=self._guard.revoked,
+            feed_resubscribes=self._feed.resubscribes,
+        )
+
+    # -- serving one client ------------------------------------------------------------------
+
+    def connect(
+        self,
+        sub: Subscription,
+        *,
+        principal: Principal = ANONYMOUS,
+        video_channels: Mapping[str, str | None] | None = None,
+        heartbeat_interval: float | None = None,
+        abort: Callable[[], None] | None = None,
+        client_key: str = "",
+        framing: Framing = Framing.SSE,
+    ) -> Connection:
+        """Authorise and register a client; from this instant its queue collects every matching
+        live event it may read.
+
+        Args:
+            sub: The client's filters and resume point.
+            principal: Who streams (refreshed here: a credential revoked while the caller
+                looked its videos up is refused).
+            video_channels: The channel of each video of ``sub`` (missing or ``None``: the
+                video has no record, which only a principal reading everything may name).
+            heartbeat_interval: Seconds between heartbeat frames (``None``: none).
+            abort: Called when the client is dropped as slow, to break a write that is stuck
+                on a full socket (e.g. close the connection).
+            client_key: Who the client is (user id, else address): one client is sent a few
+                histories at a time (``hub_history.REPLAYS_PER_CLIENT``).
+            framing: The client's transport (how its events are encoded).
+
+        Raises:
+            MeshUnavailable: if the hub is not serving (closed or NATS down).
+            Unauthenticated: the credential is gone, or an anonymous caller named a video it
+                may not read.
+            NotFound: a signed-in caller named a video it may not read (or that does not exist).
+        """
+        if not self.healthy:
+            raise MeshUnavailable("live events are unavailable: not connected to NATS")
+        fresh = self._access.refresh(principal)
+        if fresh is None:
+            raise Unauthenticated("this credential was revoked or has expired")
+        known = video_channels or {}
+        channels = {video: known.get(video) for video in sub.videos or ()}
+        self._access.authorize(fresh, channels)
+        conn = Connection(sub, self._limit, abort, client_key, fresh, channels, framing)
+        # Synchronous: no event can be dispatched between reading the head and indexing, and
+        # no identity change between the checks above and indexing.
+        conn.horizon = self._head
+        self._clients.add(conn)
+        placement = self._access.placement(fresh) if sub.videos is None else conn.placement
+        self._index.add(conn, placement)
+        if heartbeat_interval:
+            self._schedule_heartbeat(conn, heartbeat_interval)
+        return conn
+
+    async def stream(self, conn: Connection, sink: Sink) -> CloseReason:
+        """Send history then live frames into ``sink`` until the connection ends.
+
+        Returns:
+            Why it ended (``CLIENT_GONE`` after :meth:`disconnect`, cancellation or a failing
+            sink).
+
+        Raises:
+            MeshError: if reading history from JetStream fails.
+        """
+        try:
+            await self._history.send(conn, sink)
+            await self._pump(conn, sink)
+        finally:
+            self._drop(conn, CloseReason.CLIENT_GONE)
+        return conn.close_reason or CloseReason.CLIENT_GONE
+
+    async def serve(
+        self,
+        sub: Subscription,
+        sink: Sink,
+        *,
+        principal: Principal = ANONYMOUS,
+        video_channels: Mapping[str, str | None] | None = None,
+        heartbeat_interval: float | None = None,
+        abort: Callable[[], None] | None = None,
+    ) -> CloseReason:
+        """:meth:`connect` then :meth:`stream` (for callers that cancel the task to stop)."""
+        conn = self.connect(
+            sub,
+            principal=principal,
+            video_channels=video_channels,
+            heartbeat_interval=heartbeat_interval,
+            abort=abort,
+        )
+        return await self.stream(conn, sink)
+
+    def disconnect(self, conn: Connection) -> None:
+        """The client went away: unregister it and let its :meth:`stream` return."""
+        self._drop(conn, CloseReason.CLIENT_GONE)
+
+    def _drop(self, client: Connection, reason: CloseReason) -> None:
+        if client not in self._clients:
+            return
+        self._clients.discard(client)
+        self._index.remove(client)
+        client.close_reason = reason
+        client.queue.clear()
+        client.push = None
+        _resolve(client.waiter)
+        if client.heartbeat_timer is not None:
+            client.heartbeat_timer.cancel()
+            client.heartbeat_timer = None
+        if reason is CloseReason.SLOW:
+            self._slow_drops += 1
+            if client.abort is not None:
+                client.abort()
+
+    async def _pump(self, client: Connection, sink: Sink) -> None:
+        """Write live frames until the connection ends (history is out: anything queued
+        meanwhile goes first)."""
+        push = getattr(sink, "push", None)
+        if push is not None:
+            # From here on the hub writes this client from its dispatch (see _flush).
+            client.push = push
+            self._write(client)
+            while client.close_reason is None:
+                await self._sleep(client)
+            return
+        while client.close_reason is None:
+            if not client.queue:
+                await self._sleep(client)
+                continue
+            data = self._take(client)
+            if data:
+                await sink.send(data)
+
+    @staticmethod
+    async def _sleep(client: Connection) -> None:
+        waiter = client.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            client.waiter = None
+
+    def _take(self, client: Connection) -> bytes:
+        """The whole queue as one write (one write per wake-up, whatever the backlog); frames
+        at or below ``last_sent_seq`` were sent by replay/snapshot already and are skipped."""
+        queue = client.queue
+        if len(queue) == 1:  # the common case when live: no list, no join
+            seq, event_type, frame = queue[0]
+            queue.clear()
+            if seq != _HEARTBEAT:
+                if seq <= client.last_sent_seq:
+                    return b""
+                client.last_sent_seq = seq
+                self._sent_by_type[event_type] += 1
+            return frame
+        out: list[bytes] = []
+        last = client.last_sent_seq
+        sent = self._sent_by_type
+        for seq, event_type, frame in queue:
+            if seq != _HEARTBEAT:
+                if seq <= last:
+                    continue
+                last = seq
+                sent[event_type] += 1
+            out.append(frame)
+        queue.clear()
+        client.last_sent_seq = last
+        return b"".join(out)
+
+    def _wake(self, client: Connection) -> None:
+        """``client``'s queue just became non-empty: have it written."""
+        if client.push is None:
+            _resolve(client.waiter)  # its task writes (or history is still going on)
+        elif not client.blocked:
+            self._dirty.append(client)
+            if self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write every dirty client once (after a burst of events: coalesced)."""
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        for client in dirty:
+            self._write(client)
+
+    def _write(self, client: Connection) -> None:
+        push = client.push
+        if push is None or client.blocked or not client.queue:
+            return  # gone, or a write is pending (its completion writes the rest)
+        data = self._take(client)
+        if not data:
+            return
+        pending = push(data)
+        if pending is not None:
+            client.blocked = True
+            pending.add_done_callback(partial(self._unblocked, client))
+
+    def _unblocked(self, client: Connection, done: asyncio.Future[None]) -> None:
+        client.blocked = False
+        if done.cancelled() or done.exception() is not None:
+            self._drop(client, CloseReason.CLIENT_GONE)  # the connection failed
+        else:
+            self._write(client)
+
+    # -- live feed ---------------------------------------------------------------------------
+
+    def _dispatch(self, event: StoredEvent) -> None:
+        self._head = event.seq
+        self._dispatched += 1
+        channel = event.channel_id
+        named = self._index.by_video.get(event.video_id)
+        groups = self._index.wide_groups(channel)  # disjoint from each other and from `named`
+        if not named and not groups:
+            return
+        entry = (event.seq, event.event_type, sse_event(event))  # encoded once, shared
+        ws_entry: tuple[int, str, bytes] | None = None  # the same for WebSocket clients, lazily
+        slow: list[Connection] = []
+        if named:
+            video = event.video_id
+            # Checked against the channel the video was authorised under: an event carrying
+            # another channel is not what this client was allowed to read.
+            groups.append(
+                [c for c in named if c.everything or c.video_channels.get(video) == channel]
+            )
+        for group in groups:
+            for client in group:
+                types = client.sub.types
+                if types is not None and event.event_type not in types:
+                    continue
+                queue = client.queue
+                if len(queue) >= client.limit:
+                    slow.append(client)
+                    continue
+                if client.framing is _SSE:
+                    queue.append(entry)
+                else:
+                    if ws_entry is None:
+                        ws_entry = (event.seq, event.event_type, encode_ws_event(event))
+                    queue.append(ws_entry)
+                if len(queue) == 1:
+                    self._wake(client)
+        for client in slow:
+            self._overflow(client)
+
+    def _overflow(self, client: Connection) -> None:
+        """``client``'s queue is full: drop it if live, else discard the queue and let its
+        history replay what was discarded (``hub_history``: the catch-up converges)."""
+        if client.phase is Phase.LIVE:
+            log.info("dropping slow SSE client (%d frames behind)", len(client.queue))
+            self._drop(client, CloseReason.SLOW)
+            return
+        client.queue.clear()
+        client.phase = Phase.OVERFLOWED
+
+    def _schedule_heartbeat(self, client: Connection, interval: float) -> None:
+        loop = asyncio.get_running_loop()
+
+        def beat() -> None:
+            if client.close_reason is not None:
+                return
+            # A client with frames pending is getting data anyway; a heartbeat would only
+            # lengthen the backlog of one that is stuck.
+            if not client.queue:
+                data = HeartbeatEventDTO().model_dump_json()
+                client.queue.append(
+                    (_HEARTBEAT, "heartbeat", encode_event(data, event="heartbeat"))
+                )
+                self._wake(client)
+            client.heartbeat_timer = loop.call_later(interval, beat)
+
+        client.heartbeat_timer = loop.call_later(interval, beat)
+
+    def _on_disconnect(self) -> None:
+        # Clients reconnect (to any replica) with Last-Event-ID and lose nothing; holding
+        # streams open would only make them wait on a feed that is not moving.
+        for client in list(self._clients):
+            self._drop(client, CloseReason.NATS_DISCONNECTED)
+
+
+def _resolve(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+_SSE = Framing.SSE

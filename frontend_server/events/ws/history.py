@@ -1,0 +1,86 @@
+"""History for WebSocket subscription changes: stored events, authorised one by one.
+
+A WebSocket's hub connection is always opened live at the hub's head (see
+:mod:`frontend_server.events.ws.session`), so what a change needs from the past — the added videos'
+events after ``since``, or their current state, and the kept videos' events the old pump had not
+sent — is read here, with the same rule as the hub's own replay: an event reaches the client
+only if its caller may read the event's channel (``HubAccess.may_read``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import cast
+
+from access.policy import Principal
+from frontend_server.events.access import HubAccess
+from frontend_server.events.conn import Subscription
+from frontend_server.events.history import Reset, resume_point
+from mesh.events import StoredEvent
+from mesh.replay import EventReader
+
+
+class SocketHistory:
+    """Reads history for one application's sockets.
+
+    Args:
+        reader: The application's reader (its bound on concurrent replays is shared by every
+            socket).
+    """
+
+    def __init__(self, reader: EventReader) -> None:
+        self._reader = reader
+
+    async def resume_point(self, since: int, head: int) -> int | Reset:
+        """``since`` if the stream still holds what follows it, else the ``reset`` to send
+        (retention trimmed it, or it is beyond the stream's end), as for SSE."""
+        return await resume_point(self._reader, since, head)
+
+    async def events(
+        self,
+        access: HubAccess,
+        principal: Principal,
+        sub: Subscription,
+        until: int,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> AsyncGenerator[list[StoredEvent], None]:
+        """Stored events of ``sub`` that ``principal`` may read, ascending, none above
+        ``until``: with ``sub.last_event_id`` every one after it, else the latest of each type
+        of each named video (an unfiltered ``sub`` has none). Videos in ``exclude`` are skipped.
+
+        Raises:
+            MeshError: if reading JetStream fails.
+        """
+        after = sub.last_event_id
+        if after is None:
+            if sub.videos is not None:
+                latest = await self._reader.latest(sub.videos, sub.types or (), up_to=until)
+                yield _readable(access, principal, latest, until, exclude)
+            return
+        if after >= until:
+            return
+        replay = cast(
+            AsyncGenerator[list[StoredEvent], None],
+            self._reader.replay(list(sub.filters), after, until=until),
+        )
+        async with contextlib.aclosing(replay) as batches:
+            async for batch in batches:
+                readable = _readable(access, principal, batch, until, exclude)
+                if readable:
+                    yield readable
+
+
+def _readable(
+    access: HubAccess,
+    principal: Principal,
+    events: list[StoredEvent],
+    until: int,
+    exclude: frozenset[str],
+) -> list[StoredEvent]:
+    return [
+        e
+        for e in events
+        if e.seq <= until and e.video_id not in exclude and access.may_read(principal, e.channel_id)
+    ]

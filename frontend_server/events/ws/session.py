@@ -1,0 +1,424 @@
+"""One WebSocket's subscriptions: live re-subscription with no gap and no duplicate.
+
+The socket holds at most one hub :class:`~frontend_server.events.conn.Connection`, for its current
+filter (its videos, or every readable video, and one type filter). The hub's pump only ever
+serves *live* events on it: every connection is opened with ``last_event_id`` = the hub's head
+``H`` read in the same synchronous step, so the hub sends no history, and everything above
+``H`` is queued. History is sent here, before the pump starts, through
+:class:`~frontend_server.events.ws.history.SocketHistory` (authorised event by event).
+
+A change (``subscribe``/``unsubscribe``) is one hand-off, run to completion before the next
+message is read (Tornado awaits ``on_message``):
+
+1. Authorise the added videos (404 as an ``error`` message; nothing changes).
+2. Stop the old pump; ``L`` = the last sequence it sent. Everything of the old filter up to
+   ``L`` reached the client.
+3. Read ``H`` and connect the new filter from ``H`` (live events ``> H`` queue up from now).
+4. Send ``subscribed``, then the kept videos' events in ``(L, H]`` (usually none), then the
+   added videos' history: every event in ``(since, H]``, or without ``since`` their current
+   state (the latest event of each type), as a new SSE connection gets.
+5. Start the pump: live events ``> H``.
+
+Per video, sequences are therefore ascending with no gap and no duplicate; across videos,
+an added video's history may carry sequences lower than ones already sent for others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from enum import Enum
+from typing import Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from access.policy import Principal
+from access.principals import Credential
+from culto.buckets import TokenBuckets
+from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
+from frontend_server.events.access import HubAccess
+from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.hub import CloseReason, Connection, EventHub, Framing, Subscription
+from frontend_server.events.ws.history import SocketHistory
+from frontend_server.events.ws.wire import encode_ws_event
+from frontend_server.security.limits import WS_BURST, WS_MESSAGES_PER_SECOND
+from schemas.cursors import (
+    WS_CLIENT_ADAPTER,
+    WsAck,
+    WsError,
+    WsSubscribe,
+    WsSubscribed,
+    WsUnsubscribe,
+)
+from schemas.timestamps import utc_now
+
+log = logging.getLogger(__name__)
+
+
+class CloseCode(int, Enum):
+    """WebSocket close codes this server uses (4xxx are application codes)."""
+
+    GOING_AWAY = 1001
+    """The server is shutting down: reconnect (to any replica) and resume."""
+    POLICY = 1008
+    """Too many bad messages (:data:`MAX_ERRORS`)."""
+    INTERNAL = 1011
+    """Reading history failed: reconnect and resume."""
+    TRY_AGAIN = 1013
+    """NATS is unreachable: reconnect and resume shortly."""
+    EXPIRED = 4001
+    """The token or session expired: authenticate again."""
+    FORBIDDEN = 4003
+    """The caller lost access to what it follows: its token was revoked, its session logged
+    out, its user deleted, its role removed, or a channel it follows turned private."""
+    SLOW = 4008
+    """The client fell behind (``client_buffer`` events queued): resume with ``since``."""
+
+
+CLOSE_FOR: Mapping[CloseReason, tuple[CloseCode, str]] = {
+    CloseReason.SLOW: (CloseCode.SLOW, "too slow: reconnect and resume with since"),
+    CloseReason.SHUTDOWN: (CloseCode.GOING_AWAY, "going away"),
+    CloseReason.NATS_DISCONNECTED: (CloseCode.TRY_AGAIN, "live events unavailable; retry"),
+    CloseReason.REVOKED: (CloseCode.FORBIDDEN, "access revoked"),
+    CloseReason.EXPIRED: (CloseCode.EXPIRED, "credential expired"),
+}
+MAX_ERRORS = 10
+"""Bad messages tolerated (each answered with an ``error``) before the socket is closed."""
+
+
+class SocketState(Enum):
+    """Where a socket is in its life."""
+
+    IDLE = "idle"
+    """Open, following nothing (before the first ``subscribe``, or after unsubscribing all)."""
+    LIVE = "live"
+    """Following its filter through a hub connection."""
+    CLOSED = "closed"
+    """Closed or closing: messages are ignored."""
+
+
+class Outbox(Protocol):
+    """The transport of one socket (the Tornado handler)."""
+
+    async def send(self, data: bytes) -> None:
+        """Events encoded by :func:`encode_ws_event`, one message each, awaiting the socket."""
+
+    async def send_message(self, message: BaseModel) -> None:
+        """One control message."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Close the socket with ``code``."""
+
+
+VideoLookup = Callable[[Iterable[str]], Awaitable[dict[str, str | None]]]
+"""The channel of each video (``None``: no such video), from the video API."""
+
+
+class EventSocket:
+    """The subscriptions of one WebSocket (see the module docstring).
+
+    Args:
+        hub: The replica's hub.
+        access: The hub's policy questions (authorises added videos before a hand-off).
+        principal: The authenticated caller.
+        client_key: Whose replay slot it uses (the user id).
+        outbox: The socket.
+        lookup: Channels of videos, from the video API.
+        cursors: Acknowledged cursors.
+        history: Reads the history a change sends.
+        batch_timeout: Seconds a client may take to accept one batch of history.
+    """
+
+    def __init__(
+        self,
+        *,
+        hub: EventHub,
+        access: HubAccess,
+        principal: Principal,
+        credential: Credential | None,
+        client_key: str,
+        outbox: Outbox,
+        lookup: VideoLookup,
+        cursors: CursorAcks,
+        history: SocketHistory,
+        batch_timeout: float,
+    ) -> None:
+        self._hub = hub
+        self._access = access
+        self.principal = principal
+        self.credential = credential
+        # One bucket per socket: a client cannot flood the edge (or the cursor bucket through
+        # acks) faster than this, whatever it sends.
+        self._rate = TokenBuckets(WS_MESSAGES_PER_SECOND, WS_BURST)
+        self._key = client_key
+        self._outbox = outbox
+        self._lookup = lookup
+        self._cursors = cursors
+        self._history_of = history
+        self._batch_timeout = batch_timeout
+        self.state = SocketState.IDLE
+        self._conn: Connection | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._channels: dict[str, str | None] = {}
+        self._opened_at = 0
+        self.errors = 0
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def handle(self, raw: str | bytes) -> None:
+        """Act on one client message; a bad one is answered with an ``error`` message."""
+        if self.state is SocketState.CLOSED:
+            return
+        if not self._rate.take("socket")[0]:
+            await self._refuse(
+                "rate_limited",
+                f"more than {WS_MESSAGES_PER_SECOND:g} messages per second; slow down",
+            )
+            return
+        try:
+            message = WS_CLIENT_ADAPTER.validate_json(raw)
+            self._refresh()
+            if isinstance(message, WsSubscribe):
+                await self._subscribe(message)
+            elif isinstance(message, WsUnsubscribe):
+                await self._unsubscribe(message)
+            else:
+                await self._ack(message)
+        except ValidationError as exc:
+            await self._refuse("invalid_message", _first_error(exc))
+        except MeshError as exc:
+            log.warning("WebSocket request failed: %s", exc.message)
+            await self._refuse(exc.code, exc.message, misbehaving=False)
+        except CultoError as exc:
+            await self._refuse(exc.code, exc.message)
+
+    async def close(self) -> None:
+        """The socket closed: stop following."""
+        self.state = SocketState.CLOSED
+        await self._stop()
+
+    def _refresh(self) -> None:
+        fresh = self._access.refresh(self.principal)
+        if fresh is None:
+            expires = self.principal.expires_at
+            if expires is not None and expires <= utc_now():
+                self._end(*CLOSE_FOR[CloseReason.EXPIRED])
+            else:
+                self._end(*CLOSE_FOR[CloseReason.REVOKED])
+            raise Unauthenticated("this credential was revoked or has expired")
+        self.principal = fresh
+
+    async def _ack(self, message: WsAck) -> None:
+        await self._cursors.ack(self.principal, self.credential, message.cursor, message.seq)
+
+    async def _refuse(self, code: str, message: str, *, misbehaving: bool = True) -> None:
+        if self.state is SocketState.CLOSED:
+            return
+        if misbehaving:
+            self.errors += 1
+        await self._outbox.send_message(WsError(code=code, message=message))
+        if self.errors >= MAX_ERRORS:
+            self._end(CloseCode.POLICY, f"{MAX_ERRORS} bad messages")
+
+    def _end(self, code: CloseCode, reason: str) -> None:
+        if self.state is not SocketState.CLOSED:
+            self.state = SocketState.CLOSED
+            self._outbox.close(code, reason)
+
+    # -- subscription changes -------------------------------------------------------------
+
+    async def _subscribe(self, message: WsSubscribe) -> None:
+        since = message.since
+        if since is None and message.cursor is not None:
+            user = self.principal.user_id
+            if user is None:
+                raise Unauthenticated("a cursor needs a signed-in caller")
+            since = await self._cursors.position(user, message.cursor)
+        current = self._current()
+        types = message.types if message.types is not None else self._types()
+        asked = frozenset(message.videos)
+        if current is None:  # already every video: nothing to add
+            target, added = None, frozenset[str]()
+        elif not asked:
+            target, added = None, None  # every video: all but the current ones are added
+        else:
+            target, added = current | asked, asked - current
+        await self._change(target, types, added, since)
+
+    async def _unsubscribe(self, message: WsUnsubscribe) -> None:
+        current = self._current()
+        if not message.videos:
+            await self._change(frozenset(), self._types(), frozenset(), None)
+            return
+        if current is None:
+            raise InvalidInput(
+                "this socket follows every readable video: unsubscribe with no videos, then"
+                " subscribe to the ones wanted",
+                code="not_subscribed",
+            )
+        await self._change(current - frozenset(message.videos), self._types(), frozenset(), None)
+
+    def _current(self) -> frozenset[str] | None:
+        """The followed videos (``None``: every readable video)."""
+        if self._conn is None:
+            return frozenset()
+        return self._conn.sub.videos
+
+    def _types(self) -> list[str]:
+        types = self._conn.sub.types if self._conn is not None else None
+        return sorted(types or ())
+
+    async def _change(
+        self,
+        target: frozenset[str] | None,
+        types: list[str],
+        added: frozenset[str] | None,
+        since: int | None,
+    ) -> None:
+        """Hand off to ``target`` (``None``: every video; empty: nothing); ``added`` (``None``:
+        every video but the current ones) gets history after ``since``."""
+        # Validated before anything stops: a bad id or type changes nothing.
+        Subscription.parse(target or (), types)
+        channels = {**self._channels, **await self._authorize(added)}
+        previous = self._current()
+        kept = previous if target is None else target & (previous or frozenset())
+        last = await self._stop()
+        self.state = SocketState.IDLE
+        if target is not None and not target:
+            await self._outbox.send_message(WsSubscribed(videos=[], head=self._hub.head))
+            return
+        head = self._hub.head  # read and connect in one synchronous step: horizon == head
+        sub = Subscription.parse(target or (), types, last_event_id=head)
+        conn = self._hub.connect(
+            sub,
+            principal=self.principal,
+            video_channels={v: channels.get(v) for v in target or ()},
+            abort=self._abort,
+            client_key=self._key,
+            framing=Framing.WS,
+        )
+        self._conn, self.state, self._opened_at = conn, SocketState.LIVE, head
+        self._channels = {v: channels.get(v) for v in target or ()}
+        self.principal = conn.principal
+        await self._outbox.send_message(
+            WsSubscribed(videos=sorted(target or ()), all=target is None, head=head)
+        )
+        await self._history(conn, types, kept, last, added, since)
+        if self._conn is conn and conn.close_reason is None:
+            self._pump = asyncio.get_running_loop().create_task(self._run(conn))
+
+    async def _authorize(self, added: frozenset[str] | None) -> dict[str, str | None]:
+        """The channels of the added videos, once the caller may read each of them.
+
+        Raises:
+            NotFound: a video the caller may not read, or that does not exist.
+        """
+        if not added or self.principal.reads_everything():
+            return {}
+        channels = await self._lookup(sorted(added))
+        self._access.authorize(self.principal, channels)
+        return channels
+
+    async def _history(
+        self,
+        conn: Connection,
+        types: list[str],
+        kept: frozenset[str] | None,
+        last: int | None,
+        added: frozenset[str] | None,
+        since: int | None,
+    ) -> None:
+        """Step 4: the kept videos (``None``: all) after ``last``, then the added ones
+        (``None``: every video but the kept ones) after ``since``."""
+        head = self._opened_at
+        if last is not None and (kept is None or kept):
+            await self._send_history(conn, Subscription.parse(kept or (), types, last), head)
+        if since is not None and (added is None or added):
+            since = await self._resume_point(conn, since, head)
+        if added is None:
+            if since is not None:  # every video: history only with a resume point
+                every = Subscription.parse((), types, since)
+                await self._send_history(conn, every, head, exclude=kept or frozenset())
+        elif added:
+            await self._send_history(conn, Subscription.parse(added, types, since), head)
+
+    async def _resume_point(self, conn: Connection, since: int, head: int) -> int | None:
+        """``since``, or ``None`` (the current state follows) after sending a ``reset`` when
+        the stream cannot resume there."""
+        point = await self._history_of.resume_point(since, head)
+        if isinstance(point, int):
+            return point
+        if conn.close_reason is None and self._conn is conn:
+            await self._outbox.send(point.frame(Framing.WS))
+        return None
+
+    async def _send_history(
+        self,
+        conn: Connection,
+        sub: Subscription,
+        head: int,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> None:
+        history = self._history_of.events(self._access, conn.principal, sub, head, exclude=exclude)
+        async with contextlib.aclosing(history) as batches:
+            async for batch in batches:
+                if conn.close_reason is not None or self._conn is not conn:
+                    return
+                data = b"".join(encode_ws_event(e) for e in batch)
+                try:
+                    await asyncio.wait_for(self._outbox.send(data), self._batch_timeout)
+                except TimeoutError:
+                    self._end(*CLOSE_FOR[CloseReason.SLOW])
+                    return
+
+    async def _stop(self) -> int | None:
+        """Stop the current pump; how far the client got (``None``: nothing was followed).
+
+        The connection was opened at the head ``H`` (:attr:`_opened_at`): the hub sends it
+        only events above ``H`` — live, or in catch-up rounds after its queue overflowed while
+        this socket sent history — and ``last_sent_seq`` is exactly the last one it sent. It is
+        below ``H`` only if the pump never ran; then the client stands at ``H``. (The hub's
+        ``horizon`` is no measure: a catch-up round moves it before sending up to it.)
+        """
+        conn, pump = self._conn, self._pump
+        self._conn, self._pump = None, None
+        if conn is None:
+            return None
+        self._hub.disconnect(conn)
+        if pump is not None:
+            with contextlib.suppress(Exception):
+                await pump
+        return max(conn.last_sent_seq, self._opened_at)
+
+    async def _run(self, conn: Connection) -> None:
+        try:
+            reason: CloseReason | None = await self._hub.stream(conn, self._outbox)
+        except CultoError as exc:
+            log.warning("WebSocket stream ended by error: %s", exc.message)
+            reason = None
+        except Exception:  # the socket went away mid-write: on_close cleans up
+            log.debug("WebSocket stream ended by a failed write", exc_info=True)
+            return
+        if self._conn is not conn or reason is CloseReason.CLIENT_GONE:
+            return  # handed off, or the client left
+        self._conn = None
+        failed = (CloseCode.INTERNAL, "stream failed: reconnect and resume with since")
+        self._end(*(CLOSE_FOR.get(reason, failed) if reason is not None else failed))
+
+    def _abort(self) -> None:
+        # The hub dropped the connection as slow: close now (the pump's pending write fails
+        # once the socket closes), so the client learns why and resumes with since.
+        self._end(*CLOSE_FOR[CloseReason.SLOW])
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid message"
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    text = str(first.get("msg", "invalid"))
+    return f"{where}: {text}" if where else text

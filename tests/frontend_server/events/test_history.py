@@ -1,0 +1,154 @@
+"""``stream.reset`` (docs/contracts.md §7): a resume point the stream no longer holds (retention
+trimmed
+it) or never held (the stream was recreated) is said in-band, then the current state, then live.
+Each test runs its own nats-server: retention is changed and the stream recreated."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from access.policy import ANONYMOUS
+from frontend_server.events.hub import Subscription
+from mesh import EventPublisher, EventReader, MeshConnection
+from mesh.identity_store import IdentityStore
+from mesh.provision import provision
+from mesh.subjects import EVENTS_STREAM
+from schemas import ErrorEventDTO, StreamResetEventDTO, VideoStatusEventDTO, new_video_id
+from schemas.identity import DEFAULT_CHANNEL_ID
+from services.identity.accounts import Accounts
+from tests.conftest import IsolatedMesh
+from tests.frontend_server.events.test_hub import ListSink
+from tests.frontend_server.sse_client import Frame, SSEClient, serve_events
+from tests.support import make_member
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _status(pub: EventPublisher, video: str, channel: str = DEFAULT_CHANNEL_ID) -> int:
+    event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=5)
+    return (await pub.publish(event, channel_id=channel)).seq
+
+
+async def _error(pub: EventPublisher, video: str, channel: str = DEFAULT_CHANNEL_ID) -> int:
+    event = ErrorEventDTO(video_id=video, code="c", message="secret detail")
+    return (await pub.publish(event, channel_id=channel)).seq
+
+
+async def _keep_last(mesh: MeshConnection, count: int) -> int:
+    """Retention: the stream keeps its last ``count`` events; returns the first one kept."""
+    info = await mesh.jsm.stream_info(EVENTS_STREAM)
+    await mesh.jsm.update_stream(info.config.evolve(max_msgs=count))
+    first = await EventReader(mesh).first_seq()
+    assert first is not None
+    return first
+
+
+def _reset(frame: Frame) -> StreamResetEventDTO:
+    assert frame.event == "stream.reset" and frame.id is None, frame
+    return StreamResetEventDTO.model_validate(frame.json())
+
+
+async def test_trimmed_resume_point_resets_then_state_then_live(
+    isolated_mesh: Callable[..., Any],
+) -> None:
+    env: IsolatedMesh = await isolated_mesh()
+    mesh = env.mesh
+    admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    statuses = [await _status(pub, vid) for _ in range(20)]
+    error = await _error(pub, vid)
+    first = await _keep_last(mesh, 5)
+    assert first == statuses[-4]
+    async with serve_events(mesh, env.settings) as srv:
+        resume = {"Last-Event-ID": str(statuses[2])}
+        client = await SSEClient.open(
+            srv.port, auth=admin.auth, query=[("video_id", vid)], headers=resume
+        )
+        reset = _reset(await client.next())
+        assert (reset.requested, reset.first_available, reset.last) == (statuses[2], first, error)
+        assert reset.reason == "trimmed"
+        # The current state (latest of each type), as for a new connection, then live.
+        assert [f.seq for f in await client.until_seq(error)] == [statuses[-1], error]
+        live = await _status(pub, vid)
+        assert [f.seq for f in await client.until_seq(live)] == [live]
+        # Without a video filter there is no state to send: the reset, then live.
+        everything = await SSEClient.open(srv.port, auth=admin.auth, headers=resume)
+        assert _reset(await everything.next()).reason == "trimmed"
+        marker = await _status(pub, vid)
+        assert [f.seq for f in await everything.until_seq(marker)] == [marker]
+        # The event just before the oldest one kept is a resume point like any other.
+        first = await _keep_last(mesh, 5)  # retention went on trimming as events came
+        assert first == marker - 4
+        edge = await SSEClient.open(
+            srv.port,
+            auth=admin.auth,
+            query=[("video_id", vid)],
+            headers={"Last-Event-ID": str(first - 1)},
+        )
+        frames = await edge.until_seq(marker)
+        assert [f.seq for f in frames] == list(range(first, marker + 1))
+        assert "stream.reset" not in edge.wire
+        assert srv.hub.stats().resets == 2
+        for c in (client, everything, edge):
+            await c.close()
+
+
+async def test_recreated_stream_resets_unknown_id(isolated_mesh: Callable[..., Any]) -> None:
+    env: IsolatedMesh = await isolated_mesh()
+    mesh = env.mesh
+    admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    old = [await _status(pub, vid) for _ in range(10)]
+    await mesh.jsm.delete_stream(EVENTS_STREAM)  # e.g. restored from an empty volume
+    await provision(mesh, env.settings.stream_policy())
+    new = [await _status(pub, vid) for _ in range(3)]
+    assert new[-1] < old[-1]
+    async with serve_events(mesh, env.settings) as srv:
+        client = await SSEClient.open(
+            srv.port,
+            auth=admin.auth,
+            query=[("video_id", vid)],
+            headers={"Last-Event-ID": str(old[-1])},
+        )
+        reset = _reset(await client.next())
+        assert (reset.requested, reset.first_available, reset.last) == (old[-1], 1, new[-1])
+        assert reset.reason == "unknown_id"
+        assert [f.seq for f in await client.until_seq(new[-1])] == [new[-1]]
+        live = await _status(pub, vid)
+        assert [f.seq for f in await client.until_seq(live)] == [live]
+        await client.close()
+
+
+async def test_state_after_a_reset_obeys_the_callers_channels(
+    isolated_mesh: Callable[..., Any],
+) -> None:
+    # An anonymous caller reads the public default channel only: an event of its video that
+    # carries another channel reaches it neither in the state after a reset nor live.
+    env: IsolatedMesh = await isolated_mesh()
+    mesh = env.mesh
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    statuses = [await _status(pub, vid) for _ in range(6)]
+    hidden = await _error(pub, vid, channel="private-one")
+    await _keep_last(mesh, 3)
+    async with serve_events(mesh, env.settings) as srv:
+        sub = Subscription.parse([vid], [], last_event_id=statuses[0])
+        conn = srv.hub.connect(sub, principal=ANONYMOUS, video_channels={vid: DEFAULT_CHANNEL_ID})
+        sink = ListSink()
+        running = asyncio.create_task(srv.hub.stream(conn, sink))
+        # The reset and the state first (retention keeps 3 events: publish only after them).
+        assert await sink.wait_for_id(statuses[-1]) == [statuses[-1]]
+        await _error(pub, vid, channel="private-one")
+        live = await _status(pub, vid)
+        assert await sink.wait_for_id(live) == [statuses[-1], live]
+        text = b"".join(sink.chunks).decode()
+        assert text.startswith("event: stream.reset\ndata: ")
+        assert "secret detail" not in text and f"id: {hidden}" not in text
+        srv.hub.disconnect(conn)
+        await asyncio.wait_for(running, 10)
