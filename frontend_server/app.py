@@ -43,6 +43,7 @@ from frontend_server.api.publish import PublishHandler
 from frontend_server.api.videos import CsrfHandler, VideoHandler, VideosHandler
 from frontend_server.config import EdgeConfig
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
 from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
 from frontend_server.events.ws.handler import AckHandler, EventSocketHandler, SocketRegistry
@@ -150,7 +151,7 @@ def event_routes(
         **events,
         "sockets": sockets,
         "allowed_origins": config.allowed_origins,
-        "history": SocketHistory(EventReader(mesh)),
+        "history": SocketHistory(EventReader(mesh), catalog_channel_videos(events["api"])),
     }
     ack = {**identity, "cursors": events["cursors"]}
     return [

@@ -63,25 +63,34 @@ class CursorAckCall(BaseModel):
 
 
 class WsSubscribe(BaseModel):
-    """Follow more videos (none: every readable video); ``since``/``cursor`` replay the *new*
-    videos' history after that sequence first. ``types`` replaces the socket's type filter."""
+    """Follow more videos and/or channels (neither: every readable video); ``since``/``cursor``
+    replay the *new* videos' and channels' history after that sequence first. ``types``
+    replaces the socket's type filter."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     op: Literal["subscribe"]
     videos: list[str] = Field(default_factory=list, max_length=1000)
+    channels: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Channels to follow: every event of every video of each (videos created"
+        " later included; a video moved out or deleted stops).",
+    )
     types: list[str] | None = Field(default=None, max_length=10)
     since: Seq | None = None
     cursor: CursorName | None = None
 
 
 class WsUnsubscribe(BaseModel):
-    """Stop following these videos (none: every video; the socket stays open)."""
+    """Stop following these videos and/or channels (neither: everything; the socket stays
+    open)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     op: Literal["unsubscribe"]
     videos: list[str] = Field(default_factory=list, max_length=1000)
+    channels: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class WsAck(BaseModel):
@@ -113,16 +122,18 @@ class WsEvent(BaseModel):
 
 
 class WsSubscribed(BaseModel):
-    """A subscription change was accepted; the new videos' history (if any) follows.
+    """A subscription change was accepted; the new videos' and channels' history (if any)
+    follows.
 
-    ``videos`` is the socket's whole video filter after the change (``all``: every readable
-    video); ``head`` is the last sequence this replica had seen when it accepted it.
+    ``videos`` and ``channels`` are the socket's whole filter after the change (``all``: every
+    readable video); ``head`` is the last sequence this replica had seen when it accepted it.
     """
 
     model_config = ConfigDict(frozen=True)
 
     op: Literal["subscribed"] = "subscribed"
     videos: list[str]
+    channels: list[str] = Field(default_factory=list)
     all: bool = False
     head: Seq
 

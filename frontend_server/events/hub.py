@@ -64,6 +64,7 @@ from frontend_server.events.conn import (
     Sink,
     Subscription,
 )
+from frontend_server.events.follow import ChannelVideos, no_channel_videos
 from frontend_server.events.framing import sse_event
 from frontend_server.events.history import History
 from frontend_server.events.index import StreamIndex
@@ -121,6 +122,8 @@ class EventHub(AsyncResource):
         config: ``client_buffer`` bounds each client's queue (frames).
         authenticator: The replica's authenticator; its directory must be open before the hub.
         reader: Reads history; defaults to an :class:`EventReader` on ``mesh``.
+        channel_videos: Lists a followed channel's newest videos for a new connection's
+            current state (:mod:`~frontend_server.events.follow`); by default none are listed.
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class EventHub(AsyncResource):
         *,
         authenticator: Authenticator,
         reader: EventReader | None = None,
+        channel_videos: ChannelVideos = no_channel_videos,
     ) -> None:
         self._mesh = mesh
         self._limit = config.client_buffer
@@ -152,6 +156,7 @@ class EventHub(AsyncResource):
             head=lambda: self._head,
             drop=self._drop,
             sent_by_type=self._sent_by_type,
+            channel_videos=channel_videos,
         )
         self._dirty: list[Connection] = []  # live direct clients with frames to write
         self._flush_handle: asyncio.Handle | None = None
@@ -236,9 +241,10 @@ class EventHub(AsyncResource):
 
         Raises:
             MeshUnavailable: if the hub is not serving (closed or NATS down).
-            Unauthenticated: the credential is gone, or an anonymous caller named a video it
-                may not read.
-            NotFound: a signed-in caller named a video it may not read (or that does not exist).
+            Unauthenticated: the credential is gone, or an anonymous caller named a video or
+                channel it may not read.
+            NotFound: a signed-in caller named a video or channel it may not read (or that does
+                not exist: the same answer, word for word).
         """
         if not self.healthy:
             raise MeshUnavailable("live events are unavailable: not connected to NATS")
@@ -247,13 +253,13 @@ class EventHub(AsyncResource):
             raise Unauthenticated("this credential was revoked or has expired")
         known = video_channels or {}
         channels = {video: known.get(video) for video in sub.videos or ()}
-        self._access.authorize(fresh, channels)
+        self._access.authorize(fresh, channels, sub.channels or ())
         conn = Connection(sub, self._limit, abort, client_key, fresh, channels, framing)
         # Synchronous: no event can be dispatched between reading the head and indexing, and
         # no identity change between the checks above and indexing.
         conn.horizon = self._head
         self._clients.add(conn)
-        placement = self._access.placement(fresh) if sub.videos is None else conn.placement
+        placement = self._access.placement(fresh) if sub.wide else conn.placement
         self._index.add(conn, placement)
         if heartbeat_interval:
             self._schedule_heartbeat(conn, heartbeat_interval)
@@ -423,8 +429,14 @@ class EventHub(AsyncResource):
             video = event.video_id
             # Checked against the channel the video was authorised under: an event carrying
             # another channel is not what this client was allowed to read.
+            # A client that also follows the event's channel gets it from its followers group.
             groups.append(
-                [c for c in named if c.everything or c.video_channels.get(video) == channel]
+                [
+                    c
+                    for c in named
+                    if (c.everything or c.video_channels.get(video) == channel)
+                    and channel not in c.follows
+                ]
             )
         for group in groups:
             for client in group:
