@@ -103,6 +103,12 @@ class LoginPageHandler(PageHandler):
     """``/login``: the same page; it signs in with the one-time secret of ``#once=…``."""
 
 
+class ChannelPageHandler(PageHandler):
+    """``/c/<channel>``: the same page, as the channel's own: its sermons live, newest first.
+    Served whatever the channel (the page asks the API what the caller may read, so this
+    answer reveals nothing)."""
+
+
 class AssetHandler(StaticFileHandler, SecureHandler):
     """``/static/…`` files, with JSON errors (a missing file is a JSON 404) and the security
     headers of :class:`~ops.http.BaseHandler` (``nosniff`` included)."""
@@ -169,6 +175,12 @@ def page_routes() -> list[URLSpec]:
     return [
         URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),
         URLSpec(r"/login/?", LoginPageHandler, _page("index.html"), name="/login"),
+        URLSpec(
+            r"/c/[A-Za-z0-9_-]{1,64}/?",
+            ChannelPageHandler,
+            _page("index.html"),
+            name="/c/{channel_id}",
+        ),
         URLSpec(
             r"/docs/?",
             DocsPageHandler,
