@@ -188,6 +188,9 @@ function renderChannels() {
   $("list-card").hidden = gone;
   $("channel-about").hidden = gone;
   if (gone) {
+    // Its stream is refused (as an unknown channel's): stop asking until the user changes.
+    if (state.source) { state.source.close(); state.source = null; }
+    setConnection("down", "Not available");
     $("channel-heading").textContent = "Channel not found";
     $("channel-kind").textContent = state.me
       ? "It does not exist, or it is private and you are not one of its members."
@@ -217,7 +220,8 @@ function restartLive() {
   setConnection("wait", "Connecting…");
   renderList();
   if (currentId()) renderDetail();
-  loadChannels();   // what this user may read changed: the picker, and the channel view's access
+  state.channels = null;   // what this user may read changed: the picker, the channel view
+  loadChannels();
   connect();
 }
 
@@ -526,14 +530,10 @@ function connect() {
       setConnection("down", "Offline — retrying");
       setTimeout(async () => {
         if (state.source !== source) return;
-        // A channel that is (or became) unreadable is refused: say so instead of retrying.
+        // A channel that is (or became) unreadable is refused: renderChannels says so and
+        // stops; otherwise open the stream again.
         if (state.channel) await loadChannels();
-        if (state.source !== source) return;
-        if (state.channel && state.channels !== null && !viewedChannel()) {
-          setConnection("down", "Not available");
-          return;
-        }
-        connect();
+        if (state.source === source) connect();
       }, 3000);
     } else {
       setConnection("wait", "Reconnecting…");
