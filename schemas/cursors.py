@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.events import VideoEvent
-from schemas.identity import UserId
+from schemas.identity import ChannelId, UserId
+from schemas.ids import VideoId
 from schemas.timestamps import UtcDatetime, utc_now
 
 CURSOR_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -57,6 +58,33 @@ class CursorAckCall(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     acks: list[CursorPosition] = Field(max_length=10_000)
+
+
+# -- SSE: the stream's query ------------------------------------------------------------------
+
+
+class EventStreamQuery(BaseModel):
+    """The query of ``GET /api/v2/events/stream`` (docs/contracts.md §7), for clients that build
+    the URL: ``?channel_id=A&channel_id=B&video_id=…&types=video.status,summary.ready``.
+
+    ``video_id`` and ``channel_id`` repeat (``videos``/``channels`` take comma lists instead);
+    an event matches when its video is named or the channel it belongs to is followed; neither
+    means every video the caller may read. ``types`` is a comma list. ``Last-Event-ID`` (a
+    header) wins over ``last_event_id``, which wins over ``cursor``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    video_id: list[VideoId] = Field(default_factory=list, max_length=200)
+    channel_id: list[ChannelId] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Follow these channels: every event of every video of each, videos"
+        " created after the stream opened included; a video moved out or deleted stops.",
+    )
+    types: str | None = Field(default=None, examples=["video.status,summary.ready"])
+    last_event_id: Seq | None = None
+    cursor: CursorName | None = None
 
 
 # -- WebSocket: client → server ---------------------------------------------------------------

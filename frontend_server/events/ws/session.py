@@ -311,7 +311,10 @@ class EventSocket:
             )
         )
         await self._history(conn, types, kept, last, added, since)
-        if self._conn is conn and conn.close_reason is None:
+        if self._conn is conn:
+            # Also when the hub ended the connection meanwhile (access lost, too slow, NATS
+            # gone): the pump returns at once with the reason, and the socket is closed with
+            # its code instead of staying open on a dead subscription.
             self._pump = asyncio.get_running_loop().create_task(self._run(conn))
 
     async def _authorize(self, added: SocketFilter | None) -> dict[str, str | None]:
