@@ -3,9 +3,9 @@
 One :class:`~mesh.feed.LiveFeed` per process follows ``CULTO_EVENTS``; every event is encoded
 once per transport (:class:`~frontend_server.events.conn.Framing`: SSE bytes, WebSocket JSON) and
 the same bytes object is queued for each matching client of that transport. Clients are indexed
-by video id, and unfiltered ones by the channels they may read
-(:mod:`frontend_server.events.index`),
-so dispatching an event costs O(matching clients).
+by the videos they name, by the channels they follow (``?channel_id=``: every video of the
+channel, by the channel each event carries), and unfiltered ones by the channels they may read
+(:mod:`frontend_server.events.index`), so dispatching an event costs O(matching clients).
 
 Authorization (docs/contracts.md §9 "Event streams"): a connection carries its caller's
 :class:`~access.policy.Principal`. Named videos are checked before the stream starts; live events
