@@ -39,6 +39,17 @@ Action = Literal["created", "updated", "unchanged"]
 DUPLICATE_WINDOW = 120.0
 KV_HISTORY = 5
 STAGING_TTL = 3600.0
+MAX_BYTES: dict[str, int] = {
+    IDENTITY_BUCKET: 256 * 2**20,
+    SESSIONS_BUCKET: 256 * 2**20,
+    CURSORS_BUCKET: 256 * 2**20,
+    YOUTUBE_INDEX_BUCKET: 256 * 2**20,
+    STAGING_BUCKET: 2 * 2**30,
+}
+"""Byte ceilings of the buckets that clients' requests grow (sign-ins, tokens, cursors,
+submits): a backstop under the per-user quotas, so no client can fill JetStream's disk and take
+the events, jobs and records down with it. A full bucket refuses new writes (clients get 507);
+what is in it keeps working."""
 """A staged submit the API service never took (it crashed) is gone after an hour."""
 SESSIONS_TTL = 15 * 86400.0
 """Sessions last 14 days (``services.identity.accounts.SESSION_DAYS``); the bucket forgets one a
@@ -180,9 +191,12 @@ async def _ensure_bucket_stream(
     replicas: int,
     history: int | None,
     max_age: float | None = None,
+    max_bytes: int | None = None,
 ) -> tuple[str, ...]:
     info = await jsm.stream_info(stream)
     updates: dict[str, Any] = {}
+    if max_bytes is not None and info.config.max_bytes != max_bytes:
+        updates["max_bytes"] = max_bytes
     if info.config.num_replicas != replicas:
         updates["num_replicas"] = replicas
     if max_age is not None and info.config.max_age != max_age:
@@ -207,11 +221,17 @@ async def _ensure_kv(
                 storage=api.StorageType.FILE,
                 replicas=policy.replicas,
                 ttl=ttl,
+                max_bytes=MAX_BYTES.get(bucket, -1),
             )
         )
         return ProvisionStep("kv", bucket, "created")
     changed = await _ensure_bucket_stream(
-        mesh.jsm, f"KV_{bucket}", replicas=policy.replicas, history=KV_HISTORY, max_age=ttl
+        mesh.jsm,
+        f"KV_{bucket}",
+        replicas=policy.replicas,
+        history=KV_HISTORY,
+        max_age=ttl,
+        max_bytes=MAX_BYTES.get(bucket, -1),
     )
     return ProvisionStep("kv", bucket, "updated" if changed else "unchanged", changed)
 
@@ -224,11 +244,21 @@ async def _ensure_object_store(
     except nats.js.errors.BucketNotFoundError:
         await mesh.js.create_object_store(
             bucket,
-            api.ObjectStoreConfig(storage=api.StorageType.FILE, replicas=policy.replicas, ttl=ttl),
+            api.ObjectStoreConfig(
+                storage=api.StorageType.FILE,
+                replicas=policy.replicas,
+                ttl=ttl,
+                max_bytes=MAX_BYTES.get(bucket, -1),
+            ),
         )
         return ProvisionStep("object_store", bucket, "created")
     changed = await _ensure_bucket_stream(
-        mesh.jsm, f"OBJ_{bucket}", replicas=policy.replicas, history=None, max_age=ttl
+        mesh.jsm,
+        f"OBJ_{bucket}",
+        replicas=policy.replicas,
+        history=None,
+        max_age=ttl,
+        max_bytes=MAX_BYTES.get(bucket, -1),
     )
     return ProvisionStep("object_store", bucket, "updated" if changed else "unchanged", changed)
 

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Protocol
 
 from access.policy import Principal
+from access.principals import Credential
 from culto.errors import InvalidInput
 from mesh.subjects import event_filters
 from schemas.identity import CHANNEL_ID_PATTERN
@@ -199,6 +200,8 @@ class Connection:
             live); ``None`` during history and for task-driven sinks.
         blocked: A direct write is still pending: nothing more is pushed until it completes.
         principal: Who streams; replaced in place when the directory changes (``refresh``).
+        credential: Its credential as presented (``None``: anonymous), passed on to the video
+            catalog for a followed channel's current state; never logged.
         everything: ``principal.reads_everything()``, cached for the hot path.
         video_channels: For a connection with video filters: each video's channel as it was
             authorised (``None``: no record, allowed only while ``everything``). A live event
@@ -214,6 +217,7 @@ class Connection:
         "abort",
         "blocked",
         "close_reason",
+        "credential",
         "everything",
         "follows",
         "framing",
@@ -251,6 +255,7 @@ class Connection:
         self.everything = principal.reads_everything()
         self.video_channels = dict(video_channels)
         self.follows = sub.channels or frozenset()
+        self.credential: Credential | None = None
         self.placement = NOWHERE
         # A list, not a deque: it is only appended to and emptied whole, and an empty list
         # is 56 bytes where an empty deque is over 600 (thousands of idle connections).

@@ -56,6 +56,7 @@ from typing import cast
 
 from prometheus_client import Histogram
 
+from access.principals import Credential
 from frontend_server.events.access import HubAccess
 from frontend_server.events.conn import (
     CloseReason,
@@ -127,18 +128,23 @@ async def resume_point(reader: EventReader, last_event_id: int, horizon: int) ->
 
 
 async def current_state(
-    reader: EventReader, channel_videos: ChannelVideos, sub: Subscription, horizon: int
+    reader: EventReader,
+    channel_videos: ChannelVideos,
+    sub: Subscription,
+    horizon: int,
+    credential: Credential | None,
 ) -> list[StoredEvent]:
     """The latest event of each type of each video ``sub`` names and of each followed channel's
-    newest videos, at or below ``horizon``, ascending; only events ``sub`` matches (still to be
-    authorised). Shared with the WebSocket (``ws_history``).
+    newest videos (listed with the caller's ``credential``), at or below ``horizon``, ascending;
+    only events ``sub`` matches (still to be authorised). Shared with the WebSocket
+    (``ws_history``).
 
     Raises:
         MeshError: if JetStream or the video API cannot be read.
     """
     videos = set(sub.videos or ())
     if sub.channels:
-        videos.update(await channel_videos(sub.channels))
+        videos.update(await channel_videos(sub.channels, credential))
     if not videos:
         return []
     latest = await reader.latest(sorted(videos), sub.types or (), up_to=horizon)
@@ -215,16 +221,18 @@ class History:
             if not await self._write(client, sink, point.frame(client.framing)):
                 return False
         if not sub.wide:
-            latest = await self.current_state(sub, horizon)
+            latest = await self.current_state(sub, horizon, client.credential)
             if client.close_reason is None:
                 await self._send_events(client, sink, latest, horizon)
         # The state at `horizon` is sent: the client stands there, whatever ids it saw.
         client.last_sent_seq = max(client.last_sent_seq, horizon)
         return False
 
-    async def current_state(self, sub: Subscription, horizon: int) -> list[StoredEvent]:
+    async def current_state(
+        self, sub: Subscription, horizon: int, credential: Credential | None
+    ) -> list[StoredEvent]:
         """:func:`current_state` with this hub's reader and catalog."""
-        return await current_state(self._reader, self._channel_videos, sub, horizon)
+        return await current_state(self._reader, self._channel_videos, sub, horizon, credential)
 
     async def _catch_up(self, client: Connection, sink: Sink) -> bool:
         """Rounds until one ends without overflow, then ``LIVE``; True if any round ran."""

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from access.policy import ANONYMOUS, Principal
+from access.principals import Credential
 from culto.errors import MeshUnavailable, Unauthenticated
 from culto.resources import AsyncResource
 from frontend_server.config import HubConfig
@@ -109,6 +110,7 @@ class HubStats:
     revoked: int = 0
     resets: int = 0
     catch_up_rounds: int = 0
+    feed_resubscribes: int = 0
 
 
 class EventHub(AsyncResource):
@@ -208,6 +210,7 @@ class EventHub(AsyncResource):
             nats_reconnects=self._mesh.reconnects,
             healthy=self.healthy,
             revoked=self._guard.revoked,
+            feed_resubscribes=self._feed.resubscribes,
         )
 
     # -- serving one client ------------------------------------------------------------------
@@ -222,6 +225,7 @@ class EventHub(AsyncResource):
         abort: Callable[[], None] | None = None,
         client_key: str = "",
         framing: Framing = Framing.SSE,
+        credential: Credential | None = None,
     ) -> Connection:
         """Authorise and register a client; from this instant its queue collects every matching
         live event it may read.
@@ -238,6 +242,9 @@ class EventHub(AsyncResource):
             client_key: Who the client is (user id, else address): one client is sent a few
                 histories at a time (``hub_history.REPLAYS_PER_CLIENT``).
             framing: The client's transport (how its events are encoded).
+            credential: The caller's credential as presented (``None``: anonymous), for the
+                video catalog, which lists a followed channel's videos as the caller may read
+                them (the current state).
 
         Raises:
             MeshUnavailable: if the hub is not serving (closed or NATS down).
@@ -255,6 +262,7 @@ class EventHub(AsyncResource):
         channels = {video: known.get(video) for video in sub.videos or ()}
         self._access.authorize(fresh, channels, sub.channels or ())
         conn = Connection(sub, self._limit, abort, client_key, fresh, channels, framing)
+        conn.credential = credential
         # Synchronous: no event can be dispatched between reading the head and indexing, and
         # no identity change between the checks above and indexing.
         conn.horizon = self._head

@@ -127,6 +127,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
             heartbeat_interval=self.config.heartbeat_interval,
             abort=self._abort,
             client_key=client,
+            credential=self.caller.credential,
         )
         self._stream_headers()
         try:

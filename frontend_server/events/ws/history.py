@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator
 from typing import cast
 
 from access.policy import Principal
+from access.principals import Credential
 from frontend_server.events.access import HubAccess
 from frontend_server.events.conn import Subscription
 from frontend_server.events.follow import ChannelVideos, no_channel_videos
@@ -52,11 +53,13 @@ class SocketHistory:
         until: int,
         *,
         exclude: SocketFilter | None = None,
+        credential: Credential | None = None,
     ) -> AsyncGenerator[list[StoredEvent], None]:
         """Stored events of ``sub`` that ``principal`` may read, ascending, none above
         ``until``: with ``sub.last_event_id`` every one after it, else the latest of each type
         of each named video and of each followed channel's newest videos (a wide ``sub`` has
-        none). Events ``exclude`` matches (what the socket kept: sent already) are skipped.
+        none; a channel's videos are listed with the caller's ``credential``). Events
+        ``exclude`` matches (what the socket kept: sent already) are skipped.
 
         Raises:
             MeshError: if JetStream (or, for a channel's current state, the video API) fails.
@@ -65,7 +68,9 @@ class SocketHistory:
         after = sub.last_event_id
         if after is None:
             if not sub.wide:
-                latest = await current_state(self._reader, self._channel_videos, sub, until)
+                latest = await current_state(
+                    self._reader, self._channel_videos, sub, until, credential
+                )
                 yield _readable(access, principal, sub, latest, until, skip)
             return
         if after >= until:

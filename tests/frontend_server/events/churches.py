@@ -8,20 +8,21 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from mesh import EventPublisher, EventReader, MeshConnection
-from mesh.catalog_client import VideoApiClient
 from mesh.events import StoredEvent
 from schemas import ErrorEventDTO, VideoStatusEventDTO
 from schemas.identity import Visibility
 from schemas.videos import TranscriptInput, VideoCreate
 from services.identity.accounts import Accounts
+from tests.support import AdminApi, admin_api
 
 
 @dataclass
 class Church:
-    """A channel and the videos created in it (oldest first)."""
+    """A channel, the videos created in it (oldest first) and an admin's video API client."""
 
     id: str
     videos: list[str]
+    api: AdminApi
 
 
 async def new_church(
@@ -30,18 +31,18 @@ async def new_church(
     """A channel with ``videos`` sermons submitted through the video API (each QUEUED: its
     first ``video.status`` is stored with the channel)."""
     channel = await accounts.add_channel(f"church {visibility.value}", visibility)
-    church = Church(channel.id, [])
+    church = Church(channel.id, [], await admin_api(mesh))
     for _ in range(videos):
-        await submit(mesh, church)
+        await submit(church)
     return church
 
 
-async def submit(mesh: MeshConnection, church: Church, title: str = "Culto") -> str:
+async def submit(church: Church, title: str = "Culto") -> str:
     """One more sermon of ``church`` (through the API: a record and a QUEUED event)."""
     body = VideoCreate(
         transcript=TranscriptInput(content="Sermão de domingo."), title=title, channel_id=church.id
     )
-    video = await VideoApiClient(mesh).create(body)
+    video = await church.api.create(body)
     church.videos.append(video.id)
     return video.id
 

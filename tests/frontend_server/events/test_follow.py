@@ -22,7 +22,6 @@ from tornado.web import Application
 from access.credentials import split_token
 from frontend_server.events.conn import MAX_CHANNELS_PER_CLIENT
 from mesh import EventPublisher, EventReader, MeshConnection
-from mesh.catalog_client import VideoApiClient
 from mesh.directory import Directory
 from mesh.identity_store import IdentityStore, channel_key
 from ops.server import RunningServer
@@ -130,14 +129,14 @@ async def test_a_channel_stream_carries_every_video_of_its_channels(
                 await status(pub, video, church.id, tag)
                 await error(pub, video, church.id)
     # Sermons submitted after the streams opened reach their channel's followers.
-    new_a, new_b = await submit(mesh, a), await submit(mesh, b)
+    new_a, new_b = await submit(a), await submit(b)
     await status(pub, new_a, a.id, 50)
     await status(pub, new_b, b.id, 50)
     # A video moved from A to C: its events carry C from then on.
     moved = a.videos[1]
     await status(pub, moved, c.id, 60)
     # A video deleted: its video.deleted is the last of it.
-    await VideoApiClient(mesh).delete(b.videos[1])
+    await b.api.delete(b.videos[1])
     end = max([await status(pub, church.videos[0], church.id, 99) for church in (a, b, c)])
     events = await stored(mesh, start, end, channels={a.id, b.id, c.id}, videos={a0})
     assert {e.event_type for e in events} >= {"video.status", "error", "video.deleted"}
@@ -184,7 +183,7 @@ async def test_a_channel_stream_resumes_after_an_id_or_a_cursor(
     for n in range(5):
         await status(pub, a.videos[n % 2], a.id, n)
         await status(pub, other.videos[0], other.id, n)
-    added = await submit(mesh, a)
+    added = await submit(a)
     mid = await status(pub, added, a.id, 10)
     for n in range(3):
         await status(pub, a.videos[0], a.id, 20 + n)

@@ -106,7 +106,7 @@ async def test_sockets_follow_channels_while_subscriptions_change_under_load(
                 await asyncio.sleep(0.002)
             steps[step].set()
             await asyncio.sleep(0.05)
-        new = await submit(mesh, c)  # a sermon submitted while the sockets follow C
+        new = await submit(c)  # a sermon submitted while the sockets follow C
         for n in range(20):
             video, channel = rng.choice(every)
             await status(pub, video, channel, n)
