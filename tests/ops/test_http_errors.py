@@ -163,16 +163,16 @@ async def test_nothing_is_a_500(http: Http) -> None:
 class _BrokenApi:
     """Fails like a bug would, with internals in the message."""
 
-    async def list(self, query: Any) -> Any:
+    async def list(self, query: Any, credential: Any) -> Any:
         raise RuntimeError("secret /srv/culto/internal.py line 42")
 
-    async def get(self, video_id: str) -> Any:
+    async def get(self, video_id: str, credential: Any) -> Any:
         raise CultoError("internal detail: KV revision 17")
 
-    async def create(self, body: Any) -> Any:
+    async def create(self, body: Any, credential: Any) -> Any:
         raise MeshTimeout("video API create: NATS did not answer in time; retry shortly")
 
-    async def delete(self, video_id: str) -> None:
+    async def delete(self, video_id: str, credential: Any) -> None:
         raise KeyError("boom")
 
 
