@@ -20,13 +20,13 @@ import pytest
 from tornado.web import Application
 
 from access.credentials import split_token
+from culto_app.roles import api_services
 from frontend_server.events.conn import MAX_CHANNELS_PER_CLIENT
 from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.directory import Directory
 from mesh.identity_store import IdentityStore, channel_key
 from ops.server import RunningServer
 from schemas.identity import ChannelRole, Visibility
-from services.api.service import VideoApiService
 from services.identity.accounts import Accounts
 from tests.conftest import IsolatedMesh
 from tests.frontend_server.events.churches import (
@@ -350,7 +350,7 @@ async def test_a_trimmed_resume_point_resets_then_the_channels_state(
     env: IsolatedMesh = await isolated_mesh()
     mesh = env.mesh
     accounts = Accounts(IdentityStore(mesh))
-    async with VideoApiService(mesh, env.settings.api_config()):
+    async with api_services(mesh, env.settings.api_config()):
         church = await new_church(accounts, mesh, PUBLIC)
         other = await new_church(accounts, mesh, PUBLIC, videos=1)
         pub = EventPublisher(mesh)
