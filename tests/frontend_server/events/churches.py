@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from culto.errors import NotFound
 from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.events import StoredEvent
 from schemas import ErrorEventDTO, VideoStatusEventDTO
 from schemas.identity import Visibility
-from schemas.videos import TranscriptInput, VideoCreate
+from schemas.videos import TranscriptInput, VideoCreate, VideoDTO
 from services.identity.accounts import Accounts
-from tests.support import AdminApi, admin_api
+from tests.support import AdminApi, admin_api, eventually
 
 
 @dataclass
@@ -42,9 +43,18 @@ async def submit(church: Church, title: str = "Culto") -> str:
     body = VideoCreate(
         transcript=TranscriptInput(content="Sermão de domingo."), title=title, channel_id=church.id
     )
-    video = await church.api.create(body)
-    church.videos.append(video.id)
-    return video.id
+    created: list[VideoDTO] = []
+
+    async def attempt() -> bool:
+        try:
+            created.append(await church.api.create(body))
+        except NotFound:
+            return False  # the API role's directory learns of a new channel a moment later
+        return True
+
+    await eventually(attempt, what="the API role knowing the channel")
+    church.videos.append(created[0].id)
+    return created[0].id
 
 
 async def status(pub: EventPublisher, video: str, channel: str, progress: int = 5) -> int:
