@@ -63,12 +63,9 @@ async def serve_frontend(
         # to end the streams of revoked credentials.
         authenticator = Authenticator(directory, config.cookie_secret)
         api_client = VideoApiClient(mesh)
-        # Followed channels' videos (a new connection's current state) come from the catalog.
-        channel_videos = catalog_channel_videos(api_client)
+        lister = catalog_channel_videos(api_client)  # a followed channel's newest videos
         async with (
-            EventHub(
-                mesh, config.hub, authenticator=authenticator, channel_videos=channel_videos
-            ) as hub,
+            EventHub(mesh, config.hub, authenticator=authenticator, channel_videos=lister) as hub,
             CursorAcks(identity, CursorStore(mesh)) as cursors,
         ):
             sockets = SocketRegistry()

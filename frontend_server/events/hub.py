@@ -426,26 +426,15 @@ class EventHub(AsyncResource):
         self._head = event.seq
         self._dispatched += 1
         channel = event.channel_id
-        named = self._index.by_video.get(event.video_id)
         groups = self._index.wide_groups(channel)  # disjoint from each other and from `named`
-        if not named and not groups:
+        named = self._index.named(event.video_id, channel)
+        if named:
+            groups.append(named)
+        if not groups:
             return
         entry = (event.seq, event.event_type, sse_event(event))  # encoded once, shared
         ws_entry: tuple[int, str, bytes] | None = None  # the same for WebSocket clients, lazily
         slow: list[Connection] = []
-        if named:
-            video = event.video_id
-            # Checked against the channel the video was authorised under: an event carrying
-            # another channel is not what this client was allowed to read.
-            # A client that also follows the event's channel gets it from its followers group.
-            groups.append(
-                [
-                    c
-                    for c in named
-                    if (c.everything or c.video_channels.get(video) == channel)
-                    and channel not in c.follows
-                ]
-            )
         for group in groups:
             for client in group:
                 types = client.sub.types

@@ -93,6 +93,21 @@ class StreamIndex:
             groups.append(own)
         return groups
 
+    def named(self, video_id: str, channel_id: str) -> list[Connection]:
+        """The connections that named ``video_id`` and receive its event carrying
+        ``channel_id`` through that name: those authorised under that very channel (an event
+        carrying another is not what they were allowed to read; admins excepted), and not
+        following ``channel_id`` (those get it from its followers' group, once)."""
+        group = self.by_video.get(video_id)
+        if not group:
+            return []
+        return [
+            c
+            for c in group
+            if (c.everything or c.video_channels.get(video_id) == channel_id)
+            and channel_id not in c.follows
+        ]
+
     def _place(self, conn: Connection, placement: Placement) -> None:
         conn.placement = placement
         if placement.admin:
