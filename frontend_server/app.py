@@ -44,6 +44,7 @@ from frontend_server.api.publish import PublishHandler
 from frontend_server.api.videos import CsrfHandler, VideoHandler, VideosHandler
 from frontend_server.config import EdgeConfig
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
 from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
 from frontend_server.events.ws.handler import AckHandler, EventSocketHandler, SocketRegistry
@@ -103,6 +104,12 @@ class LoginPageHandler(PageHandler):
     """``/login``: the same page; it signs in with the one-time secret of ``#once=…``."""
 
 
+class ChannelPageHandler(PageHandler):
+    """``/c/<channel>``: the same page, as the channel's own: its sermons live, newest first.
+    Served whatever the channel (the page asks the API what the caller may read, so this
+    answer reveals nothing)."""
+
+
 class AssetHandler(StaticFileHandler, SecureHandler):
     """``/static/…`` files, with JSON errors (a missing file is a JSON 404) and the security
     headers of :class:`~ops.http.BaseHandler` (``nosniff`` included)."""
@@ -156,7 +163,7 @@ def event_routes(
         **events,
         "sockets": sockets,
         "allowed_origins": config.allowed_origins,
-        "history": SocketHistory(EventReader(mesh)),
+        "history": SocketHistory(EventReader(mesh), catalog_channel_videos(events["api"])),
     }
     ack = {**identity, "cursors": events["cursors"]}
     return [
@@ -174,6 +181,12 @@ def page_routes() -> list[URLSpec]:
     return [
         URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),
         URLSpec(r"/login/?", LoginPageHandler, _page("index.html"), name="/login"),
+        URLSpec(
+            r"/c/[A-Za-z0-9_-]{1,64}/?",
+            ChannelPageHandler,
+            _page("index.html"),
+            name="/c/{channel_id}",
+        ),
         URLSpec(
             r"/docs/?",
             DocsPageHandler,

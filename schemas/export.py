@@ -27,6 +27,7 @@ from pydantic_core import core_schema
 from schemas.api import ErrorBody, ErrorReply
 from schemas.cursors import (
     CursorAck,
+    EventStreamQuery,
     WsAck,
     WsClientMessage,
     WsError,
@@ -118,6 +119,7 @@ PUBLIC: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("UserCreated", "serialization", UserCreated),
     ("PublishAccepted", "serialization", PublishAccepted),
     ("CursorAck", "validation", CursorAck),
+    ("EventStreamQuery", "validation", EventStreamQuery),
     ("WsSubscribe", "validation", WsSubscribe),
     ("WsUnsubscribe", "validation", WsUnsubscribe),
     ("WsAck", "validation", WsAck),

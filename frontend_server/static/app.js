@@ -22,8 +22,16 @@ const state = {
   me: undefined,       // undefined: not known yet; null: anonymous; else GET /api/v2/auth/me
   meStale: false,      // the last GET /api/v2/auth/me failed (not a 401): ask again when live
   submitChannels: [],  // channels the user may submit to: [{id, name, visibility}]
+  channel: channelFromPath(), // the channel view (/c/<id>): only its sermons; null: home
+  channels: null,      // the channels this user may read (GET /api/v2/channels); null: not known
 };
 const WRITE_ROLES = new Set(["editor", "owner"]);
+
+// `/c/<channel id>` is a church's own page: its sermons, live (ids as the API validates them).
+function channelFromPath() {
+  const match = location.pathname.match(/^\/c\/([A-Za-z0-9_-]{1,64})\/?$/);
+  return match ? match[1] : null;
+}
 const DEFAULT_CHANNEL = "default";
 const $ = (id) => document.getElementById(id);
 
@@ -128,15 +136,73 @@ function renderAuth() {
   select.replaceChildren(...state.submitChannels.map((c) =>
     Render.el("option", { value: c.id }, c.name + (c.visibility === "public" ? " (public)" : ""))));
   const ids = state.submitChannels.map((c) => c.id);
-  select.value = ids.includes(previous) ? previous : ids.includes(DEFAULT_CHANNEL) ? DEFAULT_CHANNEL : ids[0] || "";
+  const preferred = state.channel && ids.includes(state.channel) ? state.channel : DEFAULT_CHANNEL;
+  select.value = ids.includes(previous) ? previous : ids.includes(preferred) ? preferred : ids[0] || "";
 
-  $("list-empty-title").textContent = me ? "No sermons yet." : "No public sermons yet.";
+  $("list-empty-title").textContent = state.channel ? "No sermons in this channel yet."
+    : me ? "No sermons yet." : "No public sermons yet.";
   $("list-empty-hint").textContent = canSubmit
     ? "Paste a transcript or a YouTube link in the form to analyse your first sermon. It will appear here and update live."
     : me ? "Sermons of your channels appear here and update live."
       : "Sign in to submit sermons. Public sermons appear here and update live.";
   renderList();
+  renderChannels();
   if (currentId()) renderDetail();
+}
+
+// --- channels: the home page's picker and the channel view's header ---------------------------
+
+async function loadChannels() {
+  const epoch = state.epoch;
+  try {
+    const channels = await api("GET", "/api/v2/channels");
+    if (epoch !== state.epoch) return;
+    state.channels = channels;
+  } catch (_) {
+    if (epoch !== state.epoch) return;
+    state.channels = state.channels || null;   // unknown: keep showing what we had
+  }
+  renderChannels();
+}
+
+function viewedChannel() {
+  return state.channel && state.channels ? state.channels.find((c) => c.id === state.channel) || null : null;
+}
+
+function renderChannels() {
+  const inChannel = !!state.channel;
+  $("channel-card").hidden = !inChannel;
+  $("churches-card").hidden = inChannel || state.channels === null;
+  if (!inChannel) {
+    // Public channels first (anyone may follow them), then the user's private ones.
+    const channels = [...(state.channels || [])].sort((a, b) =>
+      (a.visibility === b.visibility ? 0 : a.visibility === "public" ? -1 : 1) || a.name.localeCompare(b.name));
+    $("churches").replaceChildren(...channels.map((c) => Render.el("li", {},
+      Render.el("a", { href: "/c/" + encodeURIComponent(c.id) }, c.name),
+      c.visibility === "public" ? null : Render.el("span", { class: "muted small" }, " · members only"))));
+    $("churches-empty").hidden = channels.length > 0;
+    return;
+  }
+  const channel = viewedChannel();
+  const gone = state.channels !== null && !channel;
+  $("list-card").hidden = gone;
+  $("channel-about").hidden = gone;
+  if (gone) {
+    // Its stream is refused (as an unknown channel's): stop asking until the user changes.
+    if (state.source) { state.source.close(); state.source = null; }
+    setConnection("down", "Not available");
+    $("channel-heading").textContent = "Channel not found";
+    $("channel-kind").textContent = state.me
+      ? "It does not exist, or it is private and you are not one of its members."
+      : "It does not exist, or it is private: sign in to see the sermons of your channels.";
+    document.title = "Channel not found — CultoTranscript";
+    return;
+  }
+  $("channel-heading").textContent = channel ? channel.name : "Loading…";
+  $("channel-kind").textContent = !channel ? ""
+    : channel.visibility === "public" ? "Public channel: anyone may follow it."
+      : "Private channel: only its members see these sermons.";
+  if (channel && !currentId()) document.title = channel.name + " — CultoTranscript";
 }
 
 // The user changed (signed in or out): the old XSRF token is void, the list and the stream
@@ -154,6 +220,8 @@ function restartLive() {
   setConnection("wait", "Connecting…");
   renderList();
   if (currentId()) renderDetail();
+  state.channels = null;   // what this user may read changed: the picker, the channel view
+  loadChannels();
   connect();
 }
 
@@ -304,8 +372,12 @@ async function sessionEnded(message) {
 
 // --- the live list ------------------------------------------------------------------------------
 
+// Newest first; in the channel view only that channel's (a video opened from elsewhere, or one
+// just moved away, stays out of its list).
 function sorted() {
-  return [...state.videos.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+  return [...state.videos.values()]
+    .filter((v) => !state.channel || channelOf(v) === state.channel)
+    .sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
 }
 
 function renderList() {
@@ -375,7 +447,8 @@ async function loadList() {
   $("list-error").hidden = true;
   const epoch = state.epoch;
   try {
-    const page = await api("GET", "/api/v2/videos/?limit=200");
+    const only = state.channel ? "&channel_id=" + encodeURIComponent(state.channel) : "";
+    const page = await api("GET", "/api/v2/videos/?limit=200" + only);
     if (epoch !== state.epoch) return;   // signed in or out meanwhile: a newer load follows
     // Events may have arrived while the page was loading: they are newer than this snapshot.
     for (const video of page.items) {
@@ -390,6 +463,7 @@ async function loadList() {
     if (id) renderDetail();
   } catch (err) {
     if (epoch !== state.epoch) return;
+    if (state.channel && (err.status === 404 || err.status === 401)) { loadChannels(); return; }
     $("list-error-text").textContent = "Could not load the sermons: " + err.message;
     $("list-error").hidden = false;
     $("list-loading").hidden = true;
@@ -432,7 +506,12 @@ function connect() {
   // The browser resends Last-Event-ID on its own reconnects; a stream we open again ourselves
   // (after the browser gave up) resumes with ?last_event_id=.
   // The stream carries only the videos this user may read (the session cookie goes with it).
-  const url = "/api/v2/events/stream" + (state.lastEventId ? "?last_event_id=" + state.lastEventId : "");
+  // The channel view follows its channel: every sermon of it, new ones included (one line:
+  // docs/integration.md "Follow a church").
+  const query = new URLSearchParams();
+  if (state.channel) query.set("channel_id", state.channel);
+  if (state.lastEventId) query.set("last_event_id", state.lastEventId);
+  const url = "/api/v2/events/stream" + (query.toString() ? "?" + query : "");
   const source = new EventSource(url, { withCredentials: true });
   state.source = source;
   state.opened = false;
@@ -449,7 +528,13 @@ function connect() {
     if (e.data) { onEvent(e); return; }   // an `error` event of a video, not of the connection
     if (source.readyState === EventSource.CLOSED) {
       setConnection("down", "Offline — retrying");
-      setTimeout(() => { if (state.source === source) connect(); }, 3000);
+      setTimeout(async () => {
+        if (state.source !== source) return;
+        // A channel that is (or became) unreadable is refused: renderChannels says so and
+        // stops; otherwise open the stream again.
+        if (state.channel) await loadChannels();
+        if (state.source === source) connect();
+      }, 3000);
     } else {
       setConnection("wait", "Reconnecting…");
     }
@@ -535,6 +620,7 @@ function route() {
     document.title = (video ? Render.title(video) + " — " : "") + "CultoTranscript";
   } else {
     document.title = "CultoTranscript";
+    if (state.channel) renderChannels();   // the channel's name, once known
   }
 }
 

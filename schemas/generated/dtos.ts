@@ -100,6 +100,24 @@ export interface ErrorReply {
   error: ErrorBody;
 }
 
+/**
+ * The query of ``GET /api/v2/events/stream`` (docs/contracts.md §7), for clients that build
+ * the URL: ``?channel_id=A&channel_id=B&video_id=…&types=video.status,summary.ready``.
+ *
+ * ``video_id`` and ``channel_id`` repeat (``videos``/``channels`` take comma lists instead);
+ * an event matches when its video is named or the channel it belongs to is followed; neither
+ * means every video the caller may read. ``types`` is a comma list. ``Last-Event-ID`` (a
+ * header) wins over ``last_event_id``, which wins over ``cursor``.
+ */
+export interface EventStreamQuery {
+  video_id?: string[];
+  /** Follow these channels: every event of every video of each, videos created after the stream opened included; a video moved out or deleted stops. */
+  channel_id?: string[];
+  types?: string | null;
+  last_event_id?: number | null;
+  cursor?: string | null;
+}
+
 /** SSE keep-alive; never stored in JetStream. */
 export interface HeartbeatEventDTO {
   type: "heartbeat";
@@ -389,32 +407,41 @@ export interface WsReset {
 export type WsServerMessage = WsEvent | WsSubscribed | WsReset | WsError;
 
 /**
- * Follow more videos (none: every readable video); ``since``/``cursor`` replay the *new*
- * videos' history after that sequence first. ``types`` replaces the socket's type filter.
+ * Follow more videos and/or channels (neither: every readable video); ``since``/``cursor``
+ * replay the *new* videos' and channels' history after that sequence first. ``types``
+ * replaces the socket's type filter.
  */
 export interface WsSubscribe {
   op: "subscribe";
   videos?: string[];
+  /** Channels to follow: every event of every video of each (videos created later included; a video moved out or deleted stops). */
+  channels?: string[];
   types?: string[] | null;
   since?: number | null;
   cursor?: string | null;
 }
 
 /**
- * A subscription change was accepted; the new videos' history (if any) follows.
+ * A subscription change was accepted; the new videos' and channels' history (if any)
+ * follows.
  *
- * ``videos`` is the socket's whole video filter after the change (``all``: every readable
- * video); ``head`` is the last sequence this replica had seen when it accepted it.
+ * ``videos`` and ``channels`` are the socket's whole filter after the change (``all``: every
+ * readable video); ``head`` is the last sequence this replica had seen when it accepted it.
  */
 export interface WsSubscribed {
   op: "subscribed";
   videos: string[];
+  channels: string[];
   all: boolean;
   head: number;
 }
 
-/** Stop following these videos (none: every video; the socket stays open). */
+/**
+ * Stop following these videos and/or channels (neither: everything; the socket stays
+ * open).
+ */
 export interface WsUnsubscribe {
   op: "unsubscribe";
   videos?: string[];
+  channels?: string[];
 }
