@@ -30,6 +30,26 @@ export interface BiblePassageDTO {
   timestamps: number[];
 }
 
+/**
+ * One Bible passage cited in a sermon.
+ *
+ * ``verse_start``/``verse_end`` are null for a whole chapter; ``verse_end`` equals
+ * ``verse_start`` for a single verse.
+ */
+export interface BiblePassageDTOInput {
+  /** Normalised reference, e.g. 'João 3:16' or '1 Coríntios 13' */
+  reference: string;
+  /** USFM book code */
+  book_id: string;
+  chapter: number;
+  verse_start?: number | null;
+  verse_end?: number | null;
+  /** How often the sermon cites it */
+  mentions?: number;
+  /** Seconds into the video where it is cited, if known */
+  timestamps?: number[];
+}
+
 /** ``POST /api/v2/channels`` (admin). */
 export interface ChannelCreate {
   name: string;
@@ -57,6 +77,13 @@ export interface CitationDTO {
   timestamp: number | null;
 }
 
+/** An attributed quotation (``como disse Agostinho, ...``). */
+export interface CitationDTOInput {
+  author: string;
+  text: string;
+  timestamp?: number | null;
+}
+
 /** ``POST /api/v2/events/ack``: the caller processed every event up to ``seq``. */
 export interface CursorAck {
   cursor: string;
@@ -81,6 +108,19 @@ export interface ErrorEventDTO {
   message: string;
   stage: string | null;
   retryable: boolean;
+}
+
+/** Processing failed (``retryable`` says whether the pipeline will try again). */
+export interface ErrorEventDTOInput {
+  type: "error";
+  /** Format: `date-time`. */
+  timestamp?: string;
+  /** Video id (UUID) */
+  video_id: string;
+  code: string;
+  message: string;
+  stage?: string | null;
+  retryable?: boolean;
 }
 
 /** Why a video failed. */
@@ -137,11 +177,24 @@ export interface MemberPut {
   role: ChannelRole;
 }
 
+/**
+ * Who processes a submitted video.
+ *
+ * ``internal``: the built-in workers (a job on ``CULTO_JOBS``). ``external``: a program of
+ * the church's own reports the video's progress and summary through the HTTP publish ingress
+ * (``POST /api/v2/events/publish``) or NATS; no job is queued and no built-in worker touches
+ * the video, which waits QUEUED for the first report.
+ */
+export type Processing = "internal" | "external";
+
 /** ``POST /api/v2/events/publish``: where the event landed. */
 export interface PublishAccepted {
   seq: number;
   duplicate: boolean;
 }
+
+/** What POST /api/v2/events/publish accepts (an external worker's report); discriminated on `type`. */
+export type PublishableEvent = VideoStatusEventDTOInput | SummaryReadyEventDTOInput | ErrorEventDTOInput;
 
 /**
  * The stream could not resume where the client asked (docs/contracts.md §7); never stored.
@@ -177,6 +230,19 @@ export interface SummaryDTO {
   key_point_timestamps: (number | null)[];
 }
 
+/** The full analysis of a sermon transcript. */
+export interface SummaryDTOInput {
+  language?: "pt" | "en";
+  word_count: number;
+  speaker?: string | null;
+  themes?: string[];
+  passages?: BiblePassageDTOInput[];
+  citations?: CitationDTOInput[];
+  key_points?: string[];
+  /** Start second of each key point (parallel list) */
+  key_point_timestamps?: (number | null)[];
+}
+
 /** The analysis of a video is stored and ready. */
 export interface SummaryReadyEventDTO {
   type: "summary.ready";
@@ -185,6 +251,16 @@ export interface SummaryReadyEventDTO {
   /** Video id (UUID) */
   video_id: string;
   summary: SummaryDTO;
+}
+
+/** The analysis of a video is stored and ready. */
+export interface SummaryReadyEventDTOInput {
+  type: "summary.ready";
+  /** Format: `date-time`. */
+  timestamp?: string;
+  /** Video id (UUID) */
+  video_id: string;
+  summary: SummaryDTOInput;
 }
 
 /** ``POST /api/v2/tokens``: a token of the caller (an admin may name another user). */
@@ -275,6 +351,8 @@ export interface VideoCreate {
   channel_id?: string | null;
   /** Process again even if this youtube_id is already known */
   reprocess?: boolean;
+  /** internal: the built-in workers process the video; external: no job is queued, and a program of yours reports its progress and summary through POST /api/v2/events/publish */
+  processing?: Processing;
 }
 
 /** A video as the API shows it (``summary`` once PROCESSED). */
@@ -287,6 +365,7 @@ export interface VideoDTO {
   title: string | null;
   description: string | null;
   channel_id: string | null;
+  processing: Processing;
   status: VideoStatus;
   progress: number;
   status_message: string;
@@ -337,6 +416,18 @@ export interface VideoStatusEventDTO {
   status: VideoStatus;
   progress: number;
   message: string;
+}
+
+/** Progress of one video through the pipeline. */
+export interface VideoStatusEventDTOInput {
+  type: "video.status";
+  /** Format: `date-time`. */
+  timestamp?: string;
+  /** Video id (UUID) */
+  video_id: string;
+  status: VideoStatus;
+  progress: number;
+  message?: string;
 }
 
 /** Who may read a channel's videos without being a member. */
