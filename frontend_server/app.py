@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from tornado.routing import Rule, URLSpec
 from tornado.web import Application, StaticFileHandler
 
+from frontend_server.api.channels import ChannelHandler, MembersHandler
 from frontend_server.api.docs import (
     DOCS_CSP,
     SWAGGER_DIR,
@@ -125,6 +126,16 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
         (r"/api/v2/auth/logout/?", LogoutHandler, "/api/v2/auth/logout"),
         (r"/api/v2/auth/me/?", MeHandler, "/api/v2/auth/me"),
         (r"/api/v2/channels/?", ChannelsHandler, "/api/v2/channels"),
+        (
+            r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/?",
+            ChannelHandler,
+            "/api/v2/channels/{channel_id}",
+        ),
+        (
+            r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/members/?",
+            MembersHandler,
+            "/api/v2/channels/{channel_id}/members",
+        ),
         (
             r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/members/(?P<user_id>[^/]+)/?",
             MemberHandler,
