@@ -1,0 +1,68 @@
+"""The OpenAPI operations of channel management (one channel, its members), the users list and
+passwords: what the page's Channels, Tokens and Users views use besides the identity routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import JsonSchemaMode
+
+from frontend_server.api.channels import MemberList
+from frontend_server.api.identity import UserList
+from frontend_server.api.openapi.identity import READ, SIGNED_IN, WRITE, Errors
+from frontend_server.api.openapi.identity import _op as op
+from frontend_server.api.openapi.identity import _path as path_param
+from schemas.identity import (
+    CHANNEL_ID_PATTERN,
+    ChannelUpdate,
+    MemberAdd,
+    MemberInfo,
+)
+
+MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
+    ("ChannelUpdate", "validation", ChannelUpdate),
+    ("MemberAdd", "validation", MemberAdd),
+    ("MemberInfo", "serialization", MemberInfo),
+    ("MemberList", "serialization", MemberList),
+    ("UserList", "serialization", UserList),
+)
+
+
+def management_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
+    """One channel and its members (``m``: model name → schema reference)."""
+    channel = path_param("channel_id", CHANNEL_ID_PATTERN)
+    return {
+        "/api/v2/channels/{channel_id}": {
+            "parameters": [channel],
+            "get": op(
+                "One channel the caller may read",
+                READ,
+                ("200", "The channel", m["ChannelDTO"]),
+                errors(401, 404, 429),
+            ),
+            "patch": op(
+                "Rename a channel or change its visibility (owner or admin); turned private,"
+                " its videos' open streams end for readers who lost access",
+                WRITE,
+                ("200", "The channel now", m["ChannelDTO"]),
+                errors(400, 401, 403, 404, 422, 429, 503, 504),
+                m["ChannelUpdate"],
+            ),
+        },
+        "/api/v2/channels/{channel_id}/members": {
+            "parameters": [channel],
+            "get": op(
+                "The channel's members with their emails and roles (owner or admin)",
+                SIGNED_IN,
+                ("200", "Members, owners first", m["MemberList"]),
+                errors(401, 403, 404, 429),
+            ),
+            "post": op(
+                "Give the user with this email a role in the channel (owner or admin)",
+                WRITE,
+                ("200", "The member", m["MemberInfo"]),
+                errors(400, 401, 403, 404, 422, 429, 503, 504),
+                m["MemberAdd"],
+            ),
+        },
+    }
