@@ -22,6 +22,7 @@ const state = {
   me: undefined,       // undefined: not known yet; null: anonymous; else GET /api/v2/auth/me
   meStale: false,      // the last GET /api/v2/auth/me failed (not a 401): ask again when live
   submitChannels: [],  // channels the user may submit to: [{id, name, visibility}]
+  channels: new Map(), // id -> ChannelDTO of every channel this browser may read (names, badges)
 };
 const WRITE_ROLES = new Set(["editor", "owner"]);
 const DEFAULT_CHANNEL = "default";
@@ -95,17 +96,32 @@ async function loadMe() {
     }
   }
   state.meStale = false;
+  await loadChannels();
   let channels = [];
   if (me) {
-    channels = me.channels.filter((c) => WRITE_ROLES.has(c.role));
-    if (me.user.admin) {          // an admin may submit to every channel
-      try { channels = await api("GET", "/api/v2/channels"); } catch (_) { /* keep its own */ }
-    }
+    // An admin may submit to every channel (an admin reads them all).
+    channels = me.user.admin ? [...state.channels.values()]
+      : me.channels.filter((c) => WRITE_ROLES.has(c.role));
   }
   state.me = me;
   state.submitChannels = channels;
   renderAuth();
   return (me ? me.user.id : null) !== before;
+}
+
+// The channels this browser may read: their names and badges on every sermon.
+async function loadChannels() {
+  try {
+    const channels = await api("GET", "/api/v2/channels");
+    state.channels = new Map(channels.map((c) => [c.id, c]));
+  } catch (_) { /* keep what is known: badges are a nicety, the list still works */ }
+}
+
+// What a sermon shows of its channel: {name, visibility} (visibility unknown: no badge).
+function channelLabel(video) {
+  const id = channelOf(video);
+  const known = state.channels.get(id);
+  return known ? { name: known.name, visibility: known.visibility } : { name: id, visibility: null };
 }
 
 function renderAuth() {
@@ -137,6 +153,7 @@ function renderAuth() {
       : "Sign in to submit sermons. Public sermons appear here and update live.";
   renderList();
   if (currentId()) renderDetail();
+  Manage.renderAuth();
 }
 
 // The user changed (signed in or out): the old XSRF token is void, the list and the stream
@@ -285,7 +302,7 @@ async function signOut() {
 
 // Show the home view now (hashchange comes later), so that its fields can take focus.
 function goHome() {
-  if (!currentId()) return;
+  if (!currentId() && !Manage.viewOf(location.hash)) return;
   location.hash = "#/";
   route();
 }
@@ -320,7 +337,9 @@ function renderList() {
   for (const video of videos) {
     let li = list.querySelector(`li[data-id="${video.id}"]`);
     if (!li || li.dataset.rendered !== stamp(video)) {
-      const fresh = Render.listItem(video, { onDelete: mayDelete(video) ? confirmDelete : null });
+      const fresh = Render.listItem(video, {
+        onDelete: mayDelete(video) ? confirmDelete : null, channel: channelLabel(video),
+      });
       fresh.dataset.rendered = stamp(video);
       if (li) keepFocus(li, fresh); else li = fresh;
       li = fresh;
@@ -332,8 +351,9 @@ function renderList() {
 }
 
 function stamp(video) {
+  const channel = channelLabel(video);
   return [video.status, video.progress, video.status_message, video.title, !!video.summary,
-    video.error && video.error.message, mayDelete(video)].join("|");
+    video.error && video.error.message, mayDelete(video), channel.name, channel.visibility].join("|");
 }
 
 // Replace `old` by `fresh`, keeping keyboard focus on the matching control.
@@ -366,7 +386,7 @@ function announce(video) {
   if (first && !state.listLoaded) return;
   let text = Render.title(video) + ": ";
   if (video.status === "PROCESSED") text += "analysis complete.";
-  else if (video.status === "FAILED") text += "failed. " + ((video.error && video.error.message) || "");
+  else if (video.status === "FAILED") text += "failed. " + Render.sentence((video.error && video.error.message) || "");
   else text += (video.status_message || Render.STATUS_LABEL[video.status]) + " " + (video.progress || 0) + "%.";
   $("announcer").textContent = text;
 }
@@ -515,7 +535,9 @@ function renderDetail() {
   }
   const active = document.activeElement;
   const hadFocus = active && box.contains(active) ? active.textContent : null;
-  box.replaceChildren(...Render.detail(video, { onDelete: mayDelete(video) ? confirmDelete : null }));
+  box.replaceChildren(...Render.detail(video, {
+    onDelete: mayDelete(video) ? confirmDelete : null, channel: channelLabel(video),
+  }));
   if (hadFocus) {
     const again = [...box.querySelectorAll("a,button")].find((n) => n.textContent === hadFocus);
     if (again) again.focus();
@@ -523,9 +545,12 @@ function renderDetail() {
 }
 
 function route() {
+  const view = Manage.viewOf(location.hash);   // a management view (channels, tokens...)?
   const id = currentId();
-  $("home-view").hidden = !!id;
+  $("home-view").hidden = !!id || !!view;
   $("video-view").hidden = !id;
+  Manage.show(view);
+  if (view) return;
   if (id) {
     const video = state.videos.get(id);
     if (!video || (video.status === "PROCESSED" && !video.summary)) fetchVideo(id);
@@ -632,9 +657,11 @@ function showErrors(errors, formMessage) {
   else if (formMessage) formError.focus();
 }
 
+// The title is required exactly when no video link is given (a transcript alone has no name).
 function updateTitleNeed() {
-  const needed = !$("f-video").value.trim() && !!$("f-transcript").value.trim();
-  $("title-need").textContent = needed ? "required" : "optional";
+  const video = !!$("f-video").value.trim();
+  const needed = !video && !!$("f-transcript").value.trim();
+  $("title-need").textContent = needed ? "required" : video ? "optional" : "required without a video link";
   $("title-need").className = needed ? "req" : "opt";
   $("f-title").required = needed;
 }
@@ -650,7 +677,7 @@ async function submit(event) {
   if (!hasVideo && !content.trim() && !errors.video) {
     errors.transcript = "Paste or upload a transcript, or give a YouTube link above.";
   }
-  if (!hasVideo && content.trim() && !title) errors.title = "Give the sermon a title: a pasted transcript has no other name.";
+  if (!hasVideo && content.trim() && !title) errors.title = "Give the sermon a title: a transcript without a video link has no other name.";
   if (Object.keys(errors).length) { showErrors(errors); return; }
   showErrors({});
   const body = { ...video };

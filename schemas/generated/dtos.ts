@@ -70,6 +70,12 @@ export interface ChannelDTO {
 /** A user's role in one channel; each includes the rights of the ones before it. */
 export type ChannelRole = "viewer" | "editor" | "owner";
 
+/** ``PATCH /api/v2/channels/{id}`` (owner or admin): rename it, or change who may read it. */
+export interface ChannelUpdate {
+  name?: string | null;
+  visibility?: Visibility | null;
+}
+
 /** An attributed quotation (``como disse Agostinho, ...``). */
 export interface CitationDTO {
   author: string;
@@ -163,6 +169,20 @@ export interface MeChannel {
 export interface MeDTO {
   user: UserDTO;
   channels: MeChannel[];
+  /**
+   * Set when this browser session was opened with a one-time link: until then POST /api/v2/auth/password takes a new password without the current one
+   * Format: `date-time`.
+   */
+  set_password_until: string | null;
+}
+
+/**
+ * ``POST /api/v2/channels/{id}/members`` (owner or admin): a role for the user with this
+ * email (owners know their members by email, not by id).
+ */
+export interface MemberAdd {
+  email: string;
+  role: ChannelRole;
 }
 
 /** One user's role in one channel. */
@@ -172,9 +192,41 @@ export interface MemberDTO {
   role: ChannelRole;
 }
 
+/** A member of a channel as its owners see it. */
+export interface MemberInfo {
+  user_id: string;
+  email: string;
+  role: ChannelRole;
+}
+
 /** ``PUT /api/v2/channels/{id}/members/{user_id}``. */
 export interface MemberPut {
   role: ChannelRole;
+}
+
+/**
+ * ``POST /api/v2/auth/password``: the signed-in user's new password.
+ *
+ * ``current_password`` is required, except within the first hour of a browser session opened
+ * with a one-time link (``set_password_until`` in ``/auth/me``).
+ */
+export interface PasswordChange {
+  current_password?: string | null;
+  new_password: string;
+}
+
+/**
+ * ``PUT /api/v2/users/{id}/password`` (admin): set another user's password, or generate
+ * one (shown once) when ``password`` is left out. Every session of the user ends.
+ */
+export interface PasswordReset {
+  password?: string | null;
+}
+
+/** The reply to an admin's password reset (``password`` only when it was generated). */
+export interface PasswordResetDone {
+  user: UserDTO;
+  password: string | null;
 }
 
 /**
@@ -332,6 +384,16 @@ export interface UserDTO {
   admin: boolean;
   /** Format: `date-time`. */
   created_at: string;
+}
+
+/** A user as an admin lists it: with its channels and roles. */
+export interface UserEntry {
+  id: string;
+  email: string;
+  admin: boolean;
+  /** Format: `date-time`. */
+  created_at: string;
+  channels: MeChannel[];
 }
 
 /**

@@ -173,9 +173,7 @@ _TAG_OF_PREFIX: tuple[tuple[str, str], ...] = (
     ("/metrics", "ops"),
 )
 
-HIDDEN_ROUTES = frozenset(
-    {"/static/{path}", "/docs/assets/{path}", "/favicon.ico", "/favicon.svg"}
-)
+HIDDEN_ROUTES = frozenset({"/static/{path}", "/docs/assets/{path}", "/favicon.ico", "/favicon.svg"})
 """Routes the application serves but the document leaves out: files, not an API."""
 
 

@@ -218,7 +218,7 @@ def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
                 ("201", "Created", m["UserCreated"]),
                 errors(400, 401, 403, 409, 422, 429, 503, 504),
                 m["UserCreate"],
-            )
+            ),
         },
         "/api/v2/events/publish": {
             "post": {
