@@ -15,9 +15,13 @@ from schemas.identity import (
     ChannelCreate,
     ChannelDTO,
     ChannelRole,
+    ChannelUpdate,
+    ChannelUpdateCall,
     LoginRequest,
     MemberCall,
     MemberDTO,
+    PasswordCall,
+    PasswordResetDone,
     PublishAccepted,
     PublishCall,
     SessionOpened,
@@ -80,6 +84,18 @@ class IdentityClient(ServiceClient):
     async def publish(self, call: PublishCall) -> PublishAccepted:
         """The publish ingress: validate, update the record, publish the event."""
         return PublishAccepted.model_validate(await self._call("publish", call))
+
+    # -- management (the page's Channels and password views) --------------------------------
+
+    async def update_channel(self, channel_id: str, body: ChannelUpdate) -> ChannelDTO:
+        """Rename a channel and/or change its visibility."""
+        call = ChannelUpdateCall(channel_id=channel_id, **body.model_dump(exclude_none=True))
+        return ChannelDTO.model_validate(await self._call("channel_update", call))
+
+    async def set_password(self, call: PasswordCall) -> PasswordResetDone:
+        """A user's new password (checked against the current one when given); the user's
+        other sessions end."""
+        return PasswordResetDone.model_validate(await self._call("password", call))
 
     async def ack_cursors(self, acks: Iterable[CursorPosition]) -> None:
         """Move these cursors forward (never back): one request for a whole flush."""

@@ -417,3 +417,24 @@ class PublishCall(BaseModel):
     event: dict[str, object]
     channel_id: ChannelId
     idempotency_key: str | None = Field(default=None, pattern=r"^[\x21-\x7e]{1,128}$")
+
+
+class ChannelUpdateCall(ChannelUpdate):
+    """``channel_update``: :class:`ChannelUpdate` of ``channel_id``."""
+
+    channel_id: ChannelId
+
+
+class PasswordCall(BaseModel):
+    """``password``: a new password of ``user_id`` (``password`` ``None``: generate one).
+
+    ``current_password`` is checked when given (a user changing their own); every session of
+    the user but ``keep_session`` (a session key) ends.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: UserId
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+    current_password: str | None = Field(default=None, min_length=1, max_length=1024)
+    keep_session: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")

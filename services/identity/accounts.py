@@ -31,6 +31,7 @@ from mesh.identity_store import (
     token_key,
     user_key,
 )
+from mesh.subjects import SESSIONS_BUCKET
 from schemas.identity import (
     DEFAULT_CHANNEL_ID,
     ChannelDTO,
@@ -145,7 +146,20 @@ class Accounts:
             lambda u: u.model_copy(update={"password_hash": hashed, "password_set_at": at}),
         )
         await self.end_sessions(user_id, keep=keep_session)
+        if keep_session is not None:
+            await self._close_link_window(keep_session)
         return PasswordResetDone(user=updated.public(), password=generated)
+
+    async def _close_link_window(self, key: str) -> None:
+        """A password chosen, the session that chose it needs the current one from now on."""
+
+        def close(session: SessionRecord) -> SessionRecord | None:
+            return session.model_copy(update={"via_link": False}) if session.via_link else None
+
+        try:
+            await self.store.update(key, SessionRecord, close, bucket=SESSIONS_BUCKET)
+        except NotFound:
+            return  # signed out meanwhile
 
     async def end_sessions(self, user_id: str, *, keep: str | None = None) -> int:
         """Revoke every session and one-time link of ``user_id`` but ``keep``; how many."""
@@ -193,6 +207,30 @@ class Accounts:
         if found is None:
             raise NotFound(f"channel {channel_id} not found")
         return found
+
+    async def update_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str | None = None,
+        visibility: Visibility | None = None,
+    ) -> ChannelDTO:
+        """Rename ``channel_id`` and/or change its visibility (compare-and-set); the edges'
+        directories follow, and streams that lose access end.
+
+        Raises:
+            NotFound: no such channel.
+        """
+        changes = {k: v for k, v in (("name", name), ("visibility", visibility)) if v is not None}
+
+        def change(channel: ChannelDTO) -> ChannelDTO | None:
+            same = all(getattr(channel, k) == v for k, v in changes.items())
+            return None if same else channel.model_copy(update=changes)
+
+        try:
+            return await self.store.update(channel_key(channel_id), ChannelDTO, change)
+        except NotFound:
+            raise NotFound(f"channel {channel_id} not found") from None
 
     async def grant(self, channel_id: str, user_id: str, role: ChannelRole) -> MemberDTO:
         """Give ``user_id`` ``role`` in ``channel_id`` (or change it)."""

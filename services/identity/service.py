@@ -36,6 +36,7 @@ from schemas.identity import (
 from services.api.endpoints import EndpointStats, Handler, parse_request, start_service
 from services.identity.accounts import Accounts
 from services.identity.ingress import Ingress
+from services.identity.management import management_routes
 
 SERVICE_NAME = "culto-identity"
 
@@ -68,6 +69,7 @@ class IdentityService(AsyncResource):
             "touch": self._touch,
             "publish": self._ingress.publish,
             "cursor_ack": self._cursor_ack,
+            **management_routes(self.accounts),
         }
         self._service = await start_service(
             self._mesh.nc,

@@ -14,9 +14,13 @@ from frontend_server.api.openapi.identity import _op as op
 from frontend_server.api.openapi.identity import _path as path_param
 from schemas.identity import (
     CHANNEL_ID_PATTERN,
+    USER_ID_PATTERN,
     ChannelUpdate,
     MemberAdd,
     MemberInfo,
+    PasswordChange,
+    PasswordReset,
+    PasswordResetDone,
 )
 
 MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
@@ -25,13 +29,37 @@ MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("MemberInfo", "serialization", MemberInfo),
     ("MemberList", "serialization", MemberList),
     ("UserList", "serialization", UserList),
+    ("PasswordChange", "validation", PasswordChange),
+    ("PasswordReset", "validation", PasswordReset),
+    ("PasswordResetDone", "serialization", PasswordResetDone),
 )
 
 
 def management_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
-    """One channel and its members (``m``: model name → schema reference)."""
+    """One channel and its members, passwords (``m``: model name → schema reference)."""
     channel = path_param("channel_id", CHANNEL_ID_PATTERN)
     return {
+        "/api/v2/auth/password": {
+            "post": op(
+                "Change one's own password (the current one is needed, except within the hour"
+                " after signing in with a one-time link); the user's other sessions end",
+                WRITE,
+                ("204", "Changed", None),
+                errors(400, 401, 403, 422, 429, 503, 504),
+                m["PasswordChange"],
+            )
+        },
+        "/api/v2/users/{user_id}/password": {
+            "parameters": [path_param("user_id", USER_ID_PATTERN)],
+            "put": op(
+                "Set or generate another user's password (admin); every session of the user"
+                " ends; a generated password is in the reply, this once",
+                WRITE,
+                ("200", "Reset", m["PasswordResetDone"]),
+                errors(400, 401, 403, 404, 422, 429, 503, 504),
+                m["PasswordReset"],
+            ),
+        },
         "/api/v2/channels/{channel_id}": {
             "parameters": [channel],
             "get": op(
