@@ -49,28 +49,34 @@ const Accounts = (() => {
     return form;
   }
 
+  // One key per link session (its window's end), so a later link offers again.
+  function offerKey(me) { return OFFER_KEY + me.user.id + "." + me.set_password_until; }
+
   function offerDismissed(me) {
-    try { return sessionStorage.getItem(OFFER_KEY + me.user.id) === "1"; } catch (_) { return false; }
+    try { return sessionStorage.getItem(offerKey(me)) === "1"; } catch (_) { return false; }
   }
 
   // After signing in with a one-time link, the home page offers to set a password (once per
   // browser session: "Not now" hides it; the Password view still works).
+  let done = false;   // a password was just set in the offer: its card stays to say so
   function renderOffer() {
     const me = state.me;
     const card = $("password-offer");
+    if (done && me) return;
+    done = false;
     const show = !!(me && me.set_password_until && !offerDismissed(me));
     if (show === !card.hidden) return;
     card.hidden = !show;
     if (!show) { $("offer-form").replaceChildren(); return; }
-    const later = el("button", { class: "btn btn-ghost", type: "button", onclick: () => {
-      try { sessionStorage.setItem(OFFER_KEY + me.user.id, "1"); } catch (_) { /* private mode */ }
+    const later = el("button", { class: "btn", type: "button", onclick: () => {
+      try { sessionStorage.setItem(offerKey(me), "1"); } catch (_) { /* private mode */ }
       card.hidden = true;
       Manage.say("You can set a password later on the Password page.");
     } }, "Not now");
     const form = passwordForm("offer", false, async () => {
-      try { sessionStorage.setItem(OFFER_KEY + me.user.id, "1"); } catch (_) { /* private mode */ }
+      try { sessionStorage.setItem(offerKey(me), "1"); } catch (_) { /* private mode */ }
+      done = true;   // keep the card (and its confirmation) until the next visit
       await loadMe();
-      card.hidden = false;   // keep the confirmation visible until the next visit
     });
     form.querySelector(".actions").append(later);
     $("offer-form").replaceChildren(form);
