@@ -107,16 +107,18 @@ const Accounts = (() => {
     select.replaceChildren(el("option", { value: "" }, "Any channel I may use"),
       ...channels.map((c) => el("option", { value: c.id }, c.name + (c.visibility === "public" ? " (public)" : ""))));
     select.value = channels.some((c) => c.id === chosen) ? chosen : "";
-    let tokens;
+    const list = $("token-list");
+    list.setAttribute("aria-busy", "true");
     try {
-      tokens = await api("GET", "/api/v2/tokens");
+      const tokens = await api("GET", "/api/v2/tokens");
+      $("tokens-empty").hidden = tokens.length > 0;
+      $("token-count").textContent = tokens.length ? tokens.length + (tokens.length === 1 ? " token" : " tokens") : "";
+      list.replaceChildren(...tokens.slice().reverse().map(tokenRow));
     } catch (err) {
-      $("token-list").replaceChildren(el("li", { class: "alert alert-error" }, "Could not load your tokens: " + Manage.explain(err)));
-      return;
+      list.replaceChildren(el("li", { class: "alert alert-error" }, "Could not load your tokens: " + Manage.explain(err)));
+    } finally {
+      list.setAttribute("aria-busy", "false");
     }
-    $("tokens-empty").hidden = tokens.length > 0;
-    $("token-count").textContent = tokens.length ? tokens.length + (tokens.length === 1 ? " token" : " tokens") : "";
-    $("token-list").replaceChildren(...tokens.slice().reverse().map(tokenRow));
   }
 
   function tokenRow(token) {
@@ -180,15 +182,17 @@ const Accounts = (() => {
   // --- the Users view (admins) ----------------------------------------------------------------
 
   async function loadUsers() {
-    let users;
+    const list = $("user-list");
+    list.setAttribute("aria-busy", "true");
     try {
-      users = await api("GET", "/api/v2/users");
+      const users = await api("GET", "/api/v2/users");
+      $("user-count").textContent = users.length + (users.length === 1 ? " user" : " users");
+      list.replaceChildren(...users.map(userRow));
     } catch (err) {
-      $("user-list").replaceChildren(el("li", { class: "alert alert-error" }, "Could not load the users: " + Manage.explain(err)));
-      return;
+      list.replaceChildren(el("li", { class: "alert alert-error" }, "Could not load the users: " + Manage.explain(err)));
+    } finally {
+      list.setAttribute("aria-busy", "false");
     }
-    $("user-count").textContent = users.length + (users.length === 1 ? " user" : " users");
-    $("user-list").replaceChildren(...users.map(userRow));
   }
 
   function userRow(user) {

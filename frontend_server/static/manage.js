@@ -121,6 +121,7 @@ const Manage = (() => {
   async function busy(form, pending, work) {
     const button = form.querySelector("button[type=submit]");
     const out = form.querySelector("output");
+    clearErrors(form);
     button.disabled = true;
     if (out) { out.className = "submit-result"; out.textContent = pending; }
     try {
@@ -183,22 +184,29 @@ const Manage = (() => {
 
   async function loadChannels() {
     const me = state.me;
-    const create = $("channel-create-form");
-    create.hidden = !me.user.admin;
-    let all = [];
+    const list = $("channels-list");
+    $("channel-create-form").hidden = !me.user.admin;
+    $("channels-empty").hidden = true;
+    list.setAttribute("aria-busy", "true");
+    list.replaceChildren(el("p", { class: "muted" }, "Loading…"));
     try {
-      all = await api("GET", "/api/v2/channels");
+      await fillChannels(me);
     } catch (err) {
-      $("channels-list").replaceChildren(el("p", { class: "card alert alert-error", role: "alert" },
+      list.replaceChildren(el("p", { class: "card alert alert-error", role: "alert" },
         "Could not load the channels: " + explain(err)));
-      return;
+    } finally {
+      list.setAttribute("aria-busy", "false");
     }
+  }
+
+  async function fillChannels(me) {
+    const all = await api("GET", "/api/v2/channels");
     const roles = new Map(me.channels.map((c) => [c.id, c.role]));
     // Admins see and manage every channel; others the channels they belong to.
     const shown = me.user.admin ? all : all.filter((c) => roles.has(c.id));
     $("channels-empty").hidden = shown.length > 0;
     const cards = await Promise.all(shown.map((c) => channelCard(c, me.user.admin ? "admin" : roles.get(c.id))));
-    if (current === "channels") $("channels-list").replaceChildren(...cards);
+    if (current === "channels" && state.me === me) $("channels-list").replaceChildren(...cards);
   }
 
   async function channelCard(channel, role) {

@@ -180,7 +180,7 @@ const Render = (() => {
     const source = video.youtube_id || video.url
       ? el("a", { href: watchUrl(video, 0) || video.url, target: "_blank", rel: "noopener noreferrer" },
         "Open video")
-      : el("span", { class: "muted" }, "Transcript only (no video)");
+      : el("span", { class: "muted small" }, "Transcript only (no video)");
     const head = el("header", { class: "detail-head" },
       el("h1", { id: "detail-title", tabindex: "-1" }, title(video)),
       el("div", { class: "video-row" }, badge(video.status), channelTag(actions.channel),
