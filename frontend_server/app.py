@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 from tornado.routing import Rule, URLSpec
 from tornado.web import Application, StaticFileHandler
 
-from frontend_server.api.channels import ChannelHandler, MembersHandler
+from frontend_server.api.channels import MembersHandler
 from frontend_server.api.docs import (
     DOCS_CSP,
     SWAGGER_DIR,
@@ -29,6 +29,7 @@ from frontend_server.api.docs import (
     file_route,
 )
 from frontend_server.api.identity import (
+    ChannelHandler,
     ChannelsHandler,
     IdentityHandler,
     LoginHandler,
@@ -290,7 +291,7 @@ def make_app(
         URLSpec(
             r"/api/v2/events/health/?", EventsHealthHandler, events, name="/api/v2/events/health"
         ),
-        *ops_routes(mesh, registry, alive),
+        *ops_routes(mesh, registry, alive, config.metrics),
     ]
     names = route_names(specs)
     names[PreflightHandler] = "preflight"

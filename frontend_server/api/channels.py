@@ -1,22 +1,18 @@
-"""REST handlers of one channel: read and change it, list and add its members.
+"""REST handlers of a channel's members: list them with their emails, add one by email.
 
-Like the other identity handlers, each asks ``access.policy`` first; reads come from the
-replica's directory (memory), changes go to the identity service over NATS.
+Like the other identity handlers, each asks ``access.policy`` first; the list comes from the
+replica's directory (memory), a change goes to the identity service over NATS with the
+caller's own credential (the service decides again).
 """
 
 from __future__ import annotations
 
 from pydantic import RootModel
 
-from access.policy import Action, ChannelView, require
+from access.policy import Action, require
 from culto.errors import NotFound
 from frontend_server.api.identity import SETTLE_TIMEOUT, IdentityHandler
-from schemas.identity import (
-    ChannelDTO,
-    ChannelUpdate,
-    MemberAdd,
-    MemberInfo,
-)
+from schemas.identity import MemberAdd, MemberInfo
 
 
 class MemberList(RootModel[list[MemberInfo]]):
@@ -24,32 +20,6 @@ class MemberList(RootModel[list[MemberInfo]]):
 
 
 _RANK_ORDER = {"owner": 0, "editor": 1, "viewer": 2}
-
-
-class ChannelHandler(IdentityHandler):
-    """``GET`` (readers) and ``PATCH`` (owners, admins) ``/api/v2/channels/{channel_id}``."""
-
-    def _view(self, channel_id: str, action: Action) -> tuple[ChannelView | None, ChannelDTO]:
-        view = self.authenticator.channel(channel_id)
-        require(self.principal, action, view, what=f"channel {channel_id}")
-        return view, self.authenticator.directory.channels[channel_id]
-
-    def get(self, channel_id: str) -> None:
-        """200 ``ChannelDTO``; 404 for a channel the caller may not read."""
-        self.write_json(self._view(channel_id, Action.READ)[1])
-
-    async def patch(self, channel_id: str) -> None:
-        """Rename it and/or change its visibility: 200 ``ChannelDTO``. Turned private, its
-        videos' open streams end for everyone who is no longer allowed to read them."""
-        self._view(channel_id, Action.MANAGE_CHANNEL)
-        body = self.parse_body(ChannelUpdate)
-        changed = await self.identity.update_channel(channel_id, body)
-        # Read-your-writes: the page lists channels again right after.
-        channels = self.authenticator.directory.channels
-        await self.authenticator.directory.until(
-            lambda: channels.get(channel_id) == changed, SETTLE_TIMEOUT
-        )
-        self.write_json(changed)
 
 
 class MembersHandler(IdentityHandler):
@@ -81,7 +51,9 @@ class MembersHandler(IdentityHandler):
                 f"no user with email {body.email}; an admin creates the account first",
                 code="user_not_found",
             )
-        member = await self.identity.set_member(channel_id, user.id, body.role)
+        member = await self.identity.set_member(
+            channel_id, user.id, body.role, self.caller.credential
+        )
         await directory.until(
             lambda: directory.members_of(channel_id).get(user.id) == body.role, SETTLE_TIMEOUT
         )

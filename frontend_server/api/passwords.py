@@ -3,6 +3,8 @@
 Both end the user's other sessions (on every replica, through the sessions bucket); API tokens
 are not affected (revoke them on their own). Checking a current password counts as a sign-in
 attempt (the same per-address and per-account limits), so the route cannot be used to guess.
+The identity service decides (the caller's credential goes with the call): whether the current
+password may be left out, whether it is right.
 """
 
 from __future__ import annotations
@@ -10,18 +12,10 @@ from __future__ import annotations
 import re
 
 from access.policy import Action, require
-from culto.errors import InvalidInput, NotFound
+from culto.errors import NotFound
 from frontend_server.api.identity import SETTLE_TIMEOUT, IdentityHandler
 from ops.http import ApiError
-from schemas.identity import (
-    USER_ID_PATTERN,
-    PasswordCall,
-    PasswordChange,
-    PasswordReset,
-)
-from schemas.timestamps import utc_now
-
-_CURRENT_NEEDED = "enter your current password"
+from schemas.identity import USER_ID_PATTERN, PasswordChange, PasswordReset
 
 
 class PasswordHandler(IdentityHandler):
@@ -37,33 +31,16 @@ class PasswordHandler(IdentityHandler):
         user = self.authenticator.directory.users.get(principal.user_id or "")
         if user is None:
             raise NotFound("user not found")
-        key = self.caller.session_key
-        if body.current_password is None and not self._link_window_open(key):
-            raise InvalidInput(
-                _CURRENT_NEEDED,
-                code="wrong_password",
-                details={"errors": [{"field": "current_password", "message": _CURRENT_NEEDED}]},
-            )
         if body.current_password is not None:
             self._spend_attempt(user.email)
-        call = PasswordCall(
-            user_id=user.id,
-            password=body.new_password,
-            current_password=body.current_password,
-            keep_session=key,
-        )
-        await self.identity.set_password(call)
+        await self.identity.change_password(body, self.caller.credential)
+        key = self.caller.session_key
         if key is not None:  # the page asks /auth/me next: the window must read closed
             sessions = self.authenticator.directory.sessions
             await self.authenticator.directory.until(
                 lambda: not getattr(sessions.get(key), "via_link", False), SETTLE_TIMEOUT
             )
         self.no_content()
-
-    def _link_window_open(self, key: str | None) -> bool:
-        session = self.authenticator.directory.sessions.get(key) if key else None
-        until = session.sets_password_until() if session is not None else None
-        return until is not None and until > utc_now()
 
     def _spend_attempt(self, email: str) -> None:
         wait = self.limits.login_attempt(self.request.remote_ip or "", email)
@@ -88,10 +65,5 @@ class UserPasswordHandler(IdentityHandler):
         if user_id not in self.authenticator.directory.users:
             raise NotFound(f"user {user_id} not found")
         body = self.parse_body(PasswordReset)
-        own = user_id == self.principal.user_id
-        call = PasswordCall(
-            user_id=user_id,
-            password=body.password,
-            keep_session=self.caller.session_key if own else None,
-        )
-        self.write_json(await self.identity.set_password(call))
+        done = await self.identity.reset_password(user_id, body, self.caller.credential)
+        self.write_json(done)

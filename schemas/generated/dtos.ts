@@ -67,14 +67,14 @@ export interface ChannelDTO {
   created_at: string;
 }
 
-/** A user's role in one channel; each includes the rights of the ones before it. */
-export type ChannelRole = "viewer" | "editor" | "owner";
-
-/** ``PATCH /api/v2/channels/{id}`` (owner or admin): rename it, or change who may read it. */
-export interface ChannelUpdate {
+/** ``PATCH /api/v2/channels/{id}``: change what is given (owners and admins). */
+export interface ChannelPatch {
   name?: string | null;
   visibility?: Visibility | null;
 }
+
+/** A user's role in one channel; each includes the rights of the ones before it. */
+export type ChannelRole = "viewer" | "editor" | "owner";
 
 /** An attributed quotation (``como disse Agostinho, ...``). */
 export interface CitationDTO {
@@ -320,6 +320,7 @@ export interface TokenCreate {
   name?: string;
   scope?: TokenScope;
   channel_id?: string | null;
+  /** Lifetime in days (fractions allowed, at least one minute: 0.000695) */
   expires_in_days?: number | null;
   user_id?: string | null;
 }

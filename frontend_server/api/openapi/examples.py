@@ -65,7 +65,7 @@ EXAMPLES: Mapping[str, Mapping[str, tuple[str, Any]]] = {
         "public": ("A public channel", {"name": "Igreja Central", "visibility": "public"}),
         "private": ("A private channel", {"name": "Conselho", "visibility": "private"}),
     },
-    "ChannelUpdate": {
+    "ChannelPatch": {
         "rename": ("Rename", {"name": "Igreja Central — Culto jovem"}),
         "visibility": ("Make it private", {"visibility": "private"}),
     },

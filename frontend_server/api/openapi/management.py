@@ -1,5 +1,5 @@
-"""The OpenAPI operations of channel management (one channel, its members), the users list and
-passwords: what the page's Channels, Tokens and Users views use besides the identity routes."""
+"""The OpenAPI operations of a channel's members, the users list and passwords: what the page's
+Channels, Tokens and Users views use besides the identity routes."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from pydantic.json_schema import JsonSchemaMode
 
 from frontend_server.api.channels import MemberList
 from frontend_server.api.identity import UserList
-from frontend_server.api.openapi.identity import READ, SIGNED_IN, WRITE, Errors
+from frontend_server.api.openapi.identity import SIGNED_IN, WRITE, Errors
 from frontend_server.api.openapi.identity import _op as op
 from frontend_server.api.openapi.identity import _path as path_param
 from schemas.identity import (
     CHANNEL_ID_PATTERN,
     USER_ID_PATTERN,
-    ChannelUpdate,
     MemberAdd,
     MemberInfo,
     PasswordChange,
@@ -24,7 +23,6 @@ from schemas.identity import (
 )
 
 MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
-    ("ChannelUpdate", "validation", ChannelUpdate),
     ("MemberAdd", "validation", MemberAdd),
     ("MemberInfo", "serialization", MemberInfo),
     ("MemberList", "serialization", MemberList),
@@ -36,7 +34,7 @@ MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
 
 
 def management_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
-    """One channel and its members, passwords (``m``: model name → schema reference)."""
+    """A channel's members, passwords (``m``: model name → schema reference)."""
     channel = path_param("channel_id", CHANNEL_ID_PATTERN)
     return {
         "/api/v2/auth/password": {
@@ -58,23 +56,6 @@ def management_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
                 ("200", "Reset", m["PasswordResetDone"]),
                 errors(400, 401, 403, 404, 422, 429, 503, 504),
                 m["PasswordReset"],
-            ),
-        },
-        "/api/v2/channels/{channel_id}": {
-            "parameters": [channel],
-            "get": op(
-                "One channel the caller may read",
-                READ,
-                ("200", "The channel", m["ChannelDTO"]),
-                errors(401, 404, 429),
-            ),
-            "patch": op(
-                "Rename a channel or change its visibility (owner or admin); turned private,"
-                " its videos' open streams end for readers who lost access",
-                WRITE,
-                ("200", "The channel now", m["ChannelDTO"]),
-                errors(400, 401, 403, 404, 422, 429, 503, 504),
-                m["ChannelUpdate"],
             ),
         },
         "/api/v2/channels/{channel_id}/members": {
