@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from tornado.routing import Rule, URLSpec
 from tornado.web import Application, StaticFileHandler
 
+from frontend_server.api.channels import MembersHandler
 from frontend_server.api.docs import (
     DOCS_CSP,
     SWAGGER_DIR,
@@ -40,6 +41,7 @@ from frontend_server.api.identity import (
     UsersHandler,
 )
 from frontend_server.api.openapi.document import OpenApiHandler, render_openapi
+from frontend_server.api.passwords import PasswordHandler, UserPasswordHandler
 from frontend_server.api.publish import PublishHandler
 from frontend_server.api.videos import CsrfHandler, VideoHandler, VideosHandler
 from frontend_server.config import EdgeConfig
@@ -132,11 +134,17 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
         (r"/api/v2/auth/login/?", LoginHandler, "/api/v2/auth/login"),
         (r"/api/v2/auth/logout/?", LogoutHandler, "/api/v2/auth/logout"),
         (r"/api/v2/auth/me/?", MeHandler, "/api/v2/auth/me"),
+        (r"/api/v2/auth/password/?", PasswordHandler, "/api/v2/auth/password"),
         (r"/api/v2/channels/?", ChannelsHandler, "/api/v2/channels"),
         (
             r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/?",
             ChannelHandler,
             "/api/v2/channels/{channel_id}",
+        ),
+        (
+            r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/members/?",
+            MembersHandler,
+            "/api/v2/channels/{channel_id}/members",
         ),
         (
             r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/members/(?P<user_id>[^/]+)/?",
@@ -146,6 +154,11 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
         (r"/api/v2/tokens/?", TokensHandler, "/api/v2/tokens"),
         (r"/api/v2/tokens/(?P<token_id>[^/]+)/?", TokenHandler, "/api/v2/tokens/{token_id}"),
         (r"/api/v2/users/?", UsersHandler, "/api/v2/users"),
+        (
+            r"/api/v2/users/(?P<user_id>[^/]+)/password/?",
+            UserPasswordHandler,
+            "/api/v2/users/{user_id}/password",
+        ),
     ]
     return [URLSpec(pattern, handler, deps, name=name) for pattern, handler, name in routes]
 

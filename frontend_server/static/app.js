@@ -23,7 +23,7 @@ const state = {
   meStale: false,      // the last GET /api/v2/auth/me failed (not a 401): ask again when live
   submitChannels: [],  // channels the user may submit to: [{id, name, visibility}]
   channel: channelFromPath(), // the channel view (/c/<id>): only its sermons; null: home
-  channels: null,      // the channels this user may read (GET /api/v2/channels); null: not known
+  channels: null,      // id -> ChannelDTO of every channel this browser may read; null: not known
 };
 const WRITE_ROLES = new Set(["editor", "owner"]);
 
@@ -103,17 +103,24 @@ async function loadMe() {
     }
   }
   state.meStale = false;
+  await loadChannels();
   let channels = [];
   if (me) {
-    channels = me.channels.filter((c) => WRITE_ROLES.has(c.role));
-    if (me.user.admin) {          // an admin may submit to every channel
-      try { channels = await api("GET", "/api/v2/channels"); } catch (_) { /* keep its own */ }
-    }
+    // An admin may submit to every channel (an admin reads them all).
+    channels = me.user.admin ? [...(state.channels ? state.channels.values() : [])]
+      : me.channels.filter((c) => WRITE_ROLES.has(c.role));
   }
   state.me = me;
   state.submitChannels = channels;
   renderAuth();
   return (me ? me.user.id : null) !== before;
+}
+
+// What a sermon shows of its channel: {name, visibility} (visibility unknown: no badge).
+function channelLabel(video) {
+  const id = channelOf(video);
+  const known = state.channels && state.channels.get(id);
+  return known ? { name: known.name, visibility: known.visibility } : { name: id, visibility: null };
 }
 
 function renderAuth() {
@@ -148,25 +155,25 @@ function renderAuth() {
   renderList();
   renderChannels();
   if (currentId()) renderDetail();
+  Manage.renderAuth();
 }
 
-// --- channels: the home page's picker and the channel view's header ---------------------------
+// --- channels: the home page's picker, the channel view's header, every sermon's badge --------
 
 async function loadChannels() {
   const epoch = state.epoch;
   try {
     const channels = await api("GET", "/api/v2/channels");
     if (epoch !== state.epoch) return;
-    state.channels = channels;
+    state.channels = new Map(channels.map((c) => [c.id, c]));
   } catch (_) {
-    if (epoch !== state.epoch) return;
-    state.channels = state.channels || null;   // unknown: keep showing what we had
+    // Unknown: keep showing what we had (names and badges are a nicety, the list still works).
   }
   renderChannels();
 }
 
 function viewedChannel() {
-  return state.channel && state.channels ? state.channels.find((c) => c.id === state.channel) || null : null;
+  return state.channel && state.channels ? state.channels.get(state.channel) || null : null;
 }
 
 function renderChannels() {
@@ -175,7 +182,7 @@ function renderChannels() {
   $("churches-card").hidden = inChannel || state.channels === null;
   if (!inChannel) {
     // Public channels first (anyone may follow them), then the user's private ones.
-    const channels = [...(state.channels || [])].sort((a, b) =>
+    const channels = [...(state.channels ? state.channels.values() : [])].sort((a, b) =>
       (a.visibility === b.visibility ? 0 : a.visibility === "public" ? -1 : 1) || a.name.localeCompare(b.name));
     $("churches").replaceChildren(...channels.map((c) => Render.el("li", {},
       Render.el("a", { href: "/c/" + encodeURIComponent(c.id) }, c.name),
@@ -353,7 +360,7 @@ async function signOut() {
 
 // Show the home view now (hashchange comes later), so that its fields can take focus.
 function goHome() {
-  if (!currentId()) return;
+  if (!currentId() && !Manage.viewOf(location.hash)) return;
   location.hash = "#/";
   route();
 }
@@ -392,7 +399,9 @@ function renderList() {
   for (const video of videos) {
     let li = list.querySelector(`li[data-id="${video.id}"]`);
     if (!li || li.dataset.rendered !== stamp(video)) {
-      const fresh = Render.listItem(video, { onDelete: mayDelete(video) ? confirmDelete : null });
+      const fresh = Render.listItem(video, {
+        onDelete: mayDelete(video) ? confirmDelete : null, channel: channelLabel(video),
+      });
       fresh.dataset.rendered = stamp(video);
       if (li) keepFocus(li, fresh); else li = fresh;
       li = fresh;
@@ -404,8 +413,9 @@ function renderList() {
 }
 
 function stamp(video) {
+  const channel = channelLabel(video);
   return [video.status, video.progress, video.status_message, video.title, !!video.summary,
-    video.error && video.error.message, mayDelete(video)].join("|");
+    video.error && video.error.message, mayDelete(video), channel.name, channel.visibility].join("|");
 }
 
 // Replace `old` by `fresh`, keeping keyboard focus on the matching control.
@@ -438,7 +448,7 @@ function announce(video) {
   if (first && !state.listLoaded) return;
   let text = Render.title(video) + ": ";
   if (video.status === "PROCESSED") text += "analysis complete.";
-  else if (video.status === "FAILED") text += "failed. " + ((video.error && video.error.message) || "");
+  else if (video.status === "FAILED") text += "failed. " + Render.sentence((video.error && video.error.message) || "");
   else text += (video.status_message || Render.STATUS_LABEL[video.status]) + " " + (video.progress || 0) + "%.";
   $("announcer").textContent = text;
 }
@@ -600,7 +610,9 @@ function renderDetail() {
   }
   const active = document.activeElement;
   const hadFocus = active && box.contains(active) ? active.textContent : null;
-  box.replaceChildren(...Render.detail(video, { onDelete: mayDelete(video) ? confirmDelete : null }));
+  box.replaceChildren(...Render.detail(video, {
+    onDelete: mayDelete(video) ? confirmDelete : null, channel: channelLabel(video),
+  }));
   if (hadFocus) {
     const again = [...box.querySelectorAll("a,button")].find((n) => n.textContent === hadFocus);
     if (again) again.focus();
@@ -608,9 +620,12 @@ function renderDetail() {
 }
 
 function route() {
+  const view = Manage.viewOf(location.hash);   // a management view (channels, tokens...)?
   const id = currentId();
-  $("home-view").hidden = !!id;
+  $("home-view").hidden = !!id || !!view;
   $("video-view").hidden = !id;
+  Manage.show(view);
+  if (view) return;
   if (id) {
     const video = state.videos.get(id);
     if (!video || (video.status === "PROCESSED" && !video.summary)) fetchVideo(id);
@@ -718,9 +733,11 @@ function showErrors(errors, formMessage) {
   else if (formMessage) formError.focus();
 }
 
+// The title is required exactly when no video link is given (a transcript alone has no name).
 function updateTitleNeed() {
-  const needed = !$("f-video").value.trim() && !!$("f-transcript").value.trim();
-  $("title-need").textContent = needed ? "required" : "optional";
+  const video = !!$("f-video").value.trim();
+  const needed = !video && !!$("f-transcript").value.trim();
+  $("title-need").textContent = needed ? "required" : video ? "optional" : "required without a video link";
   $("title-need").className = needed ? "req" : "opt";
   $("f-title").required = needed;
 }
@@ -736,7 +753,7 @@ async function submit(event) {
   if (!hasVideo && !content.trim() && !errors.video) {
     errors.transcript = "Paste or upload a transcript, or give a YouTube link above.";
   }
-  if (!hasVideo && content.trim() && !title) errors.title = "Give the sermon a title: a pasted transcript has no other name.";
+  if (!hasVideo && content.trim() && !title) errors.title = "Give the sermon a title: a transcript without a video link has no other name.";
   if (Object.keys(errors).length) { showErrors(errors); return; }
   showErrors({});
   const body = { ...video };

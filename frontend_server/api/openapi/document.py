@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
+from frontend_server.api.openapi.examples import TAGS, decorate
 from frontend_server.api.openapi.identity import MODELS as IDENTITY_MODELS
 from frontend_server.api.openapi.identity import (
     READ,
@@ -22,6 +23,8 @@ from frontend_server.api.openapi.identity import (
     WRITE,
     identity_paths,
 )
+from frontend_server.api.openapi.management import MODELS as MANAGEMENT_MODELS
+from frontend_server.api.openapi.management import management_paths
 from frontend_server.api.videos import CsrfTokenDTO
 from frontend_server.security.browser import SecureHandler
 from schemas.api import ErrorReply
@@ -54,6 +57,7 @@ _MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("WsClientMessage", "validation", WsClientMessage),
     ("WsServerMessage", "serialization", WsServerMessage),
     *IDENTITY_MODELS,
+    *MANAGEMENT_MODELS,
 )
 
 
@@ -337,6 +341,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
             }
         },
         **identity_paths(m, _errors),
+        **management_paths(m, _errors),
     }
     # No "jsonSchemaDialect": the default (the OAS 3.1 base dialect, JSON Schema 2020-12 plus
     # OpenAPI keywords) already fits Pydantic's schemas, and Swagger UI supports only that one.
@@ -348,7 +353,8 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
             "description": "Submit sermons, follow their processing live, read their analysis. "
             'Errors are {"error": {"code", "message"}}.',
         },
-        "paths": paths,
+        "tags": [{"name": name, "description": text} for name, text in TAGS],
+        "paths": decorate(paths),
         "components": {
             "schemas": schemas,
             "securitySchemes": SECURITY_SCHEMES,
