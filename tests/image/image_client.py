@@ -40,12 +40,21 @@ class Site:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         """One REST call; the status and the JSON body (``None`` when empty)."""
+        status, _, parsed = await self.exchange(method, path, body, headers)
+        return status, parsed
+
+    async def exchange(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, list[str], Any]:
+        """One call; the status, the ``Set-Cookie`` headers and the JSON body."""
         request = HTTPRequest(
             self.origin + path,
             method=method,
-            headers={**self.headers(), "Content-Type": "application/json"},
+            headers={**self.headers(), "Content-Type": "application/json", **(headers or {})},
             body=None if body is None else json.dumps(body),
             ssl_options=self.context(),
             request_timeout=30,
@@ -53,12 +62,29 @@ class Site:
         try:
             response = await AsyncHTTPClient().fetch(request, raise_error=False)
         except (OSError, HTTPClientError) as exc:
-            return 0, {"error": {"code": "connection", "message": str(exc)}}
+            return 0, [], {"error": {"code": "connection", "message": str(exc)}}
+        cookies = response.headers.get_list("Set-Cookie")
         raw = response.body or b""
         try:
-            return response.code, json.loads(raw) if raw else None
+            return response.code, cookies, json.loads(raw) if raw else None
         except ValueError:
-            return response.code, {"raw": raw[:200].decode("utf-8", "replace")}
+            return response.code, cookies, {"raw": raw[:200].decode("utf-8", "replace")}
+
+    async def sign_in_once(self, once: str) -> tuple[int, Any]:
+        """What the page does with ``/login#once=…``: an XSRF token, then the one-time login;
+        the login's status and, when it succeeded, ``/api/v2/auth/me`` with the new session."""
+        _, cookies, body = await self.exchange("GET", "/api/v2/csrf")
+        jar = {c.split(";", 1)[0].split("=", 1)[0]: c.split(";", 1)[0] for c in cookies}
+        headers = {"X-XSRFToken": body["csrf_token"], "Origin": self.origin}
+        headers["Cookie"] = "; ".join(jar.values())
+        status, cookies, _ = await self.exchange("POST", "/api/v2/auth/login", {"once": once},
+                                                 headers)  # fmt: skip
+        if status != 204:
+            return status, None
+        jar.update({c.split(";", 1)[0].split("=", 1)[0]: c.split(";", 1)[0] for c in cookies})
+        _, _, me = await self.exchange("GET", "/api/v2/auth/me", None,
+                                       {"Cookie": "; ".join(jar.values())})  # fmt: skip
+        return status, me
 
 
 @dataclass

@@ -119,6 +119,18 @@ def site(stack: Stack) -> Site:
     return Site(anonymous.origin, anonymous.ca_pem, token)
 
 
+def test_the_admins_one_time_link_signs_in_through_the_proxy(stack: Stack, site: Site) -> None:
+    link = stack.cli("user", "link", "pastor@example.org", "--url", stack.origin)
+    link = link.strip().splitlines()[-1]
+    assert link.startswith(f"{stack.origin}/login#once=")
+    once = link.split("#once=", 1)[1]
+    browser = Site(site.origin, site.ca_pem)
+    status, me = asyncio.run(browser.sign_in_once(once))
+    assert status == 204 and me["user"]["email"] == "pastor@example.org", me
+    status, _ = asyncio.run(browser.sign_in_once(once))
+    assert status == 401  # once only
+
+
 def test_the_proxy_serves_the_site_and_hides_the_ops_routes(site: Site) -> None:
     asyncio.run(_site_checks(site))
 

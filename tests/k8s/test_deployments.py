@@ -229,7 +229,8 @@ def _caddy_routes(path: str, matchers: list[str]) -> bool:
 
 
 SAMPLE_PATHS = (
-    "/", "/login", "/api/v2/videos/", "/api/v2/events/stream", "/docs", "/docs/integration.md",
+    "/", "/login", "/c/default", "/c", "/api/v2/videos/", "/api/v2/events/stream", "/docs",
+    "/docs/integration.md",
     "/static/app.js", "/favicon.svg", "/favicon.ico", "/health", "/ready", "/metrics",
     "/api/v1/x", "/index.html", "/loginx", "/docsx",
 )  # fmt: skip

@@ -467,6 +467,7 @@ def test_dockerignore() -> None:
 PUBLIC_PATHS = {
     ("/", "Exact"),
     ("/login", "Exact"),
+    ("/c/", "Prefix"),
     ("/api/v2/", "Prefix"),
     ("/docs", "Prefix"),
     ("/static/", "Prefix"),
@@ -493,7 +494,8 @@ def test_ingress_routes_only_public_paths(rendered: dict[str, list[Obj]], overla
         assert paths == PUBLIC_PATHS, paths
         for internal in INTERNAL_PATHS:
             assert not any(_routes(internal, *p) for p in paths), internal
-        for public in ("/", "/api/v2/videos/", "/api/v2/events/stream", "/docs", "/static/app.js"):
+        public_paths = ("/", "/c/default", "/api/v2/videos/", "/api/v2/events/stream", "/docs")
+        for public in (*public_paths, "/static/app.js"):
             assert any(_routes(public, *p) for p in paths), public
 
 
