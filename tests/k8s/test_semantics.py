@@ -134,8 +134,13 @@ def test_role_probes_and_ports(rendered: dict[str, list[Obj]], overlay: str) -> 
         deployment = one(objects, "Deployment", f"culto-{role}")
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["args"] == [role]
-        (port,) = container["ports"]
-        assert port["containerPort"] == int(config["PORT"])
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports.pop("http") == int(config["PORT"])
+        # The frontend's ops port (/metrics for Prometheus, never routed by the Ingress).
+        assert ports == ({"ops": int(config["CULTO_OPS_PORT"])} if role == "frontend" else {})
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        scraped = int(annotations["prometheus.io/port"])
+        assert scraped == int(config["CULTO_OPS_PORT" if role == "frontend" else "PORT"])
         assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
         assert container["livenessProbe"]["httpGet"]["path"] == "/health"
         rollout = deployment["spec"]["strategy"]["rollingUpdate"]
