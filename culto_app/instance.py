@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "culto.lock"
 URL_FILE = "nats.url"
+FRONTEND_URL_FILE = "frontend.url"
 CREDENTIALS_FILE = "nats-credentials.json"
 SERVER_CONFIG_FILE = "nats-server.conf"
 
@@ -50,6 +51,11 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def frontend_url_file(data_dir: Path) -> Path:
+    """Where ``culto up`` announces the address of its frontend while it runs."""
+    return data_dir / FRONTEND_URL_FILE
 
 
 def read_credentials(data_dir: Path) -> dict[Role, NatsCredentials]:
@@ -187,7 +193,12 @@ class NatsSupervisor:
         self._poll = poll
         self.state = NatsState.RUNNING
         self.restarts = 0
+        """Times the embedded server was restarted (``culto_nats_server_restarts``)."""
         server.port = server.client_port  # restarts keep the URL everyone was given
+
+    def counters(self) -> dict[str, int]:
+        """For ``/metrics``: how often the server was restarted."""
+        return {"restarts": self.restarts}
 
     @property
     def healthy(self) -> bool:

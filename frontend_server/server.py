@@ -23,6 +23,7 @@ from culto.errors import CultoError
 from frontend_server.app import make_app
 from frontend_server.config import EdgeConfig
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
 from frontend_server.events.ws.handler import SocketRegistry
 from frontend_server.security.auth import Authenticator
@@ -32,7 +33,7 @@ from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.identity_client import IdentityClient
 from ops.handlers import Liveness
-from ops.server import RunningServer, listen
+from ops.server import RunningServer, listen, make_ops_app
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,17 @@ async def serve_frontend(
         # One authenticator for the requests and the hub: the hub follows the same directory
         # to end the streams of revoked credentials.
         authenticator = Authenticator(directory, config.cookie_secret)
+        api_client = VideoApiClient(mesh)
+        lister = catalog_channel_videos(api_client)  # a followed channel's newest videos
         async with (
-            EventHub(mesh, config.hub, authenticator=authenticator) as hub,
+            EventHub(mesh, config.hub, authenticator=authenticator, channel_videos=lister) as hub,
             CursorAcks(identity, CursorStore(mesh)) as cursors,
         ):
             sockets = SocketRegistry()
             app = make_app(
                 config,
                 mesh=mesh,
-                api_client=VideoApiClient(mesh),
+                api_client=api_client,
                 identity_client=identity,
                 hub=hub,
                 directory=directory,
@@ -85,6 +88,11 @@ async def serve_frontend(
                 await hub.close()
 
             server = listen(app, config.listen, end_streams)
+            if config.ops_listen is not None:
+                # The cluster's port: probes and Prometheus, never routed to the internet.
+                registry = app.settings["metrics_registry"]
+                ops_app = make_ops_app(mesh, registry=registry, alive=alive)
+                server.ops = listen(ops_app, config.ops_listen)
             reporting = asyncio.get_running_loop().create_task(
                 report_token_usage(authenticator, identity)
             )
@@ -93,6 +101,8 @@ async def serve_frontend(
             finally:
                 reporting.cancel()
                 await server.close()
+                if server.ops is not None:
+                    await server.ops.close()
 
 
 USAGE_REPORT_INTERVAL = 30.0

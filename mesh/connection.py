@@ -43,6 +43,32 @@ def is_auth_error(exc: BaseException) -> bool:
     return isinstance(exc, nats.errors.Error) and "authorization violation" in str(exc).lower()
 
 
+TLS_EOF_NOISE = "returning true from eof_received() has no effect when using ssl"
+"""What asyncio logs whenever a NATS server closes a TLS connection, and why it is noise:
+
+nats-py reads the server's INFO in plain TCP, then upgrades with ``loop.start_tls`` and a fresh
+``StreamReaderProtocol``. ``start_tls`` never calls that protocol's ``connection_made``
+(``call_connection_made=False``), so the protocol never learns it runs over SSL and its
+``eof_received`` answers "keep the transport open", as for plain TCP; asyncio's SSL layer
+ignores that answer and logs this warning. The connection is closed and reconnected as it should
+be. Both ways of connecting (``tls_handshake_first`` or not) go through ``start_tls``."""
+
+
+class TlsEofNoiseFilter(logging.Filter):
+    """Drops exactly :data:`TLS_EOF_NOISE` from the ``asyncio`` logger; nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for that one message."""
+        return not (record.name == "asyncio" and record.msg == TLS_EOF_NOISE)
+
+
+def quiet_tls_eof_noise(logger: logging.Logger | None = None) -> None:
+    """Install :class:`TlsEofNoiseFilter` on the ``asyncio`` logger (once; idempotent)."""
+    target = logger or logging.getLogger("asyncio")
+    if not any(isinstance(f, TlsEofNoiseFilter) for f in target.filters):
+        target.addFilter(TlsEofNoiseFilter())
+
+
 class MeshConnection(AsyncResource):
     """An async context manager owning one NATS connection and its JetStream context.
 
@@ -87,7 +113,6 @@ class MeshConnection(AsyncResource):
         # Set by whoever watches the server's disk (culto up's supervisor reads the embedded
         # server's log); requests then fail fast with StorageFull and readiness turns red.
         self.storage_full = False
-        self._connected = asyncio.Event()
         self._closing = False
 
     @property
@@ -126,15 +151,13 @@ class MeshConnection(AsyncResource):
         """Call ``listener`` when the client dropped messages for a slow subscription."""
         self._on_slow_consumer.append(listener)
 
-    async def wait_connected(self, timeout: float | None = None) -> None:
-        """Wait until connected (used by readiness after an outage)."""
-        await asyncio.wait_for(self._connected.wait(), timeout)
-
     def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
         if self._credentials is not None:
             options["user"] = self._credentials.user
             options["password"] = self._credentials.password
+        if self._tls_ca is not None or any(u.startswith("tls://") for u in self._servers):
+            quiet_tls_eof_noise()  # every TLS disconnect would log it (TLS_EOF_NOISE)
         if self._tls_ca is not None:
             try:
                 options["tls"] = ssl.create_default_context(cafile=str(self._tls_ca))
@@ -175,7 +198,6 @@ class MeshConnection(AsyncResource):
                 error_cb=self._error,
                 disconnected_cb=self._disconnected,
                 reconnected_cb=self._reconnected,
-                closed_cb=self._closed,
                 **options,
             )
         )
@@ -216,7 +238,6 @@ class MeshConnection(AsyncResource):
             self._refused = None
         self._nc = nc
         self._js = self._nc.jetstream()
-        self._connected.set()
 
     async def close(self) -> None:
         """Drain (flush subscriptions and pending publishes), then close."""
@@ -252,7 +273,6 @@ class MeshConnection(AsyncResource):
             log.debug("NATS error: %r", exc)
 
     async def _disconnected(self) -> None:
-        self._connected.clear()
         if self._closing:
             return
         log.warning("NATS disconnected")
@@ -260,12 +280,8 @@ class MeshConnection(AsyncResource):
 
     async def _reconnected(self) -> None:
         self.reconnects += 1
-        self._connected.set()
         log.info("NATS reconnected")
         await self._notify(self._on_reconnect)
-
-    async def _closed(self) -> None:
-        self._connected.clear()
 
     async def _notify(self, listeners: list[Listener]) -> None:
         for listener in listeners:

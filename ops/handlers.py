@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from culto.errors import ConfigError
 from mesh.connection import MeshConnection
 from mesh.provision import streams_present
-from ops.http import BaseHandler
+from ops.http import ApiError, BaseHandler
 from schemas.health import HealthDTO, Readiness, ReadyDTO
 from schemas.health import Liveness as LivenessState
 
@@ -56,11 +59,17 @@ class HealthHandler(ReadOnlyHandler):
 
 
 class ReadyHandler(ReadOnlyHandler):
-    """``GET /ready``: 200 when NATS is connected and the streams exist, else 503."""
+    """``GET /ready``: 200 when NATS is connected and the streams exist, else 503.
 
-    def initialize(self, mesh: MeshConnection) -> None:
-        """The process's connection."""
+    A role that listens only to answer probes while it waits for provisioning passes
+    ``started=False``: its ``/ready`` stays 503 (``"role_started": false``) even once the streams
+    appear, until the role's own server takes over the port.
+    """
+
+    def initialize(self, mesh: MeshConnection, started: bool = True) -> None:
+        """The process's connection; whether the role behind this port runs."""
         self.mesh = mesh
+        self.started = started
 
     async def get(self) -> None:
         """Check the connection first: a stream lookup would wait out a timeout when down."""
@@ -72,7 +81,7 @@ class ReadyHandler(ReadOnlyHandler):
             except TimeoutError:
                 present = False
         storage_ok = not self.mesh.storage_full
-        ready = connected and present and storage_ok
+        ready = connected and present and storage_ok and self.started
         self.set_header("Cache-Control", "no-store")
         if not ready:
             self.set_header("Retry-After", "2")
@@ -82,20 +91,53 @@ class ReadyHandler(ReadOnlyHandler):
                 "nats_connected": connected,
                 "streams_present": present,
                 "storage_ok": storage_ok,
+                **({} if self.started else {"role_started": False}),
             },
         )
         self.write_json(body, status=200 if ready else 503)
 
 
+@dataclass(frozen=True, slots=True)
+class MetricsAccess:
+    """Who may read ``/metrics`` on one port.
+
+    Attributes:
+        open: Anyone who reaches the port (an ops port, or any port in dev).
+        token: Otherwise, a scraper that sends ``Authorization: Bearer <token>``
+            (``CULTO_METRICS_TOKEN``); without one, ``/metrics`` is not there at all (404).
+    """
+
+    open: bool = True
+    token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.token is not None and len(self.token) < 16:
+            raise ConfigError("CULTO_METRICS_TOKEN: must be at least 16 characters long")
+
+    def allows(self, authorization: str | None) -> bool:
+        """Whether a request with this ``Authorization`` header may read the metrics."""
+        if self.open:
+            return True
+        if self.token is None or authorization is None:
+            return False
+        scheme, _, given = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), self.token.encode()
+        )
+
+
 class MetricsHandler(ReadOnlyHandler):
     """``GET /metrics``: Prometheus text exposition of the application's registry."""
 
-    def initialize(self, registry: CollectorRegistry) -> None:
-        """The application's registry."""
+    def initialize(self, registry: CollectorRegistry, access: MetricsAccess | None = None) -> None:
+        """The application's registry, and who may read it here."""
         self.registry = registry
+        self.access = access or MetricsAccess()
 
     def get(self) -> None:
-        """Collect and render now."""
+        """Collect and render now (404 for a caller the port does not serve metrics to)."""
+        if not self.access.allows(self.request.headers.get("Authorization")):
+            raise ApiError(404, "not_found", "no route for GET /metrics")
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.set_header("Cache-Control", "no-store")
         self.finish(generate_latest(self.registry))

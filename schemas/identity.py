@@ -10,13 +10,17 @@ new token once.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import unicodedata
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.timestamps import UtcDatetime, utc_now
+
+LINK_PASSWORD_WINDOW = timedelta(hours=1)
+"""How long a session opened with a one-time link may set a password without the current one."""
 
 DEFAULT_CHANNEL_ID = "default"
 """The instance's default channel: videos stored before channels existed belong to it."""
@@ -24,11 +28,22 @@ DEFAULT_CHANNEL_ID = "default"
 CHANNEL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 USER_ID_PATTERN = r"^u_[0-9a-f]{32}$"
 TOKEN_ID_PATTERN = r"^t_[0-9a-f]{16}$"
+MINUTES_PER_DAY = 24 * 60
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Control, format (invisible and bidi controls), surrogate, private-use, unassigned and
+line/paragraph separators: characters a person cannot see or type reliably, so an address
+with one could pass for another (a homoglyph admin)."""
+
+
 def _email(value: str) -> str:
-    value = value.strip().lower()
+    # NFKC folds compatibility forms (full-width letters, ligatures) into their plain letters,
+    # casefold() folds case beyond ASCII: two spellings of one address become one key.
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value):
+        raise ValueError("email contains invisible, control or bidirectional characters")
+    value = unicodedata.normalize("NFKC", value).strip().casefold()
     if not _EMAIL.fullmatch(value) or len(value) > 254:
         raise ValueError("not an email address (expected name@example.org)")
     return value
@@ -89,9 +104,14 @@ class UserDTO(BaseModel):
 
 
 class UserRecord(UserDTO):
-    """A stored user: the DTO plus the password's hash (``scrypt$…``, see ``access.secrets``)."""
+    """A stored user: the DTO plus the password's hash (``scrypt$…``, see ``access.secrets``).
+
+    ``password_set_at`` is when the password was last set after the user was created (``None``:
+    still the one it was created with; for the first run's admin, a generated one nobody saw).
+    """
 
     password_hash: str
+    password_set_at: UtcDatetime | None = None
 
     def public(self) -> UserDTO:
         """The user without its hash."""
@@ -158,6 +178,13 @@ class SessionRecord(BaseModel):
     created_at: UtcDatetime = Field(default_factory=utc_now)
     expires_at: UtcDatetime
     once: bool = False
+    via_link: bool = False
+    """Opened with a one-time link: for its first hour it may set a password without the
+    current one (the link is how a user who does not know it gets in)."""
+
+    def sets_password_until(self) -> datetime | None:
+        """Until when this session may set a password without the current one."""
+        return self.created_at + LINK_PASSWORD_WINDOW if self.via_link else None
 
     def expired(self, now: datetime) -> bool:
         """True once ``expires_at`` has passed."""
@@ -196,6 +223,59 @@ class MeDTO(BaseModel):
 
     user: UserDTO
     channels: list[MeChannel]
+    set_password_until: UtcDatetime | None = Field(
+        default=None,
+        description="Set when this browser session was opened with a one-time link: until then"
+        " POST /api/v2/auth/password takes a new password without the current one",
+    )
+
+
+class MemberAdd(BaseModel):
+    """``POST /api/v2/channels/{id}/members`` (owner or admin): a role for the user with this
+    email (owners know their members by email, not by id)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: Email
+    role: ChannelRole
+
+
+class MemberInfo(BaseModel):
+    """A member of a channel as its owners see it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: UserId
+    email: Email
+    role: ChannelRole
+
+
+class UserEntry(UserDTO):
+    """A user as an admin lists it: with its channels and roles."""
+
+    channels: list[MeChannel]
+
+
+class PasswordChange(BaseModel):
+    """``POST /api/v2/auth/password``: the signed-in user's new password.
+
+    ``current_password`` is required, except within the first hour of a browser session opened
+    with a one-time link (``set_password_until`` in ``/auth/me``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    current_password: str | None = Field(default=None, min_length=1, max_length=1024)
+    new_password: str = Field(min_length=10, max_length=1024)
+
+
+class PasswordReset(BaseModel):
+    """``PUT /api/v2/users/{id}/password`` (admin): set another user's password, or generate
+    one (shown once) when ``password`` is left out. Every session of the user ends."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
 
 
 class ChannelCreate(BaseModel):
@@ -224,8 +304,26 @@ class TokenCreate(BaseModel):
     name: str = Field(default="", max_length=200)
     scope: TokenScope = TokenScope.READ
     channel_id: ChannelId | None = None
-    expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+    expires_in_days: float | None = Field(
+        default=None,
+        gt=0,
+        le=3650,
+        description="Lifetime in days (fractions allowed, at least one minute: 0.000695)",
+    )
     user_id: UserId | None = None
+
+    @field_validator("expires_in_days")
+    @classmethod
+    def _whole_minutes(cls, days: float | None) -> float | None:
+        if days is not None and round(days * MINUTES_PER_DAY) < 1:
+            raise ValueError("a token lives at least one minute")
+        return days
+
+    def lifetime(self) -> timedelta | None:
+        """The lifetime asked for, in whole minutes (``None``: never expires)."""
+        if self.expires_in_days is None:
+            return None
+        return timedelta(minutes=round(self.expires_in_days * MINUTES_PER_DAY))
 
 
 class TokenCreated(TokenDTO):
@@ -253,6 +351,10 @@ class UserCreated(BaseModel):
     password: str | None = None
 
 
+class PasswordResetDone(UserCreated):
+    """The reply to an admin's password reset (``password`` only when it was generated)."""
+
+
 class PublishAccepted(BaseModel):
     """``POST /api/v2/events/publish``: where the event landed."""
 
@@ -262,7 +364,35 @@ class PublishAccepted(BaseModel):
     duplicate: bool
 
 
-# -- the identity service's NATS envelopes (the edge has authorized the call already) ----------
+# -- the identity service's NATS envelopes (each call carries the caller's own credential) ----
+
+
+class ChannelPatch(BaseModel):
+    """``PATCH /api/v2/channels/{id}``: change what is given (owners and admins)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    visibility: Visibility | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str | None) -> str | None:
+        if name is not None and not name.strip():
+            raise ValueError("must not be blank")
+        return name.strip() if name is not None else None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ChannelPatch:
+        if self.name is None and self.visibility is None:
+            raise ValueError("give a name or a visibility")
+        return self
+
+
+class ChannelChange(ChannelPatch):
+    """The ``channel_set`` verb: a :class:`ChannelPatch` of one channel."""
+
+    channel_id: ChannelId
 
 
 class SessionOpened(BaseModel):
@@ -275,27 +405,22 @@ class SessionOpened(BaseModel):
     expires_at: UtcDatetime
 
 
-class SessionRef(BaseModel):
-    """Names a session by its key (the SHA-256 of its id)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-
 class MemberCall(BaseModel):
-    """Grant/change (``role`` given) or remove (no role) a membership."""
+    """Grant or change a membership (``member_set``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     channel_id: ChannelId
     user_id: UserId
-    role: ChannelRole | None = None
+    role: ChannelRole
 
 
-class TokenCall(TokenCreate):
-    """``token_create`` for ``user_id`` (always set by the edge)."""
+class MemberRef(BaseModel):
+    """Names one membership (``member_remove``)."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel_id: ChannelId
     user_id: UserId
 
 
@@ -307,19 +432,29 @@ class TokenRef(BaseModel):
     id: TokenId
 
 
+CredentialText = Annotated[str, Field(min_length=8, max_length=300)]
+"""A credential as its holder presented it (``bearer culto_…`` or ``session …``)."""
+
+
 class TouchCall(BaseModel):
-    """Tokens used since the last report, with when (``last_used_at``, batched by the edge)."""
+    """Tokens used since the last report, with when (``last_used_at``, batched by the edge).
+    Each is the token itself: only a holder can report its use."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    used: dict[TokenId, UtcDatetime] = Field(max_length=10_000)
+    used: dict[CredentialText, UtcDatetime] = Field(max_length=10_000)
 
 
 class PublishCall(BaseModel):
-    """``publish`` (HTTP ingress): one event for a video of ``channel_id``."""
+    """``publish`` (HTTP ingress): one event, authorized against its video's channel."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event: dict[str, object]
-    channel_id: ChannelId
     idempotency_key: str | None = Field(default=None, pattern=r"^[\x21-\x7e]{1,128}$")
+
+
+class PasswordResetCall(PasswordReset):
+    """The ``password_reset`` verb: a :class:`PasswordReset` of one user."""
+
+    user_id: UserId

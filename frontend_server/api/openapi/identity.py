@@ -20,6 +20,7 @@ from schemas.events import PublishableEvent
 from schemas.identity import (
     ChannelCreate,
     ChannelDTO,
+    ChannelPatch,
     LoginRequest,
     MeDTO,
     MemberDTO,
@@ -39,6 +40,7 @@ MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("ChannelCreate", "validation", ChannelCreate),
     ("ChannelDTO", "serialization", ChannelDTO),
     ("ChannelList", "serialization", ChannelList),
+    ("ChannelPatch", "validation", ChannelPatch),
     ("MemberPut", "validation", MemberPut),
     ("MemberDTO", "serialization", MemberDTO),
     ("TokenCreate", "validation", TokenCreate),
@@ -165,6 +167,23 @@ def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
                 m["ChannelCreate"],
             ),
         },
+        "/api/v2/channels/{channel_id}": {
+            "parameters": [channel],
+            "get": _op(
+                "One channel (404 if the caller may not read it)",
+                READ,
+                ("200", "The channel", m["ChannelDTO"]),
+                errors(401, 404, 429),
+            ),
+            "patch": _op(
+                "Rename a channel or make it public or private (owner or admin); open streams"
+                " follow at once",
+                WRITE,
+                ("200", "The channel as changed", m["ChannelDTO"]),
+                errors(400, 401, 403, 404, 422, 429, 503, 504),
+                m["ChannelPatch"],
+            ),
+        },
         "/api/v2/channels/{channel_id}/members/{user_id}": {
             "parameters": [channel, user],
             "put": _op(
@@ -206,13 +225,19 @@ def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
             ),
         },
         "/api/v2/users": {
+            "get": _op(
+                "Every user with its channels and roles (admin)",
+                SIGNED_IN,
+                ("200", "Users, by email", m["UserList"]),
+                errors(401, 403, 429),
+            ),
             "post": _op(
                 "Create a user (admin); a generated password is shown once",
                 WRITE,
                 ("201", "Created", m["UserCreated"]),
                 errors(400, 401, 403, 409, 422, 429, 503, 504),
                 m["UserCreate"],
-            )
+            ),
         },
         "/api/v2/events/publish": {
             "post": {
