@@ -7,11 +7,12 @@ the table's spelling; :data:`NON_AUTHORS` are first words that never start an au
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from services.analysis.text import phrase_list, word_set
 
-__all__ = ["KNOWN_AUTHORS", "NON_AUTHORS"]
+__all__ = ["KNOWN_AUTHORS", "NON_AUTHORS", "misheard_known"]
 
 KNOWN_AUTHORS: Final = phrase_list(
     """
@@ -178,3 +179,38 @@ NON_AUTHORS: Final = word_set(
     sisters friends friend mom dad mother father son daughter people
     """
 )
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by one substitution, insertion or deletion."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            rest = a[i + 1 :] if len(a) == len(b) else a[i:]
+            return rest == b[i + 1 :]
+    return True
+
+
+def misheard_known(words: list[str], known: Mapping[str, tuple[str, ...]]) -> str | None:
+    """The known author a recogniser misheard by one letter in the surname ("Philip Yansey").
+
+    Args:
+        words: the name's folded words.
+        known: folded first words of known authors -> their folded full names.
+
+    Returns:
+        The known name (folded, as a key into the caller's table) or None. The first names
+        must agree exactly and the surname have five letters or more, so "Paul Tripp" is never
+        taken for someone else.
+    """
+    if len(words) < 2:
+        return None
+    for name in known.get(words[0], ()):
+        theirs = name.split()
+        same_first = len(theirs) == len(words) and theirs[:-1] == words[:-1]
+        if same_first and len(theirs[-1]) >= 5 and _one_edit_apart(words[-1], theirs[-1]):
+            return name
+    return None

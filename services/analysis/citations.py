@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
-from services.analysis.authors import KNOWN_AUTHORS, NON_AUTHORS
+from services.analysis.authors import KNOWN_AUTHORS, NON_AUTHORS, misheard_known
 from services.analysis.bible.asr import is_caseless
 from services.analysis.citations_caseless import (
     bounded_quote,
@@ -158,6 +158,18 @@ def _name_key(name: str) -> str:
 _KNOWN_DISPLAY: Final = MappingProxyType(
     {key: name for name in reversed(KNOWN_AUTHORS) if (key := _name_key(name))}
 )
+
+
+def _by_first_word(names: tuple[str, ...]) -> MappingProxyType[str, tuple[str, ...]]:
+    """Folded first word -> folded full names, to recognise a misheard surname."""
+    table: dict[str, list[str]] = {}
+    for name in names:
+        folded = " ".join(fold(name).replace(".", " ").split())
+        table.setdefault(folded.split()[0], []).append(folded)
+    return MappingProxyType({first: tuple(full) for first, full in table.items()})
+
+
+_KNOWN_BY_FIRST: Final = _by_first_word(KNOWN_AUTHORS)
 _SENTENCE_END: Final = re.compile(r"(?<!\b[A-Z])[.!?…](?=\s|$)")
 _CLOSE_QUOTE: Final = MappingProxyType({'"': '"', "“": "”", "«": "»", "'": "'", "\u2018": "\u2019"})
 _STOPWORDS: Final = PT_STOPWORDS | EN_STOPWORDS
@@ -222,6 +234,9 @@ def _clean_author(author: str) -> str:
     known = _KNOWN_DISPLAY.get(_name_key(author))
     if known:
         return known
+    misheard = misheard_known(fold(author).replace(".", " ").split(), _KNOWN_BY_FIRST)
+    if misheard is not None:
+        return _KNOWN_DISPLAY[_name_key(misheard)]  # "Philip Yansey" is Philip Yancey
     cleaned = normalize_space(author)
     # Names typed in lowercase by automatic captions read better capitalised.
     if cleaned.islower():

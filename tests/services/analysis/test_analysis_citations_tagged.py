@@ -59,3 +59,18 @@ def test_the_quote_may_start_after_a_full_stop_where_the_speaker_paused() -> Non
     found = find_citations(text)
     assert [c.author for c in found] == ["Amy Carmichael"]
     assert found[0].text.startswith("You can give without loving")
+
+
+@pytest.mark.parametrize(
+    ("heard", "author"),
+    [("Philip Yansey", "Philip Yancey"), ("John Stot", "John Stott"), ("Max Lucada", "Max Lucado")],
+)
+def test_a_surname_misheard_by_one_letter_is_the_known_author(heard: str, author: str) -> None:
+    """Seen in the audio runs: Whisper writes "Philip Yansey" for Philip Yancey."""
+    found = find_citations(f"{heard} wrote that grace is the last best word in the language.")
+    assert [c.author for c in found] == [author]
+
+
+def test_another_person_with_a_known_first_name_stays_themself() -> None:
+    found = find_citations("Tim Kelly said that the gospel is the best news in the world.")
+    assert [c.author for c in found] == ["Tim Kelly"]
