@@ -111,6 +111,7 @@ def test_missing_model_wheels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert not asr_available()
 
 
+@needs_faster_whisper  # the fakes stand in for the model, not for the PyAV import
 @pytest.mark.parametrize("batch_size", [0, 8], ids=["sequential", "batched"])
 def test_progress_when_the_last_segment_ends_past_the_duration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int
@@ -176,6 +177,7 @@ class _SequentialModel:
         raise AssertionError("decoded sequentially")
 
 
+@needs_faster_whisper  # the fakes stand in for the model, not for the PyAV import
 def test_batched_decoding_is_the_default_and_reports_progress_as_it_decodes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -259,6 +261,7 @@ def test_batched_chunks_are_split_into_sentences_by_word_times() -> None:
     assert asr_module._utterances(_Segment(0.0, 3.0, " ")) == []
 
 
+@needs_faster_whisper  # the fakes stand in for the model, not for the PyAV import
 def test_without_vad_decoding_is_sequential(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
