@@ -251,9 +251,11 @@ class Target:
         rate: float,
         specs: list[Spec] | None = None,
         channels: dict[str, str] | None = None,
+        fanout: int | None = None,
         transport: str = "sse",
     ) -> Figures:
-        """Connect, publish at ``rate`` for ``--seconds``, collect what the clients measured."""
+        """Connect, publish at ``rate`` for ``--seconds``, collect what the clients measured
+        (``fanout``: clients each event reaches; by default clients ÷ videos)."""
         args, port = self.args, self.server.port
         videos = [str(uuid.uuid4()) for _ in range(args.videos)]
         if specs is None:
@@ -280,7 +282,7 @@ class Target:
         got = await clients.finish()
         r = _round_figures(self.name, rate, total, elapsed, began, cpu, busiest, got)
         r["transport"] = transport
-        r["expected"] = total * len(specs) // len(videos)
+        r["expected"] = total * (fanout or len(specs) // len(videos))
         r["lost"] = r["expected"] - r["deliveries"]
         print_round(r)
         return r
@@ -435,6 +437,47 @@ async def auth(target: Target) -> Figures:
     return {"admin_named_us": plain, "members_unfiltered_us": authorised}
 
 
+FOLLOW_VIDEOS = 100
+"""Videos per channel in the follow phase (10 channels: 1,000 videos)."""
+
+
+async def follow(target: Target) -> Figures:
+    """CPU per delivery: ``--clients`` streams following one of 10 channels of
+    :data:`FOLLOW_VIDEOS` videos each (``?channel_id=``, members of private channels) against
+    as many streams naming the same 100 videos (``?videos=``, the admin: no look-ups). Each
+    event reaches clients ÷ 10 streams either way; rounds alternate, twice each."""
+    ids, args = target.ids, target.args
+    out: dict[str, list[float]] = {"videos_named": [], "channel_followed": []}
+    lost: dict[str, int] = {kind: 0 for kind in out}
+    fanout = args.clients // GROUPS
+    for _ in range(2):
+        for kind in out:
+            groups = [[str(uuid.uuid4()) for _ in range(FOLLOW_VIDEOS)] for _ in range(GROUPS)]
+            channels = {v: ids.channels[g] for g in range(GROUPS) for v in groups[g]}
+            async with Publisher(target.url) as pub:
+                head = await pub.head()
+            if kind == "videos_named":
+                specs = [Spec(f"videos={','.join(groups[i % GROUPS])}", ids.admin, head)
+                         for i in range(args.clients)]  # fmt: skip
+            else:
+                specs = [Spec(f"channel_id={ids.channels[i % GROUPS]}", ids.members[i % GROUPS],
+                              head) for i in range(args.clients)]  # fmt: skip
+            r = await target.round(args.follow_rate, specs, channels, fanout)
+            out[kind].append(r["cpu_us_per_delivery"])
+            lost[kind] += r["lost"]
+    named, followed = (statistics.fmean(v) for v in out.values())
+    print(
+        f"  follow: {followed:.2f} µs per delivery following channels, {named:.2f} µs naming"
+        f" videos (channels ÷ videos x{followed / named:.3f}); lost {lost['channel_followed']}"
+        f" / {lost['videos_named']}",
+        flush=True,
+    )
+    return {"videos_named_us": named, "channel_followed_us": followed,
+            "ratio": followed / named, "rate": args.follow_rate, "fanout": fanout,
+            "lost_followed": lost["channel_followed"], "lost_named": lost["videos_named"],
+            "rounds": out}  # fmt: skip
+
+
 async def run_all(args: argparse.Namespace) -> Figures:
     """Every phase, the targets interleaved phase by phase (round by round in the sweep), so
     that the load of a shared machine weighs on each alike; each measures alone."""
@@ -473,9 +516,31 @@ async def _phases(
 ) -> None:
     from bench_soak import soak
 
-    def ours(name: str) -> bool:
-        return name != "baseline"  # the seed's design: SSE only, no history
+    if not args.only_phases:
+        await _measure(args, rates, targets, figs)
+    for name, target in targets.items():
+        if ours(name) and args.soak_seconds and name in args.soak_targets.split(","):
+            print(f"\n== {name}: soak", flush=True)
+            target.restart()
+            figs[name]["soak"] = await soak(target, args.soak_seconds, args.soak_clients)
+    if "culto" in targets and args.auth:
+        figs["culto"]["auth"] = await auth(targets["culto"])
+    if "culto" in targets and args.follow:
+        figs["culto"]["follow"] = await follow(targets["culto"])
 
+
+def ours(name: str) -> bool:
+    """Targets of this project (the seed's design serves SSE only, with no history)."""
+    return name != "baseline"
+
+
+async def _measure(
+    args: argparse.Namespace,
+    rates: list[float],
+    targets: dict[str, Target],
+    figs: dict[str, Figures],
+) -> None:
+    """Idle memory, the sweep and the storm, the targets taking turns."""
     for transport in [t for t in args.idle_transports.split(",") if t and args.idle]:
         for name, target in targets.items():
             if ours(name) or transport == "sse":
@@ -510,13 +575,6 @@ async def _phases(
                 if profiler is not None:
                     profiler.send_signal(signal.SIGINT)
                     profiler.wait()
-    for name, target in targets.items():
-        if ours(name) and args.soak_seconds and name in args.soak_targets.split(","):
-            print(f"\n== {name}: soak", flush=True)
-            target.restart()
-            figs[name]["soak"] = await soak(target, args.soak_seconds, args.soak_clients)
-    if "culto" in targets and args.auth:
-        figs["culto"]["auth"] = await auth(targets["culto"])
 
 
 def _profile(args: argparse.Namespace, target: Target) -> subprocess.Popen[bytes] | None:

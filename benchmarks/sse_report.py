@@ -82,6 +82,13 @@ def summary(fig: Figures) -> list[str]:
                          f"{b.get('p99_ms', float('nan')):.1f} | |")  # fmt: skip
             row(f"{what}: lost", r["lost"], b.get("lost", float("nan")))
     lines += _ws_over_sse(ours, ref, ref_name)
+    follow = ours.get("follow")
+    if follow:
+        lines.append(
+            f"| CPU per delivery following 10 channels ÷ naming their videos (µs) | "
+            f"{follow['channel_followed_us']:.2f} ÷ {follow['videos_named_us']:.2f} = "
+            f"x{follow['ratio']:.3f} | n/a | |"
+        )
     storm = ours.get("storm")
     if storm:
         row(f"{storm['clients']:,} resumes at once: all resumed in (s)", storm["all_resumed_s"],

@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a transcription worker (NATS_URL required)")
     worker.add_argument("--concurrency", type=int, default=1, help="jobs at once (default 1)")
     sub.add_parser("provision", help="create/update streams, KV buckets and object stores")
+    sub.add_parser(
+        "selfcheck",
+        help="start every role against a throwaway nats-server and check what it serves",
+    )
     analyze = sub.add_parser("analyze", help="analyse a transcript file and print a SummaryDTO")
     analyze.add_argument("path", type=Path, help="a .txt, .vtt or .srt transcript")
     analyze.add_argument("--lang", choices=("pt", "en"), help="language (default: detect)")
@@ -114,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(roles.run_worker(settings, workers=max(args.concurrency, 1)))
         if args.command == "provision":
             return asyncio.run(roles.run_provision(settings))
+        if args.command == "selfcheck":
+            from culto_app.selfcheck import run_selfcheck
+
+            return asyncio.run(run_selfcheck(settings))
         if args.command in admin_cli.COMMANDS:
             return _admin(settings, args)
         if args.command == "tail":
@@ -134,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _admin(settings: Settings, args: argparse.Namespace) -> int:
     """``culto user|channel|token``: arguments (and a password on stdin) first, then NATS."""
     admin_cli.check(args)
-    if (args.command, args.action) == ("user", "add"):
+    if (args.command, args.action) in (("user", "add"), ("user", "passwd")):
         args.password = admin_cli.read_password(sys.stdin)
     return asyncio.run(admin_cli.run_admin(settings, args, sys.stdout))
 

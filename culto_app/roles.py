@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +27,7 @@ from culto_app.instance import (
     NatsSupervisor,
     data_dir_lock,
     embedded_credentials,
+    frontend_url_file,
     port_free,
     write_server_config,
 )
@@ -41,8 +42,9 @@ from mesh.jobs import JobQueue
 from mesh.permissions import Role, inbox_prefix
 from mesh.principals import MeshAuthenticator
 from mesh.provision import provision, streams_present
+from mesh.subjects import EVENTS_STREAM, JOBS_STREAM, VIDEOS_BUCKET
 from ops.metrics import ExtraStatsCollector
-from ops.server import serve_ops
+from ops.server import ListenConfig, serve_ops
 from services.api.service import ApiConfig, VideoApiService
 from services.identity.accounts import Accounts
 from services.identity.migration import migrate_channels
@@ -107,18 +109,59 @@ async def connected(settings: Settings, role: Role) -> AsyncIterator[MeshConnect
         yield mesh
 
 
-async def wait_provisioned(mesh: MeshConnection, *, timeout: float = 60.0) -> None:
-    """Roles do not provision (a Job does); they wait for the streams to appear."""
+PROVISION_REMINDER = 60.0
+"""Seconds between the lines a role prints while it waits for provisioning."""
+
+
+async def wait_provisioned(
+    mesh: MeshConnection,
+    listens: Sequence[ListenConfig],
+    stopped: asyncio.Future[int],
+    *,
+    poll: float = 1.0,
+    remind: float = PROVISION_REMINDER,
+) -> bool:
+    """Wait, as long as it takes, for provisioning (a Job or one-shot runs it, not the roles).
+
+    Meanwhile the role's ports (``listens``: PORT, and the frontend's ops port) answer, so
+    probes see a live process that is not ready yet rather than a refused connection:
+    ``/health`` is 200 (restarting would not help) and ``/ready`` 503 with
+    ``"streams_present": false``. A line says what it waits for, again every ``remind`` seconds.
+    Returns ``False`` when a stop signal came first.
+    """
+    if await streams_present(mesh):
+        return True
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    warned = False
-    while not await streams_present(mesh):
-        if loop.time() > deadline:
-            raise MeshUnavailable("JetStream streams are missing: run 'culto provision' first")
-        if not warned:
-            say("waiting for JetStream streams (run 'culto provision')...")
-            warned = True
-        await asyncio.sleep(1.0)
+    started = loop.time()
+    reminder = started
+    async with AsyncExitStack() as stack:
+        for listen in listens:
+            await stack.enter_async_context(serve_ops(listen, mesh, started=False))
+        while not stopped.done():
+            if await streams_present(mesh):
+                say(f"provisioning found after {loop.time() - started:.0f}s; starting")
+                return True
+            if loop.time() >= reminder:
+                waited = f" ({loop.time() - started:.0f}s so far)" if reminder > started else ""
+                say(
+                    f"waiting for provisioning{waited}: the JetStream streams {EVENTS_STREAM} and"
+                    f" {JOBS_STREAM} and the bucket {VIDEOS_BUCKET} must exist and have a leader"
+                    f" (run 'culto provision'); /health answers 200 and /ready 503 meanwhile"
+                )
+                reminder += remind
+            await asyncio.wait({stopped}, timeout=poll)
+    return False
+
+
+@asynccontextmanager
+async def until_stopped(stopped: asyncio.Future[int] | None) -> AsyncIterator[asyncio.Future[int]]:
+    """``stopped`` when given (several roles in one process, as ``culto selfcheck`` runs them),
+    else a future resolved by SIGINT or SIGTERM."""
+    if stopped is not None:
+        yield stopped
+        return
+    async with stop_signals() as received:
+        yield received
 
 
 async def run_up(settings: Settings, *, workers: int) -> int:
@@ -154,7 +197,7 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             supervisor = None
             if server is not None:
                 supervisor = NatsSupervisor(server, on_storage=partial(_flag, meshes))
-            once = await _prepare(settings, users)
+            once, hint = await _prepare(settings, users)
             await stack.enter_async_context(
                 api_services(await connect("api"), settings.api_config())
             )
@@ -172,7 +215,8 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             frontend = await stack.enter_async_context(
                 serve_frontend(edge, await connect("frontend"), alive=alive, collectors=collectors)
             )
-            _announce(frontend.port, once)
+            stack.enter_context(_frontend_file(settings, frontend.port))
+            _announce(frontend.port, once, settings.admin_email if once or hint else None)
             failure = await _until_stopped(stopped, supervisor)
             if failure is None:
                 say(f"received {signal.Signals(stopped.result()).name}; shutting down...")
@@ -182,22 +226,46 @@ async def run_up(settings: Settings, *, workers: int) -> int:
     return 0 if failure is None else 1
 
 
-def _announce(port: int, once: str | None) -> None:
-    """The frontend's address and, on a first run, the admin's one-time sign-in link: the one
-    place its secret is shown (never logged).
+def frontend_base(port: int) -> str:
+    """The address people open. localhost, not 127.0.0.1: the default FRONTEND_URL is a
+    localhost origin, and SameSite cookies treat the two names as different sites."""
+    return f"http://localhost:{port}"
 
-    localhost, not 127.0.0.1: the default FRONTEND_URL is a localhost origin, and SameSite
-    cookies treat the two names as different sites.
-    """
-    base = f"http://localhost:{port}"
+
+def _announce(port: int, once: str | None, admin: str | None) -> None:
+    """The frontend's address and, on a first run, the admin's one-time sign-in link: the one
+    place its secret is shown (never logged). ``admin``: how to get a new link is said too
+    (the first run, and while the first admin has never chosen a password)."""
+    base = frontend_base(port)
     say(f"frontend on {base}  (Ctrl-C to stop)")
     if once is not None:
         say(f"first run: sign in as admin at {base}/login#once={once}")
+    if admin is not None:
+        say(
+            ("the link works once, within an hour; " if once else "")
+            + f"a new one-time link: culto user link {admin}  (set a password on the page"
+            f" after signing in, or: culto user passwd {admin})"
+        )
 
 
-async def _prepare(settings: Settings, users: dict[Role, NatsCredentials]) -> str | None:
+@contextlib.contextmanager
+def _frontend_file(settings: Settings, port: int) -> Iterator[None]:
+    """Announce the frontend's address in ``CULTO_DATA_DIR`` while it runs (``culto user
+    link`` builds its links on it)."""
+    path = frontend_url_file(settings.data_dir)
+    path.write_text(frontend_base(port) + "\n", encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+async def _prepare(
+    settings: Settings, users: dict[Role, NatsCredentials]
+) -> tuple[str | None, bool]:
     """``culto up``'s start-up on the mesh: provisioning, the data migration, then the first
-    run's admin. Returns the admin's one-time login secret on a first run, else ``None``."""
+    run's admin. Returns the admin's one-time login secret on a first run (else ``None``), and
+    whether that admin still has the generated password nobody was shown."""
     async with role_connection(
         settings, "provision", credentials=users.get("provision"), name="culto-up-provision"
     ) as admin:
@@ -209,13 +277,18 @@ async def _prepare(settings: Settings, users: dict[Role, NatsCredentials]) -> st
     return await _bootstrap(settings, users)
 
 
-async def _bootstrap(settings: Settings, users: dict[Role, NatsCredentials]) -> str | None:
+async def _bootstrap(
+    settings: Settings, users: dict[Role, NatsCredentials]
+) -> tuple[str | None, bool]:
     """First run: the public default channel and, when no user exists, the admin
-    (``CULTO_ADMIN_EMAIL``); returns its one-time login secret (``None`` if users existed)."""
+    (``CULTO_ADMIN_EMAIL``); returns its one-time login secret (``None`` if users existed) and
+    whether the admin still has its generated password."""
     async with role_connection(
         settings, "admin", credentials=users.get("admin"), name="culto-up-admin"
     ) as mesh:
-        return await Accounts(IdentityStore(mesh)).bootstrap(settings.admin_email)
+        accounts = Accounts(IdentityStore(mesh))
+        once = await accounts.bootstrap(settings.admin_email)
+        return once, await accounts.never_chose_password(settings.admin_email)
 
 
 @asynccontextmanager
@@ -269,28 +342,31 @@ async def _until_stopped(
     return exc.message if isinstance(exc, MeshUnavailable) else "the embedded nats-server is lost"
 
 
-async def run_frontend(settings: Settings) -> int:
-    """The HTTP edge role."""
+async def run_frontend(settings: Settings, stopped: asyncio.Future[int] | None = None) -> int:
+    """The HTTP edge role (until SIGINT/SIGTERM, or ``stopped``)."""
     edge = settings.edge_config()  # fail before connecting, naming the variable
-    async with stop_signals() as stopped, connected(settings, "frontend") as mesh:
-        await wait_provisioned(mesh)
+    async with until_stopped(stopped) as stop, connected(settings, "frontend") as mesh:
+        listens = [edge.listen] if edge.ops_listen is None else [edge.listen, edge.ops_listen]
+        if not await wait_provisioned(mesh, listens, stop):
+            return 0
         async with serve_frontend(edge, mesh) as frontend:
             say(f"frontend on http://{settings.host}:{frontend.port}")
-            await stopped
+            await stop
             say("draining...")
     return 0
 
 
-async def run_api(settings: Settings) -> int:
-    """The video API service role (ops endpoints on PORT)."""
-    async with stop_signals() as stopped, connected(settings, "api") as mesh:
-        await wait_provisioned(mesh)
+async def run_api(settings: Settings, stopped: asyncio.Future[int] | None = None) -> int:
+    """The video API service role (ops endpoints on PORT), until SIGINT/SIGTERM or ``stopped``."""
+    async with until_stopped(stopped) as stop, connected(settings, "api") as mesh:
+        if not await wait_provisioned(mesh, [settings.listen_config()], stop):
+            return 0
         async with AsyncExitStack() as stack:
             role = await stack.enter_async_context(api_services(mesh, settings.api_config()))
             stats = {"api": role.videos.rpc.totals, "identity": role.identity.rpc.totals}
             ops = await stack.enter_async_context(serve_ops(settings.listen_config(), mesh, stats))
             say(f"video API service ready (ops on port {ops.port})")
-            await stopped
+            await stop
             say("draining...")
     return 0
 
@@ -326,18 +402,21 @@ async def api_services(mesh: MeshConnection, config: ApiConfig) -> AsyncIterator
         yield ApiRole(videos, identity, directory)
 
 
-async def run_worker(settings: Settings, *, workers: int = 1) -> int:
-    """The worker role (ops endpoints on PORT)."""
+async def run_worker(
+    settings: Settings, *, workers: int = 1, stopped: asyncio.Future[int] | None = None
+) -> int:
+    """The worker role (ops endpoints on PORT), until SIGINT/SIGTERM or ``stopped``."""
     config = settings.worker_config()
-    async with stop_signals() as stopped, connected(settings, "worker") as mesh:
-        await wait_provisioned(mesh)
+    async with until_stopped(stopped) as stop, connected(settings, "worker") as mesh:
+        if not await wait_provisioned(mesh, [settings.listen_config()], stop):
+            return 0
         async with AsyncExitStack() as stack:
             collectors = await _worker_pool(stack, mesh, config, workers)
             ops = await stack.enter_async_context(
                 serve_ops(settings.listen_config(), mesh, collectors=collectors)
             )
             say(f"{workers} worker(s) ready (ops on port {ops.port})")
-            await stopped
+            await stop
             say("finishing the current job...")
     return 0
 

@@ -59,11 +59,17 @@ class HealthHandler(ReadOnlyHandler):
 
 
 class ReadyHandler(ReadOnlyHandler):
-    """``GET /ready``: 200 when NATS is connected and the streams exist, else 503."""
+    """``GET /ready``: 200 when NATS is connected and the streams exist, else 503.
 
-    def initialize(self, mesh: MeshConnection) -> None:
-        """The process's connection."""
+    A role that listens only to answer probes while it waits for provisioning passes
+    ``started=False``: its ``/ready`` stays 503 (``"role_started": false``) even once the streams
+    appear, until the role's own server takes over the port.
+    """
+
+    def initialize(self, mesh: MeshConnection, started: bool = True) -> None:
+        """The process's connection; whether the role behind this port runs."""
         self.mesh = mesh
+        self.started = started
 
     async def get(self) -> None:
         """Check the connection first: a stream lookup would wait out a timeout when down."""
@@ -75,7 +81,7 @@ class ReadyHandler(ReadOnlyHandler):
             except TimeoutError:
                 present = False
         storage_ok = not self.mesh.storage_full
-        ready = connected and present and storage_ok
+        ready = connected and present and storage_ok and self.started
         self.set_header("Cache-Control", "no-store")
         if not ready:
             self.set_header("Retry-After", "2")
@@ -85,6 +91,7 @@ class ReadyHandler(ReadOnlyHandler):
                 "nats_connected": connected,
                 "streams_present": present,
                 "storage_ok": storage_ok,
+                **({} if self.started else {"role_started": False}),
             },
         )
         self.write_json(body, status=200 if ready else 503)

@@ -355,13 +355,16 @@ def ops_routes(
     registry_source: object,
     alive: Liveness | None = None,
     metrics: MetricsAccess | None = None,
+    *,
+    started: bool = True,
 ) -> list[URLSpec]:
     """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry;
-    ``metrics`` says who may read it on this port)."""
+    ``metrics`` says who may read it on this port; ``started=False``: the role is still
+    waiting for provisioning, ``/ready`` stays 503)."""
     scrape = {"registry": registry_source, "access": metrics or MetricsAccess()}
     return [
         URLSpec("/health", HealthHandler, {"alive": alive}, name="/health"),
-        URLSpec("/ready", ReadyHandler, {"mesh": mesh}, name="/ready"),
+        URLSpec("/ready", ReadyHandler, {"mesh": mesh, "started": started}, name="/ready"),
         URLSpec("/metrics", MetricsHandler, scrape, name="/metrics"),
     ]
 
@@ -378,9 +381,10 @@ def make_ops_app(
     collectors: Sequence[Collector] = (),
     registry: CollectorRegistry | None = None,
     alive: Liveness | None = None,
+    started: bool = True,
 ) -> Application:
-    """An application with the ops routes only (the ``api`` and ``worker`` roles, and the
-    frontend's ``CULTO_OPS_PORT``).
+    """An application with the ops routes only (the ``api`` and ``worker`` roles, the
+    frontend's ``CULTO_OPS_PORT``, and every role while it waits for provisioning).
 
     Args:
         mesh: The process's connection (readiness and metrics).
@@ -389,11 +393,12 @@ def make_ops_app(
         collectors: Further collectors.
         registry: An existing registry to serve instead (the frontend's own).
         alive: The process's liveness check for ``/health``.
+        started: ``False`` while the role waits for provisioning: ``/ready`` stays 503.
     """
     own = registry is None
     if registry is None:
         registry = make_registry(mesh, extra=extra_stats, collectors=collectors)
-    specs = ops_routes(mesh, registry, alive)
+    specs = ops_routes(mesh, registry, alive, started=started)
     # A shared registry already counts its own application's requests under these names.
     metrics = HttpMetrics(registry if own else CollectorRegistry(), route_names(specs))
     return Application(
@@ -410,9 +415,12 @@ async def serve_ops(
     mesh: MeshConnection,
     extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
     collectors: Sequence[Collector] = (),
+    *,
+    started: bool = True,
 ) -> AsyncIterator[RunningServer]:
-    """Run ``/health``, ``/ready`` and ``/metrics`` until the block exits."""
-    app = make_ops_app(mesh, extra_stats=extra_stats, collectors=collectors)
+    """Run ``/health``, ``/ready`` and ``/metrics`` until the block exits (``started=False``:
+    a role waiting for provisioning, whose ``/ready`` stays 503)."""
+    app = make_ops_app(mesh, extra_stats=extra_stats, collectors=collectors, started=started)
     server = listen(app, config)
     try:
         yield server

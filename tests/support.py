@@ -338,6 +338,22 @@ class SyncClient:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         self.token = ""
 
+    def login(self, email: str, password: str) -> None:
+        """Sign in with email and password, as the page does; the XSRF token is fetched again
+        (it is session-bound)."""
+        status, body = self.call(
+            "POST", "/api/v2/auth/login", {"email": email, "password": password}
+        )
+        assert status == 204, body
+        self._session_known()
+
+    def _session_known(self) -> None:
+        self.token = ""
+        deadline = time.monotonic() + 10
+        while self.call("GET", "/api/v2/auth/me")[0] != 200:
+            assert time.monotonic() < deadline, "the session was not known in time"
+            time.sleep(0.02)
+
     def sign_in_once(self, output: str) -> None:
         """Sign in with the one-time link ``culto up`` printed on its first run (in ``output``),
         as a browser opening it does; the XSRF token is fetched again (it is session-bound)."""
@@ -345,11 +361,7 @@ class SyncClient:
         assert match, "culto up printed no one-time login link"
         status, body = self.call("POST", "/api/v2/auth/login", {"once": match.group(1)})
         assert status == 204, body
-        self.token = ""
-        deadline = time.monotonic() + 10
-        while self.call("GET", "/api/v2/auth/me")[0] != 200:
-            assert time.monotonic() < deadline, "the session was not known in time"
-            time.sleep(0.02)
+        self._session_known()
 
     def call(
         self, method: str, path: str, body: object = None, *, timeout: float = 30
@@ -368,3 +380,24 @@ class SyncClient:
                 return response.status, json.loads(raw) if raw else None
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def make_test_ca(where: Path, name: str) -> None:
+    """A throwaway CA (``ca.crt``, ``ca.key``) and a certificate for localhost/127.0.0.1 signed
+    by it (``tls.crt``, ``tls.key``; server and client auth), with openssl, valid one day."""
+    where.mkdir(parents=True, exist_ok=True)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+             "-subj", f"/CN={name}", cwd=where)  # fmt: skip
+    (where / "ext.cnf").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    _openssl("req", *ec, "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=localhost",
+             cwd=where)  # fmt: skip
+    _openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "tls.crt", "-days", "1", "-extfile", "ext.cnf",
+             cwd=where)  # fmt: skip

@@ -3,9 +3,9 @@
 One :class:`~mesh.feed.LiveFeed` per process follows ``CULTO_EVENTS``; every event is encoded
 once per transport (:class:`~frontend_server.events.conn.Framing`: SSE bytes, WebSocket JSON) and
 the same bytes object is queued for each matching client of that transport. Clients are indexed
-by video id, and unfiltered ones by the channels they may read
-(:mod:`frontend_server.events.index`),
-so dispatching an event costs O(matching clients).
+by the videos they name, by the channels they follow (``?channel_id=``: every video of the
+channel, by the channel each event carries), and unfiltered ones by the channels they may read
+(:mod:`frontend_server.events.index`), so dispatching an event costs O(matching clients).
 
 Authorization (docs/contracts.md §9 "Event streams"): a connection carries its caller's
 :class:`~access.policy.Principal`. Named videos are checked before the stream starts; live events
@@ -31,13 +31,14 @@ A live client whose queue exceeds ``HubConfig.client_buffer`` frames is disconne
 with ``Last-Event-ID``); the others are never slowed by it.
 
 Writing live frames (the hot path): dispatch only appends the shared frame to each matching
-client's queue. A live client behind a :class:`DirectSink` (the HTTP response) is then marked
-dirty, and once per burst of events (one ``call_soon`` after the feed's callbacks, so a burst
-read from NATS in one go is coalesced) :meth:`EventHub._flush` writes each dirty client's whole
-queue in one write, straight to its socket: no task switch, future or coroutine per client and
-event. A write the socket does not take at once blocks that client (its frames wait in its
-bounded queue, exactly as behind a pending ``send``) until the transport drains it. Other sinks
-(tests, other transports) are written by the client's own task, as before.
+client's queue. A live client behind a :class:`DirectSink` (a socket detached from Tornado,
+:mod:`frontend_server.events.live`) is then marked dirty, and once per burst of events (one
+``call_soon`` after the feed's callbacks, so a burst read from NATS in one go is coalesced)
+:mod:`frontend_server.events.writes` writes each dirty client's whole queue in one write,
+straight to its socket: no task switch, future or coroutine per client and event. A write the
+socket does not take at once blocks that client (its frames wait in its bounded queue, exactly
+as behind a pending ``send``) until the transport drains it. Other sinks (tests) are written by
+the client's own task.
 """
 
 from __future__ import annotations
@@ -47,10 +48,9 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
-from typing import cast
 
 from access.policy import ANONYMOUS, Principal
+from access.principals import Credential
 from culto.errors import CultoError, MeshUnavailable, Unauthenticated
 from culto.resources import AsyncResource
 from frontend_server.config import HubConfig
@@ -67,10 +67,12 @@ from frontend_server.events.conn import (
     Sink,
     Subscription,
 )
+from frontend_server.events.follow import ChannelVideos, no_channel_videos
 from frontend_server.events.framing import sse_event
 from frontend_server.events.history import History
 from frontend_server.events.index import StreamIndex
 from frontend_server.events.sse.wire import encode_event
+from frontend_server.events.writes import HEARTBEAT, Writes, resolve
 from frontend_server.events.ws.wire import encode_ws_event
 from frontend_server.security.auth import Authenticator
 from mesh.connection import MeshConnection
@@ -93,9 +95,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-_HEARTBEAT = 0  # queue entries with sequence 0 are heartbeats: never skipped, never counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +125,8 @@ class EventHub(AsyncResource):
         config: ``client_buffer`` bounds each client's queue (frames).
         authenticator: The replica's authenticator; its directory must be open before the hub.
         reader: Reads history; defaults to an :class:`EventReader` on ``mesh``.
+        channel_videos: Lists a followed channel's newest videos for a new connection's
+            current state (:mod:`~frontend_server.events.follow`); by default none are listed.
     """
 
     def __init__(
@@ -135,6 +136,7 @@ class EventHub(AsyncResource):
         *,
         authenticator: Authenticator,
         reader: EventReader | None = None,
+        channel_videos: ChannelVideos = no_channel_videos,
     ) -> None:
         self._mesh = mesh
         self._limit = config.client_buffer
@@ -150,8 +152,6 @@ class EventHub(AsyncResource):
         self._dispatched = 0
         self._slow_drops = 0
         self._sent_by_type: Counter[str] = Counter()
-        self.ws_frames_sent = 0
-        """Live frames written to WebSocket connections (their ``messages_sent`` figure)."""
         self._history = History(
             self._reader,
             self._access,
@@ -159,9 +159,9 @@ class EventHub(AsyncResource):
             head=lambda: self._head,
             drop=self._drop,
             sent_by_type=self._sent_by_type,
+            channel_videos=channel_videos,
         )
-        self._dirty: list[Connection] = []  # live direct clients with frames to write
-        self._flush_handle: asyncio.Handle | None = None
+        self._writes = Writes(self._sent_by_type, self._drop)
         self._wheels: dict[float, HeartbeatWheel[Connection]] = {}  # by heartbeat interval
         self._catching_up: set[asyncio.Task[None]] = set()  # history of attached connections
         self.replay_seconds = self._history.replay_seconds
@@ -197,6 +197,11 @@ class EventHub(AsyncResource):
             and self._mesh.is_connected
             and self._feed.is_subscribed
         )
+
+    @property
+    def ws_frames_sent(self) -> int:
+        """Live frames written to WebSocket connections (their ``messages_sent`` figure)."""
+        return self._writes.ws_frames_sent
 
     @property
     def access(self) -> HubAccess:
@@ -236,6 +241,7 @@ class EventHub(AsyncResource):
         abort: Callable[[], None] | None = None,
         client_key: str = "",
         framing: Framing = Framing.SSE,
+        credential: Credential | None = None,
     ) -> Connection:
         """Authorise and register a client; from this instant its queue collects every matching
         live event it may read.
@@ -252,12 +258,16 @@ class EventHub(AsyncResource):
             client_key: Who the client is (user id, else address): one client is sent a few
                 histories at a time (``hub_history.REPLAYS_PER_CLIENT``).
             framing: The client's transport (how its events are encoded).
+            credential: The caller's credential as presented (``None``: anonymous), for the
+                video catalog, which lists a followed channel's videos as the caller may read
+                them (the current state).
 
         Raises:
             MeshUnavailable: if the hub is not serving (closed or NATS down).
-            Unauthenticated: the credential is gone, or an anonymous caller named a video it
-                may not read.
-            NotFound: a signed-in caller named a video it may not read (or that does not exist).
+            Unauthenticated: the credential is gone, or an anonymous caller named a video or
+                channel it may not read.
+            NotFound: a signed-in caller named a video or channel it may not read (or that does
+                not exist: the same answer, word for word).
         """
         if not self.healthy:
             raise MeshUnavailable("live events are unavailable: not connected to NATS")
@@ -266,13 +276,14 @@ class EventHub(AsyncResource):
             raise Unauthenticated("this credential was revoked or has expired")
         known = video_channels or {}
         channels = {video: known.get(video) for video in sub.videos or ()}
-        self._access.authorize(fresh, channels)
+        self._access.authorize(fresh, channels, sub.channels or ())
         conn = Connection(sub, self._limit, abort, client_key, fresh, channels, framing)
+        conn.credential = credential
         # Synchronous: no event can be dispatched between reading the head and indexing, and
         # no identity change between the checks above and indexing.
         conn.horizon = self._head
         self._clients.add(conn)
-        placement = self._access.placement(fresh) if sub.videos is None else conn.placement
+        placement = self._access.placement(fresh) if sub.wide else conn.placement
         self._index.add(conn, placement)
         if heartbeat_interval:
             self._wheel(heartbeat_interval).add(conn)
@@ -319,7 +330,7 @@ class EventHub(AsyncResource):
         """Serve ``conn`` into ``sink`` with no task of its own once it is live.
 
         History (if any) is sent by a short-lived task; then the hub writes ``sink`` straight
-        from its dispatch (:meth:`_flush`) and no coroutine, future or timer of this connection
+        from its dispatch (``Writes.flush``) and no coroutine, future or timer of this connection
         is left: an idle stream costs the objects it is made of. ``owner.ended`` is called
         once, when the hub drops the connection for any reason (``CLIENT_GONE`` after
         :meth:`disconnect` or a failed write; ``FAILED`` when its history cannot be read).
@@ -331,7 +342,7 @@ class EventHub(AsyncResource):
             return
         if conn.phase is Phase.LIVE:  # nothing to replay: live at once, synchronously
             conn.direct = sink
-            self._write(conn)
+            self._writes.write(conn)
             return
         task = asyncio.get_running_loop().create_task(self._catch_up(conn, sink))
         self._catching_up.add(task)
@@ -352,7 +363,7 @@ class EventHub(AsyncResource):
             raise
         if conn.close_reason is None:
             conn.direct = sink  # LIVE (synchronous with the last check of its history)
-            self._write(conn)
+            self._writes.write(conn)
 
     def disconnect(self, conn: Connection) -> None:
         """The client went away: unregister it and let its :meth:`stream` return."""
@@ -366,7 +377,7 @@ class EventHub(AsyncResource):
         client.close_reason = reason
         client.queue.clear()
         client.direct = None
-        _resolve(client.waiter)
+        resolve(client.waiter)
         if client.beat_slot != NOWHERE:
             for wheel in self._wheels.values():
                 wheel.remove(client)
@@ -381,92 +392,7 @@ class EventHub(AsyncResource):
     async def _pump(self, client: Connection, sink: Sink) -> None:
         """Write live frames until the connection ends (history is out: anything queued
         meanwhile goes first)."""
-        if getattr(sink, "push", None) is not None:
-            # From here on the hub writes this client from its dispatch (see _flush).
-            client.direct = cast(DirectSink, sink)
-            self._write(client)
-            while client.close_reason is None:
-                await self._sleep(client)
-            return
-        while client.close_reason is None:
-            if not client.queue:
-                await self._sleep(client)
-                continue
-            data = self._take(client)
-            if data:
-                await sink.send(data)
-
-    @staticmethod
-    async def _sleep(client: Connection) -> None:
-        waiter = client.waiter = asyncio.get_running_loop().create_future()
-        try:
-            await waiter
-        finally:
-            client.waiter = None
-
-    def _take(self, client: Connection) -> bytes:
-        """The whole queue as one write (one write per wake-up, whatever the backlog); frames
-        at or below ``last_sent_seq`` were sent by replay/snapshot already and are skipped."""
-        queue = client.queue
-        if len(queue) == 1:  # the common case when live: no list, no join
-            seq, event_type, frame = queue[0]
-            queue.clear()
-            if seq != _HEARTBEAT:
-                if seq <= client.last_sent_seq:
-                    return b""
-                client.last_sent_seq = seq
-                self._sent_by_type[event_type] += 1
-            return frame
-        out: list[bytes] = []
-        last = client.last_sent_seq
-        sent = self._sent_by_type
-        for seq, event_type, frame in queue:
-            if seq != _HEARTBEAT:
-                if seq <= last:
-                    continue
-                last = seq
-                sent[event_type] += 1
-            out.append(frame)
-        queue.clear()
-        client.last_sent_seq = last
-        return b"".join(out)
-
-    def _wake(self, client: Connection) -> None:
-        """``client``'s queue just became non-empty: have it written."""
-        if client.direct is None:
-            _resolve(client.waiter)  # its task writes (or history is still going on)
-        elif not client.blocked:
-            self._dirty.append(client)
-            if self._flush_handle is None:
-                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        """Write every dirty client once (after a burst of events: coalesced)."""
-        self._flush_handle = None
-        dirty, self._dirty = self._dirty, []
-        for client in dirty:
-            self._write(client)
-
-    def _write(self, client: Connection) -> None:
-        direct = client.direct
-        if direct is None or client.blocked or not client.queue:
-            return  # gone, or a write is pending (its completion writes the rest)
-        if client.framing is not _SSE:
-            self.ws_frames_sent += len(client.queue)
-        data = self._take(client)
-        if not data:
-            return
-        pending = direct.push(data)
-        if pending is not None:
-            client.blocked = True
-            pending.add_done_callback(partial(self._unblocked, client))
-
-    def _unblocked(self, client: Connection, done: asyncio.Future[None]) -> None:
-        client.blocked = False
-        if done.cancelled() or done.exception() is not None:
-            self._drop(client, CloseReason.CLIENT_GONE)  # the connection failed
-        else:
-            self._write(client)
+        await self._writes.pump(client, sink)
 
     # -- live feed ---------------------------------------------------------------------------
 
@@ -474,20 +400,15 @@ class EventHub(AsyncResource):
         self._head = event.seq
         self._dispatched += 1
         channel = event.channel_id
-        named = self._index.by_video.get(event.video_id)
         groups = self._index.wide_groups(channel)  # disjoint from each other and from `named`
-        if not named and not groups:
+        named = self._index.named(event.video_id, channel)
+        if named:
+            groups.append(named)
+        if not groups:
             return
         entry = (event.seq, event.event_type, sse_event(event))  # encoded once, shared
         ws_entry: tuple[int, str, bytes] | None = None  # the same for WebSocket clients, lazily
         slow: list[Connection] = []
-        if named:
-            video = event.video_id
-            # Checked against the channel the video was authorised under: an event carrying
-            # another channel is not what this client was allowed to read.
-            groups.append(
-                [c for c in named if c.everything or c.video_channels.get(video) == channel]
-            )
         for group in groups:
             for client in group:
                 types = client.sub.types
@@ -504,7 +425,7 @@ class EventHub(AsyncResource):
                         ws_entry = (event.seq, event.event_type, encode_ws_event(event))
                     queue.append(ws_entry)
                 if len(queue) == 1:
-                    self._wake(client)
+                    self._writes.wake(client)
         for client in slow:
             self._overflow(client)
 
@@ -526,13 +447,13 @@ class EventHub(AsyncResource):
 
     def _beat(self, due: list[Connection]) -> None:
         """One bucket's heartbeats: one frame (one timestamp) for all of them."""
-        entry = (_HEARTBEAT, "heartbeat", _heartbeat_frame())
+        entry = (HEARTBEAT, "heartbeat", _heartbeat_frame())
         for client in due:
             # A client with frames pending is getting data anyway; a heartbeat would only
             # lengthen the backlog of one that is stuck.
             if client.close_reason is None and not client.queue:
                 client.queue.append(entry)
-                self._wake(client)
+                self._writes.wake(client)
 
     def _on_disconnect(self) -> None:
         # Clients reconnect (to any replica) with Last-Event-ID and lose nothing; holding
@@ -543,11 +464,6 @@ class EventHub(AsyncResource):
 
 def _heartbeat_frame() -> bytes:
     return encode_event(HeartbeatEventDTO().model_dump_json(), event="heartbeat")
-
-
-def _resolve(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
 
 
 _SSE = Framing.SSE

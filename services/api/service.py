@@ -43,6 +43,7 @@ from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
 from schemas.videos import (
+    Processing,
     VideoCreate,
     VideoDTO,
     VideoListQuery,
@@ -116,6 +117,7 @@ class VideoApiService(AsyncResource):
     ) -> None:
         self._mesh = mesh
         self._resolver = authenticate.resolver
+        self._channels = authenticate.channel
         self._config = config
         self.store = VideoStore(mesh)
         self._jobs = JobQueue(mesh)
@@ -186,7 +188,7 @@ class VideoApiService(AsyncResource):
     async def _list(self, call: Call[VideoListQuery]) -> VideoPage:
         query = call.body
         if query.channel_id is not None:
-            channel = self._resolver.channel(query.channel_id)
+            channel = await self._channels(query.channel_id)
             call.require(channel, what=f"channel {query.channel_id}")
         call.decided = True  # what follows is the policy's READ, channel by channel
         readable = self._resolver.readable_channels(call.principal)
@@ -201,7 +203,7 @@ class VideoApiService(AsyncResource):
         except NotFound:
             call.require(None, what=what)
             raise
-        call.require(self._resolver.channel(record.channel_id or DEFAULT_CHANNEL_ID), what=what)
+        call.require(await self._channels(record.channel_id or DEFAULT_CHANNEL_ID), what=what)
         return record
 
     async def _get(self, call: Call[VideoRef]) -> VideoDTO:
@@ -220,7 +222,7 @@ class VideoApiService(AsyncResource):
     async def _create(self, call: Call[CreateRequest]) -> VideoDTO:
         body = await self._read_create(call.body)
         channel_id = body.channel_id or DEFAULT_CHANNEL_ID
-        call.require(self._resolver.channel(channel_id), what=f"channel {channel_id}")
+        call.require(await self._channels(channel_id), what=f"channel {channel_id}")
         body = body.model_copy(update={"channel_id": channel_id})
         # Refuse now what a worker could only fail on later: a green "Queued" must mean it can run.
         if body.url is not None:
@@ -290,20 +292,29 @@ class VideoApiService(AsyncResource):
         fmt = body.transcript.format if body.transcript else None
         updated = await self.store.update(
             video_id,
-            lambda rec: lifecycle.queue(rec, job_id, title=body.title, transcript_format=fmt),
+            lambda rec: lifecycle.queue(
+                rec, job_id, title=body.title, transcript_format=fmt, processing=body.processing
+            ),
         )
         await self._queue(updated.record)
         self.catalog.apply(updated.revision, updated.record)
         return updated.record.public()
 
     async def _queue(self, record: VideoRecord) -> None:
+        """Announce the QUEUED record; queue a job for the built-in workers unless the video
+        is processed externally (then it waits for the ingress's reports)."""
         assert record.job_id is not None
-        await self._jobs.enqueue(ProcessJob(video_id=record.id, job_id=record.job_id))
+        if record.processing is Processing.INTERNAL:
+            await self._jobs.enqueue(ProcessJob(video_id=record.id, job_id=record.job_id))
+        else:
+            # A reprocess turning a video external: a job still queued from before must not
+            # be taken by a built-in worker (it would be stale anyway, this drops it sooner).
+            await self._jobs.cancel(record.id)
         await self._events.publish_status(
             record.id,
             VideoStatus.QUEUED,
             0,
-            lifecycle.QUEUED_MESSAGE,
+            record.status_message,
             channel_id=channel_of(record.channel_id),
             msg_id=f"{record.id}:{record.job_id}:queued",
         )

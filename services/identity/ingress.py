@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from access.principals import Resolver
 from culto.errors import InvalidInput, NotFound
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
+from mesh.principals import MeshAuthenticator
 from mesh.rpc import Call
 from mesh.rpc.protocol import validation_message
 from mesh.videos import VideoStore
-from schemas.events import PUBLISHABLE_EVENT_ADAPTER, PublishableEvent
+from schemas.events import PUBLISHABLE_EVENT_ADAPTER, PublishableEvent, VideoStatusEventDTO
 from schemas.identity import DEFAULT_CHANNEL_ID, PublishAccepted, PublishCall
+from schemas.videos import VideoRecord, VideoStatus
 from services.videos.reports import apply_report
 
 
@@ -30,13 +31,13 @@ class Ingress:
 
     Args:
         mesh: The API role's connection.
-        resolver: The role's view of channels (for the policy).
+        authenticate: The role's resolver (channels for the policy).
     """
 
-    def __init__(self, mesh: MeshConnection, resolver: Resolver) -> None:
+    def __init__(self, mesh: MeshConnection, authenticate: MeshAuthenticator) -> None:
         self._store = VideoStore(mesh)
         self._events = EventPublisher(mesh)
-        self._resolver = resolver
+        self._channels = authenticate.channel
 
     async def publish(self, call: Call[PublishCall]) -> PublishAccepted:
         """Authorize, validate, apply to the record, publish; the reply says where it landed.
@@ -54,18 +55,36 @@ class Ingress:
             current = None
         channel_id = current.record.channel_id or DEFAULT_CHANNEL_ID if current else None
         try:
-            call.require(self._resolver.channel(channel_id), what=f"video {event.video_id}")
+            call.require(await self._channels(channel_id), what=f"video {event.video_id}")
         except NotFound:
             raise InvalidInput(
                 f"video {event.video_id} is not a video of this token's channel",
                 code="unknown_video",
             ) from None
         assert channel_id is not None  # require() refuses a missing channel
-        await self._store.update(event.video_id, lambda rec: apply_report(rec, event))
+        updated = await self._store.update(event.video_id, lambda rec: apply_report(rec, event))
+        if updated.changed and not isinstance(event, VideoStatusEventDTO):
+            await self._announce_settled(updated.record, channel_id)
         key = call.body.idempotency_key
         msg_id = f"ingress:{channel_id}:{key}" if key else None
         result = await self._events.publish(event, channel_id=channel_id, msg_id=msg_id)
         return PublishAccepted(seq=result.seq, duplicate=result.duplicate)
+
+    async def _announce_settled(self, record: VideoRecord, channel_id: str) -> None:
+        """A report that settled the video (a summary, a failure) is preceded by its
+        ``video.status`` PROCESSED or FAILED, as the built-in workers do, so a client that
+        follows statuses sees the end too. Once per job (the msg id is the workers')."""
+        if record.status not in (VideoStatus.PROCESSED, VideoStatus.FAILED):
+            return
+        done = "processed" if record.status is VideoStatus.PROCESSED else "failed"
+        await self._events.publish_status(
+            record.id,
+            record.status,
+            record.progress,
+            record.status_message,
+            channel_id=channel_id,
+            msg_id=f"{record.id}:{record.job_id}:{done}",
+        )
 
 
 def _event(raw: dict[str, object]) -> PublishableEvent:

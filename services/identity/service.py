@@ -43,6 +43,7 @@ from schemas.identity import (
 from schemas.timestamps import utc_now
 from services.identity.accounts import Accounts
 from services.identity.ingress import Ingress
+from services.identity.management import password_routes
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,9 @@ class IdentityService(AsyncResource):
     ) -> None:
         self._authenticate = authenticate
         self._resolver = authenticate.resolver
+        self._channels = authenticate.channel
         self.accounts = accounts
-        self._ingress = Ingress(mesh, self._resolver)
+        self._ingress = Ingress(mesh, authenticate)
         self._cursors = cursors
         self._service = RpcService(
             mesh.nc,
@@ -89,6 +91,7 @@ class IdentityService(AsyncResource):
                 route(v.TOUCH, self._touch),
                 route(v.PUBLISH, self._ingress.publish),
                 route(v.CURSOR_ACK, self._cursor_ack),
+                *password_routes(accounts, self._resolver),
             ],
             authenticate,
         )
@@ -141,7 +144,7 @@ class IdentityService(AsyncResource):
 
     async def _channel_set(self, call: Call[ChannelChange]) -> ChannelDTO:
         body = call.body
-        channel = self._resolver.channel(body.channel_id)
+        channel = await self._channels(body.channel_id)
         call.require(channel, what=f"channel {body.channel_id}")
         return await self.accounts.change_channel(
             body.channel_id, name=body.name, visibility=body.visibility
@@ -149,12 +152,12 @@ class IdentityService(AsyncResource):
 
     async def _member_set(self, call: Call[MemberCall]) -> MemberDTO:
         body = call.body
-        call.require(self._resolver.channel(body.channel_id), what=f"channel {body.channel_id}")
+        call.require(await self._channels(body.channel_id), what=f"channel {body.channel_id}")
         return await self.accounts.grant(body.channel_id, body.user_id, body.role)
 
     async def _member_remove(self, call: Call[MemberRef]) -> None:
         body = call.body
-        call.require(self._resolver.channel(body.channel_id), what=f"channel {body.channel_id}")
+        call.require(await self._channels(body.channel_id), what=f"channel {body.channel_id}")
         await self.accounts.remove_member(body.channel_id, body.user_id)
 
     # -- tokens -----------------------------------------------------------------------------
@@ -162,7 +165,7 @@ class IdentityService(AsyncResource):
     async def _token_create(self, call: Call[TokenCreate]) -> TokenCreated:
         body, principal = call.body, call.principal
         owner = owner_of_new_token(principal, body)
-        check_new_token(principal, body, self._resolver.channel(body.channel_id), utc_now())
+        check_new_token(principal, body, await self._channels(body.channel_id), utc_now())
         held = sum(1 for t in self._resolver.view.tokens.values() if t.user_id == owner)
         if held >= MAX_TOKENS_PER_USER:
             raise QuotaExceeded(

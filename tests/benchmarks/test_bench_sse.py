@@ -17,7 +17,7 @@ def test_bench_sse_parses_its_arguments() -> None:
     )
     assert done.returncode == 0, done.stderr
     options = ("--quick", "--targets", "--before", "--rates", "--idle", "--storm", "--soak-seconds")
-    for option in (*options, "--json", "--plot"):
+    for option in (*options, "--json", "--plot", "--follow", "--follow-rate", "--only-phases"):
         assert option in done.stdout
 
 
@@ -45,3 +45,15 @@ def test_bench_summary_compares_targets() -> None:
     )
     assert "| RSS per idle SSE stream, 10,000 open (KiB) | 4.00 | 20.00 | x5.00 |" in table
     assert "| WebSocket ÷ SSE CPU per delivery (culto) | 1,000/s: 1.20 | | |" in table
+
+
+def test_bench_summary_has_the_follow_row_and_skips_phases_not_run() -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import sse_report
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    follow = {"channel_followed_us": 7.0, "videos_named_us": 14.0, "ratio": 0.5}
+    table = "\n".join(sse_report.summary({"targets": {"culto": {"follow": follow}}}))
+    assert "following 10 channels ÷ naming their videos (µs) | 7.00 ÷ 14.00 = x0.500" in table
+    assert "events/s" not in table and "idle" not in table  # --only-phases: none ran
