@@ -72,6 +72,9 @@ def main(args: argparse.Namespace) -> None:
         print(f"plot: {args.plot}")
     else:
         print("plot: skipped (matplotlib is in the bench environment only)")
+    soak_plot = Path(args.plot).with_name("soak.png")
+    if sse_report.plot_soak(figures, soak_plot):
+        print(f"soak plot: {soak_plot}")
 
 
 def parser() -> argparse.ArgumentParser:

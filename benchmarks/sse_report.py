@@ -169,3 +169,32 @@ def plot(fig: Figures, path: Path) -> bool:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
+
+
+def plot_soak(fig: Figures, path: Path) -> bool:
+    """Resident memory against time in the churn soak, per target; False when no soak ran or
+    matplotlib is missing."""
+    soaks = {n: t["soak"] for n, t in fig["targets"].items() if t.get("soak")}
+    if not soaks:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, ax = plt.subplots(figsize=(9, 4.5))
+    for name, soak in soaks.items():
+        times = [t / 60 for t, _ in soak["samples"]]
+        ax.plot(times, [kib / 1024 for _, kib in soak["samples"]], label=name)
+        ax.axvline(soak["warmup_s"] / 60, color="grey", alpha=0.3)
+    ax.set_xlabel("minutes (grey: end of warm-up)")
+    ax.set_ylabel("frontend RSS (MiB)")
+    ax.set_title("Churn soak: clients connect, stay a few seconds, leave, come back")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
