@@ -1,23 +1,24 @@
 """One WebSocket's subscriptions: live re-subscription with no gap and no duplicate.
 
 The socket holds at most one hub :class:`~frontend_server.events.conn.Connection`, for its current
-filter (its videos, or every readable video, and one type filter). The hub's pump only ever
-serves *live* events on it: every connection is opened with ``last_event_id`` = the hub's head
-``H`` read in the same synchronous step, so the hub sends no history, and everything above
-``H`` is queued. History is sent here, before the pump starts, through
+filter (its videos, or every readable video, and one type filter). The hub only ever serves
+*live* events on it: every connection is opened with ``last_event_id`` = the hub's head ``H``
+read in the same synchronous step, so the hub sends no history, and everything above ``H`` is
+queued. History is sent here, before the connection is attached to the socket (``EventHub.attach``:
+from then on the hub writes the socket from its dispatch), through
 :class:`~frontend_server.events.ws.history.SocketHistory` (authorised event by event).
 
 A change (``subscribe``/``unsubscribe``) is one hand-off, run to completion before the next
-message is read (Tornado awaits ``on_message``):
+message is read (the socket reads nothing while a message is handled):
 
 1. Authorise the added videos (404 as an ``error`` message; nothing changes).
-2. Stop the old pump; ``L`` = the last sequence it sent. Everything of the old filter up to
-   ``L`` reached the client.
+2. Detach the old connection; ``L`` = the last sequence written for it. Everything of the old
+   filter up to ``L`` is in the socket's output, in order.
 3. Read ``H`` and connect the new filter from ``H`` (live events ``> H`` queue up from now).
 4. Send ``subscribed``, then the kept videos' events in ``(L, H]`` (usually none), then the
    added videos' history: every event in ``(since, H]``, or without ``since`` their current
    state (the latest event of each type), as a new SSE connection gets.
-5. Start the pump: live events ``> H``.
+5. Attach the connection: live events ``> H``.
 
 Per video, sequences are therefore ascending with no gap and no duplicate; across videos,
 an added video's history may carry sequences lower than ones already sent for others.
