@@ -232,6 +232,27 @@ def test_provision_job(rendered: dict[str, list[Obj]], overlay: str) -> None:
     assert job["spec"]["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
 
 
+def test_prod_backs_up_nightly_into_a_volume(rendered: dict[str, list[Obj]]) -> None:
+    cron = one(rendered["prod"], "CronJob", "culto-backup")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    template = cron["spec"]["jobTemplate"]["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    assert container["args"][0] == "backup" and "%Y" in container["args"][1]
+    assert "--keep" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NATS_USER"]["value"] == "provision"  # the user that may take snapshots
+    assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "PROVISION_PASSWORD"
+    claims = {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in template["spec"]["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    assert claims == {"culto-backups"}
+    one(rendered["prod"], "PersistentVolumeClaim", "culto-backups")
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert container["args"][1].startswith("/backups/") and "/backups" in mounts
+
+
 # ------------------------------------------------------------------ hardening
 
 
@@ -395,7 +416,9 @@ def test_nats_requires_a_user_per_role_over_tls(
             user = env["NATS_USER"]["value"]
             ref = env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
             assert ref["name"].startswith("nats-users") and ref["key"] == f"{user.upper()}_PASSWORD"
-            assert workload["metadata"]["name"].endswith(user), "each role its own user"
+            # Each role its own user; backups are JetStream administration: the provision user.
+            backup = workload["metadata"]["name"] == "culto-backup" and user == "provision"
+            assert workload["metadata"]["name"].endswith(user) or backup, "each role its own user"
             seen.add(user)
             pod_volumes = {v["name"]: v for v in template["spec"]["volumes"]}
             (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == ca_dir]
