@@ -43,6 +43,7 @@ from frontend_server.api.publish import PublishHandler
 from frontend_server.api.videos import CsrfHandler, VideoHandler, VideosHandler
 from frontend_server.config import EdgeConfig
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.drain import Drain
 from frontend_server.events.hub import EventHub
 from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
 from frontend_server.events.ws.handler import AckHandler, EventSocketHandler, SocketRegistry
@@ -217,6 +218,7 @@ def make_app(
     collectors: Sequence[Collector] = (),
     cursors: CursorAcks | None = None,
     sockets: SocketRegistry | None = None,
+    drain: Drain | None = None,
 ) -> Application:
     """The frontend application: page, REST, SSE, and the ops routes every role serves.
 
@@ -234,18 +236,22 @@ def make_app(
         cursors: Acknowledged cursors (default: one that flushes only when its owner opens
             it; :func:`~frontend_server.server.serve_frontend` does).
         sockets: The open WebSockets, closed on shutdown (default: a new registry).
+        drain: Counts the open SSE streams and gives their reconnect delays on shutdown
+            (default: a new one).
     """
     limits = ClientLimits(config.limits)  # one per application: per replica, see limits.py
     identity = {"identity": identity_client, "limits": limits}
     api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes, "limits": limits}
     cursors = cursors or CursorAcks(identity_client, CursorStore(mesh))
     sockets = sockets or SocketRegistry()
+    drain = drain or Drain(config.hub)
     events = {
         "hub": hub,
         "config": config.hub,
         "limits": limits,
         "api": api_client,
         "cursors": cursors,
+        "drain": drain,
     }
     transports = TransportCollector(sockets.stats, cursors.stats)
     registry = make_registry(

@@ -19,6 +19,15 @@ Any replica answers a direct get, and a follower may answer before it applied th
 reaches past ``until`` proves it complete; a cursor that runs dry short of ``until`` on a
 replicated stream is confirmed by one leader request (``STREAM.MSG.GET`` next by subject).
 
+**Trimming during a replay.** A direct get returns the next *surviving* message at or after the
+requested sequence, so retention that trims the stream's head while a slow client is replayed
+would make the replay skip events silently. A request whose first answer lies beyond the
+sequence it asked from (or that found nothing) may have been skipped over trimmed events; after
+such a round the stream's first sequence is read (one small direct get, any replica): if it is
+now above the sequence asked from, :class:`~culto.errors.HistoryTrimmed` ends the replay, and
+the caller says so in-band (``stream.reset``). Trimming only ever moves the first sequence up,
+so a first sequence read after the request at or below it proves nothing was skipped.
+
 The latest event per subject (the late joiner's snapshot) is one ``multi_last`` request for all
 the subjects of a connection, consistent at one sequence (``up_to``), as of the replica that
 answers (like the per-subject direct gets it replaces).
@@ -32,7 +41,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
-from culto.errors import NotFound
+from culto.errors import HistoryTrimmed, NotFound
 from mesh.connection import MeshConnection
 from mesh.direct_get import MAX_MULTI_SUBJECTS, DirectBatch, DirectMsg, direct_get
 from mesh.errors import nats_errors
@@ -100,6 +109,8 @@ class EventReader:
         self.replays = 0
         self.requests = 0
         self.lagging = 0
+        self.trimmed = 0
+        """Replays ended by :class:`HistoryTrimmed`."""
         self.replicas: int | None = None
         """Replicas of the stream (learnt from :meth:`bounds`): above one, a replay that runs
         dry short of its end is confirmed by the stream leader (see ``_confirm``)."""
@@ -130,6 +141,7 @@ class EventReader:
         (events above it are not yielded). Malformed messages are skipped.
 
         Raises:
+            HistoryTrimmed: retention removed events of the range while it was replayed.
             MeshError: if JetStream fails mid-way.
         """
         self.replays += 1
@@ -141,7 +153,8 @@ class EventReader:
         max_bytes = max(MIN_BATCH_BYTES, self._max_bytes // len(cursors))
         while True:
             empty = [c for c in cursors if not c.buffer and not c.finished]
-            await asyncio.gather(*(self._fill(c, until, max_bytes) for c in empty))
+            jumps = await asyncio.gather(*(self._fill(c, until, max_bytes) for c in empty))
+            await self._check_trimmed([s for s in jumps if s is not None])
             if not any(c.buffer for c in cursors):
                 return
             # Every unfinished cursor has read past `bound`: nothing at or below it is missing.
@@ -157,7 +170,22 @@ class EventReader:
             if events:
                 yield events
 
-    async def _fill(self, cursor: _Cursor, until: int | None, max_bytes: int) -> None:
+    async def _check_trimmed(self, jumps: list[int]) -> None:
+        """Raise :class:`HistoryTrimmed` if events at or after the lowest of ``jumps`` (the
+        sequences requests asked from and skipped past) may have been trimmed meanwhile."""
+        if not jumps:
+            return
+        first = await self.first_seq()
+        if first is None:  # nothing left at all: where the stream starts again
+            first = (await self.bounds()).first
+        if first > min(jumps):
+            self.trimmed += 1
+            raise HistoryTrimmed(first)
+
+    async def _fill(self, cursor: _Cursor, until: int | None, max_bytes: int) -> int | None:
+        """Read the next batch of ``cursor``; returns the sequence it asked from when the
+        answer skipped past it (see the module docstring), else ``None``."""
+        asked = cursor.next_seq
         request = {
             "seq": cursor.next_seq,
             "next_by_subj": cursor.subject,
@@ -165,16 +193,18 @@ class EventReader:
             "max_bytes": max_bytes,
         }
         batch = await self._request(request, "replaying events")
+        jumped = asked if not batch.messages or batch.messages[0].seq > asked else None
         for msg in batch.messages:
             if until is not None and msg.seq > until:
                 cursor.finished = True  # that replica holds everything up to `until`
-                return
+                return jumped
             cursor.buffer.append(msg)
             cursor.next_seq = msg.seq + 1
         reached = until is not None and cursor.next_seq > until
         cursor.finished = not batch.messages or batch.num_pending == 0 or reached
         if cursor.finished and not reached and until is not None and await self._replicated():
             await self._confirm(cursor, until)
+        return jumped
 
     async def _confirm(self, cursor: _Cursor, until: int) -> None:
         """A follower may answer a direct get before it applied the newest writes (ADR-31: no

@@ -158,6 +158,7 @@ class Connection:
         push: Set while the hub writes this client directly (a :class:`DirectSink` that is
             live); ``None`` during history and for task-driven sinks.
         blocked: A direct write is still pending: nothing more is pushed until it completes.
+        stall_timer: While blocked: drops the client once the write deadline passes.
         principal: Who streams; replaced in place when the directory changes (``refresh``).
         everything: ``principal.reads_everything()``, cached for the hot path.
         video_channels: For a connection with video filters: each video's channel as it was
@@ -183,6 +184,7 @@ class Connection:
         "principal",
         "push",
         "queue",
+        "stall_timer",
         "sub",
         "video_channels",
         "waiter",
@@ -216,6 +218,7 @@ class Connection:
         self.last_sent_seq = 0
         self.close_reason: CloseReason | None = None
         self.heartbeat_timer: asyncio.TimerHandle | None = None
+        self.stall_timer: asyncio.TimerHandle | None = None
         self.horizon = 0
         # A connection without history is live from the start: nothing may be discarded.
         history = sub.last_event_id is not None or sub.videos is not None

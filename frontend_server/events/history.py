@@ -49,6 +49,7 @@ from typing import cast
 
 from prometheus_client import Histogram
 
+from culto.errors import HistoryTrimmed
 from frontend_server.events.access import HubAccess
 from frontend_server.events.conn import CloseReason, Connection, Framing, Phase, Sink
 from frontend_server.events.framing import RESET_EVENT, frame_event, frame_reset
@@ -230,16 +231,38 @@ class History:
             AsyncGenerator[list[StoredEvent], None],
             self._reader.replay(list(client.sub.filters), after, until=horizon),
         )
-        async with contextlib.aclosing(replay) as batches:
-            async for batch in batches:
-                if client.close_reason is not None:
-                    return
-                if not await self._send_events(client, sink, batch, horizon):
-                    break
+        try:
+            async with contextlib.aclosing(replay) as batches:
+                async for batch in batches:
+                    if client.close_reason is not None:
+                        return
+                    if not await self._send_events(client, sink, batch, horizon):
+                        break
+        except HistoryTrimmed as gone:
+            # Retention trimmed what this (slow) replay still had to send: never a silent gap.
+            await self._trimmed(client, sink, gone.first_available, horizon)
+            return
         if client.close_reason is None:
             # Everything up to the horizon is sent (the rest did not match or may not be read):
             # the client stands there, so the next round's gap is measured from it.
             client.last_sent_seq = max(client.last_sent_seq, horizon)
+
+    async def _trimmed(self, client: Connection, sink: Sink, first: int, horizon: int) -> None:
+        """A ``stream.reset`` (``trimmed``) mid-replay, then the current state at ``horizon``:
+        the client stands at the horizon afterwards, as after a reset at connect."""
+        reset = Reset(client.last_sent_seq, first, horizon, "trimmed")
+        self.resets += 1
+        self._sent_by_type[RESET_EVENT] += 1
+        if not await self._write(client, sink, reset.frame(client.framing)):
+            return
+        sub = client.sub
+        if sub.videos is not None:
+            latest = await self._reader.latest(sub.videos, sub.types or (), up_to=horizon)
+            # The state may hold events below what was sent: it is sent whole, after the reset.
+            client.last_sent_seq = 0
+            if client.close_reason is None:
+                await self._send_events(client, sink, latest, horizon)
+        client.last_sent_seq = max(client.last_sent_seq, horizon)
 
     async def _send_events(
         self, client: Connection, sink: Sink, events: list[StoredEvent], horizon: int

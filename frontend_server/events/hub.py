@@ -133,6 +133,7 @@ class EventHub(AsyncResource):
     ) -> None:
         self._mesh = mesh
         self._limit = config.client_buffer
+        self._write_timeout = config.write_timeout
         self._reader = reader or EventReader(mesh)
         self._feed = LiveFeed(mesh, self._dispatch)
         self._index = StreamIndex()
@@ -312,6 +313,9 @@ class EventHub(AsyncResource):
         if client.heartbeat_timer is not None:
             client.heartbeat_timer.cancel()
             client.heartbeat_timer = None
+        if client.stall_timer is not None:
+            client.stall_timer.cancel()
+            client.stall_timer = None
         if reason is CloseReason.SLOW:
             self._slow_drops += 1
             if client.abort is not None:
@@ -398,9 +402,23 @@ class EventHub(AsyncResource):
         if pending is not None:
             client.blocked = True
             pending.add_done_callback(partial(self._unblocked, client))
+            # Write deadline: a client that stopped reading (or whose network vanished, no
+            # FIN) must not hold its slot and queue forever while events are few.
+            client.stall_timer = asyncio.get_running_loop().call_later(
+                self._write_timeout, self._stalled, client
+            )
+
+    def _stalled(self, client: Connection) -> None:
+        client.stall_timer = None
+        if client.blocked and client.close_reason is None:
+            log.info("dropping an SSE client whose write stalled for %.0fs", self._write_timeout)
+            self._drop(client, CloseReason.SLOW)
 
     def _unblocked(self, client: Connection, done: asyncio.Future[None]) -> None:
         client.blocked = False
+        if client.stall_timer is not None:
+            client.stall_timer.cancel()
+            client.stall_timer = None
         if done.cancelled() or done.exception() is not None:
             self._drop(client, CloseReason.CLIENT_GONE)  # the connection failed
         else:

@@ -148,7 +148,10 @@ def test_role_probes_and_ports(rendered: dict[str, list[Obj]], overlay: str) -> 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_grace_periods_outlast_prestop_pauses(rendered: dict[str, list[Obj]], overlay: str) -> None:
-    heartbeat = seconds(config_data(rendered[overlay])["SSE_HEARTBEAT_INTERVAL"])
+    settings = config_data(rendered[overlay])
+    drain = seconds(settings["CULTO_DRAIN_TIMEOUT"])
+    assert seconds(settings["CULTO_DRAIN_SPREAD"]) <= drain
+    nats_drain = 10  # MeshConnection.close: NATS is drained for at most 10 s after the streams
     for workload, template in pod_templates(rendered[overlay]):
         grace = template["spec"].get("terminationGracePeriodSeconds", 30)
         for container in containers(template):
@@ -157,8 +160,8 @@ def test_grace_periods_outlast_prestop_pauses(rendered: dict[str, list[Obj]], ov
             )
             if command and command[0].endswith("sleep"):
                 pause = float(command[1])
-                # the pause, then the SIGTERM drain (about one heartbeat interval) must fit
-                assert grace > pause + heartbeat, workload["metadata"]["name"]
+                # the pause, then the SIGTERM drain and the NATS drain must fit
+                assert grace > pause + drain + nats_drain, workload["metadata"]["name"]
     frontend = one(rendered[overlay], "Deployment", "culto-frontend")
     (container,) = frontend["spec"]["template"]["spec"]["containers"]
     assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "/bin/sleep"

@@ -21,6 +21,7 @@ always newer than an id the page put in the URL when it first opened the stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import socket
@@ -35,6 +36,7 @@ from access.policy import Principal
 from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
 from frontend_server.config import HubConfig
 from frontend_server.events.cursors import CursorAcks, cursor_name
+from frontend_server.events.drain import Drain
 from frontend_server.events.hub import CloseReason, Connection, EventHub, Subscription
 from frontend_server.events.sse.wire import SharedChunks, encode_comment, encode_retry
 from frontend_server.security.browser import XsrfMixin
@@ -63,6 +65,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         limits: ClientLimits,
         api: VideoApiClient,
         cursors: CursorAcks | None = None,
+        drain: Drain | None = None,
     ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
@@ -70,6 +73,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         self.limits = limits
         self.api = api
         self.cursors = cursors
+        self.drain = drain
         self._conn: Connection | None = None
         self._out: IOStream | None = None  # the connection's stream, once headers are out
         self._raw: socket.socket | None = None  # its socket, when writable directly
@@ -103,10 +107,14 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
                 " filtered by video, is enough",
                 headers={"Retry-After": "5"},
             )
+        if self.drain is not None:
+            self.drain.opened()
         try:
             await self._stream(sub, principal, client)
         finally:
             self.limits.close_stream(client)
+            if self.drain is not None:
+                self.drain.closed()
 
     async def _stream(self, sub: Subscription, principal: Principal, client: str) -> None:
         channels: dict[str, str | None] | None = None
@@ -142,8 +150,13 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         log.debug("event stream ended: %s", reason)
         if reason is CloseReason.SLOW or self.request.connection is None:
             return
-        # Any other end is clean: finish the chunked response so the client sees EOF.
-        self.finish()
+        if reason is CloseReason.SHUTDOWN and self.drain is not None:
+            # Where and when to come back: another replica, after a random delay (drain).
+            self.push(encode_retry(self.drain.retry_ms()))
+        # Any other end is clean: finish the chunked response so the client sees EOF. The
+        # drain waits for these last bytes, within the write deadline.
+        with contextlib.suppress(TimeoutError, StreamClosedError):
+            await asyncio.wait_for(self.finish(), self.config.write_timeout)
 
     def _stream_headers(self) -> None:
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -317,6 +330,7 @@ class EventsHealthHandler(BaseHandler):
         limits: ClientLimits,
         api: VideoApiClient,
         cursors: CursorAcks | None = None,
+        drain: Drain | None = None,
     ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub

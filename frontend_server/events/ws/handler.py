@@ -34,6 +34,7 @@ from frontend_server.api.identity import IdentityHandler
 from frontend_server.config import HubConfig
 from frontend_server.events.access import HubAccess
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.drain import Drain
 from frontend_server.events.hub import EventHub
 from frontend_server.events.sse.handler import video_channels
 from frontend_server.events.ws.history import SocketHistory
@@ -71,6 +72,24 @@ class SocketRegistry:
         self.sockets: set[EventSocketHandler] = set()
         self.stats = WsStats()
         self._ending: set[asyncio.Task[None]] = set()
+        self.empty = asyncio.Event()
+        """Set while no socket is open (a drain waits for it)."""
+        self.empty.set()
+
+    def add(self, handler: EventSocketHandler) -> None:
+        """A socket opened."""
+        self.sockets.add(handler)
+        self.empty.clear()
+        self.stats.open += 1
+        self.stats.opened += 1
+
+    def remove(self, handler: EventSocketHandler) -> None:
+        """A socket closed."""
+        if handler in self.sockets:
+            self.sockets.discard(handler)
+            self.stats.open -= 1
+        if not self.sockets:
+            self.empty.set()
 
     def end(self, session: EventSocket) -> None:
         """Stop a closed socket's session in the background (kept referenced until done)."""
@@ -84,9 +103,13 @@ class SocketRegistry:
             log.warning("stopping a closed WebSocket's stream failed: %r", exc)
 
     def close_all(self) -> None:
-        """Close every socket with 1001 "going away" (clients resume on another replica)."""
+        """Close every socket with 1001 and the position it resumes from, ``going away;
+        since=N`` (on another replica; plain ``going away`` when it has none yet)."""
         for handler in list(self.sockets):
-            handler.close(CloseCode.GOING_AWAY, "going away")
+            session = handler.session
+            position = session.position if session is not None else None
+            reason = "going away" if position is None else f"going away; since={position}"
+            handler.close(CloseCode.GOING_AWAY, reason)
 
 
 class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
@@ -102,6 +125,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         sockets: SocketRegistry,
         allowed_origins: frozenset[str],
         history: SocketHistory,
+        drain: Drain | None = None,
     ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
@@ -183,9 +207,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
 
     def open(self, *args: str, **kwargs: str) -> None:
         """The upgrade succeeded."""
-        self.sockets.sockets.add(self)
-        self.sockets.stats.open += 1
-        self.sockets.stats.opened += 1
+        self.sockets.add(self)
 
     async def on_message(self, message: str | bytes) -> None:
         """One client message (Tornado reads the next only once this returns)."""
@@ -198,9 +220,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
 
     def on_close(self) -> None:
         """The socket closed (either side): stop following and release the stream slot."""
-        if self in self.sockets.sockets:
-            self.sockets.sockets.discard(self)
-            self.sockets.stats.open -= 1
+        self.sockets.remove(self)
         session, self.session = self.session, None
         if session is not None:
             self._release()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from enum import Enum
@@ -35,9 +36,10 @@ from typing import Protocol
 from pydantic import BaseModel, ValidationError
 
 from access.policy import Principal
-from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
+from culto.errors import CultoError, HistoryTrimmed, InvalidInput, MeshError, Unauthenticated
 from frontend_server.events.access import HubAccess
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.history import Reset
 from frontend_server.events.hub import CloseReason, Connection, EventHub, Framing, Subscription
 from frontend_server.events.ws.history import SocketHistory
 from frontend_server.events.ws.wire import encode_ws_event
@@ -154,7 +156,26 @@ class EventSocket:
         self._pump: asyncio.Task[None] | None = None
         self._channels: dict[str, str | None] = {}
         self._opened_at = 0
+        self._history_floor: int | None = None
+        self._in_history = False
+        self._stopped_at: int | None = None
         self.errors = 0
+
+    @property
+    def position(self) -> int | None:
+        """Where this socket may resume with ``since`` and lose nothing (the ``since`` of the
+        1001 close on shutdown); ``None``: nowhere yet (subscribe again as at first).
+
+        While a change's history is sent, the lowest point it started from (the kept videos'
+        last sent event, the added videos' ``since``); otherwise the last event sent, or the
+        head the filter was opened at.
+        """
+        conn = self._conn
+        if conn is None:
+            return self._stopped_at
+        if self._in_history:
+            return self._history_floor
+        return max(conn.last_sent_seq, self._opened_at)
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -293,7 +314,13 @@ class EventSocket:
         await self._outbox.send_message(
             WsSubscribed(videos=sorted(target or ()), all=target is None, head=head)
         )
-        await self._history(conn, types, kept, last, added, since)
+        floors = [last] if last is not None and (kept is None or kept) else []
+        floors += [since] if since is not None and (added is None or added) else []
+        self._history_floor, self._in_history = min(floors, default=None), True
+        try:
+            await self._history(conn, types, kept, last, added, since)
+        finally:
+            self._in_history = False
         if self._conn is conn and conn.close_reason is None:
             self._pump = asyncio.get_running_loop().create_task(self._run(conn))
 
@@ -351,16 +378,24 @@ class EventSocket:
         exclude: frozenset[str] = frozenset(),
     ) -> None:
         history = self._history_of.events(self._access, conn.principal, sub, head, exclude=exclude)
-        async with contextlib.aclosing(history) as batches:
-            async for batch in batches:
-                if conn.close_reason is not None or self._conn is not conn:
-                    return
-                data = b"".join(encode_ws_event(e) for e in batch)
-                try:
-                    await asyncio.wait_for(self._outbox.send(data), self._batch_timeout)
-                except TimeoutError:
-                    self._end(*CLOSE_FOR[CloseReason.SLOW])
-                    return
+        try:
+            async with contextlib.aclosing(history) as batches:
+                async for batch in batches:
+                    if conn.close_reason is not None or self._conn is not conn:
+                        return
+                    data = b"".join(encode_ws_event(e) for e in batch)
+                    try:
+                        await asyncio.wait_for(self._outbox.send(data), self._batch_timeout)
+                    except TimeoutError:
+                        self._end(*CLOSE_FOR[CloseReason.SLOW])
+                        return
+        except HistoryTrimmed as gone:
+            # Retention trimmed what was still to be sent: a reset, then the current state.
+            requested = sub.last_event_id or 0
+            reset = Reset(requested, gone.first_available, head, "trimmed")
+            await self._outbox.send(reset.frame(Framing.WS))
+            state = dataclasses.replace(sub, last_event_id=None)
+            await self._send_history(conn, state, head, exclude=exclude)
 
     async def _stop(self) -> int | None:
         """Stop the current pump; how far the client got (``None``: nothing was followed).
@@ -379,7 +414,8 @@ class EventSocket:
         if pump is not None:
             with contextlib.suppress(Exception):
                 await pump
-        return max(conn.last_sent_seq, self._opened_at)
+        self._stopped_at = max(conn.last_sent_seq, self._opened_at)
+        return self._stopped_at
 
     async def _run(self, conn: Connection) -> None:
         try:

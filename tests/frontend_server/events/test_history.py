@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from access.policy import ANONYMOUS
-from frontend_server.events.hub import Subscription
+from frontend_server.events.hub import EventHub, Subscription
+from frontend_server.security.auth import Authenticator
 from mesh import EventPublisher, EventReader, MeshConnection
+from mesh.directory import Directory
 from mesh.identity_store import IdentityStore
 from mesh.provision import provision
 from mesh.subjects import EVENTS_STREAM
@@ -21,7 +23,7 @@ from schemas import ErrorEventDTO, StreamResetEventDTO, VideoStatusEventDTO, new
 from schemas.identity import DEFAULT_CHANNEL_ID
 from services.identity.accounts import Accounts
 from tests.conftest import IsolatedMesh
-from tests.frontend_server.events.test_hub import ListSink
+from tests.frontend_server.events.test_hub import ADMIN, ListSink
 from tests.frontend_server.sse_client import Frame, SSEClient, serve_events
 from tests.support import make_member
 
@@ -152,3 +154,72 @@ async def test_state_after_a_reset_obeys_the_callers_channels(
         assert "secret detail" not in text and f"id: {hidden}" not in text
         srv.hub.disconnect(conn)
         await asyncio.wait_for(running, 10)
+
+
+class _TrimmingSink(ListSink):
+    """Takes the first batch of history, then retention trims the stream's head (once)."""
+
+    def __init__(self, mesh: MeshConnection, keep_from: int) -> None:
+        super().__init__()
+        self._mesh = mesh
+        self._keep_from: int | None = keep_from
+
+    async def send(self, data: bytes) -> None:
+        await super().send(data)
+        if self._keep_from is not None and b"id: " in data:
+            keep, self._keep_from = self._keep_from, None
+            await self._mesh.jsm.purge_stream(EVENTS_STREAM, seq=keep)
+
+
+async def test_retention_trimming_during_a_replay_resets_never_a_silent_gap(
+    isolated_mesh: Callable[..., Any],
+) -> None:
+    # Issue 21, defect 4: clients resuming near the first retained event that read slowly
+    # skipped hundreds of events with no stream.reset (the trim was checked only at connect).
+    env: IsolatedMesh = await isolated_mesh()
+    mesh = env.mesh
+    pub = EventPublisher(mesh)
+    vid, other = new_video_id(), new_video_id()
+    mine = []
+    for _ in range(30):
+        mine.append(await _status(pub, vid))
+        await _error(pub, other)
+    error = await _error(pub, vid)
+    directory = Directory(mesh)
+    await directory.open()
+    try:
+        auth = Authenticator(directory, env.settings.edge_config().cookie_secret)
+        reader = EventReader(mesh, batch=4)
+        async with EventHub(
+            mesh, env.settings.edge_config().hub, authenticator=auth, reader=reader
+        ) as hub:
+            sink = _TrimmingSink(mesh, keep_from=mine[20])
+            task = asyncio.create_task(
+                hub.serve(Subscription.parse([vid], [], mine[1]), sink, principal=ADMIN)
+            )
+            live = await _status(pub, vid)
+            await sink.wait_for_id(live)
+            frames = _frames(b"".join(sink.chunks))
+            ids = [f.seq for f in frames if f.id is not None]
+            (reset,) = [_reset(f) for f in frames if f.event == "stream.reset"]
+            where = next(i for i, f in enumerate(frames) if f.event == "stream.reset")
+            before = [f.seq for f in frames[:where]]
+            assert before == mine[2 : 2 + len(before)] and before  # what it got, in order
+            assert reset.reason == "trimmed" and reset.first_available == mine[20]
+            assert reset.requested == before[-1] and reset.last >= error
+            # Then the current state (latest of each type) and live: nothing silently skipped.
+            assert [f.seq for f in frames[where + 1 :]] == [mine[-1], error, live]
+            assert ids == [*before, mine[-1], error, live]
+            await hub.close()
+            await asyncio.wait_for(task, 10)
+    finally:
+        await directory.close()
+
+
+def _frames(raw: bytes) -> list[Frame]:
+    frames = []
+    for block in raw.decode().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in fields and fields.get("event") != "heartbeat":
+            frames.append(Frame(fields.get("id"), fields.get("event"), fields["data"]))
+    return frames
