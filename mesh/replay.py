@@ -40,6 +40,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from culto.errors import HistoryTrimmed, NotFound
 from mesh.connection import MeshConnection
@@ -69,6 +70,8 @@ class StreamBounds:
 
     first: int
     last: int
+    created: datetime | None = None
+    """When the stream was created (a recreated stream has another creation time)."""
 
 
 class _Cursor:
@@ -111,6 +114,8 @@ class EventReader:
         self.lagging = 0
         self.trimmed = 0
         """Replays ended by :class:`HistoryTrimmed`."""
+        self._probe: asyncio.Future[int] | None = None
+        self._queued: asyncio.Future[int] | None = None
         self.replicas: int | None = None
         """Replicas of the stream (learnt from :meth:`bounds`): above one, a replay that runs
         dry short of its end is confirmed by the stream leader (see ``_confirm``)."""
@@ -124,7 +129,7 @@ class EventReader:
         with nats_errors("reading CULTO_EVENTS state"):
             info = await self._mesh.jsm.stream_info(EVENTS_STREAM)
         self.replicas = int(info.config.num_replicas or 1)
-        return StreamBounds(int(info.state.first_seq), int(info.state.last_seq))
+        return StreamBounds(int(info.state.first_seq), int(info.state.last_seq), info.created)
 
     async def first_seq(self) -> int | None:
         """The sequence of the oldest event the stream holds (``None``: empty), from any
@@ -175,12 +180,36 @@ class EventReader:
         sequences requests asked from and skipped past) may have been trimmed meanwhile."""
         if not jumps:
             return
-        first = await self.first_seq()
-        if first is None:  # nothing left at all: where the stream starts again
-            first = (await self.bounds()).first
+        first = await self._first_from_now()
         if first > min(jumps):
             self.trimmed += 1
             raise HistoryTrimmed(first)
+
+    async def _first_from_now(self) -> int:
+        """The stream's first sequence, read *after* this call began (so after the caller's
+        requests were answered). Concurrent replays share the reads: a caller waits for the
+        read running now only if none runs; otherwise for the one queued after it, which
+        every caller arriving meanwhile shares (one read per round trip, however many
+        replays run)."""
+        if self._probe is None:
+            self._probe = asyncio.ensure_future(self._probe_first(None))
+            return await asyncio.shield(self._probe)
+        if self._queued is None:
+            self._queued = asyncio.ensure_future(self._probe_first(self._probe))
+        return await asyncio.shield(self._queued)
+
+    async def _probe_first(self, running: asyncio.Future[int] | None) -> int:
+        if running is not None:
+            await asyncio.wait([running])
+            self._probe, self._queued = self._queued, None
+        try:
+            first = await self.first_seq()
+            if first is None:  # nothing left at all: where the stream starts again
+                first = (await self.bounds()).first
+            return first
+        finally:
+            if self._queued is None:
+                self._probe = None
 
     async def _fill(self, cursor: _Cursor, until: int | None, max_bytes: int) -> int | None:
         """Read the next batch of ``cursor``; returns the sequence it asked from when the

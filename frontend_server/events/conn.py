@@ -159,6 +159,8 @@ class Connection:
             live); ``None`` during history and for task-driven sinks.
         blocked: A direct write is still pending: nothing more is pushed until it completes.
         stall_timer: While blocked: drops the client once the write deadline passes.
+        resets: ``stream.reset`` frames queued because the stream was recreated (its ids
+            started again: ``last_sent_seq`` is then on the new stream's scale).
         principal: Who streams; replaced in place when the directory changes (``refresh``).
         everything: ``principal.reads_everything()``, cached for the hot path.
         video_channels: For a connection with video filters: each video's channel as it was
@@ -184,6 +186,7 @@ class Connection:
         "principal",
         "push",
         "queue",
+        "resets",
         "stall_timer",
         "sub",
         "video_channels",
@@ -219,6 +222,7 @@ class Connection:
         self.close_reason: CloseReason | None = None
         self.heartbeat_timer: asyncio.TimerHandle | None = None
         self.stall_timer: asyncio.TimerHandle | None = None
+        self.resets = 0
         self.horizon = 0
         # A connection without history is live from the start: nothing may be discarded.
         history = sub.last_event_id is not None or sub.videos is not None

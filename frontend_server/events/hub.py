@@ -64,8 +64,8 @@ from frontend_server.events.conn import (
     Sink,
     Subscription,
 )
-from frontend_server.events.framing import sse_event
-from frontend_server.events.history import History
+from frontend_server.events.framing import RESET_EVENT, sse_event
+from frontend_server.events.history import History, Reset
 from frontend_server.events.index import StreamIndex
 from frontend_server.events.sse.wire import encode_event
 from frontend_server.events.ws.wire import encode_ws_event
@@ -92,6 +92,7 @@ log = logging.getLogger(__name__)
 
 
 _HEARTBEAT = 0  # queue entries with sequence 0 are heartbeats: never skipped, never counted
+_RESET = -1  # the stream was recreated: sent, and the ids that follow start again (see _take)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,7 @@ class EventHub(AsyncResource):
         self._limit = config.client_buffer
         self._write_timeout = config.write_timeout
         self._reader = reader or EventReader(mesh)
-        self._feed = LiveFeed(mesh, self._dispatch)
+        self._feed = LiveFeed(mesh, self._dispatch, on_recreated=self._recreated)
         self._index = StreamIndex()
         self._clients: set[Connection] = set()
         self._access = HubAccess(authenticator)
@@ -154,6 +155,7 @@ class EventHub(AsyncResource):
             drop=self._drop,
             sent_by_type=self._sent_by_type,
         )
+        self.stream_resets = 0
         self._dirty: list[Connection] = []  # live direct clients with frames to write
         self._flush_handle: asyncio.Handle | None = None
         self.replay_seconds = self._history.replay_seconds
@@ -163,9 +165,10 @@ class EventHub(AsyncResource):
 
     async def open(self) -> None:
         """Follow the stream from its current end: history is served by replay, not the feed."""
-        self._head = await self._reader.last_seq()
+        bounds = await self._reader.bounds()
+        self._head = bounds.last
         self._guard.start()
-        await self._feed.start(self._head)
+        await self._feed.start(self._head, created=bounds.created)
         self._started = True
 
     async def close(self) -> None:
@@ -357,7 +360,10 @@ class EventHub(AsyncResource):
             queue.clear()
             if seq != _HEARTBEAT:
                 if seq <= client.last_sent_seq:
-                    return b""
+                    if seq != _RESET:
+                        return b""
+                    client.last_sent_seq = 0
+                    return frame
                 client.last_sent_seq = seq
                 self._sent_by_type[event_type] += 1
             return frame
@@ -367,9 +373,12 @@ class EventHub(AsyncResource):
         for seq, event_type, frame in queue:
             if seq != _HEARTBEAT:
                 if seq <= last:
-                    continue
-                last = seq
-                sent[event_type] += 1
+                    if seq != _RESET:
+                        continue
+                    last = 0  # the new stream's ids start again
+                else:
+                    last = seq
+                    sent[event_type] += 1
             out.append(frame)
         queue.clear()
         client.last_sent_seq = last
@@ -491,6 +500,24 @@ class EventHub(AsyncResource):
             client.heartbeat_timer = loop.call_later(interval, beat)
 
         client.heartbeat_timer = loop.call_later(interval, beat)
+
+    def _recreated(self, first: int, last: int) -> None:
+        """``CULTO_EVENTS`` was recreated: its sequences start again (the feed follows it from
+        its first event). A live client gets a ``stream.reset`` (``unknown_id``) in its queue,
+        after what it was sent and before the new stream's events, which the writer then
+        accepts although their ids are lower; one still catching up is ended (it reconnects,
+        and its resume point is judged against the new stream)."""
+        self._head = 0
+        self.stream_resets += 1
+        for client in list(self._clients):
+            if client.phase is not Phase.LIVE:
+                self._drop(client, CloseReason.NATS_DISCONNECTED)
+                continue
+            frame = Reset(client.last_sent_seq, first, last, "unknown_id").frame(client.framing)
+            client.resets += 1
+            client.queue.append((_RESET, RESET_EVENT, frame))
+            if len(client.queue) == 1:
+                self._wake(client)
 
     def _on_disconnect(self) -> None:
         # Clients reconnect (to any replica) with Last-Event-ID and lose nothing; holding

@@ -175,6 +175,8 @@ class EventSocket:
             return self._stopped_at
         if self._in_history:
             return self._history_floor
+        if conn.resets:  # the stream was recreated: its new ids start again
+            return conn.last_sent_seq
         return max(conn.last_sent_seq, self._opened_at)
 
     # -- messages ----------------------------------------------------------------------------
@@ -414,7 +416,8 @@ class EventSocket:
         if pump is not None:
             with contextlib.suppress(Exception):
                 await pump
-        self._stopped_at = max(conn.last_sent_seq, self._opened_at)
+        opened = 0 if conn.resets else self._opened_at  # recreated: the old head means nothing
+        self._stopped_at = max(conn.last_sent_seq, opened)
         return self._stopped_at
 
     async def _run(self, conn: Connection) -> None:

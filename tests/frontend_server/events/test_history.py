@@ -223,3 +223,43 @@ def _frames(raw: bytes) -> list[Frame]:
         if "data" in fields and fields.get("event") != "heartbeat":
             frames.append(Frame(fields.get("id"), fields.get("event"), fields["data"]))
     return frames
+
+
+async def test_a_running_frontend_notices_a_recreated_stream(
+    isolated_mesh: Callable[..., Any],
+) -> None:
+    # Issue 21, defect 5: across a recreation a live client silently missed the new stream's
+    # first events (the feed dropped every sequence at or below the old head), and a resume
+    # above the new stream's end answered without unknown_id (the hub's head was the old one).
+    env: IsolatedMesh = await isolated_mesh()
+    mesh = env.mesh
+    admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    old = [await _status(pub, vid) for _ in range(10)]
+    async with serve_events(mesh, env.settings) as srv:
+        query = [("video_id", vid)]
+        live = await SSEClient.open(srv.port, auth=admin.auth, query=query)
+        everything = await SSEClient.open(srv.port, auth=admin.auth)
+        assert [f.seq for f in await live.until_seq(old[-1])] == [old[-1]]  # the state
+        marker = await _status(pub, vid)
+        for client in (live, everything):
+            assert [f.seq for f in await client.until_seq(marker)] == [marker]
+        await mesh.jsm.delete_stream(EVENTS_STREAM)  # e.g. restored from an older backup
+        await provision(mesh, env.settings.stream_policy())
+        new = [await _status(pub, vid) for _ in range(3)]
+        for client in (live, everything):
+            reset = _reset(await client.next(timeout=15))
+            assert reset.reason == "unknown_id" and reset.requested == marker
+            assert reset.first_available == 1 and reset.last <= new[-1]
+            # Then every event of the new stream, from its first: none is dropped.
+            assert [f.seq for f in await client.until_seq(new[-1])] == new
+        assert srv.hub.stream_resets == 1
+        resumed = await SSEClient.open(
+            srv.port, auth=admin.auth, query=query, headers={"Last-Event-ID": str(marker)}
+        )
+        reset = _reset(await resumed.next())
+        assert reset.reason == "unknown_id" and reset.last == new[-1]
+        assert [f.seq for f in await resumed.until_seq(new[-1])] == [new[-1]]
+        for client in (live, everything, resumed):
+            await client.close()
