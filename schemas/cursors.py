@@ -64,14 +64,20 @@ class CursorAckCall(BaseModel):
 
 class WsSubscribe(BaseModel):
     """Follow more videos (none: every readable video); ``since``/``cursor`` replay the *new*
-    videos' history after that sequence first. ``types`` replaces the socket's type filter."""
+    videos' history after that sequence first. ``types`` replaces the socket's type filter.
+
+    ``since`` may also be per video, ``{"<video id>": seq}`` (named videos only): each resumes
+    after its own position, and one without an entry gets its current state. Per video, a
+    socket's events are always ascending and gapless, so each video's highest ``seq`` received
+    is an exact resume point, also while an added video's older history was still arriving.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     op: Literal["subscribe"]
     videos: list[str] = Field(default_factory=list, max_length=1000)
     types: list[str] | None = Field(default=None, max_length=10)
-    since: Seq | None = None
+    since: Seq | dict[str, Seq] | None = Field(default=None)
     cursor: CursorName | None = None
 
 

@@ -222,7 +222,13 @@ class EventSocket:
         user = self.principal.user_id
         if user is None:  # only signed-in callers reach a socket; a guard all the same
             raise Unauthenticated("acknowledging a cursor needs a signed-in caller")
-        self._cursors.ack(user, message.cursor, message.seq)
+        seq = message.seq
+        if self._in_history:
+            # A cursor holds one position: while an added video's older history is sent, the
+            # highest seq received is not one (resuming there would skip the rest of it), so
+            # the ack stores the socket's position instead (at least once, never a gap).
+            seq = min(seq, self._history_floor or 0)
+        self._cursors.ack(user, message.cursor, seq)
 
     async def _refuse(self, code: str, message: str, *, misbehaving: bool = True) -> None:
         if self.state is SocketState.CLOSED:
@@ -241,7 +247,14 @@ class EventSocket:
     # -- subscription changes -------------------------------------------------------------
 
     async def _subscribe(self, message: WsSubscribe) -> None:
-        since = message.since
+        since: int | Mapping[str, int] | None = message.since
+        if isinstance(since, dict):
+            unknown = set(since) - set(message.videos)
+            if not message.videos or unknown:
+                raise InvalidInput(
+                    "since: per-video positions name only videos of this subscribe",
+                    code="invalid_message",
+                )
         if since is None and message.cursor is not None:
             user = self.principal.user_id
             if user is None:
@@ -286,10 +299,11 @@ class EventSocket:
         target: frozenset[str] | None,
         types: list[str],
         added: frozenset[str] | None,
-        since: int | None,
+        since: int | Mapping[str, int] | None,
     ) -> None:
         """Hand off to ``target`` (``None``: every video; empty: nothing); ``added`` (``None``:
-        every video but the current ones) gets history after ``since``."""
+        every video but the current ones) gets history after ``since`` (per video: a
+        mapping)."""
         # Validated before anything stops: a bad id or type changes nothing.
         Subscription.parse(target or (), types)
         channels = {**self._channels, **await self._authorize(added)}
@@ -317,7 +331,8 @@ class EventSocket:
             WsSubscribed(videos=sorted(target or ()), all=target is None, head=head)
         )
         floors = [last] if last is not None and (kept is None or kept) else []
-        floors += [since] if since is not None and (added is None or added) else []
+        if added is None or added:
+            floors += _positions(since, added)
         self._history_floor, self._in_history = min(floors, default=None), True
         try:
             await self._history(conn, types, kept, last, added, since)
@@ -345,21 +360,25 @@ class EventSocket:
         kept: frozenset[str] | None,
         last: int | None,
         added: frozenset[str] | None,
-        since: int | None,
+        since: int | Mapping[str, int] | None,
     ) -> None:
         """Step 4: the kept videos (``None``: all) after ``last``, then the added ones
-        (``None``: every video but the kept ones) after ``since``."""
+        (``None``: every video but the kept ones) after ``since`` (per video: a mapping)."""
         head = self._opened_at
         if last is not None and (kept is None or kept):
             await self._send_history(conn, Subscription.parse(kept or (), types, last), head)
-        if since is not None and (added is None or added):
-            since = await self._resume_point(conn, since, head)
         if added is None:
-            if since is not None:  # every video: history only with a resume point
-                every = Subscription.parse((), types, since)
+            point = since if isinstance(since, int) else None
+            if point is not None:  # every video: history only with a resume point
+                point = await self._resume_point(conn, point, head)
+            if point is not None:
+                every = Subscription.parse((), types, point)
                 await self._send_history(conn, every, head, exclude=kept or frozenset())
-        elif added:
-            await self._send_history(conn, Subscription.parse(added, types, since), head)
+            return
+        for videos, point in _groups(added, since):
+            if point is not None:
+                point = await self._resume_point(conn, point, head)
+            await self._send_history(conn, Subscription.parse(videos, types, point), head)
 
     async def _resume_point(self, conn: Connection, since: int, head: int) -> int | None:
         """``since``, or ``None`` (the current state follows) after sending a ``reset`` when
@@ -438,6 +457,28 @@ class EventSocket:
         # The hub dropped the connection as slow: close now (the pump's pending write fails
         # once the socket closes), so the client learns why and resumes with since.
         self._end(*CLOSE_FOR[CloseReason.SLOW])
+
+
+def _positions(since: int | Mapping[str, int] | None, added: frozenset[str] | None) -> list[int]:
+    """The resume points a change's added videos start from."""
+    if since is None:
+        return []
+    if isinstance(since, int):
+        return [since]
+    return [p for video, p in since.items() if added is None or video in added]
+
+
+def _groups(
+    added: frozenset[str], since: int | Mapping[str, int] | None
+) -> list[tuple[list[str], int | None]]:
+    """The added videos grouped by where they resume (``None``: their current state), so
+    videos at one position share one replay."""
+    if not isinstance(since, Mapping):
+        return [(sorted(added), since)] if added else []
+    groups: dict[int | None, list[str]] = {}
+    for video in sorted(added):
+        groups.setdefault(since.get(video), []).append(video)
+    return [(videos, point) for point, videos in groups.items()]
 
 
 def _first_error(exc: ValidationError) -> str:
