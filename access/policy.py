@@ -11,16 +11,22 @@ SUBMIT             editor         write        submit a video to the channel
 DELETE             editor         write        cancel and delete one of its videos
 PUBLISH            editor         publish      HTTP publish ingress; publish tokens only
 MANAGE_MEMBERS     owner          admin        grant, change and remove roles
+MANAGE_CHANNEL     owner          admin        visibility and name of the channel
 LIST_CHANNELS      (signed in)    read         the channels the caller may read
+ACK_CURSOR         (signed in)    read         move one's own acknowledged cursors
 MANAGE_TOKENS      (signed in)    admin        one's own tokens (sessions always may)
-CREATE_CHANNEL     (admin user)   admin
-CREATE_USER        (admin user)   admin
+CREATE_CHANNEL     (instance)     admin        an admin user, not through a bound or
+CREATE_USER        (instance)     admin        expiring token (see below)
 =================  =============  ===========  ==========================================
 
 Scopes: ``read`` < ``write`` < ``admin`` (each includes the ones before), and ``publish``
 allows only PUBLISH (a worker's token cannot read or delete anything). A token never gives more
 than its user has; a token bound to a channel acts on that channel only (any other is
-unreadable to it). An ``admin`` user may do everything, within its token's scope.
+unreadable to it), so even an admin's bound token acts at most as an owner of that channel. An
+``admin`` user may do everything, within its token's scope; instance-wide actions (creating
+users and channels, managing another user's tokens) need an *instance admin*: an admin user
+signed in, or an admin-scope token of an admin user that is bound to no channel and never
+expires (what an expiring token creates would outlive it).
 
 Outcomes (docs/contracts.md §9): credentials needed but absent → ``UNAUTHENTICATED`` (401); a
 channel
@@ -47,7 +53,9 @@ class Action(StrEnum):
     DELETE = "delete"
     PUBLISH = "publish"
     MANAGE_MEMBERS = "manage_members"
+    MANAGE_CHANNEL = "manage_channel"
     LIST_CHANNELS = "list_channels"
+    ACK_CURSOR = "ack_cursor"
     MANAGE_TOKENS = "manage_tokens"
     CREATE_CHANNEL = "create_channel"
     CREATE_USER = "create_user"
@@ -85,7 +93,9 @@ POLICY: Mapping[Action, Rule] = {
     Action.DELETE: Rule(ChannelRole.EDITOR, TokenScope.WRITE),
     Action.PUBLISH: Rule(ChannelRole.EDITOR, TokenScope.PUBLISH),
     Action.MANAGE_MEMBERS: Rule(ChannelRole.OWNER, TokenScope.ADMIN),
+    Action.MANAGE_CHANNEL: Rule(ChannelRole.OWNER, TokenScope.ADMIN),
     Action.LIST_CHANNELS: Rule(None, TokenScope.READ),
+    Action.ACK_CURSOR: Rule(None, TokenScope.READ),
     Action.MANAGE_TOKENS: Rule(None, TokenScope.ADMIN),
     Action.CREATE_CHANNEL: Rule(None, TokenScope.ADMIN, admin_only=True),
     Action.CREATE_USER: Rule(None, TokenScope.ADMIN, admin_only=True),
@@ -148,6 +158,20 @@ class Principal:
         """Whether this principal may read ``channel``'s videos (the hub's hot-path test)."""
         return decide(self, Action.READ, channel) is Decision.ALLOW
 
+    @property
+    def instance_admin(self) -> bool:
+        """An admin user acting instance-wide: signed in, or through an admin-scope token bound
+        to no channel that never expires."""
+        if not self.admin:
+            return False
+        if not self.credential.startswith("token:"):
+            return self.authenticated
+        return (
+            self.scope is TokenScope.ADMIN
+            and self.token_channel is None
+            and self.expires_at is None
+        )
+
     def reads_everything(self) -> bool:
         """An admin (with a scope that reads) not bound to a channel: reads every video."""
         return (
@@ -204,7 +228,7 @@ def _global(principal: Principal, rule: Rule) -> Decision:
         return Decision.UNAUTHENTICATED
     if not scope_allows(principal.scope, rule.scope):
         return Decision.FORBIDDEN
-    if rule.admin_only and not principal.admin:
+    if rule.admin_only and not principal.instance_admin:
         return Decision.FORBIDDEN
     return Decision.ALLOW
 

@@ -18,6 +18,7 @@ are chosen from this tree by the same MRO search (``ops.http``).
     ├── AccessError              the caller may not do this
     │   ├── Unauthenticated      no (valid) credentials where they are needed
     │   └── Forbidden            readable, but the caller's role or scope does not allow it
+    ├── QuotaExceeded            a per-client quota or rate is used up (cursors, messages)
     ├── NotFound                 unknown video (or other record), or one the caller may not read
     │   └── HistoryTrimmed       events a replay still had to send were removed meanwhile
     ├── Conflict                 already exists, or a compare-and-set lost too often
@@ -123,6 +124,12 @@ class Forbidden(AccessError):
     code = "forbidden"
 
 
+class QuotaExceeded(CultoError):
+    """The caller used up a quota (cursors per user) or a rate (messages per second)."""
+
+    code = "quota_exceeded"
+
+
 class NotFound(CultoError):
     """The named record does not exist."""
 
@@ -210,6 +217,7 @@ ERROR_CLASSES: dict[str, type[CultoError]] = {
         AccessError,
         Unauthenticated,
         Forbidden,
+        QuotaExceeded,
         NotFound,
         Conflict,
         JobCancelled,

@@ -80,6 +80,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     new = channels.add_parser("add", help="add a channel (private unless --public); prints its id")
     new.add_argument("name")
     new.add_argument("--public", action="store_true", help="anyone may read its videos")
+    change = channels.add_parser("set", help="make a channel public or private")
+    change.add_argument("channel", metavar="CHANNEL")
+    visibility = change.add_mutually_exclusive_group(required=True)
+    visibility.add_argument("--public", action="store_true", help="anyone may read its videos")
+    visibility.add_argument("--private", action="store_true", help="only its members may")
     grant = channels.add_parser("grant", help="give a user a role in a channel")
     grant.add_argument("channel", metavar="CHANNEL")
     grant.add_argument("email", metavar="EMAIL")
@@ -154,8 +159,9 @@ def check(args: argparse.Namespace) -> None:
         args.name = args.name.strip()
         if not 1 <= len(args.name) <= 200:
             raise InvalidInput("NAME: must be 1 to 200 characters")
-    if args.command == "channel" and args.action == "grant":
+    if args.command == "channel" and args.action in ("grant", "set"):
         args.channel = _identifier(args.channel, CHANNEL_ID_PATTERN, "CHANNEL")
+    if args.command == "channel" and args.action == "grant":
         args.role = channel_role(args.role)
     if args.command == "token" and args.action == "create":
         args.scope = token_scope(args.scope)
@@ -216,6 +222,13 @@ async def _channel_add(ctx: _Ctx, args: argparse.Namespace) -> None:
     ctx.show(channel.id)
 
 
+async def _channel_set(ctx: _Ctx, args: argparse.Namespace) -> None:
+    visibility = Visibility.PUBLIC if args.public else Visibility.PRIVATE
+    channel = await ctx.accounts.change_channel(args.channel, visibility=visibility)
+    _note(f"channel {channel.name!r} is {channel.visibility}: open streams follow at once")
+    ctx.show(f"{channel.id}  {channel.visibility}")
+
+
 async def _channel_grant(ctx: _Ctx, args: argparse.Namespace) -> None:
     await ctx.accounts.channel(args.channel)  # "channel not found" before "no user" is clearer
     user = await ctx.accounts.user_by_email(args.email)
@@ -255,6 +268,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("user", "add"): _user_add,
     ("channel", "add"): _channel_add,
     ("channel", "grant"): _channel_grant,
+    ("channel", "set"): _channel_set,
     ("token", "create"): _token_create,
     ("token", "list"): _token_list,
     ("token", "revoke"): _token_revoke,

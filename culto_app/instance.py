@@ -187,7 +187,12 @@ class NatsSupervisor:
         self._poll = poll
         self.state = NatsState.RUNNING
         self.restarts = 0
+        """Times the embedded server was restarted (``culto_nats_server_restarts``)."""
         server.port = server.client_port  # restarts keep the URL everyone was given
+
+    def counters(self) -> dict[str, int]:
+        """For ``/metrics``: how often the server was restarted."""
+        return {"restarts": self.restarts}
 
     @property
     def healthy(self) -> bool:

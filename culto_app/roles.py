@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TextIO
 
@@ -32,14 +33,17 @@ from culto_app.instance import (
 from culto_app.settings import Settings
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection, NatsCredentials
+from mesh.cursors import CursorStore
+from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
 from mesh.identity_store import IdentityStore
 from mesh.jobs import JobQueue
 from mesh.permissions import Role, inbox_prefix
+from mesh.principals import MeshAuthenticator
 from mesh.provision import provision, streams_present
 from ops.metrics import ExtraStatsCollector
 from ops.server import serve_ops
-from services.api.service import VideoApiService
+from services.api.service import ApiConfig, VideoApiService
 from services.identity.accounts import Accounts
 from services.identity.migration import migrate_channels
 from services.identity.service import IdentityService
@@ -151,15 +155,20 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             if server is not None:
                 supervisor = NatsSupervisor(server, on_storage=partial(_flag, meshes))
             once = await _prepare(settings, users)
-            api = await connect("api")
-            await stack.enter_async_context(VideoApiService(api, settings.api_config()))
-            await stack.enter_async_context(IdentityService(api))
+            await stack.enter_async_context(
+                api_services(await connect("api"), settings.api_config())
+            )
             say("video API and identity services ready")
             collectors = await _worker_pool(
                 stack, await connect("worker"), settings.worker_config(), workers
             )
             say(f"{workers} worker(s) ready")
-            alive = (lambda: supervisor.healthy) if supervisor is not None else None
+            alive = None
+            if supervisor is not None:
+                watched = supervisor
+                alive = lambda: watched.healthy  # noqa: E731 - read at every /health
+                restarts = ExtraStatsCollector("nats_server", supervisor.counters)
+                collectors = [*collectors, restarts]
             frontend = await stack.enter_async_context(
                 serve_frontend(edge, await connect("frontend"), alive=alive, collectors=collectors)
             )
@@ -276,24 +285,45 @@ async def run_api(settings: Settings) -> int:
     """The video API service role (ops endpoints on PORT)."""
     async with stop_signals() as stopped, connected(settings, "api") as mesh:
         await wait_provisioned(mesh)
-        async with (
-            VideoApiService(mesh, settings.api_config()) as service,
-            IdentityService(mesh),
-            serve_ops(
-                settings.listen_config(),
-                mesh,
-                {
-                    "api": lambda: {
-                        "requests": service.stats.requests,
-                        "errors": service.stats.errors,
-                    }
-                },
-            ) as ops,
-        ):
+        async with AsyncExitStack() as stack:
+            role = await stack.enter_async_context(api_services(mesh, settings.api_config()))
+            stats = {"api": role.videos.rpc.totals, "identity": role.identity.rpc.totals}
+            ops = await stack.enter_async_context(serve_ops(settings.listen_config(), mesh, stats))
             say(f"video API service ready (ops on port {ops.port})")
             await stopped
             say("draining...")
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRole:
+    """The API role's running services and the directory they authorize against."""
+
+    videos: VideoApiService
+    identity: IdentityService
+    directory: Directory
+
+
+@asynccontextmanager
+async def api_services(mesh: MeshConnection, config: ApiConfig) -> AsyncIterator[ApiRole]:
+    """The API role's services, each authorizing its callers against the role's own
+    directory (never the edge's word: docs/security.md "Trust boundary")."""
+    async with AsyncExitStack() as stack:
+        directory = await stack.enter_async_context(Directory(mesh))
+        store = IdentityStore(mesh)
+        authenticate = MeshAuthenticator(directory, store)
+        videos = await stack.enter_async_context(
+            VideoApiService(mesh, config, authenticate=authenticate)
+        )
+        identity = await stack.enter_async_context(
+            IdentityService(
+                mesh,
+                authenticate=authenticate,
+                accounts=Accounts(store),
+                cursors=CursorStore(mesh),
+            )
+        )
+        yield ApiRole(videos, identity, directory)
 
 
 async def run_worker(settings: Settings, *, workers: int = 1) -> int:

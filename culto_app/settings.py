@@ -8,6 +8,7 @@ see :class:`Settings`: the roles build each one's small config (:meth:`Settings.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -31,6 +32,7 @@ from frontend_server.config import (
 from frontend_server.security.limits import RateLimitConfig
 from mesh.connection import NatsCredentials
 from mesh.provision import StreamPolicy
+from ops.handlers import MetricsAccess
 from ops.server import ListenConfig, proxy_networks
 from schemas.identity import Email
 from services.api.service import ApiConfig
@@ -42,7 +44,8 @@ _NATS_USER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
-Role = Literal["dev", "prod"]
+Environment = Literal["dev", "prod"]
+"""``CULTO_ENV``: a developer's machine or production (not to be confused with the NATS roles)."""
 DEFAULT_ADMIN_EMAIL = "admin@localhost"
 _EMAIL_ADAPTER: TypeAdapter[str] = TypeAdapter(Email)
 
@@ -79,6 +82,10 @@ class Settings(BaseModel):
         nats_ca_file: CA certificate(s) that signed the NATS servers' certificates (TLS).
         admin_email: The first admin's email (``CULTO_ADMIN_EMAIL``), created by ``culto up``
             when there is no user yet.
+        metrics_token: Bearer token that may read the frontend's public ``/metrics`` outside
+            dev (``CULTO_METRICS_TOKEN``); never logged.
+        ops_port: The frontend's ops port (``CULTO_OPS_PORT``): probes and an open
+            ``/metrics`` for the cluster; ``None`` = none.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -112,11 +119,13 @@ class Settings(BaseModel):
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     trusted_proxies: tuple[str, ...] = ()
     allow_private_fetch: bool = False
-    environment: Role = "prod"
+    environment: Environment = "prod"
     nats_user: str | None = None
     nats_password: SecretStr | None = None
     nats_ca_file: Path | None = None
     admin_email: str = DEFAULT_ADMIN_EMAIL
+    metrics_token: SecretStr | None = None
+    ops_port: int | None = None
 
     def nats_credentials(self) -> NatsCredentials | None:
         """``NATS_USER``/``NATS_PASSWORD``, when set."""
@@ -205,11 +214,20 @@ class Settings(BaseModel):
                 streams_per_client=self.max_streams_per_client,
                 logins_per_minute=self.logins_per_minute,
             ),
+            metrics=MetricsAccess(
+                open=self.environment == "dev",
+                token=self.metrics_token.get_secret_value() if self.metrics_token else None,
+            ),
+            ops_listen=(
+                None
+                if self.ops_port is None
+                else dataclasses.replace(self.listen_config(), port=self.ops_port)
+            ),
         )
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, environment: Role | None = None
+        cls, environ: Mapping[str, str] | None = None, *, environment: Environment | None = None
     ) -> Settings:
         """Read and validate every variable.
 
@@ -269,6 +287,12 @@ class Settings(BaseModel):
             fields["whisper_model"] = model
         fields.update(_nats_auth(env))
         fields["admin_email"] = _admin_email(env)
+        if token := env.get("CULTO_METRICS_TOKEN", "").strip():
+            if len(token) < 16:
+                raise ConfigError("CULTO_METRICS_TOKEN: must be at least 16 characters long")
+            fields["metrics_token"] = SecretStr(token)
+        if env.get("CULTO_OPS_PORT", "").strip():
+            fields["ops_port"] = _int(env, "CULTO_OPS_PORT", 0, 0, 65535)
         secret = env.get("COOKIE_SECRET", "")
         if secret:
             if len(secret) < 16:
@@ -321,7 +345,9 @@ def _hosts(raw: list[str]) -> frozenset[str]:
     return hosts
 
 
-def _allowed_hosts(env: Mapping[str, str], role: Role, frontend_url: object) -> frozenset[str]:
+def _allowed_hosts(
+    env: Mapping[str, str], role: Environment, frontend_url: object
+) -> frozenset[str]:
     """``CULTO_ALLOWED_HOSTS``, or its default.
 
     Dev (``culto up``): the loopback names, the only ones a developer's browser uses. Outside
@@ -346,7 +372,9 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}: must be 1 or 0 (true/false), got {raw!r}")
 
 
-def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> Role:
+def _choice(
+    env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str
+) -> Environment:
     value = env.get(name, default).strip() or default
     if value not in allowed:
         raise ConfigError(f"{name}: must be one of {', '.join(allowed)}, got {value!r}")

@@ -28,6 +28,7 @@ from frontend_server.api.docs import (
     file_route,
 )
 from frontend_server.api.identity import (
+    ChannelHandler,
     ChannelsHandler,
     IdentityHandler,
     LoginHandler,
@@ -126,6 +127,11 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
         (r"/api/v2/auth/logout/?", LogoutHandler, "/api/v2/auth/logout"),
         (r"/api/v2/auth/me/?", MeHandler, "/api/v2/auth/me"),
         (r"/api/v2/channels/?", ChannelsHandler, "/api/v2/channels"),
+        (
+            r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/?",
+            ChannelHandler,
+            "/api/v2/channels/{channel_id}",
+        ),
         (
             r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/members/(?P<user_id>[^/]+)/?",
             MemberHandler,
@@ -278,7 +284,7 @@ def make_app(
         URLSpec(
             r"/api/v2/events/health/?", EventsHealthHandler, events, name="/api/v2/events/health"
         ),
-        *ops_routes(mesh, registry, alive),
+        *ops_routes(mesh, registry, alive, config.metrics),
     ]
     names = route_names(specs)
     names[PreflightHandler] = "preflight"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from culto.errors import ConfigError
 from culto.origins import normalize_origin
 from frontend_server.security.limits import RateLimitConfig
+from ops.handlers import MetricsAccess
 from ops.server import ListenConfig
 
 MIN_SECRET_LENGTH = 16
@@ -107,6 +108,10 @@ class EdgeConfig:
         allowed_hosts: Names the ``Host`` header may carry (normalised by :func:`host_entry`;
             ``*`` = any); anything else is a 400 ``invalid_host`` (DNS rebinding).
         listen: Where to listen.
+        metrics: Who may read ``/metrics`` on the public port (production: nobody without
+            ``CULTO_METRICS_TOKEN``; use the ops port).
+        ops_listen: The ops port (``CULTO_OPS_PORT``): ``/health``, ``/ready`` and an open
+            ``/metrics``, for the cluster only.
         hub: The SSE hub's bounds.
         limits: Per-client request rate and open streams.
     """
@@ -119,6 +124,8 @@ class EdgeConfig:
     listen: ListenConfig = field(default_factory=ListenConfig)
     hub: HubConfig = field(default_factory=HubConfig)
     limits: RateLimitConfig = field(default_factory=RateLimitConfig)
+    metrics: MetricsAccess = field(default_factory=MetricsAccess)
+    ops_listen: ListenConfig | None = None
 
     def __post_init__(self) -> None:
         if len(self.cookie_secret) < MIN_SECRET_LENGTH:

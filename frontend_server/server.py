@@ -34,7 +34,7 @@ from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.identity_client import IdentityClient
 from ops.handlers import Liveness
-from ops.server import RunningServer, listen
+from ops.server import RunningServer, listen, make_ops_app
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,11 @@ async def serve_frontend(
                 )
 
             server = listen(app, config.listen, end_streams)
+            if config.ops_listen is not None:
+                # The cluster's port: probes and Prometheus, never routed to the internet.
+                registry = app.settings["metrics_registry"]
+                ops_app = make_ops_app(mesh, registry=registry, alive=alive)
+                server.ops = listen(ops_app, config.ops_listen)
             reporting = asyncio.get_running_loop().create_task(
                 report_token_usage(authenticator, identity)
             )
@@ -108,6 +113,8 @@ async def serve_frontend(
             finally:
                 reporting.cancel()
                 await server.close()
+                if server.ops is not None:
+                    await server.ops.close()
 
 
 USAGE_REPORT_INTERVAL = 30.0

@@ -71,10 +71,6 @@ class ArtifactStore:
         """Store the cleaned transcript."""
         await self._put(video_id, TRANSCRIPT, transcript.model_dump_json().encode())
 
-    async def get_transcript(self, video_id: str) -> Transcript:
-        """The cleaned transcript; :class:`NotFound` if not produced yet."""
-        return Transcript.model_validate_json(await self._get(video_id, TRANSCRIPT))
-
     async def stage(self, data: bytes) -> str:
         """Keep a request too large for one NATS message; returns its reference.
 

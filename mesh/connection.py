@@ -87,7 +87,6 @@ class MeshConnection(AsyncResource):
         # Set by whoever watches the server's disk (culto up's supervisor reads the embedded
         # server's log); requests then fail fast with StorageFull and readiness turns red.
         self.storage_full = False
-        self._connected = asyncio.Event()
         self._closing = False
 
     @property
@@ -125,10 +124,6 @@ class MeshConnection(AsyncResource):
     def on_slow_consumer(self, listener: Listener) -> None:
         """Call ``listener`` when the client dropped messages for a slow subscription."""
         self._on_slow_consumer.append(listener)
-
-    async def wait_connected(self, timeout: float | None = None) -> None:
-        """Wait until connected (used by readiness after an outage)."""
-        await asyncio.wait_for(self._connected.wait(), timeout)
 
     def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -175,7 +170,6 @@ class MeshConnection(AsyncResource):
                 error_cb=self._error,
                 disconnected_cb=self._disconnected,
                 reconnected_cb=self._reconnected,
-                closed_cb=self._closed,
                 **options,
             )
         )
@@ -216,7 +210,6 @@ class MeshConnection(AsyncResource):
             self._refused = None
         self._nc = nc
         self._js = self._nc.jetstream()
-        self._connected.set()
 
     async def close(self) -> None:
         """Drain (flush subscriptions and pending publishes), then close."""
@@ -252,7 +245,6 @@ class MeshConnection(AsyncResource):
             log.debug("NATS error: %r", exc)
 
     async def _disconnected(self) -> None:
-        self._connected.clear()
         if self._closing:
             return
         log.warning("NATS disconnected")
@@ -260,12 +252,8 @@ class MeshConnection(AsyncResource):
 
     async def _reconnected(self) -> None:
         self.reconnects += 1
-        self._connected.set()
         log.info("NATS reconnected")
         await self._notify(self._on_reconnect)
-
-    async def _closed(self) -> None:
-        self._connected.clear()
 
     async def _notify(self, listeners: list[Listener]) -> None:
         for listener in listeners:

@@ -17,7 +17,7 @@ import random
 
 from nats.js.kv import KeyValue
 
-from culto.errors import Conflict, NotFound
+from culto.errors import Conflict, NotFound, QuotaExceeded
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.subjects import CURSORS_BUCKET
@@ -25,6 +25,9 @@ from schemas.cursors import CursorRecord
 
 CURSOR_TTL = 30 * 86400.0
 """Seconds a cursor lives after its last acknowledgement (30 days)."""
+MAX_CURSORS_PER_USER = 100
+"""Cursors one user may hold: a client that names a new cursor per ack cannot fill the bucket
+(whose ``max_bytes`` is the backstop, see ``mesh.provision``)."""
 MAX_ATTEMPTS = 50
 
 
@@ -66,11 +69,42 @@ class CursorStore:
         found = await self._read(cursor_key(user_id, name))
         return None if found is None else found[0].seq
 
+    async def count(self, user_id: str) -> int:
+        """How many cursors ``user_id`` holds (a server-side filtered watch of its keys)."""
+        kv = await self._bucket()
+        with nats_errors(f"counting cursors of {user_id}"):
+            watcher = await kv.watch(f"{user_id}.*", meta_only=True, ignore_deletes=True)
+            try:
+                count = 0
+                async for entry in watcher:
+                    if entry is None:  # the end of what is stored
+                        break
+                    count += 1
+            finally:
+                await watcher.stop()  # type: ignore[no-untyped-call]
+        return count
+
+    async def check_quota(self, user_id: str, name: str) -> None:
+        """Refuse a new cursor beyond :data:`MAX_CURSORS_PER_USER`.
+
+        Raises:
+            QuotaExceeded: ``too_many_cursors``.
+        """
+        if await self._read(cursor_key(user_id, name)) is not None:
+            return
+        if await self.count(user_id) >= MAX_CURSORS_PER_USER:
+            raise QuotaExceeded(
+                f"this user already has {MAX_CURSORS_PER_USER} cursors: reuse a cursor name"
+                " (cursors nobody acknowledges are forgotten after 30 days)",
+                code="too_many_cursors",
+            )
+
     async def advance(self, user_id: str, name: str, seq: int) -> int:
         """Store ``seq`` unless the cursor is already there or beyond; returns the stored value.
 
         Raises:
             Conflict: still losing races after :data:`MAX_ATTEMPTS` (the next flush retries).
+            QuotaExceeded: a new cursor beyond :data:`MAX_CURSORS_PER_USER`.
         """
         key = cursor_key(user_id, name)
         kv = await self._bucket()
@@ -80,6 +114,7 @@ class CursorStore:
             try:
                 with nats_errors(f"advancing cursor {key}"):
                     if found is None:
+                        await self.check_quota(user_id, name)
                         await kv.create(key, value)
                     elif found[0].seq >= seq:
                         return found[0].seq  # never backwards: an older ack changes nothing

@@ -136,15 +136,7 @@ class Directory(AsyncResource):
         mine = [t for t in self.tokens.values() if t.user_id == user_id]
         return sorted(mine, key=lambda t: (t.created_at, t.id))
 
-    # -- applying changes (also used for read-your-writes by the writer) ---------------------
-
-    def apply(self, key: str, value: bytes | None) -> None:
-        """Apply one ``culto_identity`` entry (``None``: deleted)."""
-        self._on_identity(key, value, 0)
-
-    def apply_session(self, key: str, value: bytes | None) -> None:
-        """Apply one ``culto_sessions`` entry (``None``: deleted)."""
-        self._on_session(key, value, 0)
+    # -- following the buckets ----------------------------------------------------------
 
     def _on_identity(self, key: str, value: bytes | None, revision: int) -> None:
         if value is None:

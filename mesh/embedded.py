@@ -26,6 +26,8 @@ from culto.errors import ConfigError, MeshUnavailable
 from culto.resources import AsyncResource
 
 log = logging.getLogger(__name__)
+LOG_DRAIN_TIMEOUT = 30.0
+"""Seconds :meth:`EmbeddedNatsServer.close` waits for the rest of the server's log."""
 server_log = logging.getLogger("nats-server")
 
 # The server's own chatter ([INF]: banner, JetStream start-up) is debug for us; its warnings and
@@ -138,18 +140,6 @@ class EmbeddedNatsServer(AsyncResource):
         return int(self.url.rsplit(":", 1)[1])
 
     @property
-    def cluster_url(self) -> str | None:
-        """``nats://host:port`` of the route listener, when clustered."""
-        urls = self._ports.get("cluster")
-        return urls[0] if urls else None
-
-    @property
-    def monitor_url(self) -> str | None:
-        """``http://host:port`` of the monitoring endpoint, when enabled."""
-        urls = self._ports.get("monitoring")
-        return urls[0] if urls else None
-
-    @property
     def pid(self) -> int | None:
         """Process id, while running."""
         return self._proc.pid if self._proc else None
@@ -258,9 +248,17 @@ class EmbeddedNatsServer(AsyncResource):
         if proc is not None:
             self.exit_code = proc.returncode
         drain, self._drain = self._drain, None
-        if drain is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(drain, 5)  # EOF comes right after the exit
+        if drain is not None and not drain.cancelled():
+            # EOF comes right after the exit; the end of the log (why it stopped) is the part
+            # worth keeping, so wait for it, and say so if it never comes.
+            try:
+                await asyncio.wait_for(drain, LOG_DRAIN_TIMEOUT)
+            except TimeoutError:
+                log.warning(
+                    "nats-server's log did not reach its end within %.0f s of its exit; the last"
+                    " lines may be missing",
+                    LOG_DRAIN_TIMEOUT,
+                )
         if self._ports_dir is not None:
             self._ports_dir.cleanup()
             self._ports_dir = None

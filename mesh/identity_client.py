@@ -1,28 +1,31 @@
-"""Typed client of the identity service (``culto.api.identity.*``), used by the HTTP edge."""
+"""Typed client of the identity service (``culto.api.identity.*``), used by the HTTP edge.
+
+Each call carries the credential of the caller it is made for; the service resolves and
+authorizes it itself (the edge's own NATS user can do nothing a signed-out visitor cannot).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel
-
-from mesh.catalog_client import ServiceClient
-from mesh.subjects import identity_subject
+from access.principals import Credential
+from mesh.rpc import Empty, RpcClient
+from mesh.rpc import verbs as v
 from schemas.cursors import CursorAckCall, CursorPosition
 from schemas.identity import (
+    ChannelChange,
     ChannelCreate,
     ChannelDTO,
+    ChannelPatch,
     ChannelRole,
     LoginRequest,
     MemberCall,
     MemberDTO,
+    MemberRef,
     PublishAccepted,
     PublishCall,
     SessionOpened,
-    SessionRef,
-    TokenCall,
     TokenCreate,
     TokenCreated,
     TokenDTO,
@@ -32,55 +35,62 @@ from schemas.identity import (
     UserCreated,
 )
 
+Caller = Credential | None
 
-class IdentityClient(ServiceClient):
+
+class IdentityClient(RpcClient):
     """Calls the identity service; its errors come back as the :class:`CultoError` tree."""
-
-    async def _call(self, verb: str, body: BaseModel) -> Any:
-        return await self._request(identity_subject(verb), f"identity {verb}", body)
 
     async def login(self, body: LoginRequest) -> SessionOpened:
         """Check credentials (or a one-time secret) and open a session."""
-        return SessionOpened.model_validate(await self._call("login", body))
+        return await self.call(v.LOGIN, body)
 
-    async def logout(self, key: str) -> None:
-        """Revoke the session stored under ``key``."""
-        await self._call("logout", SessionRef(key=key))
+    async def logout(self, session: Credential) -> None:
+        """End the session ``session`` presents."""
+        await self.call(v.LOGOUT, Empty(), session)
 
-    async def add_user(self, body: UserCreate) -> UserCreated:
-        """Create a user."""
-        return UserCreated.model_validate(await self._call("user_add", body))
+    async def add_user(self, body: UserCreate, caller: Caller) -> UserCreated:
+        """Create a user (instance admins)."""
+        return await self.call(v.USER_ADD, body, caller)
 
-    async def add_channel(self, body: ChannelCreate) -> ChannelDTO:
-        """Create a channel."""
-        return ChannelDTO.model_validate(await self._call("channel_add", body))
+    async def add_channel(self, body: ChannelCreate, caller: Caller) -> ChannelDTO:
+        """Create a channel (instance admins)."""
+        return await self.call(v.CHANNEL_ADD, body, caller)
 
-    async def set_member(self, channel_id: str, user_id: str, role: ChannelRole) -> MemberDTO:
+    async def change_channel(
+        self, channel_id: str, patch: ChannelPatch, caller: Caller
+    ) -> ChannelDTO:
+        """Rename a channel or change its visibility (owners, admins)."""
+        change = ChannelChange(channel_id=channel_id, **patch.model_dump())
+        return await self.call(v.CHANNEL_SET, change, caller)
+
+    async def set_member(
+        self, channel_id: str, user_id: str, role: ChannelRole, caller: Caller
+    ) -> MemberDTO:
         """Grant or change a role."""
         call = MemberCall(channel_id=channel_id, user_id=user_id, role=role)
-        return MemberDTO.model_validate(await self._call("member", call))
+        return await self.call(v.MEMBER_SET, call, caller)
 
-    async def remove_member(self, channel_id: str, user_id: str) -> None:
+    async def remove_member(self, channel_id: str, user_id: str, caller: Caller) -> None:
         """Remove a membership."""
-        await self._call("member", MemberCall(channel_id=channel_id, user_id=user_id))
+        await self.call(v.MEMBER_REMOVE, MemberRef(channel_id=channel_id, user_id=user_id), caller)
 
-    async def create_token(self, user_id: str, body: TokenCreate) -> TokenCreated:
-        """A new token of ``user_id`` (returned once)."""
-        call = TokenCall(**body.model_dump(exclude={"user_id"}), user_id=user_id)
-        return TokenCreated.model_validate(await self._call("token_create", call))
+    async def create_token(self, body: TokenCreate, caller: Caller) -> TokenCreated:
+        """A new token (returned once)."""
+        return await self.call(v.TOKEN_CREATE, body, caller)
 
-    async def revoke_token(self, token_id: str) -> TokenDTO:
+    async def revoke_token(self, token_id: str, caller: Caller) -> TokenDTO:
         """Delete a token."""
-        return TokenDTO.model_validate(await self._call("token_revoke", TokenRef(id=token_id)))
+        return await self.call(v.TOKEN_REVOKE, TokenRef(id=token_id), caller)
 
-    async def touch(self, used: Mapping[str, datetime]) -> None:
-        """Report token use (``last_used_at``)."""
-        await self._call("touch", TouchCall(used=dict(used)))
+    async def touch(self, used: Mapping[Credential, datetime]) -> None:
+        """Report token use (``last_used_at``): each entry is the token that was used."""
+        await self.call(v.TOUCH, TouchCall(used={c.header(): at for c, at in used.items()}))
 
-    async def publish(self, call: PublishCall) -> PublishAccepted:
-        """The publish ingress: validate, update the record, publish the event."""
-        return PublishAccepted.model_validate(await self._call("publish", call))
+    async def publish(self, call: PublishCall, caller: Caller) -> PublishAccepted:
+        """The publish ingress: authorize, validate, update the record, publish the event."""
+        return await self.call(v.PUBLISH, call, caller)
 
     async def ack_cursors(self, acks: Iterable[CursorPosition]) -> None:
         """Move these cursors forward (never back): one request for a whole flush."""
-        await self._call("cursor_ack", CursorAckCall(acks=list(acks)))
+        await self.call(v.CURSOR_ACK, CursorAckCall(acks=list(acks)))

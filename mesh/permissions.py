@@ -197,6 +197,7 @@ PERMISSIONS: Mapping[Role, Permissions] = {
             _identity_read(),
             _identity_write(),
             _kv_read(_KV_CURSORS),  # the identity service's cursor_ack (forward-only CAS)
+            _consumers(_KV_CURSORS),  # counting a user's cursors (the quota): a filtered watch
             _kv_write(CURSORS_BUCKET),
             _kv_read(_KV_VIDEOS),
             _consumers(_KV_VIDEOS),  # Catalog: kv.watchall(); VideoStore.all: kv.keys()

@@ -39,6 +39,37 @@ Action = Literal["created", "updated", "unchanged"]
 DUPLICATE_WINDOW = 120.0
 KV_HISTORY = 5
 STAGING_TTL = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class BucketLimits:
+    """A ceiling on a bucket that clients' requests grow: at most ``max_msgs`` entries
+    (revisions included) of at most ``max_msg_size`` bytes, so at most their product on disk.
+
+    Not ``max_bytes``: JetStream *reserves* a stream's ``max_bytes`` out of the server's storage
+    up front, so ceilings worth having would refuse to provision on a small volume; entries are
+    counted instead, and nothing is reserved. A full bucket refuses new writes (discard new);
+    what it holds keeps working.
+    """
+
+    max_msgs: int
+    max_msg_size: int
+
+    @property
+    def max_bytes(self) -> int:
+        """The byte ceiling these limits imply."""
+        return self.max_msgs * self.max_msg_size
+
+
+BUCKET_LIMITS: dict[str, BucketLimits] = {
+    IDENTITY_BUCKET: BucketLimits(200_000, 4096),  # users, channels, members, tokens: 800 MiB
+    SESSIONS_BUCKET: BucketLimits(500_000, 1024),  # 500 MiB
+    CURSORS_BUCKET: BucketLimits(1_000_000, 512),  # 100 per user: 10,000 users' worth
+    YOUTUBE_INDEX_BUCKET: BucketLimits(1_000_000, 256),
+    STAGING_BUCKET: BucketLimits(4096, 256 * 1024),  # 128 KiB chunks of large submits: 1 GiB
+}
+"""The backstop under the per-user quotas: no client can fill JetStream's disk and take the
+events, jobs and records down with it."""
 """A staged submit the API service never took (it crashed) is gone after an hour."""
 SESSIONS_TTL = 15 * 86400.0
 """Sessions last 14 days (``services.identity.accounts.SESSION_DAYS``); the bucket forgets one a
@@ -180,9 +211,15 @@ async def _ensure_bucket_stream(
     replicas: int,
     history: int | None,
     max_age: float | None = None,
+    limits: BucketLimits | None = None,
 ) -> tuple[str, ...]:
     info = await jsm.stream_info(stream)
     updates: dict[str, Any] = {}
+    if limits is not None:
+        if info.config.max_msgs != limits.max_msgs:
+            updates["max_msgs"] = limits.max_msgs
+        if info.config.max_msg_size != limits.max_msg_size:
+            updates["max_msg_size"] = limits.max_msg_size
     if info.config.num_replicas != replicas:
         updates["num_replicas"] = replicas
     if max_age is not None and info.config.max_age != max_age:
@@ -209,10 +246,20 @@ async def _ensure_kv(
                 ttl=ttl,
             )
         )
-        return ProvisionStep("kv", bucket, "created")
+        created = True
+    else:
+        created = False
+    # The limits on entries are not part of the bucket's own config: set on its stream.
     changed = await _ensure_bucket_stream(
-        mesh.jsm, f"KV_{bucket}", replicas=policy.replicas, history=KV_HISTORY, max_age=ttl
+        mesh.jsm,
+        f"KV_{bucket}",
+        replicas=policy.replicas,
+        history=KV_HISTORY,
+        max_age=ttl,
+        limits=BUCKET_LIMITS.get(bucket),
     )
+    if created:
+        return ProvisionStep("kv", bucket, "created")
     return ProvisionStep("kv", bucket, "updated" if changed else "unchanged", changed)
 
 
@@ -224,12 +271,25 @@ async def _ensure_object_store(
     except nats.js.errors.BucketNotFoundError:
         await mesh.js.create_object_store(
             bucket,
-            api.ObjectStoreConfig(storage=api.StorageType.FILE, replicas=policy.replicas, ttl=ttl),
+            api.ObjectStoreConfig(
+                storage=api.StorageType.FILE,
+                replicas=policy.replicas,
+                ttl=ttl,
+            ),
         )
-        return ProvisionStep("object_store", bucket, "created")
+        created = True
+    else:
+        created = False
     changed = await _ensure_bucket_stream(
-        mesh.jsm, f"OBJ_{bucket}", replicas=policy.replicas, history=None, max_age=ttl
+        mesh.jsm,
+        f"OBJ_{bucket}",
+        replicas=policy.replicas,
+        history=None,
+        max_age=ttl,
+        limits=BUCKET_LIMITS.get(bucket),
     )
+    if created:
+        return ProvisionStep("object_store", bucket, "created")
     return ProvisionStep("object_store", bucket, "updated" if changed else "unchanged", changed)
 
 

@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 Mutation = Callable[[VideoRecord], VideoRecord | None]
 
 
+def youtube_key(channel_id: str, youtube_id: str) -> str:
+    """``<channel id>.<youtube id>`` (both validated by their DTOs: no dots or wildcards)."""
+    return f"{channel_id}.{youtube_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Versioned:
     """A record with the KV revision it was read at (``changed``: written by this update)."""
@@ -132,23 +137,29 @@ class VideoStore:
             await kv.purge(video_token(video_id))
         return current.record
 
-    async def claim_youtube_id(self, youtube_id: str, video_id: str) -> str | None:
-        """Atomically map ``youtube_id`` to ``video_id``.
+    async def claim_youtube_id(
+        self, youtube_id: str, video_id: str, *, channel_id: str
+    ) -> str | None:
+        """Atomically map ``youtube_id`` to ``video_id`` within ``channel_id``.
+
+        YouTube ids are unique per channel, not globally: two churches may both add the same
+        public video, and a lookup must never reveal (or hand over) another channel's record.
 
         Returns:
-            ``None`` when the claim succeeded, else the id of the video that already has it.
+            ``None`` when the claim succeeded, else the id of the channel's video that has it.
         """
         index = await self.bucket(YOUTUBE_INDEX_BUCKET)
+        key = youtube_key(channel_id, youtube_id)
         for _ in range(self._max_attempts):
             try:
                 with nats_errors("claiming youtube id"):
-                    await index.create(youtube_id, video_id.encode())
+                    await index.create(key, video_id.encode())
                 return None
             except Conflict:
                 pass
             try:
                 with nats_errors("reading youtube index"):
-                    entry = await index.get(youtube_id)
+                    entry = await index.get(key)
             except NotFound:
                 continue  # released between our create and get: try again
             owner = (entry.value or b"").decode()
@@ -157,20 +168,21 @@ class VideoStore:
             # Stale index entry (its video is gone): take it over with compare-and-set.
             try:
                 with nats_errors("claiming youtube id"):
-                    await index.update(youtube_id, video_id.encode(), last=entry.revision)
+                    await index.update(key, video_id.encode(), last=entry.revision)
                 return None
             except Conflict:
                 continue
         raise Conflict(f"youtube id {youtube_id} is being claimed concurrently; try again")
 
-    async def release_youtube_id(self, youtube_id: str, video_id: str) -> None:
-        """Drop the index entry if it still points at ``video_id``."""
+    async def release_youtube_id(self, youtube_id: str, video_id: str, *, channel_id: str) -> None:
+        """Drop the channel's index entry if it still points at ``video_id``."""
         index = await self.bucket(YOUTUBE_INDEX_BUCKET)
+        key = youtube_key(channel_id, youtube_id)
         try:
             with nats_errors("releasing youtube id"):
-                entry = await index.get(youtube_id)
+                entry = await index.get(key)
                 if (entry.value or b"").decode() == video_id:
-                    await index.purge(youtube_id)
+                    await index.purge(key)
         except NotFound:
             return
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from culto.errors import ConfigError
 from mesh.connection import MeshConnection
 from mesh.provision import streams_present
-from ops.http import BaseHandler
+from ops.http import ApiError, BaseHandler
 from schemas.health import HealthDTO, Readiness, ReadyDTO
 from schemas.health import Liveness as LivenessState
 
@@ -87,15 +90,47 @@ class ReadyHandler(ReadOnlyHandler):
         self.write_json(body, status=200 if ready else 503)
 
 
+@dataclass(frozen=True, slots=True)
+class MetricsAccess:
+    """Who may read ``/metrics`` on one port.
+
+    Attributes:
+        open: Anyone who reaches the port (an ops port, or any port in dev).
+        token: Otherwise, a scraper that sends ``Authorization: Bearer <token>``
+            (``CULTO_METRICS_TOKEN``); without one, ``/metrics`` is not there at all (404).
+    """
+
+    open: bool = True
+    token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.token is not None and len(self.token) < 16:
+            raise ConfigError("CULTO_METRICS_TOKEN: must be at least 16 characters long")
+
+    def allows(self, authorization: str | None) -> bool:
+        """Whether a request with this ``Authorization`` header may read the metrics."""
+        if self.open:
+            return True
+        if self.token is None or authorization is None:
+            return False
+        scheme, _, given = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), self.token.encode()
+        )
+
+
 class MetricsHandler(ReadOnlyHandler):
     """``GET /metrics``: Prometheus text exposition of the application's registry."""
 
-    def initialize(self, registry: CollectorRegistry) -> None:
-        """The application's registry."""
+    def initialize(self, registry: CollectorRegistry, access: MetricsAccess | None = None) -> None:
+        """The application's registry, and who may read it here."""
         self.registry = registry
+        self.access = access or MetricsAccess()
 
     def get(self) -> None:
-        """Collect and render now."""
+        """Collect and render now (404 for a caller the port does not serve metrics to)."""
+        if not self.access.allows(self.request.headers.get("Authorization")):
+            raise ApiError(404, "not_found", "no route for GET /metrics")
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.set_header("Cache-Control", "no-store")
         self.finish(generate_latest(self.registry))

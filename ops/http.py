@@ -16,6 +16,7 @@ method not allowed                             405     ``method_not_allowed``
 :class:`~culto.errors.Conflict`                409     ``conflict`` (+ ``details.existing_id``)
 body too large                                 413     ``payload_too_large``
 :class:`~culto.errors.PayloadTooLarge`         413     the error's own code
+:class:`~culto.errors.QuotaExceeded`           429     the error's own code (``too_many_cursors``)
 :class:`~culto.errors.TranscriptTooLarge`      413     ``transcript_too_large``
 :class:`~culto.errors.MeshUnavailable`         503     ``mesh_unavailable`` (+ ``Retry-After``)
 :class:`~culto.errors.StorageFull`             507     ``storage_full`` (JetStream's disk is full)
@@ -34,6 +35,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import urllib.parse
 from collections.abc import Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -52,6 +54,7 @@ from culto.errors import (
     MeshTimeout,
     NotFound,
     PayloadTooLarge,
+    QuotaExceeded,
     StorageFull,
     TranscriptTooLarge,
     Unauthenticated,
@@ -118,6 +121,7 @@ STATUS_BY_ERROR: dict[type[CultoError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    QuotaExceeded: 429,
     MeshError: 503,
     StorageFull: 507,
     MeshTimeout: 504,
@@ -380,10 +384,35 @@ class BaseHandler(RequestHandler):
         return request_summary(self)
 
 
+SENSITIVE_QUERY = frozenset(
+    {"_xsrf", "once", "password", "token", "access_token", "api_key", "apikey", "bearer"}
+)
+"""Query parameters whose values never reach a log line (a token sent by mistake, an XSRF
+token, a one-time link's secret); any value that looks like an API token is hidden too."""
+
+
+def redacted_uri(uri: str) -> str:
+    """``uri`` with the values of :data:`SENSITIVE_QUERY` parameters (and of any parameter
+    holding a ``culto_`` token) replaced by ``REDACTED``."""
+    path, sep, query = uri.partition("?")
+    if not sep:
+        return uri
+    parts = []
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        secret = urllib.parse.unquote_plus(name).lower() in SENSITIVE_QUERY
+        if eq and (secret or urllib.parse.unquote_plus(value).startswith("culto_")):
+            pair = f"{name}=REDACTED"
+        parts.append(pair)
+    return f"{path}?{'&'.join(parts)}"
+
+
 def request_summary(handler: RequestHandler) -> str:
-    """``METHOD URI (client ip)`` of a request, safe for a log line (see :func:`printable`)."""
+    """``METHOD URI (client ip)`` of a request, safe for a log line (see :func:`printable`),
+    with secrets in the query string redacted (:func:`redacted_uri`)."""
     request = handler.request
-    return f"{printable(request.method)} {printable(request.uri)} ({printable(request.remote_ip)})"
+    uri = redacted_uri(request.uri or "")
+    return f"{printable(request.method)} {printable(uri)} ({printable(request.remote_ip)})"
 
 
 def allowed_methods(handler_class: type[RequestHandler]) -> list[str]:

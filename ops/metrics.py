@@ -51,6 +51,8 @@ class HubStats(Protocol):
     def resets(self) -> int: ...
     @property
     def catch_up_rounds(self) -> int: ...
+    @property
+    def feed_resubscribes(self) -> int: ...
 
 
 class StatsSource(Protocol):
@@ -103,6 +105,11 @@ class HubCollector(Collector):
         )
         yield GaugeMetricFamily(
             "culto_sse_healthy", "1 when the hub's live feed is running", value=int(s.healthy)
+        )
+        yield CounterMetricFamily(
+            "culto_sse_feed_resubscribes",
+            "Times the live feed resubscribed after its consumer was lost",
+            value=s.feed_resubscribes,
         )
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 from tornado.httpserver import HTTPServer
 from tornado.httputil import (
     HTTPConnection,
@@ -34,7 +34,7 @@ from tornado.web import Application, RequestHandler
 from culto.buckets import TokenBuckets
 from culto.errors import ConfigError
 from mesh.connection import MeshConnection
-from ops.handlers import HealthHandler, Liveness, MetricsHandler, ReadyHandler
+from ops.handlers import HealthHandler, Liveness, MetricsAccess, MetricsHandler, ReadyHandler
 from ops.http import SECURITY_HEADERS, JsonNotFoundHandler, error_body
 from ops.metrics import ExtraStats, HttpMetrics, make_registry
 
@@ -114,6 +114,7 @@ class RunningServer:
         http: The HTTP server.
         port: The bound port (useful with port 0).
         host: The bound host.
+        ops: The ops port's server running beside it (the frontend's ``CULTO_OPS_PORT``).
     """
 
     app: Application
@@ -122,6 +123,7 @@ class RunningServer:
     host: str
     _before_close: Callable[[], Awaitable[None]] | None = None
     _closed: bool = False
+    ops: RunningServer | None = None
 
     @property
     def url(self) -> str:
@@ -390,13 +392,18 @@ def listen(
 
 
 def ops_routes(
-    mesh: MeshConnection, registry_source: object, alive: Liveness | None = None
+    mesh: MeshConnection,
+    registry_source: object,
+    alive: Liveness | None = None,
+    metrics: MetricsAccess | None = None,
 ) -> list[URLSpec]:
-    """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry)."""
+    """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry;
+    ``metrics`` says who may read it on this port)."""
+    scrape = {"registry": registry_source, "access": metrics or MetricsAccess()}
     return [
         URLSpec("/health", HealthHandler, {"alive": alive}, name="/health"),
         URLSpec("/ready", ReadyHandler, {"mesh": mesh}, name="/ready"),
-        URLSpec("/metrics", MetricsHandler, {"registry": registry_source}, name="/metrics"),
+        URLSpec("/metrics", MetricsHandler, scrape, name="/metrics"),
     ]
 
 
@@ -410,17 +417,26 @@ def make_ops_app(
     *,
     extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
     collectors: Sequence[Collector] = (),
+    registry: CollectorRegistry | None = None,
+    alive: Liveness | None = None,
 ) -> Application:
-    """An application with the ops routes only (the ``api`` and ``worker`` roles).
+    """An application with the ops routes only (the ``api`` and ``worker`` roles, and the
+    frontend's ``CULTO_OPS_PORT``).
 
     Args:
         mesh: The process's connection (readiness and metrics).
         extra_stats: The role's stats: a callable returning a mapping or dataclass of numbers
             (gauges ``culto_<name>``), or ``{prefix: callable}`` (``culto_<prefix>_<name>``).
+        collectors: Further collectors.
+        registry: An existing registry to serve instead (the frontend's own).
+        alive: The process's liveness check for ``/health``.
     """
-    registry = make_registry(mesh, extra=extra_stats, collectors=collectors)
-    specs = ops_routes(mesh, registry)
-    metrics = HttpMetrics(registry, route_names(specs))
+    own = registry is None
+    if registry is None:
+        registry = make_registry(mesh, extra=extra_stats, collectors=collectors)
+    specs = ops_routes(mesh, registry, alive)
+    # A shared registry already counts its own application's requests under these names.
+    metrics = HttpMetrics(registry if own else CollectorRegistry(), route_names(specs))
     return Application(
         specs,
         default_handler_class=JsonNotFoundHandler,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.ids import VideoId
-from schemas.videos import VideoListQuery
+from schemas.videos import VideoCreate
 
 
 class VideoRef(BaseModel):
@@ -16,14 +16,6 @@ class VideoRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: VideoId
-
-
-class StagedRequest(BaseModel):
-    """A request kept in the object store because it is over one NATS message's size."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    staged: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
 class ErrorBody(BaseModel):
@@ -44,8 +36,17 @@ class ErrorReply(BaseModel):
     error: ErrorBody
 
 
-class ListRequest(VideoListQuery):
-    """A list request as the edge sends it: the caller's filters, and the channels it may read
-    (``None``: every channel, for an admin). The HTTP query cannot set ``channels``."""
+class CreateRequest(BaseModel):
+    """The ``create`` verb: the submit itself, or a reference to it in ``culto_staging`` when
+    it is over one NATS message's size (a long transcript)."""
 
-    channels: list[str] | None = Field(default=None, max_length=100_000)
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    video: VideoCreate | None = None
+    staged: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+
+    @model_validator(mode="after")
+    def _one(self) -> CreateRequest:
+        if (self.video is None) == (self.staged is None):
+            raise ValueError("give either video or staged")
+        return self

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.events import VideoEvent
-from schemas.identity import UserId
+from schemas.identity import CredentialText
 from schemas.timestamps import UtcDatetime, utc_now
 
 CURSOR_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -42,11 +42,12 @@ class CursorRecord(BaseModel):
 
 
 class CursorPosition(BaseModel):
-    """One cursor of one user, as flushed by an edge."""
+    """One cursor of one caller, as flushed by an edge: the caller's own credential names the
+    user (the identity service resolves it; an edge cannot move another user's cursor)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    user_id: UserId
+    credential: CredentialText
     cursor: CursorName
     seq: Seq
 

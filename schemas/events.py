@@ -1,11 +1,16 @@
 """Event envelopes: what workers publish on ``culto.events.<video_id>.<type>`` and SSE sends.
 
 All events form one discriminated union on ``type``; :func:`parse_event` decodes any of them.
+
+Adding an event type: its class here, its name in :data:`EventType` and its class in
+:data:`VideoEvent`. Everything else is derived: :data:`EVENT_TYPES` (subjects, replay, filters),
+the OpenAPI ``types`` pattern, the JSON Schema and ``dtos.ts``; an import-time check and a test
+(``tests/schemas/test_event_types.py``) fail when the three declarations disagree.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -15,7 +20,7 @@ from schemas.timestamps import UtcDatetime, utc_now
 from schemas.videos import VideoStatus
 
 EventType = Literal["video.status", "summary.ready", "error", "video.deleted"]
-EVENT_TYPES: tuple[EventType, ...] = ("video.status", "summary.ready", "error", "video.deleted")
+"""The name of a stored event's type (the last token of its subject)."""
 
 
 class _Event(BaseModel):
@@ -106,6 +111,14 @@ AnyEvent = Annotated[
     Field(discriminator="type"),
 ]
 """Any event an SSE client can receive."""
+
+STORED_EVENT_CLASSES: tuple[type[BaseModel], ...] = get_args(get_args(VideoEvent)[0])
+EVENT_TYPES: tuple[EventType, ...] = tuple(
+    cls.model_fields["type"].default for cls in STORED_EVENT_CLASSES
+)
+"""Every stored event type, in declaration order, derived from :data:`VideoEvent`."""
+if set(EVENT_TYPES) != set(get_args(EventType)):  # a type added to one list but not the other
+    raise TypeError(f"EventType {get_args(EventType)} and VideoEvent {EVENT_TYPES} disagree")
 
 VIDEO_EVENT_ADAPTER: TypeAdapter[VideoEvent] = TypeAdapter(VideoEvent)
 ANY_EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -49,6 +49,7 @@ from schemas.events import (
 from schemas.identity import (
     ChannelCreate,
     ChannelDTO,
+    ChannelPatch,
     ChannelRole,
     LoginRequest,
     MeChannel,
@@ -115,6 +116,7 @@ PUBLIC: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("MeChannel", "serialization", MeChannel),
     ("LoginRequest", "validation", LoginRequest),
     ("ChannelCreate", "validation", ChannelCreate),
+    ("ChannelPatch", "validation", ChannelPatch),
     ("MemberPut", "validation", MemberPut),
     ("TokenCreate", "validation", TokenCreate),
     ("UserCreate", "validation", UserCreate),

@@ -10,11 +10,12 @@ new token once.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import unicodedata
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from schemas.timestamps import UtcDatetime, utc_now
 
@@ -24,11 +25,22 @@ DEFAULT_CHANNEL_ID = "default"
 CHANNEL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 USER_ID_PATTERN = r"^u_[0-9a-f]{32}$"
 TOKEN_ID_PATTERN = r"^t_[0-9a-f]{16}$"
+MINUTES_PER_DAY = 24 * 60
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Control, format (invisible and bidi controls), surrogate, private-use, unassigned and
+line/paragraph separators: characters a person cannot see or type reliably, so an address
+with one could pass for another (a homoglyph admin)."""
+
+
 def _email(value: str) -> str:
-    value = value.strip().lower()
+    # NFKC folds compatibility forms (full-width letters, ligatures) into their plain letters,
+    # casefold() folds case beyond ASCII: two spellings of one address become one key.
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value):
+        raise ValueError("email contains invisible, control or bidirectional characters")
+    value = unicodedata.normalize("NFKC", value).strip().casefold()
     if not _EMAIL.fullmatch(value) or len(value) > 254:
         raise ValueError("not an email address (expected name@example.org)")
     return value
@@ -224,8 +236,26 @@ class TokenCreate(BaseModel):
     name: str = Field(default="", max_length=200)
     scope: TokenScope = TokenScope.READ
     channel_id: ChannelId | None = None
-    expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+    expires_in_days: float | None = Field(
+        default=None,
+        gt=0,
+        le=3650,
+        description="Lifetime in days (fractions allowed, at least one minute: 0.000695)",
+    )
     user_id: UserId | None = None
+
+    @field_validator("expires_in_days")
+    @classmethod
+    def _whole_minutes(cls, days: float | None) -> float | None:
+        if days is not None and round(days * MINUTES_PER_DAY) < 1:
+            raise ValueError("a token lives at least one minute")
+        return days
+
+    def lifetime(self) -> timedelta | None:
+        """The lifetime asked for, in whole minutes (``None``: never expires)."""
+        if self.expires_in_days is None:
+            return None
+        return timedelta(minutes=round(self.expires_in_days * MINUTES_PER_DAY))
 
 
 class TokenCreated(TokenDTO):
@@ -262,7 +292,22 @@ class PublishAccepted(BaseModel):
     duplicate: bool
 
 
-# -- the identity service's NATS envelopes (the edge has authorized the call already) ----------
+# -- the identity service's NATS envelopes (each call carries the caller's own credential) ----
+
+
+class ChannelPatch(BaseModel):
+    """``PATCH /api/v2/channels/{id}``: change what is given (owners and admins)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    visibility: Visibility | None = None
+
+
+class ChannelChange(ChannelPatch):
+    """The ``channel_set`` verb: a :class:`ChannelPatch` of one channel."""
+
+    channel_id: ChannelId
 
 
 class SessionOpened(BaseModel):
@@ -275,27 +320,22 @@ class SessionOpened(BaseModel):
     expires_at: UtcDatetime
 
 
-class SessionRef(BaseModel):
-    """Names a session by its key (the SHA-256 of its id)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-
 class MemberCall(BaseModel):
-    """Grant/change (``role`` given) or remove (no role) a membership."""
+    """Grant or change a membership (``member_set``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     channel_id: ChannelId
     user_id: UserId
-    role: ChannelRole | None = None
+    role: ChannelRole
 
 
-class TokenCall(TokenCreate):
-    """``token_create`` for ``user_id`` (always set by the edge)."""
+class MemberRef(BaseModel):
+    """Names one membership (``member_remove``)."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel_id: ChannelId
     user_id: UserId
 
 
@@ -307,19 +347,23 @@ class TokenRef(BaseModel):
     id: TokenId
 
 
+CredentialText = Annotated[str, Field(min_length=8, max_length=300)]
+"""A credential as its holder presented it (``bearer culto_…`` or ``session …``)."""
+
+
 class TouchCall(BaseModel):
-    """Tokens used since the last report, with when (``last_used_at``, batched by the edge)."""
+    """Tokens used since the last report, with when (``last_used_at``, batched by the edge).
+    Each is the token itself: only a holder can report its use."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    used: dict[TokenId, UtcDatetime] = Field(max_length=10_000)
+    used: dict[CredentialText, UtcDatetime] = Field(max_length=10_000)
 
 
 class PublishCall(BaseModel):
-    """``publish`` (HTTP ingress): one event for a video of ``channel_id``."""
+    """``publish`` (HTTP ingress): one event, authorized against its video's channel."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event: dict[str, object]
-    channel_id: ChannelId
     idempotency_key: str | None = Field(default=None, pattern=r"^[\x21-\x7e]{1,128}$")

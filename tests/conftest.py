@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from tornado.ioloop import IOLoop
 
+from culto_app.roles import ApiRole, api_services
 from culto_app.settings import Settings
 from frontend_server.security.auth import Authenticator
 from frontend_server.server import serve_frontend
@@ -291,14 +292,18 @@ def _exit(io_loop: IOLoop, cm: AbstractAsyncContextManager[Any]) -> None:
 
 
 @pytest.fixture
-def api_service(
-    io_loop: IOLoop, mesh: MeshConnection, settings: Settings
-) -> Iterator[VideoApiService]:
+def api_role(io_loop: IOLoop, mesh: MeshConnection, settings: Settings) -> Iterator[ApiRole]:
+    """The real API role: the video and identity services and their own directory."""
+    cm = api_services(mesh, settings.api_config())
+    role: ApiRole = _enter(io_loop, cm)
+    yield role
+    _exit(io_loop, cm)
+
+
+@pytest.fixture
+def api_service(api_role: ApiRole) -> VideoApiService:
     """The real video API service answering on ``culto.api.videos.*``."""
-    service = VideoApiService(mesh, settings.api_config())
-    _enter(io_loop, service)
-    yield service
-    _exit(io_loop, service)
+    return api_role.videos
 
 
 @pytest.fixture
@@ -308,12 +313,9 @@ def accounts(mesh: MeshConnection) -> Accounts:
 
 
 @pytest.fixture
-def identity_service(io_loop: IOLoop, mesh: MeshConnection) -> Iterator[IdentityService]:
+def identity_service(api_role: ApiRole) -> IdentityService:
     """The real identity service answering on ``culto.api.identity.*`` (sign-in, tokens...)."""
-    service = IdentityService(mesh)
-    _enter(io_loop, service)
-    yield service
-    _exit(io_loop, service)
+    return api_role.identity
 
 
 @pytest.fixture

@@ -24,8 +24,13 @@ from typing import IO, Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
+from access.principals import Credential, CredentialKind
+from mesh.catalog_client import VideoApiClient
+from mesh.connection import MeshConnection
+from mesh.identity_store import IdentityStore
 from ops.server import RunningServer
 from schemas.identity import ChannelRole, TokenScope
+from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 from services.identity.accounts import Accounts
 
 StartEdge = Callable[..., Awaitable[RunningServer]]
@@ -154,6 +159,37 @@ class Member:
     def auth(self) -> dict[str, str]:
         """The ``Authorization`` header of its token."""
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def credential(self) -> Credential:
+        """Its token as a service call carries it."""
+        return Credential(CredentialKind.BEARER, self.token)
+
+
+class AdminApi:
+    """The video API client calling as an admin (services authorize every call)."""
+
+    def __init__(self, client: VideoApiClient, credential: Credential) -> None:
+        self.client = client
+        self.credential = credential
+
+    async def create(self, body: VideoCreate) -> VideoDTO:
+        return await self.client.create(body, self.credential)
+
+    async def get(self, video_id: str) -> VideoDTO:
+        return await self.client.get(video_id, self.credential)
+
+    async def delete(self, video_id: str) -> None:
+        await self.client.delete(video_id, self.credential)
+
+    async def list(self, query: VideoListQuery) -> VideoPage:
+        return await self.client.list(query, self.credential)
+
+
+async def admin_api(mesh: MeshConnection) -> AdminApi:
+    """A new admin user's video API client on ``mesh``."""
+    admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
+    return AdminApi(VideoApiClient(mesh), admin.credential)
 
 
 async def make_member(

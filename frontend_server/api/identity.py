@@ -1,26 +1,30 @@
 """REST handlers of identity: sign-in, the caller, channels, members, tokens, users.
 
-Each handler asks ``access.policy`` (through :func:`~access.policy.require`) before it calls
-the identity service over NATS; the edge itself cannot write an identity record.
+Each handler asks ``access.policy`` (through :func:`~access.policy.require`) to answer fast,
+then calls the identity service over NATS with the caller's own credential: the service decides
+again, and only its decision counts. The edge itself cannot write an identity record.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
 
-from pydantic import RootModel
+from pydantic import RootModel, ValidationError
 
 from access.credentials import session_key
 from access.policy import Action, require
-from culto.errors import Forbidden, NotFound
+from access.token_rules import check_new_token, may_manage_token, owner_of_new_token
+from culto.errors import NotFound
 from frontend_server.api.rest import ApiHandler
 from frontend_server.security.auth import SESSION_COOKIE, SESSION_COOKIE_DAYS
 from frontend_server.security.limits import ClientLimits
 from mesh.identity_client import IdentityClient
-from ops.http import ApiError
+from ops.http import ApiError, validation_error
 from schemas.identity import (
+    USER_ID_PATTERN,
     ChannelCreate,
     ChannelDTO,
+    ChannelPatch,
     LoginRequest,
     MeChannel,
     MeDTO,
@@ -63,8 +67,7 @@ class LoginHandler(IdentityHandler):
     async def post(self) -> None:
         """204 with ``culto_session``; 401 ``login_failed``; 429 when attempts run out."""
         body = self.parse_body(LoginRequest)
-        account = body.email or "one-time-link"
-        wait = self.limits.login_attempt(self.request.remote_ip or "", account)
+        wait = self.limits.login_attempt(self.request.remote_ip or "", body.email)
         if wait:
             raise ApiError(
                 429,
@@ -72,7 +75,7 @@ class LoginHandler(IdentityHandler):
                 f"too many sign-in attempts; try again in {wait} s",
                 headers={"Retry-After": str(wait)},
             )
-        previous = self.caller.session_key
+        previous = self.caller.credential if self.caller.session_key else None
         opened = await self.identity.login(body)
         if previous is not None:
             await self.identity.logout(previous)  # a new session id at every sign-in
@@ -96,9 +99,9 @@ class LogoutHandler(IdentityHandler):
 
     async def post(self) -> None:
         """204 (also without a session: signing out twice is not an error)."""
-        key = self.caller.session_key
-        if key is not None:
-            await self.identity.logout(key)
+        key, credential = self.caller.session_key, self.caller.credential
+        if key is not None and credential is not None:
+            await self.identity.logout(credential)
             sessions = self.authenticator.directory.sessions
             await self.authenticator.directory.until(lambda: key not in sessions, SETTLE_TIMEOUT)
         self.clear_cookie(SESSION_COOKIE)
@@ -138,28 +141,61 @@ class ChannelsHandler(IdentityHandler):
     async def post(self) -> None:
         """201 ``ChannelDTO``; 409 ``channel_exists`` for a taken id."""
         require(self.principal, Action.CREATE_CHANNEL)
-        channel = await self.identity.add_channel(self.parse_body(ChannelCreate))
+        body = self.parse_body(ChannelCreate)
+        channel = await self.identity.add_channel(body, self.caller.credential)
         self.set_header("Location", f"/api/v2/channels/{channel.id}")
         self.write_json(channel, status=201)
+
+
+class ChannelHandler(IdentityHandler):
+    """``GET`` and ``PATCH /api/v2/channels/{channel_id}``: one channel; rename it or change its
+    visibility (owners and admins; open streams follow a visibility change at once)."""
+
+    def get(self, channel_id: str) -> None:
+        """200 ``ChannelDTO``; 404 for a channel the caller may not read."""
+        channel = self.authenticator.channel(channel_id)
+        require(self.principal, Action.READ, channel, what=f"channel {channel_id}")
+        self.write_json(self.authenticator.directory.channels[channel_id])
+
+    async def patch(self, channel_id: str) -> None:
+        """200 ``ChannelDTO`` as changed."""
+        channel = self.authenticator.channel(channel_id)
+        require(self.principal, Action.MANAGE_CHANNEL, channel, what=f"channel {channel_id}")
+        body = self.parse_body(ChannelPatch)
+        changed = await self.identity.change_channel(channel_id, body, self.caller.credential)
+        # Answer once this replica sees the change: the next request must already follow it.
+        channels = self.authenticator.directory.channels
+        await self.authenticator.directory.until(
+            lambda: channels.get(channel_id) == changed, SETTLE_TIMEOUT
+        )
+        self.write_json(changed)
 
 
 class MemberHandler(IdentityHandler):
     """``PUT`` / ``DELETE /api/v2/channels/{channel_id}/members/{user_id}`` (owners, admins)."""
 
-    def _allowed(self, channel_id: str) -> None:
+    def _allowed(self, channel_id: str, user_id: str) -> None:
         channel = self.authenticator.channel(channel_id)
         require(self.principal, Action.MANAGE_MEMBERS, channel, what=f"channel {channel_id}")
+        if not re.fullmatch(USER_ID_PATTERN, user_id):
+            raise ApiError(
+                400,
+                "invalid_user_id",
+                f"invalid user id {user_id[:40]!r}: expected u_ and 32 hex digits",
+            )
 
     async def put(self, channel_id: str, user_id: str) -> None:
         """Grant or change ``user_id``'s role: 200 ``MemberDTO``."""
-        self._allowed(channel_id)
+        self._allowed(channel_id, user_id)
         body = self.parse_body(MemberPut)
-        self.write_json(await self.identity.set_member(channel_id, user_id, body.role))
+        self.write_json(
+            await self.identity.set_member(channel_id, user_id, body.role, self.caller.credential)
+        )
 
     async def delete(self, channel_id: str, user_id: str) -> None:
         """Remove the membership: 204 (its streams end on every replica)."""
-        self._allowed(channel_id)
-        await self.identity.remove_member(channel_id, user_id)
+        self._allowed(channel_id, user_id)
+        await self.identity.remove_member(channel_id, user_id, self.caller.credential)
         self.no_content()
 
 
@@ -167,59 +203,42 @@ class TokensHandler(IdentityHandler):
     """``GET`` (list) and ``POST`` (create) ``/api/v2/tokens``: the caller's API tokens."""
 
     def get(self) -> None:
-        """The caller's tokens (an admin may pass ``?user_id=``)."""
+        """The caller's tokens (an instance admin may pass ``?user_id=``); a token bound to a
+        channel lists only the tokens bound to that channel."""
         require(self.principal, Action.MANAGE_TOKENS)
-        user_id = self._subject(self.get_query_argument("user_id", None))
-        self.write_json(
-            TokenList([t.public() for t in self.authenticator.directory.tokens_of(user_id)])
-        )
+        try:
+            body = TokenCreate(user_id=self.get_query_argument("user_id", None) or None)
+        except ValidationError as exc:
+            raise validation_error(exc, "query") from None
+        user_id = owner_of_new_token(self.principal, body)
+        tokens = [
+            t.public()
+            for t in self.authenticator.directory.tokens_of(user_id)
+            if may_manage_token(self.principal, t.user_id, t.channel_id)
+        ]
+        self.write_json(TokenList(tokens))
 
     async def post(self) -> None:
         """201 ``TokenCreated``: the token is in the reply this once, never again."""
         require(self.principal, Action.MANAGE_TOKENS)
         body = self.parse_body(TokenCreate)
-        user_id = self._subject(body.user_id)
-        self._within_own_limits(body)
-        if body.channel_id is not None:
-            channel = self.authenticator.channel(body.channel_id)
-            require(self.principal, Action.READ, channel, what=f"channel {body.channel_id}")
-        created = await self.identity.create_token(user_id, body)
+        owner_of_new_token(self.principal, body)
+        channel = self.authenticator.channel(body.channel_id)
+        check_new_token(self.principal, body, channel, utc_now())
+        created = await self.identity.create_token(body, self.caller.credential)
         self.write_json(created, status=201)
-
-    def _within_own_limits(self, body: TokenCreate) -> None:
-        """A token may only make tokens it could have been: bound to its channel, expiring no
-        later than itself (else one leaked bound token would mint an unbound, eternal one)."""
-        principal = self.principal
-        if principal.token_channel is not None and body.channel_id != principal.token_channel:
-            raise Forbidden(
-                f"a token bound to channel {principal.token_channel} may only create tokens"
-                " bound to it"
-            )
-        if principal.credential.startswith("token:") and principal.expires_at is not None:
-            days = body.expires_in_days
-            if days is None or utc_now() + timedelta(days=days) > principal.expires_at:
-                raise Forbidden("a token may not create a token that outlives it")
-
-    def _subject(self, user_id: str | None) -> str:
-        """Whose tokens: the caller's own, or (admins only) ``user_id``'s."""
-        own = self.principal.user_id or ""
-        if user_id is None or user_id == own:
-            return own
-        if not self.principal.admin:
-            raise Forbidden("manage tokens: only an admin may manage another user's tokens")
-        return user_id
 
 
 class TokenHandler(IdentityHandler):
     """``DELETE /api/v2/tokens/{token_id}``: revoke (open streams end on every replica)."""
 
     async def delete(self, token_id: str) -> None:
-        """204; 404 for a token that is not the caller's (unless admin)."""
+        """204; 404 for a token the caller may not manage."""
         require(self.principal, Action.MANAGE_TOKENS)
         token = self.authenticator.directory.tokens.get(token_id)
-        if token is None or (token.user_id != self.principal.user_id and not self.principal.admin):
+        if token is None or not may_manage_token(self.principal, token.user_id, token.channel_id):
             raise NotFound(f"token {token_id[:40]} not found")
-        await self.identity.revoke_token(token.id)
+        await self.identity.revoke_token(token.id, self.caller.credential)
         self.no_content()
 
 
@@ -229,4 +248,5 @@ class UsersHandler(IdentityHandler):
     async def post(self) -> None:
         """201 ``UserCreated``; 409 ``email_taken``."""
         require(self.principal, Action.CREATE_USER)
-        self.write_json(await self.identity.add_user(self.parse_body(UserCreate)), status=201)
+        body = self.parse_body(UserCreate)
+        self.write_json(await self.identity.add_user(body, self.caller.credential), status=201)

@@ -2,10 +2,10 @@
 
 A ``publish``-scoped API token of an editor (or admin) reports one ``video.status``,
 ``summary.ready`` or ``error`` event for a video of its channel. The edge validates the body as
-the event DTOs, checks the token against the video's channel, and hands the event to the
-identity service (the edge may not publish events itself), which updates the record and
-publishes. ``Idempotency-Key`` becomes the ``Nats-Msg-Id``: a retry answers the first
-sequence with ``"duplicate": true``.
+the event DTOs, checks the token against the video's channel, and hands the event with the
+token to the identity service (the edge may not publish events itself), which authorizes the
+token again, updates the record and publishes. ``Idempotency-Key`` becomes the
+``Nats-Msg-Id``: a retry answers the first sequence with ``"duplicate": true``.
 """
 
 from __future__ import annotations
@@ -57,28 +57,22 @@ class PublishHandler(IdentityHandler):
             raise validation_error(exc, "body") from None
         video_id = video_id_or_400(event.video_id)
         try:
-            channel_id = await self._channel(video_id)
+            await self._channel(video_id)
         except NotFound:
             # Unknown, or in a channel this token does not know: the same answer for both.
             raise InvalidInput(
                 f"video {video_id} is not a video of this token's channel", code="unknown_video"
             ) from None
-        call = PublishCall(
-            event=event.model_dump(mode="json"),
-            channel_id=channel_id,
-            idempotency_key=key,
-        )
-        accepted = await self.identity.publish(call)
+        call = PublishCall(event=event.model_dump(mode="json"), idempotency_key=key)
+        accepted = await self.identity.publish(call, self.caller.credential)
         self.write_json(accepted, status=202)
 
-    async def _channel(self, video_id: str) -> str:
-        """The video's channel, if the caller may publish there (the record's channel alone:
-        no need to fetch the whole video from the API service)."""
+    async def _channel(self, video_id: str) -> None:
+        """Refuse early unless the caller may publish in the video's channel (the record's
+        channel alone: no need to fetch the whole video; the service checks again)."""
         channel_id = await self.api.channel(video_id)
         channel = self.authenticator.channel(channel_id) if channel_id else None
         require(self.principal, Action.PUBLISH, channel, what=f"video {video_id}")
-        assert channel_id is not None  # require() refuses a missing channel
-        return channel_id
 
     def _idempotency_key(self) -> str | None:
         raw = self.request.headers.get(IDEMPOTENCY_HEADER)

@@ -1,8 +1,9 @@
 """REST handlers of the video catalog (``/api/v2/videos/``) and the XSRF token endpoint.
 
-The handlers validate at the edge (so bad input never reaches NATS) and call the video API
-service through :class:`~mesh.catalog_client.VideoApiClient`; its domain errors become HTTP
-errors in :mod:`ops.http`.
+The handlers validate and authorize at the edge (so bad input and plain refusals never reach
+NATS), then call the video API service through :class:`~mesh.catalog_client.VideoApiClient`
+with the caller's own credential: the service authorizes again and its word is final. Its
+domain errors become HTTP errors in :mod:`ops.http`.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class _VideoApiHandler(ApiHandler):
             Unauthenticated, NotFound, Forbidden: as ``access.policy`` decides.
         """
         try:
-            video = await self.api.get(video_id)
+            video = await self.api.get(video_id, self.caller.credential)
         except NotFound:
             require(self.principal, action, None, what=f"video {video_id}")
             raise
@@ -95,11 +96,7 @@ class VideosHandler(_VideoApiHandler):
         if query.channel_id is not None:
             channel = self.authenticator.channel(query.channel_id)
             require(self.principal, Action.READ, channel, what=f"channel {query.channel_id}")
-        self.write_json(
-            await self.api.list(
-                query, channels=self.authenticator.readable_channels(self.principal)
-            )
-        )
+        self.write_json(await self.api.list(query, self.caller.credential))
 
     async def post(self) -> None:
         """Submit a video to a channel the caller edits: 201, the ``VideoDTO``, ``Location``."""
@@ -107,7 +104,9 @@ class VideosHandler(_VideoApiHandler):
         channel_id = body.channel_id or DEFAULT_CHANNEL_ID
         channel = self.authenticator.channel(channel_id)
         require(self.principal, Action.SUBMIT, channel, what=f"channel {channel_id}")
-        video = await self.api.create(body.model_copy(update={"channel_id": channel_id}))
+        video = await self.api.create(
+            body.model_copy(update={"channel_id": channel_id}), self.caller.credential
+        )
         self.set_header("Location", f"{VIDEOS_PATH}{video.id}")
         self.write_json(video, status=201)
 
@@ -122,7 +121,7 @@ class VideoHandler(_VideoApiHandler):
     async def delete(self, video_id: str) -> None:
         """Cancel and delete; 204; 404 if unknown or unreadable; 403 without the role."""
         video = await self.video_for(video_id_or_400(video_id), Action.DELETE)
-        await self.api.delete(video.id)
+        await self.api.delete(video.id, self.caller.credential)
         self.set_status(204)
         self.finish()
 

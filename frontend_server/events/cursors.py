@@ -20,7 +20,9 @@ import logging
 import re
 from dataclasses import dataclass
 
-from culto.errors import CultoError, InvalidInput
+from access.policy import Action, Principal, require
+from access.principals import Credential
+from culto.errors import CultoError, InvalidInput, Unauthenticated
 from culto.resources import AsyncResource
 from mesh.cursors import CursorStore
 from mesh.identity_client import IdentityClient
@@ -79,6 +81,9 @@ class CursorAcks(AsyncResource):
         self._store = store
         self._interval = interval
         self._pending: dict[tuple[str, str], int] = {}
+        # The credential each user acknowledged with last: a flush sends the acks as their
+        # callers (the identity service resolves each; the edge cannot move anyone's cursor).
+        self._credentials: dict[str, Credential] = {}
         self._task: asyncio.Task[None] | None = None
         self.stats = CursorStats()
 
@@ -95,16 +100,29 @@ class CursorAcks(AsyncResource):
                 await task
         await self.flush()
 
-    def ack(self, user_id: str, name: str, seq: int) -> None:
-        """Record that ``user_id`` processed everything up to ``seq`` under ``name``.
+    async def ack(
+        self, caller: Principal, credential: Credential | None, name: str, seq: int
+    ) -> None:
+        """Record that ``caller`` processed everything up to ``seq`` under ``name``.
 
         Raises:
+            Unauthenticated, Forbidden: not a signed-in caller whose scope reads (a publish
+                token only publishes).
+            QuotaExceeded: a new cursor beyond the user's quota (``too_many_cursors``).
             InvalidInput: too many distinct cursors pending on this replica (retry shortly).
         """
+        require(caller, Action.ACK_CURSOR)
+        user_id = caller.user_id
+        if user_id is None or credential is None:
+            raise Unauthenticated("acknowledging a cursor needs a session or an API token")
         key = (user_id, name)
         current = self._pending.get(key)
-        if current is None and len(self._pending) >= MAX_PENDING:
-            raise InvalidInput("too many cursors acknowledged at once; retry in a second")
+        if current is None:
+            if len(self._pending) >= MAX_PENDING:
+                raise InvalidInput("too many cursors acknowledged at once; retry in a second")
+            await self._store.check_quota(user_id, name)
+            current = self._pending.get(key)  # another ack may have landed meanwhile
+        self._credentials[user_id] = credential
         self.stats.acks += 1
         if current is None or seq > current:
             self._pending[key] = seq
@@ -126,22 +144,30 @@ class CursorAcks(AsyncResource):
         if not self._pending:
             return
         batch, self._pending = self._pending, {}
-        items = list(batch.items())
+        credentials, self._credentials = self._credentials, {}
+        items = [(k, s) for k, s in batch.items() if k[0] in credentials]
         for start in range(0, len(items), FLUSH_CHUNK):
             chunk = items[start : start + FLUSH_CHUNK]
-            acks = [CursorPosition(user_id=u, cursor=n, seq=s) for (u, n), s in chunk]
+            acks = [
+                CursorPosition(credential=credentials[u].header(), cursor=n, seq=s)
+                for (u, n), s in chunk
+            ]
             try:
                 await self._identity.ack_cursors(acks)
             except CultoError as exc:
                 self.stats.failed_flushes += 1
                 log.info("cursor acks not stored yet (kept for the next flush): %s", exc.message)
-                self._keep(items[start:])
+                self._keep(items[start:], credentials)
                 return
             self.stats.flushes += 1
             self.stats.flushed_cursors += len(acks)
 
-    def _keep(self, items: list[tuple[tuple[str, str], int]]) -> None:
+    def _keep(
+        self, items: list[tuple[tuple[str, str], int]], credentials: dict[str, Credential]
+    ) -> None:
         # Merged by maximum with acks that arrived during the failed request.
+        for user_id, credential in credentials.items():
+            self._credentials.setdefault(user_id, credential)
         for key, seq in items:
             if seq > self._pending.get(key, -1):
                 self._pending[key] = seq

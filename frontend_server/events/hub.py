@@ -109,6 +109,7 @@ class HubStats:
     revoked: int = 0
     resets: int = 0
     catch_up_rounds: int = 0
+    feed_resubscribes: int = 0
 
 
 class EventHub(AsyncResource):
@@ -207,6 +208,7 @@ class EventHub(AsyncResource):
             nats_reconnects=self._mesh.reconnects,
             healthy=self.healthy,
             revoked=self._guard.revoked,
+            feed_resubscribes=self._feed.resubscribes,
         )
 
     # -- serving one client ------------------------------------------------------------------

@@ -31,12 +31,12 @@ from datetime import datetime
 
 from tornado.web import RequestHandler
 
-from access.credentials import TOKEN_PREFIX, session_key, split_token, token_matches
+from access.credentials import TOKEN_PREFIX, session_key
 from access.policy import ANONYMOUS, ChannelView, Principal
+from access.principals import Credential, CredentialKind, Resolver
 from culto.errors import Forbidden, Unauthenticated
 from mesh.directory import Directory
 from ops.http import ApiError
-from schemas.identity import ChannelRole, TokenRecord, UserRecord, Visibility
 from schemas.timestamps import utc_now
 
 SESSION_COOKIE = "culto_session"
@@ -47,11 +47,20 @@ QUERY_TOKEN_NAMES = frozenset({"access_token", "token", "bearer", "api_key", "ap
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The principal of one request and how it authenticated."""
+    """The principal of one request and how it authenticated.
+
+    Attributes:
+        principal: Who is calling.
+        bearer: It sent an API token (no XSRF needed).
+        session_key: The KV key of its browser session, if it sent one.
+        credential: The credential as presented, passed on with every service call (the
+            services authorize it themselves); ``None`` for an anonymous caller.
+    """
 
     principal: Principal
     bearer: bool = False
     session_key: str | None = None
+    credential: Credential | None = None
 
 
 class Authenticator:
@@ -64,8 +73,10 @@ class Authenticator:
 
     def __init__(self, directory: Directory, cookie_secret: str) -> None:
         self.directory = directory
-        self.used: dict[str, datetime] = {}
-        """Token id → when it last authenticated a request (reported in batches)."""
+        self.resolver = Resolver(directory)
+        self.used: dict[Credential, datetime] = {}
+        """Tokens (as presented) → when each last authenticated a request (reported in
+        batches; the identity service checks each before it records the use)."""
         self._key = hashlib.sha256(b"culto-xsrf:" + cookie_secret.encode()).digest()
 
     # -- principals -------------------------------------------------------------------------
@@ -80,97 +91,37 @@ class Authenticator:
         _refuse_query_tokens(handler.request.query_arguments)
         header = handler.request.headers.get("Authorization")
         if header is not None:
-            return Caller(self._bearer(header), bearer=True)
+            credential = _bearer(header)
+            principal = self.resolver.bearer(credential.secret, utc_now())
+            self.used[credential] = utc_now()
+            return Caller(principal, bearer=True, credential=credential)
         raw = handler.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_COOKIE_DAYS)
         if raw:
-            key = session_key(raw.decode("ascii", "replace"))
-            principal = self.session_principal(key)
-            if principal is not None:
-                return Caller(principal, session_key=key)
+            session_id = raw.decode("ascii", "replace")
+            key = session_key(session_id)
+            session = self.resolver.session_principal(key, utc_now())
+            if session is not None:
+                credential = Credential(CredentialKind.SESSION, session_id)
+                return Caller(session, session_key=key, credential=credential)
         return Caller(ANONYMOUS)
 
-    def _bearer(self, header: str) -> Principal:
-        scheme, _, value = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthenticated(
-                "Authorization must be 'Bearer culto_…' (an API token)", code="invalid_token"
-            )
-        parts = split_token(value.strip())
-        token = self.directory.tokens.get(parts[0]) if parts else None
-        if parts is None or token is None or not token_matches(parts[1], token.secret_hash):
-            raise Unauthenticated("this API token is invalid or revoked", code="invalid_token")
-        now = utc_now()
-        if token.expired(now):
-            raise Unauthenticated("this API token has expired", code="token_expired")
-        self.used[token.id] = now
-        principal = self.token_principal(token)
-        if principal is None:
-            raise Unauthenticated("this API token's user no longer exists", code="invalid_token")
-        return principal
-
-    def take_usage(self) -> dict[str, datetime]:
+    def take_usage(self) -> dict[Credential, datetime]:
         """The tokens used since the last call, with when (for ``last_used_at``)."""
         used, self.used = self.used, {}
         return used
 
-    def token_principal(self, token: TokenRecord) -> Principal | None:
-        """The principal of a (valid) token; ``None`` if its user is gone."""
-        user = self.directory.users.get(token.user_id)
-        if user is None:
-            return None
-        return self._principal(
-            user,
-            scope=token.scope,
-            token_channel=token.channel_id,
-            credential=f"token:{token.id}",
-            expires_at=token.expires_at,
-        )
-
-    def session_principal(self, key: str) -> Principal | None:
-        """The principal of the live session stored under ``key``; ``None`` if it is gone."""
-        session = self.directory.sessions.get(key)
-        if session is None or session.once or session.expired(utc_now()):
-            return None
-        user = self.directory.users.get(session.user_id)
-        if user is None:
-            return None
-        return self._principal(user, credential=f"session:{key}", expires_at=session.expires_at)
-
-    def _principal(self, user: UserRecord, **kwargs: object) -> Principal:
-        roles: Mapping[str, ChannelRole] = self.directory.roles_of(user.id)
-        return Principal(user_id=user.id, admin=user.admin, roles=roles, **kwargs)  # type: ignore[arg-type]
-
     def refresh(self, principal: Principal) -> Principal | None:
         """``principal`` as the directory sees it now; ``None`` once its credential is revoked,
         expired or its user deleted (the hub ends such streams)."""
-        kind, _, ident = principal.credential.partition(":")
-        if kind == "session":
-            return self.session_principal(ident)
-        if kind == "token":
-            token = self.directory.tokens.get(ident)
-            if token is None or token.expired(utc_now()):
-                return None
-            return self.token_principal(token)
-        return principal
+        return self.resolver.refresh(principal, utc_now())
 
     def channel(self, channel_id: str | None) -> ChannelView | None:
         """What the policy needs of a channel; ``None`` if it does not exist."""
-        found = self.directory.channels.get(channel_id) if channel_id else None
-        if found is None:
-            return None
-        return ChannelView(found.id, found.visibility is Visibility.PUBLIC)
+        return self.resolver.channel(channel_id)
 
     def readable_channels(self, principal: Principal) -> set[str] | None:
         """Ids of the channels ``principal`` may read (``None``: every channel, an admin's)."""
-        if principal.reads_everything():
-            return None
-        return {
-            channel.id
-            for channel in self.directory.channels.values()
-            if principal.reads_channel(
-                ChannelView(channel.id, channel.visibility is Visibility.PUBLIC)
-            )
-        }
+        return self.resolver.readable_channels(principal)
 
     # -- XSRF -------------------------------------------------------------------------------
 
@@ -219,6 +170,15 @@ class XsrfFailed(Forbidden):
     """The XSRF token is missing or not this caller's (403 ``xsrf_failed``)."""
 
     code = "xsrf_failed"
+
+
+def _bearer(header: str) -> Credential:
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated(
+            "Authorization must be 'Bearer culto_…' (an API token)", code="invalid_token"
+        )
+    return Credential(CredentialKind.BEARER, value.strip())
 
 
 def _refuse_query_tokens(arguments: Mapping[str, list[bytes]]) -> None:

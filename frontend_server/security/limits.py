@@ -2,9 +2,11 @@
 
 A *client* is its user when the request is authenticated (all of one user's sessions and
 tokens share one bucket), else its address (``request.remote_ip``, which honours
-``X-Forwarded-For`` only from ``TRUSTED_PROXIES``). Login attempts have buckets of their own,
-per address and per account, so guessing passwords is slow from one address and slow for one
-account from many addresses. Limits are
+``X-Forwarded-For`` only from ``TRUSTED_PROXIES``). Sign-in attempts have buckets of their
+own: per address (one-time links and passwords alike, so guessing is slow from one address),
+per (account, address) and a ten times larger ceiling per account (so guessing one account from
+many addresses stays slow, while one address that burns its attempts on someone's account does
+not lock that person out: their own address has its own bucket). Limits are
 kept in this process: with N frontend replicas behind a load balancer a client may get up to N
 times the rate (use session affinity, or divide the figures by N). The buckets are
 :class:`culto.buckets.TokenBuckets` (memory stays bounded).
@@ -19,6 +21,13 @@ from dataclasses import dataclass
 
 from culto.buckets import TokenBuckets
 from culto.errors import ConfigError
+
+LOGIN_ACCOUNT_CEILING = 10
+"""An account's sign-in attempts over all addresses, as a multiple of one address's."""
+WS_MESSAGES_PER_SECOND = 50.0
+"""Client messages one WebSocket may send per second, on average (bursts of :data:`WS_BURST`);
+beyond, each message is refused, and a socket that keeps going is closed with 1008."""
+WS_BURST = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +90,12 @@ class ClientLimits:
         self._streams: dict[str, int] = {}
         per_minute = config.logins_per_minute
         self._login_address = TokenBuckets(per_minute / 60.0, 2 * per_minute, clock=clock)
-        self._login_account = TokenBuckets(per_minute / 120.0, per_minute, clock=clock)
+        self._login_pair = TokenBuckets(per_minute / 120.0, per_minute, clock=clock)
+        self._login_account = TokenBuckets(
+            LOGIN_ACCOUNT_CEILING * per_minute / 120.0,
+            LOGIN_ACCOUNT_CEILING * per_minute,
+            clock=clock,
+        )
 
     @property
     def config(self) -> RateLimitConfig:
@@ -95,17 +109,22 @@ class ClientLimits:
         retry = 0 if allowed else self._buckets.seconds_until(tokens, 1.0)
         return Decision(allowed, self._config.burst, int(tokens), reset, retry)
 
-    def login_attempt(self, address: str, account: str) -> int:
-        """Spend one login attempt of ``address`` and of ``account``: 0 when allowed, else the
-        seconds to wait (both buckets are charged, so a refused attempt still counts)."""
-        by_address, left_address = self._login_address.take(address)
-        by_account, left_account = self._login_account.take(account)
-        if by_address and by_account:
-            return 0
-        return max(
-            0 if by_address else self._login_address.seconds_until(left_address, 1.0),
-            0 if by_account else self._login_account.seconds_until(left_account, 1.0),
-        )
+    def login_attempt(self, address: str, account: str | None) -> int:
+        """Spend one sign-in attempt from ``address`` for ``account`` (``None``: a one-time
+        link, limited per address only): 0 when allowed, else the seconds to wait (every
+        bucket is charged, so a refused attempt still counts)."""
+        checks = [(self._login_address, address)]
+        if account is not None:
+            checks += [
+                (self._login_pair, f"{account}\x00{address}"),
+                (self._login_account, account),
+            ]
+        wait = 0
+        for buckets, key in checks:
+            allowed, left = buckets.take(key)
+            if not allowed:
+                wait = max(wait, buckets.seconds_until(left, 1.0))
+        return wait
 
     def open_stream(self, key: str) -> bool:
         """Count one more open stream of ``key``; False (nothing counted) over the cap."""

@@ -47,6 +47,12 @@ export interface ChannelDTO {
   created_at: string;
 }
 
+/** ``PATCH /api/v2/channels/{id}``: change what is given (owners and admins). */
+export interface ChannelPatch {
+  name?: string | null;
+  visibility?: Visibility | null;
+}
+
 /** A user's role in one channel; each includes the rights of the ones before it. */
 export type ChannelRole = "viewer" | "editor" | "owner";
 
@@ -192,6 +198,7 @@ export interface TokenCreate {
   name?: string;
   scope?: TokenScope;
   channel_id?: string | null;
+  /** Lifetime in days (fractions allowed, at least one minute: 0.000695) */
   expires_in_days?: number | null;
   user_id?: string | null;
 }

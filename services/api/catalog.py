@@ -7,6 +7,7 @@ to KV so they are always current. Each API replica keeps its own view.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from culto.errors import InvalidInput
@@ -14,10 +15,9 @@ from mesh.connection import MeshConnection
 from mesh.kv_mirror import KvMirror
 from mesh.subjects import VIDEOS_BUCKET
 from mesh.videos import VideoStore
-from schemas.api import ListRequest
 from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.ids import is_video_id
-from schemas.videos import VideoPage, VideoRecord
+from schemas.videos import VideoListQuery, VideoPage, VideoRecord
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,10 @@ class Catalog:
         """Drop a record this replica just deleted."""
         self._records.pop(video_id, None)
 
-    def page(self, query: ListRequest) -> VideoPage:
-        """Newest first, filtered (the caller's readable ``channels`` first, so paging and
-        ``total`` only ever count what the caller may see), from ``query.cursor`` on."""
-        readable = None if query.channels is None else frozenset(query.channels)
+    def page(self, query: VideoListQuery, readable: Collection[str] | None) -> VideoPage:
+        """Newest first, filtered (the caller's ``readable`` channels first, ``None`` for all,
+        so paging and ``total`` only ever count what the caller may see), from
+        ``query.cursor`` on."""
         matching = [
             rec
             for _, rec in self._records.values()

@@ -1,8 +1,10 @@
-"""The video catalog as a NATS micro service: list, get, create, delete.
+"""The video catalog as a NATS micro service: the ``culto.api.videos.*`` verbs of
+:mod:`mesh.rpc.verbs` (list, get, create, delete).
 
-Requests and replies are JSON (the models in :mod:`schemas`); failures are answered with
-``{"error": {"code", "message"}}`` and the ``Nats-Service-Error-Code`` header, so callers get
-the same error tree back (:class:`mesh.catalog_client.VideoApiClient`).
+Every request carries its caller's own credential; the service resolves it against its own
+directory and decides with ``access.policy`` on the video's channel (read from the record, not
+from the request): the edge checks first only to answer fast (docs/security.md "Trust
+boundary"). An unknown video and one the caller may not read get the same answer.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import uuid
 from dataclasses import dataclass
 
 from nats.aio.subscription import Subscription
-from nats.micro.service import Service
-from pydantic import BaseModel, ValidationError
 
 from culto.errors import (
     ConfigError,
@@ -31,16 +31,26 @@ from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher, channel_of
 from mesh.jobs import AbandonedJob, JobQueue
+from mesh.principals import MeshAuthenticator
 from mesh.replay import EventReader
-from mesh.subjects import api_subject
+from mesh.rpc import Call, RpcService, route
+from mesh.rpc import verbs as v
+from mesh.rpc.protocol import QUEUE_GROUP, parse_model
 from mesh.videos import VideoStore
-from schemas.api import ListRequest, StagedRequest, VideoRef
+from schemas.api import CreateRequest, VideoRef
 from schemas.events import VideoDeletedEventDTO
+from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
-from schemas.videos import VideoCreate, VideoDTO, VideoRecord, VideoStatus
+from schemas.videos import (
+    VideoCreate,
+    VideoDTO,
+    VideoListQuery,
+    VideoPage,
+    VideoRecord,
+    VideoStatus,
+)
 from services.api.catalog import Catalog
-from services.api.endpoints import QUEUE_GROUP, EndpointStats, Handler, parse_request, start_service
 from services.transcripts.fetch_policy import (
     DEFAULT_FETCH_POLICY,
     DEFAULT_VIDEO_HOSTS,
@@ -98,10 +108,14 @@ class VideoApiService(AsyncResource):
     Args:
         mesh: The process's connection.
         config: The service's limits.
+        authenticate: The role's credential resolver (its own directory).
     """
 
-    def __init__(self, mesh: MeshConnection, config: ApiConfig) -> None:
+    def __init__(
+        self, mesh: MeshConnection, config: ApiConfig, *, authenticate: MeshAuthenticator
+    ) -> None:
         self._mesh = mesh
+        self._resolver = authenticate.resolver
         self._config = config
         self.store = VideoStore(mesh)
         self._jobs = JobQueue(mesh)
@@ -109,28 +123,24 @@ class VideoApiService(AsyncResource):
         self._events = EventPublisher(mesh)
         self._reader = EventReader(mesh)
         self.catalog = Catalog(mesh, self.store)
-        self._service: Service | None = None
+        self.rpc = RpcService(
+            mesh.nc,
+            v.VIDEOS,
+            [
+                route(v.VIDEO_LIST, self._list),
+                route(v.VIDEO_GET, self._get),
+                route(v.VIDEO_CREATE, self._create),
+                route(v.VIDEO_DELETE, self._delete),
+            ],
+            authenticate,
+        )
         self._advisories: Subscription | None = None
-        self.stats = EndpointStats()
         self.jobs_abandoned = 0
 
     async def open(self) -> None:
         """Load the catalog and start answering requests."""
         await self.catalog.start()
-        routes: dict[str, Handler] = {
-            "list": self._list,
-            "get": self._get,
-            "create": self._create,
-            "delete": self._delete,
-        }
-        self._service = await start_service(
-            self._mesh.nc,
-            name=SERVICE_NAME,
-            description="CultoTranscript video catalog",
-            routes=routes,
-            subject=api_subject,
-            stats=self.stats,
-        )
+        await self.rpc.start()
         self._advisories = await self._jobs.watch_abandoned(self._abandoned, queue=QUEUE_GROUP)
         # The server has our subscriptions once the flush returns: "ready" means answering.
         await self._mesh.nc.flush()
@@ -141,9 +151,7 @@ class VideoApiService(AsyncResource):
         if advisories is not None:
             with contextlib.suppress(Exception):
                 await advisories.unsubscribe()
-        if self._service is not None:
-            await self._service.stop()
-            self._service = None
+        await self.rpc.stop()
         await self.catalog.stop()
 
     async def _abandoned(self, abandoned: AbandonedJob) -> None:
@@ -175,27 +183,45 @@ class VideoApiService(AsyncResource):
         if failed is not None:
             self.jobs_abandoned += 1
 
-    async def _list(self, data: bytes) -> BaseModel:
-        return self.catalog.page(parse_request(ListRequest, data))
+    async def _list(self, call: Call[VideoListQuery]) -> VideoPage:
+        query = call.body
+        if query.channel_id is not None:
+            channel = self._resolver.channel(query.channel_id)
+            call.require(channel, what=f"channel {query.channel_id}")
+        call.decided = True  # what follows is the policy's READ, channel by channel
+        readable = self._resolver.readable_channels(call.principal)
+        return self.catalog.page(query, readable)
 
-    async def _get(self, data: bytes) -> BaseModel:
-        ref = parse_request(VideoRef, data)
-        return (await self.store.get(ref.id)).record.public()
-
-    async def _read_create(self, data: bytes) -> VideoCreate:
-        """The submit request, inline or staged in the object store (a long transcript)."""
+    async def _record_for(self, call: Call[VideoRef]) -> VideoRecord:
+        """The record, if the caller may do the verb's action on it; an unknown video and an
+        unreadable one get the same answer (404, or 401 without credentials)."""
+        what = f"video {call.body.id}"
         try:
-            staged = StagedRequest.model_validate_json(data)
-        except ValidationError:
-            return parse_request(VideoCreate, data)
+            record = (await self.store.get(call.body.id)).record
+        except NotFound:
+            call.require(None, what=what)
+            raise
+        call.require(self._resolver.channel(record.channel_id or DEFAULT_CHANNEL_ID), what=what)
+        return record
+
+    async def _get(self, call: Call[VideoRef]) -> VideoDTO:
+        return (await self._record_for(call)).public()
+
+    async def _read_create(self, request: CreateRequest) -> VideoCreate:
+        """The submit request, inline or staged in the object store (a long transcript)."""
+        if request.video is not None:
+            return request.video
+        assert request.staged is not None  # the model requires one of the two
         # The JSON around a transcript can at most double it (escapes), plus the other fields.
         limit = 2 * self._config.max_transcript_bytes + 64 * 1024
-        return parse_request(
-            VideoCreate, await self._artifacts.take_staged(staged.staged, max_bytes=limit)
-        )
+        data = await self._artifacts.take_staged(request.staged, max_bytes=limit)
+        return parse_model(VideoCreate, data)
 
-    async def _create(self, data: bytes) -> BaseModel:
-        body = await self._read_create(data)
+    async def _create(self, call: Call[CreateRequest]) -> VideoDTO:
+        body = await self._read_create(call.body)
+        channel_id = body.channel_id or DEFAULT_CHANNEL_ID
+        call.require(self._resolver.channel(channel_id), what=f"channel {channel_id}")
+        body = body.model_copy(update={"channel_id": channel_id})
         # Refuse now what a worker could only fail on later: a green "Queued" must mean it can run.
         if body.url is not None:
             await self._check_url(str(body.url))
@@ -211,7 +237,10 @@ class VideoApiService(AsyncResource):
                 raise _on_field(exc, "transcript.content") from None
         video_id = new_video_id()
         if body.youtube_id is not None:
-            owner = await self.store.claim_youtube_id(body.youtube_id, video_id)
+            # Unique per channel: a duplicate elsewhere reveals nothing and is not touched.
+            owner = await self.store.claim_youtube_id(
+                body.youtube_id, video_id, channel_id=channel_id
+            )
             if owner is not None:
                 if not body.reprocess:
                     raise Conflict(
@@ -279,8 +308,9 @@ class VideoApiService(AsyncResource):
             msg_id=f"{record.id}:{record.job_id}:queued",
         )
 
-    async def _delete(self, data: bytes) -> None:
-        ref = parse_request(VideoRef, data)
+    async def _delete(self, call: Call[VideoRef]) -> None:
+        ref = call.body
+        await self._record_for(call)
         # Detach the job first: a worker running it drops it at its next step.
         record = (await self.store.update(ref.id, lifecycle.cancel)).record
         await self._jobs.cancel(ref.id)
@@ -298,4 +328,6 @@ class VideoApiService(AsyncResource):
         self.catalog.forget(record.id)
         await self._artifacts.delete_all(record.id)
         if record.youtube_id:
-            await self.store.release_youtube_id(record.youtube_id, record.id)
+            await self.store.release_youtube_id(
+                record.youtube_id, record.id, channel_id=record.channel_id or DEFAULT_CHANNEL_ID
+            )

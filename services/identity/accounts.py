@@ -1,9 +1,10 @@
 """The account operations, shared by the identity service (API role) and the ``culto`` CLI.
 
-Authorization is not decided here: the HTTP edge asks ``access.policy`` before it calls (the
-CLI is the operator's own tool). What is kept here are the invariants of the records: emails
-are unique, passwords and token secrets are stored only hashed, a token names an existing
-channel, a session expires, a one-time login link works once.
+Authorization is not decided here but by the callers: the identity service, which resolves each
+request's own credential and asks ``access.policy`` (docs/security.md "Trust boundary"), and
+the CLI, the instance operator's tool with its own NATS user. What is kept here are the
+invariants of the records: emails are unique, passwords and token secrets are stored only
+hashed, a token names an existing channel, a session expires, a one-time login link works once.
 """
 
 from __future__ import annotations
@@ -144,6 +145,26 @@ class Accounts:
         if found is None:
             raise NotFound(f"channel {channel_id} not found")
         return found
+
+    async def change_channel(
+        self, channel_id: str, *, name: str | None = None, visibility: Visibility | None = None
+    ) -> ChannelDTO:
+        """Rename a channel or change its visibility (streams follow the change at once: every
+        replica's directory sees it and re-checks the open streams).
+
+        Raises:
+            NotFound: no such channel.
+        """
+        changes = {k: v for k, v in (("name", name), ("visibility", visibility)) if v is not None}
+
+        def change(channel: ChannelDTO) -> ChannelDTO | None:
+            changed = channel.model_copy(update=changes)
+            return None if changed == channel else changed
+
+        try:
+            return await self.store.update(channel_key(channel_id), ChannelDTO, change)
+        except NotFound:
+            raise NotFound(f"channel {channel_id} not found") from None
 
     async def grant(self, channel_id: str, user_id: str, role: ChannelRole) -> MemberDTO:
         """Give ``user_id`` ``role`` in ``channel_id`` (or change it)."""

@@ -252,6 +252,13 @@ def test_channel_add_prints_its_id_and_grant_gives_a_role(instance: Instance) ->
     assert_fails(
         culto(instance, "channel", "grant", private, "nobody@example.org", "viewer"), "nobody"
     )
+    # Visibility: public and back, then the errors.
+    (line,) = stdout_lines(culto(instance, "channel", "set", private, "--public"))
+    assert line == f"{private}  public"
+    assert asyncio.run(_channel_and_roles(instance.data, private))[0].visibility == "public"  # type: ignore[union-attr]
+    stdout_lines(culto(instance, "channel", "set", private, "--private"))
+    assert asyncio.run(_channel_and_roles(instance.data, private))[0].visibility == "private"  # type: ignore[union-attr]
+    assert_fails(culto(instance, "channel", "set", "no-such-channel", "--public"), "no-such")
 
 
 # -- tokens -----------------------------------------------------------------------------------

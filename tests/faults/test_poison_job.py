@@ -20,13 +20,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.replay import EventReader
 from mesh.subjects import JOBS_STREAM, event_filters
 from schemas.videos import VideoCreate, VideoDTO, VideoStatus
 from tests.conftest import NatsProcess, start_nats
-from tests.support import CultoProcess, culto_env, eventually
+from tests.support import CultoProcess, admin_api, culto_env, eventually
 
 T = TypeVar("T")
 
@@ -136,7 +135,7 @@ async def _with_mesh(nats: NatsProcess, action: Callable[[MeshConnection], Await
 
 def _submit(nats: NatsProcess, url: str) -> str:
     async def submit(mesh: MeshConnection) -> str:
-        video = await VideoApiClient(mesh).create(VideoCreate(url=url, title="Poison"))
+        video = await (await admin_api(mesh)).create(VideoCreate(url=url, title="Poison"))
         return video.id
 
     return asyncio.run(_with_mesh(nats, submit))
@@ -144,7 +143,7 @@ def _submit(nats: NatsProcess, url: str) -> str:
 
 def _until_failed(nats: NatsProcess, video_id: str) -> dict[str, Any]:
     async def failed(mesh: MeshConnection) -> dict[str, Any]:
-        client = VideoApiClient(mesh)
+        client = await admin_api(mesh)
         seen: list[VideoDTO] = []
 
         async def done() -> bool:

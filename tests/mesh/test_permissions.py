@@ -54,6 +54,7 @@ from schemas.timestamps import utc_now
 from schemas.videos import VideoCreate, VideoListQuery, VideoRecord, VideoStatus
 from services.identity.accounts import Accounts
 from services.identity.migration import migrate_channels
+from tests.support import AdminApi, make_member
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -164,7 +165,9 @@ async def test_worker_cannot_answer_or_read_the_api_subjects(tmp_path: Path) -> 
         await _refused(
             lambda: JobQueue(worker).enqueue(ProcessJob(video_id=vid, job_id=uuid.uuid4().hex))
         )
-        await _refused(lambda: VideoStore(worker).claim_youtube_id("dQw4w9WgXcQ", vid))
+        await _refused(
+            lambda: VideoStore(worker).claim_youtube_id("dQw4w9WgXcQ", vid, channel_id="default")
+        )
 
 
 @pytest.mark.timeout(60)
@@ -195,12 +198,16 @@ async def test_tail_is_read_only_and_api_cannot_delete_streams(tmp_path: Path) -
 
 @pytest.mark.timeout(60)
 async def test_the_frontend_calls_the_api_service_run_as_its_own_user(tmp_path: Path) -> None:
-    from services.api.service import ApiConfig, VideoApiService
+    from culto_app.roles import api_services
+    from services.api.service import ApiConfig
 
     async with secured(tmp_path) as env:
         api, frontend = await env.connect("api"), await env.connect("frontend")
-        async with VideoApiService(api, ApiConfig()):
-            client = VideoApiClient(frontend)
+        accounts = Accounts(IdentityStore(api))
+        await accounts.ensure_default_channel()
+        admin = await make_member(accounts, admin=True)
+        async with api_services(api, ApiConfig()):
+            client = AdminApi(VideoApiClient(frontend), admin.credential)
             body = VideoCreate(title="Culto", transcript={"content": "Leiam João 3:16."})  # type: ignore[arg-type]
             created = await client.create(body)
             assert created.status == VideoStatus.QUEUED

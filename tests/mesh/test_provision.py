@@ -7,8 +7,14 @@ from typing import Any
 from nats.js import api
 
 from mesh.cursors import CURSOR_TTL
-from mesh.provision import provision, streams_present
-from mesh.subjects import CURSORS_BUCKET, EVENTS_STREAM, JOBS_STREAM, WORKERS_CONSUMER
+from mesh.provision import BUCKET_LIMITS, provision, streams_present
+from mesh.subjects import (
+    CURSORS_BUCKET,
+    EVENTS_STREAM,
+    JOBS_STREAM,
+    STAGING_BUCKET,
+    WORKERS_CONSUMER,
+)
 
 
 async def test_provision_is_idempotent(isolated_mesh: Any) -> None:
@@ -69,3 +75,15 @@ async def test_missing_streams_are_reported(isolated_mesh: Any) -> None:
     }
     assert steps[("stream", JOBS_STREAM)] == "created"
     assert await streams_present(env.mesh)
+
+
+async def test_buckets_clients_grow_have_a_ceiling_that_reserves_nothing(
+    isolated_mesh: Any,
+) -> None:
+    mesh = (await isolated_mesh()).mesh
+    for bucket, limits in BUCKET_LIMITS.items():
+        prefix = "OBJ" if bucket == STAGING_BUCKET else "KV"
+        config = (await mesh.jsm.stream_info(f"{prefix}_{bucket}")).config
+        assert (config.max_msgs, config.max_msg_size) == (limits.max_msgs, limits.max_msg_size)
+        assert config.max_bytes in (None, -1)  # a max_bytes would be reserved up front
+        assert config.discard == "new"  # full: refuse the new, keep the old

@@ -13,6 +13,7 @@ from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 
 from culto.errors import Conflict, CultoError, MeshTimeout, MeshUnavailable, NotFound
+from culto_app.roles import api_services
 from culto_app.settings import Settings
 from frontend_server.app import make_app
 from frontend_server.events.hub import EventHub
@@ -23,7 +24,6 @@ from mesh.directory import Directory
 from mesh.identity_client import IdentityClient
 from ops.http import describe, error_body, status_for
 from ops.server import RunningServer
-from services.api.service import VideoApiService
 from services.identity.accounts import Accounts
 from tests.frontend_server.api.test_videos import submission
 from tests.support import Http, Member, StartEdge, assert_json_error, make_member
@@ -119,7 +119,7 @@ async def test_service_side_size_limit_is_413(
     small = edge_settings.model_copy(update={"max_transcript_bytes": 2000})
     admin = await make_member(accounts, admin=True)
     # Its own service: the shared fixture's limit is the 5 MB default.
-    async with VideoApiService(mesh, small.api_config()):
+    async with api_services(mesh, small.api_config()):
         server = await start_edge(max_transcript_bytes=2000)
         client = Http(server.url)
         try:
@@ -163,16 +163,16 @@ async def test_nothing_is_a_500(http: Http) -> None:
 class _BrokenApi:
     """Fails like a bug would, with internals in the message."""
 
-    async def list(self, query: Any) -> Any:
+    async def list(self, query: Any, credential: Any) -> Any:
         raise RuntimeError("secret /srv/culto/internal.py line 42")
 
-    async def get(self, video_id: str) -> Any:
+    async def get(self, video_id: str, credential: Any) -> Any:
         raise CultoError("internal detail: KV revision 17")
 
-    async def create(self, body: Any) -> Any:
+    async def create(self, body: Any, credential: Any) -> Any:
         raise MeshTimeout("video API create: NATS did not answer in time; retry shortly")
 
-    async def delete(self, video_id: str) -> None:
+    async def delete(self, video_id: str, credential: Any) -> None:
         raise KeyError("boom")
 
 

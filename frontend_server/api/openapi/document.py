@@ -8,6 +8,7 @@ templates the application uses as URL names (a test checks that both agree).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -25,13 +26,14 @@ from frontend_server.api.videos import CsrfTokenDTO
 from frontend_server.security.browser import SecureHandler
 from schemas.api import ErrorReply
 from schemas.cursors import CURSOR_NAME_PATTERN, CursorAck, WsClientMessage, WsServerMessage
-from schemas.events import AnyEvent
+from schemas.events import EVENT_TYPES, AnyEvent
 from schemas.health import EventsHealthDTO, HealthDTO, ReadyDTO
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 
 REF = "#/components/schemas/{model}"
 _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_TYPE = "(video\\.status|summary\\.ready|error|video\\.deleted)"
+_TYPE = "(" + "|".join(re.escape(t) for t in EVENT_TYPES) + ")"
+"""One event type, as the ``types`` filter's pattern names it (derived, never listed here)."""
 JSON = "application/json"
 TEXT = "text/plain"
 
@@ -371,8 +373,3 @@ class OpenApiHandler(SecureHandler):
 def render_openapi(version: str = "0.1.0") -> bytes:
     """The document as UTF-8 JSON."""
     return json.dumps(build_openapi(version), ensure_ascii=False, indent=1).encode()
-
-
-def handler_kwargs() -> dict[str, Any]:
-    """``initialize`` arguments of :class:`OpenApiHandler`."""
-    return {"document": render_openapi()}

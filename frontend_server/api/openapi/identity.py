@@ -20,6 +20,7 @@ from schemas.events import PublishableEvent
 from schemas.identity import (
     ChannelCreate,
     ChannelDTO,
+    ChannelPatch,
     LoginRequest,
     MeDTO,
     MemberDTO,
@@ -39,6 +40,7 @@ MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("ChannelCreate", "validation", ChannelCreate),
     ("ChannelDTO", "serialization", ChannelDTO),
     ("ChannelList", "serialization", ChannelList),
+    ("ChannelPatch", "validation", ChannelPatch),
     ("MemberPut", "validation", MemberPut),
     ("MemberDTO", "serialization", MemberDTO),
     ("TokenCreate", "validation", TokenCreate),
@@ -163,6 +165,23 @@ def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
                 ("201", "Created", m["ChannelDTO"]),
                 errors(400, 401, 403, 409, 422, 429, 503, 504),
                 m["ChannelCreate"],
+            ),
+        },
+        "/api/v2/channels/{channel_id}": {
+            "parameters": [channel],
+            "get": _op(
+                "One channel (404 if the caller may not read it)",
+                READ,
+                ("200", "The channel", m["ChannelDTO"]),
+                errors(401, 404, 429),
+            ),
+            "patch": _op(
+                "Rename a channel or make it public or private (owner or admin); open streams"
+                " follow at once",
+                WRITE,
+                ("200", "The channel as changed", m["ChannelDTO"]),
+                errors(400, 401, 403, 404, 422, 429, 503, 504),
+                m["ChannelPatch"],
             ),
         },
         "/api/v2/channels/{channel_id}/members/{user_id}": {

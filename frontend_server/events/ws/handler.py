@@ -189,15 +189,16 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
                 headers={"Retry-After": "5"},
             )
         self.session = EventSocket(
-            self.hub,
-            HubAccess(self.authenticator),
-            principal,
-            self._client,
-            self,
-            lambda videos: video_channels(self.api, videos),
-            self.cursors,
-            self.history,
-            self.hub_config.replay_batch_timeout,
+            hub=self.hub,
+            access=HubAccess(self.authenticator),
+            principal=principal,
+            credential=self.caller.credential,
+            client_key=self._client,
+            outbox=self,
+            lookup=lambda videos: video_channels(self.api, videos),
+            cursors=self.cursors,
+            history=self.history,
+            batch_timeout=self.hub_config.replay_batch_timeout,
         )
         try:
             await super().get(*args, **kwargs)
@@ -265,11 +266,8 @@ class AckHandler(IdentityHandler):
         super().initialize(identity, limits)
         self.cursors = cursors
 
-    def post(self) -> None:
+    async def post(self) -> None:
         """Coalesced with the caller's other acks; stored within about a second."""
-        user = self.principal.user_id
-        if user is None:
-            raise Unauthenticated("acknowledging a cursor needs a session or an API token")
         body = self.parse_body(CursorAck)
-        self.cursors.ack(user, body.cursor, body.seq)
+        await self.cursors.ack(self.principal, self.caller.credential, body.cursor, body.seq)
         self.no_content()

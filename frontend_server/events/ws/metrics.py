@@ -48,6 +48,11 @@ class TransportCollector(Collector):
             "culto_cursor_flushes", "Batched cursor writes sent to the API role", value=cur.flushes
         )
         yield CounterMetricFamily(
+            "culto_cursor_flushed",
+            "Cursor positions written by the batched flushes (one per cursor and flush)",
+            value=cur.flushed_cursors,
+        )
+        yield CounterMetricFamily(
             "culto_cursor_flush_failures",
             "Batched cursor writes that failed (kept for the next flush)",
             value=cur.failed_flushes,

@@ -36,6 +36,8 @@ from typing import Protocol
 from pydantic import BaseModel, ValidationError
 
 from access.policy import Principal
+from access.principals import Credential
+from culto.buckets import TokenBuckets
 from culto.errors import CultoError, HistoryTrimmed, InvalidInput, MeshError, Unauthenticated
 from frontend_server.events.access import HubAccess
 from frontend_server.events.cursors import CursorAcks
@@ -43,6 +45,7 @@ from frontend_server.events.history import Reset
 from frontend_server.events.hub import CloseReason, Connection, EventHub, Framing, Subscription
 from frontend_server.events.ws.history import SocketHistory
 from frontend_server.events.ws.wire import encode_ws_event
+from frontend_server.security.limits import WS_BURST, WS_MESSAGES_PER_SECOND
 from schemas.cursors import (
     WS_CLIENT_ADAPTER,
     WsAck,
@@ -132,9 +135,11 @@ class EventSocket:
 
     def __init__(
         self,
+        *,
         hub: EventHub,
         access: HubAccess,
         principal: Principal,
+        credential: Credential | None,
         client_key: str,
         outbox: Outbox,
         lookup: VideoLookup,
@@ -145,6 +150,10 @@ class EventSocket:
         self._hub = hub
         self._access = access
         self.principal = principal
+        self.credential = credential
+        # One bucket per socket: a client cannot flood the edge (or the cursor bucket through
+        # acks) faster than this, whatever it sends.
+        self._rate = TokenBuckets(WS_MESSAGES_PER_SECOND, WS_BURST)
         self._key = client_key
         self._outbox = outbox
         self._lookup = lookup
@@ -185,6 +194,12 @@ class EventSocket:
         """Act on one client message; a bad one is answered with an ``error`` message."""
         if self.state is SocketState.CLOSED:
             return
+        if not self._rate.take("socket")[0]:
+            await self._refuse(
+                "rate_limited",
+                f"more than {WS_MESSAGES_PER_SECOND:g} messages per second; slow down",
+            )
+            return
         try:
             message = WS_CLIENT_ADAPTER.validate_json(raw)
             self._refresh()
@@ -193,7 +208,7 @@ class EventSocket:
             elif isinstance(message, WsUnsubscribe):
                 await self._unsubscribe(message)
             else:
-                self._ack(message)
+                await self._ack(message)
         except ValidationError as exc:
             await self._refuse("invalid_message", _first_error(exc))
         except MeshError as exc:
@@ -218,17 +233,14 @@ class EventSocket:
             raise Unauthenticated("this credential was revoked or has expired")
         self.principal = fresh
 
-    def _ack(self, message: WsAck) -> None:
-        user = self.principal.user_id
-        if user is None:  # only signed-in callers reach a socket; a guard all the same
-            raise Unauthenticated("acknowledging a cursor needs a signed-in caller")
+    async def _ack(self, message: WsAck) -> None:
         seq = message.seq
         if self._in_history:
             # A cursor holds one position: while an added video's older history is sent, the
             # highest seq received is not one (resuming there would skip the rest of it), so
             # the ack stores the socket's position instead (at least once, never a gap).
             seq = min(seq, self._history_floor or 0)
-        self._cursors.ack(user, message.cursor, seq)
+        await self._cursors.ack(self.principal, self.credential, message.cursor, seq)
 
     async def _refuse(self, code: str, message: str, *, misbehaving: bool = True) -> None:
         if self.state is SocketState.CLOSED:
@@ -446,6 +458,7 @@ class EventSocket:
             log.warning("WebSocket stream ended by error: %s", exc.message)
             reason = None
         except Exception:  # the socket went away mid-write: on_close cleans up
+            log.debug("WebSocket stream ended by a failed write", exc_info=True)
             return
         if self._conn is not conn or reason is CloseReason.CLIENT_GONE:
             return  # handed off, or the client left

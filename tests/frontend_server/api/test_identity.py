@@ -6,8 +6,10 @@ import uuid
 
 import pytest
 
+from ops.server import RunningServer
 from schemas.identity import ChannelRole, Visibility
 from services.identity.accounts import Accounts
+from tests.frontend_server.sse_client import SSEClient
 from tests.support import (
     Http,
     Member,
@@ -146,3 +148,43 @@ async def test_lists_count_and_page_only_readable_videos(http: Http, accounts: A
         "GET", f"/api/v2/videos/?channel_id={theirs.id}", headers=viewer.auth, cookies=False
     )
     assert_json_error(response, 404)
+
+
+@pytest.mark.timeout(60)
+async def test_an_owner_turns_a_channel_private_and_open_streams_follow(
+    http: Http, anonymous: Http, accounts: Accounts, edge: RunningServer
+) -> None:
+    church = await accounts.add_channel("Igreja Aberta", Visibility.PUBLIC)
+    owner = await make_member(accounts, roles={church.id: ChannelRole.OWNER})
+    viewer = await make_member(accounts, roles={church.id: ChannelRole.VIEWER})
+    await known_to_edge(http, owner)
+    await known_to_edge(http, viewer)
+    created = await http.request(
+        "POST", "/api/v2/videos/", json_body=_sermon(church.id), headers=owner.auth
+    )
+    video = body_json(created)["id"]
+    stream = await SSEClient.open(edge.port, query=[("video_id", video)])
+    assert await stream.collect(1)  # the current state: the channel is public
+    path = f"/api/v2/channels/{church.id}"
+    assert_json_error(await anonymous.send("PATCH", path, {"visibility": "private"}), 401)
+    refused = await http.request(
+        "PATCH", path, json_body={"visibility": "private"}, headers=viewer.auth, cookies=False
+    )
+    assert_json_error(refused, 403)
+    changed = await http.request(
+        "PATCH",
+        path,
+        json_body={"visibility": "private", "name": "Igreja Fechada"},
+        headers=owner.auth,
+        cookies=False,
+    )
+    assert changed.code == 200
+    assert body_json(changed)["visibility"] == "private"
+    assert body_json(changed)["name"] == "Igreja Fechada"
+    assert await stream.collect(1, timeout=5) == [] and stream.ended  # it may not read it now
+    assert_json_error(await anonymous.request("GET", f"/api/v2/videos/{video}"), 401)
+    await stream.close()
+    bad = await http.request(
+        "PATCH", path, json_body={"visibility": "secret"}, headers=owner.auth, cookies=False
+    )
+    assert_json_error(bad, 422)

@@ -19,7 +19,6 @@ from access.credentials import session_key, split_token
 from culto_app.settings import Settings
 from frontend_server.security.auth import SESSION_COOKIE
 from mesh import EventPublisher, EventReader, MeshConnection
-from mesh.catalog_client import VideoApiClient
 from mesh.directory import Directory
 from mesh.identity_store import channel_key
 from mesh.subjects import event_filters
@@ -29,7 +28,7 @@ from schemas.identity import ChannelRole, Visibility
 from schemas.videos import TranscriptInput, VideoCreate
 from services.identity.accounts import Accounts
 from tests.frontend_server.sse_client import Frame, SSEClient, known_token
-from tests.support import Member, StartEdge, eventually, make_member
+from tests.support import Member, StartEdge, admin_api, eventually, make_member
 
 PRIVATE, PUBLIC = Visibility.PRIVATE, Visibility.PUBLIC
 REVOCATION_LIMIT = 5.0  # seconds (docs/contracts.md §9)
@@ -56,7 +55,7 @@ class World:
 
 
 async def _world(accounts: Accounts, mesh: MeshConnection) -> World:
-    api = VideoApiClient(mesh)
+    api = await admin_api(mesh)
     channels, videos, channel_of = {}, {}, {}
     for name, visibility in (("A", PRIVATE), ("B", PRIVATE), ("P", PUBLIC)):
         channel = await accounts.add_channel(f"channel {name}", visibility)

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 import pytest
 from tornado.ioloop import IOLoop
 
+from access.policy import Principal
+from access.principals import Credential, CredentialKind
 from culto.errors import MeshUnavailable
 from frontend_server.events.cursors import CursorAcks
 from mesh import EventPublisher, MeshConnection
-from mesh.catalog_client import VideoApiClient
 from mesh.cursors import CursorStore
 from mesh.identity_client import IdentityClient
 from ops.server import RunningServer
@@ -31,6 +32,7 @@ from tests.support import (
     Http,
     Member,
     StartEdge,
+    admin_api,
     assert_json_error,
     eventually,
     make_member,
@@ -61,7 +63,7 @@ async def _second_device(accounts: Accounts, member: Member) -> Member:
 async def _public_video(mesh: MeshConnection) -> str:
     """A video of the (public) default channel, through the real video API."""
     body = VideoCreate(transcript=TranscriptInput(content="Sermão."), title="cursor test")
-    return (await VideoApiClient(mesh).create(body)).id
+    return (await (await admin_api(mesh)).create(body)).id
 
 
 async def _stored(mesh: MeshConnection, member: Member, name: str, seq: int) -> None:
@@ -148,10 +150,16 @@ async def test_acks_out_of_order_never_move_a_cursor_back(
     )
     assert response.code == 204
     identity = IdentityClient(mesh)
-    await identity.ack_cursors([CursorPosition(user_id=member.user_id, cursor="c1", seq=5)])
-    await identity.ack_cursors([CursorPosition(user_id=member.user_id, cursor="c1", seq=20)])
+    await identity.ack_cursors(
+        [CursorPosition(credential=member.credential.header(), cursor="c1", seq=5)]
+    )
+    await identity.ack_cursors(
+        [CursorPosition(credential=member.credential.header(), cursor="c1", seq=20)]
+    )
     await _stored(mesh, member, "c1", 20)
-    await identity.ack_cursors([CursorPosition(user_id=member.user_id, cursor="c1", seq=19)])
+    await identity.ack_cursors(
+        [CursorPosition(credential=member.credential.header(), cursor="c1", seq=19)]
+    )
     assert await CursorStore(mesh).read(member.user_id, "c1") == 20
     client.close()
 
@@ -223,22 +231,24 @@ async def test_acks_are_coalesced_per_cursor_and_kept_across_a_failed_flush(
     identity = _FakeIdentity()
     acks = CursorAcks(identity, CursorStore(mesh), interval=3600)  # type: ignore[arg-type]
     user = "u_" + "b" * 32
+    caller = Principal(user_id=user, credential="token:t_0000000000000000")
+    credential = Credential(CredentialKind.BEARER, "culto_t_0000000000000000_secret")
     for seq in range(1, 1001):  # one ack per event ...
-        acks.ack(user, "feed", seq)
-    acks.ack(user, "feed", 500)  # ... some late and out of order
-    acks.ack(user, "other", 3)
+        await acks.ack(caller, credential, "feed", seq)
+    await acks.ack(caller, credential, "feed", 500)  # ... some late and out of order
+    await acks.ack(caller, credential, "other", 3)
     identity.down = True
     await acks.flush()  # fails: nothing is lost
     assert identity.calls == []
-    acks.ack(user, "feed", 999)
+    await acks.ack(caller, credential, "feed", 999)
     assert await acks.position(user, "feed") == 1000  # this replica resumes from its own ack
     identity.down = False
     await acks.flush()
     # ... cost one write per cursor: the largest sequence of each.
     assert identity.calls == [
         [
-            CursorPosition(user_id=user, cursor="feed", seq=1000),
-            CursorPosition(user_id=user, cursor="other", seq=3),
+            CursorPosition(credential=credential.header(), cursor="feed", seq=1000),
+            CursorPosition(credential=credential.header(), cursor="other", seq=3),
         ]
     ]
     await acks.flush()

@@ -6,18 +6,22 @@ import asyncio
 
 import nats.js.errors
 import pytest
+from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from culto.errors import ConfigError, Conflict, InvalidInput, NotFound, TranscriptError
+from culto_app.roles import api_services
 from culto_app.settings import Settings
 from mesh import EventReader, JobQueue, MeshConnection
 from mesh.artifacts import ArtifactStore
-from mesh.catalog_client import VideoApiClient
+from mesh.identity_store import IdentityStore
 from mesh.subjects import STAGING_BUCKET
 from schemas import TranscriptInput, VideoCreate, VideoListQuery, VideoStatus, new_video_id
-from services.api.service import VideoApiService
+from schemas.identity import Visibility
+from services.identity.accounts import Accounts
 from services.transcripts.fetch_policy import FetchPolicy
 from services.videos import lifecycle
+from tests.support import admin_api
 
 
 def _yt(n: int) -> str:
@@ -25,9 +29,9 @@ def _yt(n: int) -> str:
 
 
 async def test_create_get_list_delete(mesh: MeshConnection, settings: Settings) -> None:
-    async with VideoApiService(mesh, settings.api_config()):
-        client = VideoApiClient(mesh)
-        channel = f"ch{new_video_id()[:8]}"
+    async with api_services(mesh, settings.api_config()):
+        client = await admin_api(mesh)
+        channel = (await _accounts(mesh).add_channel("t", Visibility.PRIVATE)).id
         created = await client.create(
             VideoCreate(
                 url="https://www.youtube.com/watch?v=sermon00001",
@@ -60,9 +64,9 @@ async def test_create_get_list_delete(mesh: MeshConnection, settings: Settings) 
 async def test_list_pages_newest_first_with_filters(
     mesh: MeshConnection, settings: Settings
 ) -> None:
-    async with VideoApiService(mesh, settings.api_config()):
-        client = VideoApiClient(mesh)
-        channel = f"ch{new_video_id()[:8]}"
+    async with api_services(mesh, settings.api_config()):
+        client = await admin_api(mesh)
+        channel = (await _accounts(mesh).add_channel("t", Visibility.PRIVATE)).id
         ids = []
         for i in range(7):
             video = await client.create(
@@ -90,8 +94,8 @@ async def test_list_pages_newest_first_with_filters(
 async def test_duplicate_youtube_id_conflicts_unless_reprocess(
     mesh: MeshConnection, settings: Settings
 ) -> None:
-    async with VideoApiService(mesh, settings.api_config()):
-        client = VideoApiClient(mesh)
+    async with api_services(mesh, settings.api_config()):
+        client = await admin_api(mesh)
         yt = new_video_id()[:11].replace("-", "_")
         first = await client.create(VideoCreate(youtube_id=yt))
         with pytest.raises(Conflict) as info:
@@ -108,8 +112,8 @@ async def test_duplicate_youtube_id_conflicts_unless_reprocess(
 async def test_concurrent_duplicate_submits_create_one_video(
     mesh: MeshConnection, settings: Settings
 ) -> None:
-    async with VideoApiService(mesh, settings.api_config()):
-        client = VideoApiClient(mesh)
+    async with api_services(mesh, settings.api_config()):
+        client = await admin_api(mesh)
         yt = new_video_id()[:11].replace("-", "_")
         results = await asyncio.gather(
             *(client.create(VideoCreate(youtube_id=yt)) for _ in range(8)), return_exceptions=True
@@ -120,8 +124,8 @@ async def test_concurrent_duplicate_submits_create_one_video(
 
 
 async def test_unknown_and_invalid_requests(mesh: MeshConnection, settings: Settings) -> None:
-    async with VideoApiService(mesh, settings.api_config()):
-        client = VideoApiClient(mesh)
+    async with api_services(mesh, settings.api_config()):
+        client = await admin_api(mesh)
         with pytest.raises(NotFound):
             await client.get(new_video_id())
         with pytest.raises(NotFound):
@@ -130,19 +134,19 @@ async def test_unknown_and_invalid_requests(mesh: MeshConnection, settings: Sett
         with pytest.raises(ValidationError):
             VideoListQuery(cursor="bm9wZQ")
         bad = await mesh.nc.request("culto.api.videos.list", b'{"cursor": "bm9wZQ"}', timeout=5)
-        assert b'"invalid_input"' in bad.data and b"cursor" in bad.data
+        assert '"invalid_input"' in _error(bad) and "cursor" in _error(bad)
         # A raw request with a bad body gets a JSON error naming the field, not a crash.
         reply = await mesh.nc.request("culto.api.videos.get", b'{"id": "../etc"}', timeout=5)
-        assert b'"invalid_input"' in reply.data and b"id" in reply.data
+        assert '"invalid_input"' in _error(reply) and "id" in _error(reply)
         reply = await mesh.nc.request("culto.api.videos.create", b"{not json", timeout=5)
-        assert b'"invalid_input"' in reply.data
+        assert '"invalid_input"' in _error(reply)
 
 
 async def test_oversized_transcript_is_refused(mesh: MeshConnection, settings: Settings) -> None:
     small = settings.model_copy(update={"max_transcript_bytes": 100})
-    async with VideoApiService(mesh, small.api_config()):
+    async with api_services(mesh, small.api_config()):
         with pytest.raises(TranscriptError, match="limit is 100 bytes"):
-            await VideoApiClient(mesh).create(
+            await (await admin_api(mesh)).create(
                 VideoCreate(
                     url="https://m.youtube.com/watch?v=x0000000001",
                     transcript=TranscriptInput(content="palavra " * 50),
@@ -155,9 +159,9 @@ async def test_catalog_keeps_retrying_a_failed_rewatch(
 ) -> None:
     # Found by the topology test: after a JetStream failover the watch cannot be created until
     # the bucket has a new leader, and no further reconnect comes to retry it.
-    async with VideoApiService(mesh, settings.api_config()) as service:
-        client = VideoApiClient(mesh)
-        mirror = service.catalog._mirror
+    async with api_services(mesh, settings.api_config()) as service:
+        client = await admin_api(mesh)
+        mirror = service.videos.catalog._mirror
         real_watch = mirror._watch
         failures: list[int] = []
 
@@ -173,7 +177,7 @@ async def test_catalog_keeps_retrying_a_failed_rewatch(
         # can make it appear.
         body = VideoCreate(url="https://www.youtube.com/watch?v=a0000000001", title="A")
         video = lifecycle.queue(lifecycle.draft(new_video_id(), body), "job-1")
-        await service.store.create(video)
+        await service.videos.store.create(video)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
         while video.id not in {v.id for v in (await client.list(VideoListQuery())).items}:
@@ -186,8 +190,8 @@ async def test_a_large_request_travels_staged_and_the_stage_is_cleaned_up(
     mesh: MeshConnection, settings: Settings
 ) -> None:
     content = "Deus é fiel. " * 50_000  # ~650 KB: over the inline limit, under max_payload
-    async with VideoApiService(mesh, settings.api_config()):
-        video = await VideoApiClient(mesh).create(
+    async with api_services(mesh, settings.api_config()):
+        video = await (await admin_api(mesh)).create(
             VideoCreate(title="Longo", transcript=TranscriptInput(content=content))
         )
     assert (await ArtifactStore(mesh).get_input(video.id)).content.startswith("Deus é fiel.")
@@ -204,8 +208,8 @@ async def test_submitted_urls_must_not_lead_to_internal_addresses(
     local = settings.model_copy(
         update={"allowed_video_hosts": frozenset({"localhost", "127.0.0.1"})}
     )
-    async with VideoApiService(mesh, local.api_config()):
-        client = VideoApiClient(mesh)
+    async with api_services(mesh, local.api_config()):
+        client = await admin_api(mesh)
         for url in ("http://localhost:4222/", "http://127.0.0.1:8222/varz"):
             with pytest.raises(InvalidInput) as info:
                 await client.create(VideoCreate(url=url, title="Scan"))
@@ -217,8 +221,8 @@ async def test_submitted_urls_must_not_lead_to_internal_addresses(
             await client.create(VideoCreate(url="https://vimeo.com/1", title="Vimeo"))
     # An operator's explicit CULTO_ALLOW_PRIVATE_FETCH=1 lets a loopback host through.
     opted_in = local.model_copy(update={"allow_private_fetch": True})
-    async with VideoApiService(mesh, opted_in.api_config()):
-        client = VideoApiClient(mesh)
+    async with api_services(mesh, opted_in.api_config()):
+        client = await admin_api(mesh)
         video = await client.create(VideoCreate(url="http://127.0.0.1:8222/x", title="Local"))
         assert video.status is VideoStatus.QUEUED
         await client.delete(video.id)
@@ -238,3 +242,12 @@ def test_private_fetch_is_off_unless_an_operator_sets_it() -> None:
     assert not Settings.from_env({**dev, "CULTO_ALLOW_PRIVATE_FETCH": "0"}).allow_private_fetch
     with pytest.raises(ConfigError, match=r"^CULTO_ALLOW_PRIVATE_FETCH: "):
         Settings.from_env({**dev, "CULTO_ALLOW_PRIVATE_FETCH": "maybe"})
+
+
+def _accounts(mesh: MeshConnection) -> Accounts:
+    return Accounts(IdentityStore(mesh))
+
+
+def _error(reply: Msg) -> str:
+    """The error JSON a micro-service reply carries in its header (empty if it succeeded)."""
+    return (reply.headers or {}).get("Nats-Service-Error", "")

@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 
 from culto.errors import ConfigError, MeshUnavailable, TransientStageError
+from culto_app.roles import api_services
 from mesh import EventPublisher, EventReader, JobQueue, MeshConnection, StoredEvent, VideoStore
 from mesh.artifacts import ArtifactStore
 from mesh.catalog_client import VideoApiClient
 from mesh.subjects import event_filters
 from schemas import SummaryDTO, TranscriptInput, VideoCreate, VideoDTO, VideoStatus
 from schemas.identity import DEFAULT_CHANNEL_ID
-from services.api.service import VideoApiService
 from services.videos import lifecycle
 from services.worker import JobContext, Worker, WorkerConfig, default_stages
 from services.worker.worker import gave_up
-from tests.support import eventually
+from tests.support import admin_api, eventually
 
 SERMON = (
     "Irmãos, hoje vamos ler João 3:16. Porque Deus amou o mundo de tal maneira. "
@@ -72,10 +72,10 @@ def submit(title: str = "Culto") -> VideoCreate:
 async def test_job_runs_end_to_end_with_ordered_events(isolated_mesh: Any) -> None:
     env = await isolated_mesh()
     async with (
-        VideoApiService(env.mesh, env.settings.api_config()),
+        api_services(env.mesh, env.settings.api_config()),
         Worker(env.mesh, env.settings.worker_config()),
     ):
-        client = VideoApiClient(env.mesh)
+        client = await admin_api(env.mesh)
         video = await client.create(submit())
         done = await wait_status(client, video.id, VideoStatus.PROCESSED, VideoStatus.FAILED)
     assert done.status is VideoStatus.PROCESSED, done.error
@@ -116,8 +116,8 @@ async def test_killed_worker_job_is_redelivered_and_completes_once(isolated_mesh
     env = await isolated_mesh(job_ack_wait=1.0)
     gate = Gate()
     other = await env.connect("culto-test-worker-a")
-    async with VideoApiService(env.mesh, env.settings.api_config()):
-        client = VideoApiClient(env.mesh)
+    async with api_services(env.mesh, env.settings.api_config()):
+        client = await admin_api(env.mesh)
         doomed = Worker(other, doomed_config(env), stages=[gate, *default_stages()], name="a")
         await doomed.__aenter__()
         video = await client.create(submit())
@@ -156,10 +156,10 @@ async def test_transient_errors_retry_then_succeed(isolated_mesh: Any) -> None:
     env = await isolated_mesh(job_max_deliver=3)
     flaky = Flaky(failures=1)
     async with (
-        VideoApiService(env.mesh, env.settings.api_config()),
+        api_services(env.mesh, env.settings.api_config()),
         Worker(env.mesh, env.settings.worker_config(), stages=[flaky, *default_stages()]),
     ):
-        client = VideoApiClient(env.mesh)
+        client = await admin_api(env.mesh)
         video = await client.create(submit())
         done = await wait_status(client, video.id, VideoStatus.PROCESSED, VideoStatus.FAILED)
     assert done.status is VideoStatus.PROCESSED and flaky.calls == 2
@@ -170,12 +170,12 @@ async def test_transient_errors_retry_then_succeed(isolated_mesh: Any) -> None:
 async def test_transient_errors_fail_after_max_deliver(isolated_mesh: Any) -> None:
     env = await isolated_mesh(job_max_deliver=2)
     async with (
-        VideoApiService(env.mesh, env.settings.api_config()),
+        api_services(env.mesh, env.settings.api_config()),
         Worker(
             env.mesh, env.settings.worker_config(), stages=[Flaky(failures=99), *default_stages()]
         ),
     ):
-        client = VideoApiClient(env.mesh)
+        client = await admin_api(env.mesh)
         video = await client.create(submit())
         done = await wait_status(client, video.id, VideoStatus.FAILED)
     assert done.error is not None and "gave up after 2 attempts" in done.error.message
@@ -188,8 +188,8 @@ async def test_unreadable_transcript_fails_at_once(isolated_mesh: Any) -> None:
     # The API refuses an unparseable transcript at submit; the worker still fails at once (no
     # retries) on one that became unreadable in storage after it was accepted.
     env = await isolated_mesh()
-    async with VideoApiService(env.mesh, env.settings.api_config()):
-        client = VideoApiClient(env.mesh)
+    async with api_services(env.mesh, env.settings.api_config()):
+        client = await admin_api(env.mesh)
         video = await client.create(submit())
         broken = TranscriptInput(format="vtt", content="this is not a vtt file")
         await ArtifactStore(env.mesh).put_input(video.id, broken)
@@ -204,8 +204,8 @@ async def test_unreadable_transcript_fails_at_once(isolated_mesh: Any) -> None:
 async def test_deleted_video_job_is_dropped(isolated_mesh: Any) -> None:
     env = await isolated_mesh()
     gate = Gate()
-    async with VideoApiService(env.mesh, env.settings.api_config()):
-        client = VideoApiClient(env.mesh)
+    async with api_services(env.mesh, env.settings.api_config()):
+        client = await admin_api(env.mesh)
         async with Worker(
             env.mesh, env.settings.worker_config(), stages=[gate, *default_stages()]
         ) as worker:
@@ -238,8 +238,8 @@ async def test_error_before_the_pipeline_does_not_stop_the_worker(
     # Found by the topology test: a JetStream failover (or a record deleted meanwhile) between
     # taking a job and starting the pipeline used to end the worker's loop for good.
     env = await isolated_mesh()
-    async with VideoApiService(env.mesh, env.settings.api_config()):
-        client = VideoApiClient(env.mesh)
+    async with api_services(env.mesh, env.settings.api_config()):
+        client = await admin_api(env.mesh)
         async with Worker(env.mesh, env.settings.worker_config()) as worker:
             real_find = worker._store.find
             failed: list[str] = []
@@ -265,8 +265,8 @@ async def test_interrupted_finish_is_completed_once_outside_the_duplicate_window
     # published PROCESSED a second time. Here the first PROCESSED is stored without the
     # worker's msg id, exactly as it looks once the window has passed.
     env = await isolated_mesh()
-    async with VideoApiService(env.mesh, env.settings.api_config()):
-        client = VideoApiClient(env.mesh)
+    async with api_services(env.mesh, env.settings.api_config()):
+        client = await admin_api(env.mesh)
         video = await client.create(submit())
         store = VideoStore(env.mesh)
         job = (await store.get(video.id)).record.job_id
@@ -303,8 +303,8 @@ async def test_job_whose_workers_keep_dying_fails_once_and_leaves_the_queue(
     # Regression (issue 9, defect 1): after CULTO_JOB_MAX_DELIVER deliveries to workers that
     # died, the video stayed PROCESSING forever and the job message stayed in CULTO_JOBS.
     env = await isolated_mesh(job_ack_wait=1.0, job_max_deliver=2)
-    async with VideoApiService(env.mesh, env.settings.api_config()) as service:
-        client = VideoApiClient(env.mesh)
+    async with api_services(env.mesh, env.settings.api_config()) as service:
+        client = await admin_api(env.mesh)
         video = await client.create(submit())
         for attempt in range(2):
             gate = Gate()
@@ -324,7 +324,7 @@ async def test_job_whose_workers_keep_dying_fails_once_and_leaves_the_queue(
         await eventually(lambda: _no_jobs(env.mesh), what="job removed")
         info = await env.mesh.jsm.stream_info("CULTO_JOBS")
         assert info.state.messages == 0
-        assert service.jobs_abandoned == 1
+        assert service.videos.jobs_abandoned == 1
     kinds = statuses(await events_of(env.mesh, video.id))
     assert kinds.count(("video.status", VideoStatus.FAILED, 0)) == 1
     errors = [e.event for e in await events_of(env.mesh, video.id) if e.event_type == "error"]

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from mesh.catalog_client import VideoApiClient
+from culto_app.roles import api_services
 from schemas import VideoCreate, VideoStatus
-from services.api.service import VideoApiService
 from services.transcripts import FetchPolicy, asr_available
 from services.worker import Worker
+from tests.support import admin_api
 
 from .test_worker import events_of, wait_status
 
@@ -43,10 +43,10 @@ async def test_video_without_transcript_is_downloaded_and_recognised(
         job_ack_wait=10.0, allowed_video_hosts=frozenset({"127.0.0.1"}), allow_private_fetch=True
     )
     async with (
-        VideoApiService(env.mesh, env.settings.api_config()),
+        api_services(env.mesh, env.settings.api_config()),
         Worker(env.mesh, env.settings.worker_config()),
     ):
-        client = VideoApiClient(env.mesh)
+        client = await admin_api(env.mesh)
         video = await client.create(
             VideoCreate(url=f"{base}/sermao.wav", title="Culto - Pr. João Silva")
         )
@@ -145,8 +145,8 @@ async def test_redirects_to_internal_ports_fail_the_video_and_no_banner_reaches_
     api_config = dataclasses.replace(env.settings.api_config(), fetch_policy=policy)
     worker_config = dataclasses.replace(env.settings.worker_config(), fetch_policy=policy)
     base = f"http://127.0.0.1:{ports.redirector}"
-    async with VideoApiService(env.mesh, api_config), Worker(env.mesh, worker_config):
-        client = VideoApiClient(env.mesh)
+    async with api_services(env.mesh, api_config), Worker(env.mesh, worker_config):
+        client = await admin_api(env.mesh)
         internal = await client.create(VideoCreate(url=f"{base}/to-internal", title="A"))
         banner = await client.create(VideoCreate(url=f"{base}/to-banner", title="B"))
         refused = await wait_status(client, internal.id, VideoStatus.FAILED, timeout=60)

@@ -440,7 +440,7 @@ async def test_nats_outage_streams_end_health_503_then_resume(
             assert await down.until_end() == [] and down.clean_end
 
             nats_factory(port=port, store_dir=server.store_dir)
-            await mesh.wait_connected(timeout=30)
+            await eventually(lambda: mesh.is_connected, timeout=30, what="NATS reconnected")
             await eventually(lambda: srv.hub.healthy, timeout=30)
             assert (await get_json(srv.port, "/api/v2/events/health"))[0] == 200
             # Published after the restart, before the client is back: must be replayed.

@@ -16,7 +16,6 @@ from tornado.ioloop import IOLoop
 
 from access.credentials import split_token
 from mesh import EventPublisher, EventReader, MeshConnection
-from mesh.catalog_client import VideoApiClient
 from mesh.subjects import event_filters
 from ops.server import RunningServer
 from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
@@ -37,6 +36,7 @@ from tests.support import (
     Http,
     Member,
     StartEdge,
+    admin_api,
     assert_json_error,
     eventually,
     make_member,
@@ -262,7 +262,7 @@ async def test_a_message_over_the_limit_closes_the_socket(
 async def test_a_viewer_cannot_follow_a_private_video_it_may_not_read(
     edge: RunningServer, mesh: MeshConnection, accounts: Accounts
 ) -> None:
-    api = VideoApiClient(mesh)
+    api = await admin_api(mesh)
     mine = await accounts.add_channel("mine", Visibility.PRIVATE)
     theirs = await accounts.add_channel("theirs", Visibility.PRIVATE)
     videos = {}
