@@ -21,13 +21,15 @@ from culto.errors import InvalidInput
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.subjects import EVENTS_STREAM, event_subject, parse_event_subject
-from schemas.events import VideoEvent, VideoStatusEventDTO, parse_event
+from schemas.events import EVENT_TYPES, VideoEvent, VideoStatusEventDTO, parse_event
 from schemas.identity import CHANNEL_ID_PATTERN, DEFAULT_CHANNEL_ID
 from schemas.videos import VideoStatus
 
 log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+TOMBSTONE = "video.deleted"
+"""The one event a deleted video keeps in the stream (live and resuming clients learn of it)."""
 CHANNEL_HEADER = "Culto-Channel"
 """The channel of the event's video (see the module docstring)."""
 _CHANNEL_ID = re.compile(CHANNEL_ID_PATTERN)
@@ -100,6 +102,25 @@ class EventPublisher:
                 subject, event.model_dump_json().encode(), stream=EVENTS_STREAM, headers=headers
             )
         return PublishResult(seq=ack.seq, duplicate=bool(ack.duplicate))
+
+    async def purge_video(self, video_id: str) -> None:
+        """Remove every stored event of ``video_id`` but its ``video.deleted`` tombstone (a
+        deleted video's progress, summary and errors must not come back in any replay).
+
+        One purge per event type, filtered on the video's subject: the tombstone, published
+        first, stays whatever else lands meanwhile, and so do other videos' events (their
+        sequences, the ids clients resume from, are untouched).
+
+        Raises:
+            InvalidInput: ``video_id`` is not a valid subject token.
+            MeshError: JetStream refused the purge.
+        """
+        for event_type in EVENT_TYPES:
+            if event_type == TOMBSTONE:
+                continue
+            subject = event_subject(video_id, event_type)
+            with nats_errors(f"purging the events of {video_id}"):
+                await self._mesh.jsm.purge_stream(EVENTS_STREAM, subject=subject)
 
     async def publish_status(
         self,

@@ -212,6 +212,7 @@ PERMISSIONS: Mapping[Role, Permissions] = {
                 f"{_API}.STREAM.MSG.DELETE.{JOBS_STREAM}",  # JobQueue.remove
             ),
             (EVENTS_ALL,),
+            (f"{_API}.STREAM.PURGE.{EVENTS_STREAM}",),  # a deleted video's events are purged
             _EVENTS_READ,  # fail_job decides from the stream what is already published
             _objects(purge=True),
             _objects(STAGING_BUCKET, purge=True),  # ArtifactStore.take_staged

@@ -138,12 +138,15 @@ class EventReader:
         return batch.messages[0].seq if batch.messages else None
 
     async def replay(
-        self, filters: list[str], after: int, *, until: int | None = None
+        self, filters: list[str], after: int, *, until: int | None = None, gapless: bool = False
     ) -> AsyncIterator[list[StoredEvent]]:
         """Yield batches of events matching ``filters`` with sequence > ``after``, ascending.
 
         Stops once the stream holds nothing more for these filters, or after ``until``
-        (events above it are not yielded). Malformed messages are skipped.
+        (events above it are not yielded). Malformed messages are skipped. With ``gapless``
+        (a client resuming after ``after``), events trimmed away while it runs end it with
+        :class:`HistoryTrimmed` (see the module docstring); without, the replay is "whatever
+        the stream still holds" (operator tools).
 
         Raises:
             HistoryTrimmed: retention removed events of the range while it was replayed.
@@ -159,7 +162,8 @@ class EventReader:
         while True:
             empty = [c for c in cursors if not c.buffer and not c.finished]
             jumps = await asyncio.gather(*(self._fill(c, until, max_bytes) for c in empty))
-            await self._check_trimmed([s for s in jumps if s is not None])
+            if gapless:
+                await self._check_trimmed([s for s in jumps if s is not None])
             if not any(c.buffer for c in cursors):
                 return
             # Every unfinished cursor has read past `bound`: nothing at or below it is missing.

@@ -229,7 +229,7 @@ class History:
         # aclosing: leaving early ends the reader's requests now, not at GC time.
         replay = cast(
             AsyncGenerator[list[StoredEvent], None],
-            self._reader.replay(list(client.sub.filters), after, until=horizon),
+            self._reader.replay(list(client.sub.filters), after, until=horizon, gapless=True),
         )
         try:
             async with contextlib.aclosing(replay) as batches:

@@ -63,7 +63,7 @@ class SocketHistory:
             return
         replay = cast(
             AsyncGenerator[list[StoredEvent], None],
-            self._reader.replay(list(sub.filters), after, until=until),
+            self._reader.replay(list(sub.filters), after, until=until, gapless=True),
         )
         async with contextlib.aclosing(replay) as batches:
             async for batch in batches:
