@@ -5,13 +5,14 @@ edge's word counts for nothing: docs/security.md "Trust boundary"). The replica'
 :class:`~mesh.directory.Directory` answers from memory; a credential it does not know yet — a
 token or session written a moment ago through another replica, whose change the KV watch has
 not delivered here — is looked up in the bucket, and when it exists there the call waits for
-the watch to bring it (milliseconds) instead of refusing a caller who is valid.
+the watch to bring it (milliseconds) instead of refusing a caller who is valid. Channels are
+looked up the same way (:meth:`MeshAuthenticator.channel`).
 """
 
 from __future__ import annotations
 
 from access.credentials import session_key, split_token
-from access.policy import Principal
+from access.policy import ChannelView, Principal
 from access.principals import Credential, CredentialKind, Resolver
 from culto.errors import Unauthenticated
 from mesh.directory import Directory
@@ -47,6 +48,18 @@ class MeshAuthenticator:
             if credential is None or not await self._catch_up(credential):
                 raise
         return self.resolver.principal(credential, utc_now())
+
+    async def channel(self, channel_id: str | None) -> ChannelView | None:
+        """What the policy needs of a channel (``None``: no such channel). A channel created a
+        moment ago through another replica is read from the bucket, then awaited here."""
+        found = self.resolver.channel(channel_id)
+        if found is not None or not channel_id:
+            return found
+        if await self._store.channel(channel_id) is None:
+            return None
+        channels = self.directory.channels
+        await self.directory.until(lambda: channel_id in channels, CATCH_UP_TIMEOUT)
+        return self.resolver.channel(channel_id)
 
     async def _catch_up(self, credential: Credential) -> bool:
         """Wait for the directory when the bucket holds what it lacks; False if it does not."""

@@ -38,13 +38,10 @@ from schemas.cursors import (
     WsUnsubscribe,
 )
 from schemas.events import (
+    STORED_EVENT_CLASSES,
     AnyEvent,
-    ErrorEventDTO,
     HeartbeatEventDTO,
     StreamResetEventDTO,
-    SummaryReadyEventDTO,
-    VideoDeletedEventDTO,
-    VideoStatusEventDTO,
 )
 from schemas.identity import (
     ChannelCreate,
@@ -97,10 +94,8 @@ PUBLIC: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("ErrorInfo", "serialization", ErrorInfo),
     ("ErrorReply", "serialization", ErrorReply),
     ("ErrorBody", "serialization", ErrorBody),
-    ("VideoStatusEventDTO", "serialization", VideoStatusEventDTO),
-    ("SummaryReadyEventDTO", "serialization", SummaryReadyEventDTO),
-    ("ErrorEventDTO", "serialization", ErrorEventDTO),
-    ("VideoDeletedEventDTO", "serialization", VideoDeletedEventDTO),
+    # Every stored event type, from its one declaration (schemas/events.py).
+    *((cls.__name__, "serialization", cls) for cls in STORED_EVENT_CLASSES),
     ("HeartbeatEventDTO", "serialization", HeartbeatEventDTO),
     ("StreamResetEventDTO", "serialization", StreamResetEventDTO),
     ("AnyEvent", "serialization", AnyEvent),

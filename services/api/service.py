@@ -116,6 +116,7 @@ class VideoApiService(AsyncResource):
     ) -> None:
         self._mesh = mesh
         self._resolver = authenticate.resolver
+        self._channels = authenticate.channel
         self._config = config
         self.store = VideoStore(mesh)
         self._jobs = JobQueue(mesh)
@@ -186,7 +187,7 @@ class VideoApiService(AsyncResource):
     async def _list(self, call: Call[VideoListQuery]) -> VideoPage:
         query = call.body
         if query.channel_id is not None:
-            channel = self._resolver.channel(query.channel_id)
+            channel = await self._channels(query.channel_id)
             call.require(channel, what=f"channel {query.channel_id}")
         call.decided = True  # what follows is the policy's READ, channel by channel
         readable = self._resolver.readable_channels(call.principal)
@@ -201,7 +202,7 @@ class VideoApiService(AsyncResource):
         except NotFound:
             call.require(None, what=what)
             raise
-        call.require(self._resolver.channel(record.channel_id or DEFAULT_CHANNEL_ID), what=what)
+        call.require(await self._channels(record.channel_id or DEFAULT_CHANNEL_ID), what=what)
         return record
 
     async def _get(self, call: Call[VideoRef]) -> VideoDTO:
@@ -220,7 +221,7 @@ class VideoApiService(AsyncResource):
     async def _create(self, call: Call[CreateRequest]) -> VideoDTO:
         body = await self._read_create(call.body)
         channel_id = body.channel_id or DEFAULT_CHANNEL_ID
-        call.require(self._resolver.channel(channel_id), what=f"channel {channel_id}")
+        call.require(await self._channels(channel_id), what=f"channel {channel_id}")
         body = body.model_copy(update={"channel_id": channel_id})
         # Refuse now what a worker could only fail on later: a green "Queued" must mean it can run.
         if body.url is not None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from access.principals import Resolver
 from culto.errors import InvalidInput, NotFound
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
+from mesh.principals import MeshAuthenticator
 from mesh.rpc import Call
 from mesh.rpc.protocol import validation_message
 from mesh.videos import VideoStore
@@ -30,13 +30,13 @@ class Ingress:
 
     Args:
         mesh: The API role's connection.
-        resolver: The role's view of channels (for the policy).
+        authenticate: The role's resolver (channels for the policy).
     """
 
-    def __init__(self, mesh: MeshConnection, resolver: Resolver) -> None:
+    def __init__(self, mesh: MeshConnection, authenticate: MeshAuthenticator) -> None:
         self._store = VideoStore(mesh)
         self._events = EventPublisher(mesh)
-        self._resolver = resolver
+        self._channels = authenticate.channel
 
     async def publish(self, call: Call[PublishCall]) -> PublishAccepted:
         """Authorize, validate, apply to the record, publish; the reply says where it landed.
@@ -54,7 +54,7 @@ class Ingress:
             current = None
         channel_id = current.record.channel_id or DEFAULT_CHANNEL_ID if current else None
         try:
-            call.require(self._resolver.channel(channel_id), what=f"video {event.video_id}")
+            call.require(await self._channels(channel_id), what=f"video {event.video_id}")
         except NotFound:
             raise InvalidInput(
                 f"video {event.video_id} is not a video of this token's channel",

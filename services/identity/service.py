@@ -70,8 +70,9 @@ class IdentityService(AsyncResource):
     ) -> None:
         self._authenticate = authenticate
         self._resolver = authenticate.resolver
+        self._channels = authenticate.channel
         self.accounts = accounts
-        self._ingress = Ingress(mesh, self._resolver)
+        self._ingress = Ingress(mesh, authenticate)
         self._cursors = cursors
         self._service = RpcService(
             mesh.nc,
@@ -141,7 +142,7 @@ class IdentityService(AsyncResource):
 
     async def _channel_set(self, call: Call[ChannelChange]) -> ChannelDTO:
         body = call.body
-        channel = self._resolver.channel(body.channel_id)
+        channel = await self._channels(body.channel_id)
         call.require(channel, what=f"channel {body.channel_id}")
         return await self.accounts.change_channel(
             body.channel_id, name=body.name, visibility=body.visibility
@@ -149,12 +150,12 @@ class IdentityService(AsyncResource):
 
     async def _member_set(self, call: Call[MemberCall]) -> MemberDTO:
         body = call.body
-        call.require(self._resolver.channel(body.channel_id), what=f"channel {body.channel_id}")
+        call.require(await self._channels(body.channel_id), what=f"channel {body.channel_id}")
         return await self.accounts.grant(body.channel_id, body.user_id, body.role)
 
     async def _member_remove(self, call: Call[MemberRef]) -> None:
         body = call.body
-        call.require(self._resolver.channel(body.channel_id), what=f"channel {body.channel_id}")
+        call.require(await self._channels(body.channel_id), what=f"channel {body.channel_id}")
         await self.accounts.remove_member(body.channel_id, body.user_id)
 
     # -- tokens -----------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class IdentityService(AsyncResource):
     async def _token_create(self, call: Call[TokenCreate]) -> TokenCreated:
         body, principal = call.body, call.principal
         owner = owner_of_new_token(principal, body)
-        check_new_token(principal, body, self._resolver.channel(body.channel_id), utc_now())
+        check_new_token(principal, body, await self._channels(body.channel_id), utc_now())
         held = sum(1 for t in self._resolver.view.tokens.values() if t.user_id == owner)
         if held >= MAX_TOKENS_PER_USER:
             raise QuotaExceeded(
