@@ -37,6 +37,7 @@ from mesh.subjects import (
     CURSORS_BUCKET,
     EVENTS_STREAM,
     IDENTITY_BUCKET,
+    INGRESS_BUCKET,
     JOBS_STREAM,
     SESSIONS_BUCKET,
     STAGING_BUCKET,
@@ -51,6 +52,7 @@ IDLE_TIMEOUT = 30.0
 
 BACKUP_ORDER: tuple[str, ...] = (
     f"KV_{CURSORS_BUCKET}",
+    f"KV_{INGRESS_BUCKET}",
     f"KV_{SESSIONS_BUCKET}",
     f"KV_{IDENTITY_BUCKET}",
     f"KV_{YOUTUBE_INDEX_BUCKET}",

@@ -104,7 +104,7 @@ def test_backup_of_a_running_instance_restores_into_a_fresh_one(tmp_path: Path) 
 
         backup = culto(first, "backup", str(tmp_path / "backup"))  # while it serves
         assert backup.returncode == 0, backup.stderr
-        assert "CULTO_EVENTS: " in backup.stderr and "backup of 9 streams" in backup.stderr
+        assert "CULTO_EVENTS: " in backup.stderr and "backup of 10 streams" in backup.stderr
         manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
         assert {s["name"] for s in manifest["streams"]} >= {"CULTO_EVENTS", "KV_culto_videos"}
         again = culto(first, "backup", str(tmp_path / "backup"))
@@ -126,7 +126,7 @@ def test_backup_of_a_running_instance_restores_into_a_fresh_one(tmp_path: Path) 
     assert not_empty.returncode == 2 and "not empty" in not_empty.stderr, not_empty.stderr
     restored = culto(second, "restore", str(tmp_path / "backup"))
     assert restored.returncode == 0, restored.stderr
-    assert "restored 9 streams" in restored.stderr
+    assert "restored 10 streams" in restored.stderr
 
     proc, url = start(second)
     try:
