@@ -287,12 +287,7 @@ class Settings(BaseModel):
             fields["whisper_model"] = model
         fields.update(_nats_auth(env))
         fields["admin_email"] = _admin_email(env)
-        if token := env.get("CULTO_METRICS_TOKEN", "").strip():
-            if len(token) < 16:
-                raise ConfigError("CULTO_METRICS_TOKEN: must be at least 16 characters long")
-            fields["metrics_token"] = SecretStr(token)
-        if env.get("CULTO_OPS_PORT", "").strip():
-            fields["ops_port"] = _int(env, "CULTO_OPS_PORT", 0, 0, 65535)
+        fields.update(_ops_surface(env))
         secret = env.get("COOKIE_SECRET", "")
         if secret:
             if len(secret) < 16:
@@ -319,6 +314,18 @@ class Settings(BaseModel):
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(value)
         return self.model_copy(update={"cookie_secret": SecretStr(value)})
+
+
+def _ops_surface(env: Mapping[str, str]) -> dict[str, object]:
+    """``CULTO_METRICS_TOKEN`` and ``CULTO_OPS_PORT``, when set."""
+    fields: dict[str, object] = {}
+    if token := env.get("CULTO_METRICS_TOKEN", "").strip():
+        if len(token) < 16:
+            raise ConfigError("CULTO_METRICS_TOKEN: must be at least 16 characters long")
+        fields["metrics_token"] = SecretStr(token)
+    if env.get("CULTO_OPS_PORT", "").strip():
+        fields["ops_port"] = _int(env, "CULTO_OPS_PORT", 0, 0, 65535)
+    return fields
 
 
 def _admin_email(env: Mapping[str, str]) -> str:

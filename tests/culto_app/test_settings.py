@@ -193,3 +193,20 @@ def test_nats_credentials_come_in_pairs_and_are_never_shown(tmp_path: Path) -> N
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     assert Settings.from_env({"NATS_CA_FILE": str(ca)}).nats_ca_file == ca
+
+
+def test_the_ops_surface_settings(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"CULTO_METRICS_TOKEN": "a" * 20, "CULTO_OPS_PORT": "9100", "COOKIE_SECRET": "s" * 20}
+    )
+    edge = settings.edge_config()
+    assert edge.metrics.token == "a" * 20 and not edge.metrics.open
+    assert edge.ops_listen is not None and edge.ops_listen.port == 9100
+    dev = Settings.from_env({"CULTO_DATA_DIR": str(tmp_path)}, environment="dev")
+    assert dev.edge_config().metrics.open and dev.edge_config().ops_listen is None
+    for env, name in (
+        ({"CULTO_METRICS_TOKEN": "short"}, "CULTO_METRICS_TOKEN"),
+        ({"CULTO_OPS_PORT": "70000"}, "CULTO_OPS_PORT"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env(env)
