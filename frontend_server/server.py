@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 
 from prometheus_client.registry import Collector
 
@@ -84,22 +85,7 @@ async def serve_frontend(
                 drain=drain,
             )
 
-            async def end_streams() -> None:
-                # Drain: every client learns where to resume (see events/drain.py).
-                started = asyncio.get_running_loop().time()
-                streams, socks = drain.open, len(sockets.sockets)
-                sockets.close_all()  # 1001 "going away; since=N", idle sockets included
-                await hub.close()  # SSE: a random retry, then the end of the stream
-                done = await drain.wait(sockets.empty)
-                log.info(
-                    "drained %d SSE streams and %d WebSockets in %.2fs%s",
-                    streams,
-                    socks,
-                    asyncio.get_running_loop().time() - started,
-                    "" if done else f" (deadline: {drain.open + len(sockets.sockets)} left)",
-                )
-
-            server = listen(app, config.listen, end_streams)
+            server = listen(app, config.listen, partial(drain_streams, sockets, hub, drain))
             if config.ops_listen is not None:
                 # The cluster's port: probes and Prometheus, never routed to the internet.
                 registry = app.settings["metrics_registry"]
@@ -115,6 +101,23 @@ async def serve_frontend(
                 await server.close()
                 if server.ops is not None:
                     await server.ops.close()
+
+
+async def drain_streams(sockets: SocketRegistry, hub: EventHub, drain: Drain) -> None:
+    """Every client learns where to resume (see :mod:`frontend_server.events.drain`), then
+    wait until their streams closed or the drain deadline passed."""
+    started = asyncio.get_running_loop().time()
+    streams, socks = drain.open, len(sockets.sockets)
+    sockets.close_all()  # 1001 "going away; since=N", idle sockets included
+    await hub.close()  # SSE: a random retry, then the end of the stream
+    done = await drain.wait(sockets.empty)
+    log.info(
+        "drained %d SSE streams and %d WebSockets in %.2fs%s",
+        streams,
+        socks,
+        asyncio.get_running_loop().time() - started,
+        "" if done else f" (deadline: {drain.open + len(sockets.sockets)} left)",
+    )
 
 
 USAGE_REPORT_INTERVAL = 30.0

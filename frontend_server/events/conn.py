@@ -9,6 +9,7 @@ the hub itself.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -17,6 +18,12 @@ from typing import Protocol
 from access.policy import Principal
 from culto.errors import InvalidInput
 from mesh.subjects import event_filters
+
+HEARTBEAT_SEQ = 0
+"""Queue entries with this sequence are heartbeats: never skipped, never counted."""
+RESET_SEQ = -1
+"""A ``stream.reset`` queued because the stream was recreated: sent, and the ids that follow
+start again (see :func:`take`)."""
 
 MAX_VIDEOS_PER_CLIENT = 200
 """Upper bound on video filters of one connection (each becomes a replay filter subject)."""
@@ -227,3 +234,37 @@ class Connection:
         # A connection without history is live from the start: nothing may be discarded.
         history = sub.last_event_id is not None or sub.videos is not None
         self.phase = Phase.CATCHING_UP if history else Phase.LIVE
+
+
+def take(client: Connection, sent_by_type: Counter[str]) -> bytes:
+    """``client``'s whole queue as one write (one write per wake-up, whatever the backlog);
+    frames at or below ``last_sent_seq`` were sent by replay/snapshot already and are skipped.
+    A reset entry is sent and starts the ids again (the new stream's are lower)."""
+    queue = client.queue
+    if len(queue) == 1:  # the common case when live: no list, no join
+        seq, event_type, frame = queue[0]
+        queue.clear()
+        if seq != HEARTBEAT_SEQ:
+            if seq <= client.last_sent_seq:
+                if seq != RESET_SEQ:
+                    return b""
+                client.last_sent_seq = 0
+                return frame
+            client.last_sent_seq = seq
+            sent_by_type[event_type] += 1
+        return frame
+    out: list[bytes] = []
+    last = client.last_sent_seq
+    for seq, event_type, frame in queue:
+        if seq != HEARTBEAT_SEQ:
+            if seq <= last:
+                if seq != RESET_SEQ:
+                    continue
+                last = 0  # the new stream's ids start again
+            else:
+                last = seq
+                sent_by_type[event_type] += 1
+        out.append(frame)
+    queue.clear()
+    client.last_sent_seq = last
+    return b"".join(out)

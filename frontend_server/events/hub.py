@@ -55,7 +55,9 @@ from culto.resources import AsyncResource
 from frontend_server.config import HubConfig
 from frontend_server.events.access import AccessGuard, HubAccess
 from frontend_server.events.conn import (
+    HEARTBEAT_SEQ,
     MAX_VIDEOS_PER_CLIENT,
+    RESET_SEQ,
     CloseReason,
     Connection,
     DirectSink,
@@ -63,6 +65,7 @@ from frontend_server.events.conn import (
     Phase,
     Sink,
     Subscription,
+    take,
 )
 from frontend_server.events.framing import RESET_EVENT, sse_event
 from frontend_server.events.history import History, Reset
@@ -89,10 +92,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-_HEARTBEAT = 0  # queue entries with sequence 0 are heartbeats: never skipped, never counted
-_RESET = -1  # the stream was recreated: sent, and the ids that follow start again (see _take)
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +340,7 @@ class EventHub(AsyncResource):
             if not client.queue:
                 await self._sleep(client)
                 continue
-            data = self._take(client)
+            data = take(client, self._sent_by_type)
             if data:
                 await sink.send(data)
 
@@ -352,39 +351,6 @@ class EventHub(AsyncResource):
             await waiter
         finally:
             client.waiter = None
-
-    def _take(self, client: Connection) -> bytes:
-        """The whole queue as one write (one write per wake-up, whatever the backlog); frames
-        at or below ``last_sent_seq`` were sent by replay/snapshot already and are skipped."""
-        queue = client.queue
-        if len(queue) == 1:  # the common case when live: no list, no join
-            seq, event_type, frame = queue[0]
-            queue.clear()
-            if seq != _HEARTBEAT:
-                if seq <= client.last_sent_seq:
-                    if seq != _RESET:
-                        return b""
-                    client.last_sent_seq = 0
-                    return frame
-                client.last_sent_seq = seq
-                self._sent_by_type[event_type] += 1
-            return frame
-        out: list[bytes] = []
-        last = client.last_sent_seq
-        sent = self._sent_by_type
-        for seq, event_type, frame in queue:
-            if seq != _HEARTBEAT:
-                if seq <= last:
-                    if seq != _RESET:
-                        continue
-                    last = 0  # the new stream's ids start again
-                else:
-                    last = seq
-                    sent[event_type] += 1
-            out.append(frame)
-        queue.clear()
-        client.last_sent_seq = last
-        return b"".join(out)
 
     def _wake(self, client: Connection) -> None:
         """``client``'s queue just became non-empty: have it written."""
@@ -406,15 +372,14 @@ class EventHub(AsyncResource):
         push = client.push
         if push is None or client.blocked or not client.queue:
             return  # gone, or a write is pending (its completion writes the rest)
-        data = self._take(client)
+        data = take(client, self._sent_by_type)
         if not data:
             return
         pending = push(data)
         if pending is not None:
             client.blocked = True
             pending.add_done_callback(partial(self._unblocked, client))
-            # Write deadline: a client that stopped reading (or whose network vanished, no
-            # FIN) must not hold its slot and queue forever while events are few.
+            # Write deadline: a client that stopped reading must not hold its slot forever.
             client.stall_timer = asyncio.get_running_loop().call_later(
                 self._write_timeout, self._stalled, client
             )
@@ -496,7 +461,7 @@ class EventHub(AsyncResource):
             if not client.queue:
                 data = HeartbeatEventDTO().model_dump_json()
                 client.queue.append(
-                    (_HEARTBEAT, "heartbeat", encode_event(data, event="heartbeat"))
+                    (HEARTBEAT_SEQ, "heartbeat", encode_event(data, event="heartbeat"))
                 )
                 self._wake(client)
             client.heartbeat_timer = loop.call_later(interval, beat)
@@ -504,11 +469,10 @@ class EventHub(AsyncResource):
         client.heartbeat_timer = loop.call_later(interval, beat)
 
     def _recreated(self, first: int, last: int) -> None:
-        """``CULTO_EVENTS`` was recreated: its sequences start again (the feed follows it from
-        its first event). A live client gets a ``stream.reset`` (``unknown_id``) in its queue,
-        after what it was sent and before the new stream's events, which the writer then
-        accepts although their ids are lower; one still catching up is ended (it reconnects,
-        and its resume point is judged against the new stream)."""
+        """``CULTO_EVENTS`` was recreated (the feed follows it from its first event): a live
+        client gets a ``stream.reset`` (``unknown_id``) queued before the new stream's events,
+        whose lower ids the writer then accepts (:func:`take`); one still catching up is ended
+        (on reconnect its resume point is judged against the new stream)."""
         self._head = 0
         self.stream_resets += 1
         for client in list(self._clients):
@@ -517,7 +481,7 @@ class EventHub(AsyncResource):
                 continue
             frame = Reset(client.last_sent_seq, first, last, "unknown_id").frame(client.framing)
             client.resets += 1
-            client.queue.append((_RESET, RESET_EVENT, frame))
+            client.queue.append((RESET_SEQ, RESET_EVENT, frame))
             if len(client.queue) == 1:
                 self._wake(client)
 

@@ -10,7 +10,7 @@ only if its caller may read the event's channel (``HubAccess.may_read``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import cast
 
 from access.policy import Principal
@@ -84,3 +84,25 @@ def _readable(
         for e in events
         if e.seq <= until and e.video_id not in exclude and access.may_read(principal, e.channel_id)
     ]
+
+
+def resume_points(since: int | Mapping[str, int] | None, added: frozenset[str] | None) -> list[int]:
+    """The resume points a change's added videos start from."""
+    if since is None:
+        return []
+    if isinstance(since, int):
+        return [since]
+    return [p for video, p in since.items() if added is None or video in added]
+
+
+def resume_groups(
+    added: frozenset[str], since: int | Mapping[str, int] | None
+) -> list[tuple[list[str], int | None]]:
+    """The added videos grouped by where they resume (``None``: their current state), so
+    videos at one position share one replay."""
+    if not isinstance(since, Mapping):
+        return [(sorted(added), since)] if added else []
+    groups: dict[int | None, list[str]] = {}
+    for video in sorted(added):
+        groups.setdefault(since.get(video), []).append(video)
+    return [(videos, point) for point, videos in groups.items()]

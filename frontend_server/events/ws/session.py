@@ -43,7 +43,7 @@ from frontend_server.events.access import HubAccess
 from frontend_server.events.cursors import CursorAcks
 from frontend_server.events.history import Reset
 from frontend_server.events.hub import CloseReason, Connection, EventHub, Framing, Subscription
-from frontend_server.events.ws.history import SocketHistory
+from frontend_server.events.ws.history import SocketHistory, resume_groups, resume_points
 from frontend_server.events.ws.wire import encode_ws_event
 from frontend_server.security.limits import WS_BURST, WS_MESSAGES_PER_SECOND
 from schemas.cursors import (
@@ -344,7 +344,7 @@ class EventSocket:
         )
         floors = [last] if last is not None and (kept is None or kept) else []
         if added is None or added:
-            floors += _positions(since, added)
+            floors += resume_points(since, added)
         self._history_floor, self._in_history = min(floors, default=None), True
         try:
             await self._history(conn, types, kept, last, added, since)
@@ -387,7 +387,7 @@ class EventSocket:
                 every = Subscription.parse((), types, point)
                 await self._send_history(conn, every, head, exclude=kept or frozenset())
             return
-        for videos, point in _groups(added, since):
+        for videos, point in resume_groups(added, since):
             if point is not None:
                 point = await self._resume_point(conn, point, head)
             await self._send_history(conn, Subscription.parse(videos, types, point), head)
@@ -470,28 +470,6 @@ class EventSocket:
         # The hub dropped the connection as slow: close now (the pump's pending write fails
         # once the socket closes), so the client learns why and resumes with since.
         self._end(*CLOSE_FOR[CloseReason.SLOW])
-
-
-def _positions(since: int | Mapping[str, int] | None, added: frozenset[str] | None) -> list[int]:
-    """The resume points a change's added videos start from."""
-    if since is None:
-        return []
-    if isinstance(since, int):
-        return [since]
-    return [p for video, p in since.items() if added is None or video in added]
-
-
-def _groups(
-    added: frozenset[str], since: int | Mapping[str, int] | None
-) -> list[tuple[list[str], int | None]]:
-    """The added videos grouped by where they resume (``None``: their current state), so
-    videos at one position share one replay."""
-    if not isinstance(since, Mapping):
-        return [(sorted(added), since)] if added else []
-    groups: dict[int | None, list[str]] = {}
-    for video in sorted(added):
-        groups.setdefault(since.get(video), []).append(video)
-    return [(videos, point) for point, videos in groups.items()]
 
 
 def _first_error(exc: ValidationError) -> str:
