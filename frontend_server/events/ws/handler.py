@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,8 @@ from schemas.cursors import CursorAck, WsError
 
 log = logging.getLogger(__name__)
 
+MAX_PENDING_MESSAGES = 32
+"""Client messages queued while one is handled; a client sending more closes (1008)."""
 MAX_MESSAGE_BYTES = 64 * 1024
 """Largest client message (a subscribe naming 200 videos is about 8 KiB)."""
 
@@ -138,6 +141,8 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         self.history = history
         self.session: EventSocket | None = None
         self._client = ""
+        self._inbox: deque[str | bytes] = deque()
+        self._worker: asyncio.Task[None] | None = None
 
     @property
     def ping_interval(self) -> float | None:
@@ -210,18 +215,34 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         """The upgrade succeeded."""
         self.sockets.add(self)
 
-    async def on_message(self, message: str | bytes) -> None:
-        """One client message (Tornado reads the next only once this returns)."""
+    def on_message(self, message: str | bytes) -> None:
+        """One client message, queued for the socket's worker: Tornado goes on reading frames
+        (pongs, a close) while a subscribe waits on NATS, so a slow NATS never makes the ping
+        check close a healthy socket. Messages are handled one at a time, in order."""
         self.sockets.stats.messages_in += 1
-        if self.session is not None:
+        if self.session is None:
+            return
+        if len(self._inbox) >= MAX_PENDING_MESSAGES:
+            self.close(CloseCode.POLICY, f"more than {MAX_PENDING_MESSAGES} messages pending")
+            return
+        self._inbox.append(message)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        while self._inbox and self.session is not None:
+            session, message = self.session, self._inbox.popleft()
             try:
-                await self.session.handle(message)
+                await session.handle(message)
             except WebSocketClosedError:
                 return  # the client left mid-answer: on_close cleans up
 
     def on_close(self) -> None:
         """The socket closed (either side): stop following and release the stream slot."""
         self.sockets.remove(self)
+        self._inbox.clear()
+        if self._worker is not None:
+            self._worker.cancel()  # a change waiting on NATS: the session's close cleans up
         session, self.session = self.session, None
         if session is not None:
             self._release()

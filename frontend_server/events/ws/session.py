@@ -49,6 +49,7 @@ from frontend_server.security.limits import WS_BURST, WS_MESSAGES_PER_SECOND
 from schemas.cursors import (
     WS_CLIENT_ADAPTER,
     WsAck,
+    WsClientMessage,
     WsError,
     WsSubscribe,
     WsSubscribed,
@@ -200,6 +201,7 @@ class EventSocket:
                 f"more than {WS_MESSAGES_PER_SECOND:g} messages per second; slow down",
             )
             return
+        message: WsClientMessage | None = None
         try:
             message = WS_CLIENT_ADAPTER.validate_json(raw)
             self._refresh()
@@ -213,6 +215,14 @@ class EventSocket:
             await self._refuse("invalid_message", _first_error(exc))
         except MeshError as exc:
             log.warning("WebSocket request failed: %s", exc.message)
+            if self.state is SocketState.IDLE and isinstance(message, WsSubscribe):
+                # The subscribe could not open its filter (NATS is failing over): an open
+                # socket carrying nothing would leave the client stuck. 1013: reconnect and
+                # resume (with the socket's position, when it had one).
+                code, reason = CLOSE_FOR[CloseReason.NATS_DISCONNECTED]
+                at = self._stopped_at
+                self._end(code, reason if at is None else f"{reason}; since={at}")
+                return
             await self._refuse(exc.code, exc.message, misbehaving=False)
         except CultoError as exc:
             await self._refuse(exc.code, exc.message)
