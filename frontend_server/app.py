@@ -284,7 +284,9 @@ def make_app(
         URLSpec(
             r"/api/v2/events/health/?", EventsHealthHandler, events, name="/api/v2/events/health"
         ),
-        *ops_routes(mesh, registry, alive, config.metrics),
+        # Readiness includes the live feed: a replica whose feed is not subscribed (NATS
+        # failing over) can only answer event streams with "retry", so traffic goes elsewhere.
+        *ops_routes(mesh, registry, alive, config.metrics, {"live_feed": lambda: hub.healthy}),
     ]
     names = route_names(specs)
     names[PreflightHandler] = "preflight"

@@ -13,13 +13,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import uuid4
 
 from nats.aio.msg import Msg
+from nats.js.api import PubAck
 from pydantic import ValidationError
 
 from culto.errors import InvalidInput
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
+from mesh.retry import retry_within
 from mesh.subjects import EVENTS_STREAM, event_subject, parse_event_subject
 from schemas.events import EVENT_TYPES, VideoEvent, VideoStatusEventDTO, parse_event
 from schemas.identity import CHANNEL_ID_PATTERN, DEFAULT_CHANNEL_ID
@@ -94,14 +97,19 @@ class EventPublisher:
             MeshError: if JetStream does not acknowledge.
         """
         subject = event_subject(event.video_id, event.type)
-        headers = {CHANNEL_HEADER: _valid_channel(channel_id)}
-        if msg_id:
-            headers[MSG_ID_HEADER] = msg_id
-        with nats_errors(f"publishing {event.type} for {event.video_id}"):
-            ack = await self._mesh.js.publish(
-                subject, event.model_dump_json().encode(), stream=EVENTS_STREAM, headers=headers
-            )
-        return PublishResult(seq=ack.seq, duplicate=bool(ack.duplicate))
+        # Always a msg-id: retried through a leader election, the event is still stored once.
+        headers = {CHANNEL_HEADER: _valid_channel(channel_id), MSG_ID_HEADER: msg_id or uuid4().hex}
+        data = event.model_dump_json().encode()
+        what = f"publishing {event.type} for {event.video_id}"
+
+        async def once() -> PubAck:
+            with nats_errors(what):
+                return await self._mesh.js.publish(
+                    subject, data, stream=EVENTS_STREAM, headers=headers
+                )
+
+        ack = await retry_within(once, what=what)
+        return PublishResult(seq=ack.seq, duplicate=bool(ack.duplicate) and msg_id is not None)
 
     async def purge_video(self, video_id: str) -> None:
         """Remove every stored event of ``video_id`` but its ``video.deleted`` tombstone (a

@@ -131,8 +131,10 @@ class LiveFeed:
             if not self._running:
                 return
             config = api.ConsumerConfig(opt_start_seq=self.last_seq + 1)
+            # A short request timeout: during a leader election each attempt fails fast and
+            # the next comes soon (two 5 s timeouts made feeds come back ~10 s after a kill).
             with nats_errors("subscribing to the live event feed"):
-                self._sub = await self._mesh.js.subscribe(
+                self._sub = await self._mesh.retried_js.subscribe(
                     EVENTS_ALL,
                     stream=EVENTS_STREAM,
                     cb=self._deliver,
@@ -160,7 +162,11 @@ class LiveFeed:
 
     async def _resubscribe(self) -> None:
         await retry_until_done(
-            self._subscribe, what="live feed resubscribe", keep_going=lambda: self._running
+            self._subscribe,
+            what="live feed resubscribe",
+            keep_going=lambda: self._running,
+            first_delay=0.1,
+            max_delay=1.0,
         )
 
     async def _deliver(self, msg: Msg) -> None:

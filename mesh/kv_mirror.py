@@ -90,7 +90,7 @@ class KvMirror(AsyncResource):
         self._seen = set()
         with nats_errors(f"watching KV bucket {self._bucket}"):
             info = await self._mesh.jsm.stream_info(stream)
-            self._sub = await self._mesh.js.subscribe(
+            self._sub = await self._mesh.retried_js.subscribe(  # fails fast in an election
                 f"{self._prefix}>",
                 stream=stream,
                 cb=self._deliver,

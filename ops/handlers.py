@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -61,9 +61,12 @@ class HealthHandler(ReadOnlyHandler):
 class ReadyHandler(ReadOnlyHandler):
     """``GET /ready``: 200 when NATS is connected and the streams exist, else 503."""
 
-    def initialize(self, mesh: MeshConnection) -> None:
-        """The process's connection."""
+    def initialize(
+        self, mesh: MeshConnection, checks: Mapping[str, Callable[[], bool]] | None = None
+    ) -> None:
+        """The process's connection, and the role's own checks (the frontend's live feed)."""
         self.mesh = mesh
+        self.checks = dict(checks or {})
 
     async def get(self) -> None:
         """Check the connection first: a stream lookup would wait out a timeout when down."""
@@ -75,7 +78,8 @@ class ReadyHandler(ReadOnlyHandler):
             except TimeoutError:
                 present = False
         storage_ok = not self.mesh.storage_full
-        ready = connected and present and storage_ok
+        own = {name: bool(check()) for name, check in self.checks.items()}
+        ready = connected and present and storage_ok and all(own.values())
         self.set_header("Cache-Control", "no-store")
         if not ready:
             self.set_header("Retry-After", "2")
@@ -85,6 +89,7 @@ class ReadyHandler(ReadOnlyHandler):
                 "nats_connected": connected,
                 "streams_present": present,
                 "storage_ok": storage_ok,
+                **own,
             },
         )
         self.write_json(body, status=200 if ready else 503)

@@ -396,13 +396,16 @@ def ops_routes(
     registry_source: object,
     alive: Liveness | None = None,
     metrics: MetricsAccess | None = None,
+    ready_checks: Mapping[str, Callable[[], bool]] | None = None,
 ) -> list[URLSpec]:
     """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry;
-    ``metrics`` says who may read it on this port)."""
+    ``metrics`` says who may read it on this port; ``ready_checks`` are the role's own
+    readiness conditions, named in ``/ready``'s ``checks``)."""
     scrape = {"registry": registry_source, "access": metrics or MetricsAccess()}
+    ready = {"mesh": mesh, "checks": ready_checks}
     return [
         URLSpec("/health", HealthHandler, {"alive": alive}, name="/health"),
-        URLSpec("/ready", ReadyHandler, {"mesh": mesh}, name="/ready"),
+        URLSpec("/ready", ReadyHandler, ready, name="/ready"),
         URLSpec("/metrics", MetricsHandler, scrape, name="/metrics"),
     ]
 

@@ -42,7 +42,7 @@ from frontend_server.events.ws.history import SocketHistory
 from frontend_server.events.ws.session import CloseCode, EventSocket
 from frontend_server.events.ws.wire import WS_SEPARATOR, encode_message
 from frontend_server.security.browser import XsrfMixin
-from frontend_server.security.limits import ClientLimits
+from frontend_server.security.limits import WS_BURST, ClientLimits
 from mesh.catalog_client import VideoApiClient
 from mesh.identity_client import IdentityClient
 from ops.http import ApiError, BaseHandler
@@ -50,8 +50,9 @@ from schemas.cursors import CursorAck, WsError
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING_MESSAGES = 32
-"""Client messages queued while one is handled; a client sending more closes (1008)."""
+MAX_PENDING_MESSAGES = WS_BURST + 56
+"""Client messages queued while one is handled (above the message rate's burst, so a client
+within the rate never reaches it); a client queueing more closes (1008)."""
 MAX_MESSAGE_BYTES = 64 * 1024
 """Largest client message (a subscribe naming 200 videos is about 8 KiB)."""
 
@@ -221,6 +222,13 @@ class EventSocketHandler(XsrfMixin, BaseHandler, WebSocketHandler):
         check close a healthy socket. Messages are handled one at a time, in order."""
         self.sockets.stats.messages_in += 1
         if self.session is None:
+            return
+        refusal = self.session.admit()  # the message rate, counted as messages arrive
+        if refusal is not None:
+            if self.ws_connection is not None and not self.ws_connection.is_closing():
+                self.write_message(encode_message(refusal))
+                self.sockets.stats.messages_out += 1
+                self.sockets.stats.errors_out += 1
             return
         if len(self._inbox) >= MAX_PENDING_MESSAGES:
             self.close(CloseCode.POLICY, f"more than {MAX_PENDING_MESSAGES} messages pending")

@@ -191,15 +191,23 @@ class EventSocket:
 
     # -- messages ----------------------------------------------------------------------------
 
+    def admit(self) -> WsError | None:
+        """Called as each message arrives (before it waits its turn): ``None`` if it may be
+        handled, else the refusal to send (over the message rate; it counts as a bad message,
+        the tenth closes the socket)."""
+        if self._rate.take("socket")[0]:
+            return None
+        self.errors += 1
+        if self.errors >= MAX_ERRORS:
+            self._end(CloseCode.POLICY, f"{MAX_ERRORS} bad messages")
+        return WsError(
+            code="rate_limited",
+            message=f"more than {WS_MESSAGES_PER_SECOND:g} messages per second; slow down",
+        )
+
     async def handle(self, raw: str | bytes) -> None:
         """Act on one client message; a bad one is answered with an ``error`` message."""
         if self.state is SocketState.CLOSED:
-            return
-        if not self._rate.take("socket")[0]:
-            await self._refuse(
-                "rate_limited",
-                f"more than {WS_MESSAGES_PER_SECOND:g} messages per second; slow down",
-            )
             return
         message: WsClientMessage | None = None
         try:
