@@ -11,12 +11,16 @@ SUBMIT             editor         write        submit a video to the channel
 DELETE             editor         write        cancel and delete one of its videos
 PUBLISH            editor         publish      HTTP publish ingress; publish tokens only
 MANAGE_MEMBERS     owner          admin        grant, change and remove roles
+LIST_MEMBERS       owner          read         a channel's members with their emails
 MANAGE_CHANNEL     owner          admin        visibility and name of the channel
 LIST_CHANNELS      (signed in)    read         the channels the caller may read
 ACK_CURSOR         (signed in)    read         move one's own acknowledged cursors
 MANAGE_TOKENS      (signed in)    admin        one's own tokens (sessions always may)
+CHANGE_PASSWORD    (signed in)    admin        one's own password (sessions always may)
 CREATE_CHANNEL     (instance)     admin        an admin user, not through a bound or
 CREATE_USER        (instance)     admin        expiring token (see below)
+LIST_USERS         (instance)     admin        every user with its channels
+RESET_PASSWORD     (instance)     admin        set another user's password
 =================  =============  ===========  ==========================================
 
 Scopes: ``read`` < ``write`` < ``admin`` (each includes the ones before), and ``publish``
@@ -53,12 +57,16 @@ class Action(StrEnum):
     DELETE = "delete"
     PUBLISH = "publish"
     MANAGE_MEMBERS = "manage_members"
+    LIST_MEMBERS = "list_members"
     MANAGE_CHANNEL = "manage_channel"
     LIST_CHANNELS = "list_channels"
     ACK_CURSOR = "ack_cursor"
     MANAGE_TOKENS = "manage_tokens"
+    CHANGE_PASSWORD = "change_password"
     CREATE_CHANNEL = "create_channel"
     CREATE_USER = "create_user"
+    LIST_USERS = "list_users"
+    RESET_PASSWORD = "reset_password"
 
 
 class Decision(Enum):
@@ -93,12 +101,16 @@ POLICY: Mapping[Action, Rule] = {
     Action.DELETE: Rule(ChannelRole.EDITOR, TokenScope.WRITE),
     Action.PUBLISH: Rule(ChannelRole.EDITOR, TokenScope.PUBLISH),
     Action.MANAGE_MEMBERS: Rule(ChannelRole.OWNER, TokenScope.ADMIN),
+    Action.LIST_MEMBERS: Rule(ChannelRole.OWNER, TokenScope.READ),
     Action.MANAGE_CHANNEL: Rule(ChannelRole.OWNER, TokenScope.ADMIN),
     Action.LIST_CHANNELS: Rule(None, TokenScope.READ),
     Action.ACK_CURSOR: Rule(None, TokenScope.READ),
     Action.MANAGE_TOKENS: Rule(None, TokenScope.ADMIN),
+    Action.CHANGE_PASSWORD: Rule(None, TokenScope.ADMIN),
     Action.CREATE_CHANNEL: Rule(None, TokenScope.ADMIN, admin_only=True),
     Action.CREATE_USER: Rule(None, TokenScope.ADMIN, admin_only=True),
+    Action.LIST_USERS: Rule(None, TokenScope.ADMIN, admin_only=True),
+    Action.RESET_PASSWORD: Rule(None, TokenScope.ADMIN, admin_only=True),
 }
 """Action → rule; the matrix test derives every expected HTTP status from this table."""
 

@@ -203,9 +203,14 @@ class Target:
                 "kib_per_connection": kib, "connect_s": took}  # fmt: skip
 
     async def round(
-        self, rate: float, specs: list[Spec] | None = None, channels: dict[str, str] | None = None
+        self,
+        rate: float,
+        specs: list[Spec] | None = None,
+        channels: dict[str, str] | None = None,
+        fanout: int | None = None,
     ) -> Figures:
-        """Connect, publish at ``rate`` for ``--seconds``, collect what the clients measured."""
+        """Connect, publish at ``rate`` for ``--seconds``, collect what the clients measured
+        (``fanout``: clients each event reaches; by default clients ÷ videos)."""
         args, port = self.args, self.server.port
         videos = [str(uuid.uuid4()) for _ in range(args.videos)]
         if specs is None:
@@ -231,7 +236,7 @@ class Target:
         cpu = cpu_seconds(self.server.pid) - cpu0
         got = await clients.finish()
         r = _round_figures(self.name, rate, total, elapsed, began, cpu, busiest, got)
-        r["expected"] = total * len(specs) // len(videos)
+        r["expected"] = total * (fanout or len(specs) // len(videos))
         r["lost"] = r["expected"] - r["deliveries"]
         print_round(r)
         return r
@@ -379,6 +384,47 @@ async def auth(target: Target) -> Figures:
     return {"admin_named_us": plain, "members_unfiltered_us": authorised}
 
 
+FOLLOW_VIDEOS = 100
+"""Videos per channel in the follow phase (10 channels: 1,000 videos)."""
+
+
+async def follow(target: Target) -> Figures:
+    """CPU per delivery: ``--clients`` streams following one of 10 channels of
+    :data:`FOLLOW_VIDEOS` videos each (``?channel_id=``, members of private channels) against
+    as many streams naming the same 100 videos (``?videos=``, the admin: no look-ups). Each
+    event reaches clients ÷ 10 streams either way; rounds alternate, twice each."""
+    ids, args = target.ids, target.args
+    out: dict[str, list[float]] = {"videos_named": [], "channel_followed": []}
+    lost: dict[str, int] = {kind: 0 for kind in out}
+    fanout = args.clients // GROUPS
+    for _ in range(2):
+        for kind in out:
+            groups = [[str(uuid.uuid4()) for _ in range(FOLLOW_VIDEOS)] for _ in range(GROUPS)]
+            channels = {v: ids.channels[g] for g in range(GROUPS) for v in groups[g]}
+            async with Publisher(target.url) as pub:
+                head = await pub.head()
+            if kind == "videos_named":
+                specs = [Spec(f"videos={','.join(groups[i % GROUPS])}", ids.admin, head)
+                         for i in range(args.clients)]  # fmt: skip
+            else:
+                specs = [Spec(f"channel_id={ids.channels[i % GROUPS]}", ids.members[i % GROUPS],
+                              head) for i in range(args.clients)]  # fmt: skip
+            r = await target.round(args.follow_rate, specs, channels, fanout)
+            out[kind].append(r["cpu_us_per_delivery"])
+            lost[kind] += r["lost"]
+    named, followed = (statistics.fmean(v) for v in out.values())
+    print(
+        f"  follow: {followed:.2f} µs per delivery following channels, {named:.2f} µs naming"
+        f" videos (channels ÷ videos x{followed / named:.3f}); lost {lost['channel_followed']}"
+        f" / {lost['videos_named']}",
+        flush=True,
+    )
+    return {"videos_named_us": named, "channel_followed_us": followed,
+            "ratio": followed / named, "rate": args.follow_rate, "fanout": fanout,
+            "lost_followed": lost["channel_followed"], "lost_named": lost["videos_named"],
+            "rounds": out}  # fmt: skip
+
+
 async def run_all(args: argparse.Namespace) -> Figures:
     """Every phase, target after target (each alone on the machine)."""
     from mesh.embedded import EmbeddedNatsServer
@@ -400,12 +446,16 @@ async def run_all(args: argparse.Namespace) -> Figures:
                 target = Target(args, name, natsd.url, tmp, ids)
                 profiler = _profile(args, target) if name == "culto" else None
                 try:
-                    fig: Figures = {"idle": await target.idle()}
-                    fig.update(await target.sweep(rates))
-                    if name == "culto" and args.storm:
+                    fig: Figures = {}
+                    if not args.only_phases:
+                        fig["idle"] = await target.idle()
+                        fig.update(await target.sweep(rates))
+                    if name == "culto" and args.storm and not args.only_phases:
                         fig["storm"] = await storm(target)
                     if name == "culto" and args.auth:
                         fig["auth"] = await auth(target)
+                    if name == "culto" and args.follow:
+                        fig["follow"] = await follow(target)
                 finally:
                     if profiler is not None:
                         profiler.send_signal(signal.SIGINT)  # py-spy writes its file

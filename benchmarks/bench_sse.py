@@ -23,6 +23,10 @@ own process, alone, against clients in ``--procs`` client processes (:mod:`sse_c
    most present at once.
 4. **auth** (``--auth``, culto only): CPU per delivery without and with per-channel
    authorization (admin streams naming videos against members' unfiltered streams).
+5. **follow** (``--follow``, culto only): CPU per delivery of 1,000 clients following 10
+   channels of 100 videos each (``?channel_id=``) against as many naming those 100 videos
+   (``?videos=``), each event reaching 100 clients either way; the ratio is printed.
+   ``--only-phases`` skips 1-3 (e.g. ``--targets culto --follow --only-phases``).
 
 Prints ratios against the baseline, writes ``--json`` and ``--plot``.
 """
@@ -72,6 +76,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--idle", type=int, default=10_000)
     p.add_argument("--storm", type=int, default=1000)
     p.add_argument("--auth", action="store_true", help="also measure authorization's cost")
+    p.add_argument("--follow", action="store_true", help="also measure channel follows")
+    p.add_argument("--follow-rate", type=float, default=200.0, help="events/s, follow phase")
+    p.add_argument("--only-phases", action="store_true", help="skip idle, sweep and storm")
     p.add_argument("--procs", type=int, default=2, help="client processes")
     p.add_argument("--uvloop", action="store_true", help="run the targets on uvloop")
     p.add_argument("--profile", default="", help="py-spy the culto target into this file")

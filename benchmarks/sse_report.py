@@ -54,9 +54,18 @@ def summary(fig: Figures) -> list[str]:
     lines = ["| measure | culto | baseline | baseline ÷ culto |", "|---|---|---|---|"]
     for label, keys in rows:
         a, b = get(ours, *keys), get(base, *keys)
+        if a != a and b != b:
+            continue  # a phase that did not run (--only-phases)
         ratio = _ratio(b, a) if keys[0].startswith("saturation") else _ratio(a, b)
         lines.append(f"| {label} | {a:,.2f} | {b:,.2f} | {ratio} |")
     lines += _same_rate_rows(ours, base)
+    follow = ours.get("follow")
+    if follow:
+        lines.append(
+            f"| CPU per delivery following 10 channels ÷ naming their videos (µs) | "
+            f"{follow['channel_followed_us']:.2f} ÷ {follow['videos_named_us']:.2f} = "
+            f"x{follow['ratio']:.3f} | n/a | |"
+        )
     storm = ours.get("storm")
     if storm:
         lines.append(

@@ -16,7 +16,7 @@ import argparse
 import re
 import select
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +25,7 @@ from typing import TextIO
 from pydantic import TypeAdapter, ValidationError
 
 from culto.errors import ConfigError, InvalidInput, MeshUnavailable
-from culto_app.instance import CREDENTIALS_FILE
+from culto_app.instance import CREDENTIALS_FILE, frontend_url_file
 from culto_app.settings import Settings
 from culto_app.tail import credentials, nats_url
 from mesh.connection import MeshConnection
@@ -39,9 +39,10 @@ from schemas.identity import (
     Email,
     TokenRecord,
     TokenScope,
+    UserRecord,
     Visibility,
 )
-from services.identity.accounts import Accounts
+from services.identity.accounts import ONCE_MINUTES, Accounts
 
 COMMANDS = ("user", "channel", "token")
 STDIN_WAIT = 1.0
@@ -59,6 +60,8 @@ class _Ctx:
     mesh: MeshConnection
     accounts: Accounts
     out: TextIO
+    frontend: str | None = None
+    """The running ``culto up``'s frontend address, if it announced one."""
 
     def show(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -75,6 +78,22 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add = users.add_parser("add", help="add a user (password from stdin, or generated)")
     add.add_argument("email")
     add.add_argument("--admin", action="store_true", help="may do everything")
+    passwd = users.add_parser(
+        "passwd",
+        help="set a user's password (from stdin, or generated and printed once); every"
+        " session of the user ends",
+    )
+    passwd.add_argument("email")
+    link = users.add_parser(
+        "link", help="print a new one-time sign-in link (works once, within an hour)"
+    )
+    link.add_argument("email")
+    link.add_argument(
+        "--url",
+        metavar="BASE",
+        help="the address people open (default: the running 'culto up''s frontend)",
+    )
+    users.add_parser("list", help="every user, one a line: id, email, admin, channel:role...")
     channel = sub.add_parser("channel", help="manage channels" + where)
     channels = channel.add_subparsers(dest="action", required=True, metavar="ACTION")
     new = channels.add_parser("add", help="add a channel (private unless --public); prints its id")
@@ -172,6 +191,16 @@ def check(args: argparse.Namespace) -> None:
             raise InvalidInput("--name: at most 200 characters")
     if args.command == "token" and args.action == "revoke":
         args.id = _identifier(args.id, TOKEN_ID_PATTERN, "ID")
+    if args.command == "user" and args.action == "link" and args.url is not None:
+        args.url = base_url(args.url)
+
+
+def base_url(raw: str) -> str:
+    """``http(s)://host[:port]`` without a trailing slash (the start of a sign-in link)."""
+    url = raw.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+        raise InvalidInput(f"--url: expected http(s)://host[:port], got {raw[:80]!r}")
+    return url
 
 
 def read_password(stdin: TextIO, *, wait: float = STDIN_WAIT) -> str | None:
@@ -213,6 +242,41 @@ async def _user_add(ctx: _Ctx, args: argparse.Namespace) -> None:
     if created.password is not None:
         _note(f"generated password of {user.email} (shown once, on the next line):")
         ctx.show(created.password)
+
+
+async def _user_passwd(ctx: _Ctx, args: argparse.Namespace) -> None:
+    user = await ctx.accounts.user_by_email(args.email)
+    done = await ctx.accounts.set_password(user.id, args.password)
+    _note(f"password of {user.email} changed; its sessions and sign-in links ended")
+    if done.password is not None:
+        _note(f"generated password of {user.email} (shown once, on the next line):")
+        ctx.show(done.password)
+
+
+async def _user_link(ctx: _Ctx, args: argparse.Namespace) -> None:
+    base = args.url or ctx.frontend
+    if base is None:
+        raise ConfigError(
+            "--url: no running 'culto up' announced its address; give the address people"
+            " open, e.g. --url https://culto.example.org"
+        )
+    user = await ctx.accounts.user_by_email(args.email)
+    secret = await ctx.accounts.once_link(user.id)
+    _note(
+        f"one-time sign-in link of {user.email}: works once, within"
+        f" {ONCE_MINUTES:.0f} minutes (shown once, on the next line)"
+    )
+    ctx.show(f"{base}/login#once={secret}")
+
+
+async def _user_list(ctx: _Ctx, args: argparse.Namespace) -> None:
+    async with Directory(ctx.mesh) as directory:
+        users = sorted(directory.users.values(), key=lambda u: (u.email, u.id))
+        for user in users:
+            roles = directory.roles_of(user.id)
+            ctx.show(format_user(user, roles))
+    if not users:
+        _note("there are no users yet")
 
 
 async def _channel_add(ctx: _Ctx, args: argparse.Namespace) -> None:
@@ -266,6 +330,9 @@ async def _token_revoke(ctx: _Ctx, args: argparse.Namespace) -> None:
 
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("user", "add"): _user_add,
+    ("user", "passwd"): _user_passwd,
+    ("user", "link"): _user_link,
+    ("user", "list"): _user_list,
     ("channel", "add"): _channel_add,
     ("channel", "grant"): _channel_grant,
     ("channel", "set"): _channel_set,
@@ -277,6 +344,21 @@ HANDLERS: dict[tuple[str, str], Handler] = {
 
 def _when(moment: datetime | None, none: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else none
+
+
+def format_user(user: UserRecord, roles: Mapping[str, ChannelRole]) -> str:
+    """One ``user list`` line: id, email, admin, its channels with roles, and when its
+    password was last set (``initial``: still the one it was created with)."""
+    channels = ",".join(f"{cid}:{role}" for cid, role in sorted(roles.items()))
+    return "  ".join(
+        (
+            user.id,
+            user.email,
+            *(("admin",) if user.admin else ()),
+            f"channels={channels or '-'}",
+            f"password_set={_when(user.password_set_at, 'initial')}",
+        )
+    )
 
 
 def format_token(token: TokenRecord) -> str:
@@ -327,9 +409,18 @@ async def admin_connection(settings: Settings) -> AsyncIterator[MeshConnection]:
         await mesh.close()
 
 
+def _announced(settings: Settings) -> str | None:
+    try:
+        text = frontend_url_file(settings.data_dir).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text or None
+
+
 async def run_admin(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     """Run one checked command (see :func:`check`); returns 0 (errors raise ``CultoError``)."""
     handler = HANDLERS[(args.command, args.action)]
     async with admin_connection(settings) as mesh:
-        await handler(_Ctx(mesh, Accounts(IdentityStore(mesh)), out), args)
+        ctx = _Ctx(mesh, Accounts(IdentityStore(mesh)), out, _announced(settings))
+        await handler(ctx, args)
     return 0

@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _admin(settings: Settings, args: argparse.Namespace) -> int:
     """``culto user|channel|token``: arguments (and a password on stdin) first, then NATS."""
     admin_cli.check(args)
-    if (args.command, args.action) == ("user", "add"):
+    if (args.command, args.action) in (("user", "add"), ("user", "passwd")):
         args.password = admin_cli.read_password(sys.stdin)
     return asyncio.run(admin_cli.run_admin(settings, args, sys.stdout))
 

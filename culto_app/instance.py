@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "culto.lock"
 URL_FILE = "nats.url"
+FRONTEND_URL_FILE = "frontend.url"
 CREDENTIALS_FILE = "nats-credentials.json"
 SERVER_CONFIG_FILE = "nats-server.conf"
 
@@ -50,6 +51,11 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def frontend_url_file(data_dir: Path) -> Path:
+    """Where ``culto up`` announces the address of its frontend while it runs."""
+    return data_dir / FRONTEND_URL_FILE
 
 
 def read_credentials(data_dir: Path) -> dict[Role, NatsCredentials]:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +27,7 @@ from culto_app.instance import (
     NatsSupervisor,
     data_dir_lock,
     embedded_credentials,
+    frontend_url_file,
     port_free,
     write_server_config,
 )
@@ -154,7 +155,7 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             supervisor = None
             if server is not None:
                 supervisor = NatsSupervisor(server, on_storage=partial(_flag, meshes))
-            once = await _prepare(settings, users)
+            once, hint = await _prepare(settings, users)
             await stack.enter_async_context(
                 api_services(await connect("api"), settings.api_config())
             )
@@ -172,7 +173,8 @@ async def run_up(settings: Settings, *, workers: int) -> int:
             frontend = await stack.enter_async_context(
                 serve_frontend(edge, await connect("frontend"), alive=alive, collectors=collectors)
             )
-            _announce(frontend.port, once)
+            stack.enter_context(_frontend_file(settings, frontend.port))
+            _announce(frontend.port, once, settings.admin_email if once or hint else None)
             failure = await _until_stopped(stopped, supervisor)
             if failure is None:
                 say(f"received {signal.Signals(stopped.result()).name}; shutting down...")
@@ -182,22 +184,46 @@ async def run_up(settings: Settings, *, workers: int) -> int:
     return 0 if failure is None else 1
 
 
-def _announce(port: int, once: str | None) -> None:
-    """The frontend's address and, on a first run, the admin's one-time sign-in link: the one
-    place its secret is shown (never logged).
+def frontend_base(port: int) -> str:
+    """The address people open. localhost, not 127.0.0.1: the default FRONTEND_URL is a
+    localhost origin, and SameSite cookies treat the two names as different sites."""
+    return f"http://localhost:{port}"
 
-    localhost, not 127.0.0.1: the default FRONTEND_URL is a localhost origin, and SameSite
-    cookies treat the two names as different sites.
-    """
-    base = f"http://localhost:{port}"
+
+def _announce(port: int, once: str | None, admin: str | None) -> None:
+    """The frontend's address and, on a first run, the admin's one-time sign-in link: the one
+    place its secret is shown (never logged). ``admin``: how to get a new link is said too
+    (the first run, and while the first admin has never chosen a password)."""
+    base = frontend_base(port)
     say(f"frontend on {base}  (Ctrl-C to stop)")
     if once is not None:
         say(f"first run: sign in as admin at {base}/login#once={once}")
+    if admin is not None:
+        say(
+            ("the link works once, within an hour; " if once else "")
+            + f"a new one-time link: culto user link {admin}  (set a password on the page"
+            f" after signing in, or: culto user passwd {admin})"
+        )
 
 
-async def _prepare(settings: Settings, users: dict[Role, NatsCredentials]) -> str | None:
+@contextlib.contextmanager
+def _frontend_file(settings: Settings, port: int) -> Iterator[None]:
+    """Announce the frontend's address in ``CULTO_DATA_DIR`` while it runs (``culto user
+    link`` builds its links on it)."""
+    path = frontend_url_file(settings.data_dir)
+    path.write_text(frontend_base(port) + "\n", encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+async def _prepare(
+    settings: Settings, users: dict[Role, NatsCredentials]
+) -> tuple[str | None, bool]:
     """``culto up``'s start-up on the mesh: provisioning, the data migration, then the first
-    run's admin. Returns the admin's one-time login secret on a first run, else ``None``."""
+    run's admin. Returns the admin's one-time login secret on a first run (else ``None``), and
+    whether that admin still has the generated password nobody was shown."""
     async with role_connection(
         settings, "provision", credentials=users.get("provision"), name="culto-up-provision"
     ) as admin:
@@ -209,13 +235,18 @@ async def _prepare(settings: Settings, users: dict[Role, NatsCredentials]) -> st
     return await _bootstrap(settings, users)
 
 
-async def _bootstrap(settings: Settings, users: dict[Role, NatsCredentials]) -> str | None:
+async def _bootstrap(
+    settings: Settings, users: dict[Role, NatsCredentials]
+) -> tuple[str | None, bool]:
     """First run: the public default channel and, when no user exists, the admin
-    (``CULTO_ADMIN_EMAIL``); returns its one-time login secret (``None`` if users existed)."""
+    (``CULTO_ADMIN_EMAIL``); returns its one-time login secret (``None`` if users existed) and
+    whether the admin still has its generated password."""
     async with role_connection(
         settings, "admin", credentials=users.get("admin"), name="culto-up-admin"
     ) as mesh:
-        return await Accounts(IdentityStore(mesh)).bootstrap(settings.admin_email)
+        accounts = Accounts(IdentityStore(mesh))
+        once = await accounts.bootstrap(settings.admin_email)
+        return once, await accounts.never_chose_password(settings.admin_email)
 
 
 @asynccontextmanager

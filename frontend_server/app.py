@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from tornado.routing import Rule, URLSpec
 from tornado.web import Application, StaticFileHandler
 
+from frontend_server.api.channels import MembersHandler
 from frontend_server.api.docs import (
     DOCS_CSP,
     SWAGGER_DIR,
@@ -40,11 +41,13 @@ from frontend_server.api.identity import (
     UsersHandler,
 )
 from frontend_server.api.openapi.document import OpenApiHandler, render_openapi
+from frontend_server.api.passwords import PasswordHandler, UserPasswordHandler
 from frontend_server.api.publish import PublishHandler
 from frontend_server.api.videos import CsrfHandler, VideoHandler, VideosHandler
 from frontend_server.config import EdgeConfig
 from frontend_server.events.cursors import CursorAcks
 from frontend_server.events.drain import Drain
+from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
 from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
 from frontend_server.events.ws.handler import AckHandler, EventSocketHandler, SocketRegistry
@@ -104,6 +107,12 @@ class LoginPageHandler(PageHandler):
     """``/login``: the same page; it signs in with the one-time secret of ``#once=…``."""
 
 
+class ChannelPageHandler(PageHandler):
+    """``/c/<channel>``: the same page, as the channel's own: its sermons live, newest first.
+    Served whatever the channel (the page asks the API what the caller may read, so this
+    answer reveals nothing)."""
+
+
 class AssetHandler(StaticFileHandler, SecureHandler):
     """``/static/…`` files, with JSON errors (a missing file is a JSON 404) and the security
     headers of :class:`~ops.http.BaseHandler` (``nosniff`` included)."""
@@ -126,11 +135,17 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
         (r"/api/v2/auth/login/?", LoginHandler, "/api/v2/auth/login"),
         (r"/api/v2/auth/logout/?", LogoutHandler, "/api/v2/auth/logout"),
         (r"/api/v2/auth/me/?", MeHandler, "/api/v2/auth/me"),
+        (r"/api/v2/auth/password/?", PasswordHandler, "/api/v2/auth/password"),
         (r"/api/v2/channels/?", ChannelsHandler, "/api/v2/channels"),
         (
             r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/?",
             ChannelHandler,
             "/api/v2/channels/{channel_id}",
+        ),
+        (
+            r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/members/?",
+            MembersHandler,
+            "/api/v2/channels/{channel_id}/members",
         ),
         (
             r"/api/v2/channels/(?P<channel_id>[A-Za-z0-9_-]{1,64})/members/(?P<user_id>[^/]+)/?",
@@ -140,6 +155,11 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
         (r"/api/v2/tokens/?", TokensHandler, "/api/v2/tokens"),
         (r"/api/v2/tokens/(?P<token_id>[^/]+)/?", TokenHandler, "/api/v2/tokens/{token_id}"),
         (r"/api/v2/users/?", UsersHandler, "/api/v2/users"),
+        (
+            r"/api/v2/users/(?P<user_id>[^/]+)/password/?",
+            UserPasswordHandler,
+            "/api/v2/users/{user_id}/password",
+        ),
     ]
     return [URLSpec(pattern, handler, deps, name=name) for pattern, handler, name in routes]
 
@@ -157,7 +177,7 @@ def event_routes(
         **events,
         "sockets": sockets,
         "allowed_origins": config.allowed_origins,
-        "history": SocketHistory(EventReader(mesh)),
+        "history": SocketHistory(EventReader(mesh), catalog_channel_videos(events["api"])),
     }
     ack = {**identity, "cursors": events["cursors"]}
     return [
@@ -175,6 +195,12 @@ def page_routes() -> list[URLSpec]:
     return [
         URLSpec(r"/", IndexHandler, _page("index.html"), name="/"),
         URLSpec(r"/login/?", LoginPageHandler, _page("index.html"), name="/login"),
+        URLSpec(
+            r"/c/[A-Za-z0-9_-]{1,64}/?",
+            ChannelPageHandler,
+            _page("index.html"),
+            name="/c/{channel_id}",
+        ),
         URLSpec(
             r"/docs/?",
             DocsPageHandler,

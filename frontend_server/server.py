@@ -26,6 +26,7 @@ from frontend_server.app import make_app
 from frontend_server.config import EdgeConfig
 from frontend_server.events.cursors import CursorAcks
 from frontend_server.events.drain import Drain
+from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
 from frontend_server.events.ws.handler import SocketRegistry
 from frontend_server.security.auth import Authenticator
@@ -64,8 +65,10 @@ async def serve_frontend(
         # One authenticator for the requests and the hub: the hub follows the same directory
         # to end the streams of revoked credentials.
         authenticator = Authenticator(directory, config.cookie_secret)
+        api_client = VideoApiClient(mesh)
+        lister = catalog_channel_videos(api_client)  # a followed channel's newest videos
         async with (
-            EventHub(mesh, config.hub, authenticator=authenticator) as hub,
+            EventHub(mesh, config.hub, authenticator=authenticator, channel_videos=lister) as hub,
             CursorAcks(identity, CursorStore(mesh)) as cursors,
         ):
             sockets = SocketRegistry()
@@ -73,7 +76,7 @@ async def serve_frontend(
             app = make_app(
                 config,
                 mesh=mesh,
-                api_client=VideoApiClient(mesh),
+                api_client=api_client,
                 identity_client=identity,
                 hub=hub,
                 directory=directory,

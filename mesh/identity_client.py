@@ -23,6 +23,10 @@ from schemas.identity import (
     MemberCall,
     MemberDTO,
     MemberRef,
+    PasswordChange,
+    PasswordReset,
+    PasswordResetCall,
+    PasswordResetDone,
     PublishAccepted,
     PublishCall,
     SessionOpened,
@@ -90,6 +94,17 @@ class IdentityClient(RpcClient):
     async def publish(self, call: PublishCall, caller: Caller) -> PublishAccepted:
         """The publish ingress: authorize, validate, update the record, publish the event."""
         return await self.call(v.PUBLISH, call, caller)
+
+    async def change_password(self, body: PasswordChange, caller: Caller) -> None:
+        """The caller's own new password; its other sessions end."""
+        await self.call(v.PASSWORD_CHANGE, body, caller)
+
+    async def reset_password(
+        self, user_id: str, body: PasswordReset, caller: Caller
+    ) -> PasswordResetDone:
+        """Another user's new password (instance admins); every session of the user ends."""
+        call = PasswordResetCall(user_id=user_id, **body.model_dump())
+        return await self.call(v.PASSWORD_RESET, call, caller)
 
     async def ack_cursors(self, acks: Iterable[CursorPosition]) -> None:
         """Move these cursors forward (never back): one request for a whole flush."""

@@ -218,11 +218,36 @@ class IdentityStore:
         """Revoke a session."""
         return await self.delete(key, bucket=SESSIONS_BUCKET)
 
+    async def session_keys_of(self, user_id: str) -> list[str]:
+        """The keys of ``user_id``'s sessions and one-time links: one pass over the bucket
+        (a watch that stops after the current values; sessions number in the thousands at
+        most, and this runs only when a password changes)."""
+        kv = await self._kv(SESSIONS_BUCKET)
+        found: list[str] = []
+        with nats_errors("listing sessions"):
+            watcher = await kv.watchall(ignore_deletes=True)
+            try:
+                async for entry in watcher:
+                    if entry is None:  # the end of the current values
+                        break
+                    if entry.value and _session_user(entry.value) == user_id:
+                        found.append(entry.key)
+            finally:
+                await watcher.stop()  # type: ignore[no-untyped-call]
+        return found
+
 
 class _Pointer(BaseModel):
     """``email.<hash>`` → the user's id."""
 
     id: str
+
+
+def _session_user(data: bytes) -> str | None:
+    try:
+        return SessionRecord.model_validate_json(data).user_id
+    except ValueError:
+        return None  # not a session of ours: never anyone's
 
 
 def parse_pointer(data: bytes) -> str:

@@ -179,7 +179,7 @@ PERMISSIONS: Mapping[Role, Permissions] = {
             (f"{API_PREFIX}.*", f"{IDENTITY_API_PREFIX}.*"),
             _identity_read(),
             _kv_read(_KV_CURSORS),  # resuming ?cursor= (acks are written by the API role)
-            _consumers(_KV_CURSORS),  # CursorAcks.ack checks the quota: a filtered key watch
+            _consumers(_KV_CURSORS),  # counting a user's cursors for the quota (a watch)
             _kv_read(_KV_VIDEOS),  # the channel of each video a stream names (never a write)
             _EVENTS_READ,
             _READINESS,

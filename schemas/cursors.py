@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.events import VideoEvent
-from schemas.identity import CredentialText
+from schemas.identity import ChannelId, CredentialText
+from schemas.ids import VideoId
 from schemas.timestamps import UtcDatetime, utc_now
 
 CURSOR_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -60,12 +61,40 @@ class CursorAckCall(BaseModel):
     acks: list[CursorPosition] = Field(max_length=10_000)
 
 
+# -- SSE: the stream's query ------------------------------------------------------------------
+
+
+class EventStreamQuery(BaseModel):
+    """The query of ``GET /api/v2/events/stream`` (docs/contracts.md §7), for clients that build
+    the URL: ``?channel_id=A&channel_id=B&video_id=…&types=video.status,summary.ready``.
+
+    ``video_id`` and ``channel_id`` repeat (``videos``/``channels`` take comma lists instead);
+    an event matches when its video is named or the channel it belongs to is followed; neither
+    means every video the caller may read. ``types`` is a comma list. ``Last-Event-ID`` (a
+    header) wins over ``last_event_id``, which wins over ``cursor``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    video_id: list[VideoId] = Field(default_factory=list, max_length=200)
+    channel_id: list[ChannelId] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Follow these channels: every event of every video of each, videos"
+        " created after the stream opened included; a video moved out or deleted stops.",
+    )
+    types: str | None = Field(default=None, examples=["video.status,summary.ready"])
+    last_event_id: Seq | None = None
+    cursor: CursorName | None = None
+
+
 # -- WebSocket: client → server ---------------------------------------------------------------
 
 
 class WsSubscribe(BaseModel):
-    """Follow more videos (none: every readable video); ``since``/``cursor`` replay the *new*
-    videos' history after that sequence first. ``types`` replaces the socket's type filter.
+    """Follow more videos and/or channels (neither: every readable video); ``since``/``cursor``
+    replay the *new* videos' and channels' history after that sequence first. ``types``
+    replaces the socket's type filter.
 
     ``since`` may also be per video, ``{"<video id>": seq}`` (named videos only): each resumes
     after its own position, and one without an entry gets its current state. Per video, a
@@ -77,18 +106,26 @@ class WsSubscribe(BaseModel):
 
     op: Literal["subscribe"]
     videos: list[str] = Field(default_factory=list, max_length=1000)
+    channels: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Channels to follow: every event of every video of each (videos created"
+        " later included; a video moved out or deleted stops).",
+    )
     types: list[str] | None = Field(default=None, max_length=10)
     since: Seq | dict[str, Seq] | None = Field(default=None)
     cursor: CursorName | None = None
 
 
 class WsUnsubscribe(BaseModel):
-    """Stop following these videos (none: every video; the socket stays open)."""
+    """Stop following these videos and/or channels (neither: everything; the socket stays
+    open)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     op: Literal["unsubscribe"]
     videos: list[str] = Field(default_factory=list, max_length=1000)
+    channels: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class WsAck(BaseModel):
@@ -120,16 +157,18 @@ class WsEvent(BaseModel):
 
 
 class WsSubscribed(BaseModel):
-    """A subscription change was accepted; the new videos' history (if any) follows.
+    """A subscription change was accepted; the new videos' and channels' history (if any)
+    follows.
 
-    ``videos`` is the socket's whole video filter after the change (``all``: every readable
-    video); ``head`` is the last sequence this replica had seen when it accepted it.
+    ``videos`` and ``channels`` are the socket's whole filter after the change (``all``: every
+    readable video); ``head`` is the last sequence this replica had seen when it accepted it.
     """
 
     model_config = ConfigDict(frozen=True)
 
     op: Literal["subscribed"] = "subscribed"
     videos: list[str]
+    channels: list[str] = Field(default_factory=list)
     all: bool = False
     head: Seq
 

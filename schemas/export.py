@@ -27,6 +27,7 @@ from pydantic_core import core_schema
 from schemas.api import ErrorBody, ErrorReply
 from schemas.cursors import (
     CursorAck,
+    EventStreamQuery,
     WsAck,
     WsClientMessage,
     WsError,
@@ -41,6 +42,7 @@ from schemas.events import (
     STORED_EVENT_CLASSES,
     AnyEvent,
     HeartbeatEventDTO,
+    PublishableEvent,
     StreamResetEventDTO,
 )
 from schemas.identity import (
@@ -51,8 +53,13 @@ from schemas.identity import (
     LoginRequest,
     MeChannel,
     MeDTO,
+    MemberAdd,
     MemberDTO,
+    MemberInfo,
     MemberPut,
+    PasswordChange,
+    PasswordReset,
+    PasswordResetDone,
     PublishAccepted,
     TokenCreate,
     TokenCreated,
@@ -61,12 +68,14 @@ from schemas.identity import (
     UserCreate,
     UserCreated,
     UserDTO,
+    UserEntry,
     Visibility,
 )
 from schemas.summary import BiblePassageDTO, CitationDTO, SummaryDTO
 from schemas.typescript import schema_to_typescript
 from schemas.videos import (
     ErrorInfo,
+    Processing,
     TranscriptInput,
     VideoCreate,
     VideoDTO,
@@ -83,6 +92,7 @@ TS_FILE = GENERATED_DIR / "dtos.ts"
 
 PUBLIC: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("VideoStatus", "serialization", VideoStatus),
+    ("Processing", "serialization", Processing),
     ("VideoDTO", "serialization", VideoDTO),
     ("VideoCreate", "validation", VideoCreate),
     ("TranscriptInput", "validation", TranscriptInput),
@@ -116,8 +126,15 @@ PUBLIC: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("TokenCreate", "validation", TokenCreate),
     ("UserCreate", "validation", UserCreate),
     ("UserCreated", "serialization", UserCreated),
+    ("UserEntry", "serialization", UserEntry),
+    ("MemberAdd", "validation", MemberAdd),
+    ("MemberInfo", "serialization", MemberInfo),
+    ("PasswordChange", "validation", PasswordChange),
+    ("PasswordReset", "validation", PasswordReset),
+    ("PasswordResetDone", "serialization", PasswordResetDone),
     ("PublishAccepted", "serialization", PublishAccepted),
     ("CursorAck", "validation", CursorAck),
+    ("EventStreamQuery", "validation", EventStreamQuery),
     ("WsSubscribe", "validation", WsSubscribe),
     ("WsUnsubscribe", "validation", WsUnsubscribe),
     ("WsAck", "validation", WsAck),
@@ -130,8 +147,16 @@ PUBLIC: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
 )
 """``(name, mode, type)`` of every exported schema; ``AnyEvent`` is the event union."""
 
+INPUTS: tuple[tuple[str, Any], ...] = (("PublishableEvent", PublishableEvent),)
+"""Request bodies built from models that :data:`PUBLIC` exports as responses: exported in
+validation mode with every model they use renamed ``<Model>Input`` (what a client sends, where
+defaulted fields may be left out), next to the response shapes (what it receives)."""
+INPUT_SUFFIX = "Input"
+
 UNION_DESCRIPTIONS = {
     "AnyEvent": "Any event an SSE client can receive; discriminated on `type`.",
+    "PublishableEvent": "What POST /api/v2/events/publish accepts (an external worker's"
+    " report); discriminated on `type`.",
     "WsClientMessage": "Any message a WebSocket client sends; discriminated on `op`.",
     "WsServerMessage": "Any message the server sends on the WebSocket; discriminated on `op`.",
 }
@@ -174,6 +199,7 @@ def build_schema() -> dict[str, Any]:
             raise RuntimeError(f"{name} was exported as {schema['$ref']}: its modes disagree")
         # Unions have no model of their own, so Pydantic returns them inline.
         defs[name] = {"description": UNION_DESCRIPTIONS.get(name, name), **schema}
+    defs.update(_input_defs(defs))
     document: dict[str, Any] = _canonical(
         {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -183,6 +209,44 @@ def build_schema() -> dict[str, Any]:
         }
     )
     return document
+
+
+def _input_defs(public: Mapping[str, Any]) -> dict[str, Any]:
+    """The schemas of :data:`INPUTS` and of every model they use, named ``<Model>Input`` unless
+    the model reads the same in both modes (an enum): then the ``public`` name is used.
+
+    A discriminator (``type``) has a default in the models, but a union needs it in the body:
+    it is marked required in the members of the union.
+    """
+    defs: dict[str, Any] = {}
+    for name, tp in INPUTS:
+        schema = TypeAdapter(tp).json_schema(mode="validation", ref_template=REF_TEMPLATE)
+        nested = schema.pop("$defs", {})
+        tag = schema.get("discriminator", {}).get("propertyName")
+        for member in schema.get("oneOf", ()):
+            target = nested[member["$ref"].removeprefix(REF_TEMPLATE.format(model=""))]
+            if tag and tag not in target.get("required", ()):
+                target["required"] = [tag, *target.get("required", ())]
+        names = {k: k if public.get(k) == v else k + INPUT_SUFFIX for k, v in nested.items()}
+        schema = _renamed(schema, names)
+        defs.update({names[k]: _renamed(v, names) for k, v in nested.items() if names[k] != k})
+        defs[name] = {"description": UNION_DESCRIPTIONS.get(name, name), **schema}
+    return defs
+
+
+def _renamed(value: Any, names: Mapping[str, str]) -> Any:
+    """``value`` with every ``$ref`` to a model of ``names`` pointing at its new name."""
+    prefix = REF_TEMPLATE.format(model="")
+    if isinstance(value, Mapping):
+        return {
+            k: prefix + names[v.removeprefix(prefix)]
+            if k == "$ref" and v.removeprefix(prefix) in names
+            else _renamed(v, names)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return value
 
 
 def _canonical(value: Any, *, keep_order: bool = False) -> Any:

@@ -15,9 +15,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.timestamps import UtcDatetime, utc_now
+
+LINK_PASSWORD_WINDOW = timedelta(hours=1)
+"""How long a session opened with a one-time link may set a password without the current one."""
 
 DEFAULT_CHANNEL_ID = "default"
 """The instance's default channel: videos stored before channels existed belong to it."""
@@ -101,9 +104,14 @@ class UserDTO(BaseModel):
 
 
 class UserRecord(UserDTO):
-    """A stored user: the DTO plus the password's hash (``scrypt$…``, see ``access.secrets``)."""
+    """A stored user: the DTO plus the password's hash (``scrypt$…``, see ``access.secrets``).
+
+    ``password_set_at`` is when the password was last set after the user was created (``None``:
+    still the one it was created with; for the first run's admin, a generated one nobody saw).
+    """
 
     password_hash: str
+    password_set_at: UtcDatetime | None = None
 
     def public(self) -> UserDTO:
         """The user without its hash."""
@@ -170,6 +178,13 @@ class SessionRecord(BaseModel):
     created_at: UtcDatetime = Field(default_factory=utc_now)
     expires_at: UtcDatetime
     once: bool = False
+    via_link: bool = False
+    """Opened with a one-time link: for its first hour it may set a password without the
+    current one (the link is how a user who does not know it gets in)."""
+
+    def sets_password_until(self) -> datetime | None:
+        """Until when this session may set a password without the current one."""
+        return self.created_at + LINK_PASSWORD_WINDOW if self.via_link else None
 
     def expired(self, now: datetime) -> bool:
         """True once ``expires_at`` has passed."""
@@ -208,6 +223,59 @@ class MeDTO(BaseModel):
 
     user: UserDTO
     channels: list[MeChannel]
+    set_password_until: UtcDatetime | None = Field(
+        default=None,
+        description="Set when this browser session was opened with a one-time link: until then"
+        " POST /api/v2/auth/password takes a new password without the current one",
+    )
+
+
+class MemberAdd(BaseModel):
+    """``POST /api/v2/channels/{id}/members`` (owner or admin): a role for the user with this
+    email (owners know their members by email, not by id)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: Email
+    role: ChannelRole
+
+
+class MemberInfo(BaseModel):
+    """A member of a channel as its owners see it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: UserId
+    email: Email
+    role: ChannelRole
+
+
+class UserEntry(UserDTO):
+    """A user as an admin lists it: with its channels and roles."""
+
+    channels: list[MeChannel]
+
+
+class PasswordChange(BaseModel):
+    """``POST /api/v2/auth/password``: the signed-in user's new password.
+
+    ``current_password`` is required, except within the first hour of a browser session opened
+    with a one-time link (``set_password_until`` in ``/auth/me``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    current_password: str | None = Field(default=None, min_length=1, max_length=1024)
+    new_password: str = Field(min_length=10, max_length=1024)
+
+
+class PasswordReset(BaseModel):
+    """``PUT /api/v2/users/{id}/password`` (admin): set another user's password, or generate
+    one (shown once) when ``password`` is left out. Every session of the user ends."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
 
 
 class ChannelCreate(BaseModel):
@@ -283,6 +351,10 @@ class UserCreated(BaseModel):
     password: str | None = None
 
 
+class PasswordResetDone(UserCreated):
+    """The reply to an admin's password reset (``password`` only when it was generated)."""
+
+
 class PublishAccepted(BaseModel):
     """``POST /api/v2/events/publish``: where the event landed."""
 
@@ -302,6 +374,19 @@ class ChannelPatch(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     visibility: Visibility | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str | None) -> str | None:
+        if name is not None and not name.strip():
+            raise ValueError("must not be blank")
+        return name.strip() if name is not None else None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ChannelPatch:
+        if self.name is None and self.visibility is None:
+            raise ValueError("give a name or a visibility")
+        return self
 
 
 class ChannelChange(ChannelPatch):
@@ -367,3 +452,9 @@ class PublishCall(BaseModel):
 
     event: dict[str, object]
     idempotency_key: str | None = Field(default=None, pattern=r"^[\x21-\x7e]{1,128}$")
+
+
+class PasswordResetCall(PasswordReset):
+    """The ``password_reset`` verb: a :class:`PasswordReset` of one user."""
+
+    user_id: UserId

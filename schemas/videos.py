@@ -30,6 +30,19 @@ class VideoStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class Processing(StrEnum):
+    """Who processes a submitted video.
+
+    ``internal``: the built-in workers (a job on ``CULTO_JOBS``). ``external``: a program of
+    the church's own reports the video's progress and summary through the HTTP publish ingress
+    (``POST /api/v2/events/publish``) or NATS; no job is queued and no built-in worker touches
+    the video, which waits QUEUED for the first report.
+    """
+
+    INTERNAL = "internal"
+    EXTERNAL = "external"
+
+
 TranscriptFormat = Literal["txt", "vtt", "srt"]
 
 
@@ -80,6 +93,12 @@ class VideoCreate(BaseModel):
     reprocess: bool = Field(
         default=False, description="Process again even if this youtube_id is already known"
     )
+    processing: Processing = Field(
+        default=Processing.INTERNAL,
+        description="internal: the built-in workers process the video; external: no job is"
+        " queued, and a program of yours reports its progress and summary through"
+        " POST /api/v2/events/publish",
+    )
 
     @field_validator("title")
     @classmethod
@@ -117,6 +136,7 @@ class VideoDTO(BaseModel):
     title: str | None = None
     description: str | None = None
     channel_id: str | None = None
+    processing: Processing = Processing.INTERNAL
     status: VideoStatus
     progress: int = Field(default=0, ge=0, le=100)
     status_message: str = ""

@@ -338,6 +338,22 @@ class SyncClient:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         self.token = ""
 
+    def login(self, email: str, password: str) -> None:
+        """Sign in with email and password, as the page does; the XSRF token is fetched again
+        (it is session-bound)."""
+        status, body = self.call(
+            "POST", "/api/v2/auth/login", {"email": email, "password": password}
+        )
+        assert status == 204, body
+        self._session_known()
+
+    def _session_known(self) -> None:
+        self.token = ""
+        deadline = time.monotonic() + 10
+        while self.call("GET", "/api/v2/auth/me")[0] != 200:
+            assert time.monotonic() < deadline, "the session was not known in time"
+            time.sleep(0.02)
+
     def sign_in_once(self, output: str) -> None:
         """Sign in with the one-time link ``culto up`` printed on its first run (in ``output``),
         as a browser opening it does; the XSRF token is fetched again (it is session-bound)."""
@@ -345,11 +361,7 @@ class SyncClient:
         assert match, "culto up printed no one-time login link"
         status, body = self.call("POST", "/api/v2/auth/login", {"once": match.group(1)})
         assert status == 204, body
-        self.token = ""
-        deadline = time.monotonic() + 10
-        while self.call("GET", "/api/v2/auth/me")[0] != 200:
-            assert time.monotonic() < deadline, "the session was not known in time"
-            time.sleep(0.02)
+        self._session_known()
 
     def call(
         self, method: str, path: str, body: object = None, *, timeout: float = 30

@@ -8,6 +8,7 @@ again, and only its decision counts. The edge itself cannot write an identity re
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from pydantic import RootModel, ValidationError
 
@@ -32,6 +33,7 @@ from schemas.identity import (
     TokenCreate,
     TokenDTO,
     UserCreate,
+    UserEntry,
 )
 from schemas.timestamps import utc_now
 
@@ -125,7 +127,17 @@ class MeHandler(IdentityHandler):
             if (c := directory.channels.get(cid)) is not None
             and principal.token_channel in (None, cid)
         ]
-        self.write_json(MeDTO(user=user.public(), channels=channels))
+        self.write_json(
+            MeDTO(user=user.public(), channels=channels, set_password_until=self._link_window())
+        )
+
+    def _link_window(self) -> datetime | None:
+        """Until when this session may set a password without the current one (a session
+        opened with a one-time link, in its first hour)."""
+        key = self.caller.session_key
+        session = self.authenticator.directory.sessions.get(key) if key else None
+        until = session.sets_password_until() if session is not None else None
+        return until if until is not None and until > utc_now() else None
 
 
 class ChannelsHandler(IdentityHandler):
@@ -242,8 +254,27 @@ class TokenHandler(IdentityHandler):
         self.no_content()
 
 
+class UserList(RootModel[list[UserEntry]]):
+    """``GET /api/v2/users`` (admin): every user, by email, with its channels and roles."""
+
+
 class UsersHandler(IdentityHandler):
-    """``POST /api/v2/users`` (admin): create a user (a generated password is shown once)."""
+    """``GET`` (list) and ``POST`` (create; a generated password is shown once)
+    ``/api/v2/users``: admins only."""
+
+    def get(self) -> None:
+        """200 ``UserList``."""
+        require(self.principal, Action.LIST_USERS)
+        directory = self.authenticator.directory
+        entries = []
+        for user in sorted(directory.users.values(), key=lambda u: (u.email, u.id)):
+            channels = [
+                MeChannel(id=c.id, name=c.name, role=role, visibility=c.visibility)
+                for cid, role in sorted(directory.roles_of(user.id).items())
+                if (c := directory.channels.get(cid)) is not None
+            ]
+            entries.append(UserEntry(**user.public().model_dump(), channels=channels))
+        self.write_json(UserList(entries))
 
     async def post(self) -> None:
         """201 ``UserCreated``; 409 ``email_taken``."""

@@ -67,16 +67,27 @@ class HubAccess:
         view = self.authenticator.channel(channel_id)
         return view is not None and principal.reads_channel(view)
 
-    def authorize(self, principal: Principal, video_channels: Mapping[str, str | None]) -> None:
-        """Before a filtered stream starts: every named video must be readable.
+    def authorize(
+        self,
+        principal: Principal,
+        video_channels: Mapping[str, str | None],
+        channels: Iterable[str] = (),
+    ) -> None:
+        """Before a filtered stream starts: every named video and channel must be readable.
 
         ``video_channels`` maps each video to its channel (``None``: no such video, which
-        only a principal reading everything may name).
+        only a principal reading everything may name). A followed channel that does not
+        exist is refused like one the caller may not read, with the same words (no oracle),
+        admins included: there is nothing to follow.
 
         Raises:
             Unauthenticated: 401 for an anonymous caller.
             NotFound: 404 for a signed-in one (existence is not revealed).
         """
+        for followed in sorted(channels):
+            # No such channel (view None) is decided exactly as an unreadable one.
+            view = self.authenticator.channel(followed)
+            require(principal, Action.READ, view, what=f"channel {followed}")
         if principal.reads_everything():
             return
         for video, channel_id in sorted(video_channels.items()):
@@ -120,9 +131,10 @@ class HubAccess:
             lost_public: Channels that were public at the previous check and are private now.
         """
         principal = conn.principal
-        if conn.sub.videos is not None:
+        if not conn.sub.wide:
             readable = all(self.may_read(principal, c) for c in conn.video_channels.values())
-            return NOWHERE if readable else None
+            follows = all(self.may_read(principal, c) for c in conn.follows)
+            return NOWHERE if readable and follows else None
         new = self.placement(principal)
         if principal.authenticated and _lost(conn.placement, new, lost_public, self):
             return None

@@ -9,6 +9,7 @@ the hub itself.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from enum import Enum
 from typing import Protocol
 
 from access.policy import Principal
+from access.principals import Credential
 from culto.errors import InvalidInput
 from mesh.subjects import event_filters
+from schemas.identity import CHANNEL_ID_PATTERN
 
 HEARTBEAT_SEQ = 0
 """Queue entries with this sequence are heartbeats: never skipped, never counted."""
@@ -27,6 +30,10 @@ start again (see :func:`take`)."""
 
 MAX_VIDEOS_PER_CLIENT = 200
 """Upper bound on video filters of one connection (each becomes a replay filter subject)."""
+MAX_CHANNELS_PER_CLIENT = 50
+"""Upper bound on channel filters of one connection (each costs a video list for the late
+joiner's snapshot; a church follows one, a diocese a few dozen)."""
+_CHANNEL_ID = re.compile(CHANNEL_ID_PATTERN)
 
 
 class CloseReason(Enum):
@@ -100,12 +107,18 @@ class DirectSink(Sink, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """What one connection asked for; build it with :meth:`parse` (which validates)."""
+    """What one connection asked for; build it with :meth:`parse` (which validates).
+
+    ``videos`` and ``channels`` are the two kinds of filter (docs/contracts.md §7): an event
+    matches if its video is named, or if the channel it carries (``Culto-Channel``) is
+    followed. Neither (both ``None``): every video the caller may read (a *wide* connection).
+    """
 
     videos: frozenset[str] | None
     types: frozenset[str] | None
     last_event_id: int | None
     filters: tuple[str, ...] = field(repr=False)
+    channels: frozenset[str] | None = None
 
     @classmethod
     def parse(
@@ -113,21 +126,49 @@ class Subscription:
         video_ids: Iterable[str] = (),
         event_types: Iterable[str] = (),
         last_event_id: int | None = None,
+        channel_ids: Iterable[str] = (),
     ) -> Subscription:
-        """Validate filters; empty ``video_ids``/``event_types`` mean all.
+        """Validate filters; empty ``video_ids``/``channel_ids``/``event_types`` mean all.
 
         Raises:
-            InvalidInput: for a malformed video id, an unknown type, too many videos or a
-                negative ``last_event_id``.
+            InvalidInput: for a malformed video or channel id, an unknown type, too many
+                videos or channels, or a negative ``last_event_id``.
         """
         videos = frozenset(video_ids)
         types = frozenset(event_types)
+        channels = frozenset(channel_ids)
         if len(videos) > MAX_VIDEOS_PER_CLIENT:
             raise InvalidInput(f"at most {MAX_VIDEOS_PER_CLIENT} videos per event stream")
+        if len(channels) > MAX_CHANNELS_PER_CLIENT:
+            raise InvalidInput(f"at most {MAX_CHANNELS_PER_CLIENT} channels per event stream")
+        for channel in sorted(channels):
+            if not _CHANNEL_ID.fullmatch(channel):
+                raise InvalidInput(
+                    f"invalid channel id {channel[:70]!r}: expected 1-64 letters, digits,"
+                    " '_' or '-'"
+                )
         if last_event_id is not None and last_event_id < 0:
             raise InvalidInput("last event id must be a non-negative integer")
         filters = tuple(event_filters(videos, types))  # the single place ids are validated
-        return cls(videos or None, types or None, last_event_id, filters)
+        if channels:
+            # A channel's videos are not in the subject (only in a header): replay reads every
+            # video's events and keeps the matching ones (``matches``).
+            filters = tuple(event_filters((), types))
+        return cls(videos or None, types or None, last_event_id, filters, channels or None)
+
+    @property
+    def wide(self) -> bool:
+        """No video and no channel filter: every video the caller may read."""
+        return self.videos is None and self.channels is None
+
+    def matches(self, video_id: str, channel_id: str) -> bool:
+        """Whether an event of ``video_id`` carrying ``channel_id`` is one this subscription
+        names (types aside; a wide one names everything, readability aside)."""
+        if self.videos is None and self.channels is None:
+            return True
+        return (self.videos is not None and video_id in self.videos) or (
+            self.channels is not None and channel_id in self.channels
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +190,7 @@ class Placement:
 
 
 NOWHERE = Placement()
-"""The placement of a connection with video filters (indexed by video only)."""
+"""The placement of a connection with video or channel filters (indexed by those only)."""
 
 
 class Connection:
@@ -169,10 +210,15 @@ class Connection:
         resets: ``stream.reset`` frames queued because the stream was recreated (its ids
             started again: ``last_sent_seq`` is then on the new stream's scale).
         principal: Who streams; replaced in place when the directory changes (``refresh``).
+        credential: Its credential as presented (``None``: anonymous), passed on to the video
+            catalog for a followed channel's current state; never logged.
         everything: ``principal.reads_everything()``, cached for the hot path.
         video_channels: For a connection with video filters: each video's channel as it was
             authorised (``None``: no record, allowed only while ``everything``). A live event
             of such a video reaches the client only if it carries that channel.
+        follows: The channels it follows (``sub.channels``, empty when none): a live event
+            carrying one of them reaches it through the index's followers of that channel,
+            never a second time through its video filter.
         placement: For an unfiltered connection: its groups in the index.
         framing: How its events are encoded (its transport).
     """
@@ -181,7 +227,9 @@ class Connection:
         "abort",
         "blocked",
         "close_reason",
+        "credential",
         "everything",
+        "follows",
         "framing",
         "heartbeat_timer",
         "horizon",
@@ -218,6 +266,8 @@ class Connection:
         self.principal = principal
         self.everything = principal.reads_everything()
         self.video_channels = dict(video_channels)
+        self.follows = sub.channels or frozenset()
+        self.credential: Credential | None = None
         self.placement = NOWHERE
         # A list, not a deque: it is only appended to and emptied whole, and an empty list
         # is 56 bytes where an empty deque is over 600 (thousands of idle connections).
@@ -232,7 +282,7 @@ class Connection:
         self.resets = 0
         self.horizon = 0
         # A connection without history is live from the start: nothing may be discarded.
-        history = sub.last_event_id is not None or sub.videos is not None
+        history = sub.last_event_id is not None or not sub.wide
         self.phase = Phase.CATCHING_UP if history else Phase.LIVE
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from access.policy import Action, Principal, require
 from access.principals import Credential
-from culto.errors import CultoError, InvalidInput, Unauthenticated
+from culto.errors import CultoError, InvalidInput, QuotaExceeded, Unauthenticated
 from culto.resources import AsyncResource
 from mesh.cursors import CursorStore
 from mesh.identity_client import IdentityClient
@@ -117,15 +117,20 @@ class CursorAcks(AsyncResource):
             raise Unauthenticated("acknowledging a cursor needs a session or an API token")
         key = (user_id, name)
         current = self._pending.get(key)
-        if current is None:
-            if len(self._pending) >= MAX_PENDING:
-                raise InvalidInput("too many cursors acknowledged at once; retry in a second")
-            await self._store.check_quota(user_id, name)
-            current = self._pending.get(key)  # another ack may have landed meanwhile
+        if current is None and len(self._pending) >= MAX_PENDING:
+            raise InvalidInput("too many cursors acknowledged at once; retry in a second")
         self._credentials[user_id] = credential
         self.stats.acks += 1
         if current is None or seq > current:
+            # Recorded before the quota check's round trips: a resume on this replica right
+            # after the ack (another tab) must already see it.
             self._pending[key] = seq
+        if current is None:
+            try:
+                await self._store.check_quota(user_id, name)
+            except QuotaExceeded:
+                self._pending.pop(key, None)  # (a flush meanwhile is refused by the service)
+                raise
 
     async def position(self, user_id: str, name: str) -> int | None:
         """Where ``(user_id, name)`` resumes: the larger of the stored cursor and this

@@ -9,8 +9,15 @@ then comes from JetStream (:class:`~mesh.replay.EventReader`, no consumer):
 * ``L`` older than the oldest event the stream holds (retention trimmed it), or beyond the
   stream's last sequence (the stream was recreated): a ``stream.reset`` frame without id, then
   the current state, as for a new connection (docs/contracts.md §7);
-* no ``L``, with video filters: the latest stored event of each type for each video at or below
-  the horizon (the current state); after it the client stands at ``horizon``.
+* no ``L``, with video or channel filters: the latest stored event of each type for each video
+  at or below the horizon (the current state); after it the client stands at ``horizon``. A
+  followed channel's videos are its :data:`~frontend_server.events.follow.SNAPSHOT_VIDEOS`
+  newest (listed after the horizon is fixed, so a video created before it is listed), and only
+  their events that carry the channel count (a video moved in keeps its older events' channel).
+
+Every history event also passes the subscription's own test (``Subscription.matches``): a
+channel filter replays every video's events (the channel is not in the subject) and keeps
+those that carry a followed channel.
 
 **Rounds.** Live frames that arrive while history is written would once count against the
 client's buffer, so a client reading as fast as the server sends was dropped again and again at
@@ -49,9 +56,18 @@ from typing import cast
 
 from prometheus_client import Histogram
 
+from access.principals import Credential
 from culto.errors import HistoryTrimmed
 from frontend_server.events.access import HubAccess
-from frontend_server.events.conn import CloseReason, Connection, Framing, Phase, Sink
+from frontend_server.events.conn import (
+    CloseReason,
+    Connection,
+    Framing,
+    Phase,
+    Sink,
+    Subscription,
+)
+from frontend_server.events.follow import ChannelVideos, no_channel_videos
 from frontend_server.events.framing import RESET_EVENT, frame_event, frame_reset
 from mesh.events import StoredEvent
 from mesh.replay import EventReader
@@ -112,6 +128,30 @@ async def resume_point(reader: EventReader, last_event_id: int, horizon: int) ->
     return Reset(last_event_id, bounds.first, bounds.last, "unknown_id")
 
 
+async def current_state(
+    reader: EventReader,
+    channel_videos: ChannelVideos,
+    sub: Subscription,
+    horizon: int,
+    credential: Credential | None,
+) -> list[StoredEvent]:
+    """The latest event of each type of each video ``sub`` names and of each followed channel's
+    newest videos (listed with the caller's ``credential``), at or below ``horizon``, ascending;
+    only events ``sub`` matches (still to be authorised). Shared with the WebSocket
+    (``ws_history``).
+
+    Raises:
+        MeshError: if JetStream or the video API cannot be read.
+    """
+    videos = set(sub.videos or ())
+    if sub.channels:
+        videos.update(await channel_videos(sub.channels, credential))
+    if not videos:
+        return []
+    latest = await reader.latest(sorted(videos), sub.types or (), up_to=horizon)
+    return [e for e in latest if sub.matches(e.video_id, e.channel_id)]
+
+
 class History:
     """Brings a joining client up to its live queue (see the module docstring).
 
@@ -122,6 +162,7 @@ class History:
         head: The hub's highest dispatched sequence, read synchronously.
         drop: Ends a connection (the hub's).
         sent_by_type: The hub's counter of frames sent, by event type.
+        channel_videos: Lists followed channels' newest videos (the snapshot).
     """
 
     def __init__(
@@ -133,8 +174,10 @@ class History:
         head: Callable[[], int],
         drop: Callable[[Connection, CloseReason], None],
         sent_by_type: Counter[str],
+        channel_videos: ChannelVideos = no_channel_videos,
     ) -> None:
         self._reader = reader
+        self._channel_videos = channel_videos
         self._access = access
         self._batch_timeout = batch_timeout
         self._head = head
@@ -178,13 +221,19 @@ class History:
             self._sent_by_type[RESET_EVENT] += 1
             if not await self._write(client, sink, point.frame(client.framing)):
                 return False
-        if sub.videos is not None:
-            latest = await self._reader.latest(sub.videos, sub.types or (), up_to=horizon)
+        if not sub.wide:
+            latest = await self.current_state(sub, horizon, client.credential)
             if client.close_reason is None:
                 await self._send_events(client, sink, latest, horizon)
         # The state at `horizon` is sent: the client stands there, whatever ids it saw.
         client.last_sent_seq = max(client.last_sent_seq, horizon)
         return False
+
+    async def current_state(
+        self, sub: Subscription, horizon: int, credential: Credential | None
+    ) -> list[StoredEvent]:
+        """:func:`current_state` with this hub's reader and catalog."""
+        return await current_state(self._reader, self._channel_videos, sub, horizon, credential)
 
     async def _catch_up(self, client: Connection, sink: Sink) -> bool:
         """Rounds until one ends without overflow, then ``LIVE``; True if any round ran."""
@@ -277,6 +326,8 @@ class History:
                 break
             if event.seq <= client.last_sent_seq:
                 continue
+            if not client.sub.matches(event.video_id, event.channel_id):
+                continue  # a channel filter replays every video: keep its channels' events
             if not self._access.may_read(client.principal, event.channel_id):
                 continue  # history obeys the same rule as live dispatch, event by event
             frames.append(frame_event(client.framing, event))

@@ -3,9 +3,9 @@
 One :class:`~mesh.feed.LiveFeed` per process follows ``CULTO_EVENTS``; every event is encoded
 once per transport (:class:`~frontend_server.events.conn.Framing`: SSE bytes, WebSocket JSON) and
 the same bytes object is queued for each matching client of that transport. Clients are indexed
-by video id, and unfiltered ones by the channels they may read
-(:mod:`frontend_server.events.index`),
-so dispatching an event costs O(matching clients).
+by the videos they name, by the channels they follow (``?channel_id=``: every video of the
+channel, by the channel each event carries), and unfiltered ones by the channels they may read
+(:mod:`frontend_server.events.index`), so dispatching an event costs O(matching clients).
 
 Authorization (docs/contracts.md §9 "Event streams"): a connection carries its caller's
 :class:`~access.policy.Principal`. Named videos are checked before the stream starts; live events
@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from access.policy import ANONYMOUS, Principal
+from access.principals import Credential
 from culto.errors import MeshUnavailable, Unauthenticated
 from culto.resources import AsyncResource
 from frontend_server.config import HubConfig
@@ -67,6 +68,7 @@ from frontend_server.events.conn import (
     Subscription,
     take,
 )
+from frontend_server.events.follow import ChannelVideos, no_channel_videos
 from frontend_server.events.framing import RESET_EVENT, sse_event
 from frontend_server.events.history import History, Reset
 from frontend_server.events.index import StreamIndex
@@ -122,6 +124,8 @@ class EventHub(AsyncResource):
         config: ``client_buffer`` bounds each client's queue (frames).
         authenticator: The replica's authenticator; its directory must be open before the hub.
         reader: Reads history; defaults to an :class:`EventReader` on ``mesh``.
+        channel_videos: Lists a followed channel's newest videos for a new connection's
+            current state (:mod:`~frontend_server.events.follow`); by default none are listed.
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class EventHub(AsyncResource):
         *,
         authenticator: Authenticator,
         reader: EventReader | None = None,
+        channel_videos: ChannelVideos = no_channel_videos,
     ) -> None:
         self._mesh = mesh
         self._limit = config.client_buffer
@@ -154,6 +159,7 @@ class EventHub(AsyncResource):
             head=lambda: self._head,
             drop=self._drop,
             sent_by_type=self._sent_by_type,
+            channel_videos=channel_videos,
         )
         self.stream_resets = 0
         self._dirty: list[Connection] = []  # live direct clients with frames to write
@@ -222,6 +228,7 @@ class EventHub(AsyncResource):
         abort: Callable[[], None] | None = None,
         client_key: str = "",
         framing: Framing = Framing.SSE,
+        credential: Credential | None = None,
     ) -> Connection:
         """Authorise and register a client; from this instant its queue collects every matching
         live event it may read.
@@ -238,12 +245,16 @@ class EventHub(AsyncResource):
             client_key: Who the client is (user id, else address): one client is sent a few
                 histories at a time (``hub_history.REPLAYS_PER_CLIENT``).
             framing: The client's transport (how its events are encoded).
+            credential: The caller's credential as presented (``None``: anonymous), for the
+                video catalog, which lists a followed channel's videos as the caller may read
+                them (the current state).
 
         Raises:
             MeshUnavailable: if the hub is not serving (closed or NATS down).
-            Unauthenticated: the credential is gone, or an anonymous caller named a video it
-                may not read.
-            NotFound: a signed-in caller named a video it may not read (or that does not exist).
+            Unauthenticated: the credential is gone, or an anonymous caller named a video or
+                channel it may not read.
+            NotFound: a signed-in caller named a video or channel it may not read (or that does
+                not exist: the same answer, word for word).
         """
         if not self.healthy:
             raise MeshUnavailable("live events are unavailable: not connected to NATS")
@@ -252,13 +263,14 @@ class EventHub(AsyncResource):
             raise Unauthenticated("this credential was revoked or has expired")
         known = video_channels or {}
         channels = {video: known.get(video) for video in sub.videos or ()}
-        self._access.authorize(fresh, channels)
+        self._access.authorize(fresh, channels, sub.channels or ())
         conn = Connection(sub, self._limit, abort, client_key, fresh, channels, framing)
+        conn.credential = credential
         # Synchronous: no event can be dispatched between reading the head and indexing, and
         # no identity change between the checks above and indexing.
         conn.horizon = self._head
         self._clients.add(conn)
-        placement = self._access.placement(fresh) if sub.videos is None else conn.placement
+        placement = self._access.placement(fresh) if sub.wide else conn.placement
         self._index.add(conn, placement)
         if heartbeat_interval:
             self._schedule_heartbeat(conn, heartbeat_interval)
@@ -406,20 +418,15 @@ class EventHub(AsyncResource):
         self._head = event.seq
         self._dispatched += 1
         channel = event.channel_id
-        named = self._index.by_video.get(event.video_id)
         groups = self._index.wide_groups(channel)  # disjoint from each other and from `named`
-        if not named and not groups:
+        named = self._index.named(event.video_id, channel)
+        if named:
+            groups.append(named)
+        if not groups:
             return
         entry = (event.seq, event.event_type, sse_event(event))  # encoded once, shared
         ws_entry: tuple[int, str, bytes] | None = None  # the same for WebSocket clients, lazily
         slow: list[Connection] = []
-        if named:
-            video = event.video_id
-            # Checked against the channel the video was authorised under: an event carrying
-            # another channel is not what this client was allowed to read.
-            groups.append(
-                [c for c in named if c.everything or c.video_channels.get(video) == channel]
-            )
         for group in groups:
             for client in group:
                 types = client.sub.types

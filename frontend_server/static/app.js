@@ -22,8 +22,16 @@ const state = {
   me: undefined,       // undefined: not known yet; null: anonymous; else GET /api/v2/auth/me
   meStale: false,      // the last GET /api/v2/auth/me failed (not a 401): ask again when live
   submitChannels: [],  // channels the user may submit to: [{id, name, visibility}]
+  channel: channelFromPath(), // the channel view (/c/<id>): only its sermons; null: home
+  channels: null,      // id -> ChannelDTO of every channel this browser may read; null: not known
 };
 const WRITE_ROLES = new Set(["editor", "owner"]);
+
+// `/c/<channel id>` is a church's own page: its sermons, live (ids as the API validates them).
+function channelFromPath() {
+  const match = location.pathname.match(/^\/c\/([A-Za-z0-9_-]{1,64})\/?$/);
+  return match ? match[1] : null;
+}
 const DEFAULT_CHANNEL = "default";
 const $ = (id) => document.getElementById(id);
 
@@ -95,17 +103,24 @@ async function loadMe() {
     }
   }
   state.meStale = false;
+  await loadChannels();
   let channels = [];
   if (me) {
-    channels = me.channels.filter((c) => WRITE_ROLES.has(c.role));
-    if (me.user.admin) {          // an admin may submit to every channel
-      try { channels = await api("GET", "/api/v2/channels"); } catch (_) { /* keep its own */ }
-    }
+    // An admin may submit to every channel (an admin reads them all).
+    channels = me.user.admin ? [...(state.channels ? state.channels.values() : [])]
+      : me.channels.filter((c) => WRITE_ROLES.has(c.role));
   }
   state.me = me;
   state.submitChannels = channels;
   renderAuth();
   return (me ? me.user.id : null) !== before;
+}
+
+// What a sermon shows of its channel: {name, visibility} (visibility unknown: no badge).
+function channelLabel(video) {
+  const id = channelOf(video);
+  const known = state.channels && state.channels.get(id);
+  return known ? { name: known.name, visibility: known.visibility } : { name: id, visibility: null };
 }
 
 function renderAuth() {
@@ -128,15 +143,73 @@ function renderAuth() {
   select.replaceChildren(...state.submitChannels.map((c) =>
     Render.el("option", { value: c.id }, c.name + (c.visibility === "public" ? " (public)" : ""))));
   const ids = state.submitChannels.map((c) => c.id);
-  select.value = ids.includes(previous) ? previous : ids.includes(DEFAULT_CHANNEL) ? DEFAULT_CHANNEL : ids[0] || "";
+  const preferred = state.channel && ids.includes(state.channel) ? state.channel : DEFAULT_CHANNEL;
+  select.value = ids.includes(previous) ? previous : ids.includes(preferred) ? preferred : ids[0] || "";
 
-  $("list-empty-title").textContent = me ? "No sermons yet." : "No public sermons yet.";
+  $("list-empty-title").textContent = state.channel ? "No sermons in this channel yet."
+    : me ? "No sermons yet." : "No public sermons yet.";
   $("list-empty-hint").textContent = canSubmit
     ? "Paste a transcript or a YouTube link in the form to analyse your first sermon. It will appear here and update live."
     : me ? "Sermons of your channels appear here and update live."
       : "Sign in to submit sermons. Public sermons appear here and update live.";
   renderList();
+  renderChannels();
   if (currentId()) renderDetail();
+  Manage.renderAuth();
+}
+
+// --- channels: the home page's picker, the channel view's header, every sermon's badge --------
+
+async function loadChannels() {
+  const epoch = state.epoch;
+  try {
+    const channels = await api("GET", "/api/v2/channels");
+    if (epoch !== state.epoch) return;
+    state.channels = new Map(channels.map((c) => [c.id, c]));
+  } catch (_) {
+    // Unknown: keep showing what we had (names and badges are a nicety, the list still works).
+  }
+  renderChannels();
+}
+
+function viewedChannel() {
+  return state.channel && state.channels ? state.channels.get(state.channel) || null : null;
+}
+
+function renderChannels() {
+  const inChannel = !!state.channel;
+  $("channel-card").hidden = !inChannel;
+  $("churches-card").hidden = inChannel || state.channels === null;
+  if (!inChannel) {
+    // Public channels first (anyone may follow them), then the user's private ones.
+    const channels = [...(state.channels ? state.channels.values() : [])].sort((a, b) =>
+      (a.visibility === b.visibility ? 0 : a.visibility === "public" ? -1 : 1) || a.name.localeCompare(b.name));
+    $("churches").replaceChildren(...channels.map((c) => Render.el("li", {},
+      Render.el("a", { href: "/c/" + encodeURIComponent(c.id) }, c.name),
+      c.visibility === "public" ? null : Render.el("span", { class: "muted small" }, " · members only"))));
+    $("churches-empty").hidden = channels.length > 0;
+    return;
+  }
+  const channel = viewedChannel();
+  const gone = state.channels !== null && !channel;
+  $("list-card").hidden = gone;
+  $("channel-about").hidden = gone;
+  if (gone) {
+    // Its stream is refused (as an unknown channel's): stop asking until the user changes.
+    if (state.source) { state.source.close(); state.source = null; }
+    setConnection("down", "Not available");
+    $("channel-heading").textContent = "Channel not found";
+    $("channel-kind").textContent = state.me
+      ? "It does not exist, or it is private and you are not one of its members."
+      : "It does not exist, or it is private: sign in to see the sermons of your channels.";
+    document.title = "Channel not found — CultoTranscript";
+    return;
+  }
+  $("channel-heading").textContent = channel ? channel.name : "Loading…";
+  $("channel-kind").textContent = !channel ? ""
+    : channel.visibility === "public" ? "Public channel: anyone may follow it."
+      : "Private channel: only its members see these sermons.";
+  if (channel && !currentId()) document.title = channel.name + " — CultoTranscript";
 }
 
 // The user changed (signed in or out): the old XSRF token is void, the list and the stream
@@ -154,6 +227,8 @@ function restartLive() {
   setConnection("wait", "Connecting…");
   renderList();
   if (currentId()) renderDetail();
+  state.channels = null;   // what this user may read changed: the picker, the channel view
+  loadChannels();
   connect();
 }
 
@@ -285,7 +360,7 @@ async function signOut() {
 
 // Show the home view now (hashchange comes later), so that its fields can take focus.
 function goHome() {
-  if (!currentId()) return;
+  if (!currentId() && !Manage.viewOf(location.hash)) return;
   location.hash = "#/";
   route();
 }
@@ -304,8 +379,12 @@ async function sessionEnded(message) {
 
 // --- the live list ------------------------------------------------------------------------------
 
+// Newest first; in the channel view only that channel's (a video opened from elsewhere, or one
+// just moved away, stays out of its list).
 function sorted() {
-  return [...state.videos.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+  return [...state.videos.values()]
+    .filter((v) => !state.channel || channelOf(v) === state.channel)
+    .sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
 }
 
 function renderList() {
@@ -320,7 +399,9 @@ function renderList() {
   for (const video of videos) {
     let li = list.querySelector(`li[data-id="${video.id}"]`);
     if (!li || li.dataset.rendered !== stamp(video)) {
-      const fresh = Render.listItem(video, { onDelete: mayDelete(video) ? confirmDelete : null });
+      const fresh = Render.listItem(video, {
+        onDelete: mayDelete(video) ? confirmDelete : null, channel: channelLabel(video),
+      });
       fresh.dataset.rendered = stamp(video);
       if (li) keepFocus(li, fresh); else li = fresh;
       li = fresh;
@@ -332,8 +413,9 @@ function renderList() {
 }
 
 function stamp(video) {
+  const channel = channelLabel(video);
   return [video.status, video.progress, video.status_message, video.title, !!video.summary,
-    video.error && video.error.message, mayDelete(video)].join("|");
+    video.error && video.error.message, mayDelete(video), channel.name, channel.visibility].join("|");
 }
 
 // Replace `old` by `fresh`, keeping keyboard focus on the matching control.
@@ -366,7 +448,7 @@ function announce(video) {
   if (first && !state.listLoaded) return;
   let text = Render.title(video) + ": ";
   if (video.status === "PROCESSED") text += "analysis complete.";
-  else if (video.status === "FAILED") text += "failed. " + ((video.error && video.error.message) || "");
+  else if (video.status === "FAILED") text += "failed. " + Render.sentence((video.error && video.error.message) || "");
   else text += (video.status_message || Render.STATUS_LABEL[video.status]) + " " + (video.progress || 0) + "%.";
   $("announcer").textContent = text;
 }
@@ -375,7 +457,8 @@ async function loadList() {
   $("list-error").hidden = true;
   const epoch = state.epoch;
   try {
-    const page = await api("GET", "/api/v2/videos/?limit=200");
+    const only = state.channel ? "&channel_id=" + encodeURIComponent(state.channel) : "";
+    const page = await api("GET", "/api/v2/videos/?limit=200" + only);
     if (epoch !== state.epoch) return;   // signed in or out meanwhile: a newer load follows
     // Events may have arrived while the page was loading: they are newer than this snapshot.
     for (const video of page.items) {
@@ -390,6 +473,7 @@ async function loadList() {
     if (id) renderDetail();
   } catch (err) {
     if (epoch !== state.epoch) return;
+    if (state.channel && (err.status === 404 || err.status === 401)) { loadChannels(); return; }
     $("list-error-text").textContent = "Could not load the sermons: " + err.message;
     $("list-error").hidden = false;
     $("list-loading").hidden = true;
@@ -432,7 +516,12 @@ function connect() {
   // The browser resends Last-Event-ID on its own reconnects; a stream we open again ourselves
   // (after the browser gave up) resumes with ?last_event_id=.
   // The stream carries only the videos this user may read (the session cookie goes with it).
-  const url = "/api/v2/events/stream" + (state.lastEventId ? "?last_event_id=" + state.lastEventId : "");
+  // The channel view follows its channel: every sermon of it, new ones included (one line:
+  // docs/integration.md "Follow a church").
+  const query = new URLSearchParams();
+  if (state.channel) query.set("channel_id", state.channel);
+  if (state.lastEventId) query.set("last_event_id", state.lastEventId);
+  const url = "/api/v2/events/stream" + (query.toString() ? "?" + query : "");
   const source = new EventSource(url, { withCredentials: true });
   state.source = source;
   state.opened = false;
@@ -449,7 +538,13 @@ function connect() {
     if (e.data) { onEvent(e); return; }   // an `error` event of a video, not of the connection
     if (source.readyState === EventSource.CLOSED) {
       setConnection("down", "Offline — retrying");
-      setTimeout(() => { if (state.source === source) connect(); }, 3000);
+      setTimeout(async () => {
+        if (state.source !== source) return;
+        // A channel that is (or became) unreadable is refused: renderChannels says so and
+        // stops; otherwise open the stream again.
+        if (state.channel) await loadChannels();
+        if (state.source === source) connect();
+      }, 3000);
     } else {
       setConnection("wait", "Reconnecting…");
     }
@@ -515,7 +610,9 @@ function renderDetail() {
   }
   const active = document.activeElement;
   const hadFocus = active && box.contains(active) ? active.textContent : null;
-  box.replaceChildren(...Render.detail(video, { onDelete: mayDelete(video) ? confirmDelete : null }));
+  box.replaceChildren(...Render.detail(video, {
+    onDelete: mayDelete(video) ? confirmDelete : null, channel: channelLabel(video),
+  }));
   if (hadFocus) {
     const again = [...box.querySelectorAll("a,button")].find((n) => n.textContent === hadFocus);
     if (again) again.focus();
@@ -523,9 +620,12 @@ function renderDetail() {
 }
 
 function route() {
+  const view = Manage.viewOf(location.hash);   // a management view (channels, tokens...)?
   const id = currentId();
-  $("home-view").hidden = !!id;
+  $("home-view").hidden = !!id || !!view;
   $("video-view").hidden = !id;
+  Manage.show(view);
+  if (view) return;
   if (id) {
     const video = state.videos.get(id);
     if (!video || (video.status === "PROCESSED" && !video.summary)) fetchVideo(id);
@@ -535,6 +635,7 @@ function route() {
     document.title = (video ? Render.title(video) + " — " : "") + "CultoTranscript";
   } else {
     document.title = "CultoTranscript";
+    if (state.channel) renderChannels();   // the channel's name, once known
   }
 }
 
@@ -632,9 +733,11 @@ function showErrors(errors, formMessage) {
   else if (formMessage) formError.focus();
 }
 
+// The title is required exactly when no video link is given (a transcript alone has no name).
 function updateTitleNeed() {
-  const needed = !$("f-video").value.trim() && !!$("f-transcript").value.trim();
-  $("title-need").textContent = needed ? "required" : "optional";
+  const video = !!$("f-video").value.trim();
+  const needed = !video && !!$("f-transcript").value.trim();
+  $("title-need").textContent = needed ? "required" : video ? "optional" : "required without a video link";
   $("title-need").className = needed ? "req" : "opt";
   $("f-title").required = needed;
 }
@@ -650,7 +753,7 @@ async function submit(event) {
   if (!hasVideo && !content.trim() && !errors.video) {
     errors.transcript = "Paste or upload a transcript, or give a YouTube link above.";
   }
-  if (!hasVideo && content.trim() && !title) errors.title = "Give the sermon a title: a pasted transcript has no other name.";
+  if (!hasVideo && content.trim() && !title) errors.title = "Give the sermon a title: a transcript without a video link has no other name.";
   if (Object.keys(errors).length) { showErrors(errors); return; }
   showErrors({});
   const body = { ...video };

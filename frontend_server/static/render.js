@@ -31,6 +31,25 @@ const Render = (() => {
     return "Untitled sermon";
   }
 
+  // Server messages start lower case ("could not reach YouTube"): shown after a full stop or
+  // on their own, they read as sentences.
+  function sentence(text) {
+    const t = String(text || "").trim();
+    return t ? t.charAt(0).toUpperCase() + t.slice(1) : t;
+  }
+
+  // The sermon's channel: its name, and whether anyone or only its members may see it.
+  function channelTag(channel) {
+    if (!channel) return null;
+    const badge = channel.visibility
+      ? el("span", { class: "vis vis-" + channel.visibility,
+        title: channel.visibility === "public" ? "Anyone can see it" : "Only the channel's members can see it" },
+      channel.visibility === "public" ? "Public" : "Private")
+      : null;
+    return el("span", { class: "channel-tag" },
+      el("span", { class: "channel-name", title: "Channel" }, channel.name), badge);
+  }
+
   function clock(seconds) {
     const s = Math.max(0, Math.floor(seconds));
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
@@ -87,7 +106,7 @@ const Render = (() => {
   function statusLine(video) {
     if (video.status === "FAILED") {
       const reason = (video.error && video.error.message) || video.status_message || "Processing failed.";
-      return el("p", { class: "reason" }, el("strong", { text: "Why: " }), reason);
+      return el("p", { class: "reason" }, el("strong", { text: "Why: " }), sentence(reason));
     }
     if (video.status === "PROCESSED") {
       const s = video.summary;
@@ -98,8 +117,8 @@ const Render = (() => {
       (video.status === "PROCESSING" ? " · " + (video.progress || 0) + "%" : ""));
   }
 
-  // One <li> of the live list; `actions` = {onDelete(video)}, without onDelete when the user
-  // may not delete this video (no button then).
+  // One <li> of the live list; `actions` = {onDelete(video), channel: {name, visibility}},
+  // without onDelete when the user may not delete this video (no button then).
   function listItem(video, actions) {
     const link = el("a", { class: "video-title", href: "#/videos/" + video.id }, title(video));
     const del = actions.onDelete && el("button", {
@@ -111,7 +130,8 @@ const Render = (() => {
       progress(video),
       statusLine(video),
       el("div", { class: "video-row" },
-        el("span", { class: "muted small" }, when(video.created_at)),
+        el("span", { class: "video-meta" }, channelTag(actions.channel),
+          el("span", { class: "muted small" }, when(video.created_at))),
         del));
   }
 
@@ -160,16 +180,16 @@ const Render = (() => {
     const source = video.youtube_id || video.url
       ? el("a", { href: watchUrl(video, 0) || video.url, target: "_blank", rel: "noopener noreferrer" },
         "Open video")
-      : el("span", { class: "muted" }, "Pasted transcript");
+      : el("span", { class: "muted small" }, "Transcript only (no video)");
     const head = el("header", { class: "detail-head" },
       el("h1", { id: "detail-title", tabindex: "-1" }, title(video)),
-      el("div", { class: "video-row" }, badge(video.status),
+      el("div", { class: "video-row" }, badge(video.status), channelTag(actions.channel),
         el("span", { class: "muted small" }, "Submitted " + when(video.created_at) + " · "), source));
     const body = [head];
     if (video.status !== "PROCESSED" && video.status !== "FAILED") body.push(progress(video), statusLine(video));
     if (video.status === "FAILED" && video.error) {
       body.push(el("div", { class: "alert alert-error", role: "alert" },
-        el("strong", { text: "This sermon could not be processed. " }), video.error.message,
+        el("strong", { text: "This sermon could not be processed. " }), sentence(video.error.message),
         el("p", { class: "small muted" }, "Code: " + video.error.code)));
     }
     if (video.summary) body.push(summary(video));
@@ -184,5 +204,5 @@ const Render = (() => {
     return body;
   }
 
-  return { el, title, listItem, detail, STATUS_LABEL };
+  return { el, title, listItem, detail, sentence, channelTag, when, STATUS_LABEL };
 })();

@@ -27,6 +27,9 @@ from schemas.identity import (
     MemberCall,
     MemberDTO,
     MemberRef,
+    PasswordChange,
+    PasswordResetCall,
+    PasswordResetDone,
     PublishAccepted,
     PublishCall,
     SessionOpened,
@@ -66,6 +69,10 @@ TOKEN_REVOKE = Verb(IDENTITY, "token_revoke", TokenRef, TokenDTO, Action.MANAGE_
 TOUCH = Verb(IDENTITY, "touch", TouchCall, Empty, None)
 PUBLISH = Verb(IDENTITY, "publish", PublishCall, PublishAccepted, Action.PUBLISH)
 CURSOR_ACK = Verb(IDENTITY, "cursor_ack", CursorAckCall, Empty, None)
+PASSWORD_CHANGE = Verb(IDENTITY, "password_change", PasswordChange, Empty, Action.CHANGE_PASSWORD)
+PASSWORD_RESET = Verb(
+    IDENTITY, "password_reset", PasswordResetCall, PasswordResetDone, Action.RESET_PASSWORD
+)
 
 ALL_VERBS: tuple[Verb[Any, Any], ...] = (
     VIDEO_LIST,
@@ -84,5 +91,7 @@ ALL_VERBS: tuple[Verb[Any, Any], ...] = (
     TOUCH,
     PUBLISH,
     CURSOR_ACK,
+    PASSWORD_CHANGE,
+    PASSWORD_RESET,
 )
 """The whole protocol (tests call every verb with every kind of bad credential)."""

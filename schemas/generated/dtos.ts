@@ -30,6 +30,26 @@ export interface BiblePassageDTO {
   timestamps: number[];
 }
 
+/**
+ * One Bible passage cited in a sermon.
+ *
+ * ``verse_start``/``verse_end`` are null for a whole chapter; ``verse_end`` equals
+ * ``verse_start`` for a single verse.
+ */
+export interface BiblePassageDTOInput {
+  /** Normalised reference, e.g. 'João 3:16' or '1 Coríntios 13' */
+  reference: string;
+  /** USFM book code */
+  book_id: string;
+  chapter: number;
+  verse_start?: number | null;
+  verse_end?: number | null;
+  /** How often the sermon cites it */
+  mentions?: number;
+  /** Seconds into the video where it is cited, if known */
+  timestamps?: number[];
+}
+
 /** ``POST /api/v2/channels`` (admin). */
 export interface ChannelCreate {
   name: string;
@@ -63,6 +83,13 @@ export interface CitationDTO {
   timestamp: number | null;
 }
 
+/** An attributed quotation (``como disse Agostinho, ...``). */
+export interface CitationDTOInput {
+  author: string;
+  text: string;
+  timestamp?: number | null;
+}
+
 /** ``POST /api/v2/events/ack``: the caller processed every event up to ``seq``. */
 export interface CursorAck {
   cursor: string;
@@ -89,6 +116,19 @@ export interface ErrorEventDTO {
   retryable: boolean;
 }
 
+/** Processing failed (``retryable`` says whether the pipeline will try again). */
+export interface ErrorEventDTOInput {
+  type: "error";
+  /** Format: `date-time`. */
+  timestamp?: string;
+  /** Video id (UUID) */
+  video_id: string;
+  code: string;
+  message: string;
+  stage?: string | null;
+  retryable?: boolean;
+}
+
 /** Why a video failed. */
 export interface ErrorInfo {
   code: string;
@@ -98,6 +138,24 @@ export interface ErrorInfo {
 /** The body of a failed request: ``{"error": {"code", "message"}}``. */
 export interface ErrorReply {
   error: ErrorBody;
+}
+
+/**
+ * The query of ``GET /api/v2/events/stream`` (docs/contracts.md §7), for clients that build
+ * the URL: ``?channel_id=A&channel_id=B&video_id=…&types=video.status,summary.ready``.
+ *
+ * ``video_id`` and ``channel_id`` repeat (``videos``/``channels`` take comma lists instead);
+ * an event matches when its video is named or the channel it belongs to is followed; neither
+ * means every video the caller may read. ``types`` is a comma list. ``Last-Event-ID`` (a
+ * header) wins over ``last_event_id``, which wins over ``cursor``.
+ */
+export interface EventStreamQuery {
+  video_id?: string[];
+  /** Follow these channels: every event of every video of each, videos created after the stream opened included; a video moved out or deleted stops. */
+  channel_id?: string[];
+  types?: string | null;
+  last_event_id?: number | null;
+  cursor?: string | null;
 }
 
 /** SSE keep-alive; never stored in JetStream. */
@@ -129,6 +187,20 @@ export interface MeChannel {
 export interface MeDTO {
   user: UserDTO;
   channels: MeChannel[];
+  /**
+   * Set when this browser session was opened with a one-time link: until then POST /api/v2/auth/password takes a new password without the current one
+   * Format: `date-time`.
+   */
+  set_password_until: string | null;
+}
+
+/**
+ * ``POST /api/v2/channels/{id}/members`` (owner or admin): a role for the user with this
+ * email (owners know their members by email, not by id).
+ */
+export interface MemberAdd {
+  email: string;
+  role: ChannelRole;
 }
 
 /** One user's role in one channel. */
@@ -138,16 +210,61 @@ export interface MemberDTO {
   role: ChannelRole;
 }
 
+/** A member of a channel as its owners see it. */
+export interface MemberInfo {
+  user_id: string;
+  email: string;
+  role: ChannelRole;
+}
+
 /** ``PUT /api/v2/channels/{id}/members/{user_id}``. */
 export interface MemberPut {
   role: ChannelRole;
 }
+
+/**
+ * ``POST /api/v2/auth/password``: the signed-in user's new password.
+ *
+ * ``current_password`` is required, except within the first hour of a browser session opened
+ * with a one-time link (``set_password_until`` in ``/auth/me``).
+ */
+export interface PasswordChange {
+  current_password?: string | null;
+  new_password: string;
+}
+
+/**
+ * ``PUT /api/v2/users/{id}/password`` (admin): set another user's password, or generate
+ * one (shown once) when ``password`` is left out. Every session of the user ends.
+ */
+export interface PasswordReset {
+  password?: string | null;
+}
+
+/** The reply to an admin's password reset (``password`` only when it was generated). */
+export interface PasswordResetDone {
+  user: UserDTO;
+  password: string | null;
+}
+
+/**
+ * Who processes a submitted video.
+ *
+ * ``internal``: the built-in workers (a job on ``CULTO_JOBS``). ``external``: a program of
+ * the church's own reports the video's progress and summary through the HTTP publish ingress
+ * (``POST /api/v2/events/publish``) or NATS; no job is queued and no built-in worker touches
+ * the video, which waits QUEUED for the first report.
+ */
+export type Processing = "internal" | "external";
 
 /** ``POST /api/v2/events/publish``: where the event landed. */
 export interface PublishAccepted {
   seq: number;
   duplicate: boolean;
 }
+
+/** What POST /api/v2/events/publish accepts (an external worker's report); discriminated on `type`. */
+export type PublishableEvent = VideoStatusEventDTOInput | SummaryReadyEventDTOInput | ErrorEventDTOInput;
 
 /**
  * The stream could not resume where the client asked (docs/contracts.md §7); never stored.
@@ -183,6 +300,19 @@ export interface SummaryDTO {
   key_point_timestamps: (number | null)[];
 }
 
+/** The full analysis of a sermon transcript. */
+export interface SummaryDTOInput {
+  language?: "pt" | "en";
+  word_count: number;
+  speaker?: string | null;
+  themes?: string[];
+  passages?: BiblePassageDTOInput[];
+  citations?: CitationDTOInput[];
+  key_points?: string[];
+  /** Start second of each key point (parallel list) */
+  key_point_timestamps?: (number | null)[];
+}
+
 /** The analysis of a video is stored and ready. */
 export interface SummaryReadyEventDTO {
   type: "summary.ready";
@@ -191,6 +321,16 @@ export interface SummaryReadyEventDTO {
   /** Video id (UUID) */
   video_id: string;
   summary: SummaryDTO;
+}
+
+/** The analysis of a video is stored and ready. */
+export interface SummaryReadyEventDTOInput {
+  type: "summary.ready";
+  /** Format: `date-time`. */
+  timestamp?: string;
+  /** Video id (UUID) */
+  video_id: string;
+  summary: SummaryDTOInput;
 }
 
 /** ``POST /api/v2/tokens``: a token of the caller (an admin may name another user). */
@@ -265,6 +405,16 @@ export interface UserDTO {
   created_at: string;
 }
 
+/** A user as an admin lists it: with its channels and roles. */
+export interface UserEntry {
+  id: string;
+  email: string;
+  admin: boolean;
+  /** Format: `date-time`. */
+  created_at: string;
+  channels: MeChannel[];
+}
+
 /**
  * ``POST /api/v2/videos/`` body.
  *
@@ -282,6 +432,8 @@ export interface VideoCreate {
   channel_id?: string | null;
   /** Process again even if this youtube_id is already known */
   reprocess?: boolean;
+  /** internal: the built-in workers process the video; external: no job is queued, and a program of yours reports its progress and summary through POST /api/v2/events/publish */
+  processing?: Processing;
 }
 
 /** A video as the API shows it (``summary`` once PROCESSED). */
@@ -294,6 +446,7 @@ export interface VideoDTO {
   title: string | null;
   description: string | null;
   channel_id: string | null;
+  processing: Processing;
   status: VideoStatus;
   progress: number;
   status_message: string;
@@ -346,6 +499,18 @@ export interface VideoStatusEventDTO {
   message: string;
 }
 
+/** Progress of one video through the pipeline. */
+export interface VideoStatusEventDTOInput {
+  type: "video.status";
+  /** Format: `date-time`. */
+  timestamp?: string;
+  /** Video id (UUID) */
+  video_id: string;
+  status: VideoStatus;
+  progress: number;
+  message?: string;
+}
+
 /** Who may read a channel's videos without being a member. */
 export type Visibility = "public" | "private";
 
@@ -389,8 +554,9 @@ export interface WsReset {
 export type WsServerMessage = WsEvent | WsSubscribed | WsReset | WsError;
 
 /**
- * Follow more videos (none: every readable video); ``since``/``cursor`` replay the *new*
- * videos' history after that sequence first. ``types`` replaces the socket's type filter.
+ * Follow more videos and/or channels (neither: every readable video); ``since``/``cursor``
+ * replay the *new* videos' and channels' history after that sequence first. ``types``
+ * replaces the socket's type filter.
  *
  * ``since`` may also be per video, ``{"<video id>": seq}`` (named videos only): each resumes
  * after its own position, and one without an entry gets its current state. Per video, a
@@ -400,26 +566,34 @@ export type WsServerMessage = WsEvent | WsSubscribed | WsReset | WsError;
 export interface WsSubscribe {
   op: "subscribe";
   videos?: string[];
+  /** Channels to follow: every event of every video of each (videos created later included; a video moved out or deleted stops). */
+  channels?: string[];
   types?: string[] | null;
   since?: number | Record<string, number> | null;
   cursor?: string | null;
 }
 
 /**
- * A subscription change was accepted; the new videos' history (if any) follows.
+ * A subscription change was accepted; the new videos' and channels' history (if any)
+ * follows.
  *
- * ``videos`` is the socket's whole video filter after the change (``all``: every readable
- * video); ``head`` is the last sequence this replica had seen when it accepted it.
+ * ``videos`` and ``channels`` are the socket's whole filter after the change (``all``: every
+ * readable video); ``head`` is the last sequence this replica had seen when it accepted it.
  */
 export interface WsSubscribed {
   op: "subscribed";
   videos: string[];
+  channels: string[];
   all: boolean;
   head: number;
 }
 
-/** Stop following these videos (none: every video; the socket stays open). */
+/**
+ * Stop following these videos and/or channels (neither: everything; the socket stays
+ * open).
+ */
 export interface WsUnsubscribe {
   op: "unsubscribe";
   videos?: string[];
+  channels?: string[];
 }

@@ -43,6 +43,7 @@ from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.ids import new_video_id
 from schemas.jobs import ProcessJob
 from schemas.videos import (
+    Processing,
     VideoCreate,
     VideoDTO,
     VideoListQuery,
@@ -291,20 +292,29 @@ class VideoApiService(AsyncResource):
         fmt = body.transcript.format if body.transcript else None
         updated = await self.store.update(
             video_id,
-            lambda rec: lifecycle.queue(rec, job_id, title=body.title, transcript_format=fmt),
+            lambda rec: lifecycle.queue(
+                rec, job_id, title=body.title, transcript_format=fmt, processing=body.processing
+            ),
         )
         await self._queue(updated.record)
         self.catalog.apply(updated.revision, updated.record)
         return updated.record.public()
 
     async def _queue(self, record: VideoRecord) -> None:
+        """Announce the QUEUED record; queue a job for the built-in workers unless the video
+        is processed externally (then it waits for the ingress's reports)."""
         assert record.job_id is not None
-        await self._jobs.enqueue(ProcessJob(video_id=record.id, job_id=record.job_id))
+        if record.processing is Processing.INTERNAL:
+            await self._jobs.enqueue(ProcessJob(video_id=record.id, job_id=record.job_id))
+        else:
+            # A reprocess turning a video external: a job still queued from before must not
+            # be taken by a built-in worker (it would be stale anyway, this drops it sooner).
+            await self._jobs.cancel(record.id)
         await self._events.publish_status(
             record.id,
             VideoStatus.QUEUED,
             0,
-            lifecycle.QUEUED_MESSAGE,
+            record.status_message,
             channel_id=channel_of(record.channel_id),
             msg_id=f"{record.id}:{record.job_id}:queued",
         )

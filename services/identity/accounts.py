@@ -24,7 +24,7 @@ from access.credentials import (
     session_key,
     verify_password,
 )
-from culto.errors import Conflict, NotFound, Unauthenticated
+from culto.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from mesh.identity_store import (
     IdentityStore,
     channel_key,
@@ -32,11 +32,13 @@ from mesh.identity_store import (
     token_key,
     user_key,
 )
+from mesh.subjects import SESSIONS_BUCKET
 from schemas.identity import (
     DEFAULT_CHANNEL_ID,
     ChannelDTO,
     ChannelRole,
     MemberDTO,
+    PasswordResetDone,
     SessionRecord,
     TokenCreated,
     TokenRecord,
@@ -106,6 +108,67 @@ class Accounts:
         if found is None:
             raise NotFound(f"user {user_id} not found")
         return found
+
+    async def set_password(
+        self,
+        user_id: str,
+        password: str | None = None,
+        *,
+        current: str | None = None,
+        keep_session: str | None = None,
+    ) -> PasswordResetDone:
+        """Give ``user_id`` a new password (generated and returned once when ``None``), then
+        end every session of the user but ``keep_session`` (the key of the caller's own).
+
+        Args:
+            current: When given, it must be the user's password now (a user changing their
+                own); the caller has decided whether it is needed.
+
+        Raises:
+            NotFound: no such user.
+            InvalidInput: ``wrong_password`` (the field ``current_password``).
+        """
+        user = await self.user(user_id)
+        if current is not None:
+            ok = await asyncio.to_thread(verify_password, current, user.password_hash)
+            if not ok:
+                message = "the current password is not right"
+                raise InvalidInput(
+                    message,
+                    code="wrong_password",
+                    details={"errors": [{"field": "current_password", "message": message}]},
+                )
+        generated = None if password else new_password()
+        hashed = await asyncio.to_thread(hash_password, password or generated or "")
+        at = utc_now()
+        updated = await self.store.update(
+            user_key(user_id),
+            UserRecord,
+            lambda u: u.model_copy(update={"password_hash": hashed, "password_set_at": at}),
+        )
+        await self.end_sessions(user_id, keep=keep_session)
+        if keep_session is not None:
+            await self._close_link_window(keep_session)
+        return PasswordResetDone(user=updated.public(), password=generated)
+
+    async def _close_link_window(self, key: str) -> None:
+        """A password chosen, the session that chose it needs the current one from now on."""
+
+        def close(session: SessionRecord) -> SessionRecord | None:
+            return session.model_copy(update={"via_link": False}) if session.via_link else None
+
+        try:
+            await self.store.update(key, SessionRecord, close, bucket=SESSIONS_BUCKET)
+        except NotFound:
+            return  # signed out meanwhile
+
+    async def end_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """Revoke every session and one-time link of ``user_id`` but ``keep``; how many."""
+        ended = 0
+        for key in await self.store.session_keys_of(user_id):
+            if key != keep and await self.store.delete_session(key):
+                ended += 1
+        return ended
 
     async def user_by_email(self, email: str) -> UserRecord:
         """The user with ``email``; :class:`NotFound` if none."""
@@ -266,7 +329,7 @@ class Accounts:
                 "this login link is invalid, used or expired; ask for a new one",
                 code="login_failed",
             )
-        return await self._open_session(taken.user_id)
+        return await self._open_session(taken.user_id, via_link=True)
 
     async def once_link(self, user_id: str) -> str:
         """A secret for ``/login#once=…`` that opens one session within :data:`ONCE_MINUTES`."""
@@ -280,15 +343,20 @@ class Accounts:
         """Revoke the session stored under ``key`` (idempotent)."""
         await self.store.delete_session(key)
 
-    async def _open_session(self, user_id: str) -> NewSession:
+    async def _open_session(self, user_id: str, *, via_link: bool = False) -> NewSession:
         session_id = new_session_id()
         expires = utc_now() + timedelta(days=SESSION_DAYS)
-        await self.store.put_session(
-            session_key(session_id), SessionRecord(user_id=user_id, expires_at=expires)
-        )
+        record = SessionRecord(user_id=user_id, expires_at=expires, via_link=via_link)
+        await self.store.put_session(session_key(session_id), record)
         return NewSession(session_id, user_id, expires)
 
     # -- first run --------------------------------------------------------------------------
+
+    async def never_chose_password(self, email: str) -> bool:
+        """Whether the user with ``email`` exists and still has the password it was created
+        with (the first run's admin: generated, shown to nobody)."""
+        user = await self.store.user_by_email(email)
+        return user is not None and user.password_set_at is None
 
     async def bootstrap(self, admin_email: str) -> str | None:
         """First run: a public default channel and, when there is no user yet, an admin.

@@ -26,8 +26,9 @@ from mesh.principals import MeshAuthenticator
 from mesh.rpc import Call
 from mesh.rpc.protocol import validation_message
 from mesh.videos import VideoStore
-from schemas.events import PUBLISHABLE_EVENT_ADAPTER, PublishableEvent
+from schemas.events import PUBLISHABLE_EVENT_ADAPTER, PublishableEvent, VideoStatusEventDTO
 from schemas.identity import DEFAULT_CHANNEL_ID, PublishAccepted, PublishCall
+from schemas.videos import VideoRecord, VideoStatus
 from services.videos.reports import apply_report
 
 
@@ -72,13 +73,31 @@ class Ingress:
         digest = body_digest(call.body.event)
         if key and (earlier := await self._keys.find(channel_id, key)) is not None:
             return _replayed(earlier, digest)
-        await self._store.update(event.video_id, lambda rec: apply_report(rec, event))
+        updated = await self._store.update(event.video_id, lambda rec: apply_report(rec, event))
+        if updated.changed and not isinstance(event, VideoStatusEventDTO):
+            await self._announce_settled(updated.record, channel_id)
         msg_id = f"ingress:{channel_id}:{key}" if key else None
         result = await self._events.publish(event, channel_id=channel_id, msg_id=msg_id)
         if key:
             answer = IngressRecord(body_sha256=digest, seq=result.seq)
             await self._keys.remember(channel_id, key, answer)
         return PublishAccepted(seq=result.seq, duplicate=result.duplicate)
+
+    async def _announce_settled(self, record: VideoRecord, channel_id: str) -> None:
+        """A report that settled the video (a summary, a failure) is preceded by its
+        ``video.status`` PROCESSED or FAILED, as the built-in workers do, so a client that
+        follows statuses sees the end too. Once per job (the msg id is the workers')."""
+        if record.status not in (VideoStatus.PROCESSED, VideoStatus.FAILED):
+            return
+        done = "processed" if record.status is VideoStatus.PROCESSED else "failed"
+        await self._events.publish_status(
+            record.id,
+            record.status,
+            record.progress,
+            record.status_message,
+            channel_id=channel_id,
+            msg_id=f"{record.id}:{record.job_id}:{done}",
+        )
 
 
 def _replayed(earlier: IngressRecord, digest: str) -> PublishAccepted:

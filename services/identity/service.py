@@ -43,6 +43,7 @@ from schemas.identity import (
 from schemas.timestamps import utc_now
 from services.identity.accounts import Accounts
 from services.identity.ingress import Ingress
+from services.identity.management import password_routes
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class IdentityService(AsyncResource):
                 route(v.TOUCH, self._touch),
                 route(v.PUBLISH, self._ingress.publish),
                 route(v.CURSOR_ACK, self._cursor_ack),
+                *password_routes(accounts, self._resolver),
             ],
             authenticate,
         )

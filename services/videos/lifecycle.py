@@ -33,12 +33,20 @@ from typing import Any, Final
 from culto.errors import JobCancelled
 from schemas.summary import SummaryDTO
 from schemas.timestamps import utc_now
-from schemas.videos import ErrorInfo, TranscriptFormat, VideoCreate, VideoRecord, VideoStatus
+from schemas.videos import (
+    ErrorInfo,
+    Processing,
+    TranscriptFormat,
+    VideoCreate,
+    VideoRecord,
+    VideoStatus,
+)
 
 NO_CHANGE: Final = None
 """Returned when the record already reflects the transition (nothing to write or publish)."""
 
 QUEUED_MESSAGE = "Queued for processing"
+EXTERNAL_MESSAGE = "Waiting for the external worker's first report"
 PROCESSED_MESSAGE = "Processing complete"
 _FIELDS = frozenset(VideoRecord.model_fields)
 
@@ -69,6 +77,7 @@ def draft(video_id: str, body: VideoCreate, *, now: datetime | None = None) -> V
         title=body.title,
         description=body.description,
         channel_id=body.channel_id,
+        processing=body.processing,
         status=VideoStatus.PENDING,
         created_at=at,
         updated_at=at,
@@ -81,6 +90,7 @@ def queue(
     *,
     title: str | None = None,
     transcript_format: TranscriptFormat | None = None,
+    processing: Processing | None = None,
     now: datetime | None = None,
 ) -> VideoRecord:
     """Give the record a new job: QUEUED at 0 %, previous outcome cleared.
@@ -91,16 +101,20 @@ def queue(
         title: A new title (kept when ``None``).
         transcript_format: Format of a transcript sent with this request; ``None`` keeps the
             one submitted before (if any).
+        processing: Who processes it this time (``None`` keeps the record's). An external
+            video's job is never queued: the id only marks this round of processing.
     """
     if not job_id or job_id == record.job_id:
         raise ValueError("queue needs a new job id")
     inline = transcript_format is not None
+    who = processing or record.processing
     return evolve(
         record,
         now,
         status=VideoStatus.QUEUED,
         progress=0,
-        status_message=QUEUED_MESSAGE,
+        status_message=queued_message(who),
+        processing=who,
         error=None,
         summary=None,
         job_id=job_id,
@@ -108,6 +122,11 @@ def queue(
         transcript_format=transcript_format if inline else record.transcript_format,
         has_inline_transcript=inline or record.has_inline_transcript,
     )
+
+
+def queued_message(processing: Processing) -> str:
+    """What a QUEUED video says while it waits for a worker (built-in or external)."""
+    return EXTERNAL_MESSAGE if processing is Processing.EXTERNAL else QUEUED_MESSAGE
 
 
 def start(record: VideoRecord, job_id: str, *, now: datetime | None = None) -> VideoRecord | None:

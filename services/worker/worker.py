@@ -67,6 +67,19 @@ def gave_up(message: str, attempts: int) -> str:
     return f"{_WILL_RETRY.sub('', message).strip()} (gave up after {attempts} {plural})"
 
 
+def retry_message(stage: str, message: str, delay: float, attempt: int, attempts: int) -> str:
+    """What a video shows while a transient failure waits for its retry: the stage's own
+    words once (without their "will retry"), then when and how often it is tried again.
+
+    ``attempt`` is the coming attempt (2 for the first retry) out of ``attempts``.
+    """
+    reason = _WILL_RETRY.sub("", message).strip().rstrip(".")
+    return (
+        f"Temporary problem in {stage}: {reason}. Retrying in {delay:.0f} s"
+        f" (attempt {attempt} of {attempts})."
+    )
+
+
 def backoff(attempt: int) -> float:
     """Seconds before retry ``attempt`` (1-based): 1, 2, 4 ... capped at 60."""
     return float(min(2 ** max(attempt - 1, 0), 60))
@@ -288,8 +301,7 @@ class Worker(AsyncResource):
             await self._report(
                 job,
                 None,
-                f"Temporary problem in {stage}: {exc.message}; retrying in {delay:.0f}s "
-                f"(attempt {attempt + 1} of {self._config.max_deliver})",
+                retry_message(stage, exc.message, delay, attempt + 1, self._config.max_deliver),
                 tag=f"retry{attempt}",
             )
         await msg.nak(delay=delay)

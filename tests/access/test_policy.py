@@ -45,17 +45,27 @@ def test_private_channels_are_invisible_to_non_members() -> None:
     assert decide(outsider, Action.SUBMIT, None) is Decision.NOT_FOUND  # no such channel
 
 
+CHANNEL_ACTIONS = (
+    Action.READ,
+    Action.SUBMIT,
+    Action.DELETE,
+    Action.MANAGE_MEMBERS,
+    Action.LIST_MEMBERS,
+    Action.MANAGE_CHANNEL,
+)
+
+
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
         (ChannelRole.VIEWER, {Action.READ}),
         (ChannelRole.EDITOR, {Action.READ, Action.SUBMIT, Action.DELETE}),
-        (ChannelRole.OWNER, {Action.READ, Action.SUBMIT, Action.DELETE, Action.MANAGE_MEMBERS}),
+        (ChannelRole.OWNER, set(CHANNEL_ACTIONS)),
     ],
 )
 def test_roles_include_the_ones_before_them(role: ChannelRole, allowed: set[Action]) -> None:
     principal = user(role)  # a browser session: no scope limit, but never PUBLISH
-    for action in (Action.READ, Action.SUBMIT, Action.DELETE, Action.MANAGE_MEMBERS):
+    for action in CHANNEL_ACTIONS:
         expected = Decision.ALLOW if action in allowed else Decision.FORBIDDEN
         assert decide(principal, action, PRIVATE) is expected, action
     assert decide(principal, Action.PUBLISH, PRIVATE) is Decision.FORBIDDEN
@@ -98,6 +108,25 @@ def test_global_actions_need_a_signed_in_caller_and_admin_ones_an_admin() -> Non
     assert decide(user(), Action.MANAGE_TOKENS) is Decision.ALLOW
     assert decide(user(scope=TokenScope.WRITE), Action.MANAGE_TOKENS) is Decision.FORBIDDEN
     assert decide(user(), Action.CREATE_CHANNEL) is Decision.FORBIDDEN
+    # One's own password: any signed-in user; another's, or the list of users: admins only.
+    assert decide(user(), Action.CHANGE_PASSWORD) is Decision.ALLOW
+    assert decide(user(scope=TokenScope.WRITE), Action.CHANGE_PASSWORD) is Decision.FORBIDDEN
+    assert decide(ANONYMOUS, Action.CHANGE_PASSWORD) is Decision.UNAUTHENTICATED
+    for action in (Action.LIST_USERS, Action.RESET_PASSWORD):
+        assert decide(user(ChannelRole.OWNER), action) is Decision.FORBIDDEN
+        assert decide(Principal(user_id="u_x", admin=True), action) is Decision.ALLOW
+
+
+def test_owners_see_and_manage_their_channel_and_no_other() -> None:
+    owner = user(ChannelRole.OWNER)
+    assert decide(owner, Action.LIST_MEMBERS, PRIVATE) is Decision.ALLOW
+    assert decide(owner, Action.MANAGE_CHANNEL, PRIVATE) is Decision.ALLOW
+    reading = user(ChannelRole.OWNER, scope=TokenScope.READ)
+    assert decide(reading, Action.LIST_MEMBERS, PRIVATE) is Decision.ALLOW
+    assert decide(reading, Action.MANAGE_CHANNEL, PRIVATE) is Decision.FORBIDDEN
+    outsider = user()
+    assert decide(outsider, Action.MANAGE_CHANNEL, PRIVATE) is Decision.NOT_FOUND
+    assert decide(outsider, Action.LIST_MEMBERS, PUBLIC) is Decision.FORBIDDEN
 
 
 def test_require_raises_the_error_of_each_decision() -> None:

@@ -16,7 +16,8 @@ def test_bench_sse_parses_its_arguments() -> None:
         [sys.executable, str(BENCH), "--help"], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0, done.stderr
-    for option in ("--quick", "--targets", "--rates", "--idle", "--storm", "--json", "--plot"):
+    options = ("--quick", "--targets", "--rates", "--idle", "--storm", "--json", "--plot")
+    for option in (*options, "--follow", "--follow-rate", "--only-phases"):
         assert option in done.stdout
 
 
@@ -41,3 +42,15 @@ def test_bench_summary_compares_targets() -> None:
     table = "\n".join(sse_report.summary(fig))
     assert "| server CPU per delivery at half saturation (µs) | 10.00 | 30.00 | x3.00 |" in table
     assert "at 1,000 events/s" in table
+
+
+def test_bench_summary_has_the_follow_row_and_skips_phases_not_run() -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import sse_report
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    follow = {"channel_followed_us": 7.0, "videos_named_us": 14.0, "ratio": 0.5}
+    table = "\n".join(sse_report.summary({"targets": {"culto": {"follow": follow}}}))
+    assert "following 10 channels ÷ naming their videos (µs) | 7.00 ÷ 14.00 = x0.500" in table
+    assert "half saturation" not in table  # --only-phases: no sweep ran

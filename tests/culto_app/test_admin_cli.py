@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -175,6 +176,10 @@ def test_first_run_prints_a_one_time_link_and_a_second_start_does_not(instance: 
     output = instance.running.output
     assert "first run" not in output and "once=" not in output
     assert secret not in output
+    # Both starts say how to get a new link while the admin has never chosen a password.
+    hint = "a new one-time link: culto user link admin@localhost"
+    assert any(hint in line for line in instance.first_output)
+    assert hint in output
     # The link signs the admin in (on any frontend of the instance), once.
     browser = SyncClient(instance.url)
     browser.sign_in_once("\n".join(instance.first_output))
@@ -211,6 +216,76 @@ def test_user_add_reads_the_password_from_stdin(instance: Instance) -> None:
     assert_fails(culto(instance, "user", "add", "JOAO@example.org"), "exists")
     assert_fails(culto(instance, "user", "add", "ana@example.org", stdin="short\n"), "password")
     assert_fails(culto(instance, "user", "add", "not-an-email"), "EMAIL")
+
+
+def _signed_in(client: SyncClient) -> bool:
+    return client.call("GET", "/api/v2/auth/me")[0] == 200
+
+
+def _until_signed_out(client: SyncClient) -> None:
+    deadline = time.monotonic() + 10
+    while _signed_in(client):
+        assert time.monotonic() < deadline, "the session did not end"
+        time.sleep(0.05)
+
+
+def test_recovery_a_new_link_and_a_new_password_end_the_old_sessions(instance: Instance) -> None:
+    (line, generated) = stdout_lines(culto(instance, "user", "add", "rute@example.org"))
+    old = SyncClient(instance.url)
+    old.login("rute@example.org", generated)
+    # A new one-time link, built on the running frontend's address, alone on stdout.
+    made = culto(instance, "user", "link", "Rute@example.org")
+    (link,) = stdout_lines(made)
+    assert link.startswith(instance.url + "/login#once=") and link not in made.stderr
+    assert "works once" in made.stderr
+    via_link = SyncClient(instance.url)
+    via_link.sign_in_once(link)
+    assert via_link.call("GET", "/api/v2/auth/me")[1]["set_password_until"]  # may set one
+    assert not old.call("GET", "/api/v2/auth/me")[1].get("set_password_until")
+    (unused,) = stdout_lines(culto(instance, "user", "link", "rute@example.org"))
+    status, _ = SyncClient(instance.url).call(  # the link works once
+        "POST", "/api/v2/auth/login", {"once": link.rsplit("=", 1)[1]}
+    )
+    assert status == 401
+
+    # A new password from stdin: every session and unused link of the user ends.
+    password = "a new password for rute"
+    changed = culto(instance, "user", "passwd", "rute@example.org", stdin=password + "\n")
+    assert stdout_lines(changed) == [] and "changed" in changed.stderr
+    assert password not in changed.stderr
+    _until_signed_out(old)
+    _until_signed_out(via_link)
+    status, _ = SyncClient(instance.url).call(
+        "POST", "/api/v2/auth/login", {"once": unused.rsplit("=", 1)[1]}
+    )
+    assert status == 401
+    with pytest.raises(Unauthenticated):
+        asyncio.run(_login(instance.data, "rute@example.org", generated))
+    asyncio.run(_login(instance.data, "rute@example.org", password))
+    # Without stdin a password is generated, shown once.
+    (fresh,) = stdout_lines(culto(instance, "user", "passwd", "rute@example.org"))
+    asyncio.run(_login(instance.data, "rute@example.org", fresh))
+
+    # The list: one user a line, the first admin still on its initial password.
+    listed = {ln.split()[1]: ln for ln in stdout_lines(culto(instance, "user", "list"))}
+    assert listed["rute@example.org"].startswith(line.split()[0])
+    assert "password_set=initial" not in listed["rute@example.org"]
+    assert "  admin  " in listed["admin@localhost"]
+    assert "channels=default:owner" not in listed["admin@localhost"]
+    assert listed["admin@localhost"].endswith("password_set=initial")
+
+
+def test_user_link_and_passwd_errors(instance: Instance) -> None:
+    stdout_lines(culto(instance, "user", "add", "lia@example.org"))
+    (link,) = stdout_lines(
+        culto(instance, "user", "link", "lia@example.org", "--url", "https://culto.example.org/")
+    )
+    assert link.startswith("https://culto.example.org/login#once=")
+    assert_fails(culto(instance, "user", "link", "ghost@example.org"), "ghost@example.org")
+    assert_fails(culto(instance, "user", "link", "lia@example.org", "--url", "ftp://x"), "--url")
+    assert_fails(culto(instance, "user", "passwd", "ghost@example.org"), "ghost@example.org")
+    short = culto(instance, "user", "passwd", "lia@example.org", stdin="short\n")
+    assert_fails(short, "password")
 
 
 # -- channels ---------------------------------------------------------------------------------

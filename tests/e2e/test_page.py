@@ -3,6 +3,7 @@ delete."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -167,12 +168,15 @@ def test_failure_is_shown_with_its_reason_and_delete_asks_first(
     page.wait_for_selector("#detail .alert-error", timeout=30_000)
     reason = page.text_content("#detail .alert-error") or ""
     assert "could not be processed" in reason and len(reason) > 40, reason
+    # The worker's reason reads as a sentence after the full stop (issue 22: "… processed.
+    # could not reach YouTube").
+    assert re.search(r"could not be processed\. [A-Z]", reason), reason
     screenshot(page, "06-failed")
 
     page.click("a.back")
     item = page.locator(f'li[data-id="{video_id}"]')
     assert item.get_attribute("data-status") == "FAILED"
-    assert (item.locator(".reason").text_content() or "").startswith("Why: ")
+    assert re.match(r"Why: [A-Z]", item.locator(".reason").text_content() or "")
 
     # Delete asks first; Cancel keeps the video.
     item.get_by_role("button", name="Delete Culto sem legendas").click()
@@ -212,3 +216,33 @@ def test_the_list_updates_live_from_another_tab(culto_up: CultoFactory, browser:
     assert "words" in (item.locator("p").text_content() or "")
     screenshot(watcher, "08-live-from-other-tab")
     assert watcher.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+def test_an_uploaded_vtt_is_labelled_and_the_title_says_when_it_is_required(
+    culto_up: CultoFactory, browser: Any
+) -> None:
+    up = culto_up()
+    page = open_page(browser, up)
+    # The title's label says when it is needed: without a video link (issue 22: "optional").
+    assert page.text_content("#title-need") == "required without a video link"
+    page.fill("#f-video", "dQw4w9WgXcQ")
+    assert page.text_content("#title-need") == "optional"
+    page.fill("#f-video", "")
+    page.fill("#f-transcript", "x")
+    assert page.text_content("#title-need") == "required"
+    page.fill("#f-transcript", "")
+    captions = "WEBVTT\n\n00:00:01.000 --> 00:00:09.000\n" + SERMON + "\n"
+    page.set_input_files(
+        "#f-file",
+        files=[
+            {"name": "culto_de_domingo.vtt", "mimeType": "text/vtt", "buffer": captions.encode()}
+        ],
+    )
+    page.wait_for_function("document.getElementById('f-format').value === 'vtt'")
+    assert page.input_value("#f-title") == "culto de domingo"  # named after the file
+    page.click("#submit-button")
+    page.wait_for_url("**/#/videos/*")
+    page.wait_for_selector("#detail .summary", timeout=30_000)
+    head = page.text_content("#detail .detail-head") or ""
+    # Uploaded, not pasted: the view says what it is, a transcript without a video.
+    assert "Transcript only (no video)" in head and "Pasted" not in head

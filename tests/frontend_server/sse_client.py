@@ -23,6 +23,7 @@ from tornado.web import Application
 from access.credentials import split_token
 from culto_app.settings import Settings
 from frontend_server.config import HubConfig
+from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
 from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
 from frontend_server.security.auth import Authenticator
@@ -288,19 +289,26 @@ async def serve_events(
 
     Callers are authenticated as on the real edge (bearer tokens, session cookies) against the
     identity buckets of ``mesh``; named videos are looked up through the video API service, so
-    a test naming videos as a non-admin needs the ``api_service`` fixture.
+    a test naming videos as a non-admin (or following channels) needs the video API service.
     """
     config = hub_config or settings.edge_config().hub
     cookie_secret = settings.edge_config().cookie_secret
     async with Directory(mesh) as directory:
         authenticator = Authenticator(directory, cookie_secret)
-        hub = EventHub(mesh, config, authenticator=authenticator, reader=reader)
+        api = VideoApiClient(mesh)
+        hub = EventHub(
+            mesh,
+            config,
+            authenticator=authenticator,
+            reader=reader,
+            channel_videos=catalog_channel_videos(api),
+        )
         await hub.open()
         deps = {
             "hub": hub,
             "config": config,
             "limits": ClientLimits(RateLimitConfig()),
-            "api": VideoApiClient(mesh),
+            "api": api,
         }
         app = Application(
             [

@@ -99,6 +99,27 @@ def test_responses_require_every_field_and_requests_only_the_mandatory(
     assert defs["VideoCreate"]["additionalProperties"] is False
 
 
+def test_the_publish_body_is_declared_as_what_a_worker_sends(files: dict[Path, str]) -> None:
+    ts = files[export.TS_FILE]
+    union = re.search(r"^export type PublishableEvent =([^;]*);", ts, re.M)
+    assert union is not None
+    assert re.findall(r"\w+", union.group(1)) == [
+        "VideoStatusEventDTOInput",
+        "SummaryReadyEventDTOInput",
+        "ErrorEventDTOInput",
+    ]
+    # The tag is required, defaults (timestamp, message) may be left out, shared enums keep
+    # their one name.
+    status = re.search(r"^export interface VideoStatusEventDTOInput \{([^}]*)\}", ts, re.M)
+    assert status is not None
+    body = status.group(1)
+    assert '  type: "video.status";' in body and "  timestamp?: string;" in body
+    assert "  status: VideoStatus;" in body and "  message?: string;" in body
+    assert "summary: SummaryDTOInput;" in ts and "VideoStatusInput" not in ts
+    assert 'export type Processing = "internal" | "external";' in ts
+    assert "  processing?: Processing;" in ts  # VideoCreate
+
+
 def test_json_keys_are_sorted_except_property_order(files: dict[Path, str]) -> None:
     text = files[export.SCHEMA_FILE]
     assert text.endswith("}\n")

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
+from frontend_server.api.openapi.examples import TAGS, decorate
 from frontend_server.api.openapi.identity import MODELS as IDENTITY_MODELS
 from frontend_server.api.openapi.identity import (
     READ,
@@ -22,6 +23,8 @@ from frontend_server.api.openapi.identity import (
     WRITE,
     identity_paths,
 )
+from frontend_server.api.openapi.management import MODELS as MANAGEMENT_MODELS
+from frontend_server.api.openapi.management import management_paths
 from frontend_server.api.videos import CsrfTokenDTO
 from frontend_server.security.browser import SecureHandler
 from schemas.api import ErrorReply
@@ -34,6 +37,7 @@ REF = "#/components/schemas/{model}"
 _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _TYPE = "(" + "|".join(re.escape(t) for t in EVENT_TYPES) + ")"
 """One event type, as the ``types`` filter's pattern names it (derived, never listed here)."""
+_CHANNEL = "[A-Za-z0-9_-]{1,64}"
 JSON = "application/json"
 TEXT = "text/plain"
 
@@ -53,6 +57,7 @@ _MODELS: tuple[tuple[str, JsonSchemaMode, Any], ...] = (
     ("WsClientMessage", "validation", WsClientMessage),
     ("WsServerMessage", "serialization", WsServerMessage),
     *IDENTITY_MODELS,
+    *MANAGEMENT_MODELS,
 )
 
 
@@ -129,6 +134,27 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
             "description": "Comma-separated video ids (alternative to video_id)",
         },
         {
+            "name": "channel_id",
+            "in": "query",
+            "schema": {
+                "type": "array",
+                "items": {"type": "string", "pattern": f"^{_CHANNEL}$"},
+                "maxItems": 50,
+            },
+            "explode": True,
+            "description": "Repeatable channel filter (follow a church): every event of every"
+            " video of these channels, videos created after the stream opened included; a"
+            " video moved to another channel or deleted stops. Combines with video_id (either"
+            " matches) and types. An unreadable channel is refused as an unknown one (404, 401"
+            " anonymous)",
+        },
+        {
+            "name": "channels",
+            "in": "query",
+            "schema": {"type": "string", "pattern": f"^{_CHANNEL}(,{_CHANNEL})*$"},
+            "description": "Comma-separated channel ids (alternative to channel_id)",
+        },
+        {
             "name": "types",
             "in": "query",
             "schema": {"type": "string", "pattern": f"^{_TYPE}(,{_TYPE})*$"},
@@ -151,6 +177,21 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
     ]
     paths: dict[str, Any] = {
         "/": {"get": {"summary": "Submit-and-watch page", "responses": html}},
+        "/c/{channel_id}": {
+            "get": {
+                "summary": "A channel's page: its sermons live, newest first (the same page;"
+                " an unreadable channel shows as not found)",
+                "parameters": [
+                    {
+                        "name": "channel_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": f"^{_CHANNEL}$"},
+                    }
+                ],
+                "responses": {**html, **_errors(404)},
+            }
+        },
         "/docs": {
             "get": {"summary": "API explorer (Swagger UI) of this document", "responses": html}
         },
@@ -273,8 +314,8 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
         },
         "/api/v2/events/stream": {
             "get": {
-                "summary": "Server-Sent Events of the videos the caller may read"
-                " (ids are JetStream sequences)",
+                "summary": "Server-Sent Events of the videos the caller may read, filtered by"
+                " video, channel and type (ids are JetStream sequences)",
                 "security": READ,
                 "parameters": stream_params,
                 "responses": {
@@ -300,6 +341,7 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
             }
         },
         **identity_paths(m, _errors),
+        **management_paths(m, _errors),
     }
     # No "jsonSchemaDialect": the default (the OAS 3.1 base dialect, JSON Schema 2020-12 plus
     # OpenAPI keywords) already fits Pydantic's schemas, and Swagger UI supports only that one.
@@ -311,7 +353,8 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
             "description": "Submit sermons, follow their processing live, read their analysis. "
             'Errors are {"error": {"code", "message"}}.',
         },
-        "paths": paths,
+        "tags": [{"name": name, "description": text} for name, text in TAGS],
+        "paths": decorate(paths),
         "components": {
             "schemas": schemas,
             "securitySchemes": SECURITY_SCHEMES,
@@ -327,7 +370,8 @@ def _websocket_paths(m: dict[str, Any]) -> dict[str, Any]:
                 "summary": "WebSocket of the videos the caller may read (JSON text frames)",
                 "description": "Upgrade with the session cookie or a bearer token; a browser's"
                 " Origin must be an allowed origin or this site. Client messages are"
-                " WsClientMessage (subscribe, unsubscribe, ack), server messages"
+                " WsClientMessage (subscribe and unsubscribe videos and/or channels, ack),"
+                " server messages"
                 " WsServerMessage (event, subscribed, reset, error). Close codes: 1001 server"
                 " shutdown, 1008 too many bad messages, 1009 message too big, 1011 stream"
                 " failure, 1013 NATS unavailable, 4001 credential expired or revoked, 4003"

@@ -225,13 +225,19 @@ def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
             ),
         },
         "/api/v2/users": {
+            "get": _op(
+                "Every user with its channels and roles (admin)",
+                SIGNED_IN,
+                ("200", "Users, by email", m["UserList"]),
+                errors(401, 403, 429),
+            ),
             "post": _op(
                 "Create a user (admin); a generated password is shown once",
                 WRITE,
                 ("201", "Created", m["UserCreated"]),
                 errors(400, 401, 403, 409, 422, 429, 503, 504),
                 m["UserCreate"],
-            )
+            ),
         },
         "/api/v2/events/publish": {
             "post": {

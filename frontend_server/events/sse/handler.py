@@ -6,10 +6,11 @@ GET-only, so XSRF never applies. The application's ``authenticator`` setting res
 
 Authorization (docs/contracts.md §9): the caller is a bearer token or the session cookie (a token in
 the query string is refused, 400 ``token_in_query``), else anonymous. Each named video's channel
-is looked up through the video API before the stream starts, and the hub refuses a video the
-caller may not read (404 signed in, 401 anonymous; an unknown video alike) while no byte of the
-stream is sent yet. A caller that reads everything (an admin) may name any id, even one without
-a record, so it skips the look-up. Open streams are capped per user id, else per address.
+is looked up through the video API before the stream starts, and the hub refuses a video or a
+followed channel (``?channel_id=``) the caller may not read (404 signed in, 401 anonymous; an
+unknown video or channel alike, word for word) while no byte of the stream is sent yet. A caller
+that reads everything (an admin) may name any video id, even one without a record, so it skips
+the look-up. Open streams are capped per user id, else per address.
 
 Resume point: the ``Last-Event-ID`` header wins over ``?last_event_id=``, which wins over
 ``?cursor=NAME`` (signed-in callers only: the sequence last acknowledged for the caller's user
@@ -134,6 +135,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
             heartbeat_interval=self.config.heartbeat_interval,
             abort=self._abort,
             client_key=client,
+            credential=self.caller.credential,
         )
         self._stream_headers()
         try:
@@ -262,9 +264,15 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
             videos.append(raw.strip())
         for raw in self.get_query_arguments("videos"):
             videos.extend(v.strip() for v in raw.split(",") if v.strip())
+        channels = [raw.strip() for raw in self.get_query_arguments("channel_id")]
+        for raw in self.get_query_arguments("channels"):
+            channels.extend(c.strip() for c in raw.split(",") if c.strip())
         types = [t.strip() for raw in self.get_query_arguments("types") for t in raw.split(",")]
         return Subscription.parse(
-            videos, [t for t in types if t], last_event_id=self._last_event_id()
+            videos,
+            [t for t in types if t],
+            last_event_id=self._last_event_id(),
+            channel_ids=channels,
         )
 
     def _cursor(self) -> str | None:

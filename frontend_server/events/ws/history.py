@@ -14,9 +14,12 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import cast
 
 from access.policy import Principal
+from access.principals import Credential
 from frontend_server.events.access import HubAccess
 from frontend_server.events.conn import Subscription
-from frontend_server.events.history import Reset, resume_point
+from frontend_server.events.follow import ChannelVideos, no_channel_videos
+from frontend_server.events.history import Reset, current_state, resume_point
+from frontend_server.events.ws.filter import SocketFilter
 from mesh.events import StoredEvent
 from mesh.replay import EventReader
 
@@ -27,10 +30,15 @@ class SocketHistory:
     Args:
         reader: The application's reader (its bound on concurrent replays is shared by every
             socket).
+        channel_videos: Lists a followed channel's newest videos (an added channel's current
+            state), as the hub does.
     """
 
-    def __init__(self, reader: EventReader) -> None:
+    def __init__(
+        self, reader: EventReader, channel_videos: ChannelVideos = no_channel_videos
+    ) -> None:
         self._reader = reader
+        self._channel_videos = channel_videos
 
     async def resume_point(self, since: int, head: int) -> int | Reset:
         """``since`` if the stream still holds what follows it, else the ``reset`` to send
@@ -44,20 +52,26 @@ class SocketHistory:
         sub: Subscription,
         until: int,
         *,
-        exclude: frozenset[str] = frozenset(),
+        exclude: SocketFilter | None = None,
+        credential: Credential | None = None,
     ) -> AsyncGenerator[list[StoredEvent], None]:
         """Stored events of ``sub`` that ``principal`` may read, ascending, none above
         ``until``: with ``sub.last_event_id`` every one after it, else the latest of each type
-        of each named video (an unfiltered ``sub`` has none). Videos in ``exclude`` are skipped.
+        of each named video and of each followed channel's newest videos (a wide ``sub`` has
+        none; a channel's videos are listed with the caller's ``credential``). Events
+        ``exclude`` matches (what the socket kept: sent already) are skipped.
 
         Raises:
-            MeshError: if reading JetStream fails.
+            MeshError: if JetStream (or, for a channel's current state, the video API) fails.
         """
+        skip = exclude or SocketFilter()
         after = sub.last_event_id
         if after is None:
-            if sub.videos is not None:
-                latest = await self._reader.latest(sub.videos, sub.types or (), up_to=until)
-                yield _readable(access, principal, latest, until, exclude)
+            if not sub.wide:
+                latest = await current_state(
+                    self._reader, self._channel_videos, sub, until, credential
+                )
+                yield _readable(access, principal, sub, latest, until, skip)
             return
         if after >= until:
             return
@@ -67,7 +81,7 @@ class SocketHistory:
         )
         async with contextlib.aclosing(replay) as batches:
             async for batch in batches:
-                readable = _readable(access, principal, batch, until, exclude)
+                readable = _readable(access, principal, sub, batch, until, skip)
                 if readable:
                     yield readable
 
@@ -75,14 +89,18 @@ class SocketHistory:
 def _readable(
     access: HubAccess,
     principal: Principal,
+    sub: Subscription,
     events: list[StoredEvent],
     until: int,
-    exclude: frozenset[str],
+    exclude: SocketFilter,
 ) -> list[StoredEvent]:
     return [
         e
         for e in events
-        if e.seq <= until and e.video_id not in exclude and access.may_read(principal, e.channel_id)
+        if e.seq <= until
+        and sub.matches(e.video_id, e.channel_id)
+        and not exclude.matches(e.video_id, e.channel_id)
+        and access.may_read(principal, e.channel_id)
     ]
 
 
@@ -96,13 +114,19 @@ def resume_points(since: int | Mapping[str, int] | None, added: frozenset[str] |
 
 
 def resume_groups(
-    added: frozenset[str], since: int | Mapping[str, int] | None
-) -> list[tuple[list[str], int | None]]:
-    """The added videos grouped by where they resume (``None``: their current state), so
-    videos at one position share one replay."""
+    added: SocketFilter, since: int | Mapping[str, int] | None
+) -> list[tuple[SocketFilter, int | None]]:
+    """What a subscribe added, grouped by where it resumes (``None``: its current state), so
+    videos at one position share one replay. Per-video positions name videos only: followed
+    channels get their current state."""
+    if added.empty:
+        return []
     if not isinstance(since, Mapping):
-        return [(sorted(added), since)] if added else []
-    groups: dict[int | None, list[str]] = {}
-    for video in sorted(added):
-        groups.setdefault(since.get(video), []).append(video)
-    return [(videos, point) for point, videos in groups.items()]
+        return [(added, since)]
+    groups: dict[int | None, set[str]] = {}
+    for video in sorted(added.videos):
+        groups.setdefault(since.get(video), set()).add(video)
+    parts = [(SocketFilter(videos=frozenset(v)), point) for point, v in groups.items()]
+    if added.channels:
+        parts.append((SocketFilter(channels=added.channels), None))
+    return parts

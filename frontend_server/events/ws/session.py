@@ -43,6 +43,7 @@ from frontend_server.events.access import HubAccess
 from frontend_server.events.cursors import CursorAcks
 from frontend_server.events.history import Reset
 from frontend_server.events.hub import CloseReason, Connection, EventHub, Framing, Subscription
+from frontend_server.events.ws.filter import SocketFilter
 from frontend_server.events.ws.history import SocketHistory, resume_groups, resume_points
 from frontend_server.events.ws.wire import encode_ws_event
 from frontend_server.security.limits import WS_BURST, WS_MESSAGES_PER_SECOND
@@ -292,10 +293,12 @@ class EventSocket:
             since = await self._cursors.position(user, message.cursor)
         current = self._current()
         types = message.types if message.types is not None else self._types()
-        asked = frozenset(message.videos)
+        asked = SocketFilter(frozenset(message.videos), frozenset(message.channels))
+        target: SocketFilter | None
+        added: SocketFilter | None
         if current is None:  # already every video: nothing to add
-            target, added = None, frozenset[str]()
-        elif not asked:
+            target, added = None, SocketFilter()
+        elif asked.empty:
             target, added = None, None  # every video: all but the current ones are added
         else:
             target, added = current | asked, asked - current
@@ -303,8 +306,9 @@ class EventSocket:
 
     async def _unsubscribe(self, message: WsUnsubscribe) -> None:
         current = self._current()
-        if not message.videos:
-            await self._change(frozenset(), self._types(), frozenset(), None)
+        asked = SocketFilter(frozenset(message.videos), frozenset(message.channels))
+        if asked.empty:
+            await self._change(SocketFilter(), self._types(), SocketFilter(), None)
             return
         if current is None:
             raise InvalidInput(
@@ -312,13 +316,13 @@ class EventSocket:
                 " subscribe to the ones wanted",
                 code="not_subscribed",
             )
-        await self._change(current - frozenset(message.videos), self._types(), frozenset(), None)
+        await self._change(current - asked, self._types(), SocketFilter(), None)
 
-    def _current(self) -> frozenset[str] | None:
-        """The followed videos (``None``: every readable video)."""
+    def _current(self) -> SocketFilter | None:
+        """What the socket follows (``None``: every readable video)."""
         if self._conn is None:
-            return frozenset()
-        return self._conn.sub.videos
+            return SocketFilter()
+        return SocketFilter.of(self._conn.sub)
 
     def _types(self) -> list[str]:
         types = self._conn.sub.types if self._conn is not None else None
@@ -326,60 +330,82 @@ class EventSocket:
 
     async def _change(
         self,
-        target: frozenset[str] | None,
+        target: SocketFilter | None,
         types: list[str],
-        added: frozenset[str] | None,
+        added: SocketFilter | None,
         since: int | Mapping[str, int] | None,
     ) -> None:
         """Hand off to ``target`` (``None``: every video; empty: nothing); ``added`` (``None``:
         every video but the current ones) gets history after ``since`` (per video: a
         mapping)."""
         # Validated before anything stops: a bad id or type changes nothing.
-        Subscription.parse(target or (), types)
+        if target is None or target.empty:
+            Subscription.parse((), types)
+        else:
+            target.subscription(types)
         channels = {**self._channels, **await self._authorize(added)}
         previous = self._current()
-        kept = previous if target is None else target & (previous or frozenset())
+        kept = previous if target is None else target & (previous or SocketFilter())
         last = await self._stop()
         self.state = SocketState.IDLE
-        if target is not None and not target:
+        if target is not None and target.empty:
             await self._outbox.send_message(WsSubscribed(videos=[], head=self._hub.head))
             return
+        videos = target.videos if target is not None else frozenset[str]()
         head = self._hub.head  # read and connect in one synchronous step: horizon == head
-        sub = Subscription.parse(target or (), types, last_event_id=head)
+        sub = (
+            Subscription.parse((), types, head)
+            if target is None
+            else target.subscription(types, head)
+        )
         conn = self._hub.connect(
             sub,
             principal=self.principal,
-            video_channels={v: channels.get(v) for v in target or ()},
+            video_channels={v: channels.get(v) for v in videos},
             abort=self._abort,
             client_key=self._key,
             framing=Framing.WS,
+            credential=self.credential,
         )
         self._conn, self.state, self._opened_at = conn, SocketState.LIVE, head
-        self._channels = {v: channels.get(v) for v in target or ()}
+        self._channels = {v: channels.get(v) for v in videos}
         self.principal = conn.principal
         await self._outbox.send_message(
-            WsSubscribed(videos=sorted(target or ()), all=target is None, head=head)
+            WsSubscribed(
+                videos=sorted(videos),
+                channels=sorted(target.channels if target is not None else ()),
+                all=target is None,
+                head=head,
+            )
         )
-        floors = [last] if last is not None and (kept is None or kept) else []
-        if added is None or added:
-            floors += resume_points(since, added)
+        floors = [last] if last is not None and (kept is None or not kept.empty) else []
+        if added is None or not added.empty:
+            floors += resume_points(since, added.videos if added is not None else None)
         self._history_floor, self._in_history = min(floors, default=None), True
         try:
             await self._history(conn, types, kept, last, added, since)
         finally:
             self._in_history = False
-        if self._conn is conn and conn.close_reason is None:
+        if self._conn is conn:
+            # Also when the hub ended the connection meanwhile (access lost, too slow, NATS
+            # gone): the pump returns at once with the reason, and the socket is closed with
+            # its code instead of staying open on a dead subscription.
             self._pump = asyncio.get_running_loop().create_task(self._run(conn))
 
-    async def _authorize(self, added: frozenset[str] | None) -> dict[str, str | None]:
-        """The channels of the added videos, once the caller may read each of them.
+    async def _authorize(self, added: SocketFilter | None) -> dict[str, str | None]:
+        """The channels of the added videos, once the caller may read each of them and each
+        added channel.
 
         Raises:
-            NotFound: a video the caller may not read, or that does not exist.
+            NotFound: a video or channel the caller may not read, or that does not exist.
         """
-        if not added or self.principal.reads_everything():
+        if added is None or added.empty:
             return {}
-        channels = await self._lookup(sorted(added))
+        if added.channels:
+            self._access.authorize(self.principal, {}, added.channels)
+        if not added.videos or self.principal.reads_everything():
+            return {}
+        channels = await self._lookup(sorted(added.videos))
         self._access.authorize(self.principal, channels)
         return channels
 
@@ -387,28 +413,34 @@ class EventSocket:
         self,
         conn: Connection,
         types: list[str],
-        kept: frozenset[str] | None,
+        kept: SocketFilter | None,
         last: int | None,
-        added: frozenset[str] | None,
+        added: SocketFilter | None,
         since: int | Mapping[str, int] | None,
     ) -> None:
-        """Step 4: the kept videos (``None``: all) after ``last``, then the added ones
-        (``None``: every video but the kept ones) after ``since`` (per video: a mapping)."""
+        """Step 4: what was kept (``None``: everything) after ``last``, then what was added
+        (``None``: every video but the kept ones) after ``since`` (per video: a mapping). An
+        added video or channel overlapping what was kept (a video of a followed channel) is
+        complete already: its kept events are not sent twice."""
         head = self._opened_at
-        if last is not None and (kept is None or kept):
-            await self._send_history(conn, Subscription.parse(kept or (), types, last), head)
+        if last is not None and (kept is None or not kept.empty):
+            every = Subscription.parse((), types, last)
+            await self._send_history(
+                conn, every if kept is None else kept.subscription(types, last), head
+            )
+        exclude = kept or SocketFilter()
         if added is None:
             point = since if isinstance(since, int) else None
             if point is not None:  # every video: history only with a resume point
                 point = await self._resume_point(conn, point, head)
             if point is not None:
                 every = Subscription.parse((), types, point)
-                await self._send_history(conn, every, head, exclude=kept or frozenset())
+                await self._send_history(conn, every, head, exclude=exclude)
             return
-        for videos, point in resume_groups(added, since):
+        for part, point in resume_groups(added, since):
             if point is not None:
                 point = await self._resume_point(conn, point, head)
-            await self._send_history(conn, Subscription.parse(videos, types, point), head)
+            await self._send_history(conn, part.subscription(types, point), head, exclude=exclude)
 
     async def _resume_point(self, conn: Connection, since: int, head: int) -> int | None:
         """``since``, or ``None`` (the current state follows) after sending a ``reset`` when
@@ -426,9 +458,16 @@ class EventSocket:
         sub: Subscription,
         head: int,
         *,
-        exclude: frozenset[str] = frozenset(),
+        exclude: SocketFilter | None = None,
     ) -> None:
-        history = self._history_of.events(self._access, conn.principal, sub, head, exclude=exclude)
+        history = self._history_of.events(
+            self._access,
+            conn.principal,
+            sub,
+            head,
+            exclude=exclude or SocketFilter(),
+            credential=self.credential,
+        )
         try:
             async with contextlib.aclosing(history) as batches:
                 async for batch in batches:

@@ -63,6 +63,7 @@ class World:
     callers: list[Caller]
     admin: dict[str, str]
     target_user: str
+    target_email: str
 
 
 async def _token_caller(
@@ -134,7 +135,12 @@ def matrix_edge(io_loop: Any, start_edge: StartEdge, http: Http) -> Http:
     """A frontend whose rate limits stay out of the way (hundreds of requests per caller),
     and the admin browser session of ``http`` on it."""
     server = io_loop.run_sync(
-        lambda: start_edge(rate_limit_per_minute=10**6, rate_limit_burst=10**6)
+        lambda: start_edge(
+            rate_limit_per_minute=10**6,
+            rate_limit_burst=10**6,
+            logins_per_minute=10_000,
+            max_connections_per_second=10**6,
+        )
     )
     client = Http(server.url)
     client.cookies.update(http.cookies)
@@ -156,7 +162,7 @@ def world(io_loop: Any, matrix_edge: Http, accounts: Accounts) -> World:
         for member in [admin, *(c.member for c in callers if c.principal and c.member)]:
             assert member is not None
             await known_to_edge(matrix_edge, member)
-        return World(channels, views, callers, admin.auth, target.user_id)
+        return World(channels, views, callers, admin.auth, target.user_id, target.email)
 
     return io_loop.run_sync(build)  # type: ignore[no-any-return]
 
@@ -223,6 +229,29 @@ async def _member(world: World, kind: str, http: Http) -> tuple[str, Any]:
     }
 
 
+async def _channel(world: World, kind: str, http: Http) -> tuple[str, Any]:
+    return f"/api/v2/channels/{world.channels[kind]}", None
+
+
+async def _rename(world: World, kind: str, http: Http) -> tuple[str, Any]:
+    return f"/api/v2/channels/{world.channels[kind]}", {
+        "name": f"Matrix {kind} {uuid.uuid4().hex[:4]}"
+    }
+
+
+async def _members(world: World, kind: str, http: Http) -> tuple[str, Any]:
+    return f"/api/v2/channels/{world.channels[kind]}/members", None
+
+
+async def _add_member(world: World, kind: str, http: Http) -> tuple[str, Any]:
+    body = {"email": world.target_email, "role": "viewer"}
+    return f"/api/v2/channels/{world.channels[kind]}/members", body
+
+
+async def _reset(world: World, kind: str, http: Http) -> tuple[str, Any]:
+    return f"/api/v2/users/{world.target_user}/password", {"password": PASSWORD}
+
+
 def _global(
     path: str, body: Callable[[], Any] | None = None
 ) -> Callable[[World, str, Http], Awaitable[tuple[str, Any]]]:
@@ -248,6 +277,10 @@ ROUTES: list[Route] = [
         bearer_only=True,
     ),
     Route("grant a role", Action.MANAGE_MEMBERS, 200, "PUT", True, _member),
+    Route("read a channel", Action.READ, 200, "GET", True, _channel),
+    Route("rename a channel", Action.MANAGE_CHANNEL, 200, "PATCH", True, _rename),
+    Route("list members", Action.LIST_MEMBERS, 200, "GET", True, _members),
+    Route("add a member by email", Action.MANAGE_MEMBERS, 200, "POST", True, _add_member),
 ]
 
 
@@ -277,6 +310,19 @@ GLOBAL_ROUTES: list[Route] = [
         "POST",
         False,
         _global("/api/v2/users", lambda: {"email": f"m-{uuid.uuid4().hex[:10]}@example.org"}),
+    ),
+    Route("list users", Action.LIST_USERS, 200, "GET", False, _global("/api/v2/users")),
+    Route("reset a password", Action.RESET_PASSWORD, 200, "PUT", False, _reset),
+    Route(
+        "change one's password",
+        Action.CHANGE_PASSWORD,
+        204,
+        "POST",
+        False,
+        _global(
+            "/api/v2/auth/password",
+            lambda: {"current_password": PASSWORD, "new_password": PASSWORD},
+        ),
     ),
 ]
 

@@ -28,6 +28,7 @@ async def _setup(http: Http, accounts: Accounts) -> tuple[Member, str, str]:
     body = {
         "title": "Culto de domingo",
         "channel_id": channel.id,
+        "processing": "external",
         "transcript": {"content": "Leiam João 3:16 comigo."},
     }
     response = await http.send("POST", "/api/v2/videos/", body)
@@ -66,7 +67,9 @@ async def test_publish_updates_the_record_and_stores_the_event_once_per_key(
     assert (video["status"], video["progress"]) == ("PROCESSING", 40)
 
 
-async def test_backwards_and_settled_reports_are_409(http: Http, accounts: Accounts) -> None:
+async def test_backwards_and_settled_reports_are_409(
+    http: Http, accounts: Accounts, mesh: MeshConnection
+) -> None:
     worker, _, video_id = await _setup(http, accounts)
     sent = await http.request("POST", PUBLISH, json_body=_status(video_id, 60), headers=worker.auth)
     assert sent.code == 202, sent.body
@@ -81,6 +84,16 @@ async def test_backwards_and_settled_reports_are_409(http: Http, accounts: Accou
     assert done.code == 202, done.body
     video = body_json(await http.request("GET", f"/api/v2/videos/{video_id}"))
     assert video["status"] == "PROCESSED" and video["summary"]["themes"] == ["amor"]
+    # As the built-in workers do, the summary comes right after its video.status PROCESSED,
+    # so a client that follows statuses sees the end too.
+    seq = body_json(done)["seq"]
+    before = json.loads((await mesh.jsm.get_msg(EVENTS_STREAM, seq - 1)).data or b"{}")
+    assert (before["type"], before["video_id"], before["status"], before["progress"]) == (
+        "video.status",
+        video_id,
+        "PROCESSED",
+        100,
+    )
     late = await http.request("POST", PUBLISH, json_body=_status(video_id, 99), headers=worker.auth)
     assert_json_error(late, 409, "already_settled")
 

@@ -39,6 +39,8 @@ from schemas.identity import (
     MemberCall,
     MemberDTO,
     MemberRef,
+    PasswordChange,
+    PasswordResetCall,
     PublishCall,
     TokenCreate,
     TokenRef,
@@ -97,6 +99,10 @@ def _bodies(world: dict[str, Any]) -> dict[str, Any]:
         v.CURSOR_ACK: CursorAckCall(
             acks=[CursorPosition(credential=forged, cursor="stolen", seq=7)]
         ),
+        v.PASSWORD_CHANGE: PasswordChange(new_password="the intruder's password"),
+        v.PASSWORD_RESET: PasswordResetCall(
+            user_id=admin.user_id, password="the intruder's password"
+        ),
     }
 
 
@@ -135,6 +141,7 @@ async def _snapshot(world: dict[str, Any]) -> dict[str, Any]:
     info = await api.jsm.stream_info(EVENTS_STREAM)
     return {
         "intruder": await store.user_by_email("intruder@example.org"),
+        "admin": await store.user_by_email(world["admin"].email),  # its password hash too
         "visibility": channel.visibility if channel else None,
         "token": token.model_dump(exclude={"last_used_at"}) if token else None,
         "last_used": token.last_used_at if token else None,

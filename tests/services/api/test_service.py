@@ -15,11 +15,12 @@ from culto_app.settings import Settings
 from mesh import EventPublisher, EventReader, JobQueue, MeshConnection
 from mesh.artifacts import ArtifactStore
 from mesh.identity_store import IdentityStore
-from mesh.subjects import STAGING_BUCKET, event_filters
+from mesh.subjects import JOBS_STREAM, STAGING_BUCKET, event_filters, job_subject
 from schemas import TranscriptInput, VideoCreate, VideoListQuery, VideoStatus, new_video_id
 from schemas.events import SummaryReadyEventDTO
 from schemas.identity import DEFAULT_CHANNEL_ID, Visibility
 from schemas.summary import SummaryDTO
+from schemas.videos import Processing
 from services.identity.accounts import Accounts
 from services.transcripts.fetch_policy import FetchPolicy
 from services.videos import lifecycle
@@ -109,6 +110,37 @@ async def test_duplicate_youtube_id_conflicts_unless_reprocess(
         await client.delete(first.id)
         fresh = await client.create(VideoCreate(youtube_id=yt))
         assert fresh.id != first.id
+
+
+async def _jobs_of(mesh: MeshConnection, video_id: str) -> int:
+    info = await mesh.jsm.stream_info(JOBS_STREAM, subjects_filter=job_subject(video_id))
+    return sum((info.state.subjects or {}).values())
+
+
+async def test_an_external_video_queues_no_job_until_reprocessed_internally(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    async with api_services(mesh, settings.api_config()):
+        client = await admin_api(mesh)
+        yt = new_video_id()[:11].replace("-", "_")
+        created = await client.create(VideoCreate(youtube_id=yt, processing=Processing.EXTERNAL))
+        assert (created.status, created.processing) == (VideoStatus.QUEUED, Processing.EXTERNAL)
+        assert created.status_message == lifecycle.EXTERNAL_MESSAGE
+        assert await _jobs_of(mesh, created.id) == 0  # no built-in worker can take it
+        events = await EventReader(mesh).latest([created.id])
+        assert [e.event.message for e in events] == [lifecycle.EXTERNAL_MESSAGE]  # type: ignore[union-attr]
+        # Handed to the built-in workers after all: a job appears, the record says so.
+        again = await client.create(VideoCreate(youtube_id=yt, reprocess=True))
+        assert (again.id, again.processing) == (created.id, Processing.INTERNAL)
+        assert again.status_message == lifecycle.QUEUED_MESSAGE
+        assert await _jobs_of(mesh, created.id) == 1
+        # And back: the queued job is dropped, so no built-in worker touches it.
+        back = await client.create(
+            VideoCreate(youtube_id=yt, reprocess=True, processing=Processing.EXTERNAL)
+        )
+        assert back.processing is Processing.EXTERNAL
+        assert await _jobs_of(mesh, created.id) == 0
+        await client.delete(created.id)
 
 
 async def test_concurrent_duplicate_submits_create_one_video(

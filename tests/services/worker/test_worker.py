@@ -20,7 +20,7 @@ from schemas import SummaryDTO, TranscriptInput, VideoCreate, VideoDTO, VideoSta
 from schemas.identity import DEFAULT_CHANNEL_ID
 from services.videos import lifecycle
 from services.worker import JobContext, Worker, WorkerConfig, default_stages
-from services.worker.worker import gave_up
+from services.worker.worker import gave_up, retry_message
 from tests.support import admin_api, eventually
 
 SERMON = (
@@ -164,7 +164,10 @@ async def test_transient_errors_retry_then_succeed(isolated_mesh: Any) -> None:
         done = await wait_status(client, video.id, VideoStatus.PROCESSED, VideoStatus.FAILED)
     assert done.status is VideoStatus.PROCESSED and flaky.calls == 2
     messages = [getattr(e.event, "message", "") for e in await events_of(env.mesh, video.id)]
-    assert any("retrying in 1s (attempt 2 of 3)" in m for m in messages)
+    assert (
+        "Temporary problem in flaky: remote service busy. Retrying in 1 s (attempt 2 of 3)."
+        in messages
+    )
 
 
 async def test_transient_errors_fail_after_max_deliver(isolated_mesh: Any) -> None:
@@ -368,3 +371,12 @@ async def test_worker_refuses_limits_that_differ_from_the_provisioned_consumer(
 def test_the_last_retry_does_not_promise_another(message: str, attempts: int, final: str) -> None:
     # Regression (issue 13): the final error read "will retry (gave up after 5 attempts)".
     assert gave_up(message, attempts) == final
+
+
+def test_a_retry_is_announced_once_in_sentences() -> None:
+    # Issue 22: "could not reach YouTube; will retry; retrying in 1s" said it twice.
+    said = retry_message("captions", "could not reach YouTube; will retry", 2, 3, 5)
+    assert said == (
+        "Temporary problem in captions: could not reach YouTube. Retrying in 2 s (attempt 3 of 5)."
+    )
+    assert said.lower().count("retry") == 1
