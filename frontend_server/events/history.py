@@ -60,6 +60,7 @@ from access.principals import Credential
 from culto.errors import HistoryTrimmed
 from frontend_server.events.access import HubAccess
 from frontend_server.events.conn import (
+    RESET_SEQ,
     CloseReason,
     Connection,
     Framing,
@@ -106,6 +107,16 @@ class Reset:
             reason=self.reason,
         )
         return frame_reset(framing, dto)
+
+
+def queue_reset(client: Connection, first: int, last: int) -> bool:
+    """Queue an ``unknown_id`` ``stream.reset`` for a live client of a recreated stream, after
+    what it was sent and before the new stream's events, whose lower ids the writer then
+    accepts (:func:`~frontend_server.events.conn.take`); True if its queue was empty."""
+    reset = Reset(client.last_sent_seq, first, last, "unknown_id")
+    client.resets += 1
+    client.queue.append((RESET_SEQ, RESET_EVENT, reset.frame(client.framing)))
+    return len(client.queue) == 1
 
 
 async def resume_point(reader: EventReader, last_event_id: int, horizon: int) -> int | Reset:

@@ -58,7 +58,6 @@ from frontend_server.events.access import AccessGuard, HubAccess
 from frontend_server.events.conn import (
     HEARTBEAT_SEQ,
     MAX_VIDEOS_PER_CLIENT,
-    RESET_SEQ,
     CloseReason,
     Connection,
     DirectSink,
@@ -69,8 +68,8 @@ from frontend_server.events.conn import (
     take,
 )
 from frontend_server.events.follow import ChannelVideos, no_channel_videos
-from frontend_server.events.framing import RESET_EVENT, sse_event
-from frontend_server.events.history import History, Reset
+from frontend_server.events.framing import sse_event
+from frontend_server.events.history import History, queue_reset
 from frontend_server.events.index import StreamIndex
 from frontend_server.events.sse.wire import encode_event
 from frontend_server.events.ws.wire import encode_ws_event
@@ -398,8 +397,7 @@ class EventHub(AsyncResource):
 
     def _stalled(self, client: Connection) -> None:
         client.stall_timer = None
-        if client.blocked and client.close_reason is None:
-            log.info("dropping an SSE client whose write stalled for %.0fs", self._write_timeout)
+        if client.blocked and client.close_reason is None:  # the write deadline passed
             self._drop(client, CloseReason.SLOW)
 
     def _unblocked(self, client: Connection, done: asyncio.Future[None]) -> None:
@@ -477,19 +475,14 @@ class EventHub(AsyncResource):
 
     def _recreated(self, first: int, last: int) -> None:
         """``CULTO_EVENTS`` was recreated (the feed follows it from its first event): a live
-        client gets a ``stream.reset`` (``unknown_id``) queued before the new stream's events,
-        whose lower ids the writer then accepts (:func:`take`); one still catching up is ended
-        (on reconnect its resume point is judged against the new stream)."""
+        client gets a ``stream.reset`` before the new stream's events (:func:`queue_reset`);
+        one still catching up is ended (its resume point is judged anew on reconnect)."""
         self._head = 0
         self.stream_resets += 1
         for client in list(self._clients):
             if client.phase is not Phase.LIVE:
                 self._drop(client, CloseReason.NATS_DISCONNECTED)
-                continue
-            frame = Reset(client.last_sent_seq, first, last, "unknown_id").frame(client.framing)
-            client.resets += 1
-            client.queue.append((RESET_SEQ, RESET_EVENT, frame))
-            if len(client.queue) == 1:
+            elif queue_reset(client, first, last):
                 self._wake(client)
 
     def _on_disconnect(self) -> None:

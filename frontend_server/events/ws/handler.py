@@ -38,8 +38,9 @@ from frontend_server.events.cursors import CursorAcks
 from frontend_server.events.drain import Drain
 from frontend_server.events.hub import EventHub
 from frontend_server.events.sse.handler import video_channels
+from frontend_server.events.ws.codes import CloseCode
 from frontend_server.events.ws.history import SocketHistory
-from frontend_server.events.ws.session import CloseCode, EventSocket
+from frontend_server.events.ws.session import EventSocket
 from frontend_server.events.ws.wire import WS_SEPARATOR, encode_message
 from frontend_server.security.browser import XsrfMixin
 from frontend_server.security.limits import WS_BURST, ClientLimits

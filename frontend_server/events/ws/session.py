@@ -8,7 +8,8 @@ serves *live* events on it: every connection is opened with ``last_event_id`` = 
 :class:`~frontend_server.events.ws.history.SocketHistory` (authorised event by event).
 
 A change (``subscribe``/``unsubscribe``) is one hand-off, run to completion before the next
-message is read (Tornado awaits ``on_message``):
+message is handled (the socket's worker takes them one at a time; frames and pongs are read
+meanwhile):
 
 1. Authorise the added videos (404 as an ``error`` message; nothing changes).
 2. Stop the old pump; ``L`` = the last sequence it sent. Everything of the old filter up to
@@ -29,11 +30,10 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Mapping
 from enum import Enum
-from typing import Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from access.policy import Principal
 from access.principals import Credential
@@ -43,6 +43,7 @@ from frontend_server.events.access import HubAccess
 from frontend_server.events.cursors import CursorAcks
 from frontend_server.events.history import Reset
 from frontend_server.events.hub import CloseReason, Connection, EventHub, Framing, Subscription
+from frontend_server.events.ws.codes import CLOSE_FOR, MAX_ERRORS, CloseCode, Outbox, VideoLookup
 from frontend_server.events.ws.filter import SocketFilter
 from frontend_server.events.ws.history import SocketHistory, resume_groups, resume_points
 from frontend_server.events.ws.wire import encode_ws_event
@@ -61,37 +62,6 @@ from schemas.timestamps import utc_now
 log = logging.getLogger(__name__)
 
 
-class CloseCode(int, Enum):
-    """WebSocket close codes this server uses (4xxx are application codes)."""
-
-    GOING_AWAY = 1001
-    """The server is shutting down: reconnect (to any replica) and resume."""
-    POLICY = 1008
-    """Too many bad messages (:data:`MAX_ERRORS`)."""
-    INTERNAL = 1011
-    """Reading history failed: reconnect and resume."""
-    TRY_AGAIN = 1013
-    """NATS is unreachable: reconnect and resume shortly."""
-    EXPIRED = 4001
-    """The token or session expired: authenticate again."""
-    FORBIDDEN = 4003
-    """The caller lost access to what it follows: its token was revoked, its session logged
-    out, its user deleted, its role removed, or a channel it follows turned private."""
-    SLOW = 4008
-    """The client fell behind (``client_buffer`` events queued): resume with ``since``."""
-
-
-CLOSE_FOR: Mapping[CloseReason, tuple[CloseCode, str]] = {
-    CloseReason.SLOW: (CloseCode.SLOW, "too slow: reconnect and resume with since"),
-    CloseReason.SHUTDOWN: (CloseCode.GOING_AWAY, "going away"),
-    CloseReason.NATS_DISCONNECTED: (CloseCode.TRY_AGAIN, "live events unavailable; retry"),
-    CloseReason.REVOKED: (CloseCode.FORBIDDEN, "access revoked"),
-    CloseReason.EXPIRED: (CloseCode.EXPIRED, "credential expired"),
-}
-MAX_ERRORS = 10
-"""Bad messages tolerated (each answered with an ``error``) before the socket is closed."""
-
-
 class SocketState(Enum):
     """Where a socket is in its life."""
 
@@ -101,23 +71,6 @@ class SocketState(Enum):
     """Following its filter through a hub connection."""
     CLOSED = "closed"
     """Closed or closing: messages are ignored."""
-
-
-class Outbox(Protocol):
-    """The transport of one socket (the Tornado handler)."""
-
-    async def send(self, data: bytes) -> None:
-        """Events encoded by :func:`encode_ws_event`, one message each, awaiting the socket."""
-
-    async def send_message(self, message: BaseModel) -> None:
-        """One control message."""
-
-    def close(self, code: int, reason: str) -> None:
-        """Close the socket with ``code``."""
-
-
-VideoLookup = Callable[[Iterable[str]], Awaitable[dict[str, str | None]]]
-"""The channel of each video (``None``: no such video), from the video API."""
 
 
 class EventSocket:
