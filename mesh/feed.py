@@ -152,6 +152,11 @@ class LiveFeed:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()  # type: ignore[attr-defined]
 
+    def rewind(self, after_seq: int) -> None:
+        """Deliver again from ``after_seq + 1`` (what was delivered after it was discarded)."""
+        self.last_seq = after_seq
+        self._schedule_resubscribe()
+
     def _schedule_resubscribe(self) -> None:
         if self._running:
             self.resubscribes += 1

@@ -55,6 +55,8 @@ class KvMirror(AsyncResource):
         self._seen: set[str] = set()
         self._prefix = f"$KV.{bucket}."
         self._sub: object | None = None
+        self.revision = 0
+        """The highest bucket sequence delivered (see :meth:`current`)."""
         self._loaded = asyncio.Event()
         self._rewatching: asyncio.Task[None] | None = None
         self._closed = False
@@ -102,8 +104,16 @@ class KvMirror(AsyncResource):
         if not info.state.messages:
             self._finish_load()  # nothing stored: nothing to wait for
 
+    async def stored_last(self) -> int:
+        """The bucket's last sequence now, from its leader (a replica that lags could not
+        say): once :attr:`revision` reaches it, every entry stored so far was delivered."""
+        with nats_errors(f"checking KV bucket {self._bucket}"):
+            info = await self._mesh.jsm.stream_info(f"KV_{self._bucket}")
+        return int(info.state.last_seq or 0)
+
     async def _deliver(self, msg: Msg) -> None:
         meta = msg.metadata
+        self.revision = max(self.revision, meta.sequence.stream)
         op = _operation(msg.headers)
         if op is _Op.UNKNOWN:
             return

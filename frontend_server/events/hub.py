@@ -46,7 +46,6 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 
 from access.policy import ANONYMOUS, Principal
@@ -67,11 +66,13 @@ from frontend_server.events.conn import (
     Subscription,
     take,
 )
+from frontend_server.events.fence import IdentityFence
 from frontend_server.events.follow import ChannelVideos, no_channel_videos
 from frontend_server.events.framing import sse_event
 from frontend_server.events.history import History, queue_reset
 from frontend_server.events.index import StreamIndex
 from frontend_server.events.sse.wire import encode_event
+from frontend_server.events.stats import HubStats
 from frontend_server.events.ws.wire import encode_ws_event
 from frontend_server.security.auth import Authenticator
 from mesh.connection import MeshConnection
@@ -93,23 +94,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class HubStats:
-    """A snapshot of the hub's counters for metrics and health."""
-
-    connected_clients: int
-    events_dispatched: int
-    events_sent_by_type: dict[str, int]
-    replays: int
-    slow_client_drops: int
-    nats_reconnects: int
-    healthy: bool
-    revoked: int = 0
-    resets: int = 0
-    catch_up_rounds: int = 0
-    feed_resubscribes: int = 0
 
 
 class EventHub(AsyncResource):
@@ -140,11 +124,15 @@ class EventHub(AsyncResource):
         self._limit = config.client_buffer
         self._write_timeout = config.write_timeout
         self._reader = reader or EventReader(mesh)
-        self._feed = LiveFeed(mesh, self._dispatch, on_recreated=self._recreated)
         self._index = StreamIndex()
         self._clients: set[Connection] = set()
         self._access = HubAccess(authenticator)
         self._guard = AccessGuard(self._access, self._index, self._clients, self._drop)
+        # Live events pass the identity fence: held while the directory is not known current.
+        self._fence = IdentityFence(
+            authenticator.directory, self._dispatch, self._fence_overflow, self._guard.settle
+        )
+        self._feed = LiveFeed(mesh, self._fence.offer, on_recreated=self._recreated)
         self._head = 0
         self._started = False
         self._closed = False
@@ -173,6 +161,7 @@ class EventHub(AsyncResource):
         bounds = await self._reader.bounds()
         self._head = bounds.last
         self._guard.start()
+        self._fence.start()
         await self._feed.start(self._head, created=bounds.created)
         self._started = True
 
@@ -183,6 +172,7 @@ class EventHub(AsyncResource):
         for client in list(self._clients):
             self._drop(client, CloseReason.SHUTDOWN)
         await self._feed.stop()
+        await self._fence.stop()
 
     @property
     def healthy(self) -> bool:
@@ -213,6 +203,7 @@ class EventHub(AsyncResource):
             healthy=self.healthy,
             revoked=self._guard.revoked,
             feed_resubscribes=self._feed.resubscribes,
+            held_events=self._fence.holding,
         )
 
     # -- serving one client ------------------------------------------------------------------
@@ -484,6 +475,11 @@ class EventHub(AsyncResource):
                 self._drop(client, CloseReason.NATS_DISCONNECTED)
             elif queue_reset(client, first, last):
                 self._wake(client)
+
+    def _fence_overflow(self) -> None:
+        for client in list(self._clients):  # they resume once the directory is current again
+            self._drop(client, CloseReason.NATS_DISCONNECTED)
+        self._feed.rewind(self._head)  # the discarded events come again
 
     def _on_disconnect(self) -> None:
         # Clients reconnect (to any replica) with Last-Event-ID and lose nothing; holding

@@ -6,7 +6,9 @@ watch's loss was noticed only by nats-py's 5 s heartbeat check)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.request
 from functools import partial
 from pathlib import Path
 
@@ -24,9 +26,10 @@ from tests.topology.harness import NatsCluster, NatsNode
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.timeout(120)]
 
-REVOKED_WITHIN = 3.0
+REVOKED_WITHIN = 5.0
 """Seconds from the revocation's write to the replica refusing the token: two missed watch
-heartbeats, a new consumer, on a shared 2-core machine (it was ~14 s)."""
+heartbeats (0.5 s) and a new consumer; measured 0.5-2 s on a loaded shared 2-core machine (it
+was ~14 s: 10 s of heartbeat check, then a new consumer)."""
 
 
 def test_revocation_reaches_a_replica_whose_watch_consumer_died(tmp_path: Path) -> None:
@@ -71,7 +74,7 @@ async def _watch_on_another_node(
     cluster: NatsCluster, token_id: str
 ) -> tuple[NatsNode, MeshConnection, Directory]:
     """A replica connected to one node whose identity watch consumer sits on another."""
-    for attempt in range(12):
+    for attempt in range(24):
         node = cluster.nodes[attempt % len(cluster.nodes)]
         replica = MeshConnection(node.url, name="test-replica")
         await replica.open()
@@ -80,7 +83,9 @@ async def _watch_on_another_node(
         await eventually(partial(_knows, directory, token_id), 10, what="the token known")
         info = await directory._identity._sub.consumer_info()  # type: ignore[union-attr]
         leader = info.cluster.leader if info.cluster else None
-        if leader and leader != node.name:
+        # Not the meta leader either: re-creating a consumer waits for that election (seconds),
+        # which is JetStream's to shorten; what is measured here is noticing the loss.
+        if leader and leader not in (node.name, await asyncio.to_thread(_meta_leader, node)):
             return cluster.node(leader), replica, directory
         await directory.close()
         await replica.close()
@@ -95,6 +100,13 @@ async def _lead_elsewhere(mesh: MeshConnection, stream: str, node: str) -> None:
         await mesh.nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", b"", timeout=5)
         await asyncio.sleep(1)
     raise AssertionError(f"{stream} stays led by {node}")
+
+
+def _meta_leader(node: NatsNode) -> str:
+    url = f"http://127.0.0.1:{node.monitor_port}/jsz"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=5) as response:
+        return str(json.loads(response.read()).get("meta_cluster", {}).get("leader", ""))
 
 
 def _knows(directory: Directory, token_id: str) -> bool:
