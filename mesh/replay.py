@@ -226,7 +226,10 @@ class EventReader:
             "max_bytes": max_bytes,
         }
         batch = await self._request(request, "replaying events")
-        jumped = asked if not batch.messages or batch.messages[0].seq > asked else None
+        # From sequence 1 (a replay after 0: "whatever the stream holds") nothing the client
+        # had can be skipped; from anywhere else, a jump may have crossed trimmed events.
+        skipped = not batch.messages or batch.messages[0].seq > asked
+        jumped = asked if skipped and asked > 1 else None
         for msg in batch.messages:
             if until is not None and msg.seq > until:
                 cursor.finished = True  # that replica holds everything up to `until`

@@ -121,7 +121,11 @@ def queue_reset(client: Connection, first: int, last: int) -> bool:
 
 async def resume_point(reader: EventReader, last_event_id: int, horizon: int) -> int | Reset:
     """Where to resume after ``last_event_id`` (the hub's head being ``horizon``), or why it
-    cannot be honoured. Shared with the WebSocket's ``since`` (``ws_history``)."""
+    cannot be honoured. Shared with the WebSocket's ``since`` (``ws_history``). An id of 0
+    asks for everything the stream holds: nothing it had can be gone, whatever retention or
+    the purge of a deleted video removed from the stream's head."""
+    if last_event_id == 0:
+        return 0
     if last_event_id < horizon:
         first = await reader.first_seq()
         if first is None:  # everything is gone: where the stream starts again
