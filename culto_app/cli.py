@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a transcription worker (NATS_URL required)")
     worker.add_argument("--concurrency", type=int, default=1, help="jobs at once (default 1)")
     sub.add_parser("provision", help="create/update streams, KV buckets and object stores")
+    sub.add_parser(
+        "selfcheck",
+        help="start every role against a throwaway nats-server and check what it serves",
+    )
     analyze = sub.add_parser("analyze", help="analyse a transcript file and print a SummaryDTO")
     analyze.add_argument("path", type=Path, help="a .txt, .vtt or .srt transcript")
     analyze.add_argument("--lang", choices=("pt", "en"), help="language (default: detect)")
@@ -119,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(backup_cli.backup_command(settings, args.dir, keep=args.keep))
         if args.command == "restore":
             return asyncio.run(backup_cli.restore_command(settings, args.dir, force=args.force))
+        if args.command == "selfcheck":
+            from culto_app.selfcheck import run_selfcheck
+
+            return asyncio.run(run_selfcheck(settings))
         if args.command in admin_cli.COMMANDS:
             return _admin(settings, args)
         if args.command == "tail":

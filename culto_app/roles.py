@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -42,8 +42,9 @@ from mesh.jobs import JobQueue
 from mesh.permissions import Role, inbox_prefix
 from mesh.principals import MeshAuthenticator
 from mesh.provision import provision, streams_present
+from mesh.subjects import EVENTS_STREAM, JOBS_STREAM, VIDEOS_BUCKET
 from ops.metrics import ExtraStatsCollector
-from ops.server import serve_ops
+from ops.server import ListenConfig, serve_ops
 from services.api.service import ApiConfig, VideoApiService
 from services.identity.accounts import Accounts
 from services.identity.migration import migrate_channels
@@ -108,18 +109,59 @@ async def connected(settings: Settings, role: Role) -> AsyncIterator[MeshConnect
         yield mesh
 
 
-async def wait_provisioned(mesh: MeshConnection, *, timeout: float = 60.0) -> None:
-    """Roles do not provision (a Job does); they wait for the streams to appear."""
+PROVISION_REMINDER = 60.0
+"""Seconds between the lines a role prints while it waits for provisioning."""
+
+
+async def wait_provisioned(
+    mesh: MeshConnection,
+    listens: Sequence[ListenConfig],
+    stopped: asyncio.Future[int],
+    *,
+    poll: float = 1.0,
+    remind: float = PROVISION_REMINDER,
+) -> bool:
+    """Wait, as long as it takes, for provisioning (a Job or one-shot runs it, not the roles).
+
+    Meanwhile the role's ports (``listens``: PORT, and the frontend's ops port) answer, so
+    probes see a live process that is not ready yet rather than a refused connection:
+    ``/health`` is 200 (restarting would not help) and ``/ready`` 503 with
+    ``"streams_present": false``. A line says what it waits for, again every ``remind`` seconds.
+    Returns ``False`` when a stop signal came first.
+    """
+    if await streams_present(mesh):
+        return True
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    warned = False
-    while not await streams_present(mesh):
-        if loop.time() > deadline:
-            raise MeshUnavailable("JetStream streams are missing: run 'culto provision' first")
-        if not warned:
-            say("waiting for JetStream streams (run 'culto provision')...")
-            warned = True
-        await asyncio.sleep(1.0)
+    started = loop.time()
+    reminder = started
+    async with AsyncExitStack() as stack:
+        for listen in listens:
+            await stack.enter_async_context(serve_ops(listen, mesh, started=False))
+        while not stopped.done():
+            if await streams_present(mesh):
+                say(f"provisioning found after {loop.time() - started:.0f}s; starting")
+                return True
+            if loop.time() >= reminder:
+                waited = f" ({loop.time() - started:.0f}s so far)" if reminder > started else ""
+                say(
+                    f"waiting for provisioning{waited}: the JetStream streams {EVENTS_STREAM} and"
+                    f" {JOBS_STREAM} and the bucket {VIDEOS_BUCKET} must exist and have a leader"
+                    f" (run 'culto provision'); /health answers 200 and /ready 503 meanwhile"
+                )
+                reminder += remind
+            await asyncio.wait({stopped}, timeout=poll)
+    return False
+
+
+@asynccontextmanager
+async def until_stopped(stopped: asyncio.Future[int] | None) -> AsyncIterator[asyncio.Future[int]]:
+    """``stopped`` when given (several roles in one process, as ``culto selfcheck`` runs them),
+    else a future resolved by SIGINT or SIGTERM."""
+    if stopped is not None:
+        yield stopped
+        return
+    async with stop_signals() as received:
+        yield received
 
 
 async def run_up(settings: Settings, *, workers: int) -> int:
@@ -300,28 +342,31 @@ async def _until_stopped(
     return exc.message if isinstance(exc, MeshUnavailable) else "the embedded nats-server is lost"
 
 
-async def run_frontend(settings: Settings) -> int:
-    """The HTTP edge role."""
+async def run_frontend(settings: Settings, stopped: asyncio.Future[int] | None = None) -> int:
+    """The HTTP edge role (until SIGINT/SIGTERM, or ``stopped``)."""
     edge = settings.edge_config()  # fail before connecting, naming the variable
-    async with stop_signals() as stopped, connected(settings, "frontend") as mesh:
-        await wait_provisioned(mesh)
+    async with until_stopped(stopped) as stop, connected(settings, "frontend") as mesh:
+        listens = [edge.listen] if edge.ops_listen is None else [edge.listen, edge.ops_listen]
+        if not await wait_provisioned(mesh, listens, stop):
+            return 0
         async with serve_frontend(edge, mesh) as frontend:
             say(f"frontend on http://{settings.host}:{frontend.port}")
-            await stopped
+            await stop
             say("draining...")
     return 0
 
 
-async def run_api(settings: Settings) -> int:
-    """The video API service role (ops endpoints on PORT)."""
-    async with stop_signals() as stopped, connected(settings, "api") as mesh:
-        await wait_provisioned(mesh)
+async def run_api(settings: Settings, stopped: asyncio.Future[int] | None = None) -> int:
+    """The video API service role (ops endpoints on PORT), until SIGINT/SIGTERM or ``stopped``."""
+    async with until_stopped(stopped) as stop, connected(settings, "api") as mesh:
+        if not await wait_provisioned(mesh, [settings.listen_config()], stop):
+            return 0
         async with AsyncExitStack() as stack:
             role = await stack.enter_async_context(api_services(mesh, settings.api_config()))
             stats = {"api": role.videos.rpc.totals, "identity": role.identity.rpc.totals}
             ops = await stack.enter_async_context(serve_ops(settings.listen_config(), mesh, stats))
             say(f"video API service ready (ops on port {ops.port})")
-            await stopped
+            await stop
             say("draining...")
     return 0
 
@@ -357,18 +402,21 @@ async def api_services(mesh: MeshConnection, config: ApiConfig) -> AsyncIterator
         yield ApiRole(videos, identity, directory)
 
 
-async def run_worker(settings: Settings, *, workers: int = 1) -> int:
-    """The worker role (ops endpoints on PORT)."""
+async def run_worker(
+    settings: Settings, *, workers: int = 1, stopped: asyncio.Future[int] | None = None
+) -> int:
+    """The worker role (ops endpoints on PORT), until SIGINT/SIGTERM or ``stopped``."""
     config = settings.worker_config()
-    async with stop_signals() as stopped, connected(settings, "worker") as mesh:
-        await wait_provisioned(mesh)
+    async with until_stopped(stopped) as stop, connected(settings, "worker") as mesh:
+        if not await wait_provisioned(mesh, [settings.listen_config()], stop):
+            return 0
         async with AsyncExitStack() as stack:
             collectors = await _worker_pool(stack, mesh, config, workers)
             ops = await stack.enter_async_context(
                 serve_ops(settings.listen_config(), mesh, collectors=collectors)
             )
             say(f"{workers} worker(s) ready (ops on port {ops.port})")
-            await stopped
+            await stop
             say("finishing the current job...")
     return 0
 

@@ -69,7 +69,9 @@ class Settings(BaseModel):
         job_max_deliver: Deliveries of one job before it is failed for good.
         max_transcript_bytes: Largest transcript accepted.
         embedded_nats_port: Client port of ``culto up``'s embedded server (0 = any free port).
-        whisper_model: Speech-recognition model (path or name); ``None`` = bundled base model.
+        whisper_model: Speech-recognition model: ``base`` (or ``None``) = the bundled base
+            model, ``small`` or another faster-whisper name (downloaded on first use), or a
+            CTranslate2 model directory.
         allowed_video_hosts: Hosts a submitted video ``url`` may name (YouTube's by default).
         allowed_hosts: Names the ``Host`` header may carry (``CULTO_ALLOWED_HOSTS``); default:
             the loopback names, plus ``FRONTEND_URL``'s host outside dev.
@@ -238,7 +240,7 @@ class Settings(BaseModel):
         Raises:
             ConfigError: naming the first invalid variable.
         """
-        env = dict(os.environ if environ is None else environ)
+        env = _with_secret_files(dict(os.environ if environ is None else environ))
         role = environment or _choice(env, "CULTO_ENV", ("dev", "prod"), "prod")
         fields: dict[str, object] = {"environment": role}
         if url := env.get("NATS_URL", "").strip():
@@ -314,6 +316,36 @@ class Settings(BaseModel):
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(value)
         return self.model_copy(update={"cookie_secret": SecretStr(value)})
+
+
+SECRET_FILE_VARIABLES = ("NATS_PASSWORD", "COOKIE_SECRET", "CULTO_METRICS_TOKEN")
+"""Secrets that may also come from a file named by ``<NAME>_FILE`` (Docker/Compose secrets, a
+mounted Kubernetes Secret): the value stays out of the process environment's listing."""
+
+
+def _with_secret_files(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with each secret of :data:`SECRET_FILE_VARIABLES` read from its ``_FILE``."""
+    for name in SECRET_FILE_VARIABLES:
+        env.update(_secret_from_file(env, name))
+    return env
+
+
+def _secret_from_file(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """``{name: value}`` read from the file ``<name>_FILE`` names (without its surrounding
+    whitespace), or nothing when that variable is unset."""
+    path = env.get(f"{name}_FILE", "").strip()
+    if not path:
+        return {}
+    if env.get(name):
+        raise ConfigError(f"{name}_FILE: set either {name} or {name}_FILE, not both")
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{name}_FILE: cannot read {path!r} ({reason})") from None
+    if not value:
+        raise ConfigError(f"{name}_FILE: {path!r} is empty")
+    return {name: value}
 
 
 def _ops_surface(env: Mapping[str, str]) -> dict[str, object]:

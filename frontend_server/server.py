@@ -92,7 +92,8 @@ async def serve_frontend(
             if config.ops_listen is not None:
                 # The cluster's port: probes and Prometheus, never routed to the internet.
                 registry = app.settings["metrics_registry"]
-                ops_app = make_ops_app(mesh, registry=registry, alive=alive)
+                live = {"live_feed": lambda: hub.healthy}
+                ops_app = make_ops_app(mesh, registry=registry, alive=alive, ready_checks=live)
                 server.ops = listen(ops_app, config.ops_listen)
             reporting = asyncio.get_running_loop().create_task(
                 report_token_usage(authenticator, identity)

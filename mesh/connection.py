@@ -46,6 +46,32 @@ def is_auth_error(exc: BaseException) -> bool:
     return isinstance(exc, nats.errors.Error) and "authorization violation" in str(exc).lower()
 
 
+TLS_EOF_NOISE = "returning true from eof_received() has no effect when using ssl"
+"""What asyncio logs whenever a NATS server closes a TLS connection, and why it is noise:
+
+nats-py reads the server's INFO in plain TCP, then upgrades with ``loop.start_tls`` and a fresh
+``StreamReaderProtocol``. ``start_tls`` never calls that protocol's ``connection_made``
+(``call_connection_made=False``), so the protocol never learns it runs over SSL and its
+``eof_received`` answers "keep the transport open", as for plain TCP; asyncio's SSL layer
+ignores that answer and logs this warning. The connection is closed and reconnected as it should
+be. Both ways of connecting (``tls_handshake_first`` or not) go through ``start_tls``."""
+
+
+class TlsEofNoiseFilter(logging.Filter):
+    """Drops exactly :data:`TLS_EOF_NOISE` from the ``asyncio`` logger; nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for that one message."""
+        return not (record.name == "asyncio" and record.msg == TLS_EOF_NOISE)
+
+
+def quiet_tls_eof_noise(logger: logging.Logger | None = None) -> None:
+    """Install :class:`TlsEofNoiseFilter` on the ``asyncio`` logger (once; idempotent)."""
+    target = logger or logging.getLogger("asyncio")
+    if not any(isinstance(f, TlsEofNoiseFilter) for f in target.filters):
+        target.addFilter(TlsEofNoiseFilter())
+
+
 class MeshConnection(AsyncResource):
     """An async context manager owning one NATS connection and its JetStream context.
 
@@ -154,6 +180,8 @@ class MeshConnection(AsyncResource):
         if self._credentials is not None:
             options["user"] = self._credentials.user
             options["password"] = self._credentials.password
+        if self._tls_ca is not None or any(u.startswith("tls://") for u in self._servers):
+            quiet_tls_eof_noise()  # every TLS disconnect would log it (TLS_EOF_NOISE)
         if self._tls_ca is not None:
             try:
                 options["tls"] = ssl.create_default_context(cafile=str(self._tls_ca))

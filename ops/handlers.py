@@ -59,13 +59,23 @@ class HealthHandler(ReadOnlyHandler):
 
 
 class ReadyHandler(ReadOnlyHandler):
-    """``GET /ready``: 200 when NATS is connected and the streams exist, else 503."""
+    """``GET /ready``: 200 when NATS is connected and the streams exist, else 503.
+
+    A role that listens only to answer probes while it waits for provisioning passes
+    ``started=False``: its ``/ready`` stays 503 (``"role_started": false``) even once the streams
+    appear, until the role's own server takes over the port. A role may add its own checks
+    (the frontend: its live feed), named in ``checks``.
+    """
 
     def initialize(
-        self, mesh: MeshConnection, checks: Mapping[str, Callable[[], bool]] | None = None
+        self,
+        mesh: MeshConnection,
+        started: bool = True,
+        checks: Mapping[str, Callable[[], bool]] | None = None,
     ) -> None:
-        """The process's connection, and the role's own checks (the frontend's live feed)."""
+        """The process's connection; whether the role behind this port runs; its checks."""
         self.mesh = mesh
+        self.started = started
         self.checks = dict(checks or {})
 
     async def get(self) -> None:
@@ -79,7 +89,7 @@ class ReadyHandler(ReadOnlyHandler):
                 present = False
         storage_ok = not self.mesh.storage_full
         own = {name: bool(check()) for name, check in self.checks.items()}
-        ready = connected and present and storage_ok and all(own.values())
+        ready = connected and present and storage_ok and self.started and all(own.values())
         self.set_header("Cache-Control", "no-store")
         if not ready:
             self.set_header("Retry-After", "2")
@@ -89,6 +99,7 @@ class ReadyHandler(ReadOnlyHandler):
                 "nats_connected": connected,
                 "streams_present": present,
                 "storage_ok": storage_ok,
+                **({} if self.started else {"role_started": False}),
                 **own,
             },
         )

@@ -397,12 +397,15 @@ def ops_routes(
     alive: Liveness | None = None,
     metrics: MetricsAccess | None = None,
     ready_checks: Mapping[str, Callable[[], bool]] | None = None,
+    *,
+    started: bool = True,
 ) -> list[URLSpec]:
     """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry;
     ``metrics`` says who may read it on this port; ``ready_checks`` are the role's own
-    readiness conditions, named in ``/ready``'s ``checks``)."""
+    readiness conditions, named in ``/ready``'s ``checks``; ``started=False``: the role is
+    still waiting for provisioning, ``/ready`` stays 503)."""
     scrape = {"registry": registry_source, "access": metrics or MetricsAccess()}
-    ready = {"mesh": mesh, "checks": ready_checks}
+    ready = {"mesh": mesh, "checks": ready_checks, "started": started}
     return [
         URLSpec("/health", HealthHandler, {"alive": alive}, name="/health"),
         URLSpec("/ready", ReadyHandler, ready, name="/ready"),
@@ -422,9 +425,11 @@ def make_ops_app(
     collectors: Sequence[Collector] = (),
     registry: CollectorRegistry | None = None,
     alive: Liveness | None = None,
+    started: bool = True,
+    ready_checks: Mapping[str, Callable[[], bool]] | None = None,
 ) -> Application:
-    """An application with the ops routes only (the ``api`` and ``worker`` roles, and the
-    frontend's ``CULTO_OPS_PORT``).
+    """An application with the ops routes only (the ``api`` and ``worker`` roles, the
+    frontend's ``CULTO_OPS_PORT``, and every role while it waits for provisioning).
 
     Args:
         mesh: The process's connection (readiness and metrics).
@@ -433,11 +438,13 @@ def make_ops_app(
         collectors: Further collectors.
         registry: An existing registry to serve instead (the frontend's own).
         alive: The process's liveness check for ``/health``.
+        started: ``False`` while the role waits for provisioning: ``/ready`` stays 503.
+        ready_checks: The role's own readiness conditions (the frontend's live feed).
     """
     own = registry is None
     if registry is None:
         registry = make_registry(mesh, extra=extra_stats, collectors=collectors)
-    specs = ops_routes(mesh, registry, alive)
+    specs = ops_routes(mesh, registry, alive, None, ready_checks, started=started)
     # A shared registry already counts its own application's requests under these names.
     metrics = HttpMetrics(registry if own else CollectorRegistry(), route_names(specs))
     return Application(
@@ -454,9 +461,12 @@ async def serve_ops(
     mesh: MeshConnection,
     extra_stats: Mapping[str, ExtraStats] | ExtraStats | None = None,
     collectors: Sequence[Collector] = (),
+    *,
+    started: bool = True,
 ) -> AsyncIterator[RunningServer]:
-    """Run ``/health``, ``/ready`` and ``/metrics`` until the block exits."""
-    app = make_ops_app(mesh, extra_stats=extra_stats, collectors=collectors)
+    """Run ``/health``, ``/ready`` and ``/metrics`` until the block exits (``started=False``:
+    a role waiting for provisioning, whose ``/ready`` stays 503)."""
+    app = make_ops_app(mesh, extra_stats=extra_stats, collectors=collectors, started=started)
     server = listen(app, config)
     try:
         yield server

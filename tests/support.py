@@ -380,3 +380,24 @@ class SyncClient:
                 return response.status, json.loads(raw) if raw else None
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def make_test_ca(where: Path, name: str) -> None:
+    """A throwaway CA (``ca.crt``, ``ca.key``) and a certificate for localhost/127.0.0.1 signed
+    by it (``tls.crt``, ``tls.key``; server and client auth), with openssl, valid one day."""
+    where.mkdir(parents=True, exist_ok=True)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+             "-subj", f"/CN={name}", cwd=where)  # fmt: skip
+    (where / "ext.cnf").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    _openssl("req", *ec, "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=localhost",
+             cwd=where)  # fmt: skip
+    _openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "tls.crt", "-days", "1", "-extfile", "ext.cnf",
+             cwd=where)  # fmt: skip

@@ -15,6 +15,7 @@ from schemas.summary import CitationDTO, Language, SummaryDTO
 from schemas.transcripts import Transcript
 from services.analysis.bible.asr import is_caseless
 from services.analysis.citations import find_citations
+from services.analysis.keypoint_roles import shown as without_fillers
 from services.analysis.keypoints import is_boilerplate, select_key_points
 from services.analysis.keywords import extract_keywords
 from services.analysis.language import detect_language
@@ -86,7 +87,7 @@ def analyze(
         themes=themes,
         passages=passages,
         citations=citations,
-        key_points=[shown(s.text) for s in key_points],
+        key_points=[shown(without_fillers(s.text)) for s in key_points],
         key_point_timestamps=[timeline.time_at(s.start) for s in key_points],
     )
 

@@ -30,113 +30,22 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from services.analysis.authors import KNOWN_AUTHORS, NON_AUTHORS, misheard_known
 from services.analysis.bible.asr import is_caseless
-from services.analysis.citations_caseless import bounded_quote, named_before_verb, tagged_after
+from services.analysis.citations_caseless import (
+    bounded_quote,
+    introduced,
+    named_before_verb,
+    tagged_after,
+)
+from services.analysis.citations_tagged import pronoun_tagged
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
-from services.analysis.text import fold, normalize_space, phrase_list, word_set
+from services.analysis.text import fold, normalize_space
 
 MIN_QUOTE_WORDS: Final = 3
 MAX_QUOTE_CHARS: Final = 300
 MAX_UNPUNCTUATED_WORDS: Final = 30
 DEDUPE_WORDS: Final = 6
-
-KNOWN_AUTHORS: Final = phrase_list(
-    """
-    Santo Agostinho
-    Agostinho de Hipona
-    Agostinho
-    Saint Augustine
-    Augustine
-    C. S. Lewis
-    C.S. Lewis
-    CS Lewis
-    Charles Spurgeon
-    Spurgeon
-    Martinho Lutero
-    Lutero
-    Martin Luther King
-    Martin Luther
-    João Calvino
-    Calvino
-    John Calvin
-    Calvin
-    John Wesley
-    Wesley
-    A. W. Tozer
-    Tozer
-    Dietrich Bonhoeffer
-    Bonhoeffer
-    D. L. Moody
-    Moody
-    Billy Graham
-    Madre Teresa de Calcutá
-    Madre Teresa
-    Mother Teresa
-    Blaise Pascal
-    Pascal
-    Kierkegaard
-    G. K. Chesterton
-    Chesterton
-    Tim Keller
-    Timothy Keller
-    Oswald Chambers
-    E. M. Bounds
-    Andrew Murray
-    Max Lucado
-    Francis Schaeffer
-    Henri Nouwen
-    Elisabeth Elliot
-    Amy Carmichael
-    George Whitefield
-    Smith Wigglesworth
-    Leonard Ravenhill
-    J. I. Packer
-    Philip Yancey
-    Eugene Peterson
-    John Piper
-    John Stott
-    Jonathan Edwards
-    Corrie ten Boom
-    Hudson Taylor
-    William Carey
-    Jim Elliot
-    George Müller
-    Hernandes Dias Lopes
-    Augustus Nicodemus
-    Paul Washer
-    Martyn Lloyd-Jones
-    Lloyd-Jones
-    Watchman Nee
-    Tertuliano
-    Tertullian
-    Francisco de Assis
-    Tomás de Aquino
-    Thomas Aquinas
-    """
-)
-
-# First words (folded) that can never start an author: biblical figures and books, God,
-# pronouns and forms of address. Full names beginning with one ("John Wesley") survive
-# because only single-word or wholly-excluded authors are rejected.
-NON_AUTHORS: Final = word_set(
-    """
-    deus jesus cristo senhor espirito santo biblia escritura escrituras palavra evangelho
-    paulo pedro joao tiago judas mateus marcos lucas moises davi salomao isaias jeremias
-    ezequiel daniel oseias joel amos obadias jonas miqueias naum habacuque sofonias ageu
-    zacarias malaquias abraao isaque jaco jose josue samuel elias eliseu neemias esdras ester
-    rute jo noe adao eva maria marta lazaro timoteo tito filemom estevao barnabe nicodemos
-    pilatos herodes salmista apostolo profeta pregador rei sao saint sr sra
-    god christ lord spirit holy bible scripture word gospel paul peter john james jude matthew
-    mark luke moses david solomon isaiah jeremiah ezekiel hosea obadiah jonah micah nahum
-    habakkuk zephaniah haggai zechariah malachi abraham isaac jacob joseph joshua elijah
-    elisha nehemiah ezra esther ruth job noah adam eve mary martha lazarus timothy titus
-    philemon stephen barnabas pilate herod psalmist apostle prophet king
-    ele ela eles elas voce voces eu nos alguem ninguem irmao irmaos irma irmas igreja amados
-    amado amigo amigos pessoal galera mae pai filho filha pastor pastora bispo
-    he she they we i you someone somebody everyone anyone church brother brothers sister
-    sisters friends friend mom dad mother father son daughter people
-    """
-)
 
 _NAME: Final = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'\u2019\-]+"
 _INITIALS: Final = r"(?:[A-Z]\.\s?){1,3}\s*"
@@ -194,11 +103,18 @@ _VERB_PT: Final = (
     r"falou|falava|observou|costumava\s+dizer|colocou)"
 )
 _VERB_EN: Final = (
-    r"(?i:said|says|wrote|writes|put\s+it|observed|noted|remarked|declared|taught|"
+    r"(?i:said|says|wrote|writes|puts?\s+it|observed|noted|remarked|declared|taught|"
     r"used\s+to\s+say|reminds\s+us)"
 )
 _ADV_PT: Final = r"(?:(?i:já|bem|certa\s+vez|uma\s+vez|sabiamente|também)\s+)?"
 _ADV_EN: Final = r"(?:(?i:once|famously|rightly|so\s+well|also)\s+)?"
+# After a name and a phrase about them: the speech verb, a short adverbial, then the quote.
+_APPOSITIVE_VERB: Final = (
+    r"(?i:said|says|wrote|writes|warned|disse|dizia|escreveu|afirmou|costumava\s+dizer"
+    r"|tem\s+uma\s+frase(?:\s+que\s+eu\s+amo)?|has\s+a\s+(?:line|saying|quote))"
+    # Whisper ends the sentence where the speaker paused: "said near the end of his life. My"
+    r"(?:\s[^.!?,:;]{0,40}?)?\s*(?:[,:]\s*|\.\s+(?=[A-Z])|\s(?i:que|that)\s+)"
+)
 # After "como disse AUTOR": a comma or colon, or — in unpunctuated captions — just a space,
 # in which case only a known author is accepted (see find_citations).
 _SEP: Final = r"(?:\s*(?P<sep>[,:])\s*|\s+)"
@@ -223,6 +139,9 @@ _PATTERNS: Final = (
     ),
     # Martin Luther once said that ... / Spurgeon wrote: ...
     ("bare", rf"\b{_AUTHOR}\s+{_ADV_EN}{_VERB_EN}\s*(?:(?i:that)\s+|[,:]\s*|(?=[\"“]))"),
+    # Corrie ten Boom, aquela senhora holandesa, dizia que ... / John Newton, the old slave
+    # trader, said near the end of his life, ... / Lewis Smedes, um escritor, tem uma frase: ...
+    ("bare", rf"\b{_AUTHOR},\s[^.!?]{{3,120}}?,\s*{_APPOSITIVE_VERB}"),
     # Martin Luther once said the Christian life ... (known authors only, see _author_ok)
     ("loose", rf"\b{_AUTHOR}\s+{_ADV_EN}(?i:said|wrote)\s+"),
 )
@@ -239,6 +158,18 @@ def _name_key(name: str) -> str:
 _KNOWN_DISPLAY: Final = MappingProxyType(
     {key: name for name in reversed(KNOWN_AUTHORS) if (key := _name_key(name))}
 )
+
+
+def _by_first_word(names: tuple[str, ...]) -> MappingProxyType[str, tuple[str, ...]]:
+    """Folded first word -> folded full names, to recognise a misheard surname."""
+    table: dict[str, list[str]] = {}
+    for name in names:
+        folded = " ".join(fold(name).replace(".", " ").split())
+        table.setdefault(folded.split()[0], []).append(folded)
+    return MappingProxyType({first: tuple(full) for first, full in table.items()})
+
+
+_KNOWN_BY_FIRST: Final = _by_first_word(KNOWN_AUTHORS)
 _SENTENCE_END: Final = re.compile(r"(?<!\b[A-Z])[.!?…](?=\s|$)")
 _CLOSE_QUOTE: Final = MappingProxyType({'"': '"', "“": "”", "«": "»", "'": "'", "\u2018": "\u2019"})
 _STOPWORDS: Final = PT_STOPWORDS | EN_STOPWORDS
@@ -255,6 +186,8 @@ class Citation:
 
 def _trim_author(author: str) -> str:
     """Drop capitalised sentence-openers the name pattern swallowed ("Então Spurgeon")."""
+    if _name_key(author) in _KNOWN_DISPLAY:
+        return author  # "a w tozer": the "a" is an initial, not the article
     words = author.split()
     while len(words) > 1 and fold(words[0]) in _STOPWORDS:
         words.pop(0)
@@ -301,6 +234,9 @@ def _clean_author(author: str) -> str:
     known = _KNOWN_DISPLAY.get(_name_key(author))
     if known:
         return known
+    misheard = misheard_known(fold(author).replace(".", " ").split(), _KNOWN_BY_FIRST)
+    if misheard is not None:
+        return _KNOWN_DISPLAY[_name_key(misheard)]  # "Philip Yansey" is Philip Yancey
     cleaned = normalize_space(author)
     # Names typed in lowercase by automatic captions read better capitalised.
     if cleaned.islower():
@@ -344,6 +280,7 @@ def find_citations(text: str, boundaries: Sequence[int] = ()) -> list[Citation]:
                 continue
             seen.add(key)
             found[author_start] = Citation(_clean_author(author), body, author_start)
+    _add_extra(pronoun_tagged(text, _KNOWN_RE), found, seen)
     if is_caseless(text):
         _add_caseless(text, boundaries, found, seen)
     return [found[k] for k in sorted(found)]
@@ -358,7 +295,18 @@ def _add_caseless(
     text: str, boundaries: Sequence[int], found: dict[int, Citation], seen: set[tuple[str, str]]
 ) -> None:
     """Add the caption-only shapes of :mod:`citations_caseless` not already found."""
-    extra = named_before_verb(text, boundaries) + tagged_after(text, boundaries, _KNOWN_RE)
+    extra = (
+        named_before_verb(text, boundaries)
+        + introduced(text, boundaries)
+        + tagged_after(text, boundaries, _KNOWN_RE)
+    )
+    _add_extra(extra, found, seen)
+
+
+def _add_extra(
+    extra: list[tuple[str, str, int]], found: dict[int, Citation], seen: set[tuple[str, str]]
+) -> None:
+    """Add ``(author, quote, start)`` triples that no earlier shape already found."""
     for author, body, start in extra:
         body = normalize_space(body).strip(" ,;:-\u2013\u2014")
         shown = _clean_author(author)

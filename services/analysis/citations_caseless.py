@@ -33,14 +33,32 @@ LOOK_BACK: Final = 800
 MAX_NAME_WORDS: Final = 4
 # A saying shorter than this on its own line began on the line before.
 SHORT_LINE: Final = 6
+_CONNECTORS: Final = frozenset({"de", "da", "do", "dos", "ten", "van", "von"})
+_HONORIFICS: Final = frozenset({"dona", "seu", "irma", "irmao", "sister", "brother"})
 
 # Only the verbs of quoting someone quotable: a plain "disse"/"said" is narrative ("e ele
 # disse ao mar", "paul says in ...") far more often than a citation.
 _VERB_RE: Final = re.compile(
-    r"\b(?:(?:once|certa\s+vez|uma\s+vez)\s+(?:said|disse|dizia|wrote|escreveu)"
-    r"|put\s+it(?:\s+this\s+way|\s+like\s+this)?|used\s+to\s+say|wrote|escreveu"
-    r"|costumava\s+dizer|colocou\s+(?:assim|dessa\s+forma))"
+    r"\b(?:(?:once|certa\s+vez|uma\s+vez)\s+(?:said|disse|dizia|wrote|escreveu|falou)"
+    r"|(?:disse|falou|afirmou|dizia)\s+(?:certa|uma)\s+vez"
+    r"|puts?\s+it(?:\s+this\s+way|\s+like\s+this)?|used\s+to\s+say|wrote|escreveu"
+    r"|costumava\s+dizer|colocou\s+(?:assim|dessa\s+forma)|dizia(?=\s+que))"
     r"(?:\s+(?:que|that))?\s+"
+)
+# "como escreveu ravi zacharias ...", "like charles finney said ...", "as paul tripp puts it":
+# an introduction, then two name words (a title or honorific may come first).
+_INTRO_RE: Final = re.compile(
+    r"\b(?:como|conforme|like|as)\s+(?:bem\s+|ja\s+|once\s+|certa\s+vez\s+)?"
+    r"(?:dizia|disse|escreveu|falou|afirmou|ensinou|said|wrote|put\s+it|says|writes)\s+"
+    r"(?:(?:o|a|the)\s+)?(?:(?:grande|saudoso|saudosa|famous|late|great)\s+)?"
+    r"(?:(?P<title>pastor|pastora|teologo|teologa|escritor|escritora|autor|pregador|reverendo"
+    r"|preacher|theologian|author|writer|reverend|dona|seu|irma|irmao|sister|brother)\s+)?"
+    r"(?P<name>[a-z][a-z'\-]+(?:\s+(?:(?:de|da|do|dos|ten|van|von)\s+)?[a-z][a-z'\-]+)?)\s*,?\s+"
+)
+# "like charles finney said ...": the name first, then the verb.
+_LIKE_RE: Final = re.compile(
+    r"\b(?:like|as)\s+(?P<name>[a-z][a-z'\-]+\s+[a-z][a-z'\-]+)\s+(?:once\s+)?"
+    r"(?:said|wrote|puts\s+it|put\s+it|says|used\s+to\s+say)\s*,?\s+(?:that\s+)?"
 )
 _ADVERBS: Final = frozenset({"once", "ja", "also", "certa", "vez", "uma"})
 _AFTER_TAG_RE: Final = re.compile(
@@ -108,7 +126,10 @@ def _author_before(folded: str, end: int, boundaries: Sequence[int]) -> tuple[st
 
 
 def _display(name: str) -> str:
-    return " ".join(w.upper() + "." if len(w) == 1 else w.capitalize() for w in name.split())
+    return " ".join(
+        w.upper() + "." if len(w) == 1 else (w if w in _CONNECTORS else w.capitalize())
+        for w in name.split()
+    )
 
 
 def named_before_verb(text: str, boundaries: Sequence[int]) -> list[tuple[str, str, int]]:
@@ -122,6 +143,36 @@ def named_before_verb(text: str, boundaries: Sequence[int]) -> list[tuple[str, s
         quote = bounded_quote(text, verb.end(), boundaries)
         if len(quote.split()) >= 3:
             found.append((_display(author[0]), quote, author[1]))
+    return found
+
+
+def introduced(text: str, boundaries: Sequence[int]) -> list[tuple[str, str, int]]:
+    """``como escreveu ravi zacharias ...``: ``(author, quote, start)`` for unknown authors.
+
+    The name is two words (the table of known authors covers longer ones); both must be
+    name-like, neither a stop word, role or biblical figure, unless an honorific ("dona",
+    "sister") makes a single name enough.
+    """
+    folded = fold_same_length(text)
+    found: list[tuple[str, str, int]] = []
+    for match in (*_INTRO_RE.finditer(folded), *_LIKE_RE.finditer(folded)):
+        words = match.group("name").split()
+        title = match.groupdict().get("title")
+        honorific = title in _HONORIFICS
+        kept: list[str] = []
+        for word in words:
+            if word in _NOT_NAMES and word not in _CONNECTORS:
+                break
+            kept.append(word)
+        if len(kept) < len(words) and not (honorific and kept):
+            continue  # the quote began inside the "name": too unsure to cut
+        if len(kept) < 2 and not honorific:
+            continue
+        shown = text[match.start("name") :].split()[: len(kept)]  # accents as spoken
+        author = " ".join([title, *shown]) if honorific and title else " ".join(shown)
+        quote = bounded_quote(text, match.end(), boundaries)
+        if len(quote.split()) >= 3:
+            found.append((_display(author), quote, match.start("name")))
     return found
 
 

@@ -145,7 +145,7 @@ def score_sermon(txt: Path, gold_path: Path) -> SermonReport:
     report.gold_themes = [str(t) for t in gold.get("themes", [])]
     report.non_canonical = [t for t in summary.themes if t not in canonical]
     lines = txt.read_text(encoding="utf-8").splitlines()
-    key, non_key = set(gold["key_idea_lines"]), set(gold["non_key_lines"])
+    key, non_key = set(gold.get("key_idea_lines", [])), set(gold.get("non_key_lines", []))
     for point, when in zip(summary.key_points, summary.key_point_timestamps, strict=True):
         covered = key_point_lines(lines, point, when)
         report.key_lines.append(covered)

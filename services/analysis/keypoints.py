@@ -18,7 +18,9 @@
 
 The preacher's own signposts (:mod:`keypoint_cues`) weigh in: liturgy, filler, altar calls
 and prayers are skipped in written and caption text alike, and the rank is multiplied up for
-the thesis, numbered points, the recap and the application.
+the thesis, numbered points, the recap and the application. The thesis, each numbered point
+and the application are always kept, completed across caption lines
+(:mod:`keypoint_roles`); TextRank fills the remaining places.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from services.analysis.keypoint_cues import cue_weights, is_liturgy, is_prayer
+from services.analysis.keypoint_roles import essentials
 from services.analysis.sentences import Sentence
 from services.analysis.text import WORD_RE, fold
 
@@ -238,15 +241,26 @@ def select_key_points(sentences: Sequence[Sentence], stopwords: frozenset[str]) 
             i,
         ),
     )
+    # The sermon's own structure first: thesis, each point, the application (keypoint_roles).
+    must = essentials(sentences)[:MAX_POINTS]
+    count = max(count, len(must))
+    must_vectors = [Counter(_content_stems(s.text, stopwords)) for s in must]
+    covered = [(s.start, s.end) for s in must]
     chosen: list[int] = []
     for index in order:
-        if len(chosen) == count:
+        if len(must) + len(chosen) >= count:
             break
-        if all(_cosine(vectors[index], vectors[c]) <= REDUNDANCY for c in chosen):
+        span = (candidates[index].start, candidates[index].end)
+        if any(a < span[1] and span[0] < b for a, b in covered):
+            continue  # already part of a completed thesis, point or application
+        vectors_so_far = [vectors[c] for c in chosen] + must_vectors
+        if all(_cosine(vectors[index], v) <= REDUNDANCY for v in vectors_so_far):
             chosen.append(index)
     for index in order:  # the redundancy filter may leave too few; top up in rank order
-        if len(chosen) >= count:
+        if len(must) + len(chosen) >= count:
             break
-        if index not in chosen:
+        span = (candidates[index].start, candidates[index].end)
+        if index not in chosen and not any(a < span[1] and span[0] < b for a, b in covered):
             chosen.append(index)
-    return [candidates[i] for i in sorted(chosen)]
+    picked = [*must, *(candidates[i] for i in chosen)]
+    return sorted(picked, key=lambda s: s.start)

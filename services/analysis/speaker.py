@@ -8,7 +8,10 @@ capitalised, which is what keeps "o pastor disse" from producing a speaker.
 In the transcript opening (first :data:`OPENING_WORDS` words) a self-introduction ("eu sou o
 pastor João", "my name is Pastor John Smith") wins over any other titled name, and a titled
 name right after thanks ("agradeço ao pastor Marcos") is skipped — that is the host, not the
-preacher. A biblical apostle ("o apóstolo Paulo") is never a speaker.
+preacher. A host handing over the pulpit ("hoje quem traz a palavra é o Pastor João", "please
+welcome our guest speaker, Dr. Okafor"; :mod:`~services.analysis.speaker_handover`) names the
+preacher and beats every self-introduction. A biblical apostle ("o apóstolo Paulo") is never a
+speaker.
 
 Automatic captions have no capitals, so in a caseless opening (and as a last resort in a cased
 one) :func:`~services.analysis.speaker_caseless.caseless_speaker` weighs self-introductions
@@ -20,9 +23,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from services.analysis.authors import NON_AUTHORS
 from services.analysis.bible.asr import is_caseless
-from services.analysis.citations import NON_AUTHORS
-from services.analysis.speaker_caseless import caseless_speaker
+from services.analysis.speaker_caseless import caseless_speaker, handover_speaker
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import WORD_RE, fold, word_set
 
@@ -125,6 +128,9 @@ def find_speaker(
     opening = _opening(text)
     if is_caseless(opening):
         return caseless_speaker(opening)
+    guest = handover_speaker(opening)  # "hoje quem traz a palavra é o Pastor ..."
+    if guest is not None:
+        return guest
     for match in _INTRO_RE.finditer(opening):
         found = _clean(match)
         if found:

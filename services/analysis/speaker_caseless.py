@@ -9,6 +9,8 @@ titled name in a *self-introduction* ("meu nome é pastor X", "i'm pastor X") or
 * a self-introduction with a preaching title (pastor, bispo, reverendo, apóstolo ...): +2;
   with another title (presbítero, elder, diácono): +1;
 * being welcomed by the host: +2;
+* being handed the pulpit ("hoje quem traz a palavra é o pastor X", "welcome our guest
+  speaker, Dr. X"; :mod:`speaker_handover`): +4, more than any self-introduction;
 * "eu sirvo na ...", "i serve as lead pastor", "vim pregar" right after the introduction: +1;
   "pra conduzir o culto", "i'll be leading worship" (the host's job): -3.
 
@@ -22,10 +24,12 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from services.analysis.speaker_handover import handovers
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import fold, fold_same_length, word_set
 
 MAX_NAME_WORDS: Final = 3
+HANDOVER_SCORE: Final = 4
 _TITLE: Final = (
     r"(?P<title>pastora|pastor|pra|pr|bispa|bispo|bishop|reverenda|reverendo|reverend|rev"
     r"|apostola|apostolo|apostle|missionaria|missionario|missionary|evangelista|evangelist"
@@ -57,7 +61,7 @@ _PREACHING: Final = word_set(
     pregadora
     """
 )
-_ABBREVIATED: Final = frozenset({"pr", "pra", "rev"})
+_ABBREVIATED: Final = frozenset({"pr", "pra", "rev", "dr", "dra", "prof"})
 _CONNECTORS: Final = frozenset({"de", "da", "do", "dos", "das"})
 # Words that end a name: "pastor ricardo almeida veio de campinas", "pastor james is out".
 _NOT_NAMES: Final = (
@@ -123,6 +127,18 @@ def _add(
     return candidate
 
 
+def handover_speaker(opening: str) -> str | None:
+    """The preacher the host hands the pulpit to (the last handover), or None.
+
+    Used on cased text too: a guest named by the host beats the host's own introduction.
+    """
+    found: dict[str, _Candidate] = {}
+    last: _Candidate | None = None
+    for match in handovers(opening):
+        last = _add(found, opening, match, HANDOVER_SCORE, match.start("title")) or last
+    return None if last is None else _display(last)
+
+
 def caseless_speaker(opening: str) -> str | None:
     """The preacher named in a caseless transcript opening, or None.
 
@@ -145,6 +161,8 @@ def caseless_speaker(opening: str) -> str | None:
         _add(found, opening, match, score, match.start())
     for match in _WELCOME_RE.finditer(folded):
         _add(found, opening, match, 2, match.start("title"))
+    for match in handovers(opening):
+        _add(found, opening, match, HANDOVER_SCORE, match.start("title"))
     best = max(found.values(), key=lambda c: (c.score, c.last), default=None)
     if best is None or best.score <= 0:
         return None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,11 @@ from culto.errors import (
 )
 from schemas.transcripts import Transcript, TranscriptSegment
 
+from .asr_prompt import bible_prompt as book_names_prompt
 from .progress import ProgressCallback, ProgressThrottle
 from .whisper_model import bundled_model_dir, default_cache_dir, find_bundled_parts
 
-_BUNDLED_ALIASES = frozenset({"", "bundled", "base-bundled"})
+_BUNDLED_ALIASES = frozenset({"", "base", "bundled", "base-bundled"})
 _ASR_HINT = "install the [asr] extra (pip install 'culto-mesh[asr]')"
 
 DEFAULT_BEAM_SIZE = 5
@@ -55,6 +57,23 @@ DEFAULT_NO_REPEAT_NGRAM_SIZE = 4
 """Batched decoding has no temperature fallback, so nothing else stops a chunk looping on a
 phrase ("de mim, de mim, de mim...") until the 448-token limit: forbidding any repeated 4-token
 n-gram within a chunk ends such loops, which cost both time and accuracy on the benchmark."""
+
+
+def default_cpu_threads() -> int:
+    """CPU threads for decoding: the cores this process may run on, at most 4.
+
+    CTranslate2's own default is 4 threads whatever the machine; on a 2-core worker its
+    OpenMP threads then outnumber the cores and spin waiting for each other.
+    """
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(4, available))
+
+
+DEFAULT_BIBLE_PROMPT = False
+"""Whether to prompt with the Bible's book names by default (``benchmarks/eval_audio.py``)."""
 
 
 def _faster_whisper_installed() -> bool:
@@ -101,7 +120,8 @@ class WhisperTranscriber:
         model: ``None``/``"bundled"``, a model directory, or a faster-whisper model name.
         device: ``cpu`` (default) or ``cuda``.
         compute_type: CTranslate2 quantisation; ``int8`` is fast and small on CPU.
-        cpu_threads: Threads per transcription (0 = CTranslate2's default).
+        cpu_threads: Threads per transcription; ``None`` = :func:`default_cpu_threads`
+            (0 = CTranslate2's own default, 4).
         cache_dir: Where the bundled model is joined and named models are downloaded
             (default :func:`~.whisper_model.default_cache_dir`).
         beam_size: Beam width (5 = best quality; 1 = greedy, faster but less accurate).
@@ -113,6 +133,9 @@ class WhisperTranscriber:
         no_repeat_ngram_size: Batched decoding only: forbid repeating any n-gram of this many
             tokens within a chunk (0 = allow); see :data:`DEFAULT_NO_REPEAT_NGRAM_SIZE`. Sequential
             decoding escapes loops by its temperature fallback instead.
+        bible_prompt: Prime the decoder with the books of the Bible in the spoken language
+            (:mod:`.asr_prompt`; only when the language is given); see
+            :data:`DEFAULT_BIBLE_PROMPT`.
     """
 
     def __init__(
@@ -121,22 +144,24 @@ class WhisperTranscriber:
         *,
         device: str = "cpu",
         compute_type: str = "int8",
-        cpu_threads: int = 0,
+        cpu_threads: int | None = None,
         cache_dir: Path | None = None,
         beam_size: int = DEFAULT_BEAM_SIZE,
         batch_size: int = DEFAULT_BATCH_SIZE,
         vad_filter: bool = True,
         no_repeat_ngram_size: int = DEFAULT_NO_REPEAT_NGRAM_SIZE,
+        bible_prompt: bool = DEFAULT_BIBLE_PROMPT,
     ) -> None:
         self.model = model
         self.device = device
         self.compute_type = compute_type
-        self.cpu_threads = cpu_threads
+        self.cpu_threads = default_cpu_threads() if cpu_threads is None else cpu_threads
         self.cache_dir = cache_dir
         self.beam_size = beam_size
         self.batch_size = batch_size
         self.vad_filter = vad_filter
         self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.bible_prompt = bible_prompt
         self._loaded: Any = None
         self._lock = threading.Lock()
 
@@ -268,10 +293,12 @@ class WhisperTranscriber:
         every chunk's features: about 2 MB per minute of audio); the segments are decoded as the
         generator is consumed (batch by batch when batched), so progress follows decoding.
         """
+        prompt = book_names_prompt(lang) if self.bible_prompt else None
         if not self.batched:
             return model.transcribe(  # type: ignore[no-any-return]
                 str(path),
                 language=lang,
+                initial_prompt=prompt,
                 beam_size=self.beam_size,
                 vad_filter=self.vad_filter,
                 # Sermons are long; conditioning on earlier text makes Whisper loop on errors.
@@ -280,6 +307,7 @@ class WhisperTranscriber:
         return _batched_pipeline(model).transcribe(  # type: ignore[no-any-return]
             str(path),
             language=lang,
+            initial_prompt=prompt,
             beam_size=self.beam_size,
             batch_size=self.batch_size,
             vad_filter=True,

@@ -195,6 +195,51 @@ def test_nats_credentials_come_in_pairs_and_are_never_shown(tmp_path: Path) -> N
     assert Settings.from_env({"NATS_CA_FILE": str(ca)}).nats_ca_file == ca
 
 
+def test_secrets_may_come_from_files(tmp_path: Path) -> None:
+    # Compose and Kubernetes mount secrets as files; the value never enters the environment.
+    password, cookie = tmp_path / "nats-password", tmp_path / "cookie-secret"
+    password.write_text("s3cret-from-a-file\n")  # the trailing newline of `echo` is dropped
+    cookie.write_text("a-cookie-secret-of-enough-length")
+    s = Settings.from_env(
+        {
+            "NATS_USER": "worker",
+            "NATS_PASSWORD_FILE": str(password),
+            "COOKIE_SECRET_FILE": str(cookie),
+        }
+    )
+    credentials = s.nats_credentials()
+    assert credentials is not None and credentials.password == "s3cret-from-a-file"
+    assert s.cookie_secret is not None
+    assert s.cookie_secret.get_secret_value() == "a-cookie-secret-of-enough-length"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"NATS_USER": "api", "NATS_PASSWORD_FILE": "{missing}"},
+            "NATS_PASSWORD_FILE: cannot read '{missing}' (No such file or directory)",
+        ),
+        ({"COOKIE_SECRET_FILE": "{empty}"}, "COOKIE_SECRET_FILE: '{empty}' is empty"),
+        (
+            {"COOKIE_SECRET_FILE": "{empty}", "COOKIE_SECRET": "x" * 20},
+            "COOKIE_SECRET_FILE: set either COOKIE_SECRET or COOKIE_SECRET_FILE, not both",
+        ),
+        ({"COOKIE_SECRET_FILE": "{short}"}, "COOKIE_SECRET: must be at least 16 characters"),
+    ],
+)
+def test_bad_secret_files_name_the_variable(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    (tmp_path / "empty").write_text("\n")
+    (tmp_path / "short").write_text("short")
+    paths = {k: str(tmp_path / k) for k in ("missing", "empty", "short")}
+    filled = {k: v.format(**paths) for k, v in env.items()}
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(filled)
+    assert info.value.message.startswith(message.format(**paths))
+
+
 def test_the_ops_surface_settings(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {"CULTO_METRICS_TOKEN": "a" * 20, "CULTO_OPS_PORT": "9100", "COOKIE_SECRET": "s" * 20}
@@ -210,3 +255,12 @@ def test_the_ops_surface_settings(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigError, match=name):
             Settings.from_env(env)
+
+
+def test_the_metrics_token_may_come_from_a_file(tmp_path: Path) -> None:
+    token = tmp_path / "metrics-token"
+    token.write_text("a-metrics-token-of-20\n")
+    settings = Settings.from_env(
+        {"CULTO_METRICS_TOKEN_FILE": str(token), "COOKIE_SECRET": "s" * 20}
+    )
+    assert settings.edge_config().metrics.token == "a-metrics-token-of-20"

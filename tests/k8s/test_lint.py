@@ -24,7 +24,12 @@ CHECKOV_KUBERNETES_SKIPS = {
     # containers run without a service account token, as non-root, with no shell access needed.
     "CKV_K8S_35",
 }
-CHECKOV_DOCKERFILE_SKIPS: set[str] = set()  # none needed
+CHECKOV_DOCKERFILE_SKIPS = {
+    # "Ensure the base image uses a non latest version tag": every stage is `FROM ${BASE}`, an
+    # argument (CI passes a base it builds itself) that checkov does not resolve; its default
+    # is pinned, which test_semantics.test_dockerfile_shape checks.
+    "CKV_DOCKER_7",
+}
 
 CHECKOV_ENV = {
     **os.environ,

@@ -134,8 +134,13 @@ def test_role_probes_and_ports(rendered: dict[str, list[Obj]], overlay: str) -> 
         deployment = one(objects, "Deployment", f"culto-{role}")
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["args"] == [role]
-        (port,) = container["ports"]
-        assert port["containerPort"] == int(config["PORT"])
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports.pop("http") == int(config["PORT"])
+        # The frontend's ops port (/metrics for Prometheus, never routed by the Ingress).
+        assert ports == ({"ops": int(config["CULTO_OPS_PORT"])} if role == "frontend" else {})
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        scraped = int(annotations["prometheus.io/port"])
+        assert scraped == int(config["CULTO_OPS_PORT" if role == "frontend" else "PORT"])
         assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
         assert container["livenessProbe"]["httpGet"]["path"] == "/health"
         rollout = deployment["spec"]["strategy"]["rollingUpdate"]
@@ -359,11 +364,15 @@ def test_cookie_secret_handling(rendered: dict[str, list[Obj]]) -> None:
     names = sorted(s["metadata"]["name"].rsplit("-", 1)[0] for s in find(rendered["dev"], "Secret"))
     assert names == ["culto-secrets", "nats-users"]
     for overlay in OVERLAYS:
-        for _workload, template in pod_templates(rendered[overlay]):
+        for workload, template in pod_templates(rendered[overlay]):
             for c in containers(template):
                 if not c["image"].startswith("ghcr.io/cultotranscript/culto"):
                     continue
                 env = {e["name"]: e for e in c.get("env", [])}
+                if workload["metadata"]["name"] != "culto-frontend":
+                    # Only the frontend signs cookies: no other role gets the secret.
+                    assert "COOKIE_SECRET" not in env, workload["metadata"]["name"]
+                    continue
                 ref = env["COOKIE_SECRET"]["valueFrom"]["secretKeyRef"]
                 assert ref["key"] == "COOKIE_SECRET"
                 assert ref["name"].startswith("culto-secrets")
@@ -457,13 +466,19 @@ def _final_stage(dockerfile: str) -> str:
 
 def test_dockerfile_shape() -> None:
     text = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    # The base is an argument (CI passes a locally built one) whose default is pinned.
+    base = re.search(r"^ARG BASE=(\S+)$", text, re.MULTILINE)
+    assert base and re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base.group(1)), "pin the base"
     froms = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
     assert len(froms) >= 2, "multi-stage build"
+    stages = set(re.findall(r"^FROM \S+ AS (\w+)", text, re.MULTILINE))
     for image in froms:
-        assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", image), f"pin the base: {image}"
+        assert image == "${BASE}" or image in stages, f"every stage from the pinned base: {image}"
     final = _final_stage(text)
     assert re.search(r"^USER \d+:\d+$", final, re.MULTILINE), "numeric non-root USER"
     assert not re.search(r"^USER (0|root)", final, re.MULTILINE)
+    # The image checks itself as that user by starting every role, not only `culto --help`.
+    assert final.index('RUN ["culto", "selfcheck"]') > final.index("USER 10001")
     assert 'ENTRYPOINT ["culto"]' in final
     assert "HEALTHCHECK" in final
     for build_tool in ("gcc", "build-essential", "apt-get install", "git "):
@@ -482,6 +497,8 @@ def test_dockerignore() -> None:
 
 PUBLIC_PATHS = {
     ("/", "Exact"),
+    ("/login", "Exact"),
+    ("/c/", "Prefix"),
     ("/api/v2/", "Prefix"),
     ("/docs", "Prefix"),
     ("/static/", "Prefix"),
@@ -508,7 +525,8 @@ def test_ingress_routes_only_public_paths(rendered: dict[str, list[Obj]], overla
         assert paths == PUBLIC_PATHS, paths
         for internal in INTERNAL_PATHS:
             assert not any(_routes(internal, *p) for p in paths), internal
-        for public in ("/", "/api/v2/videos/", "/api/v2/events/stream", "/docs", "/static/app.js"):
+        public_paths = ("/", "/c/default", "/api/v2/videos/", "/api/v2/events/stream", "/docs")
+        for public in (*public_paths, "/static/app.js"):
             assert any(_routes(public, *p) for p in paths), public
 
 

@@ -9,7 +9,6 @@ import asyncio
 import re
 import secrets
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -54,7 +53,7 @@ from schemas.timestamps import utc_now
 from schemas.videos import VideoCreate, VideoListQuery, VideoRecord, VideoStatus
 from services.identity.accounts import Accounts
 from services.identity.migration import migrate_channels
-from tests.support import AdminApi, make_member
+from tests.support import AdminApi, make_member, make_test_ca
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -398,33 +397,14 @@ def test_kubernetes_nats_config_grants_exactly_what_the_module_says(path: str) -
     assert expected in conf, f"{path}: regenerate with 'python -m mesh.permissions'"
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
-
-
-def _make_ca(where: Path, name: str) -> None:
-    where.mkdir(parents=True, exist_ok=True)
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
-             "-subj", f"/CN={name}", cwd=where)  # fmt: skip
-    (where / "ext.cnf").write_text(
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
-    )
-    _openssl("req", *ec, "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=localhost",
-             cwd=where)  # fmt: skip
-    _openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "tls.crt", "-days", "1", "-extfile", "ext.cnf",
-             cwd=where)  # fmt: skip
-
-
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
 @pytest.mark.timeout(60)
 async def test_the_kubernetes_nats_config_serves_tls_to_the_role_users(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     certs, other = tmp_path / "certs", tmp_path / "other"
-    _make_ca(certs, "culto-test-ca")
-    _make_ca(other, "someone-else")
+    make_test_ca(certs, "culto-test-ca")
+    make_test_ca(other, "someone-else")
     # The dev overlay's nats.conf as Kubernetes mounts it, paths pointed at this test's files.
     conf = _k8s_conf(REPO / "k8s/overlays/dev/nats-config.yaml")
     # (the store directory and the ports are EmbeddedNatsServer's command-line options)

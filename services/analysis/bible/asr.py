@@ -5,8 +5,9 @@ written-form readers in :mod:`locators` do not expect:
 
 * no capital letters at all (:func:`is_caseless`), so a lower-case name is no evidence of an
   ordinary word;
-* the verse glued to the chapter: ``isaías 4031``, ``joão 316``, ``psalm 119105``
-  (:func:`glued_reference`), read only when exactly one split is a real verse;
+* the verse glued to the chapter: ``isaías 4031``, ``joão 316``, ``psalm 119105``,
+  ``2 Corinthians 129`` (:func:`glued_reference`; Whisper does it in cased text too), read
+  only when exactly one split is a real verse;
 * English hundreds said digit by digit: ``psalm one thirty nine``, ``one oh five``
   (:func:`hundred_number`);
 * a verse range without the word "versículo": ``salmos 23 de 1 até 6``, ``joão 15 do 1 ao 8``

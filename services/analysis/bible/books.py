@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
+from services.analysis.bible.misspellings import variants
 from services.analysis.bible.versification import VERSES_PER_CHAPTER
 
 Language = Literal["pt", "en"]
@@ -168,7 +169,7 @@ PRO|en|F|proverbs
 PRO|en|A|prv
 ECC|pt|F|eclesiastes,eclesiaste
 ECC|*|A|ec,ecl
-ECC|en|F|ecclesiastes
+ECC|en|F|ecclesiastes,ecclesiastics
 ECC|en|A|eccl,eccles
 SNG|pt|F|cânticos,cântico dos cânticos,cânticos dos cânticos,cantares,cantares de salomão
 SNG|pt|W|ct
@@ -218,7 +219,7 @@ NAM|pt|F|naum*
 NAM|*|W|na
 NAM|en|F|nahum*
 NAM|en|A|nah
-HAB|pt|F|habacuque*
+HAB|pt|F|habacuque*,habacuc*
 HAB|pt|A|hc
 HAB|en|F|habakkuk*
 HAB|*|A|hab
@@ -274,7 +275,7 @@ EPH|en|F|ephesians,ephesian
 EPH|en|A|eph
 PHP|pt|F|filipenses,filipense
 PHP|pt|A|fp,fil
-PHP|en|F|philippians,philippian
+PHP|en|F|philippians,philippian,phillipians,philippines
 PHP|en|A|phil,php
 COL|pt|F|colossenses,colossense
 COL|pt|A|cl
@@ -310,7 +311,7 @@ JAS|en|A|jas
 #PE|en|A|pet,pt
 #JN|pt|F|joão*
 #JN|pt|A|jo
-#JN|en|F|john*
+#JN|en|F|john*,jon*
 #JN|en|A|jn,jhn
 JUD|pt|F|judas*
 JUD|pt|A|jd
@@ -387,8 +388,21 @@ def _parse_aliases() -> tuple[MappingProxyType[AliasKey, tuple[Alias, ...]], fro
             for number, book_id in targets:
                 alias = Alias(book_id, language, alias_kind, person)
                 index.setdefault((number, key_name), []).append(alias)
+    _add_misspellings(index)
     frozen = {key: tuple(aliases) for key, aliases in index.items()}
     return MappingProxyType(frozen), frozenset(name for _, name in frozen)
+
+
+def _add_misspellings(index: dict[AliasKey, list[Alias]]) -> None:
+    """Index each long full name's sound-alike misspellings (:mod:`misspellings`) as that name."""
+    taken = {name for _, name in index}
+    added: dict[AliasKey, list[Alias]] = {}
+    for (number, name), aliases in index.items():
+        full = [alias for alias in aliases if alias.kind == "F"]
+        for variant in variants(name) if full else ():
+            if variant not in taken:
+                added.setdefault((number, variant), []).extend(full)
+    index.update(added)
 
 
 ALIAS_INDEX, ALIAS_NAMES = _parse_aliases()

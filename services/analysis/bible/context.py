@@ -22,18 +22,22 @@ from services.analysis.bible.books import Language
 from services.analysis.bible.guards import DECIMAL_RE, QUANTITY_RE
 from services.analysis.bible.locators import Piece, expand, read_list, read_verse_range
 from services.analysis.bible.names import BOOK_RE, resolve
-from services.analysis.bible.spoken import CHAPTER_KEYWORD, NUMBER, parse_number
+from services.analysis.bible.spoken import CHAPTER_KEYWORD, NUMBER, NUMBERED, parse_number
 
-__all__ = ["WINDOW", "narrow_chapters"]
+__all__ = ["RESTATE_WINDOW", "WINDOW", "drop_restated", "narrow_chapters"]
 
 WINDOW: Final = 600
+# A chapter named and then restated with its verse while the congregation finds the page
+# ("naum um naum capítulo um versículo sete") is one citation of the verse. Farther apart than
+# this (a paragraph or so of speech) the chapter was announced on its own.
+RESTATE_WINDOW: Final = 300
 _I = re.IGNORECASE
 # Whole words only: "vs"/"v." are too ambiguous without a book right before them.
 _VERSE_RE: Final = re.compile(
-    rf"(?<!\w)(?:(?:a\s+partir\s+)?d[oa]s?\s+)?(?:versiculos?|versos?|verses?)\s*(?P<n>{NUMBER})",
+    rf"(?<!\w)(?:(?:a\s+partir\s+)?d[oa]s?\s+)?(?:versiculos?|versos?|verses?|versus){NUMBERED}\s*(?P<n>{NUMBER})",
     _I,
 )
-_CHAPTER_RE: Final = re.compile(rf"(?<!\w){CHAPTER_KEYWORD}\s*{NUMBER}", _I)
+_CHAPTER_RE: Final = re.compile(rf"(?<!\w){CHAPTER_KEYWORD}{NUMBERED}\s*{NUMBER}", _I)
 
 Found = tuple[str, Piece]  # book id, piece
 
@@ -52,20 +56,61 @@ def narrow_chapters(folded: str, found: list[Found], lang: Language) -> list[Fou
     result: list[Found] = []
     # Pieces of one locator ("Mateus 5-7", "Salmos 23, 91") share its start offset.
     starts = Counter(piece[3] for _, piece in found)
+    # Verses named after a restatement ("filipenses 4 … filipenses 4 6 … e o versículo 7"):
+    # the announced chapter is still the text, so they follow the restated verse.
+    after_restated: dict[int, list[Piece]] = {}
     for index, (book, piece) in enumerate(found):
         chapter, verse_start, _, start, end = piece
         if verse_start is not None or starts[start] > 1:
             result.append((book, piece))
+            result.extend((book, extra) for extra in after_restated.get(index, ()))
             continue
         limit = min(len(folded), end + WINDOW)
         if index + 1 < len(found):
             limit = min(limit, found[index + 1][1][3])
+            if _restates(found, index):
+                restated_end = found[index + 1][1][4]
+                later = found[index + 2][1][3] if index + 2 < len(found) else len(folded)
+                after_restated[index + 1] = _verses_after(
+                    folded, restated_end, min(later, restated_end + WINDOW), book, chapter, lang
+                )
         verses = _verses_after(folded, end, limit, book, chapter, lang)
         if verses:
             result.extend((book, verse) for verse in verses)
         else:
             result.append((book, piece))
     return result
+
+
+def drop_restated(found: list[Found]) -> list[Found]:
+    """Drop a whole-chapter piece that the next mention restates with a verse of that chapter.
+
+    ``joel dois joel capítulo dois versículo vinte e oito`` is Joel 2:28 said twice while the
+    congregation finds the page, not Joel 2 *and* Joel 2:28. Only the very next piece counts
+    (another passage in between means the chapter stood on its own), it must be the same book
+    and chapter with a verse, and start within :data:`RESTATE_WINDOW` characters. Pieces of a
+    chapter list or range (``Mateus 5-7``, ``Salmos 23, 91``) share their start and are kept.
+    """
+    starts = Counter(piece[3] for _, piece in found)
+    return [
+        item
+        for index, item in enumerate(found)
+        if not (item[1][1] is None and starts[item[1][3]] == 1 and _restates(found, index))
+    ]
+
+
+def _restates(found: list[Found], index: int) -> bool:
+    """Whether the piece after ``found[index]`` (a whole chapter) restates it with a verse."""
+    if index + 1 >= len(found):
+        return False
+    book, (chapter, _, _, _, end) = found[index]
+    next_book, following = found[index + 1]
+    return (
+        next_book == book
+        and following[0] == chapter
+        and following[1] is not None
+        and following[3] - end <= RESTATE_WINDOW
+    )
 
 
 def _verses_after(

@@ -52,9 +52,10 @@ Other choices
 * A falling or level "range" after a bare name is a score: ``deu Lucas 3 a 1``.
 * Locators said before the book (:mod:`reversed_order`): ``capítulo 13 de Primeira Coríntios``,
   ``chapter 3 of John``, ``versículo 16 do capítulo 3 de João``, ``o versículo 28 de Romanos 8``.
-* Speech-recognition forms (:mod:`asr`): digits glued in caseless text (``isaías 4031`` when
-  only one split is a verse), ``psalm one thirty nine``, ``salmos 23 de 1 até 6``, ``a partir do
-  versículo 31 até o final do capítulo``, ``capítulo 8 28``, ``proverbs three five and six``.
+* Speech-recognition forms (:mod:`asr`): glued digits (``isaías 4031``, ``2 Corinthians
+  129`` when only one split is a verse), ``psalm one thirty nine``, ``salmos 23 de 1 até 6``,
+  ``a partir do versículo 31 até o final do capítulo``, ``capítulo 8 28``, ``proverbs three
+  five and six``.
 * A later bare ``no versículo 20`` after an announced chapter (``abre em lucas 15 ... e no
   versículo 20``) narrows that chapter to the verse (:mod:`context`); after a *verse* mention
   (``Romanos 8:1 ... no versículo 7``) it is left alone.
@@ -75,7 +76,7 @@ from services.analysis.bible.asr import (
     is_caseless,
 )
 from services.analysis.bible.books import Alias, Language, book_name, fold_accents
-from services.analysis.bible.context import narrow_chapters
+from services.analysis.bible.context import drop_restated, narrow_chapters
 from services.analysis.bible.guards import QUANTITY_RE, Shape, plausible_bare
 from services.analysis.bible.language import detect_language
 from services.analysis.bible.locators import (
@@ -93,9 +94,11 @@ from services.analysis.bible.locators import (
     read_verse_range,
 )
 from services.analysis.bible.names import BOOK_RE, resolve, starts_book
+from services.analysis.bible.ordinals import ordinal_before
+from services.analysis.bible.restated import drop_repeats_and_corrections
 from services.analysis.bible.reversed_order import preceding_verse, reversed_locator
-from services.analysis.bible.spoken import DIGITS, NUMBER, parse_number
-from services.analysis.bible.versification import chapter_count
+from services.analysis.bible.spoken import DIGITS, NUMBER, NUMBERED, parse_number
+from services.analysis.bible.versification import chapter_count, is_valid
 
 __all__ = ["PassageMention", "find_passages"]
 
@@ -125,9 +128,13 @@ class PassageMention:
 
 
 _I = re.IGNORECASE
-_CHAPTER_DIGITS_RE: Final = re.compile(rf"\s*(?P<n>{DIGITS})")
+# Chapter ranges are cited a few chapters at a time ("Mateus 5-7"); a "range" of five or more
+# chapters whose end is also a verse of the first is chapter and verse with a dash, as Whisper
+# writes "john one sixteen" ("John 1-16"); "Isaiah 40-55" stays sixteen chapters.
+MAX_CHAPTER_SPAN: Final = 4
+_CHAPTER_DIGITS_RE: Final = re.compile(rf"{NUMBERED}\s*(?P<n>{DIGITS})", _I)
 # Full names take number words too ("Salmo noventa e um", "João três", "Luke fifteen").
-_CHAPTER_NUMBER_RE: Final = re.compile(rf"\s*(?P<n>{NUMBER})", _I)
+_CHAPTER_NUMBER_RE: Final = re.compile(rf"{NUMBERED}\s*(?P<n>{NUMBER})", _I)
 # Words that are numbers but far more often an article or pronoun: "Lucas um amigo meu",
 # "John one of my friends". They count as a chapter only with a verse after them.
 _LONE_ARTICLES: Final = frozenset({"um", "uma", "one"})
@@ -183,8 +190,9 @@ def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> lis
         book_id, pieces, pos = parsed
         found.extend((book_id, piece) for piece in pieces)
     mentions: list[PassageMention] = []
-    for book_id, (chapter, verse_start, verse_end, start, end) in narrow_chapters(
-        folded, found, lang
+    kept = drop_restated(narrow_chapters(folded, found, lang))
+    for book_id, (chapter, verse_start, verse_end, start, end) in drop_repeats_and_corrections(
+        folded, kept
     ):
         if positions is not None:
             start, end = positions[start], positions[end]
@@ -274,7 +282,8 @@ def _read_chapter(
         return None if chapter is None else _Reading(chapter, keyword.end(), None, spoken=True)
     if chapter_count(book) == 1 and VERSE_KW_RE.match(folded, pos):
         return _Reading(1, pos, None)  # "Terceira João versículo 2"
-    glued = glued_reference(folded, pos, book, alias.person) if caseless else None
+    # Whisper glues digits in cased output too ("2 Corinthians 129", "Lamentations 322").
+    glued = glued_reference(folded, pos, book, alias.person)
     if glued is not None:  # "isaías 4031"
         return _Reading(glued[0], glued[2], "pair", verse_start=glued[1], paired=True)
     if book == "PSA" and alias.kind == "F" and (hundred := hundred_number(folded, pos)):
@@ -354,6 +363,11 @@ def _read_range(folded: str, reading: _Reading, book: str) -> bool:
     reading.end_chapter, reading.pos = read_chapter_range(
         folded, reading.pos, reading.chapter, reading.spoken
     )
+    last = reading.end_chapter
+    if last - reading.chapter >= MAX_CHAPTER_SPAN and is_valid(book, reading.chapter, last, last):
+        # "John 1-16": Whisper's dash for a colon ("john one sixteen"), not sixteen chapters.
+        reading.verse_start = reading.verse_end = last
+        reading.end_chapter = reading.chapter
     return True
 
 
@@ -422,9 +436,33 @@ def _reversed_mention(
     """``capítulo 13 de Primeira Coríntios``, ``versículo 16 do capítulo 3 de João``."""
     if alias.kind == "W":
         return None
+    end = match.end()
     found = reversed_locator(folded, match.start())
     if found is None:
-        return None
+        # "the eighth chapter of romans verse twenty eight", "the twenty third psalm"
+        ordinal = ordinal_before(folded, match.start(), alias.book_id == "PSA")
+        if ordinal is None:
+            return None
+        verses = _verse_after(folded, end, alias.book_id, ordinal[0])
+        verse_start, verse_end = (verses[0], verses[1]) if verses else (None, None)
+        end = verses[2] if verses else end
+        found = (ordinal[0], verse_start, verse_end, ordinal[1])
     chapter, verse_start, verse_end, start = found
-    pieces = expand(alias.book_id, chapter, verse_start, verse_end, chapter, start, match.end())
-    return None if pieces is None else (alias.book_id, pieces, match.end())
+    pieces = expand(alias.book_id, chapter, verse_start, verse_end, chapter, start, end)
+    return None if pieces is None else (alias.book_id, pieces, end)
+
+
+def _verse_after(folded: str, pos: int, book: str, chapter: int) -> tuple[int, int, int] | None:
+    """``verse twenty eight``, ``verses 2 through 4``, ``verse one oh five`` after a book
+    named with an ordinal chapter: ``(verse_start, verse_end, end)``."""
+    keyword = VERSE_KW_RE.match(folded, pos)
+    if keyword is None:
+        return None
+    hundred = hundred_number(folded, keyword.start("n") - 1)
+    if hundred is not None:
+        return hundred[0], hundred[0], hundred[1]
+    first = parse_number(keyword.group("n"))
+    if first is None:
+        return None
+    last, _, end = read_verse_range(folded, keyword.end(), first, chapter, True, book)
+    return first, last, end

@@ -26,6 +26,7 @@ import re
 from typing import Final, Literal
 
 from services.analysis.bible.books import ALIAS_INDEX, Alias, normalise_alias
+from services.analysis.bible.ordinary import ordinary_word_is_reference
 
 _I = re.IGNORECASE
 # After a number, these make it a clock time ("Jo 10:30 da manhã" is not John 10:30).
@@ -144,16 +145,25 @@ def plausible_bare(
     if QUANTITY_RE.match(folded, pos) or DECIMAL_RE.match(folded, pos):
         return False
     name = normalise_alias(match.group("name"))
-    if caseless and match.group("pre") is None:
-        before = (folded, window_start, match.start())
-        if name in COMMON_WORDS and not CUE_BEFORE_RE.search(*before):
+    before = (folded, window_start, match.start())
+    lower_case = not capitalised and match.group("pre") is None
+    if lower_case and name in COMMON_WORDS:
+        # "atos 4 12" at the start of a caption line: decided by the evidence around it.
+        cue = CUE_BEFORE_RE.search(*before) is not None
+        if not ordinary_word_is_reference(
+            folded, window_start, match.start(), pos, shape != "bare", cue
+        ):
             return False
+    elif caseless and match.group("pre") is None:
         if name in RARE_WORDS and DETERMINER_BEFORE_RE.search(*before):
             return False
-    elif not caseless:
-        lower_case = not capitalised and match.group("pre") is None and book not in LOWERCASE_OK
-        if lower_case and (shape == "bare" or name in COMMON_WORDS | RARE_WORDS):
-            return False
+    elif (
+        not caseless
+        and lower_case
+        and book not in LOWERCASE_OK
+        and (shape == "bare" or name in RARE_WORDS)
+    ):
+        return False
     tally = _TALLY_RE.match(folded, pos) if shape == "bare" else None
     if tally is not None and (None, normalise_alias(tally.group("word"))) not in ALIAS_INDEX:
         return False  # "Lucas 15, Mateus 18" is still two chapters

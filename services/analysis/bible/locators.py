@@ -18,6 +18,7 @@ from services.analysis.bible.spoken import (
     CHAPTER_KEYWORD,
     DIGITS,
     NUMBER,
+    NUMBERED,
     VERSE_KEYWORD,
     parse_number,
 )
@@ -41,17 +42,21 @@ __all__ = [
 _I = re.IGNORECASE
 _CONNECTOR = r"[\s,;]*(?:(?:e|and)\s+)?(?:(?:depois|tambem|ainda|la|ali|then|also|there)\s+)?"
 CHAPTER_KW_RE: Final = re.compile(
-    rf"{_CONNECTOR}(?:(?:n[oa]|o|em|in|at)\s+)?{CHAPTER_KEYWORD}\s*(?P<n>{NUMBER})", _I
+    rf"{_CONNECTOR}(?:(?:n[oa]|o|em|in|at)\s+)?(?:(?:seu|sua|its)\s+)?{CHAPTER_KEYWORD}{NUMBERED}"
+    rf"\s*(?P<n>{NUMBER})",
+    _I,
 )
 VERSE_KW_RE: Final = re.compile(
     rf"{_CONNECTOR}(?:(?:a\s+partir\s+)?(?:d[oa]s?|n[oa]s?|o|the|at|in)\s+"
     rf"|(?:starting|beginning)\s+(?:at|with|from)\s+|from\s+)?"
-    rf"{VERSE_KEYWORD}\s*(?P<n>{NUMBER})",
+    rf"{VERSE_KEYWORD}{NUMBERED}\s*(?P<n>{NUMBER})",
     _I,
 )
 COMMA_VERSE_RE: Final = re.compile(rf",\s?(?P<n>{DIGITS})(?![.,:]\d)")
 # The colon Whisper drops: "João 3 16", "Acts 1 8", "filipenses quatro treze".
-_PAIR_VERSE_RE: Final = re.compile(rf"[ \t]+(?P<n>{NUMBER})(?![.,:]\d)", _I)
+# A comma may separate spoken numbers ("Isaiah forty, thirty one"), not digits (those are
+# read by COMMA_VERSE_RE, which knows "Salmos 23, 91" is a list).
+_PAIR_VERSE_RE: Final = re.compile(rf"(?:,(?=[ \t]+[^\W\d_]))?[ \t]+(?P<n>{NUMBER})(?![.,:]\d)", _I)
 _SCORE_RE: Final = re.compile(rf"\s*(?:[-\u2013x]|a|to)\s*(?P<n>{DIGITS})(?![.:]\d)", _I)
 # "Mateus 5, 6 e 7": consecutive numbers after the chapter, closed by "e"/"and", are chapters.
 _CHAPTER_RUN_RE: Final = re.compile(
@@ -95,6 +100,8 @@ def pair_verse(
     verse = parse_number(pair.group("n"))
     if verse is None or not is_valid(book, chapter, verse, verse):
         return None
+    if pair.group(0).startswith(",") and verse == chapter + 1:
+        return None  # "Romans eight, nine and ten": consecutive chapters, not 8:9
     return verse, pair.end(), "pair"
 
 

@@ -19,7 +19,13 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from services.analysis.bible.spoken import CHAPTER_KEYWORD, NUMBER, VERSE_KEYWORD, parse_number
+from services.analysis.bible.spoken import (
+    CHAPTER_KEYWORD,
+    NUMBER,
+    NUMBERED,
+    VERSE_KEYWORD,
+    parse_number,
+)
 
 __all__ = ["ReversedLocator", "preceding_verse", "reversed_locator"]
 
@@ -41,20 +47,20 @@ _OF_BOOK = (
 _ARTICLE = r"(?:(?:n[oa]|o|d[oa]|the|at|in)\s+)?"
 
 _CHAPTER_FIRST_RE: Final = re.compile(
-    rf"(?<!\w){CHAPTER_KEYWORD}\s*(?P<c>{NUMBER})"
-    rf"(?:[\s,]*{_ARTICLE}{VERSE_KEYWORD}\s*(?P<v>{NUMBER}){_RANGE_TAIL})?"
+    rf"(?<!\w){CHAPTER_KEYWORD}{NUMBERED}\s*(?P<c>{NUMBER})"
+    rf"(?:[\s,]*{_ARTICLE}{VERSE_KEYWORD}{NUMBERED}\s*(?P<v>{NUMBER}){_RANGE_TAIL})?"
     rf"{_OF_BOOK}",
     _I,
 )
 _VERSE_FIRST_RE: Final = re.compile(
-    rf"(?<!\w){VERSE_KEYWORD}\s*(?P<v>{NUMBER}){_RANGE_TAIL}"
-    rf"\s*,?\s+(?:d[oe]|of|in)\s+(?:the\s+)?{CHAPTER_KEYWORD}\s*(?P<c>{NUMBER})"
+    rf"(?<!\w){VERSE_KEYWORD}{NUMBERED}\s*(?P<v>{NUMBER}){_RANGE_TAIL}"
+    rf"\s*,?\s+(?:d[oe]|of|in)\s+(?:the\s+)?{CHAPTER_KEYWORD}{NUMBERED}\s*(?P<c>{NUMBER})"
     rf"{_OF_BOOK}",
     _I,
 )
 # "versiculo 28 de Romanos 8": only the verse comes first; the chapter follows the book.
 _VERSE_ONLY_RE: Final = re.compile(
-    rf"(?<!\w){VERSE_KEYWORD}\s*(?P<v>{NUMBER}){_RANGE_TAIL}"
+    rf"(?<!\w){VERSE_KEYWORD}{NUMBERED}\s*(?P<v>{NUMBER}){_RANGE_TAIL}"
     r"\s*,?\s+(?:de|do|da|of|in)\s+(?:the\s+)?$",
     _I,
 )

@@ -69,8 +69,13 @@ EN_NUMBER_WORDS: Final = (
 NUMBER: Final = rf"(?:\d{{1,3}}(?!\d)|(?:{PT_NUMBER_WORDS}|{EN_NUMBER_WORDS})(?![^\W\d_]))"
 DIGITS: Final = r"\d{1,3}(?![\d])"
 
+# "o salmo de número noventa e um", "no capítulo de número oito", "psalm number 23", "nº 5":
+# said before a chapter or verse number, between the keyword (or book) and the number.
+NUMBERED: Final = r"(?:\s*(?:de\s+|the\s+)?(?:numero|number|n[º°]\.?)(?=[\s\d]))?"
+
 CHAPTER_KEYWORD: Final = r"(?:cap(?:itulos?|s?\.)|chapters?|chap\.|ch\.)"
-VERSE_KEYWORD: Final = r"(?:versiculos?|versos?|vers\.|verses?|vv?\.|vs\.?)"
+# "versus" is how Whisper often writes a spoken "verses" ("chapter 2. Versus 8 and 9").
+VERSE_KEYWORD: Final = r"(?:versiculos?|versos?|vers\.|verses?|versus|vv?\.|vs\.?)"
 
 # Ordinal prefixes of numbered books: "1", "1ª", "1st", "I", "primeira", "first"... followed
 # optionally by "carta aos" / "letter to the" / "livro de" / "carta de Paulo aos".

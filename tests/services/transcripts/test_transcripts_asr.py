@@ -111,6 +111,7 @@ def test_missing_model_wheels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert not asr_available()
 
 
+@needs_faster_whisper  # the fakes stand in for the model, not for the PyAV import
 @pytest.mark.parametrize("batch_size", [0, 8], ids=["sequential", "batched"])
 def test_progress_when_the_last_segment_ends_past_the_duration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int
@@ -176,6 +177,7 @@ class _SequentialModel:
         raise AssertionError("decoded sequentially")
 
 
+@needs_faster_whisper  # the fakes stand in for the model, not for the PyAV import
 def test_batched_decoding_is_the_default_and_reports_progress_as_it_decodes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -217,6 +219,7 @@ def test_batched_decoding_is_the_default_and_reports_progress_as_it_decodes(
     assert calls == [
         {
             "language": "pt",
+            "initial_prompt": None,
             "beam_size": asr_module.DEFAULT_BEAM_SIZE,
             "batch_size": asr_module.DEFAULT_BATCH_SIZE,
             "vad_filter": True,
@@ -258,6 +261,7 @@ def test_batched_chunks_are_split_into_sentences_by_word_times() -> None:
     assert asr_module._utterances(_Segment(0.0, 3.0, " ")) == []
 
 
+@needs_faster_whisper  # the fakes stand in for the model, not for the PyAV import
 def test_without_vad_decoding_is_sequential(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -282,6 +286,7 @@ def test_without_vad_decoding_is_sequential(
     assert calls == [
         {
             "language": "pt",
+            "initial_prompt": None,
             "beam_size": asr_module.DEFAULT_BEAM_SIZE,
             "vad_filter": False,
             "condition_on_previous_text": False,
@@ -499,3 +504,59 @@ def test_progress_callback_can_cancel(transcriber: WhisperTranscriber, speech_wa
 
     with pytest.raises(Cancelled):
         transcriber.transcribe(speech_wav, language="pt", on_progress=cancel)
+
+
+@pytest.mark.asr
+def test_spoken_reference_reaches_the_summary(
+    transcriber: WhisperTranscriber, tmp_path: Path
+) -> None:
+    """Audio to summary as the worker runs it: espeak-ng speech, the shipped decoder settings,
+    then the analyser; the spoken reference comes out as a passage at verse level
+    (benchmarks/eval_audio.py measures whole services the same way)."""
+    import shutil
+    import subprocess
+
+    from services.analysis import analyze
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    audio = tmp_path / "reading.wav"
+    text = "Good morning, church. Turn with me to Romans chapter fifteen, verse thirteen."
+    subprocess.run(
+        [exe, "-v", "en-us", "-s", "140", "-w", str(audio), text],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    default = WhisperTranscriber(cache_dir=transcriber.cache_dir)
+    transcript = default.transcribe(audio, language="en")
+    summary = analyze(transcript, language="en")
+    found = [(p.book_id, p.chapter, p.verse_start, p.verse_end) for p in summary.passages]
+    assert found == [("ROM", 15, 13, 13)], transcript.text
+
+
+def test_default_cpu_threads_match_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CTranslate2's own default (4 threads) oversubscribes a 2-core worker."""
+    monkeypatch.setattr(asr_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert asr_module.default_cpu_threads() == 2
+    assert WhisperTranscriber().cpu_threads == 2
+    monkeypatch.setattr(
+        asr_module.os, "sched_getaffinity", lambda pid: set(range(16)), raising=False
+    )
+    assert asr_module.default_cpu_threads() == 4
+    assert WhisperTranscriber(cpu_threads=0).cpu_threads == 0
+
+
+def test_model_names_and_the_bible_prompt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """CULTO_WHISPER_MODEL=base names the bundled model; the prompt exists per language."""
+    monkeypatch.setattr(asr_module, "bundled_model_dir", lambda cache: tmp_path / "joined")
+    assert WhisperTranscriber("base")._resolve() == str(tmp_path / "joined")
+    assert WhisperTranscriber()._resolve() == str(tmp_path / "joined")
+    assert WhisperTranscriber("small")._resolve() == "small"  # faster-whisper downloads it
+    assert asr_module.asr_available("base") == asr_module.asr_available()
+    from services.transcripts.asr_prompt import bible_prompt
+
+    assert "Tessalonicenses" in (bible_prompt("pt-BR") or "")
+    assert "Thessalonians" in (bible_prompt("en") or "")
+    assert bible_prompt(None) is None and bible_prompt("es") is None

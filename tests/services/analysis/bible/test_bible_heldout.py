@@ -78,8 +78,6 @@ def test_pair_shape(lang: str, text: str, expected: list[Ref]) -> None:
     ("lang", "text"),
     [
         ("pt", "os números 4 5 e 6 da rifa"),  # lower-case book name that is an ordinary word
-        # The price of that rule: an all-lower-case "acts 2 38" is missed (capitalised, it counts).
-        ("en", "acts 2 38 repent and be baptized"),
         ("pt", "O João 3 16 anos"),  # quantity after the second number
         ("pt", "João 3 16 de junho"),  # a date
         ("pt", "a irmã Ester 4 14 anos"),
