@@ -65,7 +65,7 @@ async def run_culto(nats_url: str, heartbeat: float) -> None:
                 [
                     (r"/api/v2/events/stream", EventStreamHandler, deps),
                     (r"/api/v2/events/ws", EventSocketHandler, ws),
-                    (r"/api/v2/events/health", EventsHealthHandler, {"hub": deps["hub"]}),
+                    (r"/api/v2/events/health", EventsHealthHandler, deps),
                 ],
                 cookie_secret=COOKIE_SECRET,
                 authenticator=auth,

@@ -302,10 +302,7 @@ def make_app(
         ),
         *identity_routes(identity),
         URLSpec(
-            r"/api/v2/events/health/?",
-            EventsHealthHandler,
-            {"hub": hub},
-            name="/api/v2/events/health",
+            r"/api/v2/events/health/?", EventsHealthHandler, events, name="/api/v2/events/health"
         ),
         *ops_routes(mesh, registry, alive, config.metrics),
     ]

@@ -313,7 +313,7 @@ async def serve_events(
         app = Application(
             [
                 (r"/api/v2/events/stream", EventStreamHandler, deps),
-                (r"/api/v2/events/health", EventsHealthHandler, {"hub": hub}),
+                (r"/api/v2/events/health", EventsHealthHandler, deps),
             ],
             compress_response=True,  # the stream handler must opt out of gzip itself
             cookie_secret=cookie_secret,

@@ -1,9 +1,8 @@
 """Tornado handlers of the live event stream and its health check.
 
 Mount with ``(r"/api/v2/events/stream", EventStreamHandler, {"hub": hub, "config": hub_config,
-"limits": limits, "api": api_client})`` and :class:`EventsHealthHandler` with ``{"hub": hub}``.
-Both are GET-only, so XSRF never applies. The application's ``authenticator`` setting resolves
-callers.
+"limits": limits, "api": api_client})`` and likewise :class:`EventsHealthHandler`. Both are
+GET-only, so XSRF never applies. The application's ``authenticator`` setting resolves callers.
 
 Authorization (docs/contracts.md §9): the caller is a bearer token or the session cookie (a token in
 the query string is refused, 400 ``token_in_query``), else anonymous. Each named video's channel
@@ -256,9 +255,17 @@ def _sequence(raw: str | None) -> int | None:
 class EventsHealthHandler(BaseHandler):
     """``GET /api/v2/events/health``: 200 while the hub is fed by NATS, else 503."""
 
-    def initialize(self, hub: EventHub) -> None:
-        """The hub is all it needs (route kwargs: ``{"hub": hub}``)."""
+    def initialize(
+        self,
+        hub: EventHub,
+        config: HubConfig,
+        limits: ClientLimits,
+        api: VideoApiClient,
+        cursors: CursorAcks | None = None,
+    ) -> None:
+        """Tornado passes the route's dependencies here."""
         self.hub = hub
+        self.config = config
 
     def get(self) -> None:
         """Report the hub's state."""
