@@ -25,8 +25,12 @@ async def run_culto(nats_url: str, heartbeat: float) -> None:
     from frontend_server.config import HubConfig
     from frontend_server.events.cursors import CursorAcks
     from frontend_server.events.hub import EventHub
-    from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
-    from frontend_server.events.ws.handler import EventSocketHandler, SocketRegistry
+    from frontend_server.events.sse.handler import (
+        EventsHealthHandler,
+        EventStreamHandler,
+        StreamDeps,
+    )
+    from frontend_server.events.ws.handler import EventSocketHandler, SocketDeps, SocketRegistry
     from frontend_server.events.ws.history import SocketHistory
     from frontend_server.security.auth import Authenticator
     from frontend_server.security.limits import ClientLimits, RateLimitConfig
@@ -47,25 +51,25 @@ async def run_culto(nats_url: str, heartbeat: float) -> None:
         async with EventHub(mesh, config, authenticator=auth) as hub:
             # No per-client stream cap: every benchmark client is one of a few users.
             unlimited = RateLimitConfig(streams_per_client=10**9)
-            deps = {
-                "hub": hub,
-                "config": config,
-                "limits": ClientLimits(unlimited),
-                "api": VideoApiClient(mesh),
-            }
+            limits = ClientLimits(unlimited)
+            api = VideoApiClient(mesh)
+            deps = StreamDeps(hub=hub, config=config, limits=limits, api=api)
             sockets = SocketRegistry()
-            ws = {
-                **deps,
-                "cursors": CursorAcks(IdentityClient(mesh), CursorStore(mesh)),
-                "sockets": sockets,
-                "allowed_origins": frozenset(),
-                "history": SocketHistory(EventReader(mesh)),
-            }
+            ws = SocketDeps(
+                hub=hub,
+                config=config,
+                limits=limits,
+                api=api,
+                cursors=CursorAcks(IdentityClient(mesh), CursorStore(mesh)),
+                sockets=sockets,
+                allowed_origins=frozenset(),
+                history=SocketHistory(EventReader(mesh)),
+            )
             app = Application(
                 [
-                    (r"/api/v2/events/stream", EventStreamHandler, deps),
-                    (r"/api/v2/events/ws", EventSocketHandler, ws),
-                    (r"/api/v2/events/health", EventsHealthHandler, deps),
+                    (r"/api/v2/events/stream", EventStreamHandler, {"deps": deps}),
+                    (r"/api/v2/events/ws", EventSocketHandler, {"deps": ws}),
+                    (r"/api/v2/events/health", EventsHealthHandler, {"hub": hub}),
                 ],
                 cookie_secret=COOKIE_SECRET,
                 authenticator=auth,

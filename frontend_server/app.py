@@ -31,6 +31,7 @@ from frontend_server.api.docs import (
 from frontend_server.api.identity import (
     ChannelHandler,
     ChannelsHandler,
+    IdentityDeps,
     IdentityHandler,
     LoginHandler,
     LogoutHandler,
@@ -42,15 +43,25 @@ from frontend_server.api.identity import (
 )
 from frontend_server.api.openapi.document import OpenApiHandler, render_openapi
 from frontend_server.api.passwords import PasswordHandler, UserPasswordHandler
-from frontend_server.api.publish import PublishHandler
-from frontend_server.api.videos import CsrfHandler, VideoHandler, VideosHandler
+from frontend_server.api.publish import PublishDeps, PublishHandler
+from frontend_server.api.videos import CsrfHandler, VideoDeps, VideoHandler, VideosHandler
 from frontend_server.config import EdgeConfig
 from frontend_server.events.cursors import CursorAcks
 from frontend_server.events.drain import Drain
 from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
-from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
-from frontend_server.events.ws.handler import AckHandler, EventSocketHandler, SocketRegistry
+from frontend_server.events.sse.handler import (
+    EventsHealthHandler,
+    EventStreamHandler,
+    StreamDeps,
+)
+from frontend_server.events.ws.handler import (
+    AckDeps,
+    AckHandler,
+    EventSocketHandler,
+    SocketDeps,
+    SocketRegistry,
+)
 from frontend_server.events.ws.history import SocketHistory
 from frontend_server.events.ws.metrics import TransportCollector
 from frontend_server.security.auth import Authenticator
@@ -129,7 +140,7 @@ def _page(name: str) -> dict[str, Any]:
     return {"body": (STATIC_DIR / name).read_bytes()}
 
 
-def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
+def identity_routes(deps: IdentityDeps) -> list[URLSpec]:
     """Sign-in, the caller, channels, members, tokens and users (see ``identity_api``)."""
     routes: list[tuple[str, type[IdentityHandler], str]] = [
         (r"/api/v2/auth/login/?", LoginHandler, "/api/v2/auth/login"),
@@ -161,31 +172,52 @@ def identity_routes(deps: dict[str, Any]) -> list[URLSpec]:
             "/api/v2/users/{user_id}/password",
         ),
     ]
-    return [URLSpec(pattern, handler, deps, name=name) for pattern, handler, name in routes]
+    given = {"deps": deps}
+    return [URLSpec(pattern, handler, given, name=name) for pattern, handler, name in routes]
 
 
 def event_routes(
-    events: dict[str, Any],
-    identity: dict[str, Any],
+    stream: StreamDeps,
+    identity: IdentityDeps,
     sockets: SocketRegistry,
     config: EdgeConfig,
     mesh: MeshConnection,
 ) -> list[URLSpec]:
-    """SSE, the WebSocket and cursor acknowledgements (``events``: the SSE handler's
-    dependencies, which the WebSocket shares)."""
-    websocket = {
-        **events,
-        "sockets": sockets,
-        "allowed_origins": config.allowed_origins,
-        "history": SocketHistory(EventReader(mesh), catalog_channel_videos(events["api"])),
-    }
-    ack = {**identity, "cursors": events["cursors"]}
+    """SSE, the WebSocket, cursor acknowledgements and the events' health (``stream``: the
+    SSE handler's dependencies, most of which the WebSocket shares)."""
+    cursors = stream.cursors
+    assert cursors is not None  # make_app always gives the stream its cursors
+    websocket = SocketDeps(
+        hub=stream.hub,
+        config=stream.config,
+        limits=stream.limits,
+        api=stream.api,
+        cursors=cursors,
+        sockets=sockets,
+        allowed_origins=config.allowed_origins,
+        history=SocketHistory(EventReader(mesh), catalog_channel_videos(stream.api)),
+    )
+    ack = AckDeps(identity=identity.identity, limits=identity.limits, cursors=cursors)
     return [
         URLSpec(
-            r"/api/v2/events/stream/?", EventStreamHandler, events, name="/api/v2/events/stream"
+            r"/api/v2/events/stream/?",
+            EventStreamHandler,
+            {"deps": stream},
+            name="/api/v2/events/stream",
         ),
-        URLSpec(r"/api/v2/events/ws/?", EventSocketHandler, websocket, name="/api/v2/events/ws"),
-        URLSpec(r"/api/v2/events/ack/?", AckHandler, ack, name="/api/v2/events/ack"),
+        URLSpec(
+            r"/api/v2/events/ws/?",
+            EventSocketHandler,
+            {"deps": websocket},
+            name="/api/v2/events/ws",
+        ),
+        URLSpec(r"/api/v2/events/ack/?", AckHandler, {"deps": ack}, name="/api/v2/events/ack"),
+        URLSpec(
+            r"/api/v2/events/health/?",
+            EventsHealthHandler,
+            {"hub": stream.hub},
+            name="/api/v2/events/health",
+        ),
     ]
 
 
@@ -272,19 +304,23 @@ def make_app(
             (default: a new one).
     """
     limits = ClientLimits(config.limits)  # one per application: per replica, see limits.py
-    identity = {"identity": identity_client, "limits": limits}
-    api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes, "limits": limits}
+    identity = IdentityDeps(identity=identity_client, limits=limits)
+    videos = {
+        "deps": VideoDeps(
+            api=api_client, max_transcript_bytes=config.max_transcript_bytes, limits=limits
+        )
+    }
     cursors = cursors or CursorAcks(identity_client, CursorStore(mesh))
     sockets = sockets or SocketRegistry()
     drain = drain or Drain(config.hub)
-    events = {
-        "hub": hub,
-        "config": config.hub,
-        "limits": limits,
-        "api": api_client,
-        "cursors": cursors,
-        "drain": drain,
-    }
+    stream = StreamDeps(
+        hub=hub,
+        config=config.hub,
+        limits=limits,
+        api=api_client,
+        cursors=cursors,
+        drain=drain,
+    )
     transports = TransportCollector(sockets.stats, cursors.stats, lambda: hub.ws_frames_sent)
     registry = make_registry(
         mesh, hub=hub, collectors=[hub.replay_seconds, transports, *collectors]
@@ -292,24 +328,21 @@ def make_app(
     specs = [
         *page_routes(),
         URLSpec(r"/api/v2/csrf/?", CsrfHandler, name="/api/v2/csrf"),
-        URLSpec(r"/api/v2/videos/?", VideosHandler, api, name="/api/v2/videos/"),
+        URLSpec(r"/api/v2/videos/?", VideosHandler, videos, name="/api/v2/videos/"),
         URLSpec(
             r"/api/v2/videos/(?P<video_id>[^/]+)/?",
             VideoHandler,
-            api,
+            videos,
             name="/api/v2/videos/{video_id}",
         ),
-        *event_routes(events, identity, sockets, config, mesh),
+        *event_routes(stream, identity, sockets, config, mesh),
         URLSpec(
             r"/api/v2/events/publish/?",
             PublishHandler,
-            {**identity, "api": api_client},
+            {"deps": PublishDeps(identity=identity_client, limits=limits, api=api_client)},
             name="/api/v2/events/publish",
         ),
         *identity_routes(identity),
-        URLSpec(
-            r"/api/v2/events/health/?", EventsHealthHandler, events, name="/api/v2/events/health"
-        ),
         # Readiness includes the live feed: a replica whose feed is not subscribed (NATS
         # failing over) can only answer event streams with "retry", so traffic goes elsewhere.
         *ops_routes(mesh, registry, alive, config.metrics, {"live_feed": lambda: hub.healthy}),

@@ -61,6 +61,7 @@ from culto.errors import (
     Unauthenticated,
     lookup,
 )
+from ops.tornado_seam import request_start
 
 log = logging.getLogger(__name__)
 
@@ -405,7 +406,7 @@ class RequestRecord:
         self.uri = request.uri
         self.remote_ip = request.remote_ip
         self.status = status
-        self._start = request._start_time
+        self._start = request_start(request)
 
     @property
     def request(self) -> RequestRecord:

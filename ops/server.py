@@ -12,7 +12,6 @@ import ipaddress
 import logging
 import math
 import socket
-from asyncio import Future
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from mesh.connection import MeshConnection
 from ops.handlers import HealthHandler, Liveness, MetricsAccess, MetricsHandler, ReadyHandler
 from ops.http import SECURITY_HEADERS, JsonNotFoundHandler, error_body
 from ops.metrics import ExtraStats, HttpMetrics, make_registry
+from ops.tornado_seam import peer_address, rewrite_refusal
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,6 @@ class RunningServer:
                 log.warning("some HTTP connections did not close within %.0fs", CLOSE_TIMEOUT)
 
 
-_TORNADO_400 = b"HTTP/1.1 400 Bad Request\r\n\r\n"
 _JSON_400_BODY = error_body(
     "bad_request",
     "the request could not be read: malformed HTTP, or a body over the server's size limit",
@@ -229,20 +228,13 @@ class _HeaderLimit(HTTPMessageDelegate):
         self._trusted = trusted
         self._refused = False
 
-    def _peer(self) -> str | None:
-        # The socket's own address (Tornado's request context keeps it; unix sockets: none).
-        address = getattr(getattr(self._connection, "context", None), "address", None)
-        if isinstance(address, tuple) and address and isinstance(address[0], str):
-            return address[0]
-        return None
-
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
     ) -> Awaitable[None] | None:
         """Refuse oversized heads; pass everything else on."""
         size = sum(len(name) + len(value) + 4 for name, value in headers.get_all())
         if size <= MAX_HEADER_BYTES:
-            trust_forwarded(headers, self._peer(), self._trusted)
+            trust_forwarded(headers, peer_address(self._connection), self._trusted)
             return self._inner.headers_received(start_line, headers)
         self._refused = True
         body = error_body("headers_too_large", f"request headers are over {MAX_HEADER_BYTES} bytes")
@@ -354,12 +346,7 @@ class JsonErrorsHTTPServer(HTTPServer):
             return
         if stream.socket.family in (socket.AF_INET, socket.AF_INET6):
             keep_alive(stream.socket, self.write_timeout)
-        write = stream.write
-
-        def json_refusal(data: bytes | memoryview, *args: Any, **kwargs: Any) -> Future[None]:
-            return write(_JSON_400 if bytes(data) == _TORNADO_400 else data, *args, **kwargs)
-
-        stream.write = json_refusal  # type: ignore[method-assign]
+        rewrite_refusal(stream, _JSON_400)
         super().handle_stream(stream, address)
 
 

@@ -8,6 +8,7 @@ again, and only its decision counts. The edge itself cannot write an identity re
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import RootModel, ValidationError
@@ -49,13 +50,21 @@ class TokenList(RootModel[list[TokenDTO]]):
     """``GET /api/v2/tokens``: the caller's tokens (never their secrets)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityDeps:
+    """What the identity routes use, one per application (Tornado passes it as ``deps``)."""
+
+    identity: IdentityClient
+    limits: ClientLimits
+
+
 class IdentityHandler(ApiHandler):
     """Shared plumbing: the identity client and the limits."""
 
-    def initialize(self, identity: IdentityClient, limits: ClientLimits) -> None:
+    def initialize(self, deps: IdentityDeps) -> None:
         """Per-application dependencies (no globals)."""
-        self.identity = identity
-        self.limits = limits
+        self.identity = deps.identity
+        self.limits = deps.limits
 
     def no_content(self, status: int = 204) -> None:
         """Finish with an empty body."""

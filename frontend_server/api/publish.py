@@ -10,15 +10,15 @@ token again, updates the record and publishes. ``Idempotency-Key`` becomes the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import ValidationError
 
 from access.policy import Action, require
 from culto.errors import InvalidInput, NotFound, Unauthenticated
-from frontend_server.api.identity import IdentityHandler
+from frontend_server.api.identity import IdentityDeps, IdentityHandler
 from frontend_server.api.videos import video_id_or_400
-from frontend_server.security.limits import ClientLimits
 from mesh.catalog_client import VideoApiClient
-from mesh.identity_client import IdentityClient
 from ops.http import ApiError, validation_error
 from schemas.events import PUBLISHABLE_EVENT_ADAPTER
 from schemas.identity import PublishCall
@@ -27,15 +27,20 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 PUBLISH_BODY_LIMIT = 512 * 1024
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishDeps(IdentityDeps):
+    """The identity routes' dependencies and the video API (the record's channel decides)."""
+
+    api: VideoApiClient
+
+
 class PublishHandler(IdentityHandler):
     """``POST /api/v2/events/publish`` → 202 ``{"seq", "duplicate"}``."""
 
-    def initialize(  # type: ignore[override]
-        self, identity: IdentityClient, limits: ClientLimits, api: VideoApiClient
-    ) -> None:
+    def initialize(self, deps: PublishDeps) -> None:  # type: ignore[override]
         """Per-application dependencies (no globals)."""
-        super().initialize(identity, limits)
-        self.api = api
+        super().initialize(deps)
+        self.api = deps.api
         self.max_body_bytes = PUBLISH_BODY_LIMIT
 
     def check_xsrf_cookie(self) -> None:

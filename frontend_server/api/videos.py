@@ -8,6 +8,7 @@ domain errors become HTTP errors in :mod:`ops.http`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -50,14 +51,26 @@ def video_id_or_400(raw: str) -> str:
     return candidate
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VideoDeps:
+    """What the video routes use, one per application (Tornado passes it as ``deps``).
+
+    ``max_transcript_bytes``: the largest transcript accepted (the body may hold it twice,
+    escaped, plus the other fields)."""
+
+    api: VideoApiClient
+    max_transcript_bytes: int
+    limits: ClientLimits
+
+
 class _VideoApiHandler(ApiHandler):
     """Shared plumbing: the API client, the body size limit, the policy on one video."""
 
-    def initialize(self, api: VideoApiClient, max_body_bytes: int, limits: ClientLimits) -> None:
+    def initialize(self, deps: VideoDeps) -> None:
         """Per-application dependencies (no globals)."""
-        self.api = api
-        self.max_body_bytes = 2 * max_body_bytes + _BODY_OVERHEAD
-        self.limits = limits
+        self.api = deps.api
+        self.max_body_bytes = 2 * deps.max_transcript_bytes + _BODY_OVERHEAD
+        self.limits = deps.limits
 
     async def video_for(self, video_id: str, action: Action) -> VideoDTO:
         """The video, if the caller may do ``action`` on it.

@@ -28,7 +28,6 @@ import logging
 import socket
 from enum import Enum
 
-from tornado.iostream import IOStream
 from tornado.web import RequestHandler
 
 from frontend_server.security.limits import ClientLimits
@@ -51,29 +50,12 @@ class SocketState(Enum):
     CLOSED = "closed"
 
 
-def take_socket(handler: RequestHandler) -> tuple[socket.socket, bytes]:
-    """Detach ``handler``'s connection from Tornado: the raw socket, and any bytes Tornado
-    already read past the request (a client may send its first WebSocket frame at once).
-
-    Raises:
-        ConnectionError: the connection is not a plain TCP stream, or is closed already.
-    """
-    stream = handler.detach()
-    if type(stream) is not IOStream or stream.closed() or stream.socket is None:
-        stream.close()
-        raise ConnectionError("the event stream's connection closed (or is not plain TCP)")
-    sock = stream.socket
-    stream.io_loop.remove_handler(sock)  # Tornado stops watching it; the IOStream is dropped
-    # Bytes Tornado read after the request's head (private, but the only place they are).
-    pending = bytes(stream._read_buffer[: stream._read_buffer_size])
-    return sock, pending
-
-
 class LiveSocket:
     """A detached connection: direct writes, a reader, one close (see the module docstring).
 
     Args:
-        sock: The connection's socket (non-blocking), taken with :func:`take_socket`.
+        sock: The connection's socket (non-blocking), taken with
+            :func:`~ops.tornado_seam.detach_socket`.
         record: The request, for the access log at close.
         handler: The handler it came from (only its application is kept, to log).
         limits: Released at close: one stream of ``client_key`` less.

@@ -25,7 +25,11 @@ from culto_app.settings import Settings
 from frontend_server.config import HubConfig
 from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
-from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
+from frontend_server.events.sse.handler import (
+    EventsHealthHandler,
+    EventStreamHandler,
+    StreamDeps,
+)
 from frontend_server.security.auth import Authenticator
 from frontend_server.security.limits import ClientLimits, RateLimitConfig
 from mesh.catalog_client import VideoApiClient
@@ -304,16 +308,11 @@ async def serve_events(
             channel_videos=catalog_channel_videos(api),
         )
         await hub.open()
-        deps = {
-            "hub": hub,
-            "config": config,
-            "limits": ClientLimits(RateLimitConfig()),
-            "api": api,
-        }
+        deps = StreamDeps(hub=hub, config=config, limits=ClientLimits(RateLimitConfig()), api=api)
         app = Application(
             [
-                (r"/api/v2/events/stream", EventStreamHandler, deps),
-                (r"/api/v2/events/health", EventsHealthHandler, deps),
+                (r"/api/v2/events/stream", EventStreamHandler, {"deps": deps}),
+                (r"/api/v2/events/health", EventsHealthHandler, {"hub": hub}),
             ],
             compress_response=True,  # the stream handler must opt out of gzip itself
             cookie_secret=cookie_secret,

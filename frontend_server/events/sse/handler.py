@@ -1,8 +1,8 @@
 """Tornado handlers of the live event stream and its health check.
 
-Mount with ``(r"/api/v2/events/stream", EventStreamHandler, {"hub": hub, "config": hub_config,
-"limits": limits, "api": api_client})`` and likewise :class:`EventsHealthHandler`. Both are
-GET-only, so XSRF never applies. The application's ``authenticator`` setting resolves callers.
+Mount with ``(r"/api/v2/events/stream", EventStreamHandler, {"deps": StreamDeps(...)})`` and
+``(r"/api/v2/events/health", EventsHealthHandler, {"hub": hub})``. Both are GET-only, so XSRF
+never applies. The application's ``authenticator`` setting resolves callers.
 
 Authorization (docs/contracts.md §9): the caller is a bearer token or the session cookie (a token in
 the query string is refused, 400 ``token_in_query``), else anonymous. Each named video's channel
@@ -28,7 +28,6 @@ import socket
 from collections.abc import Iterable
 
 from tornado.iostream import StreamClosedError
-from tornado.web import GZipContentEncoding
 
 from access.policy import Principal
 from culto.errors import InvalidInput, MeshError, Unauthenticated
@@ -36,13 +35,13 @@ from frontend_server.config import HubConfig
 from frontend_server.events.cursors import CursorAcks, cursor_name
 from frontend_server.events.drain import Drain
 from frontend_server.events.hub import Connection, EventHub, Subscription
-from frontend_server.events.live import take_socket
 from frontend_server.events.sse.stream import SseStream
 from frontend_server.events.sse.wire import encode_comment, encode_retry
 from frontend_server.security.browser import XsrfMixin
 from frontend_server.security.limits import ClientLimits
 from mesh.catalog_client import VideoApiClient
 from ops.http import ApiError, BaseHandler, RequestRecord
+from ops.tornado_seam import detach_socket, drop_gzip, response_header
 
 log = logging.getLogger(__name__)
 
@@ -52,30 +51,37 @@ RETRY_MS = 3000
 _MAX_ID_DIGITS = 19  # fits a uint64 stream sequence; longer is certainly not one of ours
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StreamDeps:
+    """What the event stream uses, one per application (Tornado passes it as ``deps``).
+
+    ``cursors``: resuming from ``?cursor=`` (without it the parameter is refused);
+    ``drain``: counts the open streams and gives their reconnect delays on shutdown."""
+
+    hub: EventHub
+    config: HubConfig
+    limits: ClientLimits
+    api: VideoApiClient
+    cursors: CursorAcks | None = None
+    drain: Drain | None = None
+
+
 class EventStreamHandler(XsrfMixin, BaseHandler):
     """``GET /api/v2/events/stream``: Server-Sent Events with replay and live hand-off."""
 
-    def initialize(
-        self,
-        hub: EventHub,
-        config: HubConfig,
-        limits: ClientLimits,
-        api: VideoApiClient,
-        cursors: CursorAcks | None = None,
-        drain: Drain | None = None,
-    ) -> None:
+    def initialize(self, deps: StreamDeps) -> None:
         """Tornado passes the route's dependencies here."""
-        self.hub = hub
-        self.config = config
-        self.limits = limits
-        self.api = api
-        self.cursors = cursors
-        self.drain = drain
+        self.hub = deps.hub
+        self.config = deps.config
+        self.limits = deps.limits
+        self.api = deps.api
+        self.cursors = deps.cursors
+        self.drain = deps.drain
         self._conn: Connection | None = None  # until the stream is handed off
 
     def prepare(self) -> None:
         """No gzip: compressors buffer, and a stream must reach the browser frame by frame."""
-        self._transforms = [t for t in self._transforms if not isinstance(t, GZipContentEncoding)]
+        drop_gzip(self)
 
     def compute_etag(self) -> str | None:
         """A stream has no entity tag."""
@@ -133,7 +139,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         except (StreamClosedError, ConnectionError):
             self.hub.disconnect(conn)
             return False
-        chunked = self._headers.get("Transfer-Encoding") == "chunked"
+        chunked = response_header(self, "Transfer-Encoding") == "chunked"
         record = RequestRecord(self, 200)
         stream = SseStream(
             sock,
@@ -161,7 +167,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         self._stream_headers()
         self.write(encode_retry(RETRY_MS))
         await self.flush()
-        sock, _ = take_socket(self)
+        sock, _ = detach_socket(self)
         # Every write is a batch of whole frames meant to reach the browser now: Nagle's
         # algorithm would hold it behind the previous write's ACK (tens of ms with delayed
         # ACKs), which is latency and no saving.
@@ -266,18 +272,9 @@ def _sequence(raw: str | None) -> int | None:
 class EventsHealthHandler(BaseHandler):
     """``GET /api/v2/events/health``: 200 while the hub is fed by NATS, else 503."""
 
-    def initialize(
-        self,
-        hub: EventHub,
-        config: HubConfig,
-        limits: ClientLimits,
-        api: VideoApiClient,
-        cursors: CursorAcks | None = None,
-        drain: Drain | None = None,
-    ) -> None:
-        """Tornado passes the route's dependencies here."""
+    def initialize(self, hub: EventHub) -> None:
+        """The hub, the only thing it reports on."""
         self.hub = hub
-        self.config = config
 
     def get(self) -> None:
         """Report the hub's state."""

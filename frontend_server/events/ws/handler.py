@@ -40,13 +40,11 @@ from tornado.iostream import StreamClosedError
 from access.policy import Principal
 from culto.errors import Unauthenticated
 from culto.origins import normalize_origin
-from frontend_server.api.identity import IdentityHandler
+from frontend_server.api.identity import IdentityDeps, IdentityHandler
 from frontend_server.config import HubConfig
 from frontend_server.events.beats import HeartbeatWheel
 from frontend_server.events.cursors import CursorAcks
-from frontend_server.events.drain import Drain
 from frontend_server.events.hub import EventHub
-from frontend_server.events.live import take_socket
 from frontend_server.events.sse.handler import video_channels
 from frontend_server.events.ws.codes import CloseCode
 from frontend_server.events.ws.history import SocketHistory
@@ -55,8 +53,8 @@ from frontend_server.events.ws.socket import WsStream
 from frontend_server.security.browser import XsrfMixin
 from frontend_server.security.limits import ClientLimits
 from mesh.catalog_client import VideoApiClient
-from mesh.identity_client import IdentityClient
 from ops.http import ApiError, BaseHandler, RequestRecord
+from ops.tornado_seam import detach_socket
 from schemas.cursors import CursorAck
 
 log = logging.getLogger(__name__)
@@ -126,32 +124,37 @@ def _ping(due: list[WsStream]) -> None:
         stream.ping()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SocketDeps:
+    """What the WebSocket route uses, one per application (Tornado passes it as ``deps``).
+
+    ``allowed_origins``: the CORS origins, besides the site itself; ``history``: reads what a
+    subscription missed; ``sockets``: the open sockets, closed on shutdown."""
+
+    hub: EventHub
+    config: HubConfig
+    limits: ClientLimits
+    api: VideoApiClient
+    cursors: CursorAcks
+    sockets: SocketRegistry
+    allowed_origins: frozenset[str]
+    history: SocketHistory
+
+
 class EventSocketHandler(XsrfMixin, BaseHandler):
     """``GET /api/v2/events/ws``: checks, then the upgrade; the socket is then a
     :class:`~frontend_server.events.ws.socket.WsStream` detached from Tornado."""
 
-    def initialize(
-        self,
-        hub: EventHub,
-        config: HubConfig,
-        limits: ClientLimits,
-        api: VideoApiClient,
-        cursors: CursorAcks,
-        sockets: SocketRegistry,
-        allowed_origins: frozenset[str],
-        history: SocketHistory,
-        drain: Drain | None = None,
-    ) -> None:
-        """Tornado passes the route's dependencies here (``drain``: the SSE streams' count,
-        unused here: sockets are counted by the registry)."""
-        self.hub = hub
-        self.hub_config = config
-        self.limits = limits
-        self.api = api
-        self.cursors = cursors
-        self.sockets = sockets
-        self.allowed_origins = allowed_origins
-        self.history = history
+    def initialize(self, deps: SocketDeps) -> None:
+        """Tornado passes the route's dependencies here."""
+        self.hub = deps.hub
+        self.hub_config = deps.config
+        self.limits = deps.limits
+        self.api = deps.api
+        self.cursors = deps.cursors
+        self.sockets = deps.sockets
+        self.allowed_origins = deps.allowed_origins
+        self.history = deps.history
 
     def check_origin(self, origin: str) -> bool:
         """An allowed origin, or this site itself (the page served by this edge)."""
@@ -235,7 +238,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler):
         self.set_header("Connection", "Upgrade")
         self.set_header("Sec-WebSocket-Accept", accept_key(key))
         await self.flush()
-        sock, pending = take_socket(self)
+        sock, pending = detach_socket(self)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock, pending
 
@@ -284,15 +287,20 @@ def _valid_key(key: str) -> bool:
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AckDeps(IdentityDeps):
+    """The identity routes' dependencies and the acknowledged cursors."""
+
+    cursors: CursorAcks
+
+
 class AckHandler(IdentityHandler):
     """``POST /api/v2/events/ack`` ``{"cursor", "seq"}`` → 204 (signed-in callers only)."""
 
-    def initialize(  # type: ignore[override]
-        self, identity: IdentityClient, limits: ClientLimits, cursors: CursorAcks
-    ) -> None:
+    def initialize(self, deps: AckDeps) -> None:  # type: ignore[override]
         """Per-application dependencies."""
-        super().initialize(identity, limits)
-        self.cursors = cursors
+        super().initialize(deps)
+        self.cursors = deps.cursors
 
     async def post(self) -> None:
         """Coalesced with the caller's other acks; stored within about a second."""
