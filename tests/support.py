@@ -25,6 +25,8 @@ from typing import IO, Any
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
 from access.principals import Credential, CredentialKind
+from frontend_server.events.conn import CloseReason, Connection
+from frontend_server.events.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.identity_store import IdentityStore
@@ -401,3 +403,70 @@ def make_test_ca(where: Path, name: str) -> None:
     _openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "tls.crt", "-days", "1", "-extfile", "ext.cnf",
              cwd=where)  # fmt: skip
+
+
+class ListSink:
+    """Where the hub writes one connection (history and live frames), kept in memory. While
+    ``gate`` is clear a write stays pending, as on a full socket: ``push`` returns a future
+    that :meth:`release` (or the test) completes."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.changed = asyncio.Event()
+        self.pushes = 0
+        self.pending: asyncio.Future[None] | None = None
+
+    def push(self, data: bytes) -> asyncio.Future[None] | None:
+        self.pushes += 1
+        self._keep(data)
+        if self.gate.is_set():
+            return None
+        self.pending = asyncio.get_running_loop().create_future()
+        return self.pending
+
+    def release(self) -> None:
+        """The socket drains: pending writes complete, later ones go through at once."""
+        self.gate.set()
+        if self.pending is not None and not self.pending.done():
+            self.pending.set_result(None)
+
+    def _keep(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.changed.set()
+
+    def ids(self) -> list[int]:
+        """The SSE ids written so far, in order."""
+        text = b"".join(self.chunks).decode()
+        return [int(line[4:]) for line in text.split("\n") if line.startswith("id: ")]
+
+    async def wait_for_id(self, seq: int, timeout: float = 10.0) -> list[int]:
+        """The ids once one at or above ``seq`` was written."""
+        async with asyncio.timeout(timeout):
+            while not self.ids() or self.ids()[-1] < seq:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.ids()
+
+
+class _Ended:
+    """The owner of an attached connection: remembers why the hub ended it."""
+
+    def __init__(self) -> None:
+        self.reason: asyncio.Future[CloseReason] = asyncio.get_running_loop().create_future()
+
+    def ended(self, reason: CloseReason) -> None:
+        if not self.reason.done():
+            self.reason.set_result(reason)
+
+
+async def served(hub: EventHub, conn: Connection, sink: ListSink) -> CloseReason:
+    """Serve ``conn`` into ``sink`` as the edge serves a detached stream
+    (:meth:`EventHub.attach`) until the hub ends it: why it did. Cancelled: the client left."""
+    owner = _Ended()
+    hub.attach(conn, sink, owner)
+    try:
+        return await owner.reason
+    finally:
+        hub.disconnect(conn)  # nothing if the hub ended it already

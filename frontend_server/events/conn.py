@@ -75,17 +75,12 @@ class Phase(Enum):
 
 
 class Sink(Protocol):
-    """Where a client's bytes go (the HTTP response in production, a list in unit tests)."""
+    """Where the hub writes one client's bytes: its socket, detached from Tornado
+    (:mod:`frontend_server.events.live`); a list in unit tests.
 
-    async def send(self, data: bytes) -> None:
-        """Write ``data`` and wait until the transport has taken it (this paces the writer)."""
-
-
-class DirectSink(Sink, Protocol):
-    """A sink the hub may write to synchronously from its dispatch (the HTTP response).
-
-    Live frames then go out without a task switch per client: the hub writes every client that
-    has frames once per burst of events (see ``EventHub._flush``).
+    The hub writes it synchronously from its dispatch, with no task switch per client: every
+    client that has frames is written once per burst of events (``Writes.flush``); history is
+    written by the connection's catch-up task through the same method.
     """
 
     def push(self, data: bytes) -> asyncio.Future[None] | None:
@@ -94,8 +89,7 @@ class DirectSink(Sink, Protocol):
         Returns:
             ``None`` when the transport took all of it; otherwise a future that completes when
             it has (or fails when the connection is gone). Until it completes nothing more is
-            pushed: frames wait in the connection's bounded queue, as they wait behind a
-            pending ``send``.
+            pushed: frames wait in the connection's bounded queue.
         """
 
 
@@ -201,15 +195,13 @@ NOWHERE = Placement()
 class Connection:
     """One client's queue, cursor and caller, made by ``EventHub.connect`` (slotted: thousands
     of these live at once, so nothing is allocated per connection that an idle one does not
-    need: no ``asyncio.Event``, a waiter future only while its writer sleeps).
+    need: no ``asyncio.Event``, no future, no task once it is live).
 
     Attributes:
         queue: ``(seq, event_type, frame)`` entries not written yet, in dispatch order; at most
             ``limit`` (past that the client is dropped as slow).
-        waiter: The future the writer sleeps on (``EventHub._pump``); resolved on new frames
-            (task-driven sinks) and when the connection ends.
-        direct: Set while the hub writes this client directly (a :class:`DirectSink` that is
-            live); ``None`` during history and for task-driven sinks.
+        direct: Its sink while it is live (the hub writes it from its dispatch); ``None``
+            during history and once it has ended.
         owner: Told when the hub drops the connection (``EventHub.attach``), else ``None``.
         beat_slot: Its bucket in the hub's heartbeat wheel (``beats.NOWHERE``: none).
         blocked: A direct write is still pending: nothing more is pushed until it completes.
@@ -250,7 +242,6 @@ class Connection:
         "stall_timer",
         "sub",
         "video_channels",
-        "waiter",
     )
 
     def __init__(
@@ -278,8 +269,7 @@ class Connection:
         # A list, not a deque: it is only appended to and emptied whole, and an empty list
         # is 56 bytes where an empty deque is over 600 (thousands of idle connections).
         self.queue: list[tuple[int, str, bytes]] = []
-        self.waiter: asyncio.Future[None] | None = None
-        self.direct: DirectSink | None = None
+        self.direct: Sink | None = None
         self.owner: Owner | None = None
         self.blocked = False
         self.stall_timer: asyncio.TimerHandle | None = None

@@ -62,7 +62,6 @@ from frontend_server.events.access import HubAccess
 from frontend_server.events.conn import (
     CloseReason,
     Connection,
-    DirectSink,
     Framing,
     Phase,
     Sink,
@@ -406,12 +405,9 @@ class History:
         """Write history; a client that does not take it within the batch timeout holds a
         replay slot for nothing and is dropped as slow, as a live client over its buffer is."""
         try:
-            push = getattr(sink, "push", None)
-            if push is None:
-                await asyncio.wait_for(sink.send(data), self._batch_timeout)
-            elif (pending := cast(DirectSink, sink).push(data)) is not None:
-                # A direct sink took it or says when it will (no task per batch); shielded:
-                # others may wait on the same drain.
+            if (pending := sink.push(data)) is not None:
+                # The sink took it or says when it will (no task per batch); shielded: others
+                # may wait on the same drain.
                 await asyncio.wait_for(asyncio.shield(pending), self._batch_timeout)
         except TimeoutError:
             self._drop(client, CloseReason.SLOW)

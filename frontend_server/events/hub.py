@@ -31,14 +31,13 @@ A live client whose queue exceeds ``HubConfig.client_buffer`` frames is disconne
 with ``Last-Event-ID``); the others are never slowed by it.
 
 Writing live frames (the hot path): dispatch only appends the shared frame to each matching
-client's queue. A live client behind a :class:`DirectSink` (a socket detached from Tornado,
+client's queue. A live client's :class:`Sink` (a socket detached from Tornado,
 :mod:`frontend_server.events.live`) is then marked dirty, and once per burst of events (one
 ``call_soon`` after the feed's callbacks, so a burst read from NATS in one go is coalesced)
 :mod:`frontend_server.events.writes` writes each dirty client's whole queue in one write,
 straight to its socket: no task switch, future or coroutine per client and event. A write the
-socket does not take at once blocks that client (its frames wait in its bounded queue, exactly
-as behind a pending ``send``) until the transport drains it. Other sinks (tests) are written by
-the client's own task.
+socket does not take at once blocks that client (its frames wait in its bounded queue) until
+the transport drains it.
 """
 
 from __future__ import annotations
@@ -59,7 +58,6 @@ from frontend_server.events.conn import (
     MAX_VIDEOS_PER_CLIENT,
     CloseReason,
     Connection,
-    DirectSink,
     Framing,
     Owner,
     Phase,
@@ -73,7 +71,7 @@ from frontend_server.events.history import History, queue_reset
 from frontend_server.events.index import StreamIndex
 from frontend_server.events.sse.wire import encode_event
 from frontend_server.events.stats import HubStats
-from frontend_server.events.writes import HEARTBEAT, Writes, resolve
+from frontend_server.events.writes import HEARTBEAT, Writes
 from frontend_server.events.ws.wire import encode_ws_event
 from frontend_server.security.auth import Authenticator
 from mesh.connection import MeshConnection
@@ -86,7 +84,6 @@ __all__ = [
     "MAX_VIDEOS_PER_CLIENT",
     "CloseReason",
     "Connection",
-    "DirectSink",
     "EventHub",
     "Framing",
     "HubStats",
@@ -282,44 +279,7 @@ class EventHub(AsyncResource):
             self._wheel(heartbeat_interval).add(conn)
         return conn
 
-    async def stream(self, conn: Connection, sink: Sink) -> CloseReason:
-        """Send history then live frames into ``sink`` until the connection ends.
-
-        Returns:
-            Why it ended (``CLIENT_GONE`` after :meth:`disconnect`, cancellation or a failing
-            sink).
-
-        Raises:
-            MeshError: if reading history from JetStream fails.
-        """
-        try:
-            await self._history.send(conn, sink)
-            await self._pump(conn, sink)
-        finally:
-            self._drop(conn, CloseReason.CLIENT_GONE)
-        return conn.close_reason or CloseReason.CLIENT_GONE
-
-    async def serve(
-        self,
-        sub: Subscription,
-        sink: Sink,
-        *,
-        principal: Principal = ANONYMOUS,
-        video_channels: Mapping[str, str | None] | None = None,
-        heartbeat_interval: float | None = None,
-        abort: Callable[[], None] | None = None,
-    ) -> CloseReason:
-        """:meth:`connect` then :meth:`stream` (for callers that cancel the task to stop)."""
-        conn = self.connect(
-            sub,
-            principal=principal,
-            video_channels=video_channels,
-            heartbeat_interval=heartbeat_interval,
-            abort=abort,
-        )
-        return await self.stream(conn, sink)
-
-    def attach(self, conn: Connection, sink: DirectSink, owner: Owner) -> None:
+    def attach(self, conn: Connection, sink: Sink, owner: Owner) -> None:
         """Serve ``conn`` into ``sink`` with no task of its own once it is live.
 
         History (if any) is sent by a short-lived task; then the hub writes ``sink`` straight
@@ -341,7 +301,7 @@ class EventHub(AsyncResource):
         self._catching_up.add(task)
         task.add_done_callback(self._catching_up.discard)
 
-    async def _catch_up(self, conn: Connection, sink: DirectSink) -> None:
+    async def _catch_up(self, conn: Connection, sink: Sink) -> None:
         try:
             await self._history.send(conn, sink)
         except CultoError as exc:
@@ -359,7 +319,7 @@ class EventHub(AsyncResource):
             self._writes.write(conn)
 
     def disconnect(self, conn: Connection) -> None:
-        """The client went away: unregister it and let its :meth:`stream` return."""
+        """The client went away: unregister it (its owner is told, see :meth:`attach`)."""
         self._drop(conn, CloseReason.CLIENT_GONE)
 
     def _drop(self, client: Connection, reason: CloseReason) -> None:
@@ -370,7 +330,6 @@ class EventHub(AsyncResource):
         client.close_reason = reason
         client.queue.clear()
         client.direct = None
-        resolve(client.waiter)
         if client.stall_timer is not None:
             client.stall_timer.cancel()
             client.stall_timer = None
@@ -384,11 +343,6 @@ class EventHub(AsyncResource):
         owner, client.owner = client.owner, None
         if owner is not None:
             owner.ended(reason)
-
-    async def _pump(self, client: Connection, sink: Sink) -> None:
-        """Write live frames until the connection ends (history is out: anything queued
-        meanwhile goes first)."""
-        await self._writes.pump(client, sink)
 
     # -- live feed ---------------------------------------------------------------------------
 

@@ -119,7 +119,7 @@ class LiveSocket:
         return self._waiter()
 
     def push(self, data: bytes) -> asyncio.Future[None] | None:
-        """The hub's direct write (:class:`~frontend_server.events.conn.DirectSink`): ``data``
+        """The hub's direct write (:class:`~frontend_server.events.conn.Sink`): ``data``
         framed for the transport (subclasses), then :meth:`write`."""
         return self.write(data)
 

@@ -1,13 +1,12 @@
 """The hub's write path: queued frames to sockets, once per burst of events.
 
 Dispatch only appends the shared frame to each matching client's queue and calls
-:meth:`Writes.wake`. A live client behind a :class:`~frontend_server.events.conn.DirectSink`
+:meth:`Writes.wake`. A live client behind its :class:`~frontend_server.events.conn.Sink`
 (a detached socket) is then marked dirty, and once per burst of events (one ``call_soon``
 after the feed's callbacks, so a burst read from NATS in one go is coalesced) :meth:`Writes.flush`
 writes each dirty client's whole queue in one write, straight to its socket: no task switch,
 future or coroutine per client and event. A write the socket does not take at once blocks that
-client (its frames wait in its bounded queue) until the transport drains it. Other sinks (tests)
-are written by the client's own task (:meth:`Writes.pump`).
+client (its frames wait in its bounded queue) until the transport drains it.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
-from typing import cast
 
-from frontend_server.events.conn import CloseReason, Connection, DirectSink, Framing, Sink
+from frontend_server.events.conn import CloseReason, Connection, Framing
 
 HEARTBEAT = 0
 """Queue entries with sequence 0 are heartbeats: never skipped, never counted."""
@@ -95,9 +93,7 @@ class Writes:
 
     def wake(self, client: Connection) -> None:
         """``client``'s queue just became non-empty: have it written."""
-        if client.direct is None:
-            resolve(client.waiter)  # its task writes (or history is still going on)
-        elif not client.blocked:
+        if client.direct is not None and not client.blocked:  # else history or a pending write
             self._dirty.append(client)
             if self._flush_handle is None:
                 self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
@@ -142,38 +138,6 @@ class Writes:
             self._drop(client, CloseReason.CLIENT_GONE)  # the connection failed
         else:
             self.write(client)
-
-    async def pump(self, client: Connection, sink: Sink) -> None:
-        """Write live frames until the connection ends (history is out: anything queued
-        meanwhile goes first)."""
-        if getattr(sink, "push", None) is not None:
-            # From here on the hub writes this client from its dispatch (see flush).
-            client.direct = cast(DirectSink, sink)
-            self.write(client)
-            while client.close_reason is None:
-                await _sleep(client)
-            return
-        while client.close_reason is None:
-            if not client.queue:
-                await _sleep(client)
-                continue
-            data = self.take(client)
-            if data:
-                await sink.send(data)
-
-
-async def _sleep(client: Connection) -> None:
-    waiter = client.waiter = asyncio.get_running_loop().create_future()
-    try:
-        await waiter
-    finally:
-        client.waiter = None
-
-
-def resolve(waiter: asyncio.Future[None] | None) -> None:
-    """Wake a writer sleeping on ``waiter`` (if any)."""
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
 
 
 _SSE = Framing.SSE

@@ -21,7 +21,7 @@ from schemas.ids import new_video_id
 from services.identity.accounts import Accounts
 from tests.conftest import NatsProcess, make_settings
 from tests.frontend_server.sse_client import known_token
-from tests.frontend_server.ws_client import close_all, ws_open
+from tests.frontend_server.ws_client import close_all, hub_of, ws_open
 from tests.support import Member, eventually, make_member
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(60)]
@@ -84,9 +84,4 @@ async def test_a_subscribe_while_nats_is_down_closes_with_1013_not_an_open_dead_
 
 
 def _connected(edge: RunningServer) -> bool:
-    hub = next(
-        rule.kwargs["hub"]
-        for rule in edge.app.wildcard_router.rules
-        if getattr(rule, "name", None) == "/api/v2/events/ws"
-    )
-    return bool(hub.healthy)
+    return hub_of(edge).healthy

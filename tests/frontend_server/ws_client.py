@@ -16,6 +16,7 @@ from tornado.routing import URLSpec
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from frontend_server.events.hub import EventHub
+from frontend_server.events.ws.handler import SocketDeps
 from ops.server import RunningServer
 
 WS_PATH = "/api/v2/events/ws"
@@ -165,6 +166,6 @@ def hub_of(server: RunningServer) -> EventHub:
     """The hub behind a running frontend (the WebSocket route's dependency)."""
     for rule in server.app.wildcard_router.rules:
         if isinstance(rule, URLSpec) and rule.name == WS_PATH:
-            hub: EventHub = rule.kwargs["hub"]
-            return hub
+            deps: SocketDeps = rule.kwargs["deps"]
+            return deps.hub
     raise AssertionError("no WebSocket route")

@@ -46,9 +46,9 @@ from frontend_server.events.history import Reset
 from frontend_server.events.hub import (
     CloseReason,
     Connection,
-    DirectSink,
     EventHub,
     Framing,
+    Sink,
     Subscription,
 )
 from frontend_server.events.ws.codes import CLOSE_FOR, MAX_ERRORS, CloseCode, VideoLookup
@@ -81,7 +81,7 @@ class SocketState(Enum):
     """Closed or closing: messages are ignored."""
 
 
-class Outbox(DirectSink, Protocol):
+class Outbox(Sink, Protocol):
     """The transport of one socket (:class:`~frontend_server.events.ws.socket.WsStream`): also
     the hub's direct sink of the socket's connection."""
 

@@ -24,9 +24,9 @@ from schemas import ErrorEventDTO, StreamResetEventDTO, VideoStatusEventDTO, new
 from schemas.identity import DEFAULT_CHANNEL_ID
 from services.identity.accounts import Accounts
 from tests.conftest import IsolatedMesh
-from tests.frontend_server.events.test_hub import ADMIN, ListSink
+from tests.frontend_server.events.test_hub import ADMIN
 from tests.frontend_server.sse_client import Frame, SSEClient, serve_events
-from tests.support import make_member
+from tests.support import ListSink, make_member, served
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -144,7 +144,7 @@ async def test_state_after_a_reset_obeys_the_callers_channels(
         sub = Subscription.parse([vid], [], last_event_id=statuses[0])
         conn = srv.hub.connect(sub, principal=ANONYMOUS, video_channels={vid: DEFAULT_CHANNEL_ID})
         sink = ListSink()
-        running = asyncio.create_task(srv.hub.stream(conn, sink))
+        running = asyncio.create_task(served(srv.hub, conn, sink))
         # The reset and the state first (retention keeps 3 events: publish only after them).
         assert await sink.wait_for_id(statuses[-1]) == [statuses[-1]]
         await _error(pub, vid, channel="private-one")
@@ -165,11 +165,15 @@ class _TrimmingSink(ListSink):
         self._mesh = mesh
         self._keep_from: int | None = keep_from
 
-    async def send(self, data: bytes) -> None:
-        await super().send(data)
-        if self._keep_from is not None and b"id: " in data:
-            keep, self._keep_from = self._keep_from, None
-            await self._mesh.jsm.purge_stream(EVENTS_STREAM, seq=keep)
+    def push(self, data: bytes) -> asyncio.Future[None] | None:
+        pending = super().push(data)
+        if self._keep_from is None or b"id: " not in data:
+            return pending
+        keep, self._keep_from = self._keep_from, None
+        return asyncio.ensure_future(self._purge(keep))  # the write completes once trimmed
+
+    async def _purge(self, keep: int) -> None:
+        await self._mesh.jsm.purge_stream(EVENTS_STREAM, seq=keep)
 
 
 async def test_retention_trimming_during_a_replay_resets_never_a_silent_gap(
@@ -195,7 +199,9 @@ async def test_retention_trimming_during_a_replay_resets_never_a_silent_gap(
         ) as hub:
             sink = _TrimmingSink(mesh, keep_from=mine[MAX_EVENTS + 40])
             task = asyncio.create_task(
-                hub.serve(Subscription.parse([vid], [], mine[1]), sink, principal=ADMIN)
+                served(
+                    hub, hub.connect(Subscription.parse([vid], [], mine[1]), principal=ADMIN), sink
+                )
             )
             live = await _status(pub, vid)
             await sink.wait_for_id(live)

@@ -17,37 +17,11 @@ from frontend_server.security.auth import Authenticator
 from mesh import EventPublisher, MeshConnection
 from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
-from tests.support import eventually
+from tests.support import ListSink, eventually, served
 
 ADMIN = Principal(user_id="u_" + "a" * 32, admin=True, credential="test:admin")
 """Reads every channel (so may name videos without records); ``refresh`` keeps a credential
 that is neither a session nor a token as it is."""
-
-
-class ListSink:
-    """Collects frames; ``gate`` (when cleared) blocks sends like a full socket would."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.gate = asyncio.Event()
-        self.gate.set()
-        self.changed = asyncio.Event()
-
-    async def send(self, data: bytes) -> None:
-        await self.gate.wait()
-        self.chunks.append(data)
-        self.changed.set()
-
-    def ids(self) -> list[int]:
-        text = b"".join(self.chunks).decode()
-        return [int(line[4:]) for line in text.split("\n") if line.startswith("id: ")]
-
-    async def wait_for_id(self, seq: int, timeout: float = 10.0) -> list[int]:
-        async with asyncio.timeout(timeout):
-            while not self.ids() or self.ids()[-1] < seq:
-                self.changed.clear()
-                await self.changed.wait()
-        return self.ids()
 
 
 async def _status(pub: EventPublisher, video: str, progress: int = 1) -> int:
@@ -106,9 +80,8 @@ async def test_replay_then_live_without_gap(
     async with EventHub(mesh, settings.edge_config().hub, authenticator=authenticator) as hub:
         before = [await _status(pub, vid, i) for i in range(5)]
         sink = ListSink()
-        task = asyncio.create_task(
-            hub.serve(Subscription.parse([vid], [], before[1]), sink, principal=ADMIN)
-        )
+        conn = hub.connect(Subscription.parse([vid], [], before[1]), principal=ADMIN)
+        task = asyncio.create_task(served(hub, conn, sink))
         after = [await _status(pub, vid, i) for i in range(5)]
         ids = await sink.wait_for_id(after[-1])
         assert ids == before[2:] + after
@@ -134,7 +107,9 @@ async def test_snapshot_only_latest_per_type(
     ).seq
     async with EventHub(mesh, settings.edge_config().hub, authenticator=authenticator) as hub:
         sink = ListSink()
-        task = asyncio.create_task(hub.serve(Subscription.parse([vid]), sink, principal=ADMIN))
+        task = asyncio.create_task(
+            served(hub, hub.connect(Subscription.parse([vid]), principal=ADMIN), sink)
+        )
         assert await sink.wait_for_id(err) == [latest_status, err]
         live = await _status(pub, vid, 3)
         assert await sink.wait_for_id(live) == [latest_status, err, live]
@@ -144,51 +119,20 @@ async def test_snapshot_only_latest_per_type(
         assert hub.stats().connected_clients == 0
 
 
-async def test_blocked_client_is_dropped_others_continue(
-    mesh: MeshConnection, settings: Settings, authenticator: Authenticator
-) -> None:
-    pub = EventPublisher(mesh)
-    vid = new_video_id()
-    small = settings.model_copy(update={"sse_client_buffer": 5})
-    aborted: list[bool] = []
-    async with EventHub(mesh, small.edge_config().hub, authenticator=authenticator) as hub:
-        stuck, fine = ListSink(), ListSink()
-        stuck.gate.clear()
-        stuck_task = asyncio.create_task(
-            hub.serve(
-                Subscription.parse([vid]),
-                stuck,
-                principal=ADMIN,
-                abort=lambda: aborted.append(True),
-            )
-        )
-        fine_task = asyncio.create_task(hub.serve(Subscription.parse([vid]), fine, principal=ADMIN))
-        seqs = [await _status(pub, vid, i) for i in range(20)]
-        assert await fine.wait_for_id(seqs[-1]) == seqs
-        assert aborted == [True]
-        assert hub.stats().slow_client_drops == 1
-        stuck.gate.set()  # the stuck write completes; the writer then sees it was dropped
-        assert await asyncio.wait_for(stuck_task, 10) is CloseReason.SLOW
-        # Only the batch in flight when it stalled got through; nothing queued after it did.
-        written = stuck.ids()
-        assert written == seqs[: len(written)]
-        assert 1 <= len(written) <= 5
-        fine_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await fine_task
-
-
 async def test_heartbeats_have_no_id(
     mesh: MeshConnection, settings: Settings, authenticator: Authenticator
 ) -> None:
     async with EventHub(mesh, settings.edge_config().hub, authenticator=authenticator) as hub:
         sink = ListSink()
         task = asyncio.create_task(
-            hub.serve(
-                Subscription.parse([new_video_id()], ["error"]),
+            served(
+                hub,
+                hub.connect(
+                    Subscription.parse([new_video_id()], ["error"]),
+                    principal=ADMIN,
+                    heartbeat_interval=0.05,
+                ),
                 sink,
-                principal=ADMIN,
-                heartbeat_interval=0.05,
             )
         )
         async with asyncio.timeout(10):
@@ -220,7 +164,7 @@ async def test_a_websocket_connection_catching_up_gets_websocket_frames(
         await eventually(lambda: hub.head >= seqs[-1])
         assert conn.phase is Phase.OVERFLOWED  # its queue was discarded: a round replays it
         sink = ListSink()
-        task = asyncio.ensure_future(hub.stream(conn, sink))
+        task = asyncio.ensure_future(served(hub, conn, sink))
         try:
             await eventually(lambda: len(_frames(b"".join(sink.chunks))) >= len(seqs))
         finally:
@@ -242,24 +186,6 @@ def _frames(data: bytes) -> list[bytes]:
     return out
 
 
-class PushSink(ListSink):
-    """A direct sink (``push``): written from the hub's dispatch; while ``gate`` is clear each
-    push stays pending, as a write to a full socket does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pushes = 0
-
-    def push(self, data: bytes) -> asyncio.Future[None] | None:
-        self.pushes += 1
-        self.chunks.append(data)
-        self.changed.set()
-        if self.gate.is_set():
-            return None
-        self.pending: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        return self.pending  # the test completes it
-
-
 async def test_direct_sink_live_in_order_and_blocked_client_dropped(
     mesh: MeshConnection, settings: Settings, authenticator: Authenticator
 ) -> None:
@@ -269,18 +195,23 @@ async def test_direct_sink_live_in_order_and_blocked_client_dropped(
     aborted: list[bool] = []
     async with EventHub(mesh, small.edge_config().hub, authenticator=authenticator) as hub:
         before = [await _status(pub, vid, i) for i in range(3)]
-        stuck, fine = PushSink(), PushSink()  # both live from the start (no replay)
+        stuck, fine = ListSink(), ListSink()  # both live from the start (no replay)
         stuck.gate.clear()
         stuck_task = asyncio.create_task(
-            hub.serve(
-                Subscription.parse([vid], [], before[-1]),
+            served(
+                hub,
+                hub.connect(
+                    Subscription.parse([vid], [], before[-1]),
+                    principal=ADMIN,
+                    abort=lambda: aborted.append(True),
+                ),
                 stuck,
-                principal=ADMIN,
-                abort=lambda: aborted.append(True),
             )
         )
         fine_task = asyncio.create_task(
-            hub.serve(Subscription.parse([vid], [], before[-1]), fine, principal=ADMIN)
+            served(
+                hub, hub.connect(Subscription.parse([vid], [], before[-1]), principal=ADMIN), fine
+            )
         )
         seqs = [await _status(pub, vid, i) for i in range(20)]
         assert await fine.wait_for_id(seqs[-1]) == seqs
@@ -290,6 +221,7 @@ async def test_direct_sink_live_in_order_and_blocked_client_dropped(
         # One write went out and stayed pending; nothing was pushed behind it.
         assert stuck.pushes == 1
         assert stuck.ids() == seqs[: len(stuck.ids())]
+        assert stuck.pending is not None
         stuck.pending.set_exception(ConnectionResetError())  # the aborted socket fails it
         assert await asyncio.wait_for(stuck_task, 10) is CloseReason.SLOW
         fine_task.cancel()
