@@ -82,9 +82,14 @@ class FakeDirectory:
         self._roles.setdefault(user_id, {})[channel_id] = role
         self._notify(ChangeKind.MEMBER, f"{channel_id}.{user_id}")
 
-    def remove_member(self, channel_id: str, user_id: str) -> None:
+    def remove_member(self, channel_id: str, user_id: str, *, notify: bool = True) -> None:
+        """``notify=False``: the entry is applied but its change not announced yet."""
         self._roles.get(user_id, {}).pop(channel_id, None)
-        self._notify(ChangeKind.MEMBER, f"{channel_id}.{user_id}", deleted=True)
+        if notify:
+            self.announce_member(channel_id, user_id)
+
+    def announce_member(self, channel_id: str, user_id: str) -> None:
+        self._notify(ChangeKind.MEMBER, f"{channel_id}.{user_id}")
 
     def add_token(
         self,
@@ -114,11 +119,6 @@ class FakeDirectory:
         token_id = principal.credential.removeprefix("token:")
         del self.tokens[token_id]
         self._notify(ChangeKind.TOKEN, token_id, deleted=True)
-
-    def expire_token(self, principal: Principal, when: datetime) -> None:
-        """Rewrite a token's expiry (no notification: expiry is the clock's, not a change)."""
-        token_id = principal.credential.removeprefix("token:")
-        self.tokens[token_id] = self.tokens[token_id].model_copy(update={"expires_at": when})
 
     def access(self) -> HubAccess:
         """The hub's policy questions, answered from this view by the real authenticator."""
