@@ -59,7 +59,8 @@ class FakeDirectory:
     # -- what the identity service writes ----------------------------------------------------
 
     def set_channel(self, channel_id: str, visibility: Visibility) -> None:
-        self.channels[channel_id] = ChannelDTO(id=channel_id, name=channel_id, visibility=visibility)
+        dto = ChannelDTO(id=channel_id, name=channel_id, visibility=visibility)
+        self.channels[channel_id] = dto
         self._notify(ChangeKind.CHANNEL, channel_id)
 
     def delete_channel(self, channel_id: str) -> None:

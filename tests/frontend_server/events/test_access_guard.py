@@ -23,7 +23,7 @@ from frontend_server.events.access import AccessGuard
 from frontend_server.events.conn import NOWHERE, CloseReason, Connection, Placement, Subscription
 from frontend_server.events.index import StreamIndex
 from schemas import new_video_id
-from schemas.identity import ChannelRole, TokenScope
+from schemas.identity import ChannelRole
 from schemas.timestamps import utc_now
 from tests.frontend_server.events.fakes import PRIVATE, PUBLIC, FakeDirectory
 
@@ -181,7 +181,9 @@ async def test_an_expired_token_ends_with_expired_not_revoked() -> None:
     assert hub.ended == {conn: CloseReason.EXPIRED}
 
 
-async def test_the_clock_ends_streams_whose_credential_expired(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_clock_ends_streams_whose_credential_expired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     hub = started()
     hub.guard.stop()
     monkeypatch.setattr(access_module, "EXPIRY_INTERVAL", 0.001)

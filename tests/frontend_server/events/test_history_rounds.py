@@ -62,9 +62,8 @@ class Sink:
 
     def resets(self) -> list[dict[str, object]]:
         frames = b"".join(self.chunks).decode().split("\n\n")
-        return [
-            json.loads(f.split("data: ", 1)[1]) for f in frames if f.startswith("event: stream.reset")
-        ]
+        resets = [f for f in frames if f.startswith("event: stream.reset")]
+        return [json.loads(f.split("data: ", 1)[1]) for f in resets]
 
 
 class Rig:
@@ -344,7 +343,9 @@ async def test_a_client_waiting_for_a_slot_that_leaves_reads_nothing() -> None:
     gate = rig.store.gate = asyncio.Event()  # every read waits: the slots stay taken
     busy = [rig.connect([video], 0) for _ in range(REPLAYS_PER_CLIENT)]
     sinks = [Sink() for _ in busy]
-    tasks = [asyncio.ensure_future(rig.history.send(c, s)) for c, s in zip(busy, sinks)]
+    tasks = [
+        asyncio.ensure_future(rig.history.send(c, s)) for c, s in zip(busy, sinks, strict=True)
+    ]
     late = rig.connect([video], 0)  # the same client: it waits for one of its slots
     late_sink = Sink()
     late_task = asyncio.ensure_future(rig.history.send(late, late_sink))
@@ -370,7 +371,9 @@ async def test_one_read_serves_every_client_resuming_from_the_same_point() -> No
     gate = rig.store.gate = asyncio.Event()
     conns = [rig.connect([video], 1, key=f"c{i}") for i in range(3)]
     sinks = [Sink() for _ in conns]
-    tasks = [asyncio.ensure_future(rig.history.send(c, s)) for c, s in zip(conns, sinks)]
+    tasks = [
+        asyncio.ensure_future(rig.history.send(c, s)) for c, s in zip(conns, sinks, strict=True)
+    ]
     for _ in range(5):
         await asyncio.sleep(0)
     gate.set()

@@ -15,7 +15,7 @@ import functools
 import json
 import socket
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -631,7 +631,8 @@ async def test_nats_down_at_subscribe_closes_1013_with_the_position_to_resume() 
     seq = rig.live(video)
     rig.hub.down = True
     assert await rig.send(op="subscribe", videos=[rig.video()]) == []
-    assert rig.outbox.closed == (CloseCode.TRY_AGAIN, f"live events unavailable; retry; since={seq}")
+    reason = f"live events unavailable; retry; since={seq}"
+    assert rig.outbox.closed == (CloseCode.TRY_AGAIN, reason)
     fresh = Rig()
     fresh.hub.down = True
     await fresh.send(op="subscribe")
@@ -648,6 +649,8 @@ class QueuedSession:
         self.started: list[bytes] = []
         self.running = 0
         self.most = 0
+        self.finished = 0
+        self.progress = asyncio.Event()  # set as each message finishes
         self.arrived = asyncio.Event()
         self.release = asyncio.Event()
         self.refuse = False
@@ -661,6 +664,13 @@ class QueuedSession:
         self.arrived.set()
         await self.release.wait()
         self.running -= 1
+        self.finished += 1
+        self.progress.set()
+
+    async def until_finished(self, count: int) -> None:
+        while self.finished < count:
+            self.progress.clear()
+            await self.progress.wait()
 
     def admit(self) -> WsError | None:
         return WsError(code="rate_limited", message="slow down") if self.refuse else None
@@ -703,10 +713,6 @@ class Peer:
     def send(self, *payloads: bytes) -> None:
         self.client.sendall(b"".join(frame(Opcode.TEXT, p) for p in payloads))
 
-    async def until(self, predicate: Callable[[], bool]) -> None:
-        while not predicate():  # the loop reads the socket between these yields
-            await asyncio.sleep(0)
-
     async def frames(self) -> list[tuple[int, bytes]]:
         data = await asyncio.get_running_loop().sock_recv(self.client, 65536)
         out = []
@@ -730,12 +736,12 @@ async def test_messages_read_while_one_is_handled_wait_their_turn_in_order() -> 
     try:
         peer.send(b"1", b"2", b"3")
         async with asyncio.timeout(2):
-            await peer.until(lambda: peer.registry.stats.messages_in == 3)
             await peer.session.arrived.wait()
-        assert peer.session.started == [b"1"]  # the others wait, read and queued
+        # One read took the three frames: the first is handled, the others wait their turn.
+        assert peer.registry.stats.messages_in == 3 and peer.session.started == [b"1"]
         peer.session.release.set()
         async with asyncio.timeout(2):
-            await peer.until(lambda: len(peer.session.started) == 3 and not peer.session.running)
+            await peer.session.until_finished(3)
         assert peer.session.started == [b"1", b"2", b"3"] and peer.session.most == 1
     finally:
         peer.close()
@@ -764,7 +770,8 @@ async def test_a_refused_message_is_answered_at_once_and_never_queued() -> None:
         async with asyncio.timeout(2):
             [(opcode, payload)] = await peer.frames()
         assert opcode == Opcode.TEXT
-        assert json.loads(payload) == {"op": "error", "code": "rate_limited", "message": "slow down"}
+        refusal = {"op": "error", "code": "rate_limited", "message": "slow down"}
+        assert json.loads(payload) == refusal
         assert peer.session.started == [] and peer.registry.stats.errors_out == 1
     finally:
         peer.close()
