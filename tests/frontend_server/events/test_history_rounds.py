@@ -49,9 +49,18 @@ class Sink:
         self.hook = hook
         self.hold: asyncio.Event | None = None  # set: writes wait on it (a full socket)
 
-    async def send(self, data: bytes) -> None:
-        if self.hold is not None:
-            await self.hold.wait()
+    def push(self, data: bytes) -> asyncio.Future[None] | None:
+        if self.hold is None:
+            self._keep(data)
+            return None
+        return asyncio.ensure_future(self._held(data))  # a full socket: pending until released
+
+    async def _held(self, data: bytes) -> None:
+        assert self.hold is not None
+        await self.hold.wait()
+        self._keep(data)
+
+    def _keep(self, data: bytes) -> None:
         self.chunks.append(data)
         if self.hook is not None:
             self.hook()

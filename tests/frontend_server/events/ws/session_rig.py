@@ -20,10 +20,10 @@ from frontend_server.events.access import HubAccess
 from frontend_server.events.conn import (
     CloseReason,
     Connection,
-    DirectSink,
     Framing,
     Owner,
     Phase,
+    Sink,
     Subscription,
 )
 from frontend_server.events.cursors import CursorAcks
@@ -109,7 +109,7 @@ class FakeHub:
         self.head = 0
         self.down = False
         self.conns: list[Connection] = []
-        self.attached: dict[Connection, DirectSink] = {}
+        self.attached: dict[Connection, Sink] = {}
 
     def connect(
         self,
@@ -147,7 +147,7 @@ class FakeHub:
         if owner is not None:
             owner.ended(reason)
 
-    def attach(self, conn: Connection, sink: DirectSink, owner: Owner) -> None:
+    def attach(self, conn: Connection, sink: Sink, owner: Owner) -> None:
         conn.owner = owner
         if conn.close_reason is not None:
             conn.owner = None
