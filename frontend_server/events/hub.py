@@ -66,13 +66,12 @@ from frontend_server.events.conn import (
 )
 from frontend_server.events.fence import IdentityFence
 from frontend_server.events.follow import ChannelVideos, no_channel_videos
-from frontend_server.events.framing import sse_event
+from frontend_server.events.framing import ENCODERS
 from frontend_server.events.history import History, queue_reset
 from frontend_server.events.index import StreamIndex
 from frontend_server.events.sse.wire import encode_event
 from frontend_server.events.stats import HubStats
 from frontend_server.events.writes import HEARTBEAT, Writes
-from frontend_server.events.ws.wire import encode_ws_event
 from frontend_server.security.auth import Authenticator
 from mesh.connection import MeshConnection
 from mesh.events import StoredEvent
@@ -356,8 +355,8 @@ class EventHub(AsyncResource):
             groups.append(named)
         if not groups:
             return
-        entry = (event.seq, event.event_type, sse_event(event))  # encoded once, shared
-        ws_entry: tuple[int, str, bytes] | None = None  # the same for WebSocket clients, lazily
+        # Encoded once per transport, lazily (ENCODERS), and the bytes shared by its clients.
+        entries: dict[Framing, tuple[int, str, bytes]] = {}
         slow: list[Connection] = []
         for group in groups:
             for client in group:
@@ -368,12 +367,11 @@ class EventHub(AsyncResource):
                 if len(queue) >= client.limit:
                     slow.append(client)
                     continue
-                if client.framing is _SSE:
-                    queue.append(entry)
-                else:
-                    if ws_entry is None:
-                        ws_entry = (event.seq, event.event_type, encode_ws_event(event))
-                    queue.append(ws_entry)
+                entry = entries.get(client.framing)
+                if entry is None:
+                    frame = ENCODERS[client.framing](event)
+                    entry = entries[client.framing] = (event.seq, event.event_type, frame)
+                queue.append(entry)
                 if len(queue) == 1:
                     self._writes.wake(client)
         for client in slow:
@@ -431,6 +429,3 @@ class EventHub(AsyncResource):
 
 def _heartbeat_frame() -> bytes:
     return encode_event(HeartbeatEventDTO().model_dump_json(), event="heartbeat")
-
-
-_SSE = Framing.SSE
