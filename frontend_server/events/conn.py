@@ -247,6 +247,7 @@ class Connection:
     def __init__(
         self,
         sub: Subscription,
+        *,
         limit: int,
         abort: Callable[[], None] | None,
         key: str,

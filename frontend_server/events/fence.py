@@ -63,6 +63,7 @@ class IdentityFence:
     def __init__(
         self,
         directory: Directory,
+        *,
         dispatch: Callable[[StoredEvent], None],
         overflow: Callable[[], None],
         settle: Callable[[], None],

@@ -127,7 +127,10 @@ class EventHub(AsyncResource):
         self._guard = AccessGuard(self._access, self._index, self._clients, self._drop)
         # Live events pass the identity fence: held while the directory is not known current.
         self._fence = IdentityFence(
-            authenticator.directory, self._dispatch, self._fence_overflow, self._guard.settle
+            authenticator.directory,
+            dispatch=self._dispatch,
+            overflow=self._fence_overflow,
+            settle=self._guard.settle,
         )
         self._feed = LiveFeed(mesh, self._fence.offer, on_recreated=self._recreated)
         self.stream_resets = 0
@@ -266,7 +269,15 @@ class EventHub(AsyncResource):
         known = video_channels or {}
         channels = {video: known.get(video) for video in sub.videos or ()}
         self._access.authorize(fresh, channels, sub.channels or ())
-        conn = Connection(sub, self._limit, abort, client_key, fresh, channels, framing)
+        conn = Connection(
+            sub,
+            limit=self._limit,
+            abort=abort,
+            key=client_key,
+            principal=fresh,
+            video_channels=channels,
+            framing=framing,
+        )
         conn.credential = credential
         # Synchronous: no event can be dispatched between reading the head and indexing, and
         # no identity change between the checks above and indexing.

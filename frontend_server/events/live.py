@@ -78,6 +78,7 @@ class LiveSocket:
     def __init__(
         self,
         sock: socket.socket,
+        *,
         record: RequestRecord,
         handler: RequestHandler,
         limits: ClientLimits,

@@ -143,10 +143,10 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         record = RequestRecord(self, 200)
         stream = SseStream(
             sock,
-            record,
-            self,
-            self.limits,
-            client,
+            record=record,
+            handler=self,
+            limits=self.limits,
+            client_key=client,
             hub=self.hub,
             conn=conn,
             chunked=chunked,

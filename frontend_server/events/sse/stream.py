@@ -40,11 +40,11 @@ class SseStream(LiveSocket):
     def __init__(
         self,
         sock: socket.socket,
+        *,
         record: RequestRecord,
         handler: RequestHandler,
         limits: ClientLimits,
         client_key: str,
-        *,
         hub: EventHub,
         conn: Connection,
         chunked: bool,
@@ -54,7 +54,7 @@ class SseStream(LiveSocket):
         self._conn = conn
         self._chunked = chunked
         self._drain = drain
-        super().__init__(sock, record, handler, limits, client_key)
+        super().__init__(sock, record=record, handler=handler, limits=limits, client_key=client_key)
         if drain is not None:
             drain.opened()
 

@@ -247,10 +247,10 @@ class EventSocketHandler(XsrfMixin, BaseHandler):
     ) -> None:
         stream = WsStream(
             sock,
-            RequestRecord(self, 101),
-            self,
-            self.limits,
-            client,
+            record=RequestRecord(self, 101),
+            handler=self,
+            limits=self.limits,
+            client_key=client,
             registry=self.sockets,
             max_message=MAX_MESSAGE_BYTES,
         )

@@ -79,11 +79,11 @@ class WsStream(LiveSocket):
     def __init__(
         self,
         sock: socket.socket,
+        *,
         record: RequestRecord,
         handler: RequestHandler,
         limits: ClientLimits,
         client_key: str,
-        *,
         registry: SocketRegistry,
         max_message: int,
     ) -> None:
@@ -94,7 +94,7 @@ class WsStream(LiveSocket):
         self._silent = False  # pinged, and nothing received since
         self.beat_slot = NOWHERE
         self.session: Session | None = None
-        super().__init__(sock, record, handler, limits, client_key)
+        super().__init__(sock, record=record, handler=handler, limits=limits, client_key=client_key)
 
     def start(self, session: Session, pending: bytes, wheel: HeartbeatWheel[WsStream]) -> None:
         """Serve ``session``; ``pending``: client bytes read before the upgrade completed."""

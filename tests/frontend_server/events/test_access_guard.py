@@ -65,7 +65,9 @@ class Hub:
         sub = Subscription.parse(known, (), None, channels)
         channels_of: dict[str, str | None] = dict(known)
         self.access.authorize(principal, channels_of, channels)
-        conn = Connection(sub, 10, None, "k", principal, channels_of)
+        conn = Connection(
+            sub, limit=10, abort=None, key="k", principal=principal, video_channels=channels_of
+        )
         self.clients.add(conn)
         self.index.add(conn, self.access.placement(principal) if sub.wide else NOWHERE)
         return conn

@@ -114,7 +114,14 @@ class Rig:
         channel: str = PUB,
     ) -> Connection:
         sub = Subscription.parse(videos, (), after)
-        conn = Connection(sub, 100, None, key, principal, dict.fromkeys(videos, channel))
+        conn = Connection(
+            sub,
+            limit=100,
+            abort=None,
+            key=key,
+            principal=principal,
+            video_channels=dict.fromkeys(videos, channel),
+        )
         conn.horizon = self.head  # EventHub.connect: registered at the head
         return conn
 

@@ -24,7 +24,7 @@ from tests.support import eventually
 
 
 def _conn(sub: Subscription, principal: Principal = ADMIN) -> Connection:
-    return Connection(sub, 10, None, "k", principal, {})
+    return Connection(sub, limit=10, abort=None, key="k", principal=principal, video_channels={})
 
 
 def test_channel_filters_are_validated_and_matched() -> None:

@@ -129,7 +129,15 @@ class FakeHub:
         known = video_channels or {}
         channels = {v: known.get(v) for v in sub.videos or ()}
         self.access.authorize(fresh, channels, sub.channels or ())
-        conn = Connection(sub, 100, None, client_key, fresh, channels, framing)
+        conn = Connection(
+            sub,
+            limit=100,
+            abort=None,
+            key=client_key,
+            principal=fresh,
+            video_channels=channels,
+            framing=framing,
+        )
         conn.credential = credential
         conn.horizon = self.head
         self.conns.append(conn)

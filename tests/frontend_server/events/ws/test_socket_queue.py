@@ -85,10 +85,10 @@ class Peer:
         handler = cast(RequestHandler, SimpleNamespace(application=_App()))
         self.stream = WsStream(
             server,
-            cast(RequestRecord, object()),
-            handler,
-            cast(ClientLimits, _Limits()),
-            "k",
+            record=cast(RequestRecord, object()),
+            handler=handler,
+            limits=cast(ClientLimits, _Limits()),
+            client_key="k",
             registry=self.registry,
             max_message=1024,
         )
