@@ -13,7 +13,7 @@ reach a client only through the groups its principal may read; history (replay a
 filtered event by event with the same policy, so nothing of another channel reaches the wire.
 :class:`~frontend_server.events.access.AccessGuard` ends streams whose caller loses access.
 
-Joining (see :meth:`EventHub.serve`) is the heart of the module:
+Joining (:meth:`EventHub.connect`, then :meth:`EventHub.attach`) is the heart of the module:
 
 1. The client is registered first. ``horizon`` is the highest sequence the hub has dispatched at
    that moment; registration and dispatch both run synchronously on the event loop, so every
