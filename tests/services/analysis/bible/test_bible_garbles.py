@@ -82,3 +82,14 @@ def test_helpers_need_their_evidence() -> None:
     assert found is not None and found.group("n") == "35"
     assert skipped_words_before_range(" do vinte e cinco ao 30", 0) is None
     assert skipped_words_before_range(" do capitulo 3 ao 5", 0) is None
+
+
+def test_a_lower_case_rare_word_name_with_chapter_and_verse_in_cased_text() -> None:
+    """Whisper lower-cases "Lamentations" mid-sentence; a chapter and verse that exist make it
+    the book, a determiner before it keeps it a word."""
+    assert refs("That is lamentations free 22 and 23.", "en") == [
+        ("LAM", 3, 22, 22),
+        ("LAM", 3, 23, 23),
+    ]
+    assert refs("The lamentations 3 22 of the people", "en") == []
+    assert refs("Our new revelation 2 3 is out.", "en") == []
