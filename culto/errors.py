@@ -20,6 +20,7 @@ are chosen from this tree by the same MRO search (``ops.http``).
     │   └── Forbidden            readable, but the caller's role or scope does not allow it
     ├── QuotaExceeded            a per-client quota or rate is used up (cursors, messages)
     ├── NotFound                 unknown video (or other record), or one the caller may not read
+    │   └── HistoryTrimmed       events a replay still had to send were removed meanwhile
     ├── Conflict                 already exists, or a compare-and-set lost too often
     ├── JobCancelled             a stale job: its video was deleted, re-queued or settled
     ├── MeshError                NATS / JetStream trouble
@@ -133,6 +134,21 @@ class NotFound(CultoError):
     """The named record does not exist."""
 
     code = "not_found"
+
+
+class HistoryTrimmed(NotFound):
+    """A replay reached events that retention (or a purge) removed while it ran: what it would
+    send next is not what follows the last event it sent.
+
+    Attributes:
+        first_available: The oldest sequence the stream still holds.
+    """
+
+    code = "history_trimmed"
+
+    def __init__(self, first_available: int) -> None:
+        super().__init__(f"the events after the resume point are gone (oldest: {first_available})")
+        self.first_available = first_available
 
 
 class Conflict(CultoError):

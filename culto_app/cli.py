@@ -16,7 +16,7 @@ from pathlib import Path
 
 from culto import __version__
 from culto.errors import CultoError
-from culto_app import admin_cli
+from culto_app import admin_cli, backup_cli
 from culto_app.settings import Settings
 
 EXIT_USAGE = 2
@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     shape.add_argument("--json", action="store_true", help="one JSON object per event")
     shape.add_argument("--raw", action="store_true", help="seq, video, type, JSON; tab-separated")
     admin_cli.add_parsers(sub)
+    backup_cli.add_parsers(sub)
     return parser
 
 
@@ -118,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(roles.run_worker(settings, workers=max(args.concurrency, 1)))
         if args.command == "provision":
             return asyncio.run(roles.run_provision(settings))
+        if args.command == "backup":
+            return asyncio.run(backup_cli.backup_command(settings, args.dir, keep=args.keep))
+        if args.command == "restore":
+            return asyncio.run(backup_cli.restore_command(settings, args.dir, force=args.force))
         if args.command == "selfcheck":
             from culto_app.selfcheck import run_selfcheck
 

@@ -101,6 +101,9 @@ class Settings(BaseModel):
     csrf_exempt_paths: tuple[str, ...] = DEFAULT_CSRF_EXEMPT
     sse_heartbeat_interval: float = 30.0
     sse_client_buffer: int = 1000
+    write_timeout: float = 30.0
+    drain_timeout: float = 15.0
+    drain_spread: float = 5.0
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
     max_streams_per_client: int = 100
@@ -149,6 +152,7 @@ class Settings(BaseModel):
             max_body_bytes=2 * self.max_transcript_bytes + 2**20,
             trusted_proxies=self.trusted_proxies,
             connections_per_second=self.max_connections_per_second,
+            write_timeout=self.write_timeout,
         )
 
     def stream_policy(self) -> StreamPolicy:
@@ -202,6 +206,9 @@ class Settings(BaseModel):
             hub=HubConfig(
                 client_buffer=self.sse_client_buffer,
                 heartbeat_interval=self.sse_heartbeat_interval,
+                write_timeout=self.write_timeout,
+                drain_timeout=self.drain_timeout,
+                drain_spread=self.drain_spread,
             ),
             limits=RateLimitConfig(
                 requests_per_minute=self.rate_limit_per_minute,
@@ -251,6 +258,9 @@ class Settings(BaseModel):
             fields["csrf_exempt_paths"] = check_exempt_paths(_csv(env["CSRF_EXEMPT_PATHS"]))
         fields["sse_heartbeat_interval"] = _duration(env, "SSE_HEARTBEAT_INTERVAL", 30.0, 0.05)
         fields["sse_client_buffer"] = _int(env, "SSE_CLIENT_BUFFER", 1000, 1, 1_000_000)
+        fields["write_timeout"] = _duration(env, "CULTO_WRITE_TIMEOUT", 30.0, 0.1)
+        fields["drain_timeout"] = _duration(env, "CULTO_DRAIN_TIMEOUT", 15.0, 0.1)
+        fields["drain_spread"] = _duration(env, "CULTO_DRAIN_SPREAD", 5.0, 0.1)
         fields["rate_limit_per_minute"] = _int(env, "CULTO_RATE_LIMIT", 600, 1, 10_000_000)
         fields["rate_limit_burst"] = _int(env, "CULTO_RATE_BURST", 120, 1, 10_000_000)
         fields["logins_per_minute"] = _int(env, "CULTO_LOGINS_PER_MINUTE", 10, 2, 10_000)

@@ -46,6 +46,7 @@ from frontend_server.api.publish import PublishHandler
 from frontend_server.api.videos import CsrfHandler, VideoHandler, VideosHandler
 from frontend_server.config import EdgeConfig
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.drain import Drain
 from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
 from frontend_server.events.sse.handler import EventsHealthHandler, EventStreamHandler
@@ -249,6 +250,7 @@ def make_app(
     collectors: Sequence[Collector] = (),
     cursors: CursorAcks | None = None,
     sockets: SocketRegistry | None = None,
+    drain: Drain | None = None,
 ) -> Application:
     """The frontend application: page, REST, SSE, and the ops routes every role serves.
 
@@ -266,18 +268,22 @@ def make_app(
         cursors: Acknowledged cursors (default: one that flushes only when its owner opens
             it; :func:`~frontend_server.server.serve_frontend` does).
         sockets: The open WebSockets, closed on shutdown (default: a new registry).
+        drain: Counts the open SSE streams and gives their reconnect delays on shutdown
+            (default: a new one).
     """
     limits = ClientLimits(config.limits)  # one per application: per replica, see limits.py
     identity = {"identity": identity_client, "limits": limits}
     api = {"api": api_client, "max_body_bytes": config.max_transcript_bytes, "limits": limits}
     cursors = cursors or CursorAcks(identity_client, CursorStore(mesh))
     sockets = sockets or SocketRegistry()
+    drain = drain or Drain(config.hub)
     events = {
         "hub": hub,
         "config": config.hub,
         "limits": limits,
         "api": api_client,
         "cursors": cursors,
+        "drain": drain,
     }
     transports = TransportCollector(sockets.stats, cursors.stats, lambda: hub.ws_frames_sent)
     registry = make_registry(
@@ -304,7 +310,9 @@ def make_app(
         URLSpec(
             r"/api/v2/events/health/?", EventsHealthHandler, events, name="/api/v2/events/health"
         ),
-        *ops_routes(mesh, registry, alive, config.metrics),
+        # Readiness includes the live feed: a replica whose feed is not subscribed (NATS
+        # failing over) can only answer event streams with "retry", so traffic goes elsewhere.
+        *ops_routes(mesh, registry, alive, config.metrics, {"live_feed": lambda: hub.healthy}),
     ]
     names = route_names(specs)
     names[PreflightHandler] = "preflight"

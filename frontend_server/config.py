@@ -64,11 +64,22 @@ class HubConfig:
         heartbeat_interval: Seconds between heartbeats on an idle stream.
         replay_batch_timeout: Seconds a resuming client may take to accept one batch of
             history before it is disconnected as too slow (it holds a replay slot meanwhile).
+        write_timeout: Seconds a live stream's write may stay pending (the client stopped
+            reading, or its network vanished) before the client is dropped; the kernel gives
+            up on unacknowledged data after as long (``TCP_USER_TIMEOUT``).
+        drain_timeout: Seconds a stopping frontend waits for its streams to close before it
+            exits anyway.
+        drain_spread: Seconds over which the SSE clients of a stopping frontend are told to
+            come back (each gets a random ``retry:`` up to this), so they do not all reconnect
+            in the same millisecond.
     """
 
     client_buffer: int = 1000
     heartbeat_interval: float = 30.0
     replay_batch_timeout: float = 10.0
+    write_timeout: float = 30.0
+    drain_timeout: float = 15.0
+    drain_spread: float = 5.0
 
     def __post_init__(self) -> None:
         if self.client_buffer < 1:
@@ -77,6 +88,12 @@ class HubConfig:
             raise ConfigError("SSE_HEARTBEAT_INTERVAL: must be positive")
         if self.replay_batch_timeout <= 0:
             raise ConfigError("replay_batch_timeout: must be positive")
+        if self.write_timeout <= 0:
+            raise ConfigError("CULTO_WRITE_TIMEOUT: must be positive")
+        if self.drain_timeout <= 0:
+            raise ConfigError("CULTO_DRAIN_TIMEOUT: must be positive")
+        if not 0 < self.drain_spread <= self.drain_timeout:
+            raise ConfigError("CULTO_DRAIN_SPREAD: must be positive, at most CULTO_DRAIN_TIMEOUT")
 
 
 @dataclass(frozen=True, slots=True)

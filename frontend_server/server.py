@@ -5,9 +5,10 @@
     async with serve_frontend(config, mesh) as server:
         ...  # the role waits for SIGTERM/SIGINT
 
-Shutdown order: stop accepting, close the WebSockets (1001 "going away") and end the open SSE
-streams (clients resume on another replica by ``Last-Event-ID``/``since``), close what is left,
-then flush the last cursor acks. NATS is drained by the owner of ``mesh``.
+Shutdown order: stop accepting, drain (:mod:`frontend_server.events.drain`: the WebSockets are
+closed with 1001 and their ``since``, the SSE streams end with a random ``retry:``; the process
+waits for them up to ``drain_timeout``), close what is left, then flush the last cursor acks.
+NATS is drained by the owner of ``mesh``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 
 from prometheus_client.registry import Collector
 
@@ -23,6 +25,7 @@ from culto.errors import CultoError
 from frontend_server.app import make_app
 from frontend_server.config import EdgeConfig
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.drain import Drain
 from frontend_server.events.follow import catalog_channel_videos
 from frontend_server.events.hub import EventHub
 from frontend_server.events.ws.handler import SocketRegistry
@@ -69,6 +72,7 @@ async def serve_frontend(
             CursorAcks(identity, CursorStore(mesh)) as cursors,
         ):
             sockets = SocketRegistry()
+            drain = Drain(config.hub)
             app = make_app(
                 config,
                 mesh=mesh,
@@ -81,17 +85,15 @@ async def serve_frontend(
                 collectors=collectors,
                 cursors=cursors,
                 sockets=sockets,
+                drain=drain,
             )
 
-            async def end_streams() -> None:
-                sockets.close_all()  # 1001 "going away", idle sockets included
-                await hub.close()
-
-            server = listen(app, config.listen, end_streams)
+            server = listen(app, config.listen, partial(drain_streams, sockets, hub, drain))
             if config.ops_listen is not None:
                 # The cluster's port: probes and Prometheus, never routed to the internet.
                 registry = app.settings["metrics_registry"]
-                ops_app = make_ops_app(mesh, registry=registry, alive=alive)
+                live = {"live_feed": lambda: hub.healthy}
+                ops_app = make_ops_app(mesh, registry=registry, alive=alive, ready_checks=live)
                 server.ops = listen(ops_app, config.ops_listen)
             reporting = asyncio.get_running_loop().create_task(
                 report_token_usage(authenticator, identity)
@@ -103,6 +105,23 @@ async def serve_frontend(
                 await server.close()
                 if server.ops is not None:
                     await server.ops.close()
+
+
+async def drain_streams(sockets: SocketRegistry, hub: EventHub, drain: Drain) -> None:
+    """Every client learns where to resume (see :mod:`frontend_server.events.drain`), then
+    wait until their streams closed or the drain deadline passed."""
+    started = asyncio.get_running_loop().time()
+    streams, socks = drain.open, len(sockets.sockets)
+    sockets.close_all()  # 1001 "going away; since=N", idle sockets included
+    await hub.close()  # SSE: a random retry, then the end of the stream
+    done = await drain.wait(sockets.empty)
+    log.info(
+        "drained %d SSE streams and %d WebSockets in %.2fs%s",
+        streams,
+        socks,
+        asyncio.get_running_loop().time() - started,
+        "" if done else f" (deadline: {drain.open + len(sockets.sockets)} left)",
+    )
 
 
 USAGE_REPORT_INTERVAL = 30.0

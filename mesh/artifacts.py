@@ -18,6 +18,7 @@ from nats.js.object_store import ObjectStore
 from culto.errors import CultoError, NotFound, PayloadTooLarge
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
+from mesh.retry import retry_within
 from mesh.subjects import ARTIFACTS_BUCKET, STAGING_BUCKET, video_token
 from schemas.transcripts import Transcript
 from schemas.videos import TranscriptInput
@@ -48,8 +49,13 @@ class ArtifactStore:
 
     async def _put(self, video_id: str, name: str, data: bytes) -> None:
         store = await self._bucket()
-        with nats_errors(f"storing {name} of {video_id}"):
-            await store.put(f"{video_token(video_id)}/{name}", data)
+        what = f"storing {name} of {video_id}"
+
+        async def once() -> None:
+            with nats_errors(what):
+                await store.put(f"{video_token(video_id)}/{name}", data)
+
+        await retry_within(once, what=what)  # an overwrite: safe to repeat
 
     async def _get(self, video_id: str, name: str) -> bytes:
         store = await self._bucket()

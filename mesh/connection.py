@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[], Awaitable[None] | None]
 
+RETRIED_TIMEOUT = 1.5
+"""Seconds one attempt of a retried subscription may take (see ``retried_js``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class NatsCredentials:
@@ -105,6 +108,7 @@ class MeshConnection(AsyncResource):
         self._refused: asyncio.Future[BaseException] | None = None
         self._nc: NATS | None = None
         self._js: JetStreamContext | None = None
+        self._retried_js: JetStreamContext | None = None
         self._on_disconnect: list[Listener] = []
         self._on_reconnect: list[Listener] = []
         self._on_slow_consumer: list[Listener] = []
@@ -130,6 +134,15 @@ class MeshConnection(AsyncResource):
         return self._js
 
     @property
+    def retried_js(self) -> JetStreamContext:
+        """A JetStream context whose requests time out after :data:`RETRIED_TIMEOUT` seconds,
+        for subscriptions retried until they succeed (the live feed, KV watches): during a
+        leader election each attempt fails fast and the next one comes soon."""
+        if self._retried_js is None:
+            self._retried_js = self.nc.jetstream(timeout=RETRIED_TIMEOUT)
+        return self._retried_js
+
+    @property
     def jsm(self) -> JetStreamManager:
         """JetStream management API."""
         return self.nc.jsm()
@@ -138,6 +151,17 @@ class MeshConnection(AsyncResource):
     def is_connected(self) -> bool:
         """True while the client holds a live connection."""
         return self._nc is not None and self._nc.is_connected
+
+    async def until_connected(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a live connection (a reconnect after a node
+        loss takes a second or two); True if there is one."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not self.is_connected:
+            if self._closing or loop.time() >= end:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     def on_disconnect(self, listener: Listener) -> None:
         """Call ``listener`` whenever the connection drops."""
@@ -243,7 +267,7 @@ class MeshConnection(AsyncResource):
         """Drain (flush subscriptions and pending publishes), then close."""
         self._closing = True
         nc, self._nc = self._nc, None
-        self._js = None
+        self._js = self._retried_js = None
         if nc is None or nc.is_closed:
             return
         try:

@@ -91,6 +91,29 @@ class Directory(AsyncResource):
         """True while both views are complete (false while re-watching after a reconnect)."""
         return self._identity.loaded and self._sessions.loaded
 
+    async def current(self, timeout: float = 2.0) -> bool:
+        """Whether the view holds every identity change stored before this call: the
+        buckets' last sequences are asked at their leaders, then the view has up to
+        ``timeout`` seconds to reach them (it is usually there already, or milliseconds
+        away, however busy the buckets are). See ``frontend_server.events.fence``.
+
+        Raises:
+            MeshError: a bucket cannot be asked (the view is then not known to be current).
+        """
+        identity = await self._identity.stored_last()
+        sessions = await self._sessions.stored_last()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not (
+            self.loaded
+            and self._identity.revision >= identity
+            and self._sessions.revision >= sessions
+        ):
+            if loop.time() >= end:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
     def on_change(self, listener: Listener) -> None:
         """Call ``listener`` after every change is applied."""
         self._listeners.append(listener)

@@ -87,6 +87,8 @@ NATS_ERRORS: ErrorTable = {
     nats.errors.TimeoutError: _timeout,
     TimeoutError: _timeout,
     nats.errors.NoRespondersError: _unavailable,
+    # A JetStream publish nobody stored (the stream has no leader: an election): transient.
+    nats.js.errors.NoStreamResponseError: _unavailable,
     nats.js.errors.ServiceUnavailableError: _unavailable,
     nats.errors.ConnectionClosedError: _unavailable,
     nats.errors.ConnectionDrainingError: _unavailable,

@@ -13,21 +13,26 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import uuid4
 
 from nats.aio.msg import Msg
+from nats.js.api import PubAck
 from pydantic import ValidationError
 
 from culto.errors import InvalidInput
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
+from mesh.retry import retry_within
 from mesh.subjects import EVENTS_STREAM, event_subject, parse_event_subject
-from schemas.events import VideoEvent, VideoStatusEventDTO, parse_event
+from schemas.events import EVENT_TYPES, VideoEvent, VideoStatusEventDTO, parse_event
 from schemas.identity import CHANNEL_ID_PATTERN, DEFAULT_CHANNEL_ID
 from schemas.videos import VideoStatus
 
 log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+TOMBSTONE = "video.deleted"
+"""The one event a deleted video keeps in the stream (live and resuming clients learn of it)."""
 CHANNEL_HEADER = "Culto-Channel"
 """The channel of the event's video (see the module docstring)."""
 _CHANNEL_ID = re.compile(CHANNEL_ID_PATTERN)
@@ -92,14 +97,38 @@ class EventPublisher:
             MeshError: if JetStream does not acknowledge.
         """
         subject = event_subject(event.video_id, event.type)
-        headers = {CHANNEL_HEADER: _valid_channel(channel_id)}
-        if msg_id:
-            headers[MSG_ID_HEADER] = msg_id
-        with nats_errors(f"publishing {event.type} for {event.video_id}"):
-            ack = await self._mesh.js.publish(
-                subject, event.model_dump_json().encode(), stream=EVENTS_STREAM, headers=headers
-            )
-        return PublishResult(seq=ack.seq, duplicate=bool(ack.duplicate))
+        # Always a msg-id: retried through a leader election, the event is still stored once.
+        headers = {CHANNEL_HEADER: _valid_channel(channel_id), MSG_ID_HEADER: msg_id or uuid4().hex}
+        data = event.model_dump_json().encode()
+        what = f"publishing {event.type} for {event.video_id}"
+
+        async def once() -> PubAck:
+            with nats_errors(what):
+                return await self._mesh.js.publish(
+                    subject, data, stream=EVENTS_STREAM, headers=headers
+                )
+
+        ack = await retry_within(once, what=what)
+        return PublishResult(seq=ack.seq, duplicate=bool(ack.duplicate) and msg_id is not None)
+
+    async def purge_video(self, video_id: str) -> None:
+        """Remove every stored event of ``video_id`` but its ``video.deleted`` tombstone (a
+        deleted video's progress, summary and errors must not come back in any replay).
+
+        One purge per event type, filtered on the video's subject: the tombstone, published
+        first, stays whatever else lands meanwhile, and so do other videos' events (their
+        sequences, the ids clients resume from, are untouched).
+
+        Raises:
+            InvalidInput: ``video_id`` is not a valid subject token.
+            MeshError: JetStream refused the purge.
+        """
+        for event_type in EVENT_TYPES:
+            if event_type == TOMBSTONE:
+                continue
+            subject = event_subject(video_id, event_type)
+            with nats_errors(f"purging the events of {video_id}"):
+                await self._mesh.jsm.purge_stream(EVENTS_STREAM, subject=subject)
 
     async def publish_status(
         self,

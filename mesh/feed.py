@@ -6,6 +6,14 @@ limit is hit and still advance its own cursor, so the feed keeps its *own* curso
 (``last_seq``, advanced only on delivery) and resubscribes from ``last_seq + 1`` after a
 slow-consumer error or a reconnect. Sequences at or below the cursor are ignored, so a resubscribe
 never delivers twice.
+
+**A recreated stream** (deleted and provisioned again, or restored from a backup) starts its
+sequences again, and an ordered consumer resumes "after the last sequence it saw", so it would
+deliver nothing until the new stream passed the old end, and the feed would drop the new
+stream's events below it. The feed therefore reads the stream's info every
+:data:`STREAM_CHECK_INTERVAL` seconds: another creation time, or a last sequence below the
+feed's cursor, means another stream. ``on_recreated(first, last)`` is then called (the hub
+tells its clients: a ``stream.reset``) and the feed follows the new stream from its first event.
 """
 
 from __future__ import annotations
@@ -14,10 +22,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from nats.aio.msg import Msg
 from nats.js import api
 
+from culto.errors import CultoError
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.events import StoredEvent, decode_js_msg
@@ -27,6 +37,11 @@ from mesh.subjects import EVENTS_ALL, EVENTS_STREAM
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[StoredEvent], None]
+RecreatedCallback = Callable[[int, int], None]
+"""Told the new stream's first and last sequence when ``CULTO_EVENTS`` was recreated."""
+
+STREAM_CHECK_INTERVAL = 2.0
+"""Seconds between checks that ``CULTO_EVENTS`` is still the stream the feed follows."""
 
 
 class LiveFeed:
@@ -36,6 +51,9 @@ class LiveFeed:
         mesh: The process's connection.
         on_event: Called once per event, in ascending sequence order; must not block.
         pending_msgs_limit: Client-side buffer of the subscription.
+        on_recreated: Called (synchronously, before any event of the new stream) when the
+            stream was recreated (see the module docstring).
+        check_interval: Seconds between the stream's identity checks.
     """
 
     def __init__(
@@ -44,9 +62,16 @@ class LiveFeed:
         on_event: EventCallback,
         *,
         pending_msgs_limit: int = 1_000_000,
+        on_recreated: RecreatedCallback | None = None,
+        check_interval: float = STREAM_CHECK_INTERVAL,
     ) -> None:
         self._mesh = mesh
         self._on_event = on_event
+        self._on_recreated = on_recreated
+        self._check_interval = check_interval
+        self._created: datetime | None = None
+        self._checking: asyncio.Task[None] | None = None
+        self.recreations = 0
         self._pending = pending_msgs_limit
         self._sub: object | None = None
         self._lock = asyncio.Lock()
@@ -62,11 +87,43 @@ class LiveFeed:
         """True while a live subscription exists (false during a failed resubscribe)."""
         return self._running and self._sub is not None
 
-    async def start(self, after_seq: int) -> None:
-        """Deliver every event with sequence > ``after_seq`` from now on."""
+    async def start(self, after_seq: int, *, created: datetime | None = None) -> None:
+        """Deliver every event with sequence > ``after_seq`` from now on (``created``: when
+        the stream was created, as its info said with ``after_seq``)."""
         self.last_seq = after_seq
+        self._created = created
         self._running = True
         await self._subscribe()
+        self._checking = asyncio.get_running_loop().create_task(self._check_stream())
+
+    async def _check_stream(self) -> None:
+        """Notice a recreated stream (see the module docstring); runs until stopped."""
+        while self._running:
+            await asyncio.sleep(self._check_interval)
+            # Delivered before the request, so stored before the answer: a last sequence
+            # below it means another stream (later deliveries may overtake the answer).
+            delivered = self.last_seq
+            try:
+                with nats_errors("checking CULTO_EVENTS"):
+                    info = await self._mesh.jsm.stream_info(EVENTS_STREAM)
+            except CultoError:
+                continue  # NATS trouble: the reconnect logic handles it, check again later
+            created, last = info.created, int(info.state.last_seq)
+            if self._created is None:
+                self._created = created
+            if (created is None or created == self._created) and last >= delivered:
+                continue
+            log.warning(
+                "CULTO_EVENTS was recreated (last sequence %d, was %d)", last, self.last_seq
+            )
+            self._created = created
+            self.recreations += 1
+            self.last_seq = 0  # the new stream's events, from its first one
+            if self._on_recreated is not None:
+                self._on_recreated(int(info.state.first_seq), last)
+            await retry_until_done(
+                self._subscribe, what="live feed resubscribe", keep_going=lambda: self._running
+            )
 
     async def _subscribe(self) -> None:
         async with self._lock:
@@ -74,8 +131,10 @@ class LiveFeed:
             if not self._running:
                 return
             config = api.ConsumerConfig(opt_start_seq=self.last_seq + 1)
+            # A short request timeout: during a leader election each attempt fails fast and
+            # the next comes soon (two 5 s timeouts made feeds come back ~10 s after a kill).
             with nats_errors("subscribing to the live event feed"):
-                self._sub = await self._mesh.js.subscribe(
+                self._sub = await self._mesh.retried_js.subscribe(
                     EVENTS_ALL,
                     stream=EVENTS_STREAM,
                     cb=self._deliver,
@@ -93,6 +152,11 @@ class LiveFeed:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()  # type: ignore[attr-defined]
 
+    def rewind(self, after_seq: int) -> None:
+        """Deliver again from ``after_seq + 1`` (what was delivered after it was discarded)."""
+        self.last_seq = after_seq
+        self._schedule_resubscribe()
+
     def _schedule_resubscribe(self) -> None:
         if self._running:
             self.resubscribes += 1
@@ -103,7 +167,11 @@ class LiveFeed:
 
     async def _resubscribe(self) -> None:
         await retry_until_done(
-            self._subscribe, what="live feed resubscribe", keep_going=lambda: self._running
+            self._subscribe,
+            what="live feed resubscribe",
+            keep_going=lambda: self._running,
+            first_delay=0.1,
+            max_delay=1.0,
         )
 
     async def _deliver(self, msg: Msg) -> None:
@@ -118,6 +186,11 @@ class LiveFeed:
     async def stop(self) -> None:
         """Stop following; safe to call twice."""
         self._running = False
+        if self._checking is not None:
+            self._checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._checking
+            self._checking = None
         for task in list(self._retries):
             task.cancel()
         async with self._lock:

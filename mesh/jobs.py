@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.events import MSG_ID_HEADER
+from mesh.retry import retry_within
 from mesh.subjects import ABANDONED_JOBS_ADVISORY, JOBS_STREAM, WORKERS_CONSUMER, job_subject
 from schemas.jobs import ProcessJob
 
@@ -53,14 +54,20 @@ class JobQueue:
 
     async def enqueue(self, job: ProcessJob) -> int:
         """Queue a job; the same ``job_id`` inside the duplicate window is stored once."""
-        with nats_errors(f"queueing job for {job.video_id}"):
-            ack = await self._mesh.js.publish(
-                job_subject(job.video_id),
-                job.model_dump_json().encode(),
-                stream=JOBS_STREAM,
-                headers={MSG_ID_HEADER: job.job_id},
-            )
-        return int(ack.seq)
+        what = f"queueing job for {job.video_id}"
+
+        async def once() -> int:
+            with nats_errors(what):
+                ack = await self._mesh.js.publish(
+                    job_subject(job.video_id),
+                    job.model_dump_json().encode(),
+                    stream=JOBS_STREAM,
+                    headers={MSG_ID_HEADER: job.job_id},
+                )
+            return int(ack.seq)
+
+        # The job id is the msg-id: retried through a leader election, it is queued once.
+        return await retry_within(once, what=what)
 
     async def cancel(self, video_id: str) -> None:
         """Remove queued (not yet acknowledged) jobs of a video."""

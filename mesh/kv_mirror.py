@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from enum import Enum
+
+from nats.aio.msg import Msg
+from nats.js import api
 
 from culto.resources import AsyncResource
 from mesh.connection import MeshConnection
@@ -21,6 +25,10 @@ from mesh.retry import retry_until_done
 OnEntry = Callable[[str, bytes | None, int], None]
 
 LOAD_TIMEOUT = 30.0
+WATCH_HEARTBEAT = 0.5
+"""Seconds between the watch consumer's idle heartbeats: two missed (a second) and nats-py
+re-creates the consumer, so a watch lost with its node is back within a second or two. Shorter
+made a busy event loop (heartbeats read late) re-create healthy watches for nothing."""
 
 
 class KvMirror(AsyncResource):
@@ -46,8 +54,10 @@ class KvMirror(AsyncResource):
         self._on_entry = on_entry
         self._on_loaded = on_loaded
         self._seen: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._watcher: object | None = None
+        self._prefix = f"$KV.{bucket}."
+        self._sub: object | None = None
+        self.revision = 0
+        """The highest bucket sequence delivered (see :meth:`current`)."""
         self._loaded = asyncio.Event()
         self._rewatching: asyncio.Task[None] | None = None
         self._closed = False
@@ -74,22 +84,47 @@ class KvMirror(AsyncResource):
         await self._stop_watch()
 
     async def _watch(self) -> None:
-        with nats_errors(f"watching KV bucket {self._bucket}"):
-            kv = await self._mesh.js.key_value(self._bucket)
-            watcher = await kv.watchall()
-        self._watcher = watcher
-        self._task = asyncio.get_running_loop().create_task(self._follow(watcher))
-
-    async def _follow(self, watcher: object) -> None:
+        # Our own ordered consumer rather than nats-py's ``kv.watchall()``: its idle heartbeat
+        # (5 s) made a consumer lost with its node (an R1 consumer may sit on any peer of the
+        # bucket) noticed only after 10 s, and a revoked credential kept working meanwhile.
+        # With WATCH_HEARTBEAT, nats-py re-creates the consumer from the last revision seen
+        # within two heartbeats, so every change made meanwhile still arrives.
+        stream = f"KV_{self._bucket}"
         self._seen = set()
-        async for entry in watcher:  # type: ignore[attr-defined]
-            if entry is None:  # end of the initial values
-                self._finish_load()
-                continue
-            deleted = entry.value is None or entry.operation in ("DEL", "PURGE")
-            if not self._loaded.is_set() and not deleted:
-                self._seen.add(entry.key)
-            self._on_entry(entry.key, None if deleted else entry.value, entry.revision or 0)
+        with nats_errors(f"watching KV bucket {self._bucket}"):
+            info = await self._mesh.jsm.stream_info(stream)
+            self._sub = await self._mesh.retried_js.subscribe(  # fails fast in an election
+                f"{self._prefix}>",
+                stream=stream,
+                cb=self._deliver,
+                ordered_consumer=True,
+                deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+                idle_heartbeat=WATCH_HEARTBEAT,
+                inactive_threshold=10.0,  # a consumer left behind by a reset goes soon
+            )
+        if not info.state.messages:
+            self._finish_load()  # nothing stored: nothing to wait for
+
+    async def stored_last(self) -> int:
+        """The bucket's last sequence now, from its leader (a replica that lags could not
+        say): once :attr:`revision` reaches it, every entry stored so far was delivered."""
+        with nats_errors(f"checking KV bucket {self._bucket}"):
+            info = await self._mesh.jsm.stream_info(f"KV_{self._bucket}")
+        return int(info.state.last_seq or 0)
+
+    async def _deliver(self, msg: Msg) -> None:
+        meta = msg.metadata
+        self.revision = max(self.revision, meta.sequence.stream)
+        op = _operation(msg.headers)
+        if op is _Op.UNKNOWN:
+            return
+        key = msg.subject[len(self._prefix) :]
+        deleted = op is not _Op.PUT
+        if not self._loaded.is_set() and not deleted:
+            self._seen.add(key)
+        self._on_entry(key, None if deleted else msg.data, meta.sequence.stream)
+        if meta.num_pending == 0:
+            self._finish_load()
 
     def _finish_load(self) -> None:
         if self._loaded.is_set():
@@ -115,12 +150,31 @@ class KvMirror(AsyncResource):
         await retry_until_done(self._watch, what=f"re-watch of {self._bucket}")
 
     async def _stop_watch(self) -> None:
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
             with contextlib.suppress(Exception):
-                await watcher.stop()  # type: ignore[attr-defined]
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await sub.unsubscribe()  # type: ignore[attr-defined]
+
+
+class _Op(Enum):
+    """What a stored KV message does to its key."""
+
+    PUT = "put"
+    DELETE = "delete"
+    UNKNOWN = "unknown"
+
+
+_DELETES = frozenset({"DEL", "PURGE"})
+_MARKERS = {"MaxAge": _Op.DELETE, "Purge": _Op.DELETE, "Remove": _Op.DELETE}
+
+
+def _operation(headers: Mapping[str, str] | None) -> _Op:
+    """A put, a delete/purge (``KV-Operation``), or a server's marker (``Nats-Marker-Reason``,
+    nats-server 2.11+: a key's TTL or age ran out); an unknown marker is skipped."""
+    if not headers:
+        return _Op.PUT
+    if (op := headers.get("KV-Operation")) is not None:
+        return _Op.DELETE if op in _DELETES else _Op.PUT
+    if (reason := headers.get("Nats-Marker-Reason")) is not None:
+        return _MARKERS.get(reason, _Op.UNKNOWN)
+    return _Op.PUT

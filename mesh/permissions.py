@@ -49,6 +49,7 @@ from mesh.subjects import (
     EVENTS_STREAM,
     IDENTITY_API_PREFIX,
     IDENTITY_BUCKET,
+    INGRESS_BUCKET,
     JOBS_PREFIX,
     JOBS_STREAM,
     SESSIONS_BUCKET,
@@ -69,6 +70,7 @@ _STAGING = f"OBJ_{STAGING_BUCKET}"
 _KV_IDENTITY = f"KV_{IDENTITY_BUCKET}"
 _KV_SESSIONS = f"KV_{SESSIONS_BUCKET}"
 _KV_CURSORS = f"KV_{CURSORS_BUCKET}"
+_KV_INGRESS = f"KV_{INGRESS_BUCKET}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +202,8 @@ PERMISSIONS: Mapping[Role, Permissions] = {
             _kv_read(_KV_CURSORS),  # the identity service's cursor_ack (forward-only CAS)
             _consumers(_KV_CURSORS),  # counting a user's cursors (the quota): a filtered watch
             _kv_write(CURSORS_BUCKET),
+            _kv_read(_KV_INGRESS),  # the publish ingress's answers per Idempotency-Key
+            _kv_write(INGRESS_BUCKET),
             _kv_read(_KV_VIDEOS),
             _consumers(_KV_VIDEOS),  # Catalog: kv.watchall(); VideoStore.all: kv.keys()
             _kv_write(VIDEOS_BUCKET),
@@ -213,6 +217,7 @@ PERMISSIONS: Mapping[Role, Permissions] = {
                 f"{_API}.STREAM.MSG.DELETE.{JOBS_STREAM}",  # JobQueue.remove
             ),
             (EVENTS_ALL,),
+            (f"{_API}.STREAM.PURGE.{EVENTS_STREAM}",),  # a deleted video's events are purged
             _EVENTS_READ,  # fail_job decides from the stream what is already published
             _objects(purge=True),
             _objects(STAGING_BUCKET, purge=True),  # ArtifactStore.take_staged

@@ -18,12 +18,14 @@ from culto.errors import ConfigError
 from mesh.connection import MeshConnection
 from mesh.cursors import CURSOR_TTL
 from mesh.errors import nats_errors
+from mesh.idempotency import INGRESS_TTL
 from mesh.subjects import (
     ARTIFACTS_BUCKET,
     CURSORS_BUCKET,
     EVENTS_ALL,
     EVENTS_STREAM,
     IDENTITY_BUCKET,
+    INGRESS_BUCKET,
     JOBS_ALL,
     JOBS_STREAM,
     SESSIONS_BUCKET,
@@ -65,6 +67,7 @@ BUCKET_LIMITS: dict[str, BucketLimits] = {
     IDENTITY_BUCKET: BucketLimits(200_000, 4096),  # users, channels, members, tokens: 800 MiB
     SESSIONS_BUCKET: BucketLimits(500_000, 1024),  # 500 MiB
     CURSORS_BUCKET: BucketLimits(1_000_000, 512),  # 100 per user: 10,000 users' worth
+    INGRESS_BUCKET: BucketLimits(1_000_000, 256),  # a day of ingress keys
     YOUTUBE_INDEX_BUCKET: BucketLimits(1_000_000, 256),
     STAGING_BUCKET: BucketLimits(4096, 256 * 1024),  # 128 KiB chunks of large submits: 1 GiB
 }
@@ -324,6 +327,7 @@ async def provision(mesh: MeshConnection, policy: StreamPolicy) -> list[Provisio
         steps.append(await _ensure_kv(mesh, IDENTITY_BUCKET, policy))
         steps.append(await _ensure_kv(mesh, SESSIONS_BUCKET, policy, ttl=SESSIONS_TTL))
         steps.append(await _ensure_kv(mesh, CURSORS_BUCKET, policy, ttl=CURSOR_TTL))
+        steps.append(await _ensure_kv(mesh, INGRESS_BUCKET, policy, ttl=INGRESS_TTL))
         steps.append(await _ensure_object_store(mesh, ARTIFACTS_BUCKET, policy))
         steps.append(await _ensure_object_store(mesh, STAGING_BUCKET, policy, ttl=STAGING_TTL))
     for step in steps:

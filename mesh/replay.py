@@ -19,6 +19,17 @@ Any replica answers a direct get, and a follower may answer before it applied th
 reaches past ``until`` proves it complete; a cursor that runs dry short of ``until`` on a
 replicated stream is confirmed by one leader request (``STREAM.MSG.GET`` next by subject).
 
+**Trimming during a replay.** A direct get returns the next *surviving* message at or after the
+requested sequence, so retention that trims the stream's head while a slow client is replayed
+would make the replay skip events silently. With ``gapless``, a request whose first answer lies
+beyond the sequence it asked from (or that found nothing) may have been skipped over trimmed
+events; after such a round the stream's first sequence is read (one small direct get, any
+replica, shared by the replays of that moment): if it is now above the sequence asked from,
+:class:`~culto.errors.HistoryTrimmed` ends the replay, and the caller says so in-band
+(``stream.reset``). Trimming only ever moves the first sequence up, so a first sequence read
+after the request at or below it proves nothing was skipped. A replay from sequence 1 (after 0:
+"whatever the stream holds") is not checked on its first request.
+
 The latest event per subject (the late joiner's snapshot) is one ``multi_last`` request for all
 the subjects of a connection, consistent at one sequence (``up_to``), as of the replica that
 answers (like the per-subject direct gets it replaces).
@@ -31,8 +42,9 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from culto.errors import NotFound
+from culto.errors import HistoryTrimmed, NotFound
 from mesh.connection import MeshConnection
 from mesh.direct_get import MAX_MULTI_SUBJECTS, DirectBatch, DirectMsg, direct_get
 from mesh.errors import nats_errors
@@ -63,6 +75,8 @@ class StreamBounds:
 
     first: int
     last: int
+    created: datetime | None = None
+    """When the stream was created (a recreated stream has another creation time)."""
 
 
 class _Cursor:
@@ -104,6 +118,10 @@ class EventReader:
         self.requests = 0
         self.lagging = 0
         self._first: asyncio.Future[int | None] | None = None  # the request in flight
+        self._probe: asyncio.Future[int] | None = None  # the trim check's read running
+        self._queued: asyncio.Future[int] | None = None  # the one every later check shares
+        self.trimmed = 0
+        """Replays ended by :class:`HistoryTrimmed`."""
         self._decoded = _DecodedEvents(DECODED_CACHE)
         self.replicas: int | None = None
         """Replicas of the stream (learnt from :meth:`bounds`): above one, a replay that runs
@@ -118,7 +136,7 @@ class EventReader:
         with nats_errors("reading CULTO_EVENTS state"):
             info = await self._mesh.jsm.stream_info(EVENTS_STREAM)
         self.replicas = int(info.config.num_replicas or 1)
-        return StreamBounds(int(info.state.first_seq), int(info.state.last_seq))
+        return StreamBounds(int(info.state.first_seq), int(info.state.last_seq), info.created)
 
     async def first_seq(self) -> int | None:
         """The sequence of the oldest event the stream holds (``None``: empty), from any
@@ -146,14 +164,18 @@ class EventReader:
         return batch.messages[0].seq if batch.messages else None
 
     async def replay(
-        self, filters: list[str], after: int, *, until: int | None = None
+        self, filters: list[str], after: int, *, until: int | None = None, gapless: bool = False
     ) -> AsyncIterator[list[StoredEvent]]:
         """Yield batches of events matching ``filters`` with sequence > ``after``, ascending.
 
         Stops once the stream holds nothing more for these filters, or after ``until``
-        (events above it are not yielded). Malformed messages are skipped.
+        (events above it are not yielded). Malformed messages are skipped. With ``gapless``
+        (a client resuming after ``after``), events trimmed away while it runs end it with
+        :class:`HistoryTrimmed` (see the module docstring); without, the replay is "whatever
+        the stream still holds" (operator tools).
 
         Raises:
+            HistoryTrimmed: retention removed events of the range while it was replayed.
             MeshError: if JetStream fails mid-way.
         """
         self.replays += 1
@@ -165,10 +187,13 @@ class EventReader:
         max_bytes = max(MIN_BATCH_BYTES, self._max_bytes // len(cursors))
         while True:
             empty = [c for c in cursors if not c.buffer and not c.finished]
+            jumps: list[int | None] = []
             if len(empty) == 1:
-                await self._fill(empty[0], until, max_bytes)  # no task for a lone cursor
+                jumps = [await self._fill(empty[0], until, max_bytes)]  # no task for one cursor
             elif empty:
-                await asyncio.gather(*(self._fill(c, until, max_bytes) for c in empty))
+                jumps = await asyncio.gather(*(self._fill(c, until, max_bytes) for c in empty))
+            if gapless:
+                await self._check_trimmed([j for j in jumps if j is not None])
             if not any(c.buffer for c in cursors):
                 return
             # Every unfinished cursor has read past `bound`: nothing at or below it is missing.
@@ -184,7 +209,45 @@ class EventReader:
             if events:
                 yield events
 
-    async def _fill(self, cursor: _Cursor, until: int | None, max_bytes: int) -> None:
+    async def _check_trimmed(self, jumps: list[int]) -> None:
+        """Raise :class:`HistoryTrimmed` if events at or after the lowest of ``jumps`` (the
+        sequences requests asked from and skipped past) may have been trimmed meanwhile."""
+        if not jumps:
+            return
+        first = await self._first_from_now()
+        if first > min(jumps):
+            self.trimmed += 1
+            raise HistoryTrimmed(first)
+
+    async def _first_from_now(self) -> int:
+        """The stream's first sequence, read *after* this call began (after the caller's
+        requests were answered: :meth:`first_seq` may share a read that started earlier).
+        Concurrent checks share the reads: one runs, and every caller arriving meanwhile
+        shares the one queued after it (one read per round trip, however many replays)."""
+        if self._probe is None:
+            self._probe = asyncio.ensure_future(self._probe_first(None))
+            return await asyncio.shield(self._probe)
+        if self._queued is None:
+            self._queued = asyncio.ensure_future(self._probe_first(self._probe))
+        return await asyncio.shield(self._queued)
+
+    async def _probe_first(self, running: asyncio.Future[int] | None) -> int:
+        if running is not None:
+            await asyncio.wait([running])
+            self._probe, self._queued = self._queued, None
+        try:
+            batch = await self._request({"seq": 1, "batch": 1, "max_bytes": 1}, "the first event")
+            if batch.messages:
+                return batch.messages[0].seq
+            return (await self.bounds()).first  # nothing left: where the stream starts again
+        finally:
+            if self._queued is None:
+                self._probe = None
+
+    async def _fill(self, cursor: _Cursor, until: int | None, max_bytes: int) -> int | None:
+        """Read the next batch of ``cursor``; returns the sequence it asked from when the
+        answer skipped past it (see the module docstring), else ``None``."""
+        asked = cursor.next_seq
         request = {
             "seq": cursor.next_seq,
             "next_by_subj": cursor.subject,
@@ -192,16 +255,21 @@ class EventReader:
             "max_bytes": max_bytes,
         }
         batch = await self._request(request, "replaying events")
+        # From sequence 1 (a replay after 0: "whatever the stream holds") nothing the client
+        # had can be skipped; from anywhere else, a jump may have crossed trimmed events.
+        skipped = not batch.messages or batch.messages[0].seq > asked
+        jumped = asked if skipped and asked > 1 else None
         for msg in batch.messages:
             if until is not None and msg.seq > until:
                 cursor.finished = True  # that replica holds everything up to `until`
-                return
+                return jumped
             cursor.buffer.append(msg)
             cursor.next_seq = msg.seq + 1
         reached = until is not None and cursor.next_seq > until
         cursor.finished = not batch.messages or batch.num_pending == 0 or reached
         if cursor.finished and not reached and until is not None and await self._replicated():
             await self._confirm(cursor, until)
+        return jumped
 
     async def _confirm(self, cursor: _Cursor, until: int) -> None:
         """A follower may answer a direct get before it applied the newest writes (ADR-31: no

@@ -21,6 +21,8 @@ STAGING_BUCKET = "culto_staging"
 IDENTITY_BUCKET = "culto_identity"
 SESSIONS_BUCKET = "culto_sessions"
 CURSORS_BUCKET = "culto_cursors"
+INGRESS_BUCKET = "culto_ingress"
+"""The publish ingress's answers per ``Idempotency-Key`` (:mod:`mesh.idempotency`)."""
 """Acknowledged cursors: ``<user id>.<cursor name>`` → the last acknowledged sequence."""
 WORKERS_CONSUMER = "culto-workers"
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from nats.js.kv import KeyValue
 
-from culto.errors import Conflict, NotFound
+from culto.errors import Conflict, MeshTimeout, MeshUnavailable, NotFound
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
+from mesh.retry import FAILOVER_DEADLINE, retry_within
 from mesh.subjects import VIDEOS_BUCKET, YOUTUBE_INDEX_BUCKET, video_token
 from schemas.videos import VideoRecord
 
@@ -71,9 +72,13 @@ class VideoStore:
         """
         key = video_token(video_id)
         kv = await self.bucket()
-        try:
+
+        async def once() -> KeyValue.Entry:
             with nats_errors(f"reading video {video_id}"):
-                entry = await kv.get(key)
+                return await kv.get(key)
+
+        try:
+            entry = await retry_within(once, what=f"reading video {video_id}")
         except NotFound:
             raise NotFound(f"video {video_id} not found") from None
         if entry.value is None:
@@ -90,10 +95,22 @@ class VideoStore:
     async def create(self, record: VideoRecord) -> Versioned:
         """Store a new record; :class:`Conflict` if the id exists."""
         kv = await self.bucket()
-        try:
+        attempts = 0
+
+        async def once() -> int:
+            nonlocal attempts
+            attempts += 1
             with nats_errors(f"creating video {record.id}"):
-                revision = await kv.create(video_token(record.id), _encode(record))
+                return await kv.create(video_token(record.id), _encode(record))
+
+        try:
+            revision = await retry_within(once, what=f"creating video {record.id}")
         except Conflict:
+            # A retried create whose first attempt was stored after all (its answer was lost
+            # to a leader election) finds the very record it wrote.
+            stored = await self.find(record.id) if attempts > 1 else None
+            if stored is not None and stored.record == record:
+                return stored
             raise Conflict(f"video {record.id} already exists") from None
         return Versioned(record, revision)
 
@@ -109,6 +126,8 @@ class VideoStore:
         """
         key = video_token(video_id)
         kv = await self.bucket()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FAILOVER_DEADLINE
         for attempt in range(self._max_attempts):
             current = await self.get(video_id)
             changed = mutate(current.record)
@@ -117,6 +136,14 @@ class VideoStore:
             try:
                 with nats_errors(f"updating video {video_id}"):
                     revision = await kv.update(key, _encode(changed), last=current.revision)
+            except (MeshUnavailable, MeshTimeout) as exc:
+                # A leader election: re-read and apply again (if the write landed after all,
+                # ``mutate`` sees its result), within the failover deadline.
+                if loop.time() > deadline:
+                    raise
+                log.info("updating video %s: %s; retrying", video_id, exc.message)
+                await asyncio.sleep(0.25)
+                continue
             except Conflict:
                 self.cas_retries += 1
                 # Jittered back-off so two hot writers stop colliding in lock-step.
@@ -150,19 +177,29 @@ class VideoStore:
         """
         index = await self.bucket(YOUTUBE_INDEX_BUCKET)
         key = youtube_key(channel_id, youtube_id)
+
+        async def create() -> None:
+            with nats_errors("claiming youtube id"):
+                await index.create(key, video_id.encode())
+
+        async def read() -> KeyValue.Entry:
+            with nats_errors("reading youtube index"):
+                return await index.get(key)
+
         for _ in range(self._max_attempts):
             try:
-                with nats_errors("claiming youtube id"):
-                    await index.create(key, video_id.encode())
+                # Through a leader election; a create stored after all is found ours below.
+                await retry_within(create, what="claiming youtube id")
                 return None
             except Conflict:
                 pass
             try:
-                with nats_errors("reading youtube index"):
-                    entry = await index.get(key)
+                entry = await retry_within(read, what="reading youtube index")
             except NotFound:
                 continue  # released between our create and get: try again
             owner = (entry.value or b"").decode()
+            if owner == video_id:
+                return None  # our own create, whose answer was lost to the election
             if owner and await self.find(owner) is not None:
                 return owner
             # Stale index entry (its video is gone): take it over with compare-and-set.

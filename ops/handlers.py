@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -63,13 +63,20 @@ class ReadyHandler(ReadOnlyHandler):
 
     A role that listens only to answer probes while it waits for provisioning passes
     ``started=False``: its ``/ready`` stays 503 (``"role_started": false``) even once the streams
-    appear, until the role's own server takes over the port.
+    appear, until the role's own server takes over the port. A role may add its own checks
+    (the frontend: its live feed), named in ``checks``.
     """
 
-    def initialize(self, mesh: MeshConnection, started: bool = True) -> None:
-        """The process's connection; whether the role behind this port runs."""
+    def initialize(
+        self,
+        mesh: MeshConnection,
+        started: bool = True,
+        checks: Mapping[str, Callable[[], bool]] | None = None,
+    ) -> None:
+        """The process's connection; whether the role behind this port runs; its checks."""
         self.mesh = mesh
         self.started = started
+        self.checks = dict(checks or {})
 
     async def get(self) -> None:
         """Check the connection first: a stream lookup would wait out a timeout when down."""
@@ -81,7 +88,8 @@ class ReadyHandler(ReadOnlyHandler):
             except TimeoutError:
                 present = False
         storage_ok = not self.mesh.storage_full
-        ready = connected and present and storage_ok and self.started
+        own = {name: bool(check()) for name, check in self.checks.items()}
+        ready = connected and present and storage_ok and self.started and all(own.values())
         self.set_header("Cache-Control", "no-store")
         if not ready:
             self.set_header("Retry-After", "2")
@@ -92,6 +100,7 @@ class ReadyHandler(ReadOnlyHandler):
                 "streams_present": present,
                 "storage_ok": storage_ok,
                 **({} if self.started else {"role_started": False}),
+                **own,
             },
         )
         self.write_json(body, status=200 if ready else 503)

@@ -53,6 +53,8 @@ class HubStats(Protocol):
     def catch_up_rounds(self) -> int: ...
     @property
     def feed_resubscribes(self) -> int: ...
+    @property
+    def held_events(self) -> int: ...
 
 
 class StatsSource(Protocol):
@@ -110,6 +112,11 @@ class HubCollector(Collector):
             "culto_sse_feed_resubscribes",
             "Times the live feed resubscribed after its consumer was lost",
             value=s.feed_resubscribes,
+        )
+        yield GaugeMetricFamily(
+            "culto_sse_held_events",
+            "Live events held until the identity view is known current again",
+            value=s.held_events,
         )
 
 

@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import logging
 import math
+import socket
 from asyncio import Future
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,9 @@ class ListenConfig:
         connections_per_second: New connections one peer address may open per second, on
             average (bursts of four seconds' worth); trusted proxies are not limited, since
             they carry every client.
+        write_timeout: Seconds the kernel keeps unacknowledged data for a peer before it drops
+            the connection (``TCP_USER_TIMEOUT``): a client whose network vanished without a
+            FIN stops holding a stream and its memory (see :func:`keep_alive`).
     """
 
     host: str = "127.0.0.1"
@@ -87,6 +91,7 @@ class ListenConfig:
     max_body_bytes: int = 2**20
     trusted_proxies: tuple[str, ...] = ()
     connections_per_second: float = 100.0
+    write_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -95,6 +100,8 @@ class ListenConfig:
             raise ConfigError("max_body_bytes: must be positive")
         if self.connections_per_second <= 0:
             raise ConfigError("CULTO_MAX_CONNECTIONS_PER_SECOND: must be positive")
+        if self.write_timeout <= 0:
+            raise ConfigError("CULTO_WRITE_TIMEOUT: must be positive")
         proxy_networks(self.trusted_proxies)
 
 
@@ -267,6 +274,35 @@ class _HeaderLimit(HTTPMessageDelegate):
             self._inner.on_connection_close()
 
 
+KEEPALIVE_IDLE = 30
+"""Seconds a connection may be silent before the kernel probes the peer (TCP keepalive)."""
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_PROBES = 3
+"""Unanswered probes, :data:`KEEPALIVE_INTERVAL` apart, after which the connection is dropped."""
+
+
+def keep_alive(sock: socket.socket, write_timeout: float) -> None:
+    """Have the kernel find peers that vanished without a FIN (unplugged, NAT state lost).
+
+    An idle one (an event stream with no events and no heartbeat due yet) is probed after
+    :data:`KEEPALIVE_IDLE` seconds and dropped about half a minute later; one with unacknowledged
+    data is dropped after ``write_timeout`` (``TCP_USER_TIMEOUT``, Linux). Either way Tornado
+    sees the connection close, so the stream's slot and memory are released.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    options = (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+        ("TCP_USER_TIMEOUT", int(write_timeout * 1000)),
+    )
+    for name, value in options:
+        option = getattr(socket, name, None)  # Linux; other systems keep their defaults
+        if option is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
 _JSON_429_BODY = error_body(
     "too_many_connections", "too many new connections from this address; retry in a second"
 )
@@ -291,10 +327,12 @@ class JsonErrorsHTTPServer(HTTPServer):
         *args: Any,
         trusted_proxies: Sequence[str] = (),
         connections_per_second: float = 100.0,
+        write_timeout: float = 30.0,
         **kwargs: Any,
     ) -> None:
-        """Tornado's arguments, plus the proxies whose forwarded headers are believed and the
-        new-connection rate allowed per peer address."""
+        """Tornado's arguments, plus the proxies whose forwarded headers are believed, the
+        new-connection rate allowed per peer address and the kernel's write deadline."""
+        self.write_timeout = write_timeout
         self.trusted_proxies = proxy_networks(trusted_proxies)
         rate = connections_per_second
         self.connections = TokenBuckets(rate, max(1, math.ceil(4 * rate)))
@@ -314,6 +352,8 @@ class JsonErrorsHTTPServer(HTTPServer):
         if not _within(peer, self.trusted_proxies) and not self.connections.take(peer)[0]:
             stream.write(_JSON_429).add_done_callback(lambda _: stream.close())
             return
+        if stream.socket.family in (socket.AF_INET, socket.AF_INET6):
+            keep_alive(stream.socket, self.write_timeout)
         write = stream.write
 
         def json_refusal(data: bytes | memoryview, *args: Any, **kwargs: Any) -> Future[None]:
@@ -340,6 +380,7 @@ def listen(
         xheaders=True,
         trusted_proxies=config.trusted_proxies,
         connections_per_second=config.connections_per_second,
+        write_timeout=config.write_timeout,
         max_body_size=config.max_body_bytes,
         max_header_size=_READ_HEADER_BYTES,
     )
@@ -355,16 +396,19 @@ def ops_routes(
     registry_source: object,
     alive: Liveness | None = None,
     metrics: MetricsAccess | None = None,
+    ready_checks: Mapping[str, Callable[[], bool]] | None = None,
     *,
     started: bool = True,
 ) -> list[URLSpec]:
     """``/health``, ``/ready`` and ``/metrics`` routes (``registry_source`` is the registry;
-    ``metrics`` says who may read it on this port; ``started=False``: the role is still
-    waiting for provisioning, ``/ready`` stays 503)."""
+    ``metrics`` says who may read it on this port; ``ready_checks`` are the role's own
+    readiness conditions, named in ``/ready``'s ``checks``; ``started=False``: the role is
+    still waiting for provisioning, ``/ready`` stays 503)."""
     scrape = {"registry": registry_source, "access": metrics or MetricsAccess()}
+    ready = {"mesh": mesh, "checks": ready_checks, "started": started}
     return [
         URLSpec("/health", HealthHandler, {"alive": alive}, name="/health"),
-        URLSpec("/ready", ReadyHandler, {"mesh": mesh, "started": started}, name="/ready"),
+        URLSpec("/ready", ReadyHandler, ready, name="/ready"),
         URLSpec("/metrics", MetricsHandler, scrape, name="/metrics"),
     ]
 
@@ -382,6 +426,7 @@ def make_ops_app(
     registry: CollectorRegistry | None = None,
     alive: Liveness | None = None,
     started: bool = True,
+    ready_checks: Mapping[str, Callable[[], bool]] | None = None,
 ) -> Application:
     """An application with the ops routes only (the ``api`` and ``worker`` roles, the
     frontend's ``CULTO_OPS_PORT``, and every role while it waits for provisioning).
@@ -394,11 +439,12 @@ def make_ops_app(
         registry: An existing registry to serve instead (the frontend's own).
         alive: The process's liveness check for ``/health``.
         started: ``False`` while the role waits for provisioning: ``/ready`` stays 503.
+        ready_checks: The role's own readiness conditions (the frontend's live feed).
     """
     own = registry is None
     if registry is None:
         registry = make_registry(mesh, extra=extra_stats, collectors=collectors)
-    specs = ops_routes(mesh, registry, alive, started=started)
+    specs = ops_routes(mesh, registry, alive, None, ready_checks, started=started)
     # A shared registry already counts its own application's requests under these names.
     metrics = HttpMetrics(registry if own else CollectorRegistry(), route_names(specs))
     return Application(

@@ -231,6 +231,13 @@ class AccessGuard:
             loop = asyncio.get_running_loop()
             self._recheck_timer = loop.call_later(RECHECK_DELAY, self._recheck)
 
+    def settle(self) -> None:
+        """Apply the identity changes waiting for their batched re-check now (the identity
+        fence does, before it releases events the directory was not known current for)."""
+        if self._recheck_timer is not None:
+            self._recheck_timer.cancel()
+            self._recheck()
+
     def _recheck(self) -> None:
         """Re-evaluate affected connections; synchronous, so dispatch sees the index either
         before or after, never half re-indexed."""

@@ -246,6 +246,8 @@ class Connection:
         "placement",
         "principal",
         "queue",
+        "resets",
+        "stall_timer",
         "sub",
         "video_channels",
         "waiter",
@@ -280,6 +282,8 @@ class Connection:
         self.direct: DirectSink | None = None
         self.owner: Owner | None = None
         self.blocked = False
+        self.stall_timer: asyncio.TimerHandle | None = None
+        self.resets = 0
         self.last_sent_seq = 0
         self.close_reason: CloseReason | None = None
         self.beat_slot = -1  # beats.NOWHERE

@@ -57,6 +57,7 @@ from typing import cast
 from prometheus_client import Histogram
 
 from access.principals import Credential
+from culto.errors import HistoryTrimmed
 from frontend_server.events.access import HubAccess
 from frontend_server.events.conn import (
     CloseReason,
@@ -70,6 +71,7 @@ from frontend_server.events.conn import (
 from frontend_server.events.follow import ChannelVideos, no_channel_videos
 from frontend_server.events.framing import RESET_EVENT, frame_event, frame_reset
 from frontend_server.events.shared import SharedReplays
+from frontend_server.events.writes import RESET
 from mesh.events import StoredEvent
 from mesh.replay import EventReader
 from schemas.events import ResetReason, StreamResetEventDTO
@@ -139,9 +141,23 @@ class Reset:
         return frame_reset(framing, dto)
 
 
+def queue_reset(client: Connection, first: int, last: int) -> bool:
+    """Queue an ``unknown_id`` ``stream.reset`` for a live client of a recreated stream, after
+    what it was sent and before the new stream's events, whose lower ids the writer then
+    accepts (:meth:`~frontend_server.events.writes.Writes.take`); True if its queue was empty."""
+    reset = Reset(client.last_sent_seq, first, last, "unknown_id")
+    client.resets += 1
+    client.queue.append((RESET, RESET_EVENT, reset.frame(client.framing)))
+    return len(client.queue) == 1
+
+
 async def resume_point(reader: EventReader, last_event_id: int, horizon: int) -> int | Reset:
     """Where to resume after ``last_event_id`` (the hub's head being ``horizon``), or why it
-    cannot be honoured. Shared with the WebSocket's ``since`` (``ws_history``)."""
+    cannot be honoured. Shared with the WebSocket's ``since`` (``ws_history``). An id of 0
+    asks for everything the stream holds: nothing it had can be gone, whatever retention or
+    the purge of a deleted video removed from the stream's head."""
+    if last_event_id == 0:
+        return 0
     if last_event_id < horizon:
         first = await reader.first_seq()
         if first is None:  # everything is gone: where the stream starts again
@@ -310,6 +326,28 @@ class History:
         return await resume_point(self._reader, last_event_id, horizon)
 
     async def _replay(self, client: Connection, sink: Sink, after: int, horizon: int) -> None:
+        try:
+            await self._replay_range(client, sink, after, horizon)
+        except HistoryTrimmed as gone:
+            # Retention trimmed what this (slow) replay still had to send: never a silent gap.
+            await self._trimmed(client, sink, gone.first_available, horizon)
+
+    async def _trimmed(self, client: Connection, sink: Sink, first: int, horizon: int) -> None:
+        """A ``stream.reset`` (``trimmed``) mid-replay, then the current state at ``horizon``:
+        the client stands at the horizon afterwards, as after a reset at connect."""
+        reset = Reset(client.last_sent_seq, first, horizon, "trimmed")
+        self.resets += 1
+        self._sent_by_type[RESET_EVENT] += 1
+        if not await self._write(client, sink, reset.frame(client.framing)):
+            return
+        if not client.sub.wide:
+            latest = await self.current_state(client.sub, horizon, client.credential)
+            client.last_sent_seq = 0  # the state may hold events below what was sent: whole
+            if client.close_reason is None:
+                await self._send_events(client, sink, latest, horizon)
+        client.last_sent_seq = max(client.last_sent_seq, horizon)
+
+    async def _replay_range(self, client: Connection, sink: Sink, after: int, horizon: int) -> None:
         shared = await self._shared.read(client.sub.filters, after, horizon)
         if shared is not None:
             events, reach = shared
@@ -331,7 +369,7 @@ class History:
         # aclosing: leaving early ends the reader's requests now, not at GC time.
         replay = cast(
             AsyncGenerator[list[StoredEvent], None],
-            self._reader.replay(list(client.sub.filters), after, until=horizon),
+            self._reader.replay(list(client.sub.filters), after, until=horizon, gapless=True),
         )
         async with contextlib.aclosing(replay) as batches:
             async for batch in batches:

@@ -47,7 +47,6 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from access.policy import ANONYMOUS, Principal
 from access.principals import Credential
@@ -67,11 +66,13 @@ from frontend_server.events.conn import (
     Sink,
     Subscription,
 )
+from frontend_server.events.fence import IdentityFence
 from frontend_server.events.follow import ChannelVideos, no_channel_videos
 from frontend_server.events.framing import sse_event
-from frontend_server.events.history import History
+from frontend_server.events.history import History, queue_reset
 from frontend_server.events.index import StreamIndex
 from frontend_server.events.sse.wire import encode_event
+from frontend_server.events.stats import HubStats
 from frontend_server.events.writes import HEARTBEAT, Writes, resolve
 from frontend_server.events.ws.wire import encode_ws_event
 from frontend_server.security.auth import Authenticator
@@ -95,23 +96,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class HubStats:
-    """A snapshot of the hub's counters for metrics and health."""
-
-    connected_clients: int
-    events_dispatched: int
-    events_sent_by_type: dict[str, int]
-    replays: int
-    slow_client_drops: int
-    nats_reconnects: int
-    healthy: bool
-    revoked: int = 0
-    resets: int = 0
-    catch_up_rounds: int = 0
-    feed_resubscribes: int = 0
 
 
 class EventHub(AsyncResource):
@@ -141,11 +125,16 @@ class EventHub(AsyncResource):
         self._mesh = mesh
         self._limit = config.client_buffer
         self._reader = reader or EventReader(mesh)
-        self._feed = LiveFeed(mesh, self._dispatch)
         self._index = StreamIndex()
         self._clients: set[Connection] = set()
         self._access = HubAccess(authenticator)
         self._guard = AccessGuard(self._access, self._index, self._clients, self._drop)
+        # Live events pass the identity fence: held while the directory is not known current.
+        self._fence = IdentityFence(
+            authenticator.directory, self._dispatch, self._fence_overflow, self._guard.settle
+        )
+        self._feed = LiveFeed(mesh, self._fence.offer, on_recreated=self._recreated)
+        self.stream_resets = 0
         self._head = 0
         self._started = False
         self._closed = False
@@ -161,7 +150,7 @@ class EventHub(AsyncResource):
             sent_by_type=self._sent_by_type,
             channel_videos=channel_videos,
         )
-        self._writes = Writes(self._sent_by_type, self._drop)
+        self._writes = Writes(self._sent_by_type, self._drop, config.write_timeout)
         self._wheels: dict[float, HeartbeatWheel[Connection]] = {}  # by heartbeat interval
         self._catching_up: set[asyncio.Task[None]] = set()  # history of attached connections
         self.replay_seconds = self._history.replay_seconds
@@ -171,9 +160,11 @@ class EventHub(AsyncResource):
 
     async def open(self) -> None:
         """Follow the stream from its current end: history is served by replay, not the feed."""
-        self._head = await self._reader.last_seq()
+        bounds = await self._reader.bounds()
+        self._head = bounds.last
         self._guard.start()
-        await self._feed.start(self._head)
+        self._fence.start()
+        await self._feed.start(self._head, created=bounds.created)
         self._started = True
 
     async def close(self) -> None:
@@ -187,6 +178,7 @@ class EventHub(AsyncResource):
         for task in list(self._catching_up):
             task.cancel()
         await self._feed.stop()
+        await self._fence.stop()
 
     @property
     def healthy(self) -> bool:
@@ -227,6 +219,7 @@ class EventHub(AsyncResource):
             healthy=self.healthy,
             revoked=self._guard.revoked,
             feed_resubscribes=self._feed.resubscribes,
+            held_events=self._fence.holding,
         )
 
     # -- serving one client ------------------------------------------------------------------
@@ -378,6 +371,9 @@ class EventHub(AsyncResource):
         client.queue.clear()
         client.direct = None
         resolve(client.waiter)
+        if client.stall_timer is not None:
+            client.stall_timer.cancel()
+            client.stall_timer = None
         if client.beat_slot != NOWHERE:
             for wheel in self._wheels.values():
                 wheel.remove(client)
@@ -454,6 +450,23 @@ class EventHub(AsyncResource):
             if client.close_reason is None and not client.queue:
                 client.queue.append(entry)
                 self._writes.wake(client)
+
+    def _recreated(self, first: int, last: int) -> None:
+        """``CULTO_EVENTS`` was recreated (the feed follows it from its first event): a live
+        client gets a ``stream.reset`` before the new stream's events (:func:`queue_reset`);
+        one still catching up is ended (its resume point is judged anew on reconnect)."""
+        self._head = 0
+        self.stream_resets += 1
+        for client in list(self._clients):
+            if client.phase is not Phase.LIVE:
+                self._drop(client, CloseReason.NATS_DISCONNECTED)
+            elif queue_reset(client, first, last):
+                self._writes.wake(client)
+
+    def _fence_overflow(self) -> None:
+        for client in list(self._clients):  # they resume once the directory is current again
+            self._drop(client, CloseReason.NATS_DISCONNECTED)
+        self._feed.rewind(self._head)  # the discarded events come again
 
     def _on_disconnect(self) -> None:
         # Clients reconnect (to any replica) with Last-Event-ID and lose nothing; holding

@@ -78,7 +78,7 @@ class SharedReplays:
         events: list[StoredEvent] = []
         replay = cast(
             AsyncGenerator[list[StoredEvent], None],
-            self._reader.replay(list(filters), after, until=until),
+            self._reader.replay(list(filters), after, until=until, gapless=True),
         )
         async with contextlib.aclosing(replay) as batches:
             async for batch in batches:

@@ -22,6 +22,9 @@ from frontend_server.events.conn import CloseReason, Connection, DirectSink, Fra
 
 HEARTBEAT = 0
 """Queue entries with sequence 0 are heartbeats: never skipped, never counted."""
+RESET = -1
+"""A ``stream.reset`` queued because the stream was recreated: sent, and the ids that follow
+start again (the new stream's are lower than what was sent)."""
 
 
 class Writes:
@@ -30,15 +33,28 @@ class Writes:
     Args:
         sent_by_type: The hub's counter of frames sent, by event type.
         drop: Ends a connection whose socket failed (the hub's).
+        write_timeout: Seconds a write may stay pending before the client is dropped as slow
+            (it stopped reading, or its network vanished without a FIN).
     """
 
-    __slots__ = ("_dirty", "_drop", "_flush_handle", "_sent_by_type", "ws_frames_sent")
+    __slots__ = (
+        "_dirty",
+        "_drop",
+        "_flush_handle",
+        "_sent_by_type",
+        "_write_timeout",
+        "ws_frames_sent",
+    )
 
     def __init__(
-        self, sent_by_type: Counter[str], drop: Callable[[Connection, CloseReason], None]
+        self,
+        sent_by_type: Counter[str],
+        drop: Callable[[Connection, CloseReason], None],
+        write_timeout: float = 30.0,
     ) -> None:
         self._sent_by_type = sent_by_type
         self._drop = drop
+        self._write_timeout = write_timeout
         self._dirty: list[Connection] = []  # live direct clients with frames to write
         self._flush_handle: asyncio.Handle | None = None
         self.ws_frames_sent = 0
@@ -53,7 +69,10 @@ class Writes:
             queue.clear()
             if seq != HEARTBEAT:
                 if seq <= client.last_sent_seq:
-                    return b""
+                    if seq != RESET:
+                        return b""
+                    client.last_sent_seq = 0
+                    return frame
                 client.last_sent_seq = seq
                 self._sent_by_type[event_type] += 1
             return frame
@@ -63,9 +82,12 @@ class Writes:
         for seq, event_type, frame in queue:
             if seq != HEARTBEAT:
                 if seq <= last:
-                    continue
-                last = seq
-                sent[event_type] += 1
+                    if seq != RESET:
+                        continue
+                    last = 0  # the new stream's ids start again
+                else:
+                    last = seq
+                    sent[event_type] += 1
             out.append(frame)
         queue.clear()
         client.last_sent_seq = last
@@ -101,9 +123,21 @@ class Writes:
         if pending is not None:
             client.blocked = True
             pending.add_done_callback(partial(self._unblocked, client))
+            # Write deadline: a client that stopped reading must not hold its slot forever.
+            client.stall_timer = asyncio.get_running_loop().call_later(
+                self._write_timeout, self._stalled, client
+            )
+
+    def _stalled(self, client: Connection) -> None:
+        client.stall_timer = None
+        if client.blocked and client.close_reason is None:  # the write deadline passed
+            self._drop(client, CloseReason.SLOW)
 
     def _unblocked(self, client: Connection, done: asyncio.Future[None]) -> None:
         client.blocked = False
+        if client.stall_timer is not None:
+            client.stall_timer.cancel()
+            client.stall_timer = None
         if done.cancelled() or done.exception() is not None:
             self._drop(client, CloseReason.CLIENT_GONE)  # the connection failed
         else:

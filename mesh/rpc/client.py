@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 
+from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from access.principals import CREDENTIAL_HEADER, Credential
 from culto.errors import MeshError, MeshUnavailable, StorageFull, error_from_dict
 from mesh.connection import MeshConnection
 from mesh.errors import STORAGE_FULL_HINT, nats_errors
+from mesh.retry import retry_undelivered
 from mesh.rpc.protocol import ERROR_CODE_HEADER, ERROR_HEADER, Rep, Req, Verb, error_dict
+
+RECONNECT_WAIT = 3.0
+"""Seconds a call waits for this process's own reconnect (a NATS node lost) before the 503."""
+UNDELIVERED_DEADLINE = 6.0
+"""Seconds an undelivered call (no responder: the service is reconnecting) is sent again."""
 
 
 class RpcClient:
@@ -36,18 +43,23 @@ class RpcClient:
             CultoError: the service's refusal, as the same class it raised.
         """
         what = f"{verb.service.name} {verb.name}"
-        if not self.mesh.is_connected:
+        if not await self.mesh.until_connected(RECONNECT_WAIT):
             raise MeshUnavailable(f"{what}: NATS is unavailable; retry shortly")
         if verb.writes and self.mesh.storage_full:
             raise StorageFull(f"{what}: {STORAGE_FULL_HINT}")
         headers = {CREDENTIAL_HEADER: credential.header()} if credential is not None else None
-        with nats_errors(what):
-            reply = await self.mesh.nc.request(
-                verb.subject,
-                body.model_dump_json().encode(),
-                max(self._timeout, verb.timeout or 0.0),
-                headers=headers,
-            )
+        data = body.model_dump_json().encode()
+        timeout = max(self._timeout, verb.timeout or 0.0)
+
+        async def once() -> Msg:
+            if not await self.mesh.until_connected(RECONNECT_WAIT):
+                raise MeshUnavailable(f"{what}: NATS is unavailable; retry shortly")
+            with nats_errors(what):
+                return await self.mesh.nc.request(verb.subject, data, timeout, headers=headers)
+
+        # Undelivered (no responder while the service reconnects, our own reconnect): safe to
+        # send again, within a deadline. A timeout is not retried: the service may have acted.
+        reply = await retry_undelivered(once, what=what, deadline=UNDELIVERED_DEADLINE)
         # The header, not the body, marks a failure: a FAILED video's body has "error" too.
         if reply.headers and ERROR_CODE_HEADER in reply.headers:
             raise error_from_dict(error_dict(reply.headers.get(ERROR_HEADER), f"{what} failed"))

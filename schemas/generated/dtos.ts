@@ -557,6 +557,11 @@ export type WsServerMessage = WsEvent | WsSubscribed | WsReset | WsError;
  * Follow more videos and/or channels (neither: every readable video); ``since``/``cursor``
  * replay the *new* videos' and channels' history after that sequence first. ``types``
  * replaces the socket's type filter.
+ *
+ * ``since`` may also be per video, ``{"<video id>": seq}`` (named videos only): each resumes
+ * after its own position, and one without an entry gets its current state. Per video, a
+ * socket's events are always ascending and gapless, so each video's highest ``seq`` received
+ * is an exact resume point, also while an added video's older history was still arriving.
  */
 export interface WsSubscribe {
   op: "subscribe";
@@ -564,7 +569,7 @@ export interface WsSubscribe {
   /** Channels to follow: every event of every video of each (videos created later included; a video moved out or deleted stops). */
   channels?: string[];
   types?: string[] | null;
-  since?: number | null;
+  since?: number | Record<string, number> | null;
   cursor?: string | null;
 }
 

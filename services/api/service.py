@@ -331,6 +331,8 @@ class VideoApiService(AsyncResource):
             channel_id=channel_of(record.channel_id),
             msg_id=f"{ref.id}:deleted",
         )
+        # Delete means gone: its events too, but the tombstone just published.
+        await self._events.purge_video(ref.id)
         return None
 
     async def _remove(self, record: VideoRecord) -> None:

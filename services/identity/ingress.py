@@ -5,8 +5,13 @@ The caller's own ``publish`` token came with the request; this side resolves it,
 video's record and asks the policy whether that token may publish in the record's channel (the
 edge checked too, but is not trusted). Then it applies the report to the record with
 compare-and-set (:mod:`services.videos.reports`) and publishes the event with the caller's
-``Idempotency-Key`` as ``Nats-Msg-Id``: a retry inside JetStream's duplicate window returns the
-original sequence with ``duplicate: true`` and publishes nothing.
+``Idempotency-Key`` as ``Nats-Msg-Id``.
+
+A key is deduplicated *before* the record changes (:mod:`mesh.idempotency`, a day long): a retry
+with the same body gets the original answer (its sequence, ``duplicate: true``) even after later
+reports moved the video on; the same key with another body is a 422 ``idempotency_key_reused``
+and changes nothing. Two identical requests at once both reach the publish, where JetStream's
+duplicate window stores the event once and answers both with one sequence.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pydantic import ValidationError
 from culto.errors import InvalidInput, NotFound
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
+from mesh.idempotency import IngressKeys, IngressRecord, body_digest
 from mesh.principals import MeshAuthenticator
 from mesh.rpc import Call
 from mesh.rpc.protocol import validation_message
@@ -37,6 +43,7 @@ class Ingress:
     def __init__(self, mesh: MeshConnection, authenticate: MeshAuthenticator) -> None:
         self._store = VideoStore(mesh)
         self._events = EventPublisher(mesh)
+        self._keys = IngressKeys(mesh)
         self._channels = authenticate.channel
 
     async def publish(self, call: Call[PublishCall]) -> PublishAccepted:
@@ -62,12 +69,18 @@ class Ingress:
                 code="unknown_video",
             ) from None
         assert channel_id is not None  # require() refuses a missing channel
+        key = call.body.idempotency_key
+        digest = body_digest(call.body.event)
+        if key and (earlier := await self._keys.find(channel_id, key)) is not None:
+            return _replayed(earlier, digest)
         updated = await self._store.update(event.video_id, lambda rec: apply_report(rec, event))
         if updated.changed and not isinstance(event, VideoStatusEventDTO):
             await self._announce_settled(updated.record, channel_id)
-        key = call.body.idempotency_key
         msg_id = f"ingress:{channel_id}:{key}" if key else None
         result = await self._events.publish(event, channel_id=channel_id, msg_id=msg_id)
+        if key:
+            answer = IngressRecord(body_sha256=digest, seq=result.seq)
+            await self._keys.remember(channel_id, key, answer)
         return PublishAccepted(seq=result.seq, duplicate=result.duplicate)
 
     async def _announce_settled(self, record: VideoRecord, channel_id: str) -> None:
@@ -85,6 +98,16 @@ class Ingress:
             channel_id=channel_id,
             msg_id=f"{record.id}:{record.job_id}:{done}",
         )
+
+
+def _replayed(earlier: IngressRecord, digest: str) -> PublishAccepted:
+    """The answer to a key seen before: the original one, or 422 for another body."""
+    if earlier.body_sha256 != digest:
+        raise InvalidInput(
+            "Idempotency-Key: this key was used with another event; use a new key per event",
+            code="idempotency_key_reused",
+        )
+    return PublishAccepted(seq=earlier.seq, duplicate=True)
 
 
 def _event(raw: dict[str, object]) -> PublishableEvent:

@@ -153,7 +153,10 @@ def test_role_probes_and_ports(rendered: dict[str, list[Obj]], overlay: str) -> 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_grace_periods_outlast_prestop_pauses(rendered: dict[str, list[Obj]], overlay: str) -> None:
-    heartbeat = seconds(config_data(rendered[overlay])["SSE_HEARTBEAT_INTERVAL"])
+    settings = config_data(rendered[overlay])
+    drain = seconds(settings["CULTO_DRAIN_TIMEOUT"])
+    assert seconds(settings["CULTO_DRAIN_SPREAD"]) <= drain
+    nats_drain = 10  # MeshConnection.close: NATS is drained for at most 10 s after the streams
     for workload, template in pod_templates(rendered[overlay]):
         grace = template["spec"].get("terminationGracePeriodSeconds", 30)
         for container in containers(template):
@@ -162,8 +165,8 @@ def test_grace_periods_outlast_prestop_pauses(rendered: dict[str, list[Obj]], ov
             )
             if command and command[0].endswith("sleep"):
                 pause = float(command[1])
-                # the pause, then the SIGTERM drain (about one heartbeat interval) must fit
-                assert grace > pause + heartbeat, workload["metadata"]["name"]
+                # the pause, then the SIGTERM drain and the NATS drain must fit
+                assert grace > pause + drain + nats_drain, workload["metadata"]["name"]
     frontend = one(rendered[overlay], "Deployment", "culto-frontend")
     (container,) = frontend["spec"]["template"]["spec"]["containers"]
     assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "/bin/sleep"
@@ -235,6 +238,27 @@ def test_provision_job(rendered: dict[str, list[Obj]], overlay: str) -> None:
     assert job["spec"]["backoffLimit"] >= 3
     assert 0 < job["spec"]["ttlSecondsAfterFinished"] <= 3600
     assert job["spec"]["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
+
+
+def test_prod_backs_up_nightly_into_a_volume(rendered: dict[str, list[Obj]]) -> None:
+    cron = one(rendered["prod"], "CronJob", "culto-backup")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    template = cron["spec"]["jobTemplate"]["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    assert container["args"][0] == "backup" and "%Y" in container["args"][1]
+    assert "--keep" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NATS_USER"]["value"] == "provision"  # the user that may take snapshots
+    assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "PROVISION_PASSWORD"
+    claims = {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in template["spec"]["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    assert claims == {"culto-backups"}
+    one(rendered["prod"], "PersistentVolumeClaim", "culto-backups")
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert container["args"][1].startswith("/backups/") and "/backups" in mounts
 
 
 # ------------------------------------------------------------------ hardening
@@ -404,7 +428,9 @@ def test_nats_requires_a_user_per_role_over_tls(
             user = env["NATS_USER"]["value"]
             ref = env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
             assert ref["name"].startswith("nats-users") and ref["key"] == f"{user.upper()}_PASSWORD"
-            assert workload["metadata"]["name"].endswith(user), "each role its own user"
+            # Each role its own user; backups are JetStream administration: the provision user.
+            backup = workload["metadata"]["name"] == "culto-backup" and user == "provision"
+            assert workload["metadata"]["name"].endswith(user) or backup, "each role its own user"
             seen.add(user)
             pod_volumes = {v["name"]: v for v in template["spec"]["volumes"]}
             (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == ca_dir]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from culto.errors import MeshError, MeshUnavailable
+from culto.errors import HistoryTrimmed, MeshError, MeshUnavailable
 from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.direct_get import DirectBatch, direct_get, parse_time
 from mesh.replay import MAX_CURSORS, _Matcher
@@ -229,3 +229,32 @@ def test_matcher_follows_nats_wildcards() -> None:
     assert not matcher.matches(f"culto.events.{new_video_id()}.video.status")
     assert not matcher.matches(f"culto.events.{vid}")
     assert not matcher.matches("a.b.c.d")
+
+
+async def test_replay_notices_events_trimmed_while_it_runs(
+    isolated_mesh: Callable[..., Any],
+) -> None:
+    # Issue 21, defect 4: a direct get answers the next *surviving* message, so retention that
+    # trimmed the head of the stream during a slow replay made it skip events silently.
+    env: IsolatedMesh = await isolated_mesh()
+    pub = EventPublisher(env.mesh)
+    vid, other = new_video_id(), new_video_id()
+    mine = []
+    for _ in range(40):
+        mine.append(await _status(pub, vid))
+        await _status(pub, other)
+    reader = EventReader(env.mesh, batch=5)
+    replay = reader.replay(event_filters([vid]), 0, gapless=True)
+    first = await anext(replay)
+    assert [e.seq for e in first] == mine[:5]
+    await env.mesh.jsm.purge_stream(EVENTS_STREAM, seq=mine[20])  # retention, mid-replay
+    with pytest.raises(HistoryTrimmed) as gone:
+        async for _ in replay:
+            pass
+    assert gone.value.first_available == mine[20]
+    assert reader.trimmed == 1
+    # A replay that starts inside what is kept, or reaches its end, is not disturbed.
+    within = reader.replay(event_filters([vid]), mine[20] - 1, gapless=True)
+    assert [e.seq async for b in within for e in b] == mine[20:]
+    # Without gapless (operator tools): whatever the stream still holds.
+    assert [e.seq async for b in reader.replay(event_filters([vid]), 0) for e in b] == mine[20:]

@@ -119,7 +119,7 @@ async def test_feed_keeps_retrying_a_failed_resubscribe(
 
     feed = LiveFeed(mesh, collect)
     await feed.start(await EventReader(mesh).last_seq())
-    real_subscribe = mesh.js.subscribe
+    real_subscribe = mesh.retried_js.subscribe
     failures: list[int] = []
 
     async def flaky_subscribe(*args: object, **kwargs: object) -> object:
@@ -128,7 +128,7 @@ async def test_feed_keeps_retrying_a_failed_resubscribe(
             raise TimeoutError("no stream leader yet")
         return await real_subscribe(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(mesh.js, "subscribe", flaky_subscribe)
+    monkeypatch.setattr(mesh.retried_js, "subscribe", flaky_subscribe)
     try:
         feed._schedule_resubscribe()  # what a reconnect does
         event = VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)

@@ -30,6 +30,7 @@ async def test_provision_is_idempotent(isolated_mesh: Any) -> None:
         ("kv", "culto_identity"),
         ("kv", "culto_sessions"),
         ("kv", "culto_cursors"),
+        ("kv", "culto_ingress"),
         ("object_store", "culto_artifacts"),
         ("object_store", "culto_staging"),
     }

@@ -66,7 +66,12 @@ async def test_ready_when_connected_and_provisioned(http: Http) -> None:
     assert response.code == 200, response.body
     assert body_json(response) == {
         "status": "ready",
-        "checks": {"nats_connected": True, "streams_present": True, "storage_ok": True},
+        "checks": {
+            "nats_connected": True,
+            "streams_present": True,
+            "storage_ok": True,
+            "live_feed": True,  # the frontend's own: its live event feed is subscribed
+        },
     }
 
 

@@ -34,6 +34,7 @@ from access.policy import Principal
 from culto.errors import InvalidInput, MeshError, Unauthenticated
 from frontend_server.config import HubConfig
 from frontend_server.events.cursors import CursorAcks, cursor_name
+from frontend_server.events.drain import Drain
 from frontend_server.events.hub import Connection, EventHub, Subscription
 from frontend_server.events.live import take_socket
 from frontend_server.events.sse.stream import SseStream
@@ -61,6 +62,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         limits: ClientLimits,
         api: VideoApiClient,
         cursors: CursorAcks | None = None,
+        drain: Drain | None = None,
     ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub
@@ -68,6 +70,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         self.limits = limits
         self.api = api
         self.cursors = cursors
+        self.drain = drain
         self._conn: Connection | None = None  # until the stream is handed off
 
     def prepare(self) -> None:
@@ -133,7 +136,15 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         chunked = self._headers.get("Transfer-Encoding") == "chunked"
         record = RequestRecord(self, 200)
         stream = SseStream(
-            sock, record, self, self.limits, client, hub=self.hub, conn=conn, chunked=chunked
+            sock,
+            record,
+            self,
+            self.limits,
+            client,
+            hub=self.hub,
+            conn=conn,
+            chunked=chunked,
+            drain=self.drain,
         )
         self._conn = None  # the stream owns it now; nothing of this handler is kept
         self.hub.attach(conn, stream, stream)
@@ -262,6 +273,7 @@ class EventsHealthHandler(BaseHandler):
         limits: ClientLimits,
         api: VideoApiClient,
         cursors: CursorAcks | None = None,
+        drain: Drain | None = None,
     ) -> None:
         """Tornado passes the route's dependencies here."""
         self.hub = hub

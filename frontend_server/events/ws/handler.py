@@ -26,6 +26,7 @@ socket closes, with its lifetime as duration.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -43,11 +44,13 @@ from frontend_server.api.identity import IdentityHandler
 from frontend_server.config import HubConfig
 from frontend_server.events.beats import HeartbeatWheel
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.drain import Drain
 from frontend_server.events.hub import EventHub
 from frontend_server.events.live import take_socket
 from frontend_server.events.sse.handler import video_channels
+from frontend_server.events.ws.codes import CloseCode
 from frontend_server.events.ws.history import SocketHistory
-from frontend_server.events.ws.session import CloseCode, EventSocket
+from frontend_server.events.ws.session import EventSocket
 from frontend_server.events.ws.socket import WsStream
 from frontend_server.security.browser import XsrfMixin
 from frontend_server.security.limits import ClientLimits
@@ -81,6 +84,9 @@ class SocketRegistry:
         self.sockets: set[WsStream] = set()
         self.stats = WsStats()
         self._wheels: dict[float, HeartbeatWheel[WsStream]] = {}
+        self.empty = asyncio.Event()
+        """Set while no socket is open (a shutdown's drain waits for it)."""
+        self.empty.set()
 
     def wheel(self, interval: float) -> HeartbeatWheel[WsStream]:
         """The ping wheel of ``interval`` seconds."""
@@ -92,6 +98,7 @@ class SocketRegistry:
     def opened(self, stream: WsStream) -> None:
         """An upgrade succeeded."""
         self.sockets.add(stream)
+        self.empty.clear()
         self.stats.open += 1
         self.stats.opened += 1
 
@@ -100,13 +107,18 @@ class SocketRegistry:
         if stream in self.sockets:
             self.sockets.discard(stream)
             self.stats.open -= 1
+        if not self.sockets:
+            self.empty.set()
         for wheel in self._wheels.values():
             wheel.remove(stream)
 
     def close_all(self) -> None:
-        """Close every socket with 1001 "going away" (clients resume on another replica)."""
+        """Close every socket with 1001 and the position it resumes from, ``going away;
+        since=N`` (on another replica; plain ``going away`` when it has none yet)."""
         for stream in list(self.sockets):
-            stream.close(CloseCode.GOING_AWAY, "going away")
+            position = getattr(stream.session, "position", None)
+            reason = "going away" if position is None else f"going away; since={position}"
+            stream.close(CloseCode.GOING_AWAY, reason)
 
 
 def _ping(due: list[WsStream]) -> None:
@@ -128,8 +140,10 @@ class EventSocketHandler(XsrfMixin, BaseHandler):
         sockets: SocketRegistry,
         allowed_origins: frozenset[str],
         history: SocketHistory,
+        drain: Drain | None = None,
     ) -> None:
-        """Tornado passes the route's dependencies here."""
+        """Tornado passes the route's dependencies here (``drain``: the SSE streams' count,
+        unused here: sockets are counted by the registry)."""
         self.hub = hub
         self.hub_config = config
         self.limits = limits

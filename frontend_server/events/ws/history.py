@@ -10,7 +10,7 @@ only if its caller may read the event's channel (``HubAccess.may_read``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import cast
 
 from access.policy import Principal
@@ -77,7 +77,7 @@ class SocketHistory:
             return
         replay = cast(
             AsyncGenerator[list[StoredEvent], None],
-            self._reader.replay(list(sub.filters), after, until=until),
+            self._reader.replay(list(sub.filters), after, until=until, gapless=True),
         )
         async with contextlib.aclosing(replay) as batches:
             async for batch in batches:
@@ -102,3 +102,31 @@ def _readable(
         and not exclude.matches(e.video_id, e.channel_id)
         and access.may_read(principal, e.channel_id)
     ]
+
+
+def resume_points(since: int | Mapping[str, int] | None, added: frozenset[str] | None) -> list[int]:
+    """The resume points a change's added videos start from."""
+    if since is None:
+        return []
+    if isinstance(since, int):
+        return [since]
+    return [p for video, p in since.items() if added is None or video in added]
+
+
+def resume_groups(
+    added: SocketFilter, since: int | Mapping[str, int] | None
+) -> list[tuple[SocketFilter, int | None]]:
+    """What a subscribe added, grouped by where it resumes (``None``: its current state), so
+    videos at one position share one replay. Per-video positions name videos only: followed
+    channels get their current state."""
+    if added.empty:
+        return []
+    if not isinstance(since, Mapping):
+        return [(added, since)]
+    groups: dict[int | None, set[str]] = {}
+    for video in sorted(added.videos):
+        groups.setdefault(since.get(video), set()).add(video)
+    parts = [(SocketFilter(videos=frozenset(v)), point) for point, v in groups.items()]
+    if added.channels:
+        parts.append((SocketFilter(channels=added.channels), None))
+    return parts

@@ -9,7 +9,7 @@ from then on the hub writes the socket from its dispatch), through
 :class:`~frontend_server.events.ws.history.SocketHistory` (authorised event by event).
 
 A change (``subscribe``/``unsubscribe``) is one hand-off, run to completion before the next
-message is read (the socket reads nothing while a message is handled):
+message is handled (one at a time; the socket goes on reading frames and pongs meanwhile):
 
 1. Authorise the added videos (404 as an ``error`` message; nothing changes).
 2. Detach the old connection; ``L`` = the last sequence written for it. Everything of the old
@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Mapping
 from enum import Enum
 from typing import Protocol
 
@@ -38,9 +39,10 @@ from pydantic import BaseModel, ValidationError
 from access.policy import Principal
 from access.principals import Credential
 from culto.buckets import TokenBuckets
-from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
+from culto.errors import CultoError, HistoryTrimmed, InvalidInput, MeshError, Unauthenticated
 from frontend_server.events.access import HubAccess
 from frontend_server.events.cursors import CursorAcks
+from frontend_server.events.history import Reset
 from frontend_server.events.hub import (
     CloseReason,
     Connection,
@@ -49,13 +51,15 @@ from frontend_server.events.hub import (
     Framing,
     Subscription,
 )
+from frontend_server.events.ws.codes import CLOSE_FOR, MAX_ERRORS, CloseCode, VideoLookup
 from frontend_server.events.ws.filter import SocketFilter
-from frontend_server.events.ws.history import SocketHistory
+from frontend_server.events.ws.history import SocketHistory, resume_groups, resume_points
 from frontend_server.events.ws.wire import encode_ws_event
 from frontend_server.security.limits import WS_BURST, WS_MESSAGES_PER_SECOND
 from schemas.cursors import (
     WS_CLIENT_ADAPTER,
     WsAck,
+    WsClientMessage,
     WsError,
     WsSubscribe,
     WsSubscribed,
@@ -64,37 +68,6 @@ from schemas.cursors import (
 from schemas.timestamps import utc_now
 
 log = logging.getLogger(__name__)
-
-
-class CloseCode(int, Enum):
-    """WebSocket close codes this server uses (4xxx are application codes)."""
-
-    GOING_AWAY = 1001
-    """The server is shutting down: reconnect (to any replica) and resume."""
-    POLICY = 1008
-    """Too many bad messages (:data:`MAX_ERRORS`)."""
-    INTERNAL = 1011
-    """Reading history failed: reconnect and resume."""
-    TRY_AGAIN = 1013
-    """NATS is unreachable: reconnect and resume shortly."""
-    EXPIRED = 4001
-    """The token or session expired: authenticate again."""
-    FORBIDDEN = 4003
-    """The caller lost access to what it follows: its token was revoked, its session logged
-    out, its user deleted, its role removed, or a channel it follows turned private."""
-    SLOW = 4008
-    """The client fell behind (``client_buffer`` events queued): resume with ``since``."""
-
-
-CLOSE_FOR: Mapping[CloseReason, tuple[CloseCode, str]] = {
-    CloseReason.SLOW: (CloseCode.SLOW, "too slow: reconnect and resume with since"),
-    CloseReason.SHUTDOWN: (CloseCode.GOING_AWAY, "going away"),
-    CloseReason.NATS_DISCONNECTED: (CloseCode.TRY_AGAIN, "live events unavailable; retry"),
-    CloseReason.REVOKED: (CloseCode.FORBIDDEN, "access revoked"),
-    CloseReason.EXPIRED: (CloseCode.EXPIRED, "credential expired"),
-}
-MAX_ERRORS = 10
-"""Bad messages tolerated (each answered with an ``error``) before the socket is closed."""
 
 
 class SocketState(Enum):
@@ -120,10 +93,6 @@ class Outbox(DirectSink, Protocol):
 
     def close(self, code: int, reason: str) -> None:
         """Close the socket with ``code``."""
-
-
-VideoLookup = Callable[[Iterable[str]], Awaitable[dict[str, str | None]]]
-"""The channel of each video (``None``: no such video), from the video API."""
 
 
 class EventSocket:
@@ -172,20 +141,47 @@ class EventSocket:
         self._conn: Connection | None = None
         self._channels: dict[str, str | None] = {}
         self._opened_at = 0
+        self._history_floor: int | None = None
+        self._in_history = False
+        self._stopped_at: int | None = None
         self.errors = 0
 
+    @property
+    def position(self) -> int | None:
+        """Where this socket may resume with ``since`` and lose nothing (the 1001's ``since``;
+        ``None``: nowhere yet). While a change's history is sent, the lowest point it started
+        from (the kept videos' last event, the added ones' ``since``); else the last event
+        sent, or the head the filter was opened at."""
+        conn = self._conn
+        if conn is None:
+            return self._stopped_at
+        if self._in_history:
+            return self._history_floor
+        if conn.resets:  # the stream was recreated: its new ids start again
+            return conn.last_sent_seq
+        return max(conn.last_sent_seq, self._opened_at)
+
     # -- messages ----------------------------------------------------------------------------
+
+    def admit(self) -> WsError | None:
+        """Called as each message arrives (before it waits its turn): ``None`` if it may be
+        handled, else the refusal to send (over the message rate; it counts as a bad message,
+        the tenth closes the socket)."""
+        if self._rate.take("socket")[0]:
+            return None
+        self.errors += 1
+        if self.errors >= MAX_ERRORS:
+            self._end(CloseCode.POLICY, f"{MAX_ERRORS} bad messages")
+        return WsError(
+            code="rate_limited",
+            message=f"more than {WS_MESSAGES_PER_SECOND:g} messages per second; slow down",
+        )
 
     async def handle(self, raw: str | bytes) -> None:
         """Act on one client message; a bad one is answered with an ``error`` message."""
         if self.state is SocketState.CLOSED:
             return
-        if not self._rate.take("socket")[0]:
-            await self._refuse(
-                "rate_limited",
-                f"more than {WS_MESSAGES_PER_SECOND:g} messages per second; slow down",
-            )
-            return
+        message: WsClientMessage | None = None
         try:
             message = WS_CLIENT_ADAPTER.validate_json(raw)
             self._refresh()
@@ -199,6 +195,14 @@ class EventSocket:
             await self._refuse("invalid_message", _first_error(exc))
         except MeshError as exc:
             log.warning("WebSocket request failed: %s", exc.message)
+            if self.state is SocketState.IDLE and isinstance(message, WsSubscribe):
+                # The subscribe could not open its filter (NATS is failing over): an open
+                # socket carrying nothing would leave the client stuck. 1013: reconnect and
+                # resume (with the socket's position, when it had one).
+                code, reason = CLOSE_FOR[CloseReason.NATS_DISCONNECTED]
+                at = self._stopped_at
+                self._end(code, reason if at is None else f"{reason}; since={at}")
+                return
             await self._refuse(exc.code, exc.message, misbehaving=False)
         except CultoError as exc:
             await self._refuse(exc.code, exc.message)
@@ -230,7 +234,13 @@ class EventSocket:
         self.principal = fresh
 
     async def _ack(self, message: WsAck) -> None:
-        await self._cursors.ack(self.principal, self.credential, message.cursor, message.seq)
+        seq = message.seq
+        if self._in_history:
+            # A cursor holds one position: while an added video's older history is sent, the
+            # highest seq received is not one (resuming there would skip the rest of it), so
+            # the ack stores the socket's position instead (at least once, never a gap).
+            seq = min(seq, self._history_floor or 0)
+        await self._cursors.ack(self.principal, self.credential, message.cursor, seq)
 
     async def _refuse(self, code: str, message: str, *, misbehaving: bool = True) -> None:
         if self.state is SocketState.CLOSED:
@@ -249,7 +259,14 @@ class EventSocket:
     # -- subscription changes -------------------------------------------------------------
 
     async def _subscribe(self, message: WsSubscribe) -> None:
-        since = message.since
+        since: int | Mapping[str, int] | None = message.since
+        if isinstance(since, dict):
+            unknown = set(since) - set(message.videos)
+            if not message.videos or unknown:
+                raise InvalidInput(
+                    "since: per-video positions name only videos of this subscribe",
+                    code="invalid_message",
+                )
         if since is None and message.cursor is not None:
             user = self.principal.user_id
             if user is None:
@@ -297,10 +314,11 @@ class EventSocket:
         target: SocketFilter | None,
         types: list[str],
         added: SocketFilter | None,
-        since: int | None,
+        since: int | Mapping[str, int] | None,
     ) -> None:
         """Hand off to ``target`` (``None``: every video; empty: nothing); ``added`` (``None``:
-        every video but the current ones) gets history after ``since``."""
+        every video but the current ones) gets history after ``since`` (per video: a
+        mapping)."""
         # Validated before anything stops: a bad id or type changes nothing.
         if target is None or target.empty:
             Subscription.parse((), types)
@@ -342,7 +360,14 @@ class EventSocket:
                 head=head,
             )
         )
-        await self._history(conn, types, kept, last, added, since)
+        floors = [last] if last is not None and (kept is None or not kept.empty) else []
+        if added is None or not added.empty:
+            floors += resume_points(since, added.videos if added is not None else None)
+        self._history_floor, self._in_history = min(floors, default=None), True
+        try:
+            await self._history(conn, types, kept, last, added, since)
+        finally:
+            self._in_history = False
         if self._conn is conn:
             # Live (no task of its own): the hub writes the socket from its dispatch, and
             # tells this session (``ended``) if it drops the connection — at once if it did
@@ -374,27 +399,31 @@ class EventSocket:
         kept: SocketFilter | None,
         last: int | None,
         added: SocketFilter | None,
-        since: int | None,
+        since: int | Mapping[str, int] | None,
     ) -> None:
         """Step 4: what was kept (``None``: everything) after ``last``, then what was added
-        (``None``: every video but the kept ones) after ``since``. An added video or channel
-        overlapping what was kept (a video of a followed channel) is complete already: its
-        kept events are not sent twice."""
+        (``None``: every video but the kept ones) after ``since`` (per video: a mapping). An
+        added video or channel overlapping what was kept (a video of a followed channel) is
+        complete already: its kept events are not sent twice."""
         head = self._opened_at
         if last is not None and (kept is None or not kept.empty):
             every = Subscription.parse((), types, last)
             await self._send_history(
                 conn, every if kept is None else kept.subscription(types, last), head
             )
-        if since is not None and (added is None or not added.empty):
-            since = await self._resume_point(conn, since, head)
         exclude = kept or SocketFilter()
         if added is None:
-            if since is not None:  # every video: history only with a resume point
-                every = Subscription.parse((), types, since)
+            point = since if isinstance(since, int) else None
+            if point is not None:  # every video: history only with a resume point
+                point = await self._resume_point(conn, point, head)
+            if point is not None:
+                every = Subscription.parse((), types, point)
                 await self._send_history(conn, every, head, exclude=exclude)
-        elif not added.empty:
-            await self._send_history(conn, added.subscription(types, since), head, exclude=exclude)
+            return
+        for part, point in resume_groups(added, since):
+            if point is not None:
+                point = await self._resume_point(conn, point, head)
+            await self._send_history(conn, part.subscription(types, point), head, exclude=exclude)
 
     async def _resume_point(self, conn: Connection, since: int, head: int) -> int | None:
         """``since``, or ``None`` (the current state follows) after sending a ``reset`` when
@@ -422,16 +451,24 @@ class EventSocket:
             exclude=exclude or SocketFilter(),
             credential=self.credential,
         )
-        async with contextlib.aclosing(history) as batches:
-            async for batch in batches:
-                if conn.close_reason is not None or self._conn is not conn:
-                    return
-                data = b"".join(encode_ws_event(e) for e in batch)
-                try:
-                    await asyncio.wait_for(self._outbox.send(data), self._batch_timeout)
-                except TimeoutError:
-                    self._end(*CLOSE_FOR[CloseReason.SLOW])
-                    return
+        try:
+            async with contextlib.aclosing(history) as batches:
+                async for batch in batches:
+                    if conn.close_reason is not None or self._conn is not conn:
+                        return
+                    data = b"".join(encode_ws_event(e) for e in batch)
+                    try:
+                        await asyncio.wait_for(self._outbox.send(data), self._batch_timeout)
+                    except TimeoutError:
+                        self._end(*CLOSE_FOR[CloseReason.SLOW])
+                        return
+        except HistoryTrimmed as gone:
+            # Retention trimmed what was still to be sent: a reset, then the current state.
+            requested = sub.last_event_id or 0
+            reset = Reset(requested, gone.first_available, head, "trimmed")
+            await self._outbox.send(reset.frame(Framing.WS))
+            state = dataclasses.replace(sub, last_event_id=None)
+            await self._send_history(conn, state, head, exclude=exclude)
 
     def _stop(self) -> int | None:
         """Stop following; how far the client got (``None``: nothing was followed).
@@ -447,7 +484,9 @@ class EventSocket:
         if conn is None:
             return None
         self._hub.disconnect(conn)
-        return max(conn.last_sent_seq, self._opened_at)
+        opened = 0 if conn.resets else self._opened_at  # recreated: the old head means nothing
+        self._stopped_at = max(conn.last_sent_seq, opened)
+        return self._stopped_at
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +28,7 @@ from tornado.web import RequestHandler
 
 from frontend_server.events.beats import NOWHERE, HeartbeatWheel
 from frontend_server.events.live import LiveSocket, SocketState
+from frontend_server.events.ws.codes import CloseCode
 from frontend_server.events.ws.frames import (
     FrameReader,
     Opcode,
@@ -36,7 +38,7 @@ from frontend_server.events.ws.frames import (
     server_frame,
 )
 from frontend_server.events.ws.wire import encode_message
-from frontend_server.security.limits import ClientLimits
+from frontend_server.security.limits import WS_BURST, ClientLimits
 from ops.http import RequestRecord
 from schemas.cursors import WsError
 
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PING = server_frame(Opcode.PING)
+MAX_PENDING_MESSAGES = WS_BURST + 56
+"""Client messages waiting while one is handled (above the message rate's burst, so a client
+within the rate never reaches it); a client queueing more is closed (1008)."""
 
 
 class Session(Protocol):
@@ -53,6 +58,9 @@ class Session(Protocol):
 
     def handle(self, raw: str | bytes) -> Coroutine[Any, Any, None]:
         """Act on one client message."""
+
+    def admit(self) -> WsError | None:
+        """As a message arrives: ``None`` if it may wait its turn, else the refusal to send."""
 
     def close(self) -> None:
         """The socket closed: stop following."""
@@ -66,7 +74,7 @@ class WsStream(LiveSocket):
         max_message: Largest client message (1009 above it).
     """
 
-    __slots__ = ("_busy", "_reader", "_registry", "_silent", "beat_slot", "session")
+    __slots__ = ("_busy", "_inbox", "_reader", "_registry", "_silent", "beat_slot", "session")
 
     def __init__(
         self,
@@ -82,6 +90,7 @@ class WsStream(LiveSocket):
         self._registry = registry
         self._reader = FrameReader(max_message)
         self._busy: asyncio.Task[None] | None = None  # the message being handled
+        self._inbox: deque[bytes] = deque()  # messages waiting their turn
         self._silent = False  # pinged, and nothing received since
         self.beat_slot = NOWHERE
         self.session: Session | None = None
@@ -141,7 +150,9 @@ class WsStream(LiveSocket):
         self._parse()
 
     def _parse(self) -> None:
-        while self._busy is None and self.state is not SocketState.CLOSED:
+        # Frames are read while a message is handled (a subscribe may wait on NATS): pongs,
+        # pings and a close are answered at once, messages wait their turn in order.
+        while self.state is not SocketState.CLOSED:
             try:
                 frame = self._reader.next()
             except ProtocolError as exc:
@@ -167,11 +178,25 @@ class WsStream(LiveSocket):
         session = self.session
         if session is None:
             return
-        self._registry.stats.messages_in += 1
-        loop = asyncio.get_running_loop()
-        # One message at a time: stop reading until it is handled (bounded work per client).
-        loop.remove_reader(self._fd)
-        self._busy = loop.create_task(session.handle(payload))
+        stats = self._registry.stats
+        stats.messages_in += 1
+        refusal = session.admit()  # the message rate, counted as messages arrive
+        if refusal is not None:
+            if self.state is SocketState.OPEN:
+                self.write(encode_message(refusal))
+                stats.messages_out += 1
+                stats.errors_out += 1
+            return
+        if len(self._inbox) >= MAX_PENDING_MESSAGES:
+            self.close(CloseCode.POLICY, f"more than {MAX_PENDING_MESSAGES} messages pending")
+            return
+        self._inbox.append(payload)
+        if self._busy is None:
+            self._next(session)
+
+    def _next(self, session: Session) -> None:
+        """Handle the oldest waiting message (one at a time: a change runs to its end)."""
+        self._busy = asyncio.get_running_loop().create_task(session.handle(self._inbox.popleft()))
         self._busy.add_done_callback(self._handled)
 
     def _handled(self, task: asyncio.Task[None]) -> None:
@@ -181,10 +206,11 @@ class WsStream(LiveSocket):
                 log.error("WebSocket message handling failed", exc_info=exc)
             self.abort()
             return
-        if self.state is SocketState.CLOSED:
+        if self.state is SocketState.CLOSED or self.session is None:
+            self._inbox.clear()
             return
-        asyncio.get_running_loop().add_reader(self._fd, self._on_readable)
-        self._parse()
+        if self._inbox:
+            self._next(self.session)
 
     def _refuse(self, exc: ProtocolError) -> None:
         log.info("closing a WebSocket that broke the protocol: %s", exc)
@@ -200,6 +226,7 @@ class WsStream(LiveSocket):
         # A message being handled runs to its end (an ack in flight is kept, as Tornado let
         # on_message finish); the session is closed, so it sends nothing more.
         self._registry.closed(self)
+        self._inbox.clear()
         session, self.session = self.session, None
         if session is not None:
             session.close()

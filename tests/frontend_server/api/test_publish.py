@@ -128,3 +128,43 @@ async def test_a_publish_token_cannot_report_for_another_channel(
     assert_json_error(response, 422, "unknown_video")
     video = body_json(await http.request("GET", f"/api/v2/videos/{foreign_video}"))
     assert video["status"] == "QUEUED"  # nothing changed
+
+
+async def test_a_retried_key_gets_its_original_answer_after_later_reports(
+    http: Http, accounts: Accounts
+) -> None:
+    # Issue 21, defect 6: retrying an earlier key (identical body) after later reports answered
+    # 409 stale_progress, since the record was updated before deduplication.
+    worker, _, video_id = await _setup(http, accounts)
+    early = {"Idempotency-Key": f"early-{uuid.uuid4().hex}", **worker.auth}
+    first = await http.request("POST", PUBLISH, json_body=_status(video_id, 30), headers=early)
+    assert first.code == 202, first.body
+    later = {"Idempotency-Key": f"later-{uuid.uuid4().hex}", **worker.auth}
+    moved = await http.request("POST", PUBLISH, json_body=_status(video_id, 60), headers=later)
+    assert moved.code == 202, moved.body
+    retry = await http.request("POST", PUBLISH, json_body=_status(video_id, 30), headers=early)
+    assert retry.code == 202, retry.body
+    assert body_json(retry) == {"seq": body_json(first)["seq"], "duplicate": True}
+    video = body_json(await http.request("GET", f"/api/v2/videos/{video_id}"))
+    assert video["progress"] == 60  # the retry changed nothing
+
+
+async def test_a_key_reused_with_another_body_is_422_and_changes_nothing(
+    http: Http, accounts: Accounts, mesh: MeshConnection
+) -> None:
+    # Issue 21, defect 6: the same key with another body answered duplicate: true while the
+    # record took the new body.
+    worker, _, video_id = await _setup(http, accounts)
+    key = {"Idempotency-Key": f"job-{uuid.uuid4().hex}", **worker.auth}
+    first = await http.request("POST", PUBLISH, json_body=_status(video_id, 40), headers=key)
+    assert first.code == 202, first.body
+    info = await mesh.jsm.stream_info(EVENTS_STREAM)
+    reused = await http.request("POST", PUBLISH, json_body=_status(video_id, 80), headers=key)
+    assert_json_error(reused, 422, "idempotency_key_reused")
+    video = body_json(await http.request("GET", f"/api/v2/videos/{video_id}"))
+    assert video["progress"] == 40
+    assert (await mesh.jsm.stream_info(EVENTS_STREAM)).state.last_seq == info.state.last_seq
+    # Key order in the JSON is not meaning: the same body reordered is the same request.
+    same = dict(reversed(list(_status(video_id, 40).items())))
+    again = await http.request("POST", PUBLISH, json_body=same, headers=key)
+    assert body_json(again) == {"seq": body_json(first)["seq"], "duplicate": True}

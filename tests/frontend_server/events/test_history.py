@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 
 from access.policy import ANONYMOUS
-from frontend_server.events.hub import Subscription
+from frontend_server.events.hub import EventHub, Subscription
+from frontend_server.events.shared import MAX_EVENTS
+from frontend_server.security.auth import Authenticator
 from mesh import EventPublisher, EventReader, MeshConnection
+from mesh.directory import Directory
 from mesh.identity_store import IdentityStore
 from mesh.provision import provision
 from mesh.subjects import EVENTS_STREAM
@@ -21,7 +24,7 @@ from schemas import ErrorEventDTO, StreamResetEventDTO, VideoStatusEventDTO, new
 from schemas.identity import DEFAULT_CHANNEL_ID
 from services.identity.accounts import Accounts
 from tests.conftest import IsolatedMesh
-from tests.frontend_server.events.test_hub import ListSink
+from tests.frontend_server.events.test_hub import ADMIN, ListSink
 from tests.frontend_server.sse_client import Frame, SSEClient, serve_events
 from tests.support import make_member
 
@@ -152,3 +155,111 @@ async def test_state_after_a_reset_obeys_the_callers_channels(
         assert "secret detail" not in text and f"id: {hidden}" not in text
         srv.hub.disconnect(conn)
         await asyncio.wait_for(running, 10)
+
+
+class _TrimmingSink(ListSink):
+    """Takes the first batch of history, then retention trims the stream's head (once)."""
+
+    def __init__(self, mesh: MeshConnection, keep_from: int) -> None:
+        super().__init__()
+        self._mesh = mesh
+        self._keep_from: int | None = keep_from
+
+    async def send(self, data: bytes) -> None:
+        await super().send(data)
+        if self._keep_from is not None and b"id: " in data:
+            keep, self._keep_from = self._keep_from, None
+            await self._mesh.jsm.purge_stream(EVENTS_STREAM, seq=keep)
+
+
+async def test_retention_trimming_during_a_replay_resets_never_a_silent_gap(
+    isolated_mesh: Callable[..., Any],
+) -> None:
+    # Issue 21, defect 4: clients resuming near the first retained event that read slowly
+    # skipped hundreds of events with no stream.reset (the trim was checked only at connect).
+    env: IsolatedMesh = await isolated_mesh()
+    mesh = env.mesh
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    # Longer than a shared read (which reads a short replay whole, before sending any of it):
+    # the rest is streamed batch by batch, and trimmed while it is.
+    mine = [await _status(pub, vid) for _ in range(MAX_EVENTS + 60)]
+    error = await _error(pub, vid)
+    directory = Directory(mesh)
+    await directory.open()
+    try:
+        auth = Authenticator(directory, env.settings.edge_config().cookie_secret)
+        reader = EventReader(mesh, batch=4)
+        async with EventHub(
+            mesh, env.settings.edge_config().hub, authenticator=auth, reader=reader
+        ) as hub:
+            sink = _TrimmingSink(mesh, keep_from=mine[MAX_EVENTS + 40])
+            task = asyncio.create_task(
+                hub.serve(Subscription.parse([vid], [], mine[1]), sink, principal=ADMIN)
+            )
+            live = await _status(pub, vid)
+            await sink.wait_for_id(live)
+            frames = _frames(b"".join(sink.chunks))
+            ids = [f.seq for f in frames if f.id is not None]
+            (reset,) = [_reset(f) for f in frames if f.event == "stream.reset"]
+            where = next(i for i, f in enumerate(frames) if f.event == "stream.reset")
+            before = [f.seq for f in frames[:where]]
+            assert before == mine[2 : 2 + len(before)] and before  # what it got, in order
+            assert reset.reason == "trimmed" and reset.first_available == mine[MAX_EVENTS + 40]
+            assert reset.requested == before[-1] and reset.last >= error
+            # Then the current state (latest of each type) and live: nothing silently skipped.
+            assert [f.seq for f in frames[where + 1 :]] == [mine[-1], error, live]
+            assert ids == [*before, mine[-1], error, live]
+            await hub.close()
+            await asyncio.wait_for(task, 10)
+    finally:
+        await directory.close()
+
+
+def _frames(raw: bytes) -> list[Frame]:
+    frames = []
+    for block in raw.decode().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in fields and fields.get("event") != "heartbeat":
+            frames.append(Frame(fields.get("id"), fields.get("event"), fields["data"]))
+    return frames
+
+
+async def test_a_running_frontend_notices_a_recreated_stream(
+    isolated_mesh: Callable[..., Any],
+) -> None:
+    # Issue 21, defect 5: across a recreation a live client silently missed the new stream's
+    # first events (the feed dropped every sequence at or below the old head), and a resume
+    # above the new stream's end answered without unknown_id (the hub's head was the old one).
+    env: IsolatedMesh = await isolated_mesh()
+    mesh = env.mesh
+    admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    old = [await _status(pub, vid) for _ in range(10)]
+    async with serve_events(mesh, env.settings) as srv:
+        query = [("video_id", vid)]
+        live = await SSEClient.open(srv.port, auth=admin.auth, query=query)
+        everything = await SSEClient.open(srv.port, auth=admin.auth)
+        assert [f.seq for f in await live.until_seq(old[-1])] == [old[-1]]  # the state
+        marker = await _status(pub, vid)
+        for client in (live, everything):
+            assert [f.seq for f in await client.until_seq(marker)] == [marker]
+        await mesh.jsm.delete_stream(EVENTS_STREAM)  # e.g. restored from an older backup
+        await provision(mesh, env.settings.stream_policy())
+        new = [await _status(pub, vid) for _ in range(3)]
+        for client in (live, everything):
+            reset = _reset(await client.next(timeout=15))
+            assert reset.reason == "unknown_id" and reset.requested == marker
+            assert reset.first_available == 1 and reset.last <= new[-1]
+            # Then every event of the new stream, from its first: none is dropped.
+            assert [f.seq for f in await client.until_seq(new[-1])] == new
+        assert srv.hub.stream_resets == 1
+        resumed = await SSEClient.open(
+            srv.port, auth=admin.auth, query=query, headers={"Last-Event-ID": str(marker)}
+        )
+        reset = _reset(await resumed.next())
+        assert reset.reason == "unknown_id" and reset.last == new[-1]
+        assert [f.seq for f in await resumed.until_seq(new[-1])] == [new[-1]]
+        for client in (live, everything, resumed):
+            await client.close()

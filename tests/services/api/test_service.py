@@ -12,12 +12,14 @@ from pydantic import ValidationError
 from culto.errors import ConfigError, Conflict, InvalidInput, NotFound, TranscriptError
 from culto_app.roles import api_services
 from culto_app.settings import Settings
-from mesh import EventReader, JobQueue, MeshConnection
+from mesh import EventPublisher, EventReader, JobQueue, MeshConnection
 from mesh.artifacts import ArtifactStore
 from mesh.identity_store import IdentityStore
-from mesh.subjects import JOBS_STREAM, STAGING_BUCKET, job_subject
+from mesh.subjects import JOBS_STREAM, STAGING_BUCKET, event_filters, job_subject
 from schemas import TranscriptInput, VideoCreate, VideoListQuery, VideoStatus, new_video_id
-from schemas.identity import Visibility
+from schemas.events import SummaryReadyEventDTO
+from schemas.identity import DEFAULT_CHANNEL_ID, Visibility
+from schemas.summary import SummaryDTO
 from schemas.videos import Processing
 from services.identity.accounts import Accounts
 from services.transcripts.fetch_policy import FetchPolicy
@@ -283,3 +285,31 @@ def _accounts(mesh: MeshConnection) -> Accounts:
 def _error(reply: Msg) -> str:
     """The error JSON a micro-service reply carries in its header (empty if it succeeded)."""
     return (reply.headers or {}).get("Nats-Service-Error", "")
+
+
+async def test_delete_leaves_only_a_tombstone_in_the_stream_and_no_artifacts(
+    mesh: MeshConnection, settings: Settings
+) -> None:
+    # Issue 21: after DELETE an admin replaying the stream from the start still received every
+    # event of the video, summary.ready included, and its transcript stayed in the object store.
+    async with api_services(mesh, settings.api_config()):
+        client = await admin_api(mesh)
+        body = VideoCreate(
+            title="Culto", transcript=TranscriptInput(format="txt", content="Deus é amor.")
+        )
+        doomed, kept = await client.create(body), await client.create(body)
+        publisher = EventPublisher(mesh)
+        for video in (doomed, kept):
+            summary = SummaryReadyEventDTO(video_id=video.id, summary=SummaryDTO(word_count=3))
+            await publisher.publish(summary, channel_id=video.channel_id or DEFAULT_CHANNEL_ID)
+        assert (await ArtifactStore(mesh).get_input(doomed.id)).content == "Deus é amor."
+
+        await client.delete(doomed.id)
+        reader = EventReader(mesh)
+        left = [e async for b in reader.replay(event_filters([doomed.id]), 0) for e in b]
+        assert [e.event_type for e in left] == ["video.deleted"]
+        others = [e.event_type async for b in reader.replay(event_filters([kept.id]), 0) for e in b]
+        assert others == ["video.status", "summary.ready"]  # nobody else's events are touched
+        with pytest.raises(NotFound):
+            await ArtifactStore(mesh).get_input(doomed.id)
+        assert (await ArtifactStore(mesh).get_input(kept.id)).content == "Deus é amor."

@@ -7,7 +7,8 @@ import dataclasses
 import json
 import logging
 import random
-from collections.abc import Callable
+import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.identity_store import IdentityStore
 from mesh.provision import provision
 from mesh.subjects import event_filters
+from ops.server import KEEPALIVE_IDLE
 from schemas import ErrorEventDTO, HeartbeatEventDTO, VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
 from services.identity.accounts import Accounts
@@ -29,7 +31,8 @@ from tests.frontend_server.sse_client import (
     get_json,
     serve_events,
 )
-from tests.support import Member, eventually, make_member
+from tests.frontend_server.ws_client import hub_of
+from tests.support import Member, StartEdge, eventually, make_member
 
 
 async def _status(pub: EventPublisher, video: str, progress: int) -> int:
@@ -513,3 +516,65 @@ async def test_relayed_events_are_re_encoded_from_the_dtos(
         assert "injected" not in frame.data and "script" not in frame.data
         assert frame.json()["message"] == "ok" and frame.json()["progress"] == 10
         await client.close()
+
+
+async def test_a_client_that_stops_reading_and_never_closes_is_dropped(
+    mesh: MeshConnection, start_edge: StartEdge, admin: Member
+) -> None:
+    # Issue 21: a client whose network vanished (no FIN) or that stopped reading held its
+    # stream slot, queue and memory for as long as few events came (under the buffer's bound).
+    # Now every accepted socket has TCP keepalive and a kernel write deadline, and a live write
+    # pending past CULTO_WRITE_TIMEOUT drops the client.
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    edge = await start_edge(write_timeout=1.0, sse_client_buffer=100_000)
+    stalled = await SSEClient.open(
+        edge.port, auth=admin.auth, query=[("video_id", vid)], rcvbuf=4096
+    )
+    stalled.writer.transport.pause_reading()  # it never reads again, and never closes
+    hub = hub_of(edge)
+    await eventually(lambda: any(c.direct for c in hub._clients), what="the stream detached")
+    (conn,) = hub._clients  # private: the server's end of that connection, once detached
+    sock = conn.direct._sock  # type: ignore[union-attr]
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 1000
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
+    big = "x" * 32_000
+    for _ in range(200):  # ~6 MB: far more than the socket buffers take, far less than 100k
+        event = VideoStatusEventDTO(video_id=vid, status="PROCESSING", progress=1, message=big)
+        await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)
+
+    async def clients() -> int:
+        status, body = await get_json(edge.port, "/api/v2/events/health")
+        assert status == 200, body
+        return int(body["connected_clients"])
+
+    await eventually(lambda: _is(clients(), 0), timeout=20, what="the stalled client dropped")
+    await stalled.close()
+
+
+async def _is(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
+
+
+async def test_a_live_write_pending_past_the_deadline_drops_the_client(
+    mesh: MeshConnection, settings: Settings, admin: Member
+) -> None:
+    # The application's own write deadline (no TCP options on this bare server): the queue is
+    # far from its bound, yet the client is dropped once its write stays pending too long.
+    pub = EventPublisher(mesh)
+    vid = new_video_id()
+    config = dataclasses.replace(
+        settings.edge_config().hub, client_buffer=100_000, write_timeout=0.5
+    )
+    async with serve_events(mesh, settings, hub_config=config) as srv:
+        query = [("video_id", vid)]
+        stalled = await SSEClient.open(srv.port, auth=admin.auth, query=query, rcvbuf=4096)
+        stalled.writer.transport.pause_reading()
+        big = "x" * 32_000
+        for _ in range(200):
+            event = VideoStatusEventDTO(video_id=vid, status="PROCESSING", progress=1, message=big)
+            await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)
+        await eventually(lambda: srv.hub.stats().connected_clients == 0, timeout=20)
+        assert srv.hub.stats().slow_client_drops == 1
+        await stalled.close()

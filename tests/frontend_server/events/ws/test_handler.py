@@ -432,3 +432,58 @@ async def test_a_plain_get_is_a_json_400_naming_the_transport(http: Http) -> Non
     response = await http.request("GET", "/api/v2/events/ws")
     err = assert_json_error(response, 400, "websocket_upgrade_required")
     assert "WebSocket" in err["message"]
+
+
+@pytest.mark.timeout(60)
+async def test_resuming_mid_history_per_video_loses_nothing(
+    edge: RunningServer, start_edge: StartEdge, mesh: MeshConnection, admin: Member
+) -> None:
+    # Issue 21, defect 3: subscribe A (since 0), later add B (since 0) and read part of B's
+    # history, lose the frontend, resume elsewhere with since = the highest id received: the
+    # rest of B's history never arrived (one ascending position per socket cannot say where
+    # B stands). Per-video positions can: each video's highest seq received is exact.
+    await known_token(edge.app, admin)
+    other = await start_edge()
+    await known_token(other.app, admin)
+    pub = EventPublisher(mesh)
+    a, b = new_video_id(), new_video_id()
+    b_history = [await _status(pub, b, n) for n in range(30)]
+    a_events = [await _status(pub, a, n) for n in range(5)]
+    client = await ws_open(edge.port, auth=admin.auth)
+    await client.send(op="subscribe", videos=[a], since=0)
+    await client.until_seq(a_events[-1])
+    await client.send(op="subscribe", videos=[b], since=0)
+    await client.reply("subscribed")
+    await client.until_seq(b_history[9])  # part of B's history, then the frontend is lost
+    client.conn.protocol.stream.close()  # type: ignore[union-attr]
+    highest = {a: max(client.seqs(a)), b: max(client.seqs(b))}
+    assert highest[b] < max(highest.values())  # the socket-wide maximum is no resume point
+    more = [await _status(pub, b, 99), await _status(pub, a, 99)]
+    resumed = await ws_open(other.port, auth=admin.auth)
+    await resumed.send(op="subscribe", videos=[a, b], since=highest)
+    await resumed.reply("subscribed")
+    for seq in more:  # the videos' histories come one after the other, in either order
+        await resumed.until_seq(seq)
+    assert client.seqs(b) + resumed.seqs(b) == [*b_history, more[0]]
+    assert client.seqs(a) + resumed.seqs(a) == [*a_events, more[1]]
+    # A per-video position may name only videos of that subscribe.
+    await resumed.send(op="subscribe", videos=[a], since={new_video_id(): 1})
+    assert (await resumed.reply("error"))["code"] == "invalid_message"
+    await close_all()  # before the frontends stop (they would close the sockets first)
+
+
+@pytest.mark.timeout(30)
+async def test_shutdown_closes_sockets_with_their_resume_position(
+    start_edge: StartEdge, mesh: MeshConnection, admin: Member
+) -> None:
+    server = await start_edge()
+    await known_token(server.app, admin)
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    seq = await _status(pub, video, 1)
+    client = await ws_open(server.port, auth=admin.auth)
+    await client.send(op="subscribe", videos=[video], since=0)
+    await client.until_seq(seq)
+    await server.close()
+    assert await client.until_closed() == 1001
+    assert client.conn.close_reason == f"going away; since={seq}"

@@ -1,0 +1,69 @@
+"""The identity fence (issue 21, defect 2): events stored after a revocation never reach the
+revoked principal, even while the replica's directory has not learnt of the revocation (a
+partition, a lost watch: here the watch is stopped by hand), and flow again once it has."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from access.credentials import split_token
+from culto_app.settings import Settings
+from frontend_server.events.fence import CLOCK_MARGIN, PROBE_INTERVAL
+from mesh import EventPublisher, MeshConnection
+from schemas import VideoStatusEventDTO, new_video_id
+from schemas.identity import DEFAULT_CHANNEL_ID
+from services.identity.accounts import Accounts
+from tests.frontend_server.sse_client import SSEClient, serve_events
+from tests.support import eventually, make_member
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _status(pub: EventPublisher, video: str, progress: int) -> int:
+    event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=progress)
+    return (await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq
+
+
+async def test_nothing_stored_after_a_revocation_reaches_the_revoked_principal(
+    mesh: MeshConnection, settings: Settings, accounts: Accounts
+) -> None:
+    revoked, other = (
+        await make_member(accounts, admin=True),
+        await make_member(accounts, admin=True),
+    )
+    token_id = (split_token(revoked.token) or ("",))[0]
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    async with serve_events(mesh, settings) as srv:
+        await eventually(lambda: token_id in srv.directory.tokens, what="the token known")
+        query = [("video_id", video)]
+        streams = {
+            who.email: await SSEClient.open(srv.port, auth=who.auth, query=query)
+            for who in (revoked, other)
+        }
+        before = await _status(pub, video, 1)
+        for stream in streams.values():
+            assert [f.seq for f in await stream.until_seq(before)] == [before]
+
+        # The replica's identity watch stalls (its node is cut off); the token is revoked and
+        # events keep being stored (after the fence's margin: see its module docstring).
+        await srv.directory._identity._stop_watch()
+        await accounts.revoke_token(token_id)
+        await asyncio.sleep(CLOCK_MARGIN + 2 * PROBE_INTERVAL)
+        after = [await _status(pub, video, n) for n in (2, 3, 4)]
+        await asyncio.sleep(2 * PROBE_INTERVAL)
+        assert token_id in srv.directory.tokens  # the directory still believes in the token
+        for stream in streams.values():
+            with pytest.raises(TimeoutError):
+                await stream.next(timeout=0.2)
+
+        # The watch comes back: the revocation is applied first, then the events flow.
+        srv.directory._identity._restart()
+        got = [f.seq for f in await streams[other.email].until_seq(after[-1], timeout=15)]
+        assert got == after
+        assert await streams[revoked.email].until_end(timeout=10) == []  # ended, nothing new
+        assert token_id not in srv.directory.tokens
+        for stream in streams.values():
+            await stream.close()
