@@ -58,10 +58,11 @@ _HUNDRED_RE: Final = re.compile(
     _I,
 )
 
-# "de 1 até 6", "do 24 ao 26", "from 13 to 35": the first verse of a range said without the
-# word "versículo"; the caller reads the rest with locators.read_verse_range.
+# "de 1 até 6", "do 24 ao 26", "a partir do 25 até o 34", "from 13 to 35": the first verse
+# of a range said without the word "versículo"; the caller reads the rest with
+# locators.read_verse_range.
 FROM_VERSE_RE: Final = re.compile(
-    rf"[\s,]*(?:d[eo]|from)\s+(?P<n>{NUMBER})"
+    rf"[\s,]*(?:a\s+partir\s+)?(?:d[eo]|from)\s+(?P<n>{NUMBER})"
     r"(?=\s*(?:[-\u2013]|(?:a|ao|ate|to|through|thru|till|until)\s))",
     _I,
 )
@@ -71,7 +72,7 @@ _END_OF_CHAPTER_RE: Final = re.compile(
     rf"(?P<tail>[\s,]+(?:(?:ate|to)\s+)?(?:o\s+|the\s+)?(?:{VERSE_KEYWORD}\s*)?(?P<n>{NUMBER}))?",
     _I,
 )
-_AND_VERSE_RE: Final = re.compile(rf"\s+(?:e|and)\s+(?P<n>{NUMBER})(?![^\W\d_])", _I)
+_AND_VERSE_RE: Final = re.compile(rf",?\s+(?:e|and)\s+(?P<n>{NUMBER})(?![^\W\d_])", _I)
 
 
 def is_caseless(text: str) -> bool:

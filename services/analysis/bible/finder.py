@@ -77,6 +77,11 @@ from services.analysis.bible.asr import (
 )
 from services.analysis.bible.books import Alias, Language, book_name, fold_accents
 from services.analysis.bible.context import drop_restated, narrow_chapters
+from services.analysis.bible.garbles import (
+    joined_verse,
+    misheard_chapter,
+    skipped_words_before_range,
+)
 from services.analysis.bible.guards import QUANTITY_RE, Shape, plausible_bare
 from services.analysis.bible.language import detect_language
 from services.analysis.bible.locators import (
@@ -239,7 +244,7 @@ def _parse_mention(
     capitalised = folded[match.start("name")].isupper()
     if alias.kind == "W" and not capitalised and match.group("pre") is None:
         return None
-    reading = _read_chapter(folded, match, alias, caseless)
+    reading = _read_chapter(folded, match, alias, lang)
     if reading == "reversed":
         return _reversed_mention(folded, match, alias)
     if reading is None:
@@ -270,7 +275,7 @@ def _parse_mention(
 
 
 def _read_chapter(
-    folded: str, match: re.Match[str], alias: Alias, caseless: bool
+    folded: str, match: re.Match[str], alias: Alias, lang: Language
 ) -> _Reading | Literal["reversed"] | None:
     """The chapter after the name; ``"reversed"`` when no number follows it at all."""
     book, pos = alias.book_id, match.end()
@@ -291,11 +296,17 @@ def _read_chapter(
     number_re = _CHAPTER_NUMBER_RE if alias.kind == "F" else _CHAPTER_DIGITS_RE
     digits = number_re.match(folded, pos)
     if digits is None:
-        return "reversed"
+        # "lamentations, three twenty two", "lamentations free twenty two" (garbles.py): like
+        # a lone article, it needs a verse after it.
+        heard = misheard_chapter(folded, pos, lang == "en") if alias.kind == "F" else None
+        if heard is None:
+            return "reversed"
+        return _Reading(heard[0], heard[1], "bare", lone_article=True)
     chapter = parse_number(digits.group("n"))
     if chapter is None:
         return None
-    lone = book != "PSA" and digits.group("n").lower() in _LONE_ARTICLES
+    said = digits.group("n").lower()
+    lone = (book != "PSA" and said in _LONE_ARTICLES) or said.startswith("vinci")
     return _Reading(chapter, digits.end(), "bare", lone_article=lone)
 
 
@@ -324,6 +335,9 @@ def _read_verse(
         reading.verse_start, reading.pos, reading.paired = pair[0], pair[1], True
         if bare:
             reading.shape = "pair"
+    elif bare and (joined := joined_verse(folded, pos, book, reading.chapter)):
+        reading.verse_start, reading.pos, reading.paired = joined[0], joined[1], True
+        reading.shape = "pair"  # "primeira pedro 5 e 7": 7 is no chapter of First Peter
     elif bare and single_chapter:
         reading.chapter, reading.verse_start = 1, reading.chapter  # "Judas 24"
     return True
@@ -331,7 +345,9 @@ def _read_verse(
 
 def _from_range(folded: str, reading: _Reading, book: str) -> bool:
     """``de 1 até 6`` / ``do 24 ao 26`` after the chapter: a rising verse range, read in."""
-    found = FROM_VERSE_RE.match(folded, reading.pos)
+    found = FROM_VERSE_RE.match(folded, reading.pos) or skipped_words_before_range(
+        folded, reading.pos
+    )  # "do meu ciclo 35 ao 41": "versículo" misheard
     if found is None or (first := parse_number(found.group("n"))) is None:
         return False
     last, _, _ = read_verse_range(folded, found.end(), first, reading.chapter, True, book)

@@ -162,6 +162,11 @@ def plausible_bare(
         and lower_case
         and book not in LOWERCASE_OK
         and (shape == "bare" or name in RARE_WORDS)
+        # Whisper lower-cases a name now and then in cased text ("is lamentations free 22 and
+        # 23"): with a chapter and a verse that exist it is read as in captions.
+        and not (
+            shape == "pair" and name in RARE_WORDS and not DETERMINER_BEFORE_RE.search(*before)
+        )
     ):
         return False
     tally = _TALLY_RE.match(folded, pos) if shape == "bare" else None

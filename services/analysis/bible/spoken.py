@@ -22,8 +22,10 @@ _PT_TEENS = {
     "quinze": 15, "dezesseis": 16, "dezasseis": 16, "dezessete": 17, "dezassete": 17,
     "dezoito": 18, "dezenove": 19, "dezanove": 19,
 }  # fmt: skip
+# "vinci": how Whisper writes the Brazilian "vinte" (said "vintchi"); after a book name it
+# counts only with a verse after it (finder._read_chapter), so "Lucas Vinci" alone is nothing.
 _PT_TENS = {
-    "vinte": 20, "trinta": 30, "quarenta": 40, "cinquenta": 50, "sessenta": 60,
+    "vinte": 20, "vinci": 20, "trinta": 30, "quarenta": 40, "cinquenta": 50, "sessenta": 60,
     "setenta": 70, "oitenta": 80, "noventa": 90,
 }  # fmt: skip
 _EN_UNITS = {

@@ -76,3 +76,54 @@ def test_worry_is_anxiety_and_a_quarrel_is_relationships() -> None:
     )
     assert "Relationships" in themes(quarrel, "en")
     assert "Relationships" not in themes("We pray for one another and love each other. " * 4, "en")
+
+
+def test_a_debt_that_could_never_be_paid_is_grace() -> None:
+    """Round 4: the cancelled debt a sermon circles is grace, in both languages."""
+    pt = (
+        "O servo devia uma fortuna, uma dívida que ele nunca ia conseguir pagar. E a dívida foi "
+        "cancelada. É isso que Deus fez: perdoou uma dívida que nós nunca poderíamos pagar. "
+    )
+    assert "Graça" in themes(pt, "pt")
+    en = (
+        "He owed a debt we could never pay. We could never repay it, and the debt was cancelled "
+        "at the cross. You will never pay it back, and you do not have to. "
+    )
+    assert "Grace" in themes(en, "en")
+
+
+def test_keeping_score_and_grudges_are_forgiveness() -> None:
+    """Forgiveness named by what it ends: keeping score, grudges, letting someone off the hook."""
+    en = (
+        "Some of us keep score in our marriages. We hold a grudge for years and we keep a record "
+        "of wrongs. Think of the one who hurt you. Today you can let them off the hook. "
+    )
+    assert "Forgiveness" in themes(en, "en")
+    pt = (
+        "Tem gente que vive de guardar rancor. Pense em quem te machucou, em quem te feriu. O "
+        "rancor prende você, não a outra pessoa. "
+    )
+    assert "Perdão" in themes(pt, "pt")
+
+
+def test_hurt_and_pain_turned_to_purpose_are_healing() -> None:
+    """Inner healing: being hurt ("machucou", the EN lexicon's "hurt") and God turning pain
+    into purpose."""
+    pt = (
+        "Aquela pessoa te machucou muito. Você ainda está machucada. Mas Deus transforma a dor "
+        "em propósito, ele não desperdiça nada. "
+    )
+    assert "Cura" in themes(pt, "pt")
+    en = "God turns pain into purpose. He binds up the brokenhearted. Your pain into purpose. "
+    assert "Healing" in themes(en, "en")
+
+
+def test_idioms_that_are_not_forgiveness() -> None:
+    """A phone ringing off the hook or a game's score in an illustration is not a theme."""
+    text = (
+        "The phone was ringing off the hook all week. At the game my son likes to keep score. "
+        + "But tonight we talk about prayer, and prayer changes things. We pray and we pray. " * 4
+    )
+    assert "Forgiveness" not in themes(text, "en", repeat=1)
+    work = "A obra vai transformar a sala. " * 3 + "Vamos orar pela obra e orar pela igreja. "
+    assert not {"Perdão", "Cura"} & set(themes(work, "pt"))

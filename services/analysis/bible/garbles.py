@@ -1,0 +1,88 @@
+"""What speech recognition does to a spoken reference, read back only where a verse confirms it.
+
+Seen in Whisper transcripts of whole services spoken aloud (``benchmarks/eval_audio.py``):
+
+* a comma between the book and its chapter: ``at one in lamentations, three twenty two``;
+* an English chapter number heard as its homophone: ``lamentations free twenty two``
+  (three), ``john for sixteen`` (four);
+* a chapter and its verse joined by a heard "e"/"and": ``primeira pedro 5 e 7`` (First Peter
+  has five chapters, so 7 is the verse);
+* the word "versículo" misheard between "do" and a range: ``marcos quatro, do meu ciclo 35 ao
+  quarenta e um``; and ``a partir do 25 até o 34`` with the word dropped.
+
+Each reading needs the evidence the plain forms need and more: a second number that is a verse
+of that chapter (the comma and the homophone), a number that cannot be a chapter but is a verse
+(the "e"), a rising range of verses that exist (the misheard word). Patterns are written for
+accent-folded text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from services.analysis.bible.spoken import NUMBER, parse_number
+from services.analysis.bible.versification import chapter_count, is_valid
+
+__all__ = ["HOMOPHONES", "joined_verse", "misheard_chapter", "skipped_words_before_range"]
+
+_I = re.IGNORECASE
+HOMOPHONES: Final = {"free": 3, "tree": 3, "for": 4, "fore": 4, "ate": 8}
+"""English chapter numbers as Whisper mishears them (never ``to``/``too``: "turn to John")."""
+
+# ", three" / ", 3" or " free" right after the name; the verse must follow (checked by caller).
+_COMMA_CHAPTER_RE: Final = re.compile(rf",[ \t]+(?P<n>{NUMBER})(?=[ \t,]+\w)", _I)
+_HOMOPHONE_RE: Final = re.compile(
+    r",?[ \t]+(?P<n>" + "|".join(HOMOPHONES) + r")(?=,?[ \t]+(?:\d|[^\W\d_]))", _I
+)
+_JOINED_RE: Final = re.compile(rf"[ \t]+(?:e|and)[ \t]+(?P<n>{NUMBER})(?![^\W\d_])(?![.,:]\d)", _I)
+# "do meu ciclo 35 ao 41": at most two short words, none a number, between "do" and a range.
+_LOOSE_FROM_RE: Final = re.compile(
+    rf"[\s,]*(?:a\s+partir\s+)?(?:d[eo]|from)\s+(?P<skip>(?:[^\W\d_]{{2,10}}\s+){{1,2}})"
+    rf"(?P<n>{NUMBER})(?=\s*(?:[-\u2013]|(?:a|ao|ate|to|through|till|until)\s))",
+    _I,
+)
+_NOT_SKIPPED: Final = frozenset({"e", "and", "a", "ao", "ate", "to", "capitulo", "chapter"})
+
+
+def misheard_chapter(folded: str, pos: int, english: bool) -> tuple[int, int] | None:
+    """``(chapter, end)`` for ``, three`` or (English) ``free`` right after a full book name.
+
+    The caller reads it like a lone article: it counts only when a verse of that chapter
+    follows (``lamentations, three twenty two``; ``in romans, eight people`` is nothing).
+    """
+    comma = _COMMA_CHAPTER_RE.match(folded, pos)
+    if comma is not None:
+        chapter = parse_number(comma.group("n"))
+        return None if chapter is None else (chapter, comma.end())
+    if not english:
+        return None
+    heard = _HOMOPHONE_RE.match(folded, pos)
+    if heard is None:
+        return None
+    return HOMOPHONES[heard.group("n").lower()], heard.end()
+
+
+def joined_verse(folded: str, pos: int, book: str, chapter: int) -> tuple[int, int] | None:
+    """``primeira pedro 5 e 7`` -> ``(7, end)``: after a bare chapter, "e"/"and" and a number
+    that is no chapter of the book but a verse of this chapter (``salmos 23 e 91`` stays two
+    psalms)."""
+    found = _JOINED_RE.match(folded, pos)
+    if found is None:
+        return None
+    verse = parse_number(found.group("n"))
+    if verse is None or verse <= chapter_count(book) or not is_valid(book, chapter, verse, verse):
+        return None
+    return verse, found.end()
+
+
+def skipped_words_before_range(folded: str, pos: int) -> re.Match[str] | None:
+    """``do meu ciclo 35 ao``: the loose start of a verse range after a chapter, its first
+    verse in group ``n``; the caller still requires a rising range of verses that exist."""
+    found = _LOOSE_FROM_RE.match(folded, pos)
+    if found is None:
+        return None
+    for word in found.group("skip").lower().split():
+        if word in _NOT_SKIPPED or parse_number(word) is not None:
+            return None
+    return found
