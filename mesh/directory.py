@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from culto.resources import AsyncResource
 from mesh.connection import MeshConnection
+from mesh.identity_fence import FenceMark
 from mesh.identity_store import email_key, parse_pointer
 from mesh.kv_mirror import KvMirror
 from mesh.subjects import IDENTITY_BUCKET, SESSIONS_BUCKET
@@ -100,19 +101,25 @@ class Directory(AsyncResource):
         Raises:
             MeshError: a bucket cannot be asked (the view is then not known to be current).
         """
-        identity = await self._identity.stored_last()
-        sessions = await self._sessions.stored_last()
+        stored = FenceMark(
+            identity=await self._identity.stored_last(),
+            sessions=await self._sessions.stored_last(),
+        )
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
-        while not (
-            self.loaded
-            and self._identity.revision >= identity
-            and self._sessions.revision >= sessions
-        ):
+        while not self.holds(stored):
             if loop.time() >= end:
                 return False
             await asyncio.sleep(0.01)
         return True
+
+    def holds(self, mark: FenceMark) -> bool:
+        """Whether the view has applied the identity buckets up to ``mark``."""
+        return (
+            self.loaded
+            and self._identity.revision >= mark.identity
+            and self._sessions.revision >= mark.sessions
+        )
 
     def on_change(self, listener: Listener) -> None:
         """Call ``listener`` after every change is applied."""

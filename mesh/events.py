@@ -23,7 +23,7 @@ from culto.errors import InvalidInput
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.retry import retry_within
-from mesh.subjects import EVENTS_STREAM, event_subject, parse_event_subject
+from mesh.subjects import EVENTS_STREAM, FENCE_SUBJECT, event_subject, parse_event_subject
 from schemas.events import EVENT_TYPES, VideoEvent, VideoStatusEventDTO, parse_event
 from schemas.identity import CHANNEL_ID_PATTERN, DEFAULT_CHANNEL_ID
 from schemas.videos import VideoStatus
@@ -160,6 +160,8 @@ def decode_event(
     """
     parsed = parse_event_subject(subject)
     if parsed is None:
+        if subject == FENCE_SUBJECT:
+            return None  # an identity fence mark, not an event (a reader of the whole stream)
         log.warning("skipping event seq=%s on unexpected subject %r", seq, subject[:120])
         return None
     try:

@@ -1,4 +1,5 @@
-"""The live event feed: one ordered consumer on ``culto.events.>`` per process.
+"""The live event feed: one ordered consumer on ``culto.events.>`` per process (the events,
+and the identity fence's marks among them: :mod:`mesh.identity_fence`).
 
 Every event is handed, in stream order, to a synchronous callback that must not block (the
 frontend's fan-out only enqueues). nats-py can drop messages for a subscription whose pending
@@ -31,12 +32,14 @@ from culto.errors import CultoError
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.events import StoredEvent, decode_js_msg
+from mesh.identity_fence import FenceMark, read_mark
 from mesh.retry import retry_until_done
-from mesh.subjects import EVENTS_ALL, EVENTS_STREAM
+from mesh.subjects import EVENTS_ALL, EVENTS_STREAM, FENCE_SUBJECT
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[StoredEvent], None]
+FenceCallback = Callable[[FenceMark], None]
 RecreatedCallback = Callable[[int, int], None]
 """Told the new stream's first and last sequence when ``CULTO_EVENTS`` was recreated."""
 
@@ -54,6 +57,8 @@ class LiveFeed:
         on_recreated: Called (synchronously, before any event of the new stream) when the
             stream was recreated (see the module docstring).
         check_interval: Seconds between the stream's identity checks.
+        on_fence: Called with each identity fence mark, in stream order among the events
+            (:mod:`mesh.identity_fence`); without it marks are skipped.
     """
 
     def __init__(
@@ -64,9 +69,11 @@ class LiveFeed:
         pending_msgs_limit: int = 1_000_000,
         on_recreated: RecreatedCallback | None = None,
         check_interval: float = STREAM_CHECK_INTERVAL,
+        on_fence: FenceCallback | None = None,
     ) -> None:
         self._mesh = mesh
         self._on_event = on_event
+        self._on_fence = on_fence
         self._on_recreated = on_recreated
         self._check_interval = check_interval
         self._created: datetime | None = None
@@ -179,6 +186,11 @@ class LiveFeed:
         if seq <= self.last_seq:
             return
         self.last_seq = seq
+        if msg.subject == FENCE_SUBJECT:
+            mark = read_mark(msg.data)
+            if mark is not None and self._on_fence is not None:
+                self._on_fence(mark)
+            return
         event = decode_js_msg(msg)
         if event is not None:
             self._on_event(event)

@@ -108,9 +108,7 @@ class KvMirror(AsyncResource):
     async def stored_last(self) -> int:
         """The bucket's last sequence now, from its leader (a replica that lags could not
         say): once :attr:`revision` reaches it, every entry stored so far was delivered."""
-        with nats_errors(f"checking KV bucket {self._bucket}"):
-            info = await self._mesh.jsm.stream_info(f"KV_{self._bucket}")
-        return int(info.state.last_seq or 0)
+        return await bucket_last(self._mesh, self._bucket)
 
     async def _deliver(self, msg: Msg) -> None:
         meta = msg.metadata
@@ -178,3 +176,14 @@ def _operation(headers: Mapping[str, str] | None) -> _Op:
     if (reason := headers.get("Nats-Marker-Reason")) is not None:
         return _MARKERS.get(reason, _Op.UNKNOWN)
     return _Op.PUT
+
+
+async def bucket_last(mesh: MeshConnection, bucket: str) -> int:
+    """KV ``bucket``'s last sequence, asked at its stream leader.
+
+    Raises:
+        MeshError: the bucket cannot be asked.
+    """
+    with nats_errors(f"checking KV bucket {bucket}"):
+        info = await mesh.jsm.stream_info(f"KV_{bucket}")
+    return int(info.state.last_seq or 0)

@@ -45,8 +45,9 @@ from mesh.subjects import (
     API_PREFIX,
     ARTIFACTS_BUCKET,
     CURSORS_BUCKET,
-    EVENTS_ALL,
+    EVENT_SUBJECTS,
     EVENTS_STREAM,
+    FENCE_SUBJECT,
     IDENTITY_API_PREFIX,
     IDENTITY_BUCKET,
     INGRESS_BUCKET,
@@ -145,7 +146,8 @@ def _identity_read() -> tuple[str, ...]:
 
 def _identity_write() -> tuple[str, ...]:
     """Write both identity buckets (create, CAS update, purge: JetStream publishes)."""
-    return (*_kv_write(IDENTITY_BUCKET), *_kv_write(SESSIONS_BUCKET))
+    # Whoever may take access away orders it among the events (mesh.identity_fence).
+    return (*_kv_write(IDENTITY_BUCKET), *_kv_write(SESSIONS_BUCKET), FENCE_SUBJECT)
 
 
 def _objects(bucket: str = ARTIFACTS_BUCKET, *, purge: bool) -> tuple[str, ...]:
@@ -216,7 +218,7 @@ PERMISSIONS: Mapping[Role, Permissions] = {
                 f"{_API}.STREAM.MSG.GET.{JOBS_STREAM}",  # the abandoned job's message
                 f"{_API}.STREAM.MSG.DELETE.{JOBS_STREAM}",  # JobQueue.remove
             ),
-            (EVENTS_ALL,),
+            (EVENT_SUBJECTS,),  # events of videos (not the identity fence)
             (f"{_API}.STREAM.PURGE.{EVENTS_STREAM}",),  # a deleted video's events are purged
             _EVENTS_READ,  # fail_job decides from the stream what is already published
             _objects(purge=True),
@@ -250,7 +252,7 @@ PERMISSIONS: Mapping[Role, Permissions] = {
             ),
             _kv_read(_KV_VIDEOS),
             _kv_write(VIDEOS_BUCKET),
-            (EVENTS_ALL,),
+            (EVENT_SUBJECTS,),  # events of videos (not the identity fence)
             _EVENTS_READ,
             _objects(purge=True),  # put_transcript overwrites on a redelivered job
         ),

@@ -55,6 +55,8 @@ class HubStats(Protocol):
     def feed_resubscribes(self) -> int: ...
     @property
     def held_events(self) -> int: ...
+    @property
+    def fence_marks_waited(self) -> int: ...
 
 
 class StatsSource(Protocol):
@@ -117,6 +119,11 @@ class HubCollector(Collector):
             "culto_sse_held_events",
             "Live events held until the identity view is known current again",
             value=s.held_events,
+        )
+        yield CounterMetricFamily(
+            "culto_sse_fence_marks_waited",
+            "Identity fence marks read before the identity view held them (events waited)",
+            value=s.fence_marks_waited,
         )
 
 

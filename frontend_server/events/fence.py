@@ -19,11 +19,14 @@ stale (a partition, a lost watch) live events wait, and none reaches a principal
 may reach. The margin absorbs clock skew between NATS servers (NTP keeps it to milliseconds).
 Held events past :data:`MAX_HELD` end every stream instead (clients resume once it is over).
 
-What remains: an event stored within the margin after a revocation that the directory missed
-(the directory was current just before it) can still pass: the window shrank from the length
-of the outage to :data:`CLOCK_MARGIN`. Closing it needs the revocation ordered in the event
-stream itself (a fence message the identity service stores in ``CULTO_EVENTS`` before
-answering, after which the hub dispatches only once the directory holds that revision).
+The clock rule alone would leave a window: an event stored within the margin after a
+revocation the directory missed (it was current just before). The revocation is therefore also
+ordered in the stream: after every write that may take access away the identity writer stores
+a mark (:mod:`mesh.identity_fence`: the identity buckets' last sequences) in ``CULTO_EVENTS``
+before it answers. The feed hands it over among the events (:meth:`IdentityFence.require`),
+and every event after it is held until the directory has applied that much — however soon
+after the revocation it was stored. A mark that claims more than the buckets hold (forged, or
+from buckets since restored) is dropped once the directory is known current without it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from collections.abc import Callable
 from culto.errors import CultoError
 from mesh.directory import Directory
 from mesh.events import StoredEvent
+from mesh.identity_fence import FenceMark
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +77,12 @@ class IdentityFence:
         self._overflow = overflow
         self._settle = settle
         self._held: deque[StoredEvent] = deque()
+        self._needed: FenceMark | None = None  # a mark read from the stream, not yet held
         self._task: asyncio.Task[None] | None = None
         self.known_good = time.time()
         self.held_total = 0
+        self.marks_waited = 0
+        """Marks that found the directory behind (events after them were held)."""
 
     @property
     def holding(self) -> int:
@@ -85,6 +92,7 @@ class IdentityFence:
     def start(self) -> None:
         """Probe the directory until :meth:`stop` (the directory is open and loaded)."""
         self.known_good = time.time()
+        self._directory.on_change(lambda _change: self._check_needed())
         self._task = asyncio.get_running_loop().create_task(self._probe())
 
     async def stop(self) -> None:
@@ -97,7 +105,7 @@ class IdentityFence:
 
     def offer(self, event: StoredEvent) -> None:
         """A live event from the feed: dispatched now, or held behind earlier ones."""
-        if self._held or _stamp(event) > self.known_good + CLOCK_MARGIN:
+        if self._held or self._needed is not None or _stamp(event) > self.known_good + CLOCK_MARGIN:
             if len(self._held) >= MAX_HELD:
                 log.warning("%d events held for a stale identity view: ending streams", MAX_HELD)
                 self._held.clear()
@@ -108,21 +116,51 @@ class IdentityFence:
             return
         self._dispatch(event)
 
+    def require(self, mark: FenceMark) -> None:
+        """A mark from the stream (in order among the events): every event after it waits
+        until the directory has applied ``mark``."""
+        if self._directory.holds(mark):
+            self._settle()  # its access changes apply before the next event goes out
+            return
+        self._needed = mark if self._needed is None else self._needed.join(mark)
+        self.marks_waited += 1
+
+    def _check_needed(self) -> None:
+        """The directory moved: release what waited for a mark it now holds."""
+        if self._needed is not None and self._directory.holds(self._needed):
+            self._needed = None
+            self._release()
+
     async def _probe(self) -> None:
         while True:
             asked = time.time()
+            marks_before = self.marks_waited
             try:
                 current = await self._directory.current()
             except CultoError:
                 current = False
             if current:
                 self.known_good = asked
+                self._probed(marks_before)
                 self._release()
             elif self._held:
                 log.info("identity view not known current: %d live events held", len(self._held))
             await asyncio.sleep(PROBE_INTERVAL)
 
+    def _probed(self, marks_before: int) -> None:
+        """The directory held everything stored before the probe's question."""
+        if self._needed is None or self._directory.holds(self._needed):
+            self._needed = None
+        elif self.marks_waited == marks_before:
+            # Read from the stream before the question, so stored before it, yet not applied:
+            # it claims more than the buckets ever held (forged, or restored since).
+            log.warning("dropping an identity fence mark the buckets never reached")
+            self._needed = None
+        # else a mark arrived during the question: the next probe decides it
+
     def _release(self) -> None:
+        if self._needed is not None:
+            return  # a mark the directory does not hold yet: nothing after it may go
         limit = self.known_good + CLOCK_MARGIN
         if self._held:
             self._settle()  # revoked streams end before what was held reaches anyone

@@ -132,7 +132,9 @@ class EventHub(AsyncResource):
             overflow=self._fence_overflow,
             settle=self._guard.settle,
         )
-        self._feed = LiveFeed(mesh, self._fence.offer, on_recreated=self._recreated)
+        self._feed = LiveFeed(
+            mesh, self._fence.offer, on_recreated=self._recreated, on_fence=self._fence.require
+        )
         self.stream_resets = 0
         self._head = 0
         self._started = False
@@ -219,6 +221,7 @@ class EventHub(AsyncResource):
             revoked=self._guard.revoked,
             feed_resubscribes=self._feed.resubscribes,
             held_events=self._fence.holding,
+            fence_marks_waited=self._fence.marks_waited,
         )
 
     # -- serving one client ------------------------------------------------------------------

@@ -22,3 +22,5 @@ class HubStats:
     feed_resubscribes: int = 0
     held_events: int = 0
     """Live events the identity fence holds now (the directory is not known current)."""
+    fence_marks_waited: int = 0
+    """Identity fence marks read before the directory held them (events after them waited)."""

@@ -146,7 +146,7 @@ class Accounts:
             UserRecord,
             lambda u: u.model_copy(update={"password_hash": hashed, "password_set_at": at}),
         )
-        await self.end_sessions(user_id, keep=keep_session)
+        await self.end_sessions(user_id, keep=keep_session)  # fenced there
         if keep_session is not None:
             await self._close_link_window(keep_session)
         return PasswordResetDone(user=updated.public(), password=generated)
@@ -168,6 +168,7 @@ class Accounts:
         for key in await self.store.session_keys_of(user_id):
             if key != keep and await self.store.delete_session(key):
                 ended += 1
+        await self.store.fence()
         return ended
 
     async def user_by_email(self, email: str) -> UserRecord:
@@ -225,9 +226,11 @@ class Accounts:
             return None if changed == channel else changed
 
         try:
-            return await self.store.update(channel_key(channel_id), ChannelDTO, change)
+            changed = await self.store.update(channel_key(channel_id), ChannelDTO, change)
         except NotFound:
             raise NotFound(f"channel {channel_id} not found") from None
+        await self.store.fence()  # made private: its anonymous readers lose it
+        return changed
 
     async def grant(self, channel_id: str, user_id: str, role: ChannelRole) -> MemberDTO:
         """Give ``user_id`` ``role`` in ``channel_id`` (or change it)."""
@@ -235,12 +238,14 @@ class Accounts:
         await self.user(user_id)
         member = MemberDTO(channel_id=channel_id, user_id=user_id, role=role)
         await self.store.set_member(member)
+        await self.store.fence()  # a role may be lowered
         return member
 
     async def remove_member(self, channel_id: str, user_id: str) -> None:
         """Take ``user_id``'s role in ``channel_id`` away; :class:`NotFound` if it had none."""
         if not await self.store.delete(member_key(channel_id, user_id)):
             raise NotFound(f"user {user_id} is not a member of channel {channel_id}")
+        await self.store.fence()
 
     # -- tokens -----------------------------------------------------------------------------
 
@@ -277,6 +282,7 @@ class Accounts:
         found = await self.store.token(token_id)
         if found is None or not await self.store.delete(token_key(token_id)):
             raise NotFound(f"token {token_id} not found")
+        await self.store.fence()
         return found
 
     async def touch_token(self, token_id: str, at: datetime) -> None:
@@ -342,6 +348,7 @@ class Accounts:
     async def logout(self, key: str) -> None:
         """Revoke the session stored under ``key`` (idempotent)."""
         await self.store.delete_session(key)
+        await self.store.fence()
 
     async def _open_session(self, user_id: str, *, via_link: bool = False) -> NewSession:
         session_id = new_session_id()

@@ -28,6 +28,7 @@ from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
 from mesh.events import EventPublisher
+from mesh.identity_fence import store_fence
 from mesh.identity_store import IdentityStore, channel_key, user_key
 from mesh.jobs import JobQueue
 from mesh.permissions import PERMISSIONS, ROLES, Role, authorization_block, inbox_prefix
@@ -36,6 +37,7 @@ from mesh.replay import EventReader
 from mesh.subjects import (
     CURSORS_BUCKET,
     EVENTS_STREAM,
+    FENCE_SUBJECT,
     IDENTITY_BUCKET,
     JOBS_STREAM,
     SESSIONS_BUCKET,
@@ -167,6 +169,12 @@ async def test_worker_cannot_answer_or_read_the_api_subjects(tmp_path: Path) -> 
         await _refused(
             lambda: VideoStore(worker).claim_youtube_id("dQw4w9WgXcQ", vid, channel_id="default")
         )
+        # Nor store an identity fence (only identity writers order revocations among events);
+        # its events of videos still go through.
+        mark = b'{"identity": 0, "sessions": 0}'
+        await _refused(lambda: worker.js.publish(FENCE_SUBJECT, mark, timeout=1))
+        queued = VideoStatusEventDTO(video_id=vid, status=VideoStatus.QUEUED, progress=0)
+        await EventPublisher(worker).publish(queued, channel_id=DEFAULT_CHANNEL_ID)
 
 
 @pytest.mark.timeout(60)
@@ -330,8 +338,9 @@ async def test_the_worker_cannot_read_identities_or_serve_the_identity_subjects(
         await api.nc.flush()
         reply = await frontend.nc.request(identity_subject("login"), b"{}", timeout=2)
         assert reply.data == b"pong" and stolen == []
-        # ... and the API role owns the buckets.
+        # ... and the API role owns the buckets, and fences what it takes away.
         await Accounts(IdentityStore(api)).add_channel("Outra", Visibility.PUBLIC)
+        assert await store_fence(api) > 0
 
 
 @pytest.mark.timeout(60)

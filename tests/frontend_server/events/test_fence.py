@@ -12,6 +12,8 @@ from access.credentials import split_token
 from culto_app.settings import Settings
 from frontend_server.events.fence import CLOCK_MARGIN, PROBE_INTERVAL
 from mesh import EventPublisher, MeshConnection
+from mesh.identity_fence import FenceMark
+from mesh.subjects import EVENTS_STREAM, FENCE_SUBJECT
 from schemas import VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
 from services.identity.accounts import Accounts
@@ -67,3 +69,64 @@ async def test_nothing_stored_after_a_revocation_reaches_the_revoked_principal(
         assert token_id not in srv.directory.tokens
         for stream in streams.values():
             await stream.close()
+
+
+async def test_events_stored_right_after_a_revocation_wait_for_it(
+    mesh: MeshConnection, settings: Settings, accounts: Accounts
+) -> None:
+    # The clock rule alone let an event stored within CLOCK_MARGIN after a revocation the
+    # directory missed through; the revocation's mark in the stream holds whatever follows.
+    revoked, other = (
+        await make_member(accounts, admin=True),
+        await make_member(accounts, admin=True),
+    )
+    token_id = (split_token(revoked.token) or ("",))[0]
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    async with serve_events(mesh, settings) as srv:
+        await eventually(lambda: token_id in srv.directory.tokens, what="the token known")
+        query = [("video_id", video)]
+        streams = {
+            who.email: await SSEClient.open(srv.port, auth=who.auth, query=query)
+            for who in (revoked, other)
+        }
+        before = await _status(pub, video, 1)
+        for stream in streams.values():
+            assert [f.seq for f in await stream.until_seq(before)] == [before]
+
+        await srv.directory._identity._stop_watch()
+        await accounts.revoke_token(token_id)  # stores the mark before it returns
+        after = [await _status(pub, video, n) for n in (2, 3, 4)]  # at once: inside the margin
+        await asyncio.sleep(2 * PROBE_INTERVAL)
+        assert token_id in srv.directory.tokens  # the directory still believes in the token
+        stats = srv.hub.stats()
+        assert (stats.fence_marks_waited, stats.held_events) == (1, len(after))
+        for stream in streams.values():
+            with pytest.raises(TimeoutError):
+                await stream.next(timeout=0.2)
+
+        srv.directory._identity._restart()
+        got = [f.seq for f in await streams[other.email].until_seq(after[-1], timeout=15)]
+        assert got == after
+        assert await streams[revoked.email].until_end(timeout=10) == []
+        for stream in streams.values():
+            await stream.close()
+
+
+async def test_a_mark_the_buckets_never_reached_holds_events_only_briefly(
+    mesh: MeshConnection, settings: Settings, accounts: Accounts
+) -> None:
+    # A forged mark (or one from buckets since restored) cannot stop the feed: once the
+    # directory is known current without reaching it, it is dropped.
+    reader = await make_member(accounts, admin=True)
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    async with serve_events(mesh, settings) as srv:
+        stream = await SSEClient.open(srv.port, auth=reader.auth, query=[("video_id", video)])
+        forged = FenceMark(identity=10**9, sessions=10**9).model_dump_json().encode()
+        await mesh.js.publish(FENCE_SUBJECT, forged, stream=EVENTS_STREAM)
+        seqs = [await _status(pub, video, n) for n in (1, 2)]
+        assert [f.seq for f in await stream.until_seq(seqs[-1], timeout=10)] == seqs
+        stats = srv.hub.stats()
+        assert (stats.fence_marks_waited, stats.held_events) == (1, 0)
+        await stream.close()
