@@ -71,12 +71,7 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
 
     def initialize(self, deps: StreamDeps) -> None:
         """Tornado passes the route's dependencies here."""
-        self.hub = deps.hub
-        self.config = deps.config
-        self.limits = deps.limits
-        self.api = deps.api
-        self.cursors = deps.cursors
-        self.drain = deps.drain
+        self.deps = deps
         self._conn: Connection | None = None  # until the stream is handed off
 
     def prepare(self) -> None:
@@ -98,8 +93,8 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         if cursor is not None:
             sub = await self._resume_from_cursor(sub, principal, cursor)
         client = principal.user_id or self.request.remote_ip or ""
-        if not self.limits.open_stream(client):
-            cap = self.limits.config.streams_per_client
+        if not self.deps.limits.open_stream(client):
+            cap = self.deps.limits.config.streams_per_client
             raise ApiError(
                 429,
                 "too_many_streams",
@@ -112,32 +107,32 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
             handed_off = await self._stream(sub, principal, client)
         finally:
             if not handed_off:  # else the stream releases its slot when it closes
-                self.limits.close_stream(client)
+                self.deps.limits.close_stream(client)
 
     async def _stream(self, sub: Subscription, principal: Principal, client: str) -> bool:
         """True once the stream is handed to its :class:`SseStream` (this handler is done)."""
         channels: dict[str, str | None] | None = None
-        if self.hub.healthy:
+        if self.deps.hub.healthy:
             try:
                 channels = await self._video_channels(sub, principal)
             except MeshError as exc:
                 log.warning("cannot look up the videos of an event stream: %s", exc.message)
-        if channels is None or not self.hub.healthy:
+        if channels is None or not self.deps.hub.healthy:
             await self._unavailable()
             return False
         # Refuses (401/404 JSON) before any byte of the stream is written.
-        self._conn = conn = self.hub.connect(
+        self._conn = conn = self.deps.hub.connect(
             sub,
             principal=principal,
             video_channels=channels,
-            heartbeat_interval=self.config.heartbeat_interval,
+            heartbeat_interval=self.deps.config.heartbeat_interval,
             client_key=client,
             credential=self.caller.credential,
         )
         try:
             sock = await self._send_head()
         except (StreamClosedError, ConnectionError):
-            self.hub.disconnect(conn)
+            self.deps.hub.disconnect(conn)
             return False
         chunked = response_header(self, "Transfer-Encoding") == "chunked"
         record = RequestRecord(self, 200)
@@ -145,15 +140,15 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
             sock,
             record=record,
             handler=self,
-            limits=self.limits,
+            limits=self.deps.limits,
             client_key=client,
-            hub=self.hub,
+            hub=self.deps.hub,
             conn=conn,
             chunked=chunked,
-            drain=self.drain,
+            drain=self.deps.drain,
         )
         self._conn = None  # the stream owns it now; nothing of this handler is kept
-        self.hub.attach(conn, stream, stream)
+        self.deps.hub.attach(conn, stream, stream)
         return True
 
     async def _send_head(self) -> socket.socket:
@@ -198,12 +193,12 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         """
         if sub.videos is None or principal.reads_everything():
             return {}  # nothing to look up: every id is readable to this caller
-        return await video_channels(self.api, sub.videos)
+        return await video_channels(self.deps.api, sub.videos)
 
     def on_connection_close(self) -> None:
         """The browser left before the stream was handed off: stop queueing for it."""
         if self._conn is not None:
-            self.hub.disconnect(self._conn)
+            self.deps.hub.disconnect(self._conn)
 
     def _subscription(self) -> Subscription:
         videos: list[str] = []
@@ -234,11 +229,11 @@ class EventStreamHandler(XsrfMixin, BaseHandler):
         ``EventSource`` reconnecting sends the last id it received, newer than any ack."""
         if principal.user_id is None:
             raise Unauthenticated("?cursor= needs a signed-in caller (a session or an API token)")
-        if self.cursors is None:
+        if self.deps.cursors is None:
             raise ApiError(503, "cursors_unavailable", "acknowledged cursors are not served here")
         if sub.last_event_id is not None:
             return sub
-        position = await self.cursors.position(principal.user_id, cursor)
+        position = await self.deps.cursors.position(principal.user_id, cursor)
         return sub if position is None else dataclasses.replace(sub, last_event_id=position)
 
     def _last_event_id(self) -> int | None:

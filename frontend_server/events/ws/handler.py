@@ -147,19 +147,12 @@ class EventSocketHandler(XsrfMixin, BaseHandler):
 
     def initialize(self, deps: SocketDeps) -> None:
         """Tornado passes the route's dependencies here."""
-        self.hub = deps.hub
-        self.hub_config = deps.config
-        self.limits = deps.limits
-        self.api = deps.api
-        self.cursors = deps.cursors
-        self.sockets = deps.sockets
-        self.allowed_origins = deps.allowed_origins
-        self.history = deps.history
+        self.deps = deps
 
     def check_origin(self, origin: str) -> bool:
         """An allowed origin, or this site itself (the page served by this edge)."""
         normal = normalize_origin(origin)
-        if normal is not None and normal in self.allowed_origins:
+        if normal is not None and normal in self.deps.allowed_origins:
             return True
         _, _, rest = origin.partition("://")
         return bool(rest) and rest.lower() == self.request.host.lower()
@@ -179,8 +172,8 @@ class EventSocketHandler(XsrfMixin, BaseHandler):
             )
         key = self._handshake_key()
         client = principal.user_id
-        if not self.limits.open_stream(client):
-            cap = self.limits.config.streams_per_client
+        if not self.deps.limits.open_stream(client):
+            cap = self.deps.limits.config.streams_per_client
             raise ApiError(
                 429,
                 "too_many_streams",
@@ -190,7 +183,7 @@ class EventSocketHandler(XsrfMixin, BaseHandler):
         try:
             sock, pending = await self._upgrade(key)
         except (StreamClosedError, ConnectionError):
-            self.limits.close_stream(client)  # the client left during the upgrade
+            self.deps.limits.close_stream(client)  # the client left during the upgrade
             return
         self._serve(sock, pending, principal, client)
 
@@ -249,26 +242,26 @@ class EventSocketHandler(XsrfMixin, BaseHandler):
             sock,
             record=RequestRecord(self, 101),
             handler=self,
-            limits=self.limits,
+            limits=self.deps.limits,
             client_key=client,
-            registry=self.sockets,
+            registry=self.deps.sockets,
             max_message=MAX_MESSAGE_BYTES,
         )
-        self.sockets.opened(stream)
+        self.deps.sockets.opened(stream)
         session = EventSocket(
-            hub=self.hub,
-            access=self.hub.access,
+            hub=self.deps.hub,
+            access=self.deps.hub.access,
             principal=principal,
             credential=self.caller.credential,
             client_key=client,
             outbox=stream,
             # Not a closure over this handler: the handler is freed once the socket is served.
-            lookup=partial(video_channels, self.api),
-            cursors=self.cursors,
-            history=self.history,
-            batch_timeout=self.hub_config.replay_batch_timeout,
+            lookup=partial(video_channels, self.deps.api),
+            cursors=self.deps.cursors,
+            history=self.deps.history,
+            batch_timeout=self.deps.config.replay_batch_timeout,
         )
-        stream.start(session, pending, self.sockets.wheel(self.hub_config.heartbeat_interval))
+        stream.start(session, pending, self.deps.sockets.wheel(self.deps.config.heartbeat_interval))
 
 
 def accept_key(key: str) -> str:
