@@ -1,5 +1,5 @@
 """The live event feed: one ordered consumer on ``culto.events.>`` per process (the events,
-and the identity fence's marks among them: :mod:`mesh.identity_fence`).
+and the identity fence's marks among them: :mod:`mesh.fence`).
 
 Every event is handed, in stream order, to a synchronous callback that must not block (the
 frontend's fan-out only enqueues). nats-py can drop messages for a subscription whose pending
@@ -32,7 +32,7 @@ from culto.errors import CultoError
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.events import StoredEvent, decode_js_msg
-from mesh.identity_fence import FenceMark, read_mark
+from mesh.fence import FenceMark, read_mark
 from mesh.retry import retry_until_done
 from mesh.subjects import EVENTS_ALL, EVENTS_STREAM, FENCE_SUBJECT
 
@@ -58,7 +58,7 @@ class LiveFeed:
             stream was recreated (see the module docstring).
         check_interval: Seconds between the stream's identity checks.
         on_fence: Called with each identity fence mark, in stream order among the events
-            (:mod:`mesh.identity_fence`); without it marks are skipped.
+            (:mod:`mesh.fence`); without it marks are skipped.
     """
 
     def __init__(

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from culto.errors import Conflict, NotFound
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
-from mesh.identity_fence import fence_after_write
+from mesh.fence import fence_after_write
 from mesh.subjects import IDENTITY_BUCKET, SESSIONS_BUCKET
 from schemas.identity import (
     ChannelDTO,
@@ -88,7 +88,7 @@ class IdentityStore:
 
     async def fence(self) -> None:
         """After a write that may take access away, before answering: order it among the
-        events (:mod:`mesh.identity_fence`)."""
+        events (:mod:`mesh.fence`)."""
         await fence_after_write(self._mesh)
 
     # -- generic ---------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def _identity_read() -> tuple[str, ...]:
 
 def _identity_write() -> tuple[str, ...]:
     """Write both identity buckets (create, CAS update, purge: JetStream publishes)."""
-    # Whoever may take access away orders it among the events (mesh.identity_fence).
+    # Whoever may take access away orders it among the events (mesh.fence).
     return (*_kv_write(IDENTITY_BUCKET), *_kv_write(SESSIONS_BUCKET), FENCE_SUBJECT)
 
 

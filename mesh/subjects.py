@@ -31,7 +31,7 @@ EVENTS_ALL = f"{EVENTS_PREFIX}.>"
 EVENT_SUBJECTS = f"{EVENTS_PREFIX}.*.>"
 """Every video's events (what workers and history readers use): not the fence."""
 FENCE_SUBJECT = f"{EVENTS_PREFIX}.fence"
-"""The identity fence's marks in ``CULTO_EVENTS`` (:mod:`mesh.identity_fence`): matched by the
+"""The identity fence's marks in ``CULTO_EVENTS`` (:mod:`mesh.fence`): matched by the
 live feed's :data:`EVENTS_ALL`, by no history filter (they have no video token)."""
 JOBS_PREFIX = "culto.jobs"
 JOBS_ALL = f"{JOBS_PREFIX}.>"

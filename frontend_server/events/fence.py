@@ -22,7 +22,7 @@ Held events past :data:`MAX_HELD` end every stream instead (clients resume once 
 The clock rule alone would leave a window: an event stored within the margin after a
 revocation the directory missed (it was current just before). The revocation is therefore also
 ordered in the stream: after every write that may take access away the identity writer stores
-a mark (:mod:`mesh.identity_fence`: the identity buckets' last sequences) in ``CULTO_EVENTS``
+a mark (:mod:`mesh.fence`: the identity buckets' last sequences) in ``CULTO_EVENTS``
 before it answers. The feed hands it over among the events (:meth:`IdentityFence.require`),
 and every event after it is held until the directory has applied that much — however soon
 after the revocation it was stored. A mark that claims more than the buckets hold (forged, or
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from culto.errors import CultoError
 from mesh.directory import Directory
 from mesh.events import StoredEvent
-from mesh.identity_fence import FenceMark
+from mesh.fence import FenceMark
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from access.credentials import split_token
 from culto_app.settings import Settings
 from frontend_server.events.fence import CLOCK_MARGIN, PROBE_INTERVAL
 from mesh import EventPublisher, MeshConnection
-from mesh.identity_fence import FenceMark
+from mesh.fence import FenceMark
 from mesh.subjects import EVENTS_STREAM, FENCE_SUBJECT
 from schemas import VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
