@@ -73,20 +73,10 @@ async def run_culto(nats_url: str, heartbeat: float) -> None:
             )
             # Benchmark clients come from 127.0.0.x: no per-peer connection rate.
             server = listen(app, ListenConfig(port=0, connections_per_second=1e9))
-            _settle_heap()  # as ``culto frontend`` does once it serves
             print(f"READY {server.port}", flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
             server.http.stop()
             sockets.close_all()  # leaving closes the hub, which ends every SSE stream
-
-
-def _settle_heap() -> None:
-    """``ops.heap.settle_heap`` where the checkout has it (``before`` may not)."""
-    try:
-        from ops.heap import settle_heap
-    except ImportError:
-        return
-    settle_heap()
 
 
 def run(target: str, nats_url: str, use_uvloop: bool, heartbeat: float) -> None:

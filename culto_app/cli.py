@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         settings = Settings.from_env()
         if args.command == "frontend":
-            return asyncio.run(roles.run_frontend(settings, own_process=True))
+            return asyncio.run(roles.run_frontend(settings))
         if args.command == "api":
             return asyncio.run(roles.run_api(settings))
         if args.command == "worker":

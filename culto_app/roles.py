@@ -43,7 +43,6 @@ from mesh.permissions import Role, inbox_prefix
 from mesh.principals import MeshAuthenticator
 from mesh.provision import provision, streams_present
 from mesh.subjects import EVENTS_STREAM, JOBS_STREAM, VIDEOS_BUCKET
-from ops.heap import settle_heap
 from ops.metrics import ExtraStatsCollector
 from ops.server import ListenConfig, serve_ops
 from services.api.service import ApiConfig, VideoApiService
@@ -343,19 +342,14 @@ async def _until_stopped(
     return exc.message if isinstance(exc, MeshUnavailable) else "the embedded nats-server is lost"
 
 
-async def run_frontend(
-    settings: Settings, stopped: asyncio.Future[int] | None = None, *, own_process: bool = False
-) -> int:
-    """The HTTP edge role (until SIGINT/SIGTERM, or ``stopped``); ``own_process``: the role is
-    the whole process (``culto frontend``), whose collector it may tune (:mod:`ops.heap`)."""
+async def run_frontend(settings: Settings, stopped: asyncio.Future[int] | None = None) -> int:
+    """The HTTP edge role (until SIGINT/SIGTERM, or ``stopped``)."""
     edge = settings.edge_config()  # fail before connecting, naming the variable
     async with until_stopped(stopped) as stop, connected(settings, "frontend") as mesh:
         listens = [edge.listen] if edge.ops_listen is None else [edge.listen, edge.ops_listen]
         if not await wait_provisioned(mesh, listens, stop):
             return 0
         async with serve_frontend(edge, mesh) as frontend:
-            if own_process:
-                settle_heap()  # start-up is done: what it built lives as long as the process
             say(f"frontend on http://{settings.host}:{frontend.port}")
             await stop
             say("draining...")

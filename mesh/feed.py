@@ -42,17 +42,6 @@ RecreatedCallback = Callable[[int, int], None]
 
 STREAM_CHECK_INTERVAL = 2.0
 """Seconds between checks that ``CULTO_EVENTS`` is still the stream the feed follows."""
-BATCH = 512
-"""Events handed on in one go before the feed yields to the event loop.
-
-nats-py's reader parses whatever the socket holds into the subscription's queue, and the
-subscription's task then calls back for every queued message without ever yielding: behind a
-busy or starved process that was thousands of events (a second and more) in one callback, while
-nothing was written to clients and nothing more was read. Yielding every ``BATCH`` events lets
-the hub's coalesced write (scheduled with ``call_soon`` by the first of them) and the reader run
-between batches: an event waits for at most one batch of others, not for the whole backlog.
-Not fewer: every batch ends in a write to each client it reached, and the larger the batch, the
-more events share one ``send`` per client (64 measured more CPU per delivery than no bound)."""
 
 
 class LiveFeed:
@@ -90,7 +79,6 @@ class LiveFeed:
         self.last_seq = 0
         self.resubscribes = 0
         self._retries: set[asyncio.Task[None]] = set()
-        self._unyielded = 0  # events handed on since the feed last yielded
         mesh.on_reconnect(self._schedule_resubscribe)
         mesh.on_slow_consumer(self._schedule_resubscribe)
 
@@ -194,10 +182,6 @@ class LiveFeed:
         event = decode_js_msg(msg)
         if event is not None:
             self._on_event(event)
-        self._unyielded += 1
-        if self._unyielded >= BATCH:
-            self._unyielded = 0
-            await asyncio.sleep(0)  # see BATCH
 
     async def stop(self) -> None:
         """Stop following; safe to call twice."""

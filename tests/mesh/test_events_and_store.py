@@ -10,7 +10,6 @@ import pytest
 from culto.errors import Conflict, InvalidInput, NotFound
 from mesh import EventPublisher, EventReader, LiveFeed, MeshConnection, StoredEvent, VideoStore
 from mesh.events import CHANNEL_HEADER
-from mesh.feed import BATCH
 from mesh.subjects import event_filters
 from schemas import VideoRecord, VideoStatus, VideoStatusEventDTO, new_video_id, utc_now
 from schemas.identity import DEFAULT_CHANNEL_ID
@@ -71,40 +70,6 @@ async def test_malformed_messages_are_skipped_not_fatal(
     async for batch in EventReader(mesh).replay(event_filters([vid]), 0):
         history += batch
     assert [e.seq for e in history] == [good.seq]
-
-
-async def test_feed_yields_between_batches_of_a_backlog(mesh: MeshConnection) -> None:
-    """A backlog is handed on in batches: work scheduled by the first event (the hub's
-    coalesced write) runs after at most one batch, not after the whole backlog."""
-    vid = new_video_id()
-    publisher = EventPublisher(mesh)
-    start = await EventReader(mesh).last_seq()
-    total = 10 * BATCH
-    published = await asyncio.gather(
-        *(
-            publisher.publish(
-                VideoStatusEventDTO(video_id=vid, status=VideoStatus.PROCESSING, progress=i % 100),
-                channel_id=DEFAULT_CHANNEL_ID,
-            )
-            for i in range(total)
-        )
-    )
-    received: list[int] = []
-    seen_by_scheduled: list[int] = []
-
-    def collect(event: StoredEvent) -> None:
-        if not received:  # as the hub schedules its write on the first event of a burst
-            asyncio.get_running_loop().call_soon(lambda: seen_by_scheduled.append(len(received)))
-        received.append(event.seq)
-
-    feed = LiveFeed(mesh, collect)
-    await feed.start(start)  # the whole backlog arrives at once
-    try:
-        await eventually(lambda: len(received) == total)
-    finally:
-        await feed.stop()
-    assert received == sorted(p.seq for p in published)  # in order, none twice
-    assert seen_by_scheduled and 1 <= seen_by_scheduled[0] <= BATCH
 
 
 async def test_concurrent_writers_lose_no_update(mesh: MeshConnection) -> None:
