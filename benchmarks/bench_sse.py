@@ -29,7 +29,7 @@ each alike. Clients run in separate processes (:mod:`sse_clients`):
 3. **storm**: ``--storm`` clients (200 distinct viewers) resume at once with
    ``Last-Event-ID`` while events keep coming: time until all resumed, lost, duplicated,
    consumers created on ``CULTO_EVENTS`` (JetStream's advisories).
-4. **soak** (``--soak-seconds``, :mod:`bench_soak`): ``--soak-clients`` clients, half SSE and
+4. **soak** (``--soak-seconds``, :mod:`phases.soak`): ``--soak-clients`` clients, half SSE and
    half WebSocket, connect, stay a few seconds, leave and come back; the RSS slope.
 5. **auth** (``--auth``, culto only): CPU per delivery without and with per-channel
    authorization (admin streams naming videos against members' unfiltered streams).
@@ -59,7 +59,7 @@ from sse_procs import raise_fd_limit  # noqa: E402
 
 
 def main(args: argparse.Namespace) -> None:
-    from bench_phases import run_all
+    from phases.run import run_all
 
     args.targets = args.targets or ("before,culto" if args.before else "baseline,culto")
     raise_fd_limit()

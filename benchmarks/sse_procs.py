@@ -45,7 +45,14 @@ LOG = HERE / "results" / "children.log"
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:
-    """This script in another role, talking over stdin/stdout."""
+    """This script in another role, talking over stdin/stdout, in a session of its own.
+
+    Linux groups the processes of one session for CPU fairness (``sched_autogroup``): on a
+    machine shared with other sessions' work, the frontend, both client processes and the
+    publisher shared one session's slice, so the clients read late and the frontend waited
+    its turn behind its own load generators. Each target and client process is its own program
+    here, as it would be on separate machines (it still exits when its stdin closes).
+    """
     LOG.parent.mkdir(exist_ok=True)
     with LOG.open("a") as log:
         return subprocess.Popen(
@@ -55,6 +62,7 @@ def spawn(*args: str) -> subprocess.Popen[str]:
             stderr=log,
             text=True,
             cwd=ROOT,
+            start_new_session=True,
         )
 
 

@@ -27,8 +27,9 @@ STAY = (2.0, 6.0)
 
 
 async def soak(target: Any, seconds: float, clients: int) -> dict[str, Any]:
-    """Run the soak against ``target`` (a ``bench_phases.Target``)."""
-    from bench_phases import Publisher, source
+    """Run the soak against ``target`` (a ``phases.target.Target``)."""
+    from phases.publish import Publisher
+    from phases.target import source
 
     videos = [str(uuid.uuid4()) for _ in range(50)]
     # New connections (no resume point): each gets its videos' current state, then live;

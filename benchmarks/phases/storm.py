@@ -1,0 +1,94 @@
+"""The reconnect storm: many clients resume at once with ``Last-Event-ID``."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from typing import Any
+
+from sse_clients import Spec
+from sse_procs import Clients, health, settle_cpu, wait_clients
+from sse_report import Figures
+
+from phases.publish import Publisher
+from phases.target import Target
+
+
+async def storm(target: Target) -> Figures:
+    """``--storm`` clients resume at once with ``Last-Event-ID`` while events keep coming."""
+    args, port = target.args, target.server.port
+    n, nvideos = args.storm, args.videos
+    videos = [str(uuid.uuid4()) for _ in range(nvideos)]
+    async with Publisher(target.url) as pub:
+        await pub.acked([str(uuid.uuid4())], 1)  # the resume point is never 0 ("no id")
+        start = await pub.head()
+        history = await pub.acked(videos, 10)  # 10 missed events per video
+        watched = [videos[i % nvideos] for i in range(n)]
+        viewers = target.ids.viewers if target.token else [""]
+        specs = [
+            Spec(f"video_id={v}", viewers[i % len(viewers)], start, history[v][-1])
+            for i, v in enumerate(watched)
+        ]
+        created = 0
+
+        async def on_created(_msg: object) -> None:
+            nonlocal created
+            created += 1
+
+        await pub.nc.subscribe("$JS.EVENT.ADVISORY.CONSUMER.CREATED.CULTO_EVENTS.>", cb=on_created)
+        base = await pub.consumers()
+        await wait_clients(port, 0)
+        clients = Clients(target.tmp, port, specs, args.procs, True)
+        most = 0
+        t0 = clients.go()
+        live_task = asyncio.create_task(pub.acked(videos, 3))  # live events meanwhile
+        while time.time() - t0 < 30:
+            most = max(most, await pub.consumers() - base)
+            if live_task.done() and await health(port) >= n:
+                break
+            await asyncio.sleep(0.01)
+        live = await live_task
+        await _storm_over(pub, base, target.server.pid)
+        got = await clients.finish()
+    return _storm_figures(specs, videos, history, live, got, t0, created, most)
+
+
+async def _storm_over(pub: Publisher, base: int, pid: int, most: float = 60.0) -> None:
+    """Until no replay consumer is left and the frontend is idle (everyone is resumed)."""
+    end = time.monotonic() + most
+    while time.monotonic() < end and await pub.consumers() > base:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    await settle_cpu(pid)
+
+
+def _storm_figures(
+    specs: list[Spec],
+    videos: list[str],
+    history: dict[str, list[int]],
+    live: dict[str, list[int]],
+    got: dict[str, Any],
+    t0: float,
+    created: int,
+    most: int,
+) -> Figures:
+    lost = duplicated = 0
+    for i, ids in enumerate(got["ids"]):
+        video = videos[i % len(videos)]
+        expected = set(history[video]) | set(live[video])
+        lost += len(expected - set(ids))
+        duplicated += len(ids) - len(set(ids))
+    resumed = got["resumed_at"]
+    fig = {"clients": len(specs), "resumed": len(resumed), "refused": got["refused"],
+           "all_resumed_s": (max(resumed) - t0) if resumed else float("nan"),
+           "p50_resumed_s": (statistics.median(resumed) - t0) if resumed else float("nan"),
+           "lost": lost, "duplicated": duplicated, "consumers_created": created,
+           "consumers_at_once": most}  # fmt: skip
+    print(
+        f"  storm: {fig['resumed']}/{fig['clients']} resumed, all in {fig['all_resumed_s']:.2f}s"
+        f" (median {fig['p50_resumed_s']:.2f}s); lost {lost}, duplicated {duplicated}, "
+        f"consumers created {created} (at most {most} at once)",
+        flush=True,
+    )
+    return fig
