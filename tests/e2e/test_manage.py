@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from schemas.identity import ChannelRole, Visibility
 from tests.e2e.conftest import (
@@ -157,10 +158,8 @@ def test_an_owner_renames_a_channel_makes_it_public_and_manages_its_members(
     row.wait_for()
     assert row.locator("select").input_value() == "editor"
     row.locator("select").select_option("viewer")
-    page.wait_for_function(
-        "(e) => document.getElementById('announcer').textContent.includes(e + ' is now viewer')",
-        arg=newcomer,
-    )
+    # Not wait_for_function: a string predicate is eval'ed in the page, which its CSP forbids.
+    expect(page.locator("#announcer")).to_contain_text(f"{newcomer} is now viewer")
     members.locator("input[name=email]").fill("nobody@example.org")
     members.get_by_role("button", name="Add").click()
     members.locator(".form-error:not([hidden])").wait_for()

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import (
     EDITOR,
@@ -238,7 +239,8 @@ def test_an_uploaded_vtt_is_labelled_and_the_title_says_when_it_is_required(
             {"name": "culto_de_domingo.vtt", "mimeType": "text/vtt", "buffer": captions.encode()}
         ],
     )
-    page.wait_for_function("document.getElementById('f-format').value === 'vtt'")
+    # Not wait_for_function: a string predicate is eval'ed in the page, which its CSP forbids.
+    expect(page.locator("#f-format")).to_have_value("vtt")
     assert page.input_value("#f-title") == "culto de domingo"  # named after the file
     page.click("#submit-button")
     page.wait_for_url("**/#/videos/*")
