@@ -191,7 +191,7 @@ class CultoFactory:
             )
         up = CultoUp(proc, "", log, data)
         self.started.append(up)
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + 90  # a busy 2-core machine starts it in seconds, not always
         while time.monotonic() < deadline:
             if match := re.search(r"frontend on (http://\S+)", log.read_text()):
                 up.url = match.group(1)

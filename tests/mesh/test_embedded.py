@@ -41,10 +41,12 @@ async def test_server_log_is_drained_so_a_chatty_server_still_stops_gracefully(
         await nc.flush(timeout=10)
         await nc.close()
     assert server.exit_code == 0  # SIGTERM handled: a clean, graceful exit
-    logged = [r for r in caplog.records if r.name == "nats-server"]
-    # Well past the ~64 KiB a pipe holds (the issue saw a hang after ~192 KiB).
-    assert sum(len(r.getMessage()) for r in logged) > 192 * 1024
-    assert any("culto.flood" in r.getMessage() for r in logged)
+    logged = [r.getMessage() for r in caplog.records if r.name == "nats-server"]
+    # Past what a pipe holds (64 KiB), so an unread pipe would have blocked the server (how
+    # much more the trace holds varies with the load on the machine), and read to its end.
+    assert sum(map(len, logged)) > 64 * 1024, f"{len(logged)} lines; last: {logged[-1:]}"
+    assert any("culto.flood" in line for line in logged)
+    assert logged[-1].endswith("Server Exiting.."), logged[-3:]
 
 
 async def test_start_up_failure_names_the_servers_own_error(tmp_path: Path) -> None:
