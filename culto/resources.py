@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 
 class AsyncResource(ABC):
@@ -33,3 +34,21 @@ class AsyncResource(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+async def stop_task(task: asyncio.Task[Any] | None, *, retry_every: float = 0.1) -> None:
+    """Cancel a background ``task`` and wait until it has ended, whatever it raised.
+
+    One ``cancel()`` is not always enough: nats-py swallows a cancellation that lands while it
+    flushes a command (``Client._flush_pending`` catches ``CancelledError``), and a loop that
+    was inside a NATS call then goes on as if nothing happened — and whoever awaited it waits
+    forever (a frontend's shutdown hung that way, about one time in six). So the task is
+    cancelled again until it is done.
+    """
+    if task is None:
+        return
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=retry_every)
+    if not task.cancelled():
+        task.exception()  # retrieved: nothing is logged as "never retrieved"

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from prometheus_client.registry import Collector
 
 from culto.errors import ConfigError, MeshUnavailable
+from culto.resources import stop_task
 from culto_app.instance import (
     URL_FILE,
     NatsSupervisor,
@@ -333,9 +334,7 @@ async def _until_stopped(
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
         # Stop watching before the stack closes the server: a deliberate stop is no crash.
-        watch.cancel()
-        with contextlib.suppress(asyncio.CancelledError, MeshUnavailable):
-            await watch
+        await stop_task(watch)
     if stopped.done():
         return None
     exc = watch.exception() if watch.done() and not watch.cancelled() else None

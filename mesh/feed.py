@@ -29,6 +29,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 
 from culto.errors import CultoError
+from culto.resources import stop_task
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.events import StoredEvent, decode_js_msg
@@ -198,13 +199,10 @@ class LiveFeed:
     async def stop(self) -> None:
         """Stop following; safe to call twice."""
         self._running = False
-        if self._checking is not None:
-            self._checking.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._checking
-            self._checking = None
+        checking, self._checking = self._checking, None
+        await stop_task(checking)
         for task in list(self._retries):
-            task.cancel()
+            await stop_task(task)
         async with self._lock:
             await self._unsubscribe()
 

@@ -17,7 +17,7 @@ from enum import Enum
 from nats.aio.msg import Msg
 from nats.js import api
 
-from culto.resources import AsyncResource
+from culto.resources import AsyncResource, stop_task
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.retry import retry_until_done
@@ -77,10 +77,7 @@ class KvMirror(AsyncResource):
         """Stop following."""
         self._closed = True
         task, self._rewatching = self._rewatching, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_task(task)
         await self._stop_watch()
 
     async def _watch(self) -> None:

@@ -15,7 +15,6 @@ reconnects here within the second resumes from its own latest ack.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from access.policy import Action, Principal, require
 from access.principals import Credential
 from culto.errors import CultoError, InvalidInput, QuotaExceeded, Unauthenticated
-from culto.resources import AsyncResource
+from culto.resources import AsyncResource, stop_task
 from mesh.cursors import CursorStore
 from mesh.identity_client import IdentityClient
 from schemas.cursors import CURSOR_NAME_PATTERN, CursorPosition
@@ -94,10 +93,7 @@ class CursorAcks(AsyncResource):
     async def close(self) -> None:
         """Stop, then flush what is pending (a client's last acks survive a clean shutdown)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         await self.flush()
 
     async def ack(

@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable
 
 from culto.errors import CultoError
+from culto.resources import stop_task
 from mesh.directory import Directory
 from mesh.events import StoredEvent
 from mesh.fence import FenceMark
@@ -98,9 +99,7 @@ class IdentityFence:
     async def stop(self) -> None:
         """Stop probing; held events are dropped (the streams end anyway)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await stop_task(task)
         self._held.clear()
 
     def offer(self, event: StoredEvent) -> None:

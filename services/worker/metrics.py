@@ -9,7 +9,6 @@ label value comes from the code (stage names, outcomes, error codes), never from
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterator
 from enum import Enum
@@ -18,7 +17,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from culto.resources import AsyncResource
+from culto.resources import AsyncResource, stop_task
 from mesh.jobs import JobQueue
 
 log = logging.getLogger(__name__)
@@ -101,10 +100,7 @@ class BacklogWatcher(AsyncResource, Collector):
     async def close(self) -> None:
         """Stop polling."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
     async def _poll(self) -> None:
         while True:

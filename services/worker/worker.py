@@ -39,7 +39,7 @@ from culto.errors import (
     PermanentStageError,
     TransientStageError,
 )
-from culto.resources import AsyncResource
+from culto.resources import AsyncResource, stop_task
 from mesh.artifacts import ArtifactStore
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher, channel_of
@@ -155,9 +155,7 @@ class Worker(AsyncResource):
         if task is not None:
             done, _ = await asyncio.wait({task}, timeout=self._config.shutdown_grace)
             if not done:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop_task(task)
         sub, self._sub = self._sub, None
         if sub is not None:
             # An idle pull subscription keeps fetch status messages queued, which would
@@ -210,9 +208,7 @@ class Worker(AsyncResource):
                 await msg.nak()
             raise
         finally:
-            keepalive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keepalive
+            await stop_task(keepalive)
 
     async def _keepalive(self, msg: Msg) -> None:
         interval = max(self._config.ack_wait / 3, 0.2)
