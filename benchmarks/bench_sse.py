@@ -31,6 +31,9 @@ each alike. Clients run in separate processes (:mod:`sse_clients`):
    consumers created on ``CULTO_EVENTS`` (JetStream's advisories).
 4. **soak** (``--soak-seconds``, :mod:`phases.soak`): ``--soak-clients`` clients, half SSE and
    half WebSocket, connect, stay a few seconds, leave and come back; the RSS slope.
+   ``--soak-trace N`` traces the soaked target's allocations (:mod:`sse_memory`, ``N`` frames)
+   and prints what grew after warm-up: Python objects by file:line against pymalloc, glibc and
+   the RSS; ``--soak-malloc-trim S`` and ``--soak-arena-max N`` try glibc's remedies.
 5. **auth** (``--auth``, culto only): CPU per delivery without and with per-channel
    authorization (admin streams naming videos against members' unfiltered streams).
 5. **follow** (``--follow``, culto only): CPU per delivery of 1,000 clients following 10
@@ -100,6 +103,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--soak-seconds", type=float, default=0.0, help="churn soak (0: none)")
     p.add_argument("--soak-clients", type=int, default=300)
     p.add_argument("--soak-targets", default="culto", help="targets the soak runs against")
+    p.add_argument(
+        "--soak-trace",
+        type=int,
+        default=0,
+        help="tracemalloc frames in the soaked target (0: no tracing): what grew after warm-up",
+    )
+    p.add_argument(
+        "--soak-warmup", type=float, default=0.0, help="soak warm-up s (0: 1/4, at most 120)"
+    )
+    p.add_argument(
+        "--soak-malloc-trim", type=float, default=0.0, help="malloc_trim(0) every S s (soak)"
+    )
+    p.add_argument(
+        "--soak-arena-max", type=int, default=0, help="MALLOC_ARENA_MAX of the soaked target"
+    )
     p.add_argument("--storm", type=int, default=1000)
     p.add_argument("--auth", action="store_true", help="also measure authorization's cost")
     p.add_argument("--follow", action="store_true", help="also measure channel follows")
@@ -119,6 +137,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--track", action="store_true")
     p.add_argument("--code", default="", help="(server) run the product from this checkout")
     p.add_argument("--churn", default="", help="(clients) stay seconds: min,max")
+    p.add_argument("--trace-frames", type=int, default=0, help="(server) tracemalloc frames")
+    p.add_argument("--trace-out", default="", help="(server) where the memory report goes")
+    p.add_argument("--malloc-trim", type=float, default=0.0, help="(server) trim every S s")
     return p
 
 
@@ -128,9 +149,13 @@ if __name__ == "__main__":
     if ns.role == "server":
         if ns.code:
             sys.path.insert(0, str(Path(ns.code).resolve()))  # the product of that checkout
+        from functools import partial
+
+        from sse_memory import install
         from sse_targets import run
 
-        run(ns.target, ns.nats, ns.uvloop, ns.heartbeat)
+        memory = partial(install, ns.trace_frames, ns.trace_out, ns.malloc_trim)
+        run(ns.target, ns.nats, ns.uvloop, ns.heartbeat, memory)
     elif ns.role == "clients":
         from sse_clients import run as run_clients
 

@@ -44,7 +44,7 @@ LOG = HERE / "results" / "children.log"
 """Where the child processes' stderr goes (a saturated server logs every failed write)."""
 
 
-def spawn(*args: str) -> subprocess.Popen[str]:
+def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """This script in another role, talking over stdin/stdout, in a session of its own.
 
     Linux groups the processes of one session for CPU fairness (``sched_autogroup``): on a
@@ -63,19 +63,28 @@ def spawn(*args: str) -> subprocess.Popen[str]:
             text=True,
             cwd=ROOT,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
 
 
 class Server:
     """One target's process; ``stop`` closes its stdin and waits. ``code``: run the product
-    from that checkout (the ``before`` target)."""
+    from that checkout (the ``before`` target); ``extra``: more arguments of the server role,
+    ``env``: more environment (the soak's memory options)."""
 
     def __init__(
-        self, target: str, nats_url: str, uvloop: bool, heartbeat: float, code: str = ""
+        self,
+        target: str,
+        nats_url: str,
+        uvloop: bool,
+        heartbeat: float,
+        code: str = "",
+        extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         args = ["--role", "server", "--target", target, "--nats", nats_url]
         args += ["--heartbeat", str(heartbeat), *(["--code", code] if code else [])]
-        self.proc = spawn(*args, *(["--uvloop"] if uvloop else []))
+        self.proc = spawn(*args, *(["--uvloop"] if uvloop else []), *extra, env=env)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("READY"):

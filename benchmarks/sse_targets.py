@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 
 COOKIE_SECRET = "bench-cookie-secret-0123456789"
 
 
-async def run_culto(nats_url: str, heartbeat: float) -> None:
+async def run_culto(nats_url: str, heartbeat: float, memory: Callable[[], None]) -> None:
     """Serve the frontend's event routes until stdin closes (only interfaces that every
-    compared version has: the ``before`` code runs this too)."""
+    compared version has: the ``before`` code runs this too); ``memory`` is called in the
+    loop first (the soak's tracing, :func:`sse_memory.install`)."""
+    memory()
     from tornado.web import Application
 
     from frontend_server.config import HubConfig
@@ -83,7 +86,13 @@ async def run_culto(nats_url: str, heartbeat: float) -> None:
             sockets.close_all()  # leaving closes the hub, which ends every SSE stream
 
 
-def run(target: str, nats_url: str, use_uvloop: bool, heartbeat: float) -> None:
+def run(
+    target: str,
+    nats_url: str,
+    use_uvloop: bool,
+    heartbeat: float,
+    memory: Callable[[], None] = lambda: None,
+) -> None:
     """Run ``target`` (``culto``, ``before`` or ``baseline``) in this process."""
     if target == "baseline":
         from sse_baseline import serve
@@ -93,6 +102,6 @@ def run(target: str, nats_url: str, use_uvloop: bool, heartbeat: float) -> None:
     if use_uvloop:
         import uvloop
 
-        uvloop.run(run_culto(nats_url, heartbeat))
+        uvloop.run(run_culto(nats_url, heartbeat, memory))
     else:
-        asyncio.run(run_culto(nats_url, heartbeat))
+        asyncio.run(run_culto(nats_url, heartbeat, memory))

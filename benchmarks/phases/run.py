@@ -31,7 +31,8 @@ async def run_all(args: argparse.Namespace) -> Figures:
     if args.quick:
         args.idle = "2000"
     keys = ("clients", "videos", "idle", "storm", "procs", "seconds", "uvloop", "quick",
-            "heartbeat", "soak_seconds", "soak_clients", "transports")  # fmt: skip
+            "heartbeat", "soak_seconds", "soak_clients", "transports", "soak_warmup",
+            "soak_trace", "soak_malloc_trim", "soak_arena_max")  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k in keys}
     figures: Figures = {"config": {**config, "rates": rates}, "targets": {}}
     names = [n for n in args.targets.split(",") if n]
@@ -62,7 +63,6 @@ async def _phases(
     for name, target in targets.items():
         if ours(name) and args.soak_seconds and name in args.soak_targets.split(","):
             print(f"\n== {name}: soak", flush=True)
-            target.restart()
             figs[name]["soak"] = await soak(target, args.soak_seconds, args.soak_clients)
     if "culto" in targets and args.auth:
         figs["culto"]["auth"] = await auth(targets["culto"])

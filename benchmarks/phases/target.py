@@ -36,13 +36,15 @@ class Target:
         self._kind = "baseline" if name == "baseline" else "culto"
         self.server = self._start()
 
-    def _start(self) -> Server:
-        return Server(self._kind, self.url, self.args.uvloop, self.args.heartbeat, self._code)
+    def _start(self, extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Server:
+        a = self.args
+        return Server(self._kind, self.url, a.uvloop, a.heartbeat, self._code, extra, env)
 
-    def restart(self) -> None:
-        """A fresh server process."""
+    def restart(self, extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+        """A fresh server process (``extra``: more arguments of its role, ``env``: more
+        environment)."""
         self.server.stop()
-        self.server = self._start()
+        self.server = self._start(extra, env)
 
     async def specs(self, videos: list[str], n: int, transport: str = "sse") -> list[Spec]:
         """``n`` clients over ``videos``, resuming from the stream's end (only live events

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_sse.py"
 
@@ -18,6 +21,8 @@ def test_bench_sse_parses_its_arguments() -> None:
     assert done.returncode == 0, done.stderr
     options = ("--quick", "--targets", "--before", "--rates", "--idle", "--storm", "--soak-seconds")
     for option in (*options, "--json", "--plot", "--follow", "--follow-rate", "--only-phases"):
+        assert option in done.stdout
+    for option in ("--soak-trace", "--soak-warmup", "--soak-malloc-trim", "--soak-arena-max"):
         assert option in done.stdout
 
 
@@ -57,3 +62,46 @@ def test_bench_summary_has_the_follow_row_and_skips_phases_not_run() -> None:
     table = "\n".join(sse_report.summary({"targets": {"culto": {"follow": follow}}}))
     assert "following 10 channels ÷ naming their videos (µs) | 7.00 ÷ 14.00 = x0.500" in table
     assert "events/s" not in table and "idle" not in table  # --only-phases: none ran
+
+
+def _memory_module() -> Any:
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import sse_memory
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    return sse_memory
+
+
+def test_soak_memory_marks_name_the_allocation_site_that_grew(tmp_path: Path) -> None:
+    memory = _memory_module()
+    out = tmp_path / "memory.json"
+    trace = memory.MemoryTrace(1, out)
+    try:
+        trace.mark()
+        kept = [bytes(1000) + bytes([i % 256]) for i in range(2000)]  # the growth
+        trace.mark()
+    finally:
+        tracemalloc.stop()
+    report = json.loads(out.read_text())
+    here = f"{__file__}:"
+    site = next(s for s in report["by_line"] if s["where"][0].startswith(here))
+    assert site["count_diff"] >= 2000 and site["size_diff_kib"] >= 1900
+    assert len(kept) == 2000
+    figures = memory.summary(report, "test")
+    assert figures["traced_kib"] >= 1900
+    assert figures["tracemalloc_overhead_kib"] >= 0
+
+
+def test_soak_memory_marks_without_tracing_read_the_allocators(tmp_path: Path) -> None:
+    memory = _memory_module()
+    out = tmp_path / "memory.json"
+    trace = memory.MemoryTrace(0, out)
+    trace.mark()
+    trace.mark()
+    report = json.loads(out.read_text())
+    assert "by_line" not in report
+    assert report["last"]["pymalloc"]["arenas allocated current"] > 0
+    assert report["last"]["rss_kib"] > 0
+    if memory.mallinfo():  # glibc
+        assert report["last"]["mallinfo"]["uordblks"] > 0
