@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from typing import Any
 
 COOKIE_SECRET = "bench-cookie-secret-0123456789"
 
@@ -28,12 +29,8 @@ async def run_culto(nats_url: str, heartbeat: float, memory: Callable[[], None])
     from frontend_server.config import HubConfig
     from frontend_server.events.cursors import CursorAcks
     from frontend_server.events.hub import EventHub
-    from frontend_server.events.sse.handler import (
-        EventsHealthHandler,
-        EventStreamHandler,
-        StreamDeps,
-    )
-    from frontend_server.events.ws.handler import EventSocketHandler, SocketDeps, SocketRegistry
+    from frontend_server.events.sse import handler as sse
+    from frontend_server.events.ws import handler as ws_handler
     from frontend_server.events.ws.history import SocketHistory
     from frontend_server.security.auth import Authenticator
     from frontend_server.security.limits import ClientLimits, RateLimitConfig
@@ -56,23 +53,26 @@ async def run_culto(nats_url: str, heartbeat: float, memory: Callable[[], None])
             unlimited = RateLimitConfig(streams_per_client=10**9)
             limits = ClientLimits(unlimited)
             api = VideoApiClient(mesh)
-            deps = StreamDeps(hub=hub, config=config, limits=limits, api=api)
-            sockets = SocketRegistry()
-            ws = SocketDeps(
-                hub=hub,
-                config=config,
-                limits=limits,
-                api=api,
-                cursors=CursorAcks(IdentityClient(mesh), CursorStore(mesh)),
-                sockets=sockets,
-                allowed_origins=frozenset(),
-                history=SocketHistory(EventReader(mesh)),
-            )
+            stream: dict[str, Any] = {"hub": hub, "config": config, "limits": limits, "api": api}
+            sockets = ws_handler.SocketRegistry()
+            socket: dict[str, Any] = {
+                **stream,
+                "cursors": CursorAcks(IdentityClient(mesh), CursorStore(mesh)),
+                "sockets": sockets,
+                "allowed_origins": frozenset(),
+                "history": SocketHistory(EventReader(mesh)),
+            }
+            if hasattr(sse, "StreamDeps"):  # one dependency object per handler (issue 20)
+                stream_kw = {"deps": sse.StreamDeps(**stream)}
+                socket_kw = {"deps": ws_handler.SocketDeps(**socket)}
+                health_kw: dict[str, Any] = {"hub": hub}
+            else:  # a ``before`` checkout from earlier: the dependencies as keywords
+                stream_kw, socket_kw, health_kw = stream, socket, stream
             app = Application(
                 [
-                    (r"/api/v2/events/stream", EventStreamHandler, {"deps": deps}),
-                    (r"/api/v2/events/ws", EventSocketHandler, {"deps": ws}),
-                    (r"/api/v2/events/health", EventsHealthHandler, {"hub": hub}),
+                    (r"/api/v2/events/stream", sse.EventStreamHandler, stream_kw),
+                    (r"/api/v2/events/ws", ws_handler.EventSocketHandler, socket_kw),
+                    (r"/api/v2/events/health", sse.EventsHealthHandler, health_kw),
                 ],
                 cookie_secret=COOKIE_SECRET,
                 authenticator=auth,
