@@ -1,6 +1,6 @@
 """Everything the edge takes from Tornado below its public API, in one place.
 
-Tornado gives no public way to do five things the edge needs, so each is done here, by one
+Tornado gives no public way to do six things the edge needs, so each is done here, by one
 small function, and nowhere else:
 
 - :func:`drop_gzip`: an event stream must not be compressed (a compressor buffers), even where
