@@ -180,6 +180,15 @@ async def _until(what: str, check: Any, timeout: float) -> None:
         await asyncio.sleep(0.2)
 
 
+def _processed_ids(frames: list[Frame]) -> set[str]:
+    """The videos a stream has seen reach PROCESSED."""
+    return {
+        json.loads(d)["video_id"]
+        for _, kind, d in frames
+        if kind == "video.status" and json.loads(d).get("status") == "PROCESSED"
+    }
+
+
 def _by_seq(frames: list[Frame]) -> dict[int, tuple[str, Any]]:
     return {seq: (kind, json.loads(data)) for seq, kind, data in frames}
 
@@ -238,11 +247,19 @@ async def _failover(stack: Stack, site: Site) -> None:
             time.monotonic() - killed, 1
         )
 
-        # The truth: one more stream, replaying everything from the first event.
-        last = max(f.last_seq for f in followers)
+        # The truth: one more stream, replaying everything from the first event. A record may
+        # read PROCESSED a moment before its PROCESSED event is stored: the replay waits for
+        # every video's, then the followers must reach the same point.
         truth = SseFollower("truth")
         replay = asyncio.ensure_future(truth.run(site))
         tasks.append(replay)
+        wanted = set(first + second)
+        await _until(
+            "the replay holds every video's PROCESSED",
+            lambda: wanted <= _processed_ids(truth.frames),
+            60,
+        )
+        last = max(truth.last_seq, *(f.last_seq for f in followers))
         await _until("the replay reached the last event", lambda: truth.last_seq >= last, 60)
         await _until(
             "every follower reached the last event",
@@ -255,12 +272,7 @@ async def _failover(stack: Stack, site: Site) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    processed = {
-        json.loads(d)["video_id"]
-        for _, kind, d in truth.frames
-        if kind == "video.status" and json.loads(d).get("status") == "PROCESSED"
-    }
-    assert set(first + second) <= processed
+    assert set(first + second) <= _processed_ids(truth.frames)
     results = {f.name: _compare(f, truth.frames, last) for f in followers}
     FIGURES["events per client"] = len(_by_seq([f for f in truth.frames if f[0] <= last]))
     FIGURES["clients"] = results
