@@ -14,10 +14,12 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 from nats.js.manager import JetStreamManager
 
 from culto.errors import ConfigError, MeshUnavailable
 from culto.resources import AsyncResource
+from mesh.errors import nats_errors
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,7 @@ class MeshConnection(AsyncResource):
         self._nc: NATS | None = None
         self._js: JetStreamContext | None = None
         self._retried_js: JetStreamContext | None = None
+        self._buckets: dict[str, KeyValue] = {}
         self._on_disconnect: list[Listener] = []
         self._on_reconnect: list[Listener] = []
         self._on_slow_consumer: list[Listener] = []
@@ -132,6 +135,19 @@ class MeshConnection(AsyncResource):
         if self._js is None:
             raise MeshUnavailable("not connected to NATS")
         return self._js
+
+    async def key_value(self, bucket: str) -> KeyValue:
+        """The KV handle of ``bucket``, looked up once per connection (every store shares it).
+
+        Raises:
+            MeshError: the bucket does not exist, or NATS cannot be asked.
+        """
+        kv = self._buckets.get(bucket)
+        if kv is None:
+            with nats_errors(f"opening KV bucket {bucket}"):
+                kv = await self.js.key_value(bucket)
+            self._buckets[bucket] = kv
+        return kv
 
     @property
     def retried_js(self) -> JetStreamContext:
@@ -268,6 +284,7 @@ class MeshConnection(AsyncResource):
         self._closing = True
         nc, self._nc = self._nc, None
         self._js = self._retried_js = None
+        self._buckets.clear()
         if nc is None or nc.is_closed:
             return
         try:

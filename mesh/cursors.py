@@ -45,13 +45,9 @@ class CursorStore:
 
     def __init__(self, mesh: MeshConnection) -> None:
         self._mesh = mesh
-        self._kv: KeyValue | None = None
 
     async def _bucket(self) -> KeyValue:
-        if self._kv is None:
-            with nats_errors(f"opening KV bucket {CURSORS_BUCKET}"):
-                self._kv = await self._mesh.js.key_value(CURSORS_BUCKET)
-        return self._kv
+        return await self._mesh.key_value(CURSORS_BUCKET)
 
     async def _read(self, key: str) -> tuple[CursorRecord, int] | None:
         kv = await self._bucket()

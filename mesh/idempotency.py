@@ -60,13 +60,9 @@ class IngressKeys:
 
     def __init__(self, mesh: MeshConnection) -> None:
         self._mesh = mesh
-        self._kv: KeyValue | None = None
 
     async def _bucket(self) -> KeyValue:
-        if self._kv is None:
-            with nats_errors(f"opening KV bucket {INGRESS_BUCKET}"):
-                self._kv = await self._mesh.js.key_value(INGRESS_BUCKET)
-        return self._kv
+        return await self._mesh.key_value(INGRESS_BUCKET)
 
     async def find(self, channel_id: str, idempotency_key: str) -> IngressRecord | None:
         """What the first request with this key was answered, if it was."""

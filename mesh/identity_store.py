@@ -76,15 +76,9 @@ class IdentityStore:
 
     def __init__(self, mesh: MeshConnection) -> None:
         self._mesh = mesh
-        self._buckets: dict[str, KeyValue] = {}
 
     async def _kv(self, name: str = IDENTITY_BUCKET) -> KeyValue:
-        kv = self._buckets.get(name)
-        if kv is None:
-            with nats_errors(f"opening KV bucket {name}"):
-                kv = await self._mesh.js.key_value(name)
-            self._buckets[name] = kv
-        return kv
+        return await self._mesh.key_value(name)
 
     async def fence(self) -> None:
         """After a write that may take access away, before answering: order it among the

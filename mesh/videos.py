@@ -52,17 +52,11 @@ class VideoStore:
     def __init__(self, mesh: MeshConnection, *, max_attempts: int = 50) -> None:
         self._mesh = mesh
         self._max_attempts = max_attempts
-        self._buckets: dict[str, KeyValue] = {}
         self.cas_retries = 0
 
     async def bucket(self, name: str = VIDEOS_BUCKET) -> KeyValue:
         """The KV handle (looked up once per connection)."""
-        kv = self._buckets.get(name)
-        if kv is None:
-            with nats_errors(f"opening KV bucket {name}"):
-                kv = await self._mesh.js.key_value(name)
-            self._buckets[name] = kv
-        return kv
+        return await self._mesh.key_value(name)
 
     async def get(self, video_id: str) -> Versioned:
         """Read one record.
