@@ -40,10 +40,6 @@ class FenceMark(BaseModel):
     identity: int = Field(ge=0)
     sessions: int = Field(ge=0)
 
-    def covers(self, other: FenceMark) -> bool:
-        """Whether a view at this mark holds everything ``other`` asks for."""
-        return self.identity >= other.identity and self.sessions >= other.sessions
-
     def join(self, other: FenceMark) -> FenceMark:
         """The mark that asks for both."""
         return FenceMark(
