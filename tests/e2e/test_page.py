@@ -106,6 +106,7 @@ def test_pasted_transcript_is_processed_live_and_summarised(
 
     # Keyboard: the form is reachable and submits with Enter; errors land on the field.
     page.click("a.back")
+    page.wait_for_selector("#f-video", state="visible")  # the form's view is back first
     page.focus("#f-video")
     page.keyboard.type("not a link")
     page.keyboard.press("Enter")
