@@ -48,7 +48,7 @@ from culto.errors import HistoryTrimmed, NotFound
 from mesh.connection import MeshConnection
 from mesh.direct_get import MAX_MULTI_SUBJECTS, DirectBatch, DirectMsg, direct_get
 from mesh.errors import nats_errors
-from mesh.events import CHANNEL_HEADER, StoredEvent, decode_event
+from mesh.events import CHANNEL_HEADER, StoredEvent, decode_event, stored_channel
 from mesh.retry import retry_transient
 from mesh.subjects import EVENTS_ALL, EVENTS_STREAM, event_subject
 from schemas.events import EVENT_TYPES
@@ -62,6 +62,8 @@ MIN_BATCH_BYTES = 16 << 10
 DECODED_CACHE = 2048
 """Stored events kept decoded (the newest read): a reconnect storm replays the same few
 events to many clients, and decoding (validating, re-encoding) one costs more than sending it."""
+DECODED_CACHE_BYTES = 2 << 20
+"""And at most this much memory, estimated (:func:`_cost`): a summary is tens of KiB."""
 MAX_CURSORS = 32
 """Above this many filter subjects (a client of many videos), a replay reads every event with
 one cursor and filters here: its share of the stream is large, and one cursor per subject would
@@ -122,7 +124,7 @@ class EventReader:
         self._queued: asyncio.Future[int] | None = None  # the one every later check shares
         self.trimmed = 0
         """Replays ended by :class:`HistoryTrimmed`."""
-        self._decoded = _DecodedEvents(DECODED_CACHE)
+        self._decoded = _DecodedEvents(DECODED_CACHE, DECODED_CACHE_BYTES)
         self.replicas: int | None = None
         """Replicas of the stream (learnt from :meth:`bounds`): above one, a replay that runs
         dry short of its end is confirmed by the stream leader (see ``_confirm``)."""
@@ -379,31 +381,91 @@ def _match_tokens(pattern: list[str], tokens: list[str]) -> bool:
 
 
 class _DecodedEvents:
-    """Decoded events by sequence, the newest ``size`` (insertion order evicts the oldest).
+    """Decoded events by sequence, the newest (insertion order evicts the oldest): at most
+    ``size`` of them and ``max_bytes`` of memory (estimated, :func:`_cost`).
 
-    A hit is used only if the message is the very one decoded (same subject, bytes, time and
-    channel header): a recreated stream reuses sequences for other events.
+    Kept without their models (``StoredEvent.parsed``: the edge frames ``data``), about a third
+    of the memory: a full cache is ~1.3 MiB of status events, not ~4.5 MiB. A hit is used only
+    if the message decodes to the very event kept (same subject, bytes, time and channel): a
+    recreated stream reuses sequences for other events. The bytes are compared with the
+    canonical body kept; a message stored in another encoding (``_Odd``) keeps its own.
     """
 
-    __slots__ = ("_by_seq", "_size")
+    __slots__ = ("_by_seq", "_max_bytes", "_size", "bytes")
 
-    def __init__(self, size: int) -> None:
-        self._by_seq: dict[int, tuple[_Identity, StoredEvent | None]] = {}
+    def __init__(self, size: int, max_bytes: int) -> None:
+        self._by_seq: dict[int, StoredEvent | _Odd] = {}
         self._size = size
+        self._max_bytes = max_bytes
+        self.bytes = 0
+        """The estimated memory of what is kept."""
+
+    def __len__(self) -> int:
+        return len(self._by_seq)
 
     def get(self, msg: DirectMsg) -> StoredEvent | None:
-        identity = _identity(msg)
         hit = self._by_seq.get(msg.seq)
-        if hit is not None and hit[0] == identity:
-            return hit[1]
+        if hit is not None:
+            if isinstance(hit, StoredEvent):
+                if _same(hit, msg):
+                    return hit
+            elif hit.identity == _identity(msg):
+                return hit.event
         event = _decode(msg)
-        if len(self._by_seq) >= self._size:
-            del self._by_seq[next(iter(self._by_seq))]
-        self._by_seq[msg.seq] = (identity, event)
+        if event is not None and event.data == msg.data:
+            self._keep(msg.seq, event)
+        else:
+            self._keep(msg.seq, _Odd(_identity(msg), event))
         return event
+
+    def _keep(self, seq: int, value: StoredEvent | _Odd) -> None:
+        old = self._by_seq.pop(seq, None)  # another event under this sequence
+        if old is not None:
+            self.bytes -= _cost(old)
+        cost = _cost(value)
+        if cost > self._max_bytes:
+            return  # larger than the whole cache: not kept
+        by_seq = self._by_seq
+        while by_seq and (len(by_seq) >= self._size or self.bytes + cost > self._max_bytes):
+            self.bytes -= _cost(by_seq.pop(next(iter(by_seq))))
+        by_seq[seq] = value
+        self.bytes += cost
 
 
 _Identity = tuple[str, bytes, object, str | None]
+
+
+class _Odd:
+    """A kept message whose stored bytes are not its canonical body (or that is malformed)."""
+
+    __slots__ = ("event", "identity")
+
+    def __init__(self, identity: _Identity, event: StoredEvent | None) -> None:
+        self.identity = identity
+        self.event = event
+
+
+ENTRY_BYTES = 480
+"""Memory of a kept event besides its body and subject (measured for a status event: the
+object, its video id, type, channel and time, the dict slot and the sequence)."""
+
+
+def _cost(value: StoredEvent | _Odd) -> int:
+    """The estimated memory a kept value holds."""
+    if isinstance(value, StoredEvent):
+        return ENTRY_BYTES + len(value.data) + len(value.subject)
+    event = value.event
+    body = len(event.data) if event is not None else 0
+    return 2 * ENTRY_BYTES + body + len(value.identity[0]) + len(value.identity[1])
+
+
+def _same(event: StoredEvent, msg: DirectMsg) -> bool:
+    """Whether ``msg`` decodes to ``event`` (whose bytes are the message's, see ``_Odd``): the
+    decoding depends on nothing else than the subject, the bytes, the time and the channel."""
+    if msg.data != event.data or msg.subject != event.subject or msg.time != event.time:
+        return False
+    header = msg.headers.get(CHANNEL_HEADER)
+    return header == event.channel_id or stored_channel(msg.headers) == event.channel_id
 
 
 def _identity(msg: DirectMsg) -> _Identity:
@@ -414,4 +476,4 @@ def _identity(msg: DirectMsg) -> _Identity:
 
 def _decode(msg: DirectMsg) -> StoredEvent | None:
     # A direct get returns the stored headers (Culto-Channel among them) with its own.
-    return decode_event(msg.seq, msg.subject, msg.data, msg.time, msg.headers)
+    return decode_event(msg.seq, msg.subject, msg.data, msg.time, msg.headers, keep_model=False)

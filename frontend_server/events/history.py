@@ -85,19 +85,28 @@ reconnect storm from one address overlap its round trips."""
 SHARED_BATCH = 256
 """Events per write when a shared read is sent."""
 FRAME_CACHE = 2048
-"""History frames kept per transport (the newest): clients resuming from the same point are
-sent the same events, framed once."""
+"""History frames kept (the newest, both transports together): clients resuming from the same
+point are sent the same events, framed once."""
+FRAME_CACHE_BYTES = 4 << 20
+"""And at most this many bytes of frames (both transports): a summary's frame is tens of KiB."""
 
 
 class FrameCache:
-    """Frames of stored events by (transport, sequence); a hit only for the very event object
-    (the reader shares decoded events, see ``mesh.replay``)."""
+    """Frames of stored events by (transport, sequence), the newest ``size`` frames and at most
+    ``max_bytes`` of them; a hit only for the very event object (the reader shares decoded
+    events, see ``mesh.replay``)."""
 
-    __slots__ = ("_frames", "_size")
+    __slots__ = ("_frames", "_max_bytes", "_size", "bytes")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = FRAME_CACHE_BYTES) -> None:
         self._frames: dict[tuple[Framing, int], tuple[StoredEvent, bytes]] = {}
         self._size = size
+        self._max_bytes = max_bytes
+        self.bytes = 0
+        """Bytes of the frames kept."""
+
+    def __len__(self) -> int:
+        return len(self._frames)
 
     def get(self, framing: Framing, event: StoredEvent) -> bytes:
         """``event`` framed for ``framing``."""
@@ -106,10 +115,19 @@ class FrameCache:
         if hit is not None and hit[0] is event:
             return hit[1]
         frame = frame_event(framing, event)
-        if len(self._frames) >= self._size:
-            del self._frames[next(iter(self._frames))]
-        self._frames[key] = (event, frame)
+        self._keep(key, event, frame)
         return frame
+
+    def _keep(self, key: tuple[Framing, int], event: StoredEvent, frame: bytes) -> None:
+        frames = self._frames
+        if (old := frames.pop(key, None)) is not None:  # another event under this sequence
+            self.bytes -= len(old[1])
+        if len(frame) > self._max_bytes:
+            return  # larger than the whole cache: not kept
+        while frames and (len(frames) >= self._size or self.bytes + len(frame) > self._max_bytes):
+            self.bytes -= len(frames.pop(next(iter(frames)))[1])  # the oldest
+        frames[key] = (event, frame)
+        self.bytes += len(frame)
 
 
 class _ClientSlot:

@@ -200,6 +200,23 @@ def test_frame_cache_frames_an_event_once_per_transport() -> None:
     assert cache.get(Framing.SSE, clone) is not cache.get(Framing.SSE, third)
 
 
+def test_frame_cache_is_bounded_by_bytes_too() -> None:
+    """Large frames (a summary's) do not hold the count's worth of memory; a frame larger than
+    the whole cache is sent but not kept; the byte count follows evictions."""
+    store = FakeReader()
+    video = new_video_id()
+    events = [store.store(status(video, i), PUB) for i in range(4)]
+    size = len(FrameCache(1).get(Framing.SSE, events[0]))
+    cache = FrameCache(100, max_bytes=2 * size)
+    frames = [cache.get(Framing.SSE, e) for e in events]
+    assert len(cache) == 2 and cache.bytes == 2 * size
+    assert cache.get(Framing.SSE, events[3]) is frames[3]
+    assert cache.get(Framing.SSE, events[0]) is not frames[0]  # evicted, framed anew
+    tiny = FrameCache(100, max_bytes=size - 1)
+    assert tiny.get(Framing.SSE, events[0]) == frames[0]
+    assert len(tiny) == 0 and tiny.bytes == 0
+
+
 # -- one client's history -------------------------------------------------------------------
 
 
