@@ -101,9 +101,38 @@ def _rss_kib() -> int:
     return 0
 
 
-def _state() -> dict[str, Any]:
+class Trimmer:
+    """``malloc_trim(0)`` every ``seconds`` on the loop, timed: what a periodic trim would cost
+    the product (the loop is held while glibc walks its heap)."""
+
+    def __init__(self, libc: Any, seconds: float) -> None:
+        self._libc = libc
+        self._seconds = seconds
+        self.calls = 0
+        self.total_s = 0.0
+        self.longest_s = 0.0
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_later(self._seconds, self._trim, loop)
+
+    def _trim(self, loop: asyncio.AbstractEventLoop) -> None:
+        started = time.perf_counter()
+        self._libc.malloc_trim(0)
+        took = time.perf_counter() - started
+        self.calls += 1
+        self.total_s += took
+        self.longest_s = max(self.longest_s, took)
+        loop.call_later(self._seconds, self._trim, loop)
+
+    def figures(self) -> dict[str, float]:
+        return {"calls": self.calls, "total_ms": self.total_s * 1e3,
+                "longest_ms": self.longest_s * 1e3}  # fmt: skip
+
+
+def _state(trimmer: Trimmer | None = None) -> dict[str, Any]:
     current, peak = tracemalloc.get_traced_memory()
     return {
+        "trim": trimmer.figures() if trimmer is not None else {},
         "time": time.monotonic(),
         "rss_kib": _rss_kib(),
         "traced_kib": current // 1024,
@@ -119,8 +148,9 @@ class MemoryTrace:
     (``frames`` 0) a mark records the allocators' figures only (pymalloc's are there only
     then: ``sys._debugmallocstats`` says nothing while tracemalloc hooks the allocator)."""
 
-    def __init__(self, frames: int, out: Path) -> None:
+    def __init__(self, frames: int, out: Path, trimmer: Trimmer | None = None) -> None:
         self._frames = frames
+        self._trimmer = trimmer
         self._out = out
         self._base = out.with_suffix(".snapshot")
         self._first: dict[str, Any] | None = None
@@ -130,7 +160,7 @@ class MemoryTrace:
     def mark(self) -> None:
         """The first call dumps a snapshot; the second writes the report to ``out``."""
         snapshot = _filtered(tracemalloc.take_snapshot()) if self._frames else None
-        state = _state()
+        state = _state(self._trimmer)
         if self._first is None:
             if snapshot is not None:
                 snapshot.dump(str(self._base))
@@ -177,17 +207,13 @@ def install(frames: int, out: str, trim_seconds: float) -> None:
     """In the target's loop: ``SIGUSR1`` marks (when ``out`` is set), tracing (``frames`` >
     0), periodic ``malloc_trim(0)`` (``trim_seconds`` > 0)."""
     loop = asyncio.get_running_loop()
-    if out:
-        trace = MemoryTrace(frames, Path(out))
-        loop.add_signal_handler(signal.SIGUSR1, trace.mark)
     libc = _libc()
-    if trim_seconds > 0 and libc is not None:
-
-        def trim() -> None:
-            libc.malloc_trim(0)
-            loop.call_later(trim_seconds, trim)
-
-        loop.call_later(trim_seconds, trim)
+    trimmer = Trimmer(libc, trim_seconds) if trim_seconds > 0 and libc is not None else None
+    if trimmer is not None:
+        trimmer.start(loop)
+    if out:
+        trace = MemoryTrace(frames, Path(out), trimmer)
+        loop.add_signal_handler(signal.SIGUSR1, trace.mark)
 
 
 async def mark(pid: int, out: Path, wait: bool) -> dict[str, Any] | None:
@@ -230,6 +256,11 @@ def summary(report: dict[str, Any], name: str, lines: int = 12) -> dict[str, flo
         "glibc_free_kib": grew("mallinfo", "fordblks"),
         "glibc_heap_kib": grew("mallinfo", "arena") + grew("mallinfo", "hblkhd"),
     }
+    trims = last.get("trim", {})
+    if trims.get("calls"):
+        figures["trim_calls"] = trims["calls"]
+        figures["trim_mean_ms"] = trims["total_ms"] / trims["calls"]
+        figures["trim_longest_ms"] = trims["longest_ms"]
     untraced = figures["rss_kib"] - figures["tracemalloc_overhead_kib"]
     print(
         f"  {name:>8} {figures['seconds']:.0f}s between marks: RSS "
@@ -242,6 +273,13 @@ def summary(report: dict[str, Any], name: str, lines: int = 12) -> dict[str, flo
         f" KiB, heap {figures['glibc_heap_kib']:+,.0f} KiB",
         flush=True,
     )
+    if "trim_calls" in figures:
+        print(
+            f"  {name:>8} malloc_trim: {figures['trim_calls']:.0f} calls, "
+            f"{figures['trim_mean_ms']:.2f} ms each on average, longest "
+            f"{figures['trim_longest_ms']:.2f} ms (the loop is held meanwhile)",
+            flush=True,
+        )
     for site in report.get("by_line", [])[:lines]:
         print(
             f"    {site['size_diff_kib']:+9.1f} KiB {site['count_diff']:+8,d} blocks "
