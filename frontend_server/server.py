@@ -36,9 +36,14 @@ from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.identity_client import IdentityClient
 from ops.handlers import Liveness
+from ops.malloc import MallocTrim
 from ops.server import RunningServer, listen, make_ops_app
 
 log = logging.getLogger(__name__)
+
+MALLOC_TRIM_S = 30.0
+"""Seconds between two ``malloc_trim(0)`` (:mod:`ops.malloc`): what glibc keeps free goes back
+to the system, and the frontend's resident memory stays flat (README, "Churn soak")."""
 
 
 @contextlib.asynccontextmanager
@@ -98,9 +103,12 @@ async def serve_frontend(
             reporting = asyncio.get_running_loop().create_task(
                 report_token_usage(authenticator, identity)
             )
+            trimming = MallocTrim.glibc(MALLOC_TRIM_S)
+            trimming.start()
             try:
                 yield server
             finally:
+                trimming.close()
                 reporting.cancel()
                 await server.close()
                 if server.ops is not None:
