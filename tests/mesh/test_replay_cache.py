@@ -132,3 +132,29 @@ def test_the_memory_estimate_follows_evictions_and_replacements() -> None:
     msg = message(9, video, progress=7)
     assert len(cache) == 2
     assert cache.bytes == 2 * (ENTRY_BYTES + len(msg.data) + len(msg.subject))
+
+
+def test_decoding_events_keeps_no_strings_of_theirs() -> None:
+    """pydantic-core's JSON string cache (process-wide, up to 16,384 strings) is not filled by
+    stored events, whose values are nearly all new: decoding thousands keeps nothing."""
+    import gc
+    import tracemalloc
+
+    cache = _DecodedEvents(1, BIG)  # each message decoded, none kept but the last
+    video = new_video_id()
+    for seq in range(1, 200):
+        cache.get(message(seq, video, progress=seq % 100))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for seq in range(200, 5200):
+            body = VideoStatusEventDTO(
+                video_id=video, status="PROCESSING", progress=1, message=f"m{seq}"
+            )
+            raw = body.model_dump_json().encode()
+            cache.get(DirectMsg(seq, f"culto.events.{video}.video.status", raw, {}, WHEN))
+        gc.collect()
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 64 * 1024  # with the cache of strings: ~300 KiB for 5,000 events
