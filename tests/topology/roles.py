@@ -90,7 +90,8 @@ def start_role(name: str, args: list[str], nats_url: str, root: Path) -> Role:
 
 
 class Topology:
-    """Starts and stops the processes; the scenario lives in :func:`run_failover`."""
+    """Starts and stops the processes; the scenario lives in
+    :func:`tests.topology.harness.run_failover`."""
 
     def __init__(self, root: Path, log: Log) -> None:
         self.root = root
