@@ -65,7 +65,7 @@ def _event_routes(mesh: Any, hub: Any, config: Any) -> tuple[list[tuple[str, Any
     from frontend_server.security.limits import ClientLimits, RateLimitConfig
     from mesh.catalog_client import VideoApiClient
     from mesh.cursors import CursorStore
-    from mesh.identity_client import IdentityClient
+    from mesh.identity.client import IdentityClient
     from mesh.replay import EventReader
 
     # No per-client stream cap: every benchmark client is one of a few users.

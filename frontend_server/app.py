@@ -78,7 +78,7 @@ from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.cursors import CursorStore
 from mesh.directory import Directory
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from mesh.replay import EventReader
 from ops.handlers import Liveness
 from ops.http import ApiError, JsonNotFoundHandler

@@ -35,7 +35,7 @@ from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.cursors import CursorStore
 from mesh.directory import Directory
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from ops.handlers import Liveness
 from ops.server import ListenConfig, RunningServer, listen, make_ops_app
 

@@ -30,7 +30,7 @@ from frontend_server.events.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from ops.server import RunningServer
 from schemas.events import VideoStatusEventDTO
 from schemas.identity import DEFAULT_CHANNEL_ID, ChannelRole, TokenScope

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh.connection import MeshConnection
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.replay import EventReader
 from mesh.subjects import EVENTS_STREAM, event_filters
 from services.identity.accounts import Accounts

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mesh.connection import MeshConnection
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from services.identity.accounts import Accounts
 from tests.topology.cluster import NatsCluster, stop_process
 

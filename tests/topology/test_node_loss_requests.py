@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mesh.connection import MeshConnection
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from services.identity.accounts import Accounts
 from tests.support import make_member
 from tests.topology.browser import Browser

@@ -16,7 +16,7 @@ from culto.errors import MeshUnavailable
 from frontend_server.events.cursors import CursorAcks
 from mesh import EventPublisher, MeshConnection
 from mesh.cursors import CursorStore
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from ops.server import RunningServer
 from schemas import VideoStatusEventDTO, new_video_id
 from schemas.cursors import CursorPosition

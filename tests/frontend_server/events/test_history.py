@@ -17,7 +17,7 @@ from frontend_server.events.shared import MAX_EVENTS
 from frontend_server.security.auth import Authenticator
 from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.directory import Directory
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.provision import provision
 from mesh.subjects import EVENTS_STREAM
 from schemas import ErrorEventDTO, StreamResetEventDTO, VideoStatusEventDTO, new_video_id

@@ -15,7 +15,7 @@ from tornado.ioloop import IOLoop
 
 from culto_app.settings import Settings
 from mesh import EventPublisher, EventReader, MeshConnection
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.provision import provision
 from ops.server import KEEPALIVE_IDLE
 from schemas import VideoStatusEventDTO, new_video_id
