@@ -147,9 +147,13 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-async def publish_status(pub: EventPublisher, video: str, progress: int = 1) -> int:
+async def publish_status(
+    pub: EventPublisher, video: str, progress: int = 1, *, message: str = ""
+) -> int:
     """Publish a PROCESSING ``video.status`` event on the default channel; its stream sequence."""
-    event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=progress)
+    event = VideoStatusEventDTO(
+        video_id=video, status="PROCESSING", progress=progress, message=message
+    )
     return (await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq
 
 
