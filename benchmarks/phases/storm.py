@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 from sse_clients import Spec
@@ -38,6 +40,8 @@ async def storm(target: Target) -> Figures:
             created += 1
 
         await pub.nc.subscribe("$JS.EVENT.ADVISORY.CONSUMER.CREATED.CULTO_EVENTS.>", cb=on_created)
+        tap = RequestTap()
+        await tap.start(pub.nc)
         base = await pub.consumers()
         await wait_clients(port, 0)
         clients = Clients(target.tmp, port, specs, args.procs, True)
@@ -52,7 +56,55 @@ async def storm(target: Target) -> Figures:
         live = await live_task
         await _storm_over(pub, base, target.server.pid)
         got = await clients.finish()
-    return _storm_figures(specs, videos, history, live, got, t0, created, most)
+    return {
+        **_storm_figures(specs, videos, history, live, got, t0, created, most),
+        **tap.figures(n),
+    }
+
+
+class RequestTap:
+    """Counts the history reads the target sends to JetStream during the storm, as the server
+    sees them (a plain subscription receives a copy of every request): batched direct gets by
+    kind, and how many were the very same request body as an earlier one of the storm (what
+    coalescing identical requests could save). Works for any target, ``before`` included."""
+
+    def __init__(self) -> None:
+        self.kinds: Counter[str] = Counter()
+        self.bodies: Counter[bytes] = Counter()
+
+    async def start(self, nc: Any) -> None:
+        """Subscribe (on the publisher's connection) to the direct and leader reads."""
+        await nc.subscribe("$JS.API.DIRECT.GET.CULTO_EVENTS", cb=self._direct)
+        await nc.subscribe("$JS.API.STREAM.MSG.GET.CULTO_EVENTS", cb=self._leader)
+        await nc.flush()
+
+    async def _direct(self, msg: Any) -> None:
+        self.bodies[msg.data] += 1
+        try:
+            body = json.loads(msg.data)
+        except ValueError:
+            body = {}
+        if "multi_last" in body:
+            self.kinds["multi_last"] += 1
+        elif "next_by_subj" in body:
+            self.kinds["replay"] += 1
+        else:
+            self.kinds["first_seq"] += 1
+
+    async def _leader(self, _msg: Any) -> None:
+        self.kinds["leader"] += 1
+
+    def figures(self, clients: int) -> dict[str, Any]:
+        """Requests in all, per client, by kind, and the repeated ones."""
+        total = sum(self.kinds.values())
+        repeated = sum(c - 1 for c in self.bodies.values())
+        print(
+            f"  storm reads: {total} requests ({total / clients:.2f} per client) "
+            f"{dict(self.kinds)}; {repeated} repeated an earlier body",
+            flush=True,
+        )
+        return {"requests": total, "requests_per_client": total / clients,
+                "requests_by_kind": dict(self.kinds), "requests_repeated": repeated}  # fmt: skip
 
 
 async def _storm_over(pub: Publisher, base: int, pid: int, most: float = 60.0) -> None:
