@@ -1,0 +1,103 @@
+"""Clients resuming from the same point share the reader's requests (real nats-server).
+
+Counted in requests (``EventReader.requests``), never in time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mesh import EventPublisher, EventReader, MeshConnection
+from mesh.events import StoredEvent
+from mesh.subjects import event_filters
+from schemas import VideoStatusEventDTO, new_video_id
+from schemas.identity import DEFAULT_CHANNEL_ID
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _publish(pub: EventPublisher, video: str, n: int) -> list[int]:
+    seqs = []
+    for progress in range(n):
+        event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=progress)
+        seqs.append((await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq)
+    return seqs
+
+
+async def _collect(reader: EventReader, video: str, after: int, until: int) -> list[StoredEvent]:
+    filters = event_filters([video])
+    replay = reader.replay(filters, after, until=until, gapless=True)
+    return [event async for batch in replay for event in batch]
+
+
+async def test_identical_replays_cost_one_request_per_round(mesh: MeshConnection) -> None:
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    after = (await _publish(pub, new_video_id(), 1))[0]  # the point every client resumes from
+    seqs = await _publish(pub, video, 12)
+    reader = EventReader(mesh, batch=4)
+    results = await asyncio.gather(*(_collect(reader, video, after, seqs[-1]) for _ in range(50)))
+    # Three rounds of four events, each one request for all fifty (150 without sharing).
+    assert reader.requests == 3
+    assert reader.flights.joined == 49 * 3
+    for events in results:
+        assert [e.seq for e in events] == seqs  # complete, ascending, no duplicate
+    assert results[0][0] is results[-1][0]  # decoded once: the very same event objects
+
+
+async def test_different_filters_share_nothing_and_see_only_their_own(
+    mesh: MeshConnection,
+) -> None:
+    pub = EventPublisher(mesh)
+    a, b = new_video_id(), new_video_id()
+    after = (await _publish(pub, new_video_id(), 1))[0]
+    seqs_a = await _publish(pub, a, 5)
+    seqs_b = await _publish(pub, b, 5)
+    reader = EventReader(mesh)
+    head = seqs_b[-1]
+    calls = [_collect(reader, a, after, head) for _ in range(20)]
+    calls += [_collect(reader, b, after, head) for _ in range(20)]
+    results = await asyncio.gather(*calls)
+    # One request per video (and the trim check of b's, whose first event is past `after`).
+    replays = reader.requests - reader.trim_checks
+    assert replays == 2
+    for n, events in enumerate(results):
+        assert [e.seq for e in events] == (seqs_a if n < 20 else seqs_b)
+        assert {e.video_id for e in events} == {a if n < 20 else b}
+
+
+async def test_a_cancelled_client_does_not_cancel_the_read_of_the_others(
+    mesh: MeshConnection,
+) -> None:
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    after = (await _publish(pub, new_video_id(), 1))[0]
+    seqs = await _publish(pub, video, 8)
+    reader = EventReader(mesh)
+    tasks = [asyncio.ensure_future(_collect(reader, video, after, seqs[-1])) for _ in range(10)]
+    await asyncio.sleep(0)  # every replay has joined the one request
+    tasks[0].cancel()
+    done = await asyncio.gather(*tasks[1:])
+    assert all([e.seq for e in events] == seqs for events in done)
+    assert reader.requests == 1
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[0]
+
+
+async def test_snapshots_at_one_point_share_one_request(mesh: MeshConnection) -> None:
+    pub = EventPublisher(mesh)
+    a, b = new_video_id(), new_video_id()
+    await _publish(pub, a, 3)
+    last = await _publish(pub, b, 2)
+    reader = EventReader(mesh)
+    head = last[-1]
+    states = await asyncio.gather(*(reader.latest([a, b], up_to=head) for _ in range(30)))
+    assert reader.requests == 1
+    assert all([e.seq for e in state] == [head - 2, head] for state in states)
+    # A snapshot asked after that answer is a request of its own (nothing is cached).
+    await reader.latest([a, b], up_to=head)
+    assert reader.requests == 2
+    # Without a point ("the newest"), callers share only a request that has not left yet.
+    newest = await asyncio.gather(*(reader.latest([a, b]) for _ in range(10)))
+    assert reader.requests == 3 and all(s == newest[0] for s in newest)
