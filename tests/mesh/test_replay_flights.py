@@ -5,10 +5,12 @@ Counted in requests (``EventReader.requests``), never in time."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from mesh import EventPublisher, EventReader, MeshConnection
+from mesh.direct_get import DirectBatch, direct_get
 from mesh.events import StoredEvent
 from mesh.subjects import event_filters
 from schemas import VideoStatusEventDTO, new_video_id
@@ -101,3 +103,35 @@ async def test_snapshots_at_one_point_share_one_request(mesh: MeshConnection) ->
     # Without a point ("the newest"), callers share only a request that has not left yet.
     newest = await asyncio.gather(*(reader.latest([a, b]) for _ in range(10)))
     assert reader.requests == 3 and all(s == newest[0] for s in newest)
+
+
+async def test_the_pool_bounds_requests_and_waiting_ones_gather_joiners(
+    mesh: MeshConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pub = EventPublisher(mesh)
+    videos = [new_video_id() for _ in range(10)]
+    seqs = {v: await _publish(pub, v, 3) for v in videos}
+    in_flight = most = 0
+
+    async def counted(*args: Any, **kwargs: Any) -> DirectBatch:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await direct_get(*args, **kwargs)  # the real request
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr("mesh.replay.direct_get", counted)
+    reader = EventReader(mesh, max_concurrent_replays=3)
+
+    async def replay(video: str) -> list[int]:
+        start, end = seqs[video][0] - 1, seqs[video][-1]
+        return [
+            e.seq async for b in reader.replay(event_filters([video]), start, until=end) for e in b
+        ]
+
+    results = await asyncio.gather(*(replay(v) for v in videos for _ in range(3)))
+    assert most == 3  # never more than the pool's slots at once
+    assert reader.requests == 10  # three clients of each video, one request
+    assert results == [seqs[v] for v in videos for _ in range(3)]
