@@ -59,10 +59,14 @@ async def storm(target: Target) -> Figures:
         # The frontend's CPU for the storm (the live events' few hundred deliveries included):
         # resuming is CPU-bound on a shared machine; this is what one client costs it.
         cpu_ms = (cpu_seconds(target.server.pid) - cpu0) * 1000 / n
+        connected = await health(port)  # below n: streams the server ended (slow clients)
         got = await clients.finish()
     figures = _storm_figures(specs, videos, history, live, got, t0, created, most)
     print(f"  storm CPU: {cpu_ms:.2f} ms per resuming client (frontend)", flush=True)
-    return {**figures, **tap.figures(n), "cpu_ms_per_client": cpu_ms}
+    ended = {"connected_at_end": connected, "closed_by_server": got.get("closed", 0)}
+    if connected < n or ended["closed_by_server"]:
+        print(f"  storm: {n - connected} streams ended by the server before the end", flush=True)
+    return {**figures, **tap.figures(n), "cpu_ms_per_client": cpu_ms, **ended}
 
 
 class RequestTap:
@@ -128,23 +132,29 @@ def _storm_figures(
     created: int,
     most: int,
 ) -> Figures:
-    lost = duplicated = 0
+    lost = duplicated = lost_history = gaps = 0
     for i, ids in enumerate(got["ids"]):
         video = videos[i % len(videos)]
         expected = set(history[video]) | set(live[video])
-        lost += len(expected - set(ids))
+        missing = expected - set(ids)
+        lost += len(missing)
+        lost_history += len(set(history[video]) - set(ids))  # the replay's own share
+        # Missing below what the client did receive: a hole, not a tail still unread when
+        # the clients were stopped.
+        gaps += sum(1 for seq in missing if ids and seq < max(ids))
         duplicated += len(ids) - len(set(ids))
     resumed = got["resumed_at"]
     fig = {"clients": len(specs), "resumed": len(resumed), "refused": got["refused"],
            "all_resumed_s": (max(resumed) - t0) if resumed else float("nan"),
            "p50_resumed_s": (statistics.median(resumed) - t0) if resumed else float("nan"),
            "first_resumed_s": (min(resumed) - t0) if resumed else float("nan"),
-           "lost": lost, "duplicated": duplicated, "consumers_created": created,
-           "consumers_at_once": most}  # fmt: skip
+           "lost": lost, "lost_history": lost_history, "gaps": gaps, "duplicated": duplicated,
+           "consumers_created": created, "consumers_at_once": most}  # fmt: skip
     print(
         f"  storm: {fig['resumed']}/{fig['clients']} resumed, all in {fig['all_resumed_s']:.2f}s"
         f" (median {fig['p50_resumed_s']:.2f}s, first {fig['first_resumed_s']:.2f}s); "
-        f"lost {lost}, duplicated {duplicated}, "
+        f"lost {lost} ({lost_history} of the history, {gaps} in holes), "
+        f"duplicated {duplicated}, "
         f"consumers created {created} (at most {most} at once)",
         flush=True,
     )

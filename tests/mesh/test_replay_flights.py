@@ -135,3 +135,36 @@ async def test_the_pool_bounds_requests_and_waiting_ones_gather_joiners(
     assert most == 3  # never more than the pool's slots at once
     assert reader.requests == 10  # three clients of each video, one request
     assert results == [seqs[v] for v in videos for _ in range(3)]
+
+
+async def test_a_request_sent_before_a_clients_horizon_does_not_answer_it(
+    mesh: MeshConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hazard of sharing: an answer is what the stream held when its request left. A
+    client whose horizon is newer must not take it for the complete history."""
+    pub = EventPublisher(mesh)
+    video = new_video_id()
+    after = (await _publish(pub, new_video_id(), 1))[0]
+    old = await _publish(pub, video, 3)
+    answered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def held(*args: Any, **kwargs: Any) -> DirectBatch:
+        batch = await direct_get(*args, **kwargs)  # the server answered: the stream as it was
+        answered.set()
+        await release.wait()  # ... and the answer is still on its way to its callers
+        return batch
+
+    monkeypatch.setattr("mesh.replay.direct_get", held)
+    reader = EventReader(mesh)
+    first = asyncio.ensure_future(_collect(reader, video, after, old[-1]))
+    await answered.wait()
+    new = await _publish(pub, video, 2)  # stored after that request left
+    covered = asyncio.ensure_future(_collect(reader, video, after, old[-1]))
+    newer = asyncio.ensure_future(_collect(reader, video, after, new[-1]))
+    await asyncio.sleep(0)
+    release.set()
+    assert [e.seq for e in await first] == old
+    assert [e.seq for e in await covered] == old  # the old horizon: the old answer serves it
+    assert [e.seq for e in await newer] == old + new  # a request of its own, after its horizon
+    assert reader.requests == 2 and reader.flights.joined == 1
