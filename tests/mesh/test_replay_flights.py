@@ -168,3 +168,39 @@ async def test_a_request_sent_before_a_clients_horizon_does_not_answer_it(
     assert [e.seq for e in await covered] == old  # the old horizon: the old answer serves it
     assert [e.seq for e in await newer] == old + new  # a request of its own, after its horizon
     assert reader.requests == 2 and reader.flights.joined == 1
+
+
+@pytest.mark.parametrize("batch", [3, 256])
+async def test_replays_while_the_stream_grows_each_get_everything_up_to_their_own_until(
+    mesh: MeshConnection, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """A storm in small: bursts of clients resume from one point while events keep coming,
+    each with its own horizon (the newest acknowledged event when it starts), through a pool
+    of two slots, in batches of three (many rounds, many flights) or in one request each (every
+    burst asks the very same question as the one before). Answers take 20 ms more to come
+    back, as over a network, so that events are stored while requests that left before them
+    are still out."""
+
+    async def distant(*args: Any, **kwargs: Any) -> DirectBatch:
+        batch = await direct_get(*args, **kwargs)
+        await asyncio.sleep(0.02)
+        return batch
+
+    monkeypatch.setattr("mesh.replay.direct_get", distant)
+    pub = EventPublisher(mesh)
+    video, other = new_video_id(), new_video_id()
+    after = (await _publish(pub, other, 1))[0]
+    seqs = await _publish(pub, video, 6)
+    reader = EventReader(mesh, max_concurrent_replays=2, batch=batch)
+    clients: list[tuple[int, asyncio.Future[list[StoredEvent]]]] = []
+    for burst in range(12):
+        until = seqs[-1]  # acknowledged, so stored: what a hub's head is
+        for _ in range(8):
+            clients.append((until, asyncio.ensure_future(_collect(reader, video, after, until))))
+        seqs += await _publish(pub, video, 2)  # the stream moves on while they read
+        if burst % 3 == 0:
+            await _publish(pub, other, 1)  # and not only this video's cursor
+    for until, client in clients:
+        got = [e.seq for e in await client]
+        assert got == [s for s in seqs if s <= until]  # no gap, no duplicate, ascending
+    assert reader.flights.joined > 0
