@@ -318,6 +318,7 @@ class WhisperTranscriber:
             "beam_size": self.beam_size,
             "initial_prompt": book_names_prompt(lang) if self.bible_prompt else None,
             "word_timestamps": True,
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
         }
         better = redecode(model, path, info, chunks, starved, options)
         if not better:

@@ -10,7 +10,8 @@ sequential decoding of the same audio kept every sentence, at 1.4 times the CPU.
 
 So a chunk whose words per second fall below half the median of the transcription's long
 chunks is *starved* (:func:`starved_chunks`), and only those are decoded again window by
-window (:func:`redecode`), keeping whichever reading has more words.
+window (:func:`redecode`, greedy, no temperature fallback), keeping whichever reading has
+more words unless it is implausibly dense (a loop).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ MIN_CHUNK_S: Final = 10.0
 """Only chunks with at least this much speech are judged (a short one has too few words)."""
 MIN_LONG_CHUNKS: Final = 3
 """Fewer long chunks give no median worth comparing with."""
+MAX_DENSER: Final = 1.5
+"""A reading denser than this many times the fastest long chunk is a loop, not speech."""
 MAX_RETRY_SHARE: Final = 0.25
 """At most this share of the chunks is decoded again (the starkest first): music or a long
 prayer in another voice may be sparse for good reasons, and a retry costs a chunk's CPU again."""
@@ -92,6 +95,22 @@ def _spans(chunks: Sequence[ChunkText], speech_s: float) -> list[tuple[float, fl
     return [(c.offset_s, max(c.offset_s, end)) for c, end in zip(chunks, ends, strict=True)]
 
 
+def _rates(chunks: Sequence[ChunkText], speech_s: float) -> list[tuple[int, float]]:
+    """``(index, words per second)`` of the chunks long enough to judge."""
+    spans = _spans(chunks, speech_s)
+    return [
+        (index, chunk.words / (end - start))
+        for index, (chunk, (start, end)) in enumerate(zip(chunks, spans, strict=True))
+        if end - start >= MIN_CHUNK_S
+    ]
+
+
+def typical_rate(chunks: Sequence[ChunkText], speech_s: float) -> float:
+    """The median words per second of the long chunks (0.0 when there are none)."""
+    rates = _rates(chunks, speech_s)
+    return statistics.median(rate for _, rate in rates) if rates else 0.0
+
+
 def starved_chunks(chunks: Sequence[ChunkText], speech_s: float) -> list[int]:
     """Indices of the chunks whose decoding stopped early, in order.
 
@@ -100,15 +119,10 @@ def starved_chunks(chunks: Sequence[ChunkText], speech_s: float) -> list[int]:
             absent, and its neighbour's span then covers it: a retry recovers both).
         speech_s: Seconds of speech the VAD kept (the end of the last chunk).
     """
-    spans = _spans(chunks, speech_s)
-    rates = [
-        (index, chunk.words / (end - start))
-        for index, (chunk, (start, end)) in enumerate(zip(chunks, spans, strict=True))
-        if end - start >= MIN_CHUNK_S
-    ]
+    rates = _rates(chunks, speech_s)
     if len(rates) < MIN_LONG_CHUNKS:
         return []
-    bar = STARVED_SHARE * statistics.median(rate for _, rate in rates)
+    bar = STARVED_SHARE * typical_rate(chunks, speech_s)
     starved = sorted((rate, index) for index, rate in rates if rate < bar)
     allowed = max(1, int(len(chunks) * MAX_RETRY_SHARE))
     return sorted(index for _, index in starved[:allowed])
@@ -122,9 +136,14 @@ def redecode(
     indices: Sequence[int],
     options: dict[str, Any],
 ) -> dict[int, tuple[TranscriptSegment, ...]]:
-    """Decode the chunks at ``indices`` again with the sequential decoder (timestamps on, so it
-    resumes after an early end; temperature fallback on) and return the readings that hold
-    more words than the batched ones.
+    """Decode the chunks at ``indices`` again with the sequential decoder and return the readings
+    that hold more words than the batched ones (and no more than :data:`MAX_DENSER` times the
+    fastest long chunk's pace).
+
+    The sequential decoder has timestamps, so it resumes after an early end; it runs greedy at
+    temperature 0 only, with ``options``' n-gram ban against loops: its temperature fallback
+    decoded a garbled Portuguese chunk up to six times (the retry doubled that service's CPU)
+    and gained nothing.
 
     The VAD runs again with the batched run's own options (``info.vad_options``) to map a
     chunk's place on the speech-only timeline back to the audio.
@@ -142,7 +161,9 @@ def redecode(
     if not speech:
         return {}
     timeline = SpeechTimestampsMap(speech, SAMPLING_RATE)
-    spans = _spans(chunks, float(info.duration_after_vad))
+    speech_s = float(info.duration_after_vad)
+    spans = _spans(chunks, speech_s)
+    limit = MAX_DENSER * max((rate for _, rate in _rates(chunks, speech_s)), default=0.0)
     better: dict[int, tuple[TranscriptSegment, ...]] = {}
     for index in indices:
         start, end = spans[index]
@@ -150,9 +171,10 @@ def redecode(
         last = timeline.get_original_time(end, is_end=True)
         piece = audio[int(first * SAMPLING_RATE) : int(last * SAMPLING_RATE)]
         segments, _ = model.transcribe(
-            piece, vad_filter=False, condition_on_previous_text=False, **options
+            piece, vad_filter=False, condition_on_previous_text=False, temperature=0.0, **options
         )
         found = tuple(u for segment in segments for u in utterances(segment, offset=first))
-        if sum(len(u.text.split()) for u in found) > chunks[index].words:
+        words = sum(len(u.text.split()) for u in found)
+        if chunks[index].words < words <= limit * max(end - start, MIN_CHUNK_S):
             better[index] = found
     return better

@@ -17,6 +17,7 @@ from services.transcripts.asr_chunks import (
     chunk_text,
     redecode,
     starved_chunks,
+    typical_rate,
     utterances,
 )
 
@@ -175,6 +176,7 @@ def test_the_transcriber_puts_a_better_reading_of_a_starved_chunk_in_its_place(
                 "beam_size": asr_module.DEFAULT_BEAM_SIZE,
                 "initial_prompt": None,
                 "word_timestamps": True,
+                "no_repeat_ngram_size": asr_module.DEFAULT_NO_REPEAT_NGRAM_SIZE,
             },
             "words": 1,
         }
@@ -224,3 +226,9 @@ def test_redecode_reads_a_chunk_again_from_the_audio(
     full = [ChunkText(chunks[0].offset_s, 10_000, chunks[0].utterances), *chunks[1:]]
     options = {"language": "pt", "beam_size": 1}
     assert redecode(model, sermon_minute_wav, info, full, [0], options) == {}
+
+
+def test_the_typical_pace_is_the_median_of_the_long_chunks() -> None:
+    chunks = [_chunk(0.0, 90), _chunk(30.0, 120), _chunk(60.0, 1), _chunk(61.0, 60)]
+    assert typical_rate(chunks, 91.0) == 3.0  # 3.0 and 4.0 and 2.0 per second; 1 s ignored
+    assert typical_rate([], 0.0) == 0.0
