@@ -60,7 +60,9 @@ _MISHEARD_VERSE_RE: Final = re.compile(
 )
 # "no salvo de nome do trinta e quatro": "no Salmo de número trinta e quatro".
 _MISHEARD_PSALM_RE: Final = re.compile(
-    rf"\b(?:n?o)\s+salvo\s+de\s+(?:numero|nome\s+do)\s+(?P<n>{NUMBER})(?![^\W\d_])", _I
+    rf"\b(?:n?o)\s+salvo\s+de\s+(?:numero|nome\s+do)\s+(?P<n>{NUMBER})(?![^\W\d_])"
+    rf"(?:\s+e\s+(?P<units>\d{{1,2}})(?!\d))?",
+    _I,
 )
 _NOT_SKIPPED: Final = frozenset({"e", "and", "a", "ao", "ate", "to", "capitulo", "chapter"})
 
@@ -126,6 +128,14 @@ def misheard_psalms(folded: str) -> list[tuple[int, int, int]]:
     out: list[tuple[int, int, int]] = []
     for found in _MISHEARD_PSALM_RE.finditer(folded):
         psalm = parse_number(found.group("n"))
-        if psalm is not None and is_valid("PSA", psalm, None, None):
-            out.append((psalm, found.start(), found.end()))
+        if psalm is None:
+            continue
+        end = found.end("n")
+        if found.group("units") is not None:
+            # "100 e 3", "30 e 4": Whisper writes "cento e três" as digits around the "e".
+            units = int(found.group("units"))
+            if units < (10 if psalm % 100 else 100) and psalm % 10 == 0:
+                psalm, end = psalm + units, found.end()
+        if is_valid("PSA", psalm, None, None):
+            out.append((psalm, found.start(), end))
     return out
