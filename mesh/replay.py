@@ -33,11 +33,20 @@ after the request at or below it proves nothing was skipped. A replay from seque
 The latest event per subject (the late joiner's snapshot) is one ``multi_last`` request for all
 the subjects of a connection, consistent at one sequence (``up_to``), as of the replica that
 answers (like the per-subject direct gets it replaces).
+
+**Identical requests share one** (:mod:`mesh.flights`): clients resuming from the same point
+ask for the same subject from the same sequence, late joiners at the same horizon for the same
+subjects' latest events. A request joins another that has not left yet (waiting for a slot of
+the bounded pool), or one that left knowing the stream held the joiner's ``until`` /
+``up_to`` already: its callers' contract is that these are sequences the stream held when they
+called (the hub's head, the stream's last sequence). The trim check and the leader's
+confirmation stay each replay's own, made from the shared answer as from its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -49,6 +58,7 @@ from mesh.connection import MeshConnection
 from mesh.direct_get import MAX_MULTI_SUBJECTS, DirectBatch, DirectMsg, direct_get
 from mesh.errors import nats_errors
 from mesh.events import CHANNEL_HEADER, StoredEvent, decode_event
+from mesh.flights import Flights, Sent
 from mesh.retry import retry_transient
 from mesh.subjects import EVENTS_ALL, EVENTS_STREAM, event_subject
 from schemas.events import EVENT_TYPES
@@ -100,6 +110,11 @@ class EventReader:
             while a request runs, never while the caller writes what it got).
         batch: Messages per direct-get request.
         max_bytes: Bytes per direct-get request (at least one message is always sent).
+
+    Attributes:
+        requests: Requests sent to JetStream (shared ones once).
+        flights: Identical requests in flight (``flights.joined``: requests another one's
+            answer served).
     """
 
     def __init__(
@@ -116,12 +131,15 @@ class EventReader:
         self._max_bytes = max_bytes
         self.replays = 0
         self.requests = 0
+        self.flights: Flights[DirectBatch] = Flights()
         self.lagging = 0
         self._first: asyncio.Future[int | None] | None = None  # the request in flight
         self._probe: asyncio.Future[int] | None = None  # the trim check's read running
         self._queued: asyncio.Future[int] | None = None  # the one every later check shares
         self.trimmed = 0
         """Replays ended by :class:`HistoryTrimmed`."""
+        self.trim_checks = 0
+        """First-sequence reads of the trim check (see ``_first_from_now``)."""
         self._decoded = _DecodedEvents(DECODED_CACHE)
         self.replicas: int | None = None
         """Replicas of the stream (learnt from :meth:`bounds`): above one, a replay that runs
@@ -169,10 +187,12 @@ class EventReader:
         """Yield batches of events matching ``filters`` with sequence > ``after``, ascending.
 
         Stops once the stream holds nothing more for these filters, or after ``until``
-        (events above it are not yielded). Malformed messages are skipped. With ``gapless``
-        (a client resuming after ``after``), events trimmed away while it runs end it with
-        :class:`HistoryTrimmed` (see the module docstring); without, the replay is "whatever
-        the stream still holds" (operator tools).
+        (events above it are not yielded). ``until`` must be a sequence the stream already
+        holds when this is called (the hub's head, :meth:`last_seq`): another replay's request
+        that left knowing it may answer this one (see the module docstring). Malformed
+        messages are skipped. With ``gapless`` (a client resuming after ``after``), events
+        trimmed away while it runs end it with :class:`HistoryTrimmed` (see the module
+        docstring); without, the replay is "whatever the stream still holds" (operator tools).
 
         Raises:
             HistoryTrimmed: retention removed events of the range while it was replayed.
@@ -236,6 +256,7 @@ class EventReader:
             await asyncio.wait([running])
             self._probe, self._queued = self._queued, None
         try:
+            self.trim_checks += 1
             batch = await self._request({"seq": 1, "batch": 1, "max_bytes": 1}, "the first event")
             if batch.messages:
                 return batch.messages[0].seq
@@ -254,7 +275,7 @@ class EventReader:
             "batch": self._batch,
             "max_bytes": max_bytes,
         }
-        batch = await self._request(request, "replaying events")
+        batch = await self._request(request, "replaying events", until)
         # From sequence 1 (a replay after 0: "whatever the stream holds") nothing the client
         # had can be skipped; from anywhere else, a jump may have crossed trimmed events.
         skipped = not batch.messages or batch.messages[0].seq > asked
@@ -315,7 +336,8 @@ class EventReader:
             video_ids: The videos.
             event_types: Their types (empty: all).
             up_to: Only events at or below this sequence (``None``: the stream's end), so the
-                answer is consistent at one point of the stream.
+                answer is consistent at one point of the stream; one the stream already holds
+                (another caller's identical request may answer).
         """
         if up_to is not None and up_to <= 0:
             return []
@@ -336,7 +358,7 @@ class EventReader:
                 request["up_to_seq"] = up_to
             if start:
                 request["seq"] = start
-            batch = await self._request(request, "reading the latest events")
+            batch = await self._request(request, "reading the latest events", up_to)
             found += batch.messages
             if not batch.messages or batch.num_pending == 0:
                 return found
@@ -344,13 +366,23 @@ class EventReader:
             start = batch.messages[-1].seq + 1
             up_to = batch.up_to_seq if batch.up_to_seq is not None else up_to
 
-    async def _request(self, request: dict[str, object], what: str) -> DirectBatch:
-        async def once() -> DirectBatch:
-            async with self._slots:
-                self.requests += 1
-                return await direct_get(self._mesh.nc, EVENTS_STREAM, request)
+    async def _request(
+        self, request: dict[str, object], what: str, bound: int | None = None
+    ) -> DirectBatch:
+        """One direct get, or the answer of an identical one in flight (see the module
+        docstring); ``bound``: a sequence the stream held when the caller called."""
 
-        return await retry_transient(once, what=what)
+        async def run(sent: Sent) -> DirectBatch:
+            async def once() -> DirectBatch:
+                async with self._slots:
+                    sent()  # from here on, only callers it covers may join
+                    self.requests += 1
+                    return await direct_get(self._mesh.nc, EVENTS_STREAM, request)
+
+            return await retry_transient(once, what=what)
+
+        key = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        return await self.flights.run(key, bound, run)
 
 
 class _Matcher:
