@@ -271,9 +271,10 @@ class WhisperTranscriber:
                 segment = next(iterator, None)
             if segment is None:
                 break
-            out.extend(utterances(segment))
+            found = utterances(segment)
+            out.extend(found)
             if chunks is not None:
-                chunk = chunk_text(segment)  # None: no chunk offsets (not faster-whisper's own)
+                chunk = chunk_text(segment, found)  # None: no chunk offset (a fake recogniser)
                 if chunk is None:
                     chunks = None
                 else:

@@ -80,13 +80,14 @@ def utterances(segment: Any, offset: float = 0.0) -> list[TranscriptSegment]:
     return out
 
 
-def chunk_text(segment: Any) -> ChunkText | None:
-    """One batched segment as a :class:`ChunkText` (``None`` without the chunk's ``seek``)."""
+def chunk_text(segment: Any, found: Sequence[TranscriptSegment] | None = None) -> ChunkText | None:
+    """One batched segment as a :class:`ChunkText` (``None`` without the chunk's ``seek``);
+    ``found`` is its :func:`utterances` when already made."""
     seek = getattr(segment, "seek", None)
     if not isinstance(seek, int):
         return None
-    found = tuple(utterances(segment))
-    return ChunkText(seek / 100.0, sum(len(u.text.split()) for u in found), found)
+    kept = tuple(utterances(segment) if found is None else found)
+    return ChunkText(seek / 100.0, sum(len(u.text.split()) for u in kept), kept)
 
 
 def _spans(chunks: Sequence[ChunkText], speech_s: float) -> list[tuple[float, float]]:
