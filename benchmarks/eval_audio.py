@@ -18,7 +18,9 @@ Settings (``--settings``, comma-separated)::
     base          the bundled base model with WhisperTranscriber's defaults now
     MODEL[-FLAG...]  ``base`` or any CULTO_WHISPER_MODEL value (``small``, a model directory)
                   with the defaults changed by flags: ``prompt``/``noprompt``, ``beamN``,
-                  ``batchN``, ``threadsN`` (e.g. ``base-beam3``, ``base-prompt``)
+                  ``batchN``, ``threadsN``, ``retry``/``noretry`` (decode starved chunks
+                  again, see ``services/transcripts/asr_chunks.py``; e.g. ``base-beam3``,
+                  ``base-noretry``)
 
 Ratios in the summary are against ``base-before`` measured in the same run. The machine load
 (1-minute average) is printed before and after: wall times on a shared machine are only
@@ -182,7 +184,12 @@ def make_transcriber(setting: str) -> WhisperTranscriber:
     if setting == BASELINE:
         # The worker's decoding before issue 24 (the README's bench_asr.py figures).
         return WhisperTranscriber(
-            beam_size=5, batch_size=8, no_repeat_ngram_size=4, cpu_threads=0, bible_prompt=False
+            beam_size=5,
+            batch_size=8,
+            no_repeat_ngram_size=4,
+            cpu_threads=0,
+            bible_prompt=False,
+            redecode_starved=False,
         )
     model, *flags = setting.split("-")
     transcriber = WhisperTranscriber(None if model == "base" else model)
@@ -195,6 +202,8 @@ def make_transcriber(setting: str) -> WhisperTranscriber:
             transcriber.batch_size = int(flag[5:])
         elif flag.startswith("threads") and flag[7:].isdigit():
             transcriber.cpu_threads = int(flag[7:])
+        elif flag in ("retry", "noretry"):
+            transcriber.redecode_starved = flag == "retry"
         else:
             raise SystemExit(f"{setting}: unknown flag {flag!r}")
     return transcriber

@@ -17,6 +17,8 @@ faster-whisper's ``BatchedInferencePipeline`` decodes :data:`DEFAULT_BATCH_SIZE`
 time with beam search, never repeating a 4-token sequence inside a chunk, then splits each
 chunk into sentences by word times. ``benchmarks/bench_asr.py`` chose this against the former
 one-window-at-a-time decoding (the README's "Speech recognition" section has the figures).
+A chunk where the batched decoder stopped early (far fewer words per second than the others)
+is decoded again window by window (:mod:`.asr_chunks`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from culto.errors import (
 )
 from schemas.transcripts import Transcript, TranscriptSegment
 
+from .asr_chunks import ChunkText, chunk_text, redecode, starved_chunks, utterances
 from .asr_prompt import bible_prompt as book_names_prompt
 from .progress import ProgressCallback, ProgressThrottle
 from .whisper_model import bundled_model_dir, default_cache_dir, find_bundled_parts
@@ -136,6 +139,8 @@ class WhisperTranscriber:
         bible_prompt: Prime the decoder with the books of the Bible in the spoken language
             (:mod:`.asr_prompt`; only when the language is given); see
             :data:`DEFAULT_BIBLE_PROMPT`.
+        redecode_starved: Batched decoding only: decode again, window by window, the chunks
+            where the batched decoder stopped early (:mod:`.asr_chunks`).
     """
 
     def __init__(
@@ -151,6 +156,7 @@ class WhisperTranscriber:
         vad_filter: bool = True,
         no_repeat_ngram_size: int = DEFAULT_NO_REPEAT_NGRAM_SIZE,
         bible_prompt: bool = DEFAULT_BIBLE_PROMPT,
+        redecode_starved: bool = True,
     ) -> None:
         self.model = model
         self.device = device
@@ -162,6 +168,7 @@ class WhisperTranscriber:
         self.vad_filter = vad_filter
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.bible_prompt = bible_prompt
+        self.redecode_starved = redecode_starved
         self._loaded: Any = None
         self._lock = threading.Lock()
 
@@ -256,6 +263,7 @@ class WhisperTranscriber:
             segments, info = self._start(model, path, lang)
         duration = float(info.duration or 0.0)
         out: list[TranscriptSegment] = []
+        chunks: list[ChunkText] | None = [] if self.batched and self.redecode_starved else None
         iterator = iter(segments)
         while True:
             # Only the recogniser's own errors are translated; on_progress errors pass through.
@@ -263,7 +271,14 @@ class WhisperTranscriber:
                 segment = next(iterator, None)
             if segment is None:
                 break
-            out.extend(_utterances(segment))
+            found = utterances(segment)
+            out.extend(found)
+            if chunks is not None:
+                chunk = chunk_text(segment, found)  # None: no chunk offset (a fake recogniser)
+                if chunk is None:
+                    chunks = None
+                else:
+                    chunks.append(chunk)
             end = float(segment.end)
             if duration > 0:
                 # The last segment can end past the decoded duration.
@@ -272,6 +287,9 @@ class WhisperTranscriber:
                     heard / duration,
                     f"Transcribing audio: {_format_clock(heard)} of {_format_clock(duration)}",
                 )
+        if chunks:
+            with mapped_errors(asr_errors(), path.name, fallback=_asr_failed):
+                out = self._mend_starved(model, path, info, lang, chunks) or out
         if not out:
             raise PermanentStageError(
                 "no speech was recognised in the audio; submit a transcript instead",
@@ -285,6 +303,28 @@ class WhisperTranscriber:
     def batched(self) -> bool:
         """Whether :meth:`transcribe` decodes VAD chunks in batches (else window by window)."""
         return self.batch_size > 0 and self.vad_filter
+
+    def _mend_starved(
+        self, model: Any, path: Path, info: Any, lang: str | None, chunks: list[ChunkText]
+    ) -> list[TranscriptSegment] | None:
+        """The transcript with its starved chunks decoded again (``None``: none was better)."""
+        speech_s = getattr(info, "duration_after_vad", None)
+        if not isinstance(speech_s, (int, float)) or getattr(info, "vad_options", None) is None:
+            return None
+        starved = starved_chunks(chunks, float(speech_s))
+        if not starved:
+            return None
+        options = {
+            "language": lang,
+            "beam_size": self.beam_size,
+            "initial_prompt": book_names_prompt(lang) if self.bible_prompt else None,
+            "word_timestamps": True,
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
+        }
+        better = redecode(model, path, info, chunks, starved, options)
+        if not better:
+            return None
+        return [u for i, chunk in enumerate(chunks) for u in better.get(i, chunk.utterances)]
 
     def _start(self, model: Any, path: Path, lang: str | None) -> tuple[Any, Any]:
         """Start recognition: ``(lazy segment generator, info)``.
@@ -320,33 +360,6 @@ class WhisperTranscriber:
             # analysis dates passages and key points by the segment they fall in.
             word_timestamps=True,
         )
-
-
-def _utterances(segment: Any) -> list[TranscriptSegment]:
-    """The transcript segments of one recogniser segment: one per sentence when it carries
-    word times (batched decoding's chunks of up to 30 s), else the segment itself."""
-    words = getattr(segment, "words", None)
-    if not words:
-        text = " ".join(str(segment.text).split())
-        if not text:
-            return []
-        start, end = float(segment.start), float(segment.end)
-        return [TranscriptSegment(start=round(start, 3), end=round(end, 3), text=text)]
-    out: list[TranscriptSegment] = []
-    sentence: list[Any] = []
-    for index, word in enumerate(words):
-        sentence.append(word)
-        ends_sentence = str(word.word).strip().rstrip("\"'”)]").endswith((".", "!", "?", "…"))
-        if index + 1 < len(words) and not ends_sentence:
-            continue
-        # Words carry their own leading spaces ("-se" has none), so joined they give the text.
-        text = " ".join("".join(str(w.word) for w in sentence).split())
-        if text:
-            start = float(sentence[0].start)
-            end = max(start, *(float(w.end) for w in sentence))  # word times may overlap
-            out.append(TranscriptSegment(start=round(start, 3), end=round(end, 3), text=text))
-        sentence = []
-    return out
 
 
 def _batched_pipeline(model: Any) -> Any:
