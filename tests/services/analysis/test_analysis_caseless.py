@@ -8,7 +8,7 @@ from __future__ import annotations
 from services.analysis.citations import find_citations
 from services.analysis.keypoint_cues import cue_weights, is_liturgy, is_prayer
 from services.analysis.speaker import find_speaker
-from services.analysis.speaker_caseless import caseless_speaker
+from services.analysis.speaker.caseless import caseless_speaker
 from services.analysis.text import fold
 from services.analysis.truecase import restore
 
