@@ -16,11 +16,11 @@
    (:data:`REDUNDANCY`), and returned in order of appearance. The count grows with the
    sermon's length, clamped to 3-7 (fewer only when the text has fewer usable sentences).
 
-The preacher's own signposts (:mod:`keypoint_cues`) weigh in: liturgy, filler, altar calls
+The preacher's own signposts (:mod:`.cues`) weigh in: liturgy, filler, altar calls
 and prayers are skipped in written and caption text alike, and the rank is multiplied up for
 the thesis, numbered points, the recap and the application. The thesis, each numbered point
 and the application are always kept, completed across caption lines
-(:mod:`keypoint_roles`); TextRank fills the remaining places.
+(:mod:`.roles`); TextRank fills the remaining places.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Final
 
-from services.analysis.keypoint_cues import cue_weights, is_liturgy, is_prayer
-from services.analysis.keypoint_roles import essentials
+from services.analysis.keypoints.cues import cue_weights, is_liturgy, is_prayer
+from services.analysis.keypoints.roles import essentials
 from services.analysis.sentences import Sentence
 from services.analysis.text import WORD_RE, fold
 
@@ -241,7 +241,7 @@ def select_key_points(sentences: Sequence[Sentence], stopwords: frozenset[str]) 
             i,
         ),
     )
-    # The sermon's own structure first: thesis, each point, the application (keypoint_roles).
+    # The sermon's own structure first: thesis, each point, the application (roles).
     must = essentials(sentences)[:MAX_POINTS]
     count = max(count, len(must))
     must_vectors = [Counter(_content_stems(s.text, stopwords)) for s in must]
