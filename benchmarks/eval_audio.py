@@ -19,7 +19,7 @@ Settings (``--settings``, comma-separated)::
     MODEL[-FLAG...]  ``base`` or any CULTO_WHISPER_MODEL value (``small``, a model directory)
                   with the defaults changed by flags: ``prompt``/``noprompt``, ``beamN``,
                   ``batchN``, ``threadsN``, ``retry``/``noretry`` (decode starved chunks
-                  again, see ``services/transcripts/asr_chunks.py``; e.g. ``base-beam3``,
+                  again, see ``services/transcripts/asr/chunks.py``; e.g. ``base-beam3``,
                   ``base-noretry``)
 
 Ratios in the summary are against ``base-before`` measured in the same run. The machine load

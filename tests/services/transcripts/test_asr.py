@@ -23,7 +23,7 @@ from services.transcripts import (
     transcribe_audio,
     whisper_model,
 )
-from services.transcripts import asr as asr_module
+from services.transcripts.asr import transcriber as asr_module
 from services.transcripts.fetch_policy import FetchPolicy
 
 MakeTone = Callable[..., Path]
@@ -489,7 +489,7 @@ def test_model_names_and_the_bible_prompt(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert WhisperTranscriber()._resolve() == str(tmp_path / "joined")
     assert WhisperTranscriber("small")._resolve() == "small"  # faster-whisper downloads it
     assert asr_module.asr_available("base") == asr_module.asr_available()
-    from services.transcripts.asr_prompt import bible_prompt
+    from services.transcripts.asr.prompt import bible_prompt
 
     assert "Tessalonicenses" in (bible_prompt("pt-BR") or "")
     assert "Thessalonians" in (bible_prompt("en") or "")

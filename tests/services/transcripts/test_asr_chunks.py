@@ -11,8 +11,8 @@ import pytest
 
 from schemas.transcripts import TranscriptSegment
 from services.transcripts import WhisperTranscriber
-from services.transcripts import asr as asr_module
-from services.transcripts.asr_chunks import (
+from services.transcripts.asr import transcriber as asr_module
+from services.transcripts.asr.chunks import (
     ChunkText,
     chunk_text,
     redecode,

