@@ -107,6 +107,28 @@ def _format_clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _supported_language(model: Any, language: str | None) -> str | None:
+    """Whisper's code for *language* (``None``: detect it); refused if the model lacks it."""
+    lang = _whisper_language(language)
+    if lang is not None and lang not in set(model.supported_languages):
+        raise PermanentStageError(
+            f"Whisper does not support the language {language!r}",
+            code="unsupported_language",
+        )
+    return lang
+
+
+def _report_heard(report: ProgressThrottle, end: float, duration: float) -> None:
+    """Report the audio heard up to *end*, a segment's end (nothing when the duration is 0)."""
+    if duration > 0:
+        # The last segment can end past the decoded duration.
+        heard = min(end, duration)
+        report(
+            heard / duration,
+            f"Transcribing audio: {_format_clock(heard)} of {_format_clock(duration)}",
+        )
+
+
 def _whisper_language(language: str | None) -> str | None:
     """Whisper uses bare ISO 639-1 codes: ``pt-BR`` → ``pt``."""
     if not language or not language.strip():
@@ -251,42 +273,13 @@ class WhisperTranscriber:
         if not path.is_file():
             raise PermanentStageError(f"no such audio file: {path}", code="audio_not_found")
         model = self.load()
-        lang = _whisper_language(language)
-        if lang is not None and lang not in set(model.supported_languages):
-            raise PermanentStageError(
-                f"Whisper does not support the language {language!r}",
-                code="unsupported_language",
-            )
+        lang = _supported_language(model, language)
         report = ProgressThrottle(on_progress)
         report(0.0, "Transcribing audio")
         with mapped_errors(asr_errors(), path.name, fallback=_asr_failed):
             segments, info = self._start(model, path, lang)
         duration = float(info.duration or 0.0)
-        out: list[TranscriptSegment] = []
-        chunks: list[ChunkText] | None = [] if self.batched and self.redecode_starved else None
-        iterator = iter(segments)
-        while True:
-            # Only the recogniser's own errors are translated; on_progress errors pass through.
-            with mapped_errors(asr_errors(), path.name, fallback=_asr_failed):
-                segment = next(iterator, None)
-            if segment is None:
-                break
-            found = utterances(segment)
-            out.extend(found)
-            if chunks is not None:
-                chunk = chunk_text(segment, found)  # None: no chunk offset (a fake recogniser)
-                if chunk is None:
-                    chunks = None
-                else:
-                    chunks.append(chunk)
-            end = float(segment.end)
-            if duration > 0:
-                # The last segment can end past the decoded duration.
-                heard = min(end, duration)
-                report(
-                    heard / duration,
-                    f"Transcribing audio: {_format_clock(heard)} of {_format_clock(duration)}",
-                )
+        out, chunks = self._read_segments(segments, path.name, duration, report)
         if chunks:
             with mapped_errors(asr_errors(), path.name, fallback=_asr_failed):
                 out = self._mend_starved(model, path, info, lang, chunks) or out
@@ -298,6 +291,34 @@ class WhisperTranscriber:
             )
         report.finish("Transcription finished")
         return Transcript(source="asr", language=info.language or lang, segments=out)
+
+    def _read_segments(
+        self, segments: Any, file: str, duration: float, report: ProgressThrottle
+    ) -> tuple[list[TranscriptSegment], list[ChunkText] | None]:
+        """Decode the segments into utterances, reporting how much audio was heard.
+
+        Also returns each batched chunk's text for :meth:`_mend_starved`: ``None`` when starved
+        chunks are not decoded again, or when a segment has no chunk offset (a fake recogniser).
+        """
+        out: list[TranscriptSegment] = []
+        chunks: list[ChunkText] | None = [] if self.batched and self.redecode_starved else None
+        iterator = iter(segments)
+        while True:
+            # Only the recogniser's own errors are translated; on_progress errors pass through.
+            with mapped_errors(asr_errors(), file, fallback=_asr_failed):
+                segment = next(iterator, None)
+            if segment is None:
+                break
+            found = utterances(segment)
+            out.extend(found)
+            if chunks is not None:
+                chunk = chunk_text(segment, found)  # None: no chunk offset (a fake recogniser)
+                if chunk is None:
+                    chunks = None
+                else:
+                    chunks.append(chunk)
+            _report_heard(report, float(segment.end), duration)
+        return out, chunks
 
     @property
     def batched(self) -> bool:
