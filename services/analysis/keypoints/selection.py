@@ -199,6 +199,27 @@ def target_count(candidates: int) -> int:
     return min(wanted, candidates)
 
 
+def _candidates(
+    sentences: Sequence[Sentence], stopwords: frozenset[str]
+) -> tuple[list[Sentence], list[Counter[str]]]:
+    """The sentences TextRank may rank, with their stem vectors (at most MAX_CANDIDATES)."""
+    candidates: list[Sentence] = []
+    vectors: list[Counter[str]] = []
+    for sentence in sentences:
+        stems = _content_stems(sentence.text, stopwords)
+        if _eligible(sentence, stems):
+            candidates.append(sentence)
+            vectors.append(Counter(stems))
+    if len(candidates) > MAX_CANDIDATES:
+        # A transcript far longer than any sermon (up to 5 MiB is accepted): rank an even
+        # sample, so the graph stays bounded and key points still span the whole text.
+        step = len(candidates) / MAX_CANDIDATES
+        keep = [int(i * step) for i in range(MAX_CANDIDATES)]
+        candidates = [candidates[i] for i in keep]
+        vectors = [vectors[i] for i in keep]
+    return candidates, vectors
+
+
 def select_key_points(sentences: Sequence[Sentence], stopwords: frozenset[str]) -> list[Sentence]:
     """Pick the sermon's key sentences.
 
@@ -209,22 +230,9 @@ def select_key_points(sentences: Sequence[Sentence], stopwords: frozenset[str]) 
     Returns:
         3-7 sentences (fewer only if fewer are usable), in order of appearance.
     """
-    candidates: list[Sentence] = []
-    vectors: list[Counter[str]] = []
-    for sentence in sentences:
-        stems = _content_stems(sentence.text, stopwords)
-        if _eligible(sentence, stems):
-            candidates.append(sentence)
-            vectors.append(Counter(stems))
+    candidates, vectors = _candidates(sentences, stopwords)
     if not candidates:
         return []
-    if len(candidates) > MAX_CANDIDATES:
-        # A transcript far longer than any sermon (up to 5 MiB is accepted): rank an even
-        # sample, so the graph stays bounded and key points still span the whole text.
-        step = len(candidates) / MAX_CANDIDATES
-        keep = [int(i * step) for i in range(MAX_CANDIDATES)]
-        candidates = [candidates[i] for i in keep]
-        vectors = [vectors[i] for i in keep]
     count = target_count(len(candidates))
     rank = _pagerank(_similarity_graph(vectors)) if len(candidates) > 1 else [1.0]
     weight_of = dict(
