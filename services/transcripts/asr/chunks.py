@@ -10,7 +10,7 @@ sequential decoding of the same audio kept every sentence, at 1.4 times the CPU.
 
 So a chunk whose words per second fall below half the median of the transcription's long
 chunks is *starved* (:func:`starved_chunks`), and only those are decoded again window by
-window (:func:`redecode`, greedy, no temperature fallback), keeping whichever reading has
+window (:func:`redecode`, the transcriber's beam at temperature 0, no fallback), keeping whichever reading has
 more words unless it is implausibly dense (a loop).
 """
 
@@ -143,8 +143,8 @@ def redecode(
     that hold more words than the batched ones (and no more than :data:`MAX_DENSER` times the
     fastest long chunk's pace).
 
-    The sequential decoder has timestamps, so it resumes after an early end; it runs greedy at
-    temperature 0 only, with ``options``' n-gram ban against loops: its temperature fallback
+    The sequential decoder has timestamps, so it resumes after an early end; it runs with the
+    transcriber's beam at temperature 0 only, with ``options``' n-gram ban against loops: its temperature fallback
     decoded a garbled Portuguese chunk up to six times (the retry doubled that service's CPU)
     and gained nothing.
 
