@@ -10,8 +10,8 @@ sequential decoding of the same audio kept every sentence, at 1.4 times the CPU.
 
 So a chunk whose words per second fall below half the median of the transcription's long
 chunks is *starved* (:func:`starved_chunks`), and only those are decoded again window by
-window (:func:`redecode`, the transcriber's beam at temperature 0, no fallback), keeping whichever reading has
-more words unless it is implausibly dense (a loop).
+window (:func:`redecode`, the transcriber's beam at temperature 0, no fallback), keeping
+whichever reading has more words unless it is implausibly dense (a loop).
 """
 
 from __future__ import annotations
@@ -144,9 +144,9 @@ def redecode(
     fastest long chunk's pace).
 
     The sequential decoder has timestamps, so it resumes after an early end; it runs with the
-    transcriber's beam at temperature 0 only, with ``options``' n-gram ban against loops: its temperature fallback
-    decoded a garbled Portuguese chunk up to six times (the retry doubled that service's CPU)
-    and gained nothing.
+    transcriber's beam at temperature 0 only, with ``options``' n-gram ban against loops: its
+    temperature fallback decoded a garbled Portuguese chunk up to six times (the retry doubled
+    that service's CPU) and gained nothing.
 
     The VAD runs again with the batched run's own options (``info.vad_options``) to map a
     chunk's place on the speech-only timeline back to the audio.
