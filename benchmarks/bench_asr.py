@@ -325,7 +325,8 @@ def print_table(results: Sequence[Result], default: str) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Setting]]:
+    """The command line, checked: the arguments and the settings they name."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--settings",
@@ -349,14 +350,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if not 1 <= args.paragraphs <= len(SOURCE_PARAGRAPHS) or args.runs < 1:
         parser.error(f"--paragraphs must be 1..{len(SOURCE_PARAGRAPHS)}, --runs at least 1")
-    if not asr.asr_available():
-        print("speech recognition is not installed: pip install -e '.[asr]'", file=sys.stderr)
-        return 2
+    return args, settings
 
-    paragraphs = SOURCE_PARAGRAPHS[: args.paragraphs]
-    reference = words(" ".join(paragraphs))
-    default = next((s.name for s in settings if s.matches(WhisperTranscriber())), "")
-    load_before = os.getloadavg()
+
+def warm_up(transcriber: WhisperTranscriber, audio: Path, reference: Sequence[str]) -> None:
+    """Decode the first 12 s with both decoders, before anything is timed.
+
+    The VAD model, CTranslate2's kernels and the page cache are then ready.
+    """
+    warm_audio = audio.with_name("warm.wav")
+    with wave.open(str(audio), "rb") as src, wave.open(str(warm_audio), "wb") as w:
+        w.setparams(src.getparams())
+        w.writeframes(src.readframes(int(src.getframerate() * 12)))
+    for warm in (Setting.parse("greedy-sequential"), Setting.parse("greedy-batch8")):
+        run_setting(transcriber, warm, warm_audio, reference, Result("", 1.0))
+
+
+def measure(
+    args: argparse.Namespace,
+    settings: Sequence[Setting],
+    paragraphs: Sequence[str],
+    reference: Sequence[str],
+    load_before: tuple[float, float, float],
+) -> tuple[dict[str, Result], float]:
+    """Speak the paragraphs and transcribe them with every setting: results and audio seconds."""
     with tempfile.TemporaryDirectory(prefix="bench-asr-") as tmp:
         audio = Path(tmp) / "sermao.wav"
         seconds = synthesise(paragraphs, audio, Path(tmp))
@@ -369,13 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         transcriber = WhisperTranscriber()
         transcriber.load()
-        # Warm-up on the first paragraph with both decoders: the VAD model, CTranslate2's
-        # kernels and the page cache are then ready before anything is timed.
-        with wave.open(str(audio), "rb") as src, wave.open(str(Path(tmp) / "warm.wav"), "wb") as w:
-            w.setparams(src.getparams())
-            w.writeframes(src.readframes(int(src.getframerate() * 12)))
-        for warm in (Setting.parse("greedy-sequential"), Setting.parse("greedy-batch8")):
-            run_setting(transcriber, warm, Path(tmp) / "warm.wav", reference, Result("", 1.0))
+        warm_up(transcriber, audio, reference)
         results = {s.name: Result(s.name, seconds) for s in settings}
         # Round-robin over the settings so that a burst of load elsewhere hits them alike.
         for _ in range(args.runs):
@@ -383,6 +394,66 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_setting(transcriber, setting, audio, reference, results[setting.name])
                 r = results[setting.name]
                 print(f"  {setting.name}: {r.wall_s[-1]:.1f} s, WER {r.wer[-1]:.1f} %", flush=True)
+    return results, seconds
+
+
+def figures_json(
+    results: Sequence[Result],
+    *,
+    seconds: float,
+    reference: Sequence[str],
+    paragraphs: Sequence[str],
+    default: str,
+    loads: tuple[tuple[float, float, float], tuple[float, float, float]],
+) -> dict[str, object]:
+    """What ``--json`` writes: the machine, the versions, the audio and every setting's figures."""
+    return {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_before": loads[0],
+            "load_average_after": loads[1],
+        },
+        "versions": {name: metadata.version(name) for name in ("faster-whisper", "ctranslate2")},
+        "audio": {
+            "seconds": round(seconds, 2),
+            "words": len(reference),
+            "paragraphs": len(paragraphs),
+            "paces": PACES,
+        },
+        "baseline": BASELINE,
+        "default": default,
+        "goal": {"rtf": GOAL_RTF, "wer_points_over_baseline": GOAL_WER_POINTS},
+        "results": [
+            {
+                "setting": r.setting,
+                "audio_s": round(r.audio_s, 2),
+                "wall_s": [round(w, 2) for w in r.wall_s],
+                "rtf": round(r.rtf, 4),
+                "wer": round(r.mean_wer, 2),
+                "wer_runs": [round(w, 2) for w in r.wer],
+                "sub_del_ins": r.errors,
+                "segments": r.segments,
+                "progress_reports": r.reports,
+                "progress_ok": r.progress_ok,
+            }
+            for r in results
+        ],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, settings = parse_args(argv)
+    if not asr.asr_available():
+        print("speech recognition is not installed: pip install -e '.[asr]'", file=sys.stderr)
+        return 2
+
+    paragraphs = SOURCE_PARAGRAPHS[: args.paragraphs]
+    reference = words(" ".join(paragraphs))
+    default = next((s.name for s in settings if s.matches(WhisperTranscriber())), "")
+    load_before = os.getloadavg()
+    results, seconds = measure(args, settings, paragraphs, reference, load_before)
     load_after = os.getloadavg()
     print()
     print_table(list(results.values()), default)
@@ -391,42 +462,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in results.values():
             print(f"\n--- {r.setting}\n{r.text}")
     if args.json:
-        figures = {
-            "machine": {
-                "cpus": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "load_average_before": load_before,
-                "load_average_after": load_after,
-            },
-            "versions": {
-                name: metadata.version(name) for name in ("faster-whisper", "ctranslate2")
-            },
-            "audio": {
-                "seconds": round(seconds, 2),
-                "words": len(reference),
-                "paragraphs": len(paragraphs),
-                "paces": PACES,
-            },
-            "baseline": BASELINE,
-            "default": default,
-            "goal": {"rtf": GOAL_RTF, "wer_points_over_baseline": GOAL_WER_POINTS},
-            "results": [
-                {
-                    "setting": r.setting,
-                    "audio_s": round(r.audio_s, 2),
-                    "wall_s": [round(w, 2) for w in r.wall_s],
-                    "rtf": round(r.rtf, 4),
-                    "wer": round(r.mean_wer, 2),
-                    "wer_runs": [round(w, 2) for w in r.wer],
-                    "sub_del_ins": r.errors,
-                    "segments": r.segments,
-                    "progress_reports": r.reports,
-                    "progress_ok": r.progress_ok,
-                }
-                for r in results.values()
-            ],
-        }
+        figures = figures_json(
+            list(results.values()),
+            seconds=seconds,
+            reference=reference,
+            paragraphs=paragraphs,
+            default=default,
+            loads=(load_before, load_after),
+        )
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     return 0
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.replay import EventReader
 from mesh.subjects import event_filters
 from schemas.events import VideoStatusEventDTO

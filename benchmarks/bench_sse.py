@@ -119,6 +119,9 @@ def parser() -> argparse.ArgumentParser:
         "--soak-arena-max", type=int, default=0, help="MALLOC_ARENA_MAX of the soaked target"
     )
     p.add_argument("--storm", type=int, default=1000)
+    p.add_argument(
+        "--storm-rounds", type=int, default=1, help="storm rounds per target (interleaved)"
+    )
     p.add_argument("--auth", action="store_true", help="also measure authorization's cost")
     p.add_argument("--follow", action="store_true", help="also measure channel follows")
     p.add_argument("--follow-rate", type=float, default=200.0, help="events/s, follow phase")

@@ -18,7 +18,9 @@ Settings (``--settings``, comma-separated)::
     base          the bundled base model with WhisperTranscriber's defaults now
     MODEL[-FLAG...]  ``base`` or any CULTO_WHISPER_MODEL value (``small``, a model directory)
                   with the defaults changed by flags: ``prompt``/``noprompt``, ``beamN``,
-                  ``batchN``, ``threadsN`` (e.g. ``base-beam3``, ``base-prompt``)
+                  ``batchN``, ``threadsN``, ``retry``/``noretry`` (decode starved chunks
+                  again, see ``services/transcripts/asr/chunks.py``; e.g. ``base-beam3``,
+                  ``base-noretry``)
 
 Ratios in the summary are against ``base-before`` measured in the same run. The machine load
 (1-minute average) is printed before and after: wall times on a shared machine are only
@@ -182,7 +184,12 @@ def make_transcriber(setting: str) -> WhisperTranscriber:
     if setting == BASELINE:
         # The worker's decoding before issue 24 (the README's bench_asr.py figures).
         return WhisperTranscriber(
-            beam_size=5, batch_size=8, no_repeat_ngram_size=4, cpu_threads=0, bible_prompt=False
+            beam_size=5,
+            batch_size=8,
+            no_repeat_ngram_size=4,
+            cpu_threads=0,
+            bible_prompt=False,
+            redecode_starved=False,
         )
     model, *flags = setting.split("-")
     transcriber = WhisperTranscriber(None if model == "base" else model)
@@ -195,6 +202,8 @@ def make_transcriber(setting: str) -> WhisperTranscriber:
             transcriber.batch_size = int(flag[5:])
         elif flag.startswith("threads") and flag[7:].isdigit():
             transcriber.cpu_threads = int(flag[7:])
+        elif flag in ("retry", "noretry"):
+            transcriber.redecode_starved = flag == "retry"
         else:
             raise SystemExit(f"{setting}: unknown flag {flag!r}")
     return transcriber
@@ -317,7 +326,10 @@ def summarise(rows: Sequence[Row], settings: Sequence[str]) -> dict[str, dict[st
     return table
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(
+    argv: Sequence[str] | None,
+) -> tuple[argparse.Namespace, list[str], list[str], list[Service]]:
+    """The command line, checked: the arguments, settings, modes and services it names."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--dir", type=Path, default=SERVICES)
     parser.add_argument("--settings", default=",".join(DEFAULT_SETTINGS))
@@ -339,6 +351,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = [s for s in load_services(args.dir) if not args.only or args.only in s.name]
     if not services:
         parser.error(f"no services (*.txt with *.gold.json) in {args.dir}")
+    return args, settings, modes, services
+
+
+def print_summary(table: dict[str, dict[str, float]]) -> None:
+    """One line per setting and mode: passages, speed, WER and the ratios to the baseline."""
+    print(
+        f"\n{'setting/mode':<26} {'P':>6} {'R':>6} {'F1':>6} {'RTF':>7} {'CPU/s':>6} {'WER%':>6} "
+        f"{'speedup':>8} {'ΔF1':>7} speaker authors themes"
+    )
+    for name, fig in table.items():
+        print(
+            f"{name:<26} {fig['precision']:6.3f} {fig['recall']:6.3f} {fig['f1']:6.3f} "
+            f"{fig['rtf']:7.4f} {fig['cpu_per_audio_s']:6.3f} {fig['wer']:6.1f} "
+            f"{fig.get('speedup_vs_baseline', 0):7.2f}x "
+            f"{fig.get('f1_minus_baseline', 0):+7.3f} {int(fig['speaker_right'])}/"
+            f"{int(fig['services'])}     {fig['authors']:.2f}    {fig['themes']:.2f}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, settings, modes, services = parse_args(argv)
     if not (args.text_only or args.rescore) and not asr.asr_available():
         print("speech recognition is not installed: pip install -e '.[asr]'", file=sys.stderr)
         return 2
@@ -359,18 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_line(row))
     load_after = os.getloadavg()[0]
     table = summarise(rows, settings)
-    print(
-        f"\n{'setting/mode':<26} {'P':>6} {'R':>6} {'F1':>6} {'RTF':>7} {'CPU/s':>6} {'WER%':>6} "
-        f"{'speedup':>8} {'ΔF1':>7} speaker authors themes"
-    )
-    for name, fig in table.items():
-        print(
-            f"{name:<26} {fig['precision']:6.3f} {fig['recall']:6.3f} {fig['f1']:6.3f} "
-            f"{fig['rtf']:7.4f} {fig['cpu_per_audio_s']:6.3f} {fig['wer']:6.1f} "
-            f"{fig.get('speedup_vs_baseline', 0):7.2f}x "
-            f"{fig.get('f1_minus_baseline', 0):+7.3f} {int(fig['speaker_right'])}/"
-            f"{int(fig['services'])}     {fig['authors']:.2f}    {fig['themes']:.2f}"
-        )
+    print_summary(table)
     print(
         f"\nratios against {BASELINE} in this run; load average before {load_before:.2f}, "
         f"after {load_after:.2f} (1 min)"

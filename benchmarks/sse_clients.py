@@ -53,6 +53,8 @@ class Tally:
     beats: int = 0
     connects: int = 0
     open: int = 0
+    closed: int = 0
+    """Streams that ended before the process was told to stop."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ async def _client(n: int, port: int, spec: Spec, tally: Tally, track: bool) -> N
     tally.connects += 1
     try:
         await stream.closed
+        tally.closed += 1  # by the server (or the network): not cancelled at the end
     finally:
         transport.close()
 
@@ -275,5 +278,6 @@ async def run(
         "beat_gaps": list(tally.beat_gaps[:: max(1, len(tally.beat_gaps) // SAMPLE)]),
         "connects": tally.connects,
         "opened": tally.open,
+        "closed": tally.closed,
     }
     print(json.dumps(out), flush=True)

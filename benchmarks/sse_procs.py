@@ -160,6 +160,7 @@ class Clients:
             "beat_gaps": [x for p in parts for x in p["beat_gaps"]],
             "connects": sum(p["connects"] for p in parts),
             "opened": sum(p["opened"] for p in parts),
+            "closed": sum(p.get("closed", 0) for p in parts),
             "errors": sum(p["errors"] for p in parts),
         }
 

@@ -99,6 +99,11 @@ def summary(fig: Figures) -> list[str]:
             f"{_get(ref, 'storm', 'lost'):.0f} / {_get(ref, 'storm', 'duplicated'):.0f} / "
             f"{_get(ref, 'storm', 'consumers_created'):.0f} | |"
         )
+        if "requests_per_client" in storm:  # the storm's reads as nats-server saw them
+            row("… JetStream requests per resuming client", storm["requests_per_client"],
+                _get(ref, "storm", "requests_per_client"))  # fmt: skip
+            row("… frontend CPU per resuming client (ms)", storm["cpu_ms_per_client"],
+                _get(ref, "storm", "cpu_ms_per_client"))  # fmt: skip
     soak = ours.get("soak")
     if soak:
         row(f"RSS growth after warm-up, {soak['seconds']:.0f}s churn soak (MiB)",

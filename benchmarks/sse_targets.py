@@ -27,19 +27,10 @@ async def run_culto(nats_url: str, heartbeat: float, memory: Callable[[], None])
     from tornado.web import Application
 
     from frontend_server.config import HubConfig
-    from frontend_server.events.cursors import CursorAcks
     from frontend_server.events.hub import EventHub
-    from frontend_server.events.sse import handler as sse
-    from frontend_server.events.ws import handler as ws_handler
-    from frontend_server.events.ws.history import SocketHistory
     from frontend_server.security.auth import Authenticator
-    from frontend_server.security.limits import ClientLimits, RateLimitConfig
-    from mesh.catalog_client import VideoApiClient
     from mesh.connection import MeshConnection
-    from mesh.cursors import CursorStore
     from mesh.directory import Directory
-    from mesh.identity_client import IdentityClient
-    from mesh.replay import EventReader
     from ops.server import ListenConfig, listen
 
     config = HubConfig(heartbeat_interval=heartbeat)
@@ -49,31 +40,9 @@ async def run_culto(nats_url: str, heartbeat: float, memory: Callable[[], None])
     ):
         auth = Authenticator(directory, COOKIE_SECRET)
         async with EventHub(mesh, config, authenticator=auth) as hub:
-            # No per-client stream cap: every benchmark client is one of a few users.
-            unlimited = RateLimitConfig(streams_per_client=10**9)
-            limits = ClientLimits(unlimited)
-            api = VideoApiClient(mesh)
-            stream: dict[str, Any] = {"hub": hub, "config": config, "limits": limits, "api": api}
-            sockets = ws_handler.SocketRegistry()
-            socket: dict[str, Any] = {
-                **stream,
-                "cursors": CursorAcks(IdentityClient(mesh), CursorStore(mesh)),
-                "sockets": sockets,
-                "allowed_origins": frozenset(),
-                "history": SocketHistory(EventReader(mesh)),
-            }
-            if hasattr(sse, "StreamDeps"):  # one dependency object per handler (issue 20)
-                stream_kw = {"deps": sse.StreamDeps(**stream)}
-                socket_kw = {"deps": ws_handler.SocketDeps(**socket)}
-                health_kw: dict[str, Any] = {"hub": hub}
-            else:  # a ``before`` checkout from earlier: the dependencies as keywords
-                stream_kw, socket_kw, health_kw = stream, socket, stream
+            routes, sockets = _event_routes(mesh, hub, config)
             app = Application(
-                [
-                    (r"/api/v2/events/stream", sse.EventStreamHandler, stream_kw),
-                    (r"/api/v2/events/ws", ws_handler.EventSocketHandler, socket_kw),
-                    (r"/api/v2/events/health", sse.EventsHealthHandler, health_kw),
-                ],
+                routes,
                 cookie_secret=COOKIE_SECRET,
                 authenticator=auth,
                 log_function=lambda handler: None,  # no access log line per stream
@@ -84,6 +53,46 @@ async def run_culto(nats_url: str, heartbeat: float, memory: Callable[[], None])
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
             server.http.stop()
             sockets.close_all()  # leaving closes the hub, which ends every SSE stream
+
+
+def _event_routes(mesh: Any, hub: Any, config: Any) -> tuple[list[tuple[str, Any, Any]], Any]:
+    """The SSE, WebSocket and health routes with their dependencies, in the form the running
+    checkout's handlers take them, and the socket registry (closed at the end)."""
+    from frontend_server.events.cursors import CursorAcks
+    from frontend_server.events.sse import handler as sse
+    from frontend_server.events.ws import handler as ws_handler
+    from frontend_server.events.ws.history import SocketHistory
+    from frontend_server.security.limits import ClientLimits, RateLimitConfig
+    from mesh.catalog_client import VideoApiClient
+    from mesh.cursors import CursorStore
+    from mesh.identity.client import IdentityClient
+    from mesh.replay import EventReader
+
+    # No per-client stream cap: every benchmark client is one of a few users.
+    unlimited = RateLimitConfig(streams_per_client=10**9)
+    limits = ClientLimits(unlimited)
+    api = VideoApiClient(mesh)
+    stream: dict[str, Any] = {"hub": hub, "config": config, "limits": limits, "api": api}
+    sockets = ws_handler.SocketRegistry()
+    socket: dict[str, Any] = {
+        **stream,
+        "cursors": CursorAcks(IdentityClient(mesh), CursorStore(mesh)),
+        "sockets": sockets,
+        "allowed_origins": frozenset(),
+        "history": SocketHistory(EventReader(mesh)),
+    }
+    if hasattr(sse, "StreamDeps"):  # one dependency object per handler (issue 20)
+        stream_kw = {"deps": sse.StreamDeps(**stream)}
+        socket_kw = {"deps": ws_handler.SocketDeps(**socket)}
+        health_kw: dict[str, Any] = {"hub": hub}
+    else:  # a ``before`` checkout from earlier: the dependencies as keywords
+        stream_kw, socket_kw, health_kw = stream, socket, stream
+    routes = [
+        (r"/api/v2/events/stream", sse.EventStreamHandler, stream_kw),
+        (r"/api/v2/events/ws", ws_handler.EventSocketHandler, socket_kw),
+        (r"/api/v2/events/health", sse.EventsHealthHandler, health_kw),
+    ]
+    return routes, sockets
 
 
 def run(

@@ -30,7 +30,7 @@ from culto_app.settings import Settings
 from culto_app.tail import credentials, nats_url
 from mesh.connection import MeshConnection
 from mesh.directory import Directory
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.permissions import inbox_prefix
 from schemas.identity import (
     CHANNEL_ID_PATTERN,

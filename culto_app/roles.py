@@ -38,7 +38,7 @@ from mesh.connection import MeshConnection, NatsCredentials
 from mesh.cursors import CursorStore
 from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.jobs import JobQueue
 from mesh.permissions import Role, inbox_prefix
 from mesh.principals import MeshAuthenticator

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 from tornado.routing import Rule, URLSpec
 from tornado.web import Application, StaticFileHandler
 
@@ -78,7 +78,7 @@ from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.cursors import CursorStore
 from mesh.directory import Directory
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from mesh.replay import EventReader
 from ops.handlers import Liveness
 from ops.http import ApiError, JsonNotFoundHandler
@@ -304,22 +304,15 @@ def make_app(
             (default: a new one).
     """
     limits = ClientLimits(config.limits)  # one per application: per replica, see limits.py
-    identity = IdentityDeps(identity=identity_client, limits=limits)
-    videos = {
-        "deps": VideoDeps(
-            api=api_client, max_transcript_bytes=config.max_transcript_bytes, limits=limits
-        )
-    }
     cursors = cursors or CursorAcks(identity_client, CursorStore(mesh))
     sockets = sockets or SocketRegistry()
-    drain = drain or Drain(config.hub)
     stream = StreamDeps(
         hub=hub,
         config=config.hub,
         limits=limits,
         api=api_client,
         cursors=cursors,
-        drain=drain,
+        drain=drain or Drain(config.hub),
     )
     transports = TransportCollector(sockets.stats, cursors.stats, lambda: hub.ws_frames_sent)
     registry = make_registry(
@@ -327,6 +320,31 @@ def make_app(
     )
     specs = [
         *page_routes(),
+        *api_routes(config, mesh, limits, identity_client, stream, sockets),
+        # Readiness includes the live feed: a replica whose feed is not subscribed (NATS
+        # failing over) can only answer event streams with "retry", so traffic goes elsewhere.
+        *ops_routes(mesh, registry, alive, config.metrics, {"live_feed": lambda: hub.healthy}),
+    ]
+    authenticator = authenticator or Authenticator(directory, config.cookie_secret)
+    return _guarded_application(specs, config, registry, authenticator)
+
+
+def api_routes(
+    config: EdgeConfig,
+    mesh: MeshConnection,
+    limits: ClientLimits,
+    identity_client: IdentityClient,
+    stream: StreamDeps,
+    sockets: SocketRegistry,
+) -> list[URLSpec]:
+    """The ``/api/v2`` routes but the generated documents: videos, events, identity."""
+    identity = IdentityDeps(identity=identity_client, limits=limits)
+    videos = {
+        "deps": VideoDeps(
+            api=stream.api, max_transcript_bytes=config.max_transcript_bytes, limits=limits
+        )
+    }
+    return [
         URLSpec(r"/api/v2/csrf/?", CsrfHandler, name="/api/v2/csrf"),
         URLSpec(r"/api/v2/videos/?", VideosHandler, videos, name="/api/v2/videos/"),
         URLSpec(
@@ -339,14 +357,18 @@ def make_app(
         URLSpec(
             r"/api/v2/events/publish/?",
             PublishHandler,
-            {"deps": PublishDeps(identity=identity_client, limits=limits, api=api_client)},
+            {"deps": PublishDeps(identity=identity_client, limits=limits, api=stream.api)},
             name="/api/v2/events/publish",
         ),
         *identity_routes(identity),
-        # Readiness includes the live feed: a replica whose feed is not subscribed (NATS
-        # failing over) can only answer event streams with "retry", so traffic goes elsewhere.
-        *ops_routes(mesh, registry, alive, config.metrics, {"live_feed": lambda: hub.healthy}),
     ]
+
+
+def _guarded_application(
+    specs: list[URLSpec], config: EdgeConfig, registry: CollectorRegistry, auth: Authenticator
+) -> Application:
+    """The application serving ``specs`` behind the host check and the CORS preflight, with
+    request metrics and JSON 404s."""
     names = route_names(specs)
     names[PreflightHandler] = "preflight"
     names[InvalidHostHandler] = "invalid_host"
@@ -368,7 +390,7 @@ def make_app(
         compress_response=False,  # never gzip the SSE stream
         xsrf_cookies=True,  # Tornado calls check_xsrf_cookie; ours is session-bound (auth.py)
         cookie_secret=config.cookie_secret,
-        authenticator=authenticator or Authenticator(directory, config.cookie_secret),
+        authenticator=auth,
         csrf_exempt_paths=config.csrf_exempt_paths,
     )
     app.add_transform(cors_transform(config.allowed_origins))

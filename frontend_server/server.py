@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from functools import partial
 
 from prometheus_client.registry import Collector
+from tornado.web import Application
 
 from culto.errors import CultoError
 from frontend_server.app import make_app
@@ -34,10 +35,10 @@ from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.cursors import CursorStore
 from mesh.directory import Directory
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from ops.handlers import Liveness
 from ops.malloc import MallocTrim
-from ops.server import RunningServer, listen, make_ops_app
+from ops.server import ListenConfig, RunningServer, listen, make_ops_app
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,7 @@ async def serve_frontend(
 
             server = listen(app, config.listen, partial(drain_streams, sockets, hub, drain))
             if config.ops_listen is not None:
-                # The cluster's port: probes and Prometheus, never routed to the internet.
-                registry = app.settings["metrics_registry"]
-                live = {"live_feed": lambda: hub.healthy}
-                ops_app = make_ops_app(mesh, registry=registry, alive=alive, ready_checks=live)
-                server.ops = listen(ops_app, config.ops_listen)
+                server.ops = _listen_ops(app, config.ops_listen, mesh, hub, alive)
             reporting = asyncio.get_running_loop().create_task(
                 report_token_usage(authenticator, identity)
             )
@@ -113,6 +110,20 @@ async def serve_frontend(
                 await server.close()
                 if server.ops is not None:
                     await server.ops.close()
+
+
+def _listen_ops(
+    app: Application,
+    listen_config: ListenConfig,
+    mesh: MeshConnection,
+    hub: EventHub,
+    alive: Liveness | None,
+) -> RunningServer:
+    """The cluster's port: probes and Prometheus, never routed to the internet."""
+    registry = app.settings["metrics_registry"]
+    live = {"live_feed": lambda: hub.healthy}
+    ops_app = make_ops_app(mesh, registry=registry, alive=alive, ready_checks=live)
+    return listen(ops_app, listen_config)
 
 
 async def drain_streams(sockets: SocketRegistry, hub: EventHub, drain: Drain) -> None:

@@ -9,7 +9,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import nats
 from nats.aio.client import Client as NATS
@@ -259,25 +259,30 @@ class MeshConnection(AsyncResource):
                 await connecting
             with contextlib.suppress(Exception):
                 await nc.close()
-            if is_auth_error(exc):
-                who = f"user {self._credentials.user!r}" if self._credentials else "no user"
-                raise ConfigError(
-                    f"NATS_USER/NATS_PASSWORD: NATS at {', '.join(self._servers)} refused the"
-                    f" credentials ({who}); check them against the server's users"
-                ) from None
-            if isinstance(exc, ssl.SSLError):
-                raise ConfigError(
-                    f"NATS_CA_FILE: TLS with NATS at {', '.join(self._servers)} failed ({exc})"
-                ) from None
-            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            raise MeshUnavailable(
-                f"cannot connect to NATS at {', '.join(self._servers)} ({reason})"
-                " — is NATS_URL right and the server running?"
-            ) from exc
+            self._connect_failed(exc)
         finally:
             self._refused = None
         self._nc = nc
         self._js = self._nc.jetstream()
+
+    def _connect_failed(self, exc: Exception) -> NoReturn:
+        """Raise what the first connect's failure means for the operator: their credentials or
+        CA file (a configuration error), or no server answering."""
+        if is_auth_error(exc):
+            who = f"user {self._credentials.user!r}" if self._credentials else "no user"
+            raise ConfigError(
+                f"NATS_USER/NATS_PASSWORD: NATS at {', '.join(self._servers)} refused the"
+                f" credentials ({who}); check them against the server's users"
+            ) from None
+        if isinstance(exc, ssl.SSLError):
+            raise ConfigError(
+                f"NATS_CA_FILE: TLS with NATS at {', '.join(self._servers)} failed ({exc})"
+            ) from None
+        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        raise MeshUnavailable(
+            f"cannot connect to NATS at {', '.join(self._servers)} ({reason})"
+            " — is NATS_URL right and the server running?"
+        ) from exc
 
     async def close(self) -> None:
         """Drain (flush subscriptions and pending publishes), then close."""

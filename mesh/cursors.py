@@ -20,6 +20,7 @@ from nats.js.kv import KeyValue
 from culto.errors import Conflict, NotFound, QuotaExceeded
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
+from mesh.kv_scan import scan
 from mesh.subjects import CURSORS_BUCKET
 from schemas.cursors import CursorRecord
 
@@ -67,18 +68,7 @@ class CursorStore:
 
     async def count(self, user_id: str) -> int:
         """How many cursors ``user_id`` holds (a server-side filtered watch of its keys)."""
-        kv = await self._bucket()
-        with nats_errors(f"counting cursors of {user_id}"):
-            watcher = await kv.watch(f"{user_id}.*", meta_only=True, ignore_deletes=True)
-            try:
-                count = 0
-                async for entry in watcher:
-                    if entry is None:  # the end of what is stored
-                        break
-                    count += 1
-            finally:
-                await watcher.stop()  # type: ignore[no-untyped-call]
-        return count
+        return len(await scan(self._mesh, CURSORS_BUCKET, f"{user_id}.*", headers_only=True))
 
     async def check_quota(self, user_id: str, name: str) -> None:
         """Refuse a new cursor beyond :data:`MAX_CURSORS_PER_USER`.

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from culto.resources import AsyncResource
 from mesh.connection import MeshConnection
 from mesh.fence import FenceMark
-from mesh.identity_store import email_key, parse_pointer
+from mesh.identity.store import email_key, parse_pointer
 from mesh.kv_mirror import KvMirror
 from mesh.subjects import IDENTITY_BUCKET, SESSIONS_BUCKET
 from schemas.identity import (

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
-from enum import Enum
+from collections.abc import Callable
 
 from nats.aio.msg import Msg
 from nats.js import api
@@ -20,6 +19,7 @@ from nats.js import api
 from culto.resources import AsyncResource, stop_task
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
+from mesh.kv_scan import KvOp, kv_operation
 from mesh.retry import retry_until_done
 
 OnEntry = Callable[[str, bytes | None, int], None]
@@ -110,11 +110,11 @@ class KvMirror(AsyncResource):
     async def _deliver(self, msg: Msg) -> None:
         meta = msg.metadata
         self.revision = max(self.revision, meta.sequence.stream)
-        op = _operation(msg.headers)
-        if op is _Op.UNKNOWN:
+        op = kv_operation(msg.headers)
+        if op is KvOp.UNKNOWN:
             return
         key = msg.subject[len(self._prefix) :]
-        deleted = op is not _Op.PUT
+        deleted = op is not KvOp.PUT
         if not self._loaded.is_set() and not deleted:
             self._seen.add(key)
         self._on_entry(key, None if deleted else msg.data, meta.sequence.stream)
@@ -149,30 +149,6 @@ class KvMirror(AsyncResource):
         if sub is not None:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()  # type: ignore[attr-defined]
-
-
-class _Op(Enum):
-    """What a stored KV message does to its key."""
-
-    PUT = "put"
-    DELETE = "delete"
-    UNKNOWN = "unknown"
-
-
-_DELETES = frozenset({"DEL", "PURGE"})
-_MARKERS = {"MaxAge": _Op.DELETE, "Purge": _Op.DELETE, "Remove": _Op.DELETE}
-
-
-def _operation(headers: Mapping[str, str] | None) -> _Op:
-    """A put, a delete/purge (``KV-Operation``), or a server's marker (``Nats-Marker-Reason``,
-    nats-server 2.11+: a key's TTL or age ran out); an unknown marker is skipped."""
-    if not headers:
-        return _Op.PUT
-    if (op := headers.get("KV-Operation")) is not None:
-        return _Op.DELETE if op in _DELETES else _Op.PUT
-    if (reason := headers.get("Nats-Marker-Reason")) is not None:
-        return _MARKERS.get(reason, _Op.UNKNOWN)
-    return _Op.PUT
 
 
 async def bucket_last(mesh: MeshConnection, bucket: str) -> int:

@@ -207,7 +207,7 @@ PERMISSIONS: Mapping[Role, Permissions] = {
             _kv_read(_KV_INGRESS),  # the publish ingress's answers per Idempotency-Key
             _kv_write(INGRESS_BUCKET),
             _kv_read(_KV_VIDEOS),
-            _consumers(_KV_VIDEOS),  # Catalog: kv.watchall(); VideoStore.all: kv.keys()
+            _consumers(_KV_VIDEOS),  # Catalog: KvMirror; VideoStore.all: kv_scan.scan
             _kv_write(VIDEOS_BUCKET),
             _kv_read(_KV_INDEX),
             _kv_write(YOUTUBE_INDEX_BUCKET),

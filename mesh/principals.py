@@ -16,7 +16,7 @@ from access.policy import ChannelView, Principal
 from access.principals import Credential, CredentialKind, Resolver
 from culto.errors import Unauthenticated
 from mesh.directory import Directory
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from schemas.timestamps import utc_now
 
 CATCH_UP_TIMEOUT = 2.0

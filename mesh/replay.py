@@ -33,11 +33,20 @@ after the request at or below it proves nothing was skipped. A replay from seque
 The latest event per subject (the late joiner's snapshot) is one ``multi_last`` request for all
 the subjects of a connection, consistent at one sequence (``up_to``), as of the replica that
 answers (like the per-subject direct gets it replaces).
+
+**Identical requests share one** (:mod:`mesh.flights`): clients resuming from the same point
+ask for the same subject from the same sequence, late joiners at the same horizon for the same
+subjects' latest events. A request joins another that has not left yet (waiting for a slot of
+the bounded pool), or one that left knowing the stream held the joiner's ``until`` /
+``up_to`` already: its callers' contract is that these are sequences the stream held when they
+called (the hub's head, the stream's last sequence). The trim check and the leader's
+confirmation stay each replay's own, made from the shared answer as from its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -46,9 +55,11 @@ from datetime import datetime
 
 from culto.errors import HistoryTrimmed, NotFound
 from mesh.connection import MeshConnection
+from mesh.decoded import DecodedEvents
 from mesh.direct_get import MAX_MULTI_SUBJECTS, DirectBatch, DirectMsg, direct_get
 from mesh.errors import nats_errors
-from mesh.events import CHANNEL_HEADER, StoredEvent, decode_event, stored_channel
+from mesh.events import StoredEvent
+from mesh.flights import Flights, Sent
 from mesh.retry import retry_transient
 from mesh.subjects import EVENTS_ALL, EVENTS_STREAM, event_subject
 from schemas.events import EVENT_TYPES
@@ -59,11 +70,6 @@ DEFAULT_MAX_BYTES = 1 << 20
 """Bytes per replay round trip (shared by its cursors): bounds what one replay buffers here."""
 MIN_BATCH_BYTES = 16 << 10
 """Bytes per request at least, however many cursors share the budget."""
-DECODED_CACHE = 2048
-"""Stored events kept decoded (the newest read): a reconnect storm replays the same few
-events to many clients, and decoding (validating, re-encoding) one costs more than sending it."""
-DECODED_CACHE_BYTES = 2 << 20
-"""And at most this much memory, estimated (:func:`_cost`): a summary is tens of KiB."""
 MAX_CURSORS = 32
 """Above this many filter subjects (a client of many videos), a replay reads every event with
 one cursor and filters here: its share of the stream is large, and one cursor per subject would
@@ -102,6 +108,11 @@ class EventReader:
             while a request runs, never while the caller writes what it got).
         batch: Messages per direct-get request.
         max_bytes: Bytes per direct-get request (at least one message is always sent).
+
+    Attributes:
+        requests: Requests sent to JetStream (shared ones once).
+        flights: Identical requests in flight (``flights.joined``: requests another one's
+            answer served).
     """
 
     def __init__(
@@ -118,13 +129,16 @@ class EventReader:
         self._max_bytes = max_bytes
         self.replays = 0
         self.requests = 0
+        self.flights: Flights[DirectBatch] = Flights()
         self.lagging = 0
         self._first: asyncio.Future[int | None] | None = None  # the request in flight
         self._probe: asyncio.Future[int] | None = None  # the trim check's read running
         self._queued: asyncio.Future[int] | None = None  # the one every later check shares
         self.trimmed = 0
         """Replays ended by :class:`HistoryTrimmed`."""
-        self._decoded = _DecodedEvents(DECODED_CACHE, DECODED_CACHE_BYTES)
+        self.trim_checks = 0
+        """First-sequence reads of the trim check (see ``_first_from_now``)."""
+        self._decoded = DecodedEvents()
         self.replicas: int | None = None
         """Replicas of the stream (learnt from :meth:`bounds`): above one, a replay that runs
         dry short of its end is confirmed by the stream leader (see ``_confirm``)."""
@@ -171,10 +185,12 @@ class EventReader:
         """Yield batches of events matching ``filters`` with sequence > ``after``, ascending.
 
         Stops once the stream holds nothing more for these filters, or after ``until``
-        (events above it are not yielded). Malformed messages are skipped. With ``gapless``
-        (a client resuming after ``after``), events trimmed away while it runs end it with
-        :class:`HistoryTrimmed` (see the module docstring); without, the replay is "whatever
-        the stream still holds" (operator tools).
+        (events above it are not yielded). ``until`` must be a sequence the stream already
+        holds when this is called (the hub's head, :meth:`last_seq`): another replay's request
+        that left knowing it may answer this one (see the module docstring). Malformed
+        messages are skipped. With ``gapless`` (a client resuming after ``after``), events
+        trimmed away while it runs end it with :class:`HistoryTrimmed` (see the module
+        docstring); without, the replay is "whatever the stream still holds" (operator tools).
 
         Raises:
             HistoryTrimmed: retention removed events of the range while it was replayed.
@@ -238,6 +254,7 @@ class EventReader:
             await asyncio.wait([running])
             self._probe, self._queued = self._queued, None
         try:
+            self.trim_checks += 1
             batch = await self._request({"seq": 1, "batch": 1, "max_bytes": 1}, "the first event")
             if batch.messages:
                 return batch.messages[0].seq
@@ -256,7 +273,7 @@ class EventReader:
             "batch": self._batch,
             "max_bytes": max_bytes,
         }
-        batch = await self._request(request, "replaying events")
+        batch = await self._request(request, "replaying events", until)
         # From sequence 1 (a replay after 0: "whatever the stream holds") nothing the client
         # had can be skipped; from anywhere else, a jump may have crossed trimmed events.
         skipped = not batch.messages or batch.messages[0].seq > asked
@@ -317,7 +334,8 @@ class EventReader:
             video_ids: The videos.
             event_types: Their types (empty: all).
             up_to: Only events at or below this sequence (``None``: the stream's end), so the
-                answer is consistent at one point of the stream.
+                answer is consistent at one point of the stream; one the stream already holds
+                (another caller's identical request may answer).
         """
         if up_to is not None and up_to <= 0:
             return []
@@ -338,7 +356,7 @@ class EventReader:
                 request["up_to_seq"] = up_to
             if start:
                 request["seq"] = start
-            batch = await self._request(request, "reading the latest events")
+            batch = await self._request(request, "reading the latest events", up_to)
             found += batch.messages
             if not batch.messages or batch.num_pending == 0:
                 return found
@@ -346,13 +364,23 @@ class EventReader:
             start = batch.messages[-1].seq + 1
             up_to = batch.up_to_seq if batch.up_to_seq is not None else up_to
 
-    async def _request(self, request: dict[str, object], what: str) -> DirectBatch:
-        async def once() -> DirectBatch:
-            async with self._slots:
-                self.requests += 1
-                return await direct_get(self._mesh.nc, EVENTS_STREAM, request)
+    async def _request(
+        self, request: dict[str, object], what: str, bound: int | None = None
+    ) -> DirectBatch:
+        """One direct get, or the answer of an identical one in flight (see the module
+        docstring); ``bound``: a sequence the stream held when the caller called."""
 
-        return await retry_transient(once, what=what)
+        async def run(sent: Sent) -> DirectBatch:
+            async def once() -> DirectBatch:
+                async with self._slots:
+                    sent()  # from here on, only callers it covers may join
+                    self.requests += 1
+                    return await direct_get(self._mesh.nc, EVENTS_STREAM, request)
+
+            return await retry_transient(once, what=what)
+
+        key = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        return await self.flights.run(key, bound, run)
 
 
 class _Matcher:
@@ -378,102 +406,3 @@ def _match_tokens(pattern: list[str], tokens: list[str]) -> bool:
         if i >= len(tokens) or (part != "*" and part != tokens[i]):
             return False
     return len(tokens) == len(pattern)
-
-
-class _DecodedEvents:
-    """Decoded events by sequence, the newest (insertion order evicts the oldest): at most
-    ``size`` of them and ``max_bytes`` of memory (estimated, :func:`_cost`).
-
-    Kept without their models (``StoredEvent.parsed``: the edge frames ``data``), about a third
-    of the memory: a full cache is ~1.3 MiB of status events, not ~4.5 MiB. A hit is used only
-    if the message decodes to the very event kept (same subject, bytes, time and channel): a
-    recreated stream reuses sequences for other events. The bytes are compared with the
-    canonical body kept; a message stored in another encoding (``_Odd``) keeps its own.
-    """
-
-    __slots__ = ("_by_seq", "_max_bytes", "_size", "bytes")
-
-    def __init__(self, size: int, max_bytes: int) -> None:
-        self._by_seq: dict[int, StoredEvent | _Odd] = {}
-        self._size = size
-        self._max_bytes = max_bytes
-        self.bytes = 0
-        """The estimated memory of what is kept."""
-
-    def __len__(self) -> int:
-        return len(self._by_seq)
-
-    def get(self, msg: DirectMsg) -> StoredEvent | None:
-        hit = self._by_seq.get(msg.seq)
-        if hit is not None:
-            if isinstance(hit, StoredEvent):
-                if _same(hit, msg):
-                    return hit
-            elif hit.identity == _identity(msg):
-                return hit.event
-        event = _decode(msg)
-        if event is not None and event.data == msg.data:
-            self._keep(msg.seq, event)
-        else:
-            self._keep(msg.seq, _Odd(_identity(msg), event))
-        return event
-
-    def _keep(self, seq: int, value: StoredEvent | _Odd) -> None:
-        old = self._by_seq.pop(seq, None)  # another event under this sequence
-        if old is not None:
-            self.bytes -= _cost(old)
-        cost = _cost(value)
-        if cost > self._max_bytes:
-            return  # larger than the whole cache: not kept
-        by_seq = self._by_seq
-        while by_seq and (len(by_seq) >= self._size or self.bytes + cost > self._max_bytes):
-            self.bytes -= _cost(by_seq.pop(next(iter(by_seq))))
-        by_seq[seq] = value
-        self.bytes += cost
-
-
-_Identity = tuple[str, bytes, object, str | None]
-
-
-class _Odd:
-    """A kept message whose stored bytes are not its canonical body (or that is malformed)."""
-
-    __slots__ = ("event", "identity")
-
-    def __init__(self, identity: _Identity, event: StoredEvent | None) -> None:
-        self.identity = identity
-        self.event = event
-
-
-ENTRY_BYTES = 480
-"""Memory of a kept event besides its body and subject (measured for a status event: the
-object, its video id, type, channel and time, the dict slot and the sequence)."""
-
-
-def _cost(value: StoredEvent | _Odd) -> int:
-    """The estimated memory a kept value holds."""
-    if isinstance(value, StoredEvent):
-        return ENTRY_BYTES + len(value.data) + len(value.subject)
-    event = value.event
-    body = len(event.data) if event is not None else 0
-    return 2 * ENTRY_BYTES + body + len(value.identity[0]) + len(value.identity[1])
-
-
-def _same(event: StoredEvent, msg: DirectMsg) -> bool:
-    """Whether ``msg`` decodes to ``event`` (whose bytes are the message's, see ``_Odd``): the
-    decoding depends on nothing else than the subject, the bytes, the time and the channel."""
-    if msg.data != event.data or msg.subject != event.subject or msg.time != event.time:
-        return False
-    header = msg.headers.get(CHANNEL_HEADER)
-    return header == event.channel_id or stored_channel(msg.headers) == event.channel_id
-
-
-def _identity(msg: DirectMsg) -> _Identity:
-    """What tells one stored message from another under the same sequence (not the
-    request-specific headers of a direct get: those differ per answer)."""
-    return msg.subject, msg.data, msg.time, msg.headers.get(CHANNEL_HEADER)
-
-
-def _decode(msg: DirectMsg) -> StoredEvent | None:
-    # A direct get returns the stored headers (Culto-Channel among them) with its own.
-    return decode_event(msg.seq, msg.subject, msg.data, msg.time, msg.headers, keep_model=False)

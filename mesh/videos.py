@@ -18,6 +18,7 @@ from nats.js.kv import KeyValue
 from culto.errors import Conflict, MeshTimeout, MeshUnavailable, NotFound
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
+from mesh.kv_scan import scan
 from mesh.retry import FAILOVER_DEADLINE, retry_within
 from mesh.subjects import VIDEOS_BUCKET, YOUTUBE_INDEX_BUCKET, video_token
 from schemas.videos import VideoRecord
@@ -218,19 +219,9 @@ class VideoStore:
             return
 
     async def all(self) -> list[Versioned]:
-        """Every record (used to seed an in-memory catalog)."""
-        kv = await self.bucket()
-        try:
-            with nats_errors("listing videos"):
-                keys = await kv.keys()
-        except NotFound:
-            return []
-        found = []
-        for key in keys:
-            item = await self.find(key)
-            if item is not None:
-                found.append(item)
-        return found
+        """Every record (used to seed an in-memory catalog), in revision order."""
+        entries = await scan(self._mesh, VIDEOS_BUCKET)
+        return [Versioned(VideoRecord.model_validate_json(e.value), e.revision) for e in entries]
 
 
 def _encode(record: VideoRecord) -> bytes:

@@ -33,7 +33,7 @@ from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
 from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.provision import provision
 from ops.server import RunningServer
 from services.api.service import VideoApiService

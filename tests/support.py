@@ -29,9 +29,11 @@ from frontend_server.events.conn import CloseReason, Connection
 from frontend_server.events.hub import EventHub
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
-from mesh.identity_store import IdentityStore
+from mesh.events import EventPublisher
+from mesh.identity.store import IdentityStore
 from ops.server import RunningServer
-from schemas.identity import ChannelRole, TokenScope
+from schemas.events import VideoStatusEventDTO
+from schemas.identity import DEFAULT_CHANNEL_ID, ChannelRole, TokenScope
 from schemas.videos import VideoCreate, VideoDTO, VideoListQuery, VideoPage
 from services.identity.accounts import Accounts
 
@@ -143,6 +145,16 @@ async def eventually(
         if loop.time() > deadline:
             raise TimeoutError(f"{what} not reached within {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def publish_status(
+    pub: EventPublisher, video: str, progress: int = 1, *, message: str = ""
+) -> int:
+    """Publish a PROCESSING ``video.status`` event on the default channel; its stream sequence."""
+    event = VideoStatusEventDTO(
+        video_id=video, status="PROCESSING", progress=progress, message=message
+    )
+    return (await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq
 
 
 PASSWORD = "correct horse battery"

@@ -28,7 +28,7 @@ class Identities:
 async def identities(url: str) -> Identities:
     """Provision, then create users, channels and tokens (before any frontend starts)."""
     from mesh.connection import MeshConnection
-    from mesh.identity_store import IdentityStore
+    from mesh.identity.store import IdentityStore
     from mesh.provision import StreamPolicy, provision
     from schemas.identity import ChannelRole, TokenScope, Visibility
     from services.identity.accounts import Accounts

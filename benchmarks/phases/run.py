@@ -12,7 +12,7 @@ from sse_report import Figures
 
 from phases.channels import auth, follow
 from phases.publish import identities
-from phases.storm import storm
+from phases.storm import storm, storm_median
 from phases.target import Target
 
 FULL_RATES = (1000.0, 2000.0, 4000.0, 8000.0)
@@ -30,8 +30,8 @@ async def run_all(args: argparse.Namespace) -> Figures:
     args.seconds = args.seconds or (3.0 if args.quick else 8.0)
     if args.quick:
         args.idle = "2000"
-    keys = ("clients", "videos", "idle", "storm", "procs", "seconds", "uvloop", "quick",
-            "heartbeat", "soak_seconds", "soak_clients", "transports", "soak_warmup",
+    keys = ("clients", "videos", "idle", "storm", "storm_rounds", "procs", "seconds", "uvloop",
+            "quick", "heartbeat", "soak_seconds", "soak_clients", "transports", "soak_warmup",
             "soak_trace", "soak_malloc_trim", "soak_arena_max")  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k in keys}
     figures: Figures = {"config": {**config, "rates": rates}, "targets": {}}
@@ -105,17 +105,30 @@ async def _measure(
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its file (the sweep only)
             profiler.wait()
-    for name, target in targets.items():
-        if ours(name) and args.storm:
-            print(f"\n== {name}: storm", flush=True)
-            storming = args.profile_phase == "storm" and name == "culto"
-            profiler = _profile(args, target) if storming else None
+    storming = {n: t for n, t in targets.items() if ours(n)}
+    for round_ in range(args.storm_rounds if args.storm else 0):
+        # Rounds interleaved, the order reversed every other round: the machine's load
+        # weighs on each target alike.
+        order = list(storming.items())
+        for name, target in order if round_ % 2 == 0 else order[::-1]:
+            print(f"\n== {name}: storm (round {round_ + 1}, {load_average()})", flush=True)
+            profiling = args.profile_phase == "storm" and name == "culto" and round_ == 0
+            profiler = _profile(args, target) if profiling else None
             try:
-                figs[name]["storm"] = await storm(target)
+                fig = {**await storm(target), "round": round_ + 1, "load": load_average()}
             finally:
                 if profiler is not None:
                     profiler.send_signal(signal.SIGINT)
                     profiler.wait()
+            figs[name].setdefault("storm_rounds", []).append(fig)
+    for name, rounds in ((n, figs[n].get("storm_rounds", [])) for n in storming):
+        if rounds:
+            figs[name]["storm"] = storm_median(rounds)
+
+
+def load_average() -> str:
+    """The machine's load average (1, 5, 15 minutes), as /proc/loadavg says."""
+    return "load " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _profile(args: argparse.Namespace, target: Target) -> subprocess.Popen[bytes] | None:

@@ -20,7 +20,7 @@ from culto.errors import NotFound
 from frontend_server.api.rest import ApiHandler
 from frontend_server.security.auth import SESSION_COOKIE, SESSION_COOKIE_DAYS
 from frontend_server.security.limits import ClientLimits
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from ops.http import ApiError, validation_error
 from schemas.identity import (
     USER_ID_PATTERN,

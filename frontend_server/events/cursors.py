@@ -24,7 +24,7 @@ from access.principals import Credential
 from culto.errors import CultoError, InvalidInput, QuotaExceeded, Unauthenticated
 from culto.resources import AsyncResource, stop_task
 from mesh.cursors import CursorStore
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from schemas.cursors import CURSOR_NAME_PATTERN, CursorPosition
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from schemas.summary import CitationDTO, Language, SummaryDTO
 from schemas.transcripts import Transcript
 from services.analysis.bible.asr import is_caseless
 from services.analysis.citations import find_citations
-from services.analysis.keypoint_roles import shown as without_fillers
 from services.analysis.keypoints import is_boilerplate, select_key_points
+from services.analysis.keypoints.roles import shown as without_fillers
 from services.analysis.keywords import extract_keywords
 from services.analysis.language import detect_language
 from services.analysis.passages import aggregate_passages

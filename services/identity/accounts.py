@@ -25,7 +25,7 @@ from access.credentials import (
     verify_password,
 )
 from culto.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from mesh.identity_store import (
+from mesh.identity.store import (
     IdentityStore,
     channel_key,
     member_key,

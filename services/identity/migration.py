@@ -14,7 +14,7 @@ import logging
 
 from culto.errors import NotFound
 from mesh.connection import MeshConnection
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.videos import VideoStore
 from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.videos import VideoRecord

@@ -246,6 +246,73 @@ def _progress_message(done: int, total: int | None) -> str:
     return f"Downloading audio: {done / _MB:.1f} MB"
 
 
+class _ProgressHook:
+    """yt-dlp's progress hook: forwards the downloaded fraction to the caller's throttle.
+
+    An exception raised by the caller's ``on_progress`` inside yt-dlp's hook may be wrapped or
+    swallowed by yt-dlp; it is kept in :attr:`errors` so exactly that exception reaches our
+    caller.
+    """
+
+    def __init__(self, report: ProgressThrottle) -> None:
+        self.report = report
+        self.errors: list[BaseException] = []
+
+    def __call__(self, status: dict[str, Any]) -> None:
+        if status.get("status") != "downloading":
+            return
+        done = int(status.get("downloaded_bytes") or 0)
+        total = status.get("total_bytes") or status.get("total_bytes_estimate")
+        fraction: float | None = None
+        if total:
+            fraction = done / float(total)
+        elif status.get("fragment_count"):
+            fraction = float(status.get("fragment_index") or 0) / float(status["fragment_count"])
+        if fraction is None:
+            return
+        try:
+            self.report(fraction, _progress_message(done, int(total) if total else None))
+        except BaseException as exc:
+            self.errors.append(exc)
+            raise
+
+
+def _ytdlp_options(
+    dest_dir: Path, hook: _ProgressHook, logger: _YtDlpLogger, max_filesize: int
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "outtmpl": {"default": "audio.%(ext)s"},
+        "paths": {"home": str(dest_dir), "temp": str(dest_dir)},
+        "noplaylist": True,
+        "progress_hooks": [hook],
+        "logger": logger,
+        "quiet": True,
+        "noprogress": True,
+        "cachedir": False,
+        "socket_timeout": 30,
+        "retries": 3,
+        "fragment_retries": 3,
+        "max_filesize": max_filesize,
+    }
+
+
+def _no_file_error(url: str, logger: _YtDlpLogger, max_filesize: int) -> CultoError:
+    """Why yt-dlp finished without a file: it skips a file over ``max_filesize`` silently."""
+    details = {"url": url[:200]}
+    if logger.too_large:
+        return PermanentStageError(
+            f"the audio is larger than the limit of {max_filesize / _MB:.0f} MB",
+            code="audio_too_large",
+            details=details,
+        )
+    return TransientStageError(
+        "the download finished without producing an audio file; will retry",
+        code="download_failed",
+        details=details,
+    )
+
+
 def download_audio(
     url: str,
     dest_dir: Path,
@@ -284,44 +351,9 @@ def download_audio(
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     report = ProgressThrottle(on_progress)
-    # An exception raised by on_progress inside yt-dlp's hook may be wrapped or swallowed by
-    # yt-dlp; keep it here so exactly that exception reaches our caller.
-    hook_error: list[BaseException] = []
-
-    def hook(status: dict[str, Any]) -> None:
-        if status.get("status") != "downloading":
-            return
-        done = int(status.get("downloaded_bytes") or 0)
-        total = status.get("total_bytes") or status.get("total_bytes_estimate")
-        fraction: float | None = None
-        if total:
-            fraction = done / float(total)
-        elif status.get("fragment_count"):
-            fraction = float(status.get("fragment_index") or 0) / float(status["fragment_count"])
-        if fraction is None:
-            return
-        try:
-            report(fraction, _progress_message(done, int(total) if total else None))
-        except BaseException as exc:
-            hook_error.append(exc)
-            raise
-
+    hook = _ProgressHook(report)
     logger = _YtDlpLogger()
-    options: dict[str, Any] = {
-        "format": FORMAT,
-        "outtmpl": {"default": "audio.%(ext)s"},
-        "paths": {"home": str(dest_dir), "temp": str(dest_dir)},
-        "noplaylist": True,
-        "progress_hooks": [hook],
-        "logger": logger,
-        "quiet": True,
-        "noprogress": True,
-        "cachedir": False,
-        "socket_timeout": 30,
-        "retries": 3,
-        "fragment_retries": 3,
-        "max_filesize": max_filesize,
-    }
+    options = _ytdlp_options(dest_dir, hook, logger, max_filesize)
     try:
         with PolicyYoutubeDL(options, policy=policy) as ydl:
             info = ydl.extract_info(url, download=False)
@@ -330,25 +362,14 @@ def download_audio(
     except CultoError:
         raise
     except BaseException as exc:
-        if hook_error:
-            raise hook_error[0] from None
+        if hook.errors:
+            raise hook.errors[0] from None
         if not isinstance(exc, Exception):
             raise  # KeyboardInterrupt, SystemExit
         raise _map_download_error(exc, url) from exc
     path = _downloaded_path(info, url)
     if path is None:
-        details = {"url": url[:200]}
-        if logger.too_large:
-            raise PermanentStageError(
-                f"the audio is larger than the limit of {max_filesize / _MB:.0f} MB",
-                code="audio_too_large",
-                details=details,
-            )
-        raise TransientStageError(
-            "the download finished without producing an audio file; will retry",
-            code="download_failed",
-            details=details,
-        )
+        raise _no_file_error(url, logger, max_filesize)
     report.finish("Audio downloaded")
     return path
 

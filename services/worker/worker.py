@@ -218,25 +218,10 @@ class Worker(AsyncResource):
                 await msg.in_progress()
 
     async def _process(self, msg: Msg, job: ProcessJob) -> None:
-        current = await self._store.find(job.video_id)
-        if current is None or current.record.job_id != job.job_id:
-            log.info("%s: dropping job %s: video deleted or re-queued", self.name, job.job_id)
-            await msg.term()
-            return
-        if current.record.status is VideoStatus.PROCESSED:
-            await self._publish_final(current.record)  # idempotent: finishes a crashed finish
-            await msg.ack()
-            return
-        if current.record.status is VideoStatus.FAILED:
-            await msg.term()
+        record = await self._claim(msg, job)
+        if record is None:
             return
         attempt = msg.metadata.num_delivered or 1
-        try:
-            record = await self._mark_processing(job)
-        except (NotFound, JobCancelled):
-            log.info("%s: dropping job %s: video deleted or re-queued", self.name, job.job_id)
-            await msg.term()
-            return
         workdir = Path(tempfile.mkdtemp(prefix=f"culto-{job.video_id[:8]}-"))
         ctx = JobContext(
             video=record,
@@ -281,6 +266,28 @@ class Worker(AsyncResource):
                 self._metrics.job(outcome, time.monotonic() - started)
                 for stage, seconds in ctx.stage_seconds.items():
                     self._metrics.stage(stage, seconds)
+
+    async def _claim(self, msg: Msg, job: ProcessJob) -> VideoRecord | None:
+        """The video's record marked PROCESSING for ``job``, or ``None`` once ``msg`` is settled
+        without running the pipeline (video deleted or re-queued, or already final)."""
+        current = await self._store.find(job.video_id)
+        if current is None or current.record.job_id != job.job_id:
+            log.info("%s: dropping job %s: video deleted or re-queued", self.name, job.job_id)
+            await msg.term()
+            return None
+        if current.record.status is VideoStatus.PROCESSED:
+            await self._publish_final(current.record)  # idempotent: finishes a crashed finish
+            await msg.ack()
+            return None
+        if current.record.status is VideoStatus.FAILED:
+            await msg.term()
+            return None
+        try:
+            return await self._mark_processing(job)
+        except (NotFound, JobCancelled):
+            log.info("%s: dropping job %s: video deleted or re-queued", self.name, job.job_id)
+            await msg.term()
+            return None
 
     async def _retry_or_fail(
         self, msg: Msg, job: ProcessJob, stage: str, attempt: int, exc: CultoError

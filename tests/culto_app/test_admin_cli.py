@@ -27,7 +27,7 @@ from culto_app.admin_cli import duration, read_password
 from culto_app.instance import read_credentials
 from mesh.connection import MeshConnection
 from mesh.directory import Directory
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.permissions import inbox_prefix
 from schemas.identity import (
     CHANNEL_ID_PATTERN,

@@ -36,7 +36,7 @@ import pytest
 from culto_app.instance import read_credentials
 from culto_app.tail import url_file
 from mesh.connection import MeshConnection
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.permissions import inbox_prefix
 from schemas.identity import ChannelRole, TokenScope
 from services.identity.accounts import Accounts

@@ -15,7 +15,7 @@ import pytest
 
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from schemas.events import VideoStatusEventDTO
 from schemas.identity import DEFAULT_CHANNEL_ID
 from schemas.ids import new_video_id

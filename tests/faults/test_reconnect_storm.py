@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 
 from mesh.connection import MeshConnection
 from mesh.events import EventPublisher
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.replay import EventReader
 from mesh.subjects import EVENTS_STREAM, event_filters
 from schemas.identity import DEFAULT_CHANNEL_ID

@@ -14,7 +14,7 @@ import pytest
 
 from frontend_server.server import serve_frontend
 from mesh.connection import MeshConnection
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.provision import provision
 from ops.server import RunningServer
 from schemas.ids import new_video_id

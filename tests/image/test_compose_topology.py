@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from image_client import Follower, Frame, Site, SseFollower, WsFollower
-from image_engine import REPO, Engine, Unavailable
-from image_stack import Stack
+from client import Follower, Frame, Site, SseFollower, WsFollower
+from engine import REPO, Engine, Unavailable
+from stack import Stack
 
 pytestmark = pytest.mark.timeout(1500)
 

@@ -73,6 +73,18 @@ def config_data(objects: list[Obj]) -> dict[str, str]:
     return dict(maps[0]["data"])
 
 
+def nats_conf(objects: list[Obj]) -> str:
+    """The rendered ``nats.conf`` of the ``nats-config`` ConfigMap."""
+    return one(objects, "ConfigMap", "nats-config")["data"]["nats.conf"]
+
+
+def conf_value(conf: str, key: str) -> str:
+    """The value of the top-level-looking ``key`` in ``nats.conf`` (quotes dropped)."""
+    match = re.search(rf"^\s*{key}\s*[:=]\s*(\S+)", conf, re.MULTILINE)
+    assert match, f"{key} missing from nats.conf"
+    return match.group(1).strip('"')
+
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 

@@ -27,7 +27,7 @@ CHECKOV_KUBERNETES_SKIPS = {
 CHECKOV_DOCKERFILE_SKIPS = {
     # "Ensure the base image uses a non latest version tag": every stage is `FROM ${BASE}`, an
     # argument (CI passes a base it builds itself) that checkov does not resolve; its default
-    # is pinned, which test_semantics.test_dockerfile_shape checks.
+    # is pinned, which test_image.test_dockerfile_shape checks.
     "CKV_DOCKER_7",
 }
 

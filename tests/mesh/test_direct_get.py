@@ -163,8 +163,10 @@ class _LaggingReplica(EventReader):
 
     applied = 0
 
-    async def _request(self, request: dict[str, object], what: str) -> DirectBatch:
-        batch = await super()._request(request, what)
+    async def _request(
+        self, request: dict[str, object], what: str, bound: int | None = None
+    ) -> DirectBatch:
+        batch = await super()._request(request, what, bound)
         kept = [m for m in batch.messages if m.seq <= self.applied]
         lost = len(batch.messages) - len(kept)
         return DirectBatch(kept, 0 if lost else batch.num_pending, batch.up_to_seq)

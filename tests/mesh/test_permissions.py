@@ -29,7 +29,7 @@ from mesh.directory import Directory
 from mesh.embedded import EmbeddedNatsServer
 from mesh.events import EventPublisher
 from mesh.fence import store_fence
-from mesh.identity_store import IdentityStore, channel_key, user_key
+from mesh.identity.store import IdentityStore, channel_key, user_key
 from mesh.jobs import JobQueue
 from mesh.permissions import PERMISSIONS, ROLES, Role, authorization_block, inbox_prefix
 from mesh.provision import StreamPolicy, provision

@@ -21,7 +21,7 @@ from frontend_server.security.auth import Authenticator
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.directory import Directory
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from ops.http import describe, error_body, status_for
 from ops.server import RunningServer
 from services.identity.accounts import Accounts

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.topology.harness import FailoverReport, run_failover
+from tests.topology.harness import run_failover
+from tests.topology.report import FailoverReport
 
 
 @pytest.mark.slow

@@ -18,11 +18,11 @@ from access.credentials import split_token
 from culto.errors import CultoError
 from mesh.connection import MeshConnection
 from mesh.directory import Directory
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.provision import StreamPolicy, provision
 from services.identity.accounts import Accounts
 from tests.support import eventually, make_member
-from tests.topology.harness import NatsCluster, NatsNode
+from tests.topology.cluster import NatsCluster, NatsNode
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.timeout(120)]
 

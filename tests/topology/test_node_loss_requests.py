@@ -19,10 +19,13 @@ from pathlib import Path
 import pytest
 
 from mesh.connection import MeshConnection
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from services.identity.accounts import Accounts
 from tests.support import make_member
-from tests.topology.harness import Browser, Topology, _leader, transcript
+from tests.topology.browser import Browser
+from tests.topology.cluster import leader_of
+from tests.topology.harness import transcript
+from tests.topology.roles import Topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.timeout(180)]
 
@@ -59,7 +62,7 @@ async def _scenario(topology: Topology) -> tuple[list[tuple[int, int, float, str
             if (await asyncio.to_thread(browser.call, "GET", "/api/v2/auth/me"))[0] == 200:
                 break
             await asyncio.sleep(0.1)
-        leader = await _leader(mesh, "KV_culto_videos")
+        leader = await leader_of(mesh, "KV_culto_videos")
         assert leader, "the records' bucket has no leader"
         results: list[tuple[int, int, float, str]] = []
         readiness: list[tuple[float, int]] = []

@@ -11,7 +11,7 @@ from culto.errors import CultoError
 from mesh.connection import MeshConnection
 from mesh.provision import StreamPolicy, provision, streams_present
 from tests.support import eventually
-from tests.topology.harness import NatsCluster
+from tests.topology.cluster import NatsCluster
 
 
 @pytest.mark.slow

@@ -100,13 +100,205 @@ def _errors(*statuses: int) -> dict[str, Any]:
 def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
     """The whole document (a fresh dict each call)."""
     m, schemas = _components()
+    paths: dict[str, Any] = {
+        **_page_paths(),
+        **_ops_paths(m),
+        **_video_paths(m, schemas["VideoListQuery"]["properties"]),
+        **_event_paths(m),
+        **identity_paths(m, _errors),
+        **management_paths(m, _errors),
+    }
+    # No "jsonSchemaDialect": the default (the OAS 3.1 base dialect, JSON Schema 2020-12 plus
+    # OpenAPI keywords) already fits Pydantic's schemas, and Swagger UI supports only that one.
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "CultoTranscript API",
+            "version": version,
+            "description": "Submit sermons, follow their processing live, read their analysis. "
+            'Errors are {"error": {"code", "message"}}.',
+        },
+        "tags": [{"name": name, "description": text} for name, text in TAGS],
+        "paths": decorate(paths),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": SECURITY_SCHEMES,
+        },
+    }
+
+
+def _page_paths() -> dict[str, Any]:
+    """The page, its assets and the documents served next to the API."""
+    html = {"200": {"description": "HTML page", "content": {"text/html": {"schema": {}}}}}
+    return {
+        "/": {"get": {"summary": "Submit-and-watch page", "responses": html}},
+        "/c/{channel_id}": {
+            "get": {
+                "summary": "A channel's page: its sermons live, newest first (the same page;"
+                " an unreadable channel shows as not found)",
+                "parameters": [
+                    {
+                        "name": "channel_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": f"^{_CHANNEL}$"},
+                    }
+                ],
+                "responses": {**html, **_errors(404)},
+            }
+        },
+        "/docs": {
+            "get": {"summary": "API explorer (Swagger UI) of this document", "responses": html}
+        },
+        "/docs/assets/{path}": {
+            "get": {
+                "summary": "Swagger UI's scripts and styles (served offline)",
+                "parameters": [
+                    {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "File"}, **_errors(404)},
+            }
+        },
+        "/docs/integration.md": {
+            "get": {
+                "summary": "Front-end integration guide (CORS, cookies, XSRF, SSE), Markdown",
+                "responses": {"200": {"description": "Markdown", "content": _content({}, TEXT)}},
+            }
+        },
+        "/api/v2/dtos.ts": {
+            "get": {
+                "summary": "TypeScript DTOs generated from the models",
+                "responses": {"200": {"description": "TypeScript", "content": _content({}, TEXT)}},
+            }
+        },
+        **_file_paths(),
+    }
+
+
+def _file_paths() -> dict[str, Any]:
+    """The icon, the page's static assets and this document."""
+    icon = {"200": {"description": "SVG image", "content": {"image/svg+xml": {"schema": {}}}}}
+    return {
+        "/favicon.ico": {"get": {"summary": "The icon (SVG)", "responses": icon}},
+        "/favicon.svg": {"get": {"summary": "The icon", "responses": icon}},
+        "/static/{path}": {
+            "get": {
+                "summary": "Static assets of the page",
+                "parameters": [
+                    {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "File"}, **_errors(404)},
+            }
+        },
+        "/api/v2/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": _content({})}},
+            }
+        },
+    }
+
+
+def _ops_paths(m: dict[str, Any]) -> dict[str, Any]:
+    """Liveness, readiness and metrics (served by every role)."""
+    return {
+        "/health": {
+            "get": {
+                "summary": "Liveness",
+                "responses": {"200": {"description": "Alive", "content": _content(m["HealthDTO"])}},
+            }
+        },
+        "/ready": {
+            "get": {
+                "summary": "Readiness: NATS connected and streams present",
+                "responses": {
+                    "200": {"description": "Ready", "content": _content(m["ReadyDTO"])},
+                    "503": {"description": "Not ready", "content": _content(m["ReadyDTO"])},
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "Text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
+def _video_paths(m: dict[str, Any], list_query: dict[str, Any]) -> dict[str, Any]:
+    """The XSRF token and the videos (``list_query``: the list's query parameters' schemas)."""
+    video_id, list_params = _video_params(list_query)
+    return {
+        "/api/v2/csrf": {
+            "get": {
+                "summary": "XSRF token, bound to the caller's session (before sign-in: to the"
+                " signed _xsrf cookie it sets)",
+                "responses": {
+                    "200": {"description": "Token", "content": _content(m["CsrfTokenDTO"])},
+                    **_errors(400, 401),
+                },
+            }
+        },
+        "/api/v2/videos/": {
+            "get": {
+                "summary": "List the videos the caller may read, newest first",
+                "security": READ,
+                "parameters": list_params,
+                "responses": {
+                    "200": {"description": "One page", "content": _content(m["VideoPage"])},
+                    **_errors(400, 401, 404, 422, 429, 503, 504),
+                },
+            },
+            "post": {
+                "summary": "Submit a video (optionally with an inline transcript)",
+                "security": WRITE,
+                "requestBody": {"required": True, "content": _content(m["VideoCreate"])},
+                "responses": {
+                    "201": {
+                        "description": "Queued",
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                        "content": _content(m["VideoDTO"]),
+                    },
+                    **_errors(400, 401, 403, 404, 409, 413, 422, 429, 503, 504, 507),
+                },
+            },
+        },
+        "/api/v2/videos/{video_id}": {
+            "parameters": [video_id],
+            "get": {
+                "summary": "One video (with summary once PROCESSED)",
+                "security": READ,
+                "responses": {
+                    "200": {"description": "The video", "content": _content(m["VideoDTO"])},
+                    **_errors(400, 401, 404, 429, 503, 504),
+                },
+            },
+            "delete": {
+                "summary": "Cancel and delete a video",
+                "security": WRITE,
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_errors(400, 401, 403, 404, 429, 503, 504, 507),
+                },
+            },
+        },
+    }
+
+
+def _video_params(list_query: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The video id in a path, and the list's query parameters."""
     video_id = {
         "name": "video_id",
         "in": "path",
         "required": True,
         "schema": {"type": "string", "format": "uuid"},
     }
-    list_query = schemas["VideoListQuery"]["properties"]
     # An empty value (``?status=&cursor=``, as an HTML form sends) means "not given".
     list_params = [
         {
@@ -117,9 +309,46 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
         }
         for name, prop in list_query.items()
     ]
-    html = {"200": {"description": "HTML page", "content": {"text/html": {"schema": {}}}}}
-    icon = {"200": {"description": "SVG image", "content": {"image/svg+xml": {"schema": {}}}}}
-    stream_params = [
+    return video_id, list_params
+
+
+def _event_paths(m: dict[str, Any]) -> dict[str, Any]:
+    """The event stream, the WebSocket, cursor acknowledgements and the hub's health."""
+    return {
+        "/api/v2/events/stream": {
+            "get": {
+                "summary": "Server-Sent Events of the videos the caller may read, filtered by"
+                " video, channel and type (ids are JetStream sequences)",
+                "security": READ,
+                "parameters": _stream_params(),
+                "responses": {
+                    "200": {
+                        "description": "text/event-stream; each data line is one event",
+                        "content": {"text/event-stream": {"schema": m["AnyEvent"]}},
+                    },
+                    **_errors(400, 401, 404, 429),
+                },
+            }
+        },
+        **_websocket_paths(m),
+        "/api/v2/events/health": {
+            "get": {
+                "summary": "Health of the SSE hub",
+                "responses": {
+                    "200": {"description": "Healthy", "content": _content(m["EventsHealthDTO"])},
+                    "503": {
+                        "description": "NATS unreachable",
+                        "content": _content(m["EventsHealthDTO"]),
+                    },
+                },
+            }
+        },
+    }
+
+
+def _stream_params() -> list[dict[str, Any]]:
+    """The event stream's filters and resume point."""
+    return [
         {
             "name": "video_id",
             "in": "query",
@@ -175,191 +404,6 @@ def build_openapi(version: str = "0.1.0") -> dict[str, Any]:
             "description": "Resume after this JetStream sequence",
         },
     ]
-    paths: dict[str, Any] = {
-        "/": {"get": {"summary": "Submit-and-watch page", "responses": html}},
-        "/c/{channel_id}": {
-            "get": {
-                "summary": "A channel's page: its sermons live, newest first (the same page;"
-                " an unreadable channel shows as not found)",
-                "parameters": [
-                    {
-                        "name": "channel_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "pattern": f"^{_CHANNEL}$"},
-                    }
-                ],
-                "responses": {**html, **_errors(404)},
-            }
-        },
-        "/docs": {
-            "get": {"summary": "API explorer (Swagger UI) of this document", "responses": html}
-        },
-        "/docs/assets/{path}": {
-            "get": {
-                "summary": "Swagger UI's scripts and styles (served offline)",
-                "parameters": [
-                    {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": {"200": {"description": "File"}, **_errors(404)},
-            }
-        },
-        "/docs/integration.md": {
-            "get": {
-                "summary": "Front-end integration guide (CORS, cookies, XSRF, SSE), Markdown",
-                "responses": {"200": {"description": "Markdown", "content": _content({}, TEXT)}},
-            }
-        },
-        "/api/v2/dtos.ts": {
-            "get": {
-                "summary": "TypeScript DTOs generated from the models",
-                "responses": {"200": {"description": "TypeScript", "content": _content({}, TEXT)}},
-            }
-        },
-        "/favicon.ico": {"get": {"summary": "The icon (SVG)", "responses": icon}},
-        "/favicon.svg": {"get": {"summary": "The icon", "responses": icon}},
-        "/static/{path}": {
-            "get": {
-                "summary": "Static assets of the page",
-                "parameters": [
-                    {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": {"200": {"description": "File"}, **_errors(404)},
-            }
-        },
-        "/api/v2/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "responses": {"200": {"description": "OpenAPI 3.1", "content": _content({})}},
-            }
-        },
-        "/health": {
-            "get": {
-                "summary": "Liveness",
-                "responses": {"200": {"description": "Alive", "content": _content(m["HealthDTO"])}},
-            }
-        },
-        "/ready": {
-            "get": {
-                "summary": "Readiness: NATS connected and streams present",
-                "responses": {
-                    "200": {"description": "Ready", "content": _content(m["ReadyDTO"])},
-                    "503": {"description": "Not ready", "content": _content(m["ReadyDTO"])},
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics",
-                "responses": {
-                    "200": {
-                        "description": "Text exposition format",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-        "/api/v2/csrf": {
-            "get": {
-                "summary": "XSRF token, bound to the caller's session (before sign-in: to the"
-                " signed _xsrf cookie it sets)",
-                "responses": {
-                    "200": {"description": "Token", "content": _content(m["CsrfTokenDTO"])},
-                    **_errors(400, 401),
-                },
-            }
-        },
-        "/api/v2/videos/": {
-            "get": {
-                "summary": "List the videos the caller may read, newest first",
-                "security": READ,
-                "parameters": list_params,
-                "responses": {
-                    "200": {"description": "One page", "content": _content(m["VideoPage"])},
-                    **_errors(400, 401, 404, 422, 429, 503, 504),
-                },
-            },
-            "post": {
-                "summary": "Submit a video (optionally with an inline transcript)",
-                "security": WRITE,
-                "requestBody": {"required": True, "content": _content(m["VideoCreate"])},
-                "responses": {
-                    "201": {
-                        "description": "Queued",
-                        "headers": {"Location": {"schema": {"type": "string"}}},
-                        "content": _content(m["VideoDTO"]),
-                    },
-                    **_errors(400, 401, 403, 404, 409, 413, 422, 429, 503, 504, 507),
-                },
-            },
-        },
-        "/api/v2/videos/{video_id}": {
-            "parameters": [video_id],
-            "get": {
-                "summary": "One video (with summary once PROCESSED)",
-                "security": READ,
-                "responses": {
-                    "200": {"description": "The video", "content": _content(m["VideoDTO"])},
-                    **_errors(400, 401, 404, 429, 503, 504),
-                },
-            },
-            "delete": {
-                "summary": "Cancel and delete a video",
-                "security": WRITE,
-                "responses": {
-                    "204": {"description": "Deleted"},
-                    **_errors(400, 401, 403, 404, 429, 503, 504, 507),
-                },
-            },
-        },
-        "/api/v2/events/stream": {
-            "get": {
-                "summary": "Server-Sent Events of the videos the caller may read, filtered by"
-                " video, channel and type (ids are JetStream sequences)",
-                "security": READ,
-                "parameters": stream_params,
-                "responses": {
-                    "200": {
-                        "description": "text/event-stream; each data line is one event",
-                        "content": {"text/event-stream": {"schema": m["AnyEvent"]}},
-                    },
-                    **_errors(400, 401, 404, 429),
-                },
-            }
-        },
-        **_websocket_paths(m),
-        "/api/v2/events/health": {
-            "get": {
-                "summary": "Health of the SSE hub",
-                "responses": {
-                    "200": {"description": "Healthy", "content": _content(m["EventsHealthDTO"])},
-                    "503": {
-                        "description": "NATS unreachable",
-                        "content": _content(m["EventsHealthDTO"]),
-                    },
-                },
-            }
-        },
-        **identity_paths(m, _errors),
-        **management_paths(m, _errors),
-    }
-    # No "jsonSchemaDialect": the default (the OAS 3.1 base dialect, JSON Schema 2020-12 plus
-    # OpenAPI keywords) already fits Pydantic's schemas, and Swagger UI supports only that one.
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "CultoTranscript API",
-            "version": version,
-            "description": "Submit sermons, follow their processing live, read their analysis. "
-            'Errors are {"error": {"code", "message"}}.',
-        },
-        "tags": [{"name": name, "description": text} for name, text in TAGS],
-        "paths": decorate(paths),
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": SECURITY_SCHEMES,
-        },
-    }
 
 
 def _websocket_paths(m: dict[str, Any]) -> dict[str, Any]:

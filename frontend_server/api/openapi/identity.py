@@ -116,9 +116,16 @@ def _path(name: str, pattern: str | None = None) -> dict[str, Any]:
 
 def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
     """The identity and ingress operations (``m``: model name → schema reference)."""
-    channel = _path("channel_id", "^[A-Za-z0-9_-]{1,64}$")
-    user = _path("user_id", "^u_[0-9a-f]{32}$")
-    token = _path("token_id", "^t_[0-9a-f]{16}$")
+    return {
+        **_auth_paths(m, errors),
+        **_channel_paths(m, errors),
+        **_token_and_user_paths(m, errors),
+        **_publish_paths(m, errors),
+    }
+
+
+def _auth_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
+    """Signing in and out, and who the caller is."""
     login_errors = errors(400, 401, 403, 422, 429, 503, 504)
     return {
         "/login": {
@@ -152,6 +159,14 @@ def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
                 errors(401, 429),
             )
         },
+    }
+
+
+def _channel_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
+    """Channels and their members."""
+    channel = _path("channel_id", "^[A-Za-z0-9_-]{1,64}$")
+    user = _path("user_id", "^u_[0-9a-f]{32}$")
+    return {
         "/api/v2/channels": {
             "get": _op(
                 "Channels the caller may read (anonymous: the public ones)",
@@ -200,6 +215,13 @@ def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
                 errors(401, 403, 404, 429, 503, 504),
             ),
         },
+    }
+
+
+def _token_and_user_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
+    """API tokens, and the users (admin)."""
+    token = _path("token_id", "^t_[0-9a-f]{16}$")
+    return {
         "/api/v2/tokens": {
             "get": _op(
                 "The caller's API tokens (admins: ?user_id=)",
@@ -239,6 +261,12 @@ def identity_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
                 m["UserCreate"],
             ),
         },
+    }
+
+
+def _publish_paths(m: dict[str, Any], errors: Errors) -> dict[str, Any]:
+    """The HTTP ingress of events."""
+    return {
         "/api/v2/events/publish": {
             "post": {
                 **_op(

@@ -80,6 +80,8 @@ from services.analysis.bible.context import drop_restated, narrow_chapters
 from services.analysis.bible.garbles import (
     joined_verse,
     misheard_chapter,
+    misheard_psalms,
+    misheard_verse,
     skipped_words_before_range,
 )
 from services.analysis.bible.guards import QUANTITY_RE, Shape, plausible_bare
@@ -194,6 +196,9 @@ def find_passages(text: str, language: Literal["pt", "en"] | None = None) -> lis
             continue
         book_id, pieces, pos = parsed
         found.extend((book_id, piece) for piece in pieces)
+    if lang == "pt":  # "no salvo de nome do trinta e quatro" (garbles.py)
+        heard = [("PSA", (n, None, None, a, b)) for n, a, b in misheard_psalms(folded)]
+        found = sorted([*found, *heard], key=lambda item: item[1][3]) if heard else found
     mentions: list[PassageMention] = []
     kept = drop_restated(narrow_chapters(folded, found, lang))
     for book_id, (chapter, verse_start, verse_end, start, end) in drop_repeats_and_corrections(
@@ -324,6 +329,9 @@ def _read_verse(
         reading.verse_start, reading.pos = parse_number(verse_kw.group("n")), verse_kw.end()
         reading.spoken, reading.shape = True, None
         return reading.verse_start is not None
+    elif reading.spoken and (heard := misheard_verse(folded, pos, book, reading.chapter)):
+        reading.verse_start, reading.pos = heard  # "capítulo 6, ver se cura 34" (garbles.py)
+        reading.shape = None
     elif _from_range(folded, reading, book):
         pass  # "salmos 23 de 1 até 6", "joão capítulo 15 do 1 ao 8"
     elif (bare or reading.spoken) and (

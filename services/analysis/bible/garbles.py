@@ -8,11 +8,16 @@ Seen in Whisper transcripts of whole services spoken aloud (``benchmarks/eval_au
 * a chapter and its verse joined by a heard "e"/"and": ``primeira pedro 5 e 7`` (First Peter
   has five chapters, so 7 is the verse);
 * the word "versículo" misheard between "do" and a range: ``marcos quatro, do meu ciclo 35 ao
-  quarenta e um``; and ``a partir do 25 até o 34`` with the word dropped.
+  quarenta e um``; and ``a partir do 25 até o 34`` with the word dropped;
+* "versículo" heard as words after a spoken chapter (espeak-ng's Brazilian voice through the
+  base model): ``mateus capítulo 6, ver se cura 34``, ``capítulo 5, vei da sícula 7``;
+* "salmo de número" heard as ``salvo de nome do``: ``no salvo de nome do trinta e quatro``.
 
 Each reading needs the evidence the plain forms need and more: a second number that is a verse
 of that chapter (the comma and the homophone), a number that cannot be a chapter but is a verse
-(the "e"), a rising range of verses that exist (the misheard word). Patterns are written for
+(the "e"), a rising range of verses that exist (the misheard word), a spoken chapter before
+and a verse of it after (the misheard "versículo"), the article, "de número" and a psalm's
+number around the misheard "salmo". Patterns are written for
 accent-folded text.
 """
 
@@ -24,7 +29,14 @@ from typing import Final
 from services.analysis.bible.spoken import NUMBER, parse_number
 from services.analysis.bible.versification import chapter_count, is_valid
 
-__all__ = ["HOMOPHONES", "joined_verse", "misheard_chapter", "skipped_words_before_range"]
+__all__ = [
+    "HOMOPHONES",
+    "joined_verse",
+    "misheard_chapter",
+    "misheard_psalms",
+    "misheard_verse",
+    "skipped_words_before_range",
+]
 
 _I = re.IGNORECASE
 HOMOPHONES: Final = {"free": 3, "tree": 3, "for": 4, "fore": 4, "ate": 8}
@@ -40,6 +52,16 @@ _JOINED_RE: Final = re.compile(rf"[ \t]+(?:e|and)[ \t]+(?P<n>{NUMBER})(?![^\W\d_
 _LOOSE_FROM_RE: Final = re.compile(
     rf"[\s,]*(?:a\s+partir\s+)?(?:d[eo]|from)\s+(?P<skip>(?:[^\W\d_]{{2,10}}\s+){{1,2}})"
     rf"(?P<n>{NUMBER})(?=\s*(?:[-\u2013]|(?:a|ao|ate|to|through|till|until)\s))",
+    _I,
+)
+# "ver se cura 34", "vé da sículo 6", "vei da sícula 7", "vé da cículo 7" (accents folded).
+_MISHEARD_VERSE_RE: Final = re.compile(
+    rf"[\s,]*(?:ver\s+se\s+cura|vei?\s+da\s+[sc]icul[oa])\s+(?P<n>{NUMBER})(?![^\W\d_])", _I
+)
+# "no salvo de nome do trinta e quatro": "no Salmo de número trinta e quatro".
+_MISHEARD_PSALM_RE: Final = re.compile(
+    rf"\b(?:n?o)\s+salvo\s+de\s+(?:numero|nome\s+do)\s+(?P<n>{NUMBER})(?![^\W\d_])"
+    rf"(?:\s+e\s+(?P<units>\d{{1,2}})(?!\d))?",
     _I,
 )
 _NOT_SKIPPED: Final = frozenset({"e", "and", "a", "ao", "ate", "to", "capitulo", "chapter"})
@@ -86,3 +108,34 @@ def skipped_words_before_range(folded: str, pos: int) -> re.Match[str] | None:
         if word in _NOT_SKIPPED or parse_number(word) is not None:
             return None
     return found
+
+
+def misheard_verse(folded: str, pos: int, book: str, chapter: int) -> tuple[int, int] | None:
+    """``, ver se cura 34`` after ``mateus capítulo 6`` -> ``(34, end)``: the caller asks for
+    it only after a spoken chapter keyword, and the verse must exist in that chapter."""
+    found = _MISHEARD_VERSE_RE.match(folded, pos)
+    if found is None:
+        return None
+    verse = parse_number(found.group("n"))
+    if verse is None or not is_valid(book, chapter, verse, verse):
+        return None
+    return verse, found.end()
+
+
+def misheard_psalms(folded: str) -> list[tuple[int, int, int]]:
+    """``(psalm, start, end)`` of every ``no salvo de nome do trinta e quatro`` (Portuguese):
+    "salvo" (saved) never takes "de número" and a number, a psalm that exists, after it."""
+    out: list[tuple[int, int, int]] = []
+    for found in _MISHEARD_PSALM_RE.finditer(folded):
+        psalm = parse_number(found.group("n"))
+        if psalm is None:
+            continue
+        end = found.end("n")
+        if found.group("units") is not None:
+            # "100 e 3", "30 e 4": Whisper writes "cento e três" as digits around the "e".
+            units = int(found.group("units"))
+            if units < (10 if psalm % 100 else 100) and psalm % 10 == 0:
+                psalm, end = psalm + units, found.end()
+        if is_valid("PSA", psalm, None, None):
+            out.append((psalm, found.start(), end))
+    return out

@@ -135,29 +135,52 @@ def plausible_bare(
         or (alias.person and ARTICLE_BEFORE_RE.search(folded, window_start, match.start()))
     )
     if shape == "written":
-        # "N:M" can only be mistaken for a clock time; "N.M" also for a decimal quantity.
-        locator = folded[match.end() : pos]
-        if ":" in locator:
-            if person_before and _CLOCK_RE.match(locator):
-                return False  # "com o Lucas 19:30": meeting Lucas at half past seven
-            return not TIME_RE.match(folded, pos)
-        return not QUANTITY_RE.match(folded, pos)
+        return _plausible_written(folded, folded[match.end() : pos], pos, person_before)
     if QUANTITY_RE.match(folded, pos) or DECIMAL_RE.match(folded, pos):
         return False
+    lower_case = not capitalised and match.group("pre") is None
+    if not _plausible_case(folded, match, book, pos, window_start, lower_case, shape, caseless):
+        return False
+    tally = _TALLY_RE.match(folded, pos) if shape == "bare" else None
+    if tally is not None and (None, normalise_alias(tally.group("word"))) not in ALIAS_INDEX:
+        return False  # "Lucas 15, Mateus 18" is still two chapters
+    return not person_before
+
+
+def _plausible_written(folded: str, locator: str, pos: int, person_before: bool) -> bool:
+    """``Name N:M`` / ``Name N.M``: can only be mistaken for a clock time or a decimal quantity."""
+    if ":" in locator:
+        if person_before and _CLOCK_RE.match(locator):
+            return False  # "com o Lucas 19:30": meeting Lucas at half past seven
+        return not TIME_RE.match(folded, pos)
+    return not QUANTITY_RE.match(folded, pos)
+
+
+def _plausible_case(
+    folded: str,
+    match: re.Match[str],
+    book: str,
+    pos: int,
+    window_start: int,
+    lower_case: bool,
+    shape: Shape,
+    caseless: bool,
+) -> bool:
+    """A book name written in lower case (or in a caseless text) that is still read as one.
+
+    *lower_case*: the name has no capital and no ``pre`` group (see :func:`plausible_bare`).
+    """
     name = normalise_alias(match.group("name"))
     before = (folded, window_start, match.start())
-    lower_case = not capitalised and match.group("pre") is None
     if lower_case and name in COMMON_WORDS:
         # "atos 4 12" at the start of a caption line: decided by the evidence around it.
         cue = CUE_BEFORE_RE.search(*before) is not None
-        if not ordinary_word_is_reference(
+        return ordinary_word_is_reference(
             folded, window_start, match.start(), pos, shape != "bare", cue
-        ):
-            return False
-    elif caseless and match.group("pre") is None:
-        if name in RARE_WORDS and DETERMINER_BEFORE_RE.search(*before):
-            return False
-    elif (
+        )
+    if caseless and match.group("pre") is None:
+        return not (name in RARE_WORDS and DETERMINER_BEFORE_RE.search(*before))
+    return not (
         not caseless
         and lower_case
         and book not in LOWERCASE_OK
@@ -167,9 +190,4 @@ def plausible_bare(
         and not (
             shape == "pair" and name in RARE_WORDS and not DETERMINER_BEFORE_RE.search(*before)
         )
-    ):
-        return False
-    tally = _TALLY_RE.match(folded, pos) if shape == "bare" else None
-    if tally is not None and (None, normalise_alias(tally.group("word"))) not in ALIAS_INDEX:
-        return False  # "Lucas 15, Mateus 18" is still two chapters
-    return not person_before
+    )

@@ -20,7 +20,7 @@ from culto_app.settings import Settings
 from frontend_server.security.auth import SESSION_COOKIE
 from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.directory import Directory
-from mesh.identity_store import channel_key
+from mesh.identity.store import channel_key
 from mesh.subjects import event_filters
 from ops.server import RunningServer
 from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id

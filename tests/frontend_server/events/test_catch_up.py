@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mesh import EventPublisher, EventReader
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.subjects import event_filters
 from schemas import VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID

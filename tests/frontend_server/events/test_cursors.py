@@ -16,11 +16,11 @@ from culto.errors import MeshUnavailable
 from frontend_server.events.cursors import CursorAcks
 from mesh import EventPublisher, MeshConnection
 from mesh.cursors import CursorStore
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from ops.server import RunningServer
-from schemas import VideoStatusEventDTO, new_video_id
+from schemas import new_video_id
 from schemas.cursors import CursorPosition
-from schemas.identity import DEFAULT_CHANNEL_ID, TokenScope
+from schemas.identity import TokenScope
 from schemas.videos import TranscriptInput, VideoCreate
 from services.api.service import VideoApiService
 from services.identity.accounts import Accounts
@@ -36,6 +36,7 @@ from tests.support import (
     assert_json_error,
     eventually,
     make_member,
+    publish_status,
     sign_in,
 )
 
@@ -45,11 +46,6 @@ def _close_clients(io_loop: IOLoop) -> Iterator[None]:
     # Needs the loop: a socket still open is closed with a close frame, written on the loop.
     yield
     io_loop.run_sync(close_all)
-
-
-async def _status(pub: EventPublisher, video: str, progress: int) -> int:
-    event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=progress)
-    return (await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq
 
 
 async def _second_device(accounts: Accounts, member: Member) -> Member:
@@ -92,7 +88,7 @@ async def test_a_cursor_acked_on_one_frontend_resumes_on_another_device(
         await known_token(server.app, member)
     pub = EventPublisher(mesh)
     video = await _public_video(mesh)
-    seqs = [await _status(pub, video, n) for n in range(6)]
+    seqs = [await publish_status(pub, video, n) for n in range(6)]
     # The phone reads three events over SSE on A and acknowledges them.
     http_a = Http(front_a.url)
     response = await http_a.request(
@@ -201,8 +197,8 @@ async def test_a_cursor_never_acknowledged_is_a_new_connection(
     await known_token(edge.app, member)
     pub = EventPublisher(mesh)
     video = new_video_id()
-    await _status(pub, video, 1)
-    latest = await _status(pub, video, 2)
+    await publish_status(pub, video, 1)
+    latest = await publish_status(pub, video, 2)
     sse = await SSEClient.open(
         edge.port, auth=member.auth, query=[("video_id", video), ("cursor", "fresh")]
     )

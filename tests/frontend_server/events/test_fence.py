@@ -14,18 +14,12 @@ from frontend_server.events.fence import CLOCK_MARGIN, PROBE_INTERVAL
 from mesh import EventPublisher, MeshConnection
 from mesh.fence import FenceMark
 from mesh.subjects import EVENTS_STREAM, FENCE_SUBJECT
-from schemas import VideoStatusEventDTO, new_video_id
-from schemas.identity import DEFAULT_CHANNEL_ID
+from schemas import new_video_id
 from services.identity.accounts import Accounts
 from tests.frontend_server.sse_client import SSEClient, serve_events
-from tests.support import eventually, make_member
+from tests.support import eventually, make_member, publish_status
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def _status(pub: EventPublisher, video: str, progress: int) -> int:
-    event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=progress)
-    return (await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq
 
 
 @pytest.mark.parametrize(
@@ -50,7 +44,7 @@ async def test_nothing_stored_after_a_revocation_reaches_the_revoked_principal(
             who.email: await SSEClient.open(srv.port, auth=who.auth, query=query)
             for who in (revoked, other)
         }
-        before = await _status(pub, video, 1)
+        before = await publish_status(pub, video, 1)
         for stream in streams.values():
             assert [f.seq for f in await stream.until_seq(before)] == [before]
 
@@ -59,7 +53,7 @@ async def test_nothing_stored_after_a_revocation_reaches_the_revoked_principal(
         await srv.directory._identity._stop_watch()
         await accounts.revoke_token(token_id)
         await asyncio.sleep(wait)
-        after = [await _status(pub, video, n) for n in (2, 3, 4)]
+        after = [await publish_status(pub, video, n) for n in (2, 3, 4)]
         await asyncio.sleep(2 * PROBE_INTERVAL)
         assert token_id in srv.directory.tokens  # the directory still believes in the token
         stats = srv.hub.stats()
@@ -90,7 +84,7 @@ async def test_a_mark_the_buckets_never_reached_holds_events_only_briefly(
         stream = await SSEClient.open(srv.port, auth=reader.auth, query=[("video_id", video)])
         forged = FenceMark(identity=10**9, sessions=10**9).model_dump_json().encode()
         await mesh.js.publish(FENCE_SUBJECT, forged, stream=EVENTS_STREAM)
-        seqs = [await _status(pub, video, n) for n in (1, 2)]
+        seqs = [await publish_status(pub, video, n) for n in (1, 2)]
         assert [f.seq for f in await stream.until_seq(seqs[-1], timeout=10)] == seqs
         stats = srv.hub.stats()
         assert (stats.fence_marks_waited, stats.held_events) == (1, 0)

@@ -24,7 +24,7 @@ from culto_app.roles import api_services
 from frontend_server.events.conn import MAX_CHANNELS_PER_CLIENT
 from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.directory import Directory
-from mesh.identity_store import IdentityStore, channel_key
+from mesh.identity.store import IdentityStore, channel_key
 from ops.server import RunningServer
 from schemas.identity import ChannelRole, Visibility
 from services.identity.accounts import Accounts

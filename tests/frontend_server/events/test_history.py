@@ -17,23 +17,18 @@ from frontend_server.events.shared import MAX_EVENTS
 from frontend_server.security.auth import Authenticator
 from mesh import EventPublisher, EventReader, MeshConnection
 from mesh.directory import Directory
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.provision import provision
 from mesh.subjects import EVENTS_STREAM
-from schemas import ErrorEventDTO, StreamResetEventDTO, VideoStatusEventDTO, new_video_id
+from schemas import ErrorEventDTO, StreamResetEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
 from services.identity.accounts import Accounts
 from tests.conftest import IsolatedMesh
 from tests.frontend_server.events.test_hub import ADMIN
 from tests.frontend_server.sse_client import Frame, SSEClient, serve_events
-from tests.support import ListSink, make_member, served
+from tests.support import ListSink, make_member, publish_status, served
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def _status(pub: EventPublisher, video: str, channel: str = DEFAULT_CHANNEL_ID) -> int:
-    event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=5)
-    return (await pub.publish(event, channel_id=channel)).seq
 
 
 async def _error(pub: EventPublisher, video: str, channel: str = DEFAULT_CHANNEL_ID) -> int:
@@ -63,7 +58,7 @@ async def test_trimmed_resume_point_resets_then_state_then_live(
     admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
     pub = EventPublisher(mesh)
     vid = new_video_id()
-    statuses = [await _status(pub, vid) for _ in range(20)]
+    statuses = [await publish_status(pub, vid) for _ in range(20)]
     error = await _error(pub, vid)
     first = await _keep_last(mesh, 5)
     assert first == statuses[-4]
@@ -77,12 +72,12 @@ async def test_trimmed_resume_point_resets_then_state_then_live(
         assert reset.reason == "trimmed"
         # The current state (latest of each type), as for a new connection, then live.
         assert [f.seq for f in await client.until_seq(error)] == [statuses[-1], error]
-        live = await _status(pub, vid)
+        live = await publish_status(pub, vid)
         assert [f.seq for f in await client.until_seq(live)] == [live]
         # Without a video filter there is no state to send: the reset, then live.
         everything = await SSEClient.open(srv.port, auth=admin.auth, headers=resume)
         assert _reset(await everything.next()).reason == "trimmed"
-        marker = await _status(pub, vid)
+        marker = await publish_status(pub, vid)
         assert [f.seq for f in await everything.until_seq(marker)] == [marker]
         # The event just before the oldest one kept is a resume point like any other.
         first = await _keep_last(mesh, 5)  # retention went on trimming as events came
@@ -107,10 +102,10 @@ async def test_recreated_stream_resets_unknown_id(isolated_mesh: Callable[..., A
     admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
     pub = EventPublisher(mesh)
     vid = new_video_id()
-    old = [await _status(pub, vid) for _ in range(10)]
+    old = [await publish_status(pub, vid) for _ in range(10)]
     await mesh.jsm.delete_stream(EVENTS_STREAM)  # e.g. restored from an empty volume
     await provision(mesh, env.settings.stream_policy())
-    new = [await _status(pub, vid) for _ in range(3)]
+    new = [await publish_status(pub, vid) for _ in range(3)]
     assert new[-1] < old[-1]
     async with serve_events(mesh, env.settings) as srv:
         client = await SSEClient.open(
@@ -123,7 +118,7 @@ async def test_recreated_stream_resets_unknown_id(isolated_mesh: Callable[..., A
         assert (reset.requested, reset.first_available, reset.last) == (old[-1], 1, new[-1])
         assert reset.reason == "unknown_id"
         assert [f.seq for f in await client.until_seq(new[-1])] == [new[-1]]
-        live = await _status(pub, vid)
+        live = await publish_status(pub, vid)
         assert [f.seq for f in await client.until_seq(live)] == [live]
         await client.close()
 
@@ -137,7 +132,7 @@ async def test_state_after_a_reset_obeys_the_callers_channels(
     mesh = env.mesh
     pub = EventPublisher(mesh)
     vid = new_video_id()
-    statuses = [await _status(pub, vid) for _ in range(6)]
+    statuses = [await publish_status(pub, vid) for _ in range(6)]
     hidden = await _error(pub, vid, channel="private-one")
     await _keep_last(mesh, 3)
     async with serve_events(mesh, env.settings) as srv:
@@ -148,7 +143,7 @@ async def test_state_after_a_reset_obeys_the_callers_channels(
         # The reset and the state first (retention keeps 3 events: publish only after them).
         assert await sink.wait_for_id(statuses[-1]) == [statuses[-1]]
         await _error(pub, vid, channel="private-one")
-        live = await _status(pub, vid)
+        live = await publish_status(pub, vid)
         assert await sink.wait_for_id(live) == [statuses[-1], live]
         text = b"".join(sink.chunks).decode()
         assert text.startswith("event: stream.reset\ndata: ")
@@ -187,7 +182,7 @@ async def test_retention_trimming_during_a_replay_resets_never_a_silent_gap(
     vid = new_video_id()
     # Longer than a shared read (which reads a short replay whole, before sending any of it):
     # the rest is streamed batch by batch, and trimmed while it is.
-    mine = [await _status(pub, vid) for _ in range(MAX_EVENTS + 60)]
+    mine = [await publish_status(pub, vid) for _ in range(MAX_EVENTS + 60)]
     error = await _error(pub, vid)
     directory = Directory(mesh)
     await directory.open()
@@ -203,7 +198,7 @@ async def test_retention_trimming_during_a_replay_resets_never_a_silent_gap(
                     hub, hub.connect(Subscription.parse([vid], [], mine[1]), principal=ADMIN), sink
                 )
             )
-            live = await _status(pub, vid)
+            live = await publish_status(pub, vid)
             await sink.wait_for_id(live)
             frames = _frames(b"".join(sink.chunks))
             ids = [f.seq for f in frames if f.id is not None]
@@ -242,18 +237,18 @@ async def test_a_running_frontend_notices_a_recreated_stream(
     admin = await make_member(Accounts(IdentityStore(mesh)), admin=True)
     pub = EventPublisher(mesh)
     vid = new_video_id()
-    old = [await _status(pub, vid) for _ in range(10)]
+    old = [await publish_status(pub, vid) for _ in range(10)]
     async with serve_events(mesh, env.settings) as srv:
         query = [("video_id", vid)]
         live = await SSEClient.open(srv.port, auth=admin.auth, query=query)
         everything = await SSEClient.open(srv.port, auth=admin.auth)
         assert [f.seq for f in await live.until_seq(old[-1])] == [old[-1]]  # the state
-        marker = await _status(pub, vid)
+        marker = await publish_status(pub, vid)
         for client in (live, everything):
             assert [f.seq for f in await client.until_seq(marker)] == [marker]
         await mesh.jsm.delete_stream(EVENTS_STREAM)  # e.g. restored from an older backup
         await provision(mesh, env.settings.stream_policy())
-        new = [await _status(pub, vid) for _ in range(3)]
+        new = [await publish_status(pub, vid) for _ in range(3)]
         for client in (live, everything):
             reset = _reset(await client.next(timeout=15))
             assert reset.reason == "unknown_id" and reset.requested == marker

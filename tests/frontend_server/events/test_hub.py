@@ -15,18 +15,13 @@ from frontend_server.events.conn import Phase
 from frontend_server.events.hub import CloseReason, EventHub, Framing, Subscription
 from frontend_server.security.auth import Authenticator
 from mesh import EventPublisher, MeshConnection
-from schemas import ErrorEventDTO, VideoStatusEventDTO, new_video_id
+from schemas import ErrorEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
-from tests.support import ListSink, eventually, served
+from tests.support import ListSink, eventually, publish_status, served
 
 ADMIN = Principal(user_id="u_" + "a" * 32, admin=True, credential="test:admin")
 """Reads every channel (so may name videos without records); ``refresh`` keeps a credential
 that is neither a session nor a token as it is."""
-
-
-async def _status(pub: EventPublisher, video: str, progress: int = 1) -> int:
-    event = VideoStatusEventDTO(video_id=video, status="PROCESSING", progress=progress)
-    return (await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq
 
 
 def test_subscription_validation() -> None:
@@ -57,7 +52,7 @@ async def test_fanout_encodes_once_and_indexes_by_video(
         other = hub.connect(Subscription.parse([b]), principal=ADMIN)
         everyone = hub.connect(Subscription.parse(), principal=ADMIN)
         assert hub.stats().connected_clients == 5
-        seq = await _status(pub, a)
+        seq = await publish_status(pub, a)
         await eventually(lambda: hub.head >= seq)
         frames = [c.queue[-1][2] for c in [*conns, everyone]]
         # The same bytes object is shared by every matching client.
@@ -78,11 +73,11 @@ async def test_replay_then_live_without_gap(
     pub = EventPublisher(mesh)
     vid = new_video_id()
     async with EventHub(mesh, settings.edge_config().hub, authenticator=authenticator) as hub:
-        before = [await _status(pub, vid, i) for i in range(5)]
+        before = [await publish_status(pub, vid, i) for i in range(5)]
         sink = ListSink()
         conn = hub.connect(Subscription.parse([vid], [], before[1]), principal=ADMIN)
         task = asyncio.create_task(served(hub, conn, sink))
-        after = [await _status(pub, vid, i) for i in range(5)]
+        after = [await publish_status(pub, vid, i) for i in range(5)]
         ids = await sink.wait_for_id(after[-1])
         assert ids == before[2:] + after
         assert hub.stats().replays == 1
@@ -98,8 +93,8 @@ async def test_snapshot_only_latest_per_type(
 ) -> None:
     pub = EventPublisher(mesh)
     vid = new_video_id()
-    await _status(pub, vid, 1)
-    latest_status = await _status(pub, vid, 2)
+    await publish_status(pub, vid, 1)
+    latest_status = await publish_status(pub, vid, 2)
     err = (
         await pub.publish(
             ErrorEventDTO(video_id=vid, code="x", message="boom"), channel_id=DEFAULT_CHANNEL_ID
@@ -111,7 +106,7 @@ async def test_snapshot_only_latest_per_type(
             served(hub, hub.connect(Subscription.parse([vid]), principal=ADMIN), sink)
         )
         assert await sink.wait_for_id(err) == [latest_status, err]
-        live = await _status(pub, vid, 3)
+        live = await publish_status(pub, vid, 3)
         assert await sink.wait_for_id(live) == [latest_status, err, live]
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -160,7 +155,7 @@ async def test_a_websocket_connection_catching_up_gets_websocket_frames(
     async with EventHub(mesh, small, authenticator=authenticator) as hub:
         sub = Subscription.parse([video], last_event_id=hub.head)
         conn = hub.connect(sub, principal=ADMIN, framing=Framing.WS)
-        seqs = [await _status(pub, video, n) for n in range(8)]  # over the buffer of 3
+        seqs = [await publish_status(pub, video, n) for n in range(8)]  # over the buffer of 3
         await eventually(lambda: hub.head >= seqs[-1])
         assert conn.phase is Phase.OVERFLOWED  # its queue was discarded: a round replays it
         sink = ListSink()
@@ -194,7 +189,7 @@ async def test_direct_sink_live_in_order_and_blocked_client_dropped(
     small = settings.model_copy(update={"sse_client_buffer": 5})
     aborted: list[bool] = []
     async with EventHub(mesh, small.edge_config().hub, authenticator=authenticator) as hub:
-        before = [await _status(pub, vid, i) for i in range(3)]
+        before = [await publish_status(pub, vid, i) for i in range(3)]
         stuck, fine = ListSink(), ListSink()  # both live from the start (no replay)
         stuck.gate.clear()
         stuck_task = asyncio.create_task(
@@ -213,7 +208,7 @@ async def test_direct_sink_live_in_order_and_blocked_client_dropped(
                 hub, hub.connect(Subscription.parse([vid], [], before[-1]), principal=ADMIN), fine
             )
         )
-        seqs = [await _status(pub, vid, i) for i in range(20)]
+        seqs = [await publish_status(pub, vid, i) for i in range(20)]
         assert await fine.wait_for_id(seqs[-1]) == seqs
         assert fine.pushes >= 1
         await eventually(lambda: hub.stats().slow_client_drops == 1)

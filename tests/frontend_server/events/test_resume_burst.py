@@ -11,7 +11,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from mesh import EventPublisher
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.subjects import EVENTS_STREAM
 from schemas import VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID

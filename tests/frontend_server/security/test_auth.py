@@ -12,7 +12,7 @@ from access.credentials import session_key, split_token
 from culto.errors import Unauthenticated
 from frontend_server.security.auth import SESSION_COOKIE
 from mesh.connection import MeshConnection
-from mesh.identity_client import IdentityClient
+from mesh.identity.client import IdentityClient
 from ops.server import RunningServer
 from schemas.identity import ChannelRole, Visibility
 from services.identity.accounts import Accounts

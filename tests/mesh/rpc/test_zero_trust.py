@@ -24,7 +24,7 @@ from culto_app.roles import api_services
 from mesh.catalog_client import VideoApiClient
 from mesh.connection import MeshConnection
 from mesh.cursors import CursorStore
-from mesh.identity_store import IdentityStore, member_key
+from mesh.identity.store import IdentityStore, member_key
 from mesh.rpc import Empty, RpcClient, Verb
 from mesh.rpc import verbs as v
 from mesh.subjects import EVENTS_STREAM, IDENTITY_BUCKET

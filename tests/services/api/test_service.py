@@ -14,7 +14,7 @@ from culto_app.roles import api_services
 from culto_app.settings import Settings
 from mesh import EventPublisher, EventReader, JobQueue, MeshConnection
 from mesh.artifacts import ArtifactStore
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.subjects import JOBS_STREAM, STAGING_BUCKET, event_filters, job_subject
 from schemas import TranscriptInput, VideoCreate, VideoListQuery, VideoStatus, new_video_id
 from schemas.events import SummaryReadyEventDTO

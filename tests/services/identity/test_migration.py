@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mesh.identity_store import IdentityStore
+from mesh.identity.store import IdentityStore
 from mesh.videos import VideoStore
 from schemas.identity import DEFAULT_CHANNEL_ID, Visibility
 from schemas.ids import new_video_id

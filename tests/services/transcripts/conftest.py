@@ -1,15 +1,22 @@
-"""Fixtures for the transcript-source tests: generated audio and a local HTTP server."""
+"""Fixtures for the transcript-source tests: generated audio and speech, a loaded recogniser."""
 
 from __future__ import annotations
 
 import gc
+import importlib.util
 import math
+import shutil
 import struct
+import subprocess
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from services.transcripts import WhisperTranscriber
+
+HAS_FASTER_WHISPER = importlib.util.find_spec("faster_whisper") is not None
 
 
 def write_tone(path: Path, seconds: float = 2.0, rate: int = 16_000) -> Path:
@@ -50,3 +57,42 @@ def collect_leaked_files() -> Iterator[None]:
     """Garbage-collect after the test, while the module's warning filter is still active."""
     yield
     gc.collect()
+
+
+@pytest.fixture(scope="module")
+def transcriber(tmp_path_factory: pytest.TempPathFactory) -> WhisperTranscriber:
+    """One loaded bundled base model (int8, greedy) for the module."""
+    if not HAS_FASTER_WHISPER:
+        pytest.skip("faster-whisper is not installed (the [asr] extra)")
+    t = WhisperTranscriber(cache_dir=tmp_path_factory.mktemp("models"), beam_size=1)
+    t.load()
+    return t
+
+
+SERMON_MINUTE = (
+    "Irmãos, Deus é amor. A esperança cristã não nasce da ausência de sofrimento. "
+    "Ela nasce no meio da luta, quando descobrimos que Deus continua fiel. "
+    "Jesus disse aos seus discípulos que no mundo eles teriam aflições, "
+    "mas que tivessem bom ânimo, porque ele venceu o mundo. "
+    "A oração não é o último recurso do cristão, é o primeiro. "
+    "Na oração entregamos a Deus aquilo que não conseguimos controlar. "
+    "Que o Senhor encha cada coração de alegria e de paz. Amém."
+)
+"""About 45 s when spoken: more than one 30 s chunk, so batched decoding yields several
+segments."""
+
+
+@pytest.fixture(scope="module")
+def sermon_minute_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:data:`SERMON_MINUTE` spoken by espeak-ng (pt-BR, slowish: the base model's comfort)."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    path = tmp_path_factory.mktemp("sermon") / "sermao.wav"
+    subprocess.run(
+        [exe, "-v", "pt-br", "-s", "130", "-g", "4", "-w", str(path), SERMON_MINUTE],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path

@@ -40,15 +40,9 @@ from tests.support import (
     assert_json_error,
     eventually,
     make_member,
+    publish_status,
     sign_in,
 )
-
-
-async def _status(pub: EventPublisher, video: str, progress: int, message: str = "") -> int:
-    event = VideoStatusEventDTO(
-        video_id=video, status="PROCESSING", progress=progress, message=message
-    )
-    return (await pub.publish(event, channel_id=DEFAULT_CHANNEL_ID)).seq
 
 
 async def _stored(mesh: MeshConnection, video: str, after: int, until: int) -> list[int]:
@@ -163,16 +157,16 @@ async def test_twenty_clients_resubscribe_while_events_flow(
     try:
         for step in range(3):
             for n in range(25):  # events flow while every client changes its subscriptions
-                await _status(pub, rng.choice(videos), n)
+                await publish_status(pub, rng.choice(videos), n)
                 if n == 12 and step == 1:
-                    marks["mid"] = await _status(pub, c, 99)
+                    marks["mid"] = await publish_status(pub, c, 99)
                 await asyncio.sleep(0.002)
             steps[step].set()
             await asyncio.sleep(0.05)
         for n in range(25):
-            await _status(pub, rng.choice(videos), n)
-        marks[b] = await _status(pub, b, 100)
-        marks[c] = await _status(pub, c, 100)
+            await publish_status(pub, rng.choice(videos), n)
+        marks[b] = await publish_status(pub, b, 100)
+        marks[c] = await publish_status(pub, c, 100)
         steps[3].set()
         done = await asyncio.gather(*clients)
     finally:
@@ -197,19 +191,19 @@ async def test_a_new_video_without_since_gets_its_current_state(
     await known_token(edge.app, admin)
     pub = EventPublisher(mesh)
     old, new = new_video_id(), new_video_id()
-    await _status(pub, new, 10)
-    state = await _status(pub, new, 20)
+    await publish_status(pub, new, 10)
+    state = await publish_status(pub, new, 20)
     error = await pub.publish(
         ErrorEventDTO(video_id=new, code="c", message="m"), channel_id=DEFAULT_CHANNEL_ID
     )
     client = await ws_open(edge.port, auth=admin.auth)
     await client.send(op="subscribe", videos=[old])
     await client.reply("subscribed")
-    live = await _status(pub, old, 1)
+    live = await publish_status(pub, old, 1)
     await client.until_seq(live)
     await client.send(op="subscribe", videos=[new])
     await client.reply("subscribed")
-    after = await _status(pub, new, 30)
+    after = await publish_status(pub, new, 30)
     await client.until_seq(after)
     # The latest event of each type, then live: as a new SSE connection naming the video.
     assert client.seqs(new) == [state, error.seq, after]
@@ -338,9 +332,9 @@ async def test_a_slow_client_is_closed_then_resumes_losing_nothing(
     seqs: list[int] = []
     while hub.stats().slow_client_drops == 0:
         assert len(seqs) < 3000, "the stalled client was never dropped"
-        seqs.append(await _status(pub, video, 1, big))
+        seqs.append(await publish_status(pub, video, 1, message=big))
         await reader.until_seq(seqs[-1])  # the reader keeps up throughout
-    more = [await _status(pub, video, n) for n in range(5)]
+    more = [await publish_status(pub, video, n) for n in range(5)]
     await reader.until_seq(more[-1])
     assert reader.seqs(video) == seqs + more
     # The stalled client reads what reached it, then the close: 4008, "too slow".
@@ -398,7 +392,7 @@ async def test_sse_and_websocket_clients_of_one_video_each_get_their_framing(
     socket = await ws_open(edge.port, auth=admin.auth)
     await socket.send(op="subscribe", videos=[video])
     await socket.reply("subscribed")
-    seqs = [await _status(pub, video, n, f"linha {n}\nsegunda") for n in range(20)]
+    seqs = [await publish_status(pub, video, n, message=f"linha {n}\nsegunda") for n in range(20)]
     frames = await sse.until_seq(seqs[-1])
     await socket.until_seq(seqs[-1])
     assert [f.seq for f in frames] == seqs == socket.seqs(video)
@@ -415,15 +409,15 @@ async def test_a_since_beyond_the_stream_is_a_reset_then_the_current_state(
     await known_token(edge.app, admin)
     pub = EventPublisher(mesh)
     video = new_video_id()
-    await _status(pub, video, 1)
-    state = await _status(pub, video, 2)
+    await publish_status(pub, video, 1)
+    state = await publish_status(pub, video, 2)
     client = await ws_open(edge.port, auth=admin.auth)
     await client.send(op="subscribe", videos=[video], since=state + 1000)  # a recreated stream
     await client.reply("subscribed")
     reset = await client.reply("reset")
     assert reset["reason"] == "unknown_id" and reset["requested"] == state + 1000
     assert reset["last"] >= state
-    live = await _status(pub, video, 3)
+    live = await publish_status(pub, video, 3)
     await client.until_seq(live)
     assert client.seqs(video) == [state, live]  # nothing silently skipped: state, then live
 
@@ -447,8 +441,8 @@ async def test_resuming_mid_history_per_video_loses_nothing(
     await known_token(other.app, admin)
     pub = EventPublisher(mesh)
     a, b = new_video_id(), new_video_id()
-    b_history = [await _status(pub, b, n) for n in range(30)]
-    a_events = [await _status(pub, a, n) for n in range(5)]
+    b_history = [await publish_status(pub, b, n) for n in range(30)]
+    a_events = [await publish_status(pub, a, n) for n in range(5)]
     client = await ws_open(edge.port, auth=admin.auth)
     await client.send(op="subscribe", videos=[a], since=0)
     await client.until_seq(a_events[-1])
@@ -458,7 +452,7 @@ async def test_resuming_mid_history_per_video_loses_nothing(
     client.conn.protocol.stream.close()  # type: ignore[union-attr]
     highest = {a: max(client.seqs(a)), b: max(client.seqs(b))}
     assert highest[b] < max(highest.values())  # the socket-wide maximum is no resume point
-    more = [await _status(pub, b, 99), await _status(pub, a, 99)]
+    more = [await publish_status(pub, b, 99), await publish_status(pub, a, 99)]
     resumed = await ws_open(other.port, auth=admin.auth)
     await resumed.send(op="subscribe", videos=[a, b], since=highest)
     await resumed.reply("subscribed")
@@ -480,7 +474,7 @@ async def test_shutdown_closes_sockets_with_their_resume_position(
     await known_token(server.app, admin)
     pub = EventPublisher(mesh)
     video = new_video_id()
-    seq = await _status(pub, video, 1)
+    seq = await publish_status(pub, video, 1)
     client = await ws_open(server.port, auth=admin.auth)
     await client.send(op="subscribe", videos=[video], since=0)
     await client.until_seq(seq)

@@ -16,11 +16,11 @@
    (:data:`REDUNDANCY`), and returned in order of appearance. The count grows with the
    sermon's length, clamped to 3-7 (fewer only when the text has fewer usable sentences).
 
-The preacher's own signposts (:mod:`keypoint_cues`) weigh in: liturgy, filler, altar calls
+The preacher's own signposts (:mod:`.cues`) weigh in: liturgy, filler, altar calls
 and prayers are skipped in written and caption text alike, and the rank is multiplied up for
 the thesis, numbered points, the recap and the application. The thesis, each numbered point
 and the application are always kept, completed across caption lines
-(:mod:`keypoint_roles`); TextRank fills the remaining places.
+(:mod:`.roles`); TextRank fills the remaining places.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Final
 
-from services.analysis.keypoint_cues import cue_weights, is_liturgy, is_prayer
-from services.analysis.keypoint_roles import essentials
+from services.analysis.keypoints.cues import cue_weights, is_liturgy, is_prayer
+from services.analysis.keypoints.roles import essentials
 from services.analysis.sentences import Sentence
 from services.analysis.text import WORD_RE, fold
 
@@ -199,6 +199,27 @@ def target_count(candidates: int) -> int:
     return min(wanted, candidates)
 
 
+def _candidates(
+    sentences: Sequence[Sentence], stopwords: frozenset[str]
+) -> tuple[list[Sentence], list[Counter[str]]]:
+    """The sentences TextRank may rank, with their stem vectors (at most MAX_CANDIDATES)."""
+    candidates: list[Sentence] = []
+    vectors: list[Counter[str]] = []
+    for sentence in sentences:
+        stems = _content_stems(sentence.text, stopwords)
+        if _eligible(sentence, stems):
+            candidates.append(sentence)
+            vectors.append(Counter(stems))
+    if len(candidates) > MAX_CANDIDATES:
+        # A transcript far longer than any sermon (up to 5 MiB is accepted): rank an even
+        # sample, so the graph stays bounded and key points still span the whole text.
+        step = len(candidates) / MAX_CANDIDATES
+        keep = [int(i * step) for i in range(MAX_CANDIDATES)]
+        candidates = [candidates[i] for i in keep]
+        vectors = [vectors[i] for i in keep]
+    return candidates, vectors
+
+
 def select_key_points(sentences: Sequence[Sentence], stopwords: frozenset[str]) -> list[Sentence]:
     """Pick the sermon's key sentences.
 
@@ -209,22 +230,9 @@ def select_key_points(sentences: Sequence[Sentence], stopwords: frozenset[str]) 
     Returns:
         3-7 sentences (fewer only if fewer are usable), in order of appearance.
     """
-    candidates: list[Sentence] = []
-    vectors: list[Counter[str]] = []
-    for sentence in sentences:
-        stems = _content_stems(sentence.text, stopwords)
-        if _eligible(sentence, stems):
-            candidates.append(sentence)
-            vectors.append(Counter(stems))
+    candidates, vectors = _candidates(sentences, stopwords)
     if not candidates:
         return []
-    if len(candidates) > MAX_CANDIDATES:
-        # A transcript far longer than any sermon (up to 5 MiB is accepted): rank an even
-        # sample, so the graph stays bounded and key points still span the whole text.
-        step = len(candidates) / MAX_CANDIDATES
-        keep = [int(i * step) for i in range(MAX_CANDIDATES)]
-        candidates = [candidates[i] for i in keep]
-        vectors = [vectors[i] for i in keep]
     count = target_count(len(candidates))
     rank = _pagerank(_similarity_graph(vectors)) if len(candidates) > 1 else [1.0]
     weight_of = dict(
@@ -241,7 +249,7 @@ def select_key_points(sentences: Sequence[Sentence], stopwords: frozenset[str]) 
             i,
         ),
     )
-    # The sermon's own structure first: thesis, each point, the application (keypoint_roles).
+    # The sermon's own structure first: thesis, each point, the application (roles).
     must = essentials(sentences)[:MAX_POINTS]
     count = max(count, len(must))
     must_vectors = [Counter(_content_stems(s.text, stopwords)) for s in must]

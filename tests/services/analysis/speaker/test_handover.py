@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.analysis.speaker import find_speaker
-from services.analysis.speaker_handover import handovers
+from services.analysis.speaker.handover import handovers
 
 
 @pytest.mark.parametrize(

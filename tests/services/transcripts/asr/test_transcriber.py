@@ -23,7 +23,7 @@ from services.transcripts import (
     transcribe_audio,
     whisper_model,
 )
-from services.transcripts import asr as asr_module
+from services.transcripts.asr import transcriber as asr_module
 from services.transcripts.fetch_policy import FetchPolicy
 
 MakeTone = Callable[..., Path]
@@ -237,30 +237,6 @@ def test_batched_decoding_is_the_default_and_reports_progress_as_it_decodes(
     assert events.index(("progress", 0.495)) < events.index(("decoded batch", 51.0))
 
 
-def test_batched_chunks_are_split_into_sentences_by_word_times() -> None:
-    """A batched chunk is up to 30 s long; the analysis dates passages by segment, so the
-    chunk comes back as one segment per sentence, timed by its words."""
-    words = [
-        _Word(" Deus", 1.0, 1.5),
-        _Word(" é", 1.5, 1.7),
-        _Word(" amor.", 1.7, 2.4),
-        _Word(" Ouçam", 9.0, 9.6),
-        _Word("-no!", 9.6, 9.5),  # DTW can misplace an end a little
-        _Word(" E", 20.0, 20.2),
-        _Word(" o", 20.2, 20.3),
-        _Word(" resto", 20.3, 28.9),
-    ]
-    chunk = _Segment(1.0, 28.9, " Deus é amor. Ouçam-no! E o resto", words)
-    assert [(s.start, s.end, s.text) for s in asr_module._utterances(chunk)] == [
-        (1.0, 2.4, "Deus é amor."),
-        (9.0, 9.6, "Ouçam-no!"),
-        (20.0, 28.9, "E o resto"),
-    ]
-    # Without word times (sequential decoding) a segment stays whole; empty text is dropped.
-    assert [s.text for s in asr_module._utterances(_Segment(0.0, 3.0, "  Amém. "))] == ["Amém."]
-    assert asr_module._utterances(_Segment(0.0, 3.0, " ")) == []
-
-
 @needs_faster_whisper  # the fakes stand in for the model, not for the PyAV import
 def test_without_vad_decoding_is_sequential(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -344,16 +320,6 @@ def test_checksum_mismatch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 # --- recognition ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def transcriber(tmp_path_factory: pytest.TempPathFactory) -> WhisperTranscriber:
-    """One loaded bundled base model (int8, greedy) for the module."""
-    if not HAS_FASTER_WHISPER:
-        pytest.skip("faster-whisper is not installed (the [asr] extra)")
-    t = WhisperTranscriber(cache_dir=tmp_path_factory.mktemp("models"), beam_size=1)
-    t.load()
-    return t
-
-
 @pytest.fixture
 def shared_cache_cleared() -> Iterator[None]:
     asr_module._shared_transcriber.cache_clear()
@@ -393,38 +359,6 @@ def test_download_and_transcribe_portuguese_speech(
     assert progress[-1][1] == "Transcription finished"
     assert any(m.startswith("Transcribing audio: 0:0") and " of 0:0" in m for _, m in progress)
     assert (tmp_path / "data" / "models" / whisper_model.BUNDLED_MODEL_NAME).is_dir()
-
-
-SERMON_MINUTE = (
-    "Irmãos, Deus é amor. A esperança cristã não nasce da ausência de sofrimento. "
-    "Ela nasce no meio da luta, quando descobrimos que Deus continua fiel. "
-    "Jesus disse aos seus discípulos que no mundo eles teriam aflições, "
-    "mas que tivessem bom ânimo, porque ele venceu o mundo. "
-    "A oração não é o último recurso do cristão, é o primeiro. "
-    "Na oração entregamos a Deus aquilo que não conseguimos controlar. "
-    "Que o Senhor encha cada coração de alegria e de paz. Amém."
-)
-"""About 45 s when spoken: more than one 30 s chunk, so batched decoding yields several
-segments."""
-
-
-@pytest.fixture(scope="module")
-def sermon_minute_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """:data:`SERMON_MINUTE` spoken by espeak-ng (pt-BR, slowish: the base model's comfort)."""
-    import shutil
-    import subprocess
-
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    path = tmp_path_factory.mktemp("sermon") / "sermao.wav"
-    subprocess.run(
-        [exe, "-v", "pt-br", "-s", "130", "-g", "4", "-w", str(path), SERMON_MINUTE],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return path
 
 
 @pytest.mark.asr
@@ -555,7 +489,7 @@ def test_model_names_and_the_bible_prompt(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert WhisperTranscriber()._resolve() == str(tmp_path / "joined")
     assert WhisperTranscriber("small")._resolve() == "small"  # faster-whisper downloads it
     assert asr_module.asr_available("base") == asr_module.asr_available()
-    from services.transcripts.asr_prompt import bible_prompt
+    from services.transcripts.asr.prompt import bible_prompt
 
     assert "Tessalonicenses" in (bible_prompt("pt-BR") or "")
     assert "Thessalonians" in (bible_prompt("en") or "")

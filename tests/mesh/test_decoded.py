@@ -1,4 +1,4 @@
-"""EventReader's cache of decoded events (``mesh.replay._DecodedEvents``): bounded by count and
+"""EventReader's cache of decoded events (``mesh.decoded.DecodedEvents``): bounded by count and
 by memory, kept without models, a hit only for the very message decoded (no NATS needed)."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mesh.decoded import ENTRY_BYTES, DecodedEvents
 from mesh.direct_get import DirectMsg
 from mesh.events import CHANNEL_HEADER
-from mesh.replay import ENTRY_BYTES, _DecodedEvents
 from schemas import VideoStatusEventDTO, new_video_id
 from schemas.identity import DEFAULT_CHANNEL_ID
 
@@ -35,7 +35,7 @@ def again(msg: DirectMsg) -> DirectMsg:
 
 
 def test_a_hit_is_the_very_event_kept_without_its_model() -> None:
-    cache = _DecodedEvents(8, BIG)
+    cache = DecodedEvents(8, BIG)
     msg = message(1, new_video_id(), channel="ch1")
     event = cache.get(msg)
     assert event is not None and event.parsed is None  # kept without the model
@@ -47,7 +47,7 @@ def test_a_hit_is_the_very_event_kept_without_its_model() -> None:
 
 def test_another_message_under_the_same_sequence_is_decoded_anew() -> None:
     """A recreated stream reuses sequences: subject, body, time and channel all count."""
-    cache = _DecodedEvents(8, BIG)
+    cache = DecodedEvents(8, BIG)
     video = new_video_id()
     first = cache.get(message(1, video, channel="ch1"))
     for other in (
@@ -64,7 +64,7 @@ def test_another_message_under_the_same_sequence_is_decoded_anew() -> None:
 
 
 def test_a_missing_channel_header_is_the_default_channel_and_still_hits() -> None:
-    cache = _DecodedEvents(8, BIG)
+    cache = DecodedEvents(8, BIG)
     msg = message(1, new_video_id())
     event = cache.get(msg)
     assert event is not None and event.channel_id == DEFAULT_CHANNEL_ID
@@ -74,7 +74,7 @@ def test_a_missing_channel_header_is_the_default_channel_and_still_hits() -> Non
 def test_a_body_in_another_encoding_is_compared_raw() -> None:
     """Stored bytes that are not the canonical encoding (extra spaces, unknown fields) are
     re-encoded for clients; the cache compares the raw bytes it was given."""
-    cache = _DecodedEvents(8, BIG)
+    cache = DecodedEvents(8, BIG)
     msg = message(1, new_video_id())
     raw = msg.data.replace(b",", b", ")
     spaced = DirectMsg(1, msg.subject, raw, msg.headers, msg.time)
@@ -85,7 +85,7 @@ def test_a_body_in_another_encoding_is_compared_raw() -> None:
 
 
 def test_malformed_messages_are_remembered_as_skipped() -> None:
-    cache = _DecodedEvents(8, BIG)
+    cache = DecodedEvents(8, BIG)
     msg = message(1, new_video_id())
     broken = DirectMsg(1, msg.subject, b'{"type": "video.status"}', msg.headers, msg.time)
     assert cache.get(broken) is None and cache.get(again(broken)) is None
@@ -94,7 +94,7 @@ def test_malformed_messages_are_remembered_as_skipped() -> None:
 
 
 def test_bounded_by_count_evicting_the_oldest() -> None:
-    cache = _DecodedEvents(3, BIG)
+    cache = DecodedEvents(3, BIG)
     video = new_video_id()
     msgs = [message(seq, video, progress=seq) for seq in range(1, 6)]
     events = [cache.get(m) for m in msgs]
@@ -112,19 +112,19 @@ def test_bounded_by_memory() -> None:
     subject = f"culto.events.{video}.video.status"
     body = long.model_dump_json().encode()
     size = ENTRY_BYTES + len(body) + len(subject)
-    cache = _DecodedEvents(100, 3 * size)
+    cache = DecodedEvents(100, 3 * size)
     msgs = [DirectMsg(seq, subject, body, {}, WHEN) for seq in range(1, 6)]
     events = [cache.get(m) for m in msgs]
     assert len(cache) == 3 and cache.bytes == 3 * size
     assert cache.get(again(msgs[-1])) is events[-1]
     assert cache.get(again(msgs[0])) is not events[0]
-    small = _DecodedEvents(100, size - 1)
+    small = DecodedEvents(100, size - 1)
     assert small.get(msgs[0]) is not None
     assert len(small) == 0 and small.bytes == 0
 
 
 def test_the_memory_estimate_follows_evictions_and_replacements() -> None:
-    cache = _DecodedEvents(2, BIG)
+    cache = DecodedEvents(2, BIG)
     video = new_video_id()
     for seq in range(1, 10):
         cache.get(message(seq, video))
@@ -140,7 +140,7 @@ def test_decoding_events_keeps_no_strings_of_theirs() -> None:
     import gc
     import tracemalloc
 
-    cache = _DecodedEvents(1, BIG)  # each message decoded, none kept but the last
+    cache = DecodedEvents(1, BIG)  # each message decoded, none kept but the last
     video = new_video_id()
     for seq in range(1, 200):
         cache.get(message(seq, video, progress=seq % 100))

@@ -28,6 +28,7 @@ from culto.errors import Conflict, NotFound
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
 from mesh.fence import fence_after_write
+from mesh.kv_scan import scan
 from mesh.subjects import IDENTITY_BUCKET, SESSIONS_BUCKET
 from schemas.identity import (
     ChannelDTO,
@@ -222,19 +223,8 @@ class IdentityStore:
         """The keys of ``user_id``'s sessions and one-time links: one pass over the bucket
         (a watch that stops after the current values; sessions number in the thousands at
         most, and this runs only when a password changes)."""
-        kv = await self._kv(SESSIONS_BUCKET)
-        found: list[str] = []
-        with nats_errors("listing sessions"):
-            watcher = await kv.watchall(ignore_deletes=True)
-            try:
-                async for entry in watcher:
-                    if entry is None:  # the end of the current values
-                        break
-                    if entry.value and _session_user(entry.value) == user_id:
-                        found.append(entry.key)
-            finally:
-                await watcher.stop()  # type: ignore[no-untyped-call]
-        return found
+        entries = await scan(self._mesh, SESSIONS_BUCKET)
+        return [e.key for e in entries if _session_user(e.value) == user_id]
 
 
 class _Pointer(BaseModel):

@@ -10,7 +10,7 @@ titled name in a *self-introduction* ("meu nome é pastor X", "i'm pastor X") or
   with another title (presbítero, elder, diácono): +1;
 * being welcomed by the host: +2;
 * being handed the pulpit ("hoje quem traz a palavra é o pastor X", "welcome our guest
-  speaker, Dr. X"; :mod:`speaker_handover`): +4, more than any self-introduction;
+  speaker, Dr. X"; :mod:`.handover`): +4, more than any self-introduction;
 * "eu sirvo na ...", "i serve as lead pastor", "vim pregar" right after the introduction: +1;
   "pra conduzir o culto", "i'll be leading worship" (the host's job): -3.
 
@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from services.analysis.speaker_handover import handovers
+from services.analysis.speaker.handover import handovers
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import fold, fold_same_length, word_set
 

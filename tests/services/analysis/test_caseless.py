@@ -6,9 +6,9 @@ The examples are our own (not from the blind ASR corpus).
 from __future__ import annotations
 
 from services.analysis.citations import find_citations
-from services.analysis.keypoint_cues import cue_weights, is_liturgy, is_prayer
+from services.analysis.keypoints.cues import cue_weights, is_liturgy, is_prayer
 from services.analysis.speaker import find_speaker
-from services.analysis.speaker_caseless import caseless_speaker
+from services.analysis.speaker.caseless import caseless_speaker
 from services.analysis.text import fold
 from services.analysis.truecase import restore
 

@@ -8,7 +8,7 @@ from services.analysis.keypoints import is_boilerplate, select_key_points, targe
 from services.analysis.sentences import split_sentences
 from services.analysis.stopwords import stopwords_for
 
-SERMONS = Path(__file__).resolve().parents[2] / "data" / "sermons"
+SERMONS = Path(__file__).resolve().parents[3] / "data" / "sermons"
 
 
 def _load(name: str) -> str:

@@ -32,13 +32,13 @@ from typing import Any, Final
 
 from services.analysis.authors import KNOWN_AUTHORS, NON_AUTHORS, misheard_known
 from services.analysis.bible.asr import is_caseless
-from services.analysis.citations_caseless import (
+from services.analysis.citations.caseless import (
     bounded_quote,
     introduced,
     named_before_verb,
     tagged_after,
 )
-from services.analysis.citations_tagged import pronoun_tagged
+from services.analysis.citations.tagged import pronoun_tagged
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import fold, normalize_space
 
@@ -294,7 +294,7 @@ def _dedupe_key(author: str, body: str) -> tuple[str, str]:
 def _add_caseless(
     text: str, boundaries: Sequence[int], found: dict[int, Citation], seen: set[tuple[str, str]]
 ) -> None:
-    """Add the caption-only shapes of :mod:`citations_caseless` not already found."""
+    """Add the caption-only shapes of :mod:`.caseless` not already found."""
     extra = (
         named_before_verb(text, boundaries)
         + introduced(text, boundaries)

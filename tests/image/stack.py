@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from image_engine import IMAGE_TAG, PROXY_TAG, REPO, Engine
+from engine import IMAGE_TAG, PROXY_TAG, REPO, Engine
 
 PROJECT = "culto-imagetest"
 FILES = ("compose.yaml", "tests/image/compose.ci.yaml")

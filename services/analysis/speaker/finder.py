@@ -9,12 +9,12 @@ In the transcript opening (first :data:`OPENING_WORDS` words) a self-introductio
 pastor João", "my name is Pastor John Smith") wins over any other titled name, and a titled
 name right after thanks ("agradeço ao pastor Marcos") is skipped — that is the host, not the
 preacher. A host handing over the pulpit ("hoje quem traz a palavra é o Pastor João", "please
-welcome our guest speaker, Dr. Okafor"; :mod:`~services.analysis.speaker_handover`) names the
+welcome our guest speaker, Dr. Okafor"; :mod:`~services.analysis.speaker.handover`) names the
 preacher and beats every self-introduction. A biblical apostle ("o apóstolo Paulo") is never a
 speaker.
 
 Automatic captions have no capitals, so in a caseless opening (and as a last resort in a cased
-one) :func:`~services.analysis.speaker_caseless.caseless_speaker` weighs self-introductions
+one) :func:`~services.analysis.speaker.caseless.caseless_speaker` weighs self-introductions
 and the host's welcome instead of reading capitalised words.
 """
 
@@ -25,7 +25,7 @@ from typing import Final
 
 from services.analysis.authors import NON_AUTHORS
 from services.analysis.bible.asr import is_caseless
-from services.analysis.speaker_caseless import caseless_speaker, handover_speaker
+from services.analysis.speaker.caseless import caseless_speaker, handover_speaker
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import WORD_RE, fold, word_set
 

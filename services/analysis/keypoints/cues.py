@@ -1,6 +1,6 @@
 """What a sermon's own words say about a sentence: liturgy to skip, thesis and recap to favour.
 
-TextRank (:mod:`keypoints`) finds *central* sentences, and in a service transcript liturgy is
+TextRank (:mod:`.selection`) finds *central* sentences, and in a service transcript liturgy is
 central too ("levanta a mão e diz amém" comes back a dozen times). Preachers also announce
 what matters: "a mensagem de hoje é essa", "o segundo ponto", "point number three",
 "recapitulando", "so to sum up", "here's my challenge for you". These patterns run on folded

@@ -1,6 +1,6 @@
 """The sentences a summary must not leave out: the thesis, each main point, the application.
 
-TextRank (:mod:`keypoints`) finds central sentences; a pastor reading the summary expects the
+TextRank (:mod:`.selection`) finds central sentences; a pastor reading the summary expects the
 sermon's own structure: what it is about (the *thesis*), each numbered *point*, and what to do
 with it (the *application*). Preachers announce all three, in writing and in captions alike
 ("a mensagem de hoje é essa", "o segundo ponto", "point number three", "a terceira atitude",
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from services.analysis.keypoint_cues import is_liturgy, is_prayer
+from services.analysis.keypoints.cues import is_liturgy, is_prayer
 from services.analysis.sentences import Sentence
 from services.analysis.stopwords import EN_STOPWORDS, PT_STOPWORDS
 from services.analysis.text import WORD_RE, fold, word_set

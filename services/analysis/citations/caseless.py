@@ -1,6 +1,6 @@
 """Attributed quotations in captions without capitals or punctuation.
 
-:mod:`citations` finds authors by their capitals or in its table of known authors. Automatic
+:mod:`.finder` finds authors by their capitals or in its table of known authors. Automatic
 captions give neither for most people, and they put speech tags anywhere. Two more shapes are
 read here, only in caseless text:
 
