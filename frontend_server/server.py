@@ -76,6 +76,7 @@ async def serve_frontend(
         async with (
             EventHub(mesh, config.hub, authenticator=authenticator, channel_videos=lister) as hub,
             CursorAcks(identity, CursorStore(mesh)) as cursors,
+            MallocTrim.glibc(MALLOC_TRIM_S),
         ):
             sockets = SocketRegistry()
             drain = Drain(config.hub)
@@ -100,12 +101,9 @@ async def serve_frontend(
             reporting = asyncio.get_running_loop().create_task(
                 report_token_usage(authenticator, identity)
             )
-            trimming = MallocTrim.glibc(MALLOC_TRIM_S)
-            trimming.start()
             try:
                 yield server
             finally:
-                trimming.close()
                 reporting.cancel()
                 await server.close()
                 if server.ops is not None:

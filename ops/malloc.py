@@ -22,6 +22,7 @@ import time
 from typing import Protocol
 
 from culto.errors import ConfigError
+from culto.resources import AsyncResource
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,9 @@ def glibc_trim() -> _Trim | None:
     return trim  # type: ignore[no-any-return]
 
 
-class MallocTrim:
-    """Calls ``malloc_trim(0)`` every ``interval`` seconds on the running loop until
-    :meth:`close` (see the module docstring).
+class MallocTrim(AsyncResource):
+    """Calls ``malloc_trim(0)`` every ``interval`` seconds on the running loop from
+    :meth:`open` until :meth:`close` (see the module docstring).
 
     Args:
         interval: Seconds between calls.
@@ -68,13 +69,13 @@ class MallocTrim:
         """Trimming glibc's heap (a no-op off glibc)."""
         return cls(interval, glibc_trim())
 
-    def start(self) -> None:
+    async def open(self) -> None:
         """Start calling, on the running loop (once)."""
         if self._trim is not None and self._timer is None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._interval, self._run, loop)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Stop calling."""
         if self._timer is not None:
             self._timer.cancel()

@@ -24,10 +24,10 @@ async def test_calls_trim_repeatedly_until_closed() -> None:
         return 1
 
     trimming = MallocTrim(0.001, trim)
-    trimming.start()
-    trimming.start()  # once: a second start adds no timer
+    await trimming.open()
+    await trimming.open()  # once: a second open adds no timer
     await asyncio.wait_for(seen.wait(), 5)
-    trimming.close()
+    await trimming.close()
     calls = len(pads)
     await asyncio.sleep(0.02)
     assert len(pads) == calls and set(pads) == {0}  # nothing after close
@@ -39,20 +39,20 @@ async def test_glibc_trim_is_called_for_real() -> None:
     assert trim is not None  # the image and the test machines run Debian (glibc)
     assert trim(0) in (0, 1)  # 1: memory was released, 0: there was none to release
     trimming = MallocTrim.glibc(0.001)
-    trimming.start()
+    await trimming.open()
     for _ in range(500):
         if trimming.calls >= 2:
             break
         await asyncio.sleep(0.01)
-    trimming.close()
+    await trimming.close()
     assert trimming.calls >= 2
 
 
 async def test_without_trim_nothing_runs() -> None:
     trimming = MallocTrim(0.001, None)
-    trimming.start()
+    await trimming.open()
     await asyncio.sleep(0.01)
-    trimming.close()
+    await trimming.close()
     assert trimming.calls == 0
 
 
