@@ -50,6 +50,8 @@ def summary(fig: Figures) -> list[str]:
     """The README's table: ``culto`` (this checkout) against the reference target (``before``,
     else ``baseline``), measured in the same run; ratio above 1: culto is leaner or faster."""
     targets = fig["targets"]
+    if "culto" not in targets:
+        return [f"(no table: it compares culto with a reference; measured: {sorted(targets)})"]
     ours = targets["culto"]
     ref_name = "before" if "before" in targets else "baseline"
     ref = targets.get(ref_name, {})
