@@ -191,6 +191,8 @@ def test_tail_prints_history_and_refuses_bad_ids(nats_server: NatsProcess, tmp_p
     from schemas import new_video_id
 
     vid = new_video_id()
+    # The session's server holds the streams only if an earlier test provisioned them.
+    assert run(["provision"], env, timeout=60).returncode == 0
     publish = (
         "import asyncio, sys\n"
         "from mesh import MeshConnection, EventPublisher\n"
