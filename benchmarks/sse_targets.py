@@ -65,8 +65,12 @@ def _event_routes(mesh: Any, hub: Any, config: Any) -> tuple[list[tuple[str, Any
     from frontend_server.security.limits import ClientLimits, RateLimitConfig
     from mesh.catalog_client import VideoApiClient
     from mesh.cursors import CursorStore
-    from mesh.identity.client import IdentityClient
     from mesh.replay import EventReader
+
+    try:
+        from mesh.identity.client import IdentityClient
+    except ImportError:  # a --before checkout older than the mesh.identity package
+        from mesh.identity_client import IdentityClient  # type: ignore[no-redef]
 
     # No per-client stream cap: every benchmark client is one of a few users.
     unlimited = RateLimitConfig(streams_per_client=10**9)
