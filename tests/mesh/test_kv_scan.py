@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from nats.js.kv import KeyValue
 
+from culto.errors import MeshUnavailable
 from mesh import MeshConnection
 from mesh.kv_scan import ScannedEntry, scan
 
@@ -61,3 +64,61 @@ async def test_passes_never_end_before_the_stored_entries(
     for _ in range(4):
         passes = await asyncio.gather(*(scan(mesh, name, headers_only=True) for _ in range(50)))
         assert all([e.key for e in found] == ["only"] for found in passes)
+
+
+class _WireSub:
+    """A watch consumer whose info answers before its entry reaches the client: the order
+    that made nats-py's one-shot reads end empty (the server sent the entry, so nothing is
+    pending, and the client had received nothing yet)."""
+
+    def __init__(self, cb: Any, delivered: int, entry: bool) -> None:
+        self._cb, self._delivered, self._entry = cb, delivered, entry
+        self.unsubscribed = False
+        self.arrival: asyncio.Future[None] | None = None
+
+    async def consumer_info(self) -> Any:
+        if self._entry:
+            asyncio.get_running_loop().call_later(0.05, self._arrive)
+        sequence = SimpleNamespace(consumer_seq=self._delivered, stream_seq=self._delivered)
+        return SimpleNamespace(num_pending=0, delivered=sequence)
+
+    def _arrive(self) -> None:
+        meta = SimpleNamespace(sequence=SimpleNamespace(stream=7), num_pending=0)
+        msg = SimpleNamespace(subject="$KV.b.u1.a", data=b"v", headers=None, metadata=meta)
+        self.arrival = asyncio.ensure_future(self._cb(msg))
+
+    async def unsubscribe(self) -> None:
+        self.unsubscribed = True
+
+
+def _wire(delivered: int, entry: bool) -> tuple[MeshConnection, list[_WireSub]]:
+    subs: list[_WireSub] = []
+
+    async def subscribe(subject: str, **kwargs: Any) -> _WireSub:
+        assert subject == "$KV.b.>" and kwargs["stream"] == "KV_b"
+        subs.append(_WireSub(kwargs["cb"], delivered, entry))
+        return subs[-1]
+
+    return cast(MeshConnection, SimpleNamespace(js=SimpleNamespace(subscribe=subscribe))), subs
+
+
+async def test_an_entry_still_on_the_wire_when_the_info_answers_is_waited_for() -> None:
+    mesh, subs = _wire(delivered=1, entry=True)
+    assert await scan(mesh, "b") == [ScannedEntry("u1.a", b"v", 7)]
+    assert subs[0].unsubscribed
+
+
+async def test_nothing_delivered_and_nothing_pending_is_empty_at_once() -> None:
+    mesh, subs = _wire(delivered=0, entry=False)
+    assert await asyncio.wait_for(scan(mesh, "b"), 1) == []
+    assert subs[0].unsubscribed
+
+
+async def test_an_entry_that_never_arrives_is_refused_not_taken_for_empty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mesh.kv_scan.SCAN_TIMEOUT", 0.05)
+    mesh, subs = _wire(delivered=1, entry=False)
+    with pytest.raises(MeshUnavailable, match="try again"):
+        await scan(mesh, "b")
+    assert subs[0].unsubscribed
