@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -47,6 +46,7 @@ from tests.support import (
     StartEdge,
     make_member,
     sign_in,
+    spoken_wav,
 )
 
 
@@ -235,17 +235,8 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Slow speech (-s 110) with word gaps (-g 8) keeps the tiny base model's recognition stable.
     """
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
     path = tmp_path_factory.mktemp("speech") / "sermao.wav"
-    subprocess.run(
-        [exe, "-v", "pt-br", "-s", "110", "-g", "8", "-w", str(path), SPEECH_TEXT],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return path
+    return spoken_wav(path, SPEECH_TEXT, speed=110, gap=8)
 
 
 class _QuietHandler(http_server.SimpleHTTPRequestHandler):

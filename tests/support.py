@@ -8,6 +8,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -482,3 +483,16 @@ async def served(hub: EventHub, conn: Connection, sink: ListSink) -> CloseReason
         return await owner.reason
     finally:
         hub.disconnect(conn)  # nothing if the hub ended it already
+
+
+def spoken_wav(path: Path, text: str, *, speed: int, gap: int) -> Path:
+    """``text`` spoken in Brazilian Portuguese by espeak-ng into ``path`` (``speed`` words a
+    minute, ``gap`` tens of ms between words); skips the test when espeak-ng is missing."""
+    import pytest  # only the speech tests need it here
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    command = [exe, "-v", "pt-br", "-s", str(speed), "-g", str(gap), "-w", str(path), text]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    return path

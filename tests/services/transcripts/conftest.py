@@ -5,9 +5,7 @@ from __future__ import annotations
 import gc
 import importlib.util
 import math
-import shutil
 import struct
-import subprocess
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from services.transcripts import WhisperTranscriber
+from tests.support import spoken_wav
 
 HAS_FASTER_WHISPER = importlib.util.find_spec("faster_whisper") is not None
 
@@ -85,14 +84,5 @@ segments."""
 @pytest.fixture(scope="module")
 def sermon_minute_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """:data:`SERMON_MINUTE` spoken by espeak-ng (pt-BR, slowish: the base model's comfort)."""
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
     path = tmp_path_factory.mktemp("sermon") / "sermao.wav"
-    subprocess.run(
-        [exe, "-v", "pt-br", "-s", "130", "-g", "4", "-w", str(path), SERMON_MINUTE],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return path
+    return spoken_wav(path, SERMON_MINUTE, speed=130, gap=4)
