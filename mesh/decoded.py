@@ -10,6 +10,7 @@ memory: a summary is tens of KiB.
 
 from __future__ import annotations
 
+from culto.bounded import BoundedCache
 from mesh.direct_get import DirectMsg
 from mesh.events import CHANNEL_HEADER, StoredEvent, decode_event, stored_channel
 
@@ -35,20 +36,21 @@ class DecodedEvents:
     canonical body kept; a message stored in another encoding (``_Odd``) keeps its own.
     """
 
-    __slots__ = ("_by_seq", "_max_bytes", "_size", "bytes")
+    __slots__ = ("_kept",)
 
     def __init__(self, size: int = DECODED_CACHE, max_bytes: int = DECODED_CACHE_BYTES) -> None:
-        self._by_seq: dict[int, StoredEvent | _Odd] = {}
-        self._size = size
-        self._max_bytes = max_bytes
-        self.bytes = 0
-        """The estimated memory of what is kept."""
+        self._kept: BoundedCache[int, StoredEvent | _Odd] = BoundedCache(size, max_bytes)
 
     def __len__(self) -> int:
-        return len(self._by_seq)
+        return len(self._kept)
+
+    @property
+    def bytes(self) -> int:
+        """The estimated memory of what is kept."""
+        return self._kept.bytes
 
     def get(self, msg: DirectMsg) -> StoredEvent | None:
-        hit = self._by_seq.get(msg.seq)
+        hit = self._kept.get(msg.seq)
         if hit is not None:
             if isinstance(hit, StoredEvent):
                 if _same(hit, msg):
@@ -57,23 +59,11 @@ class DecodedEvents:
                 return hit.event
         event = _decode(msg)
         if event is not None and event.data == msg.data:
-            self._keep(msg.seq, event)
+            kept: StoredEvent | _Odd = event
         else:
-            self._keep(msg.seq, _Odd(_identity(msg), event))
+            kept = _Odd(_identity(msg), event)
+        self._kept.put(msg.seq, kept, _cost(kept))
         return event
-
-    def _keep(self, seq: int, value: StoredEvent | _Odd) -> None:
-        old = self._by_seq.pop(seq, None)  # another event under this sequence
-        if old is not None:
-            self.bytes -= _cost(old)
-        cost = _cost(value)
-        if cost > self._max_bytes:
-            return  # larger than the whole cache: not kept
-        by_seq = self._by_seq
-        while by_seq and (len(by_seq) >= self._size or self.bytes + cost > self._max_bytes):
-            self.bytes -= _cost(by_seq.pop(next(iter(by_seq))))
-        by_seq[seq] = value
-        self.bytes += cost
 
 
 _Identity = tuple[str, bytes, object, str | None]

@@ -57,6 +57,7 @@ from typing import cast
 from prometheus_client import Histogram
 
 from access.principals import Credential
+from culto.bounded import BoundedCache
 from culto.errors import HistoryTrimmed
 from frontend_server.events.access import HubAccess
 from frontend_server.events.conn import (
@@ -96,14 +97,11 @@ class FrameCache:
     ``max_bytes`` of them; a hit only for the very event object (the reader shares decoded
     events, see ``mesh.replay``)."""
 
-    __slots__ = ("_frames", "_max_bytes", "_size", "bytes")
+    __slots__ = ("_frames",)
 
     def __init__(self, size: int, max_bytes: int = FRAME_CACHE_BYTES) -> None:
-        self._frames: dict[tuple[Framing, int], tuple[StoredEvent, bytes]] = {}
-        self._size = size
-        self._max_bytes = max_bytes
-        self.bytes = 0
-        """Bytes of the frames kept."""
+        self._frames: BoundedCache[tuple[Framing, int], tuple[StoredEvent, bytes]]
+        self._frames = BoundedCache(size, max_bytes)
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -115,19 +113,14 @@ class FrameCache:
         if hit is not None and hit[0] is event:
             return hit[1]
         frame = frame_event(framing, event)
-        self._keep(key, event, frame)
+        self._frames.put(key, (event, frame), len(frame))
         return frame
 
-    def _keep(self, key: tuple[Framing, int], event: StoredEvent, frame: bytes) -> None:
-        frames = self._frames
-        if (old := frames.pop(key, None)) is not None:  # another event under this sequence
-            self.bytes -= len(old[1])
-        if len(frame) > self._max_bytes:
-            return  # larger than the whole cache: not kept
-        while frames and (len(frames) >= self._size or self.bytes + len(frame) > self._max_bytes):
-            self.bytes -= len(frames.pop(next(iter(frames)))[1])  # the oldest
-        frames[key] = (event, frame)
-        self.bytes += len(frame)
+    # After the methods that return the builtin ``bytes``: the name is the class's from here.
+    @property
+    def bytes(self) -> int:
+        """Bytes of the frames kept."""
+        return self._frames.bytes
 
 
 class _ClientSlot:
