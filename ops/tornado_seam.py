@@ -27,6 +27,7 @@ compressing a stream, losing a WebSocket's first frame or answering a bare 400.
 from __future__ import annotations
 
 import socket
+import weakref
 from asyncio import Future
 from typing import Any
 
@@ -57,6 +58,12 @@ def detach_socket(handler: RequestHandler) -> tuple[socket.socket, bytes]:
         ConnectionError: the connection is not a plain TCP stream, or is closed already.
     """
     stream = handler.detach()
+    # ``finish`` breaks the cycle between a handler and its ``ui`` namespace; a detached
+    # handler never finishes, and the cycle would keep the handler, its request, the HTTP/1
+    # connection and the IOStream (~33 objects) for the cyclic collector, whose full passes
+    # then stall the loop for tens of ms after a wave of connects (measured: 60-90 ms for
+    # 1,000 streams, the p99 of the 40k-deliveries/s round).
+    handler.ui = None  # type: ignore[assignment]
     if type(stream) is not IOStream or stream.closed() or stream.socket is None:
         stream.close()
         raise ConnectionError("the event stream's connection closed (or is not plain TCP)")
@@ -73,11 +80,17 @@ def request_start(request: HTTPServerRequest) -> float:
 
 
 def rewrite_refusal(stream: IOStream, replacement: bytes) -> None:
-    """Have ``stream`` send ``replacement`` wherever Tornado would write :data:`TORNADO_400`."""
-    write = stream.write
+    """Have ``stream`` send ``replacement`` wherever Tornado would write :data:`TORNADO_400`.
+
+    The override reaches its stream by a weak reference: a strong one (the bound ``write``) would
+    make a reference cycle of every connection, freed only by the cyclic collector's passes
+    (which stall the loop) instead of when the connection ends.
+    """
+    write, stream_ref = type(stream).write, weakref.ref(stream)
 
     def rewritten(data: bytes | memoryview, *args: Any, **kwargs: Any) -> Future[None]:
-        return write(replacement if bytes(data) == TORNADO_400 else data, *args, **kwargs)
+        data = replacement if bytes(data) == TORNADO_400 else data
+        return write(stream_ref(), data, *args, **kwargs)  # type: ignore[arg-type]
 
     stream.write = rewritten  # type: ignore[method-assign]
 
