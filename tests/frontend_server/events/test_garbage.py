@@ -16,11 +16,13 @@ import gc
 import json
 import os
 import socket
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
+from ops.collector import frozen_startup_heap
 from ops.server import RunningServer
 from schemas import new_video_id
 from tests.frontend_server.ws_client import hub_of
@@ -134,3 +136,26 @@ async def test_requests_leave_no_cyclic_garbage(edge: RunningServer, admin: Memb
     async with _collector_off():
         assert await _garbage_of(edge, admin, _rest) == Counter()
         assert await _garbage_of(edge, admin, _refused) == Counter()
+
+
+class _Node:
+    """An object that can be in a cycle and be weakly referenced."""
+
+    me: _Node
+
+
+def _cycle() -> weakref.ref[_Node]:
+    node = _Node()
+    node.me = node
+    return weakref.ref(node)  # unreachable once returned: only the collector frees it
+
+
+def test_start_up_heap_is_frozen_and_its_garbage_freed_first() -> None:
+    before = _cycle()
+    with frozen_startup_heap() as frozen:
+        assert frozen > 1000 and gc.get_freeze_count() > 1000
+        assert before() is None  # collected first, not frozen for good
+        later = _cycle()
+        gc.collect()
+        assert later() is None  # what is made later is collected as before
+    assert gc.get_freeze_count() == 0
