@@ -15,7 +15,9 @@ server code of the harness, importing the product from ``--before``'s checkout: 
 of both come from one run) and ``baseline`` (sse-starlette + uvicorn + one core NATS
 subscription + an ``asyncio.Queue`` per client, :mod:`sse_baseline`, SSE only). The targets
 take turns phase by phase and round by round, so that the load of a shared machine weighs on
-each alike. Clients run in separate processes (:mod:`sse_clients`):
+each alike; in the sweep and the storm only the measured target's process runs (an idle
+frontend still follows the whole feed: at 40k deliveries/s the two saturated the 2 cores).
+Clients run in separate processes, on uvloop (:mod:`sse_clients`):
 
 1. **idle**: resident memory per idle stream at each of ``--idle``'s counts (10,000 then
    19,000), per transport, in a fresh server process each; clients in several processes,
@@ -128,6 +130,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--only-phases", action="store_true", help="skip idle, sweep and storm")
     p.add_argument("--procs", type=int, default=2, help="client processes")
     p.add_argument("--uvloop", action="store_true", help="run the targets on uvloop")
+    p.add_argument(
+        "--stages",
+        action="store_true",
+        help="sweep: where the latency goes inside the culto targets (sse_stages.py)",
+    )
     p.add_argument("--profile", default="", help="py-spy the culto target into this file")
     p.add_argument("--profile-phase", default="sweep", choices=["sweep", "storm"])
     p.add_argument("--json", default=str(HERE / "results" / "sse.json"))
@@ -143,6 +150,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-frames", type=int, default=0, help="(server) tracemalloc frames")
     p.add_argument("--trace-out", default="", help="(server) where the memory report goes")
     p.add_argument("--malloc-trim", type=float, default=0.0, help="(server) trim every S s")
+    p.add_argument("--stages-out", default="", help="(server) where the stage figures go")
     return p
 
 
@@ -152,19 +160,23 @@ if __name__ == "__main__":
     if ns.role == "server":
         if ns.code:
             sys.path.insert(0, str(Path(ns.code).resolve()))  # the product of that checkout
-        from functools import partial
-
         from sse_memory import install
+        from sse_stages import install as install_stages
         from sse_targets import run
 
-        memory = partial(install, ns.trace_frames, ns.trace_out, ns.malloc_trim)
-        run(ns.target, ns.nats, ns.uvloop, ns.heartbeat, memory)
+        def hooks() -> None:
+            install(ns.trace_frames, ns.trace_out, ns.malloc_trim)
+            if ns.stages_out:
+                install_stages(ns.stages_out)
+
+        run(ns.target, ns.nats, ns.uvloop, ns.heartbeat, hooks)
     elif ns.role == "clients":
         from sse_clients import run as run_clients
+        from sse_clients import run_fast as run_clients_fast
 
         loaded = [Spec(**s) for s in json.loads(Path(ns.specs).read_text())]
         lo, _, hi = ns.churn.partition(",")
         churn = (float(lo), float(hi)) if ns.churn else None
-        asyncio.run(run_clients(ns.port, loaded, ns.track, 100, churn))
+        run_clients_fast(run_clients(ns.port, loaded, ns.track, 100, churn))
     else:
         main(ns)

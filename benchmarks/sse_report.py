@@ -27,6 +27,19 @@ def print_round(r: Figures) -> None:
         f" busiest client {r['busiest_client_cpu_share']:.0%})",
         flush=True,
     )
+    if "stages" in r:
+        st = r["stages"]
+        line = "  ".join(
+            f"{name} {st[key]['p50']:.1f}/{st[key]['p99']:.1f}"
+            for name, key in (("feed", "feed_ms"), ("written", "written_ms"),
+                              ("loop lag", "loop_lag_ms"))
+            if st[key].get("n")
+        )  # fmt: skip
+        bursts, gc = st["events_per_flush"], st["gc"]
+        print(f"           inside the target, p50/p99 ms: {line};"
+              f" events per write pass p50 {bursts.get('p50', 0):.0f};"
+              f" cyclic GC {gc['runs']} runs, {gc['collected']:,} found, longest"
+              f" {gc['max_ms']:.1f} ms", flush=True)  # fmt: skip
 
 
 def _ratio(ours: float, base: float) -> str:

@@ -12,6 +12,7 @@ Either prints ``READY <port>`` once it listens and stops when its stdin closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -49,10 +50,21 @@ async def run_culto(nats_url: str, heartbeat: float, memory: Callable[[], None])
             )
             # Benchmark clients come from 127.0.0.x: no per-peer connection rate.
             server = listen(app, ListenConfig(port=0, connections_per_second=1e9))
-            print(f"READY {server.port}", flush=True)
-            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+            with _frozen_startup_heap():
+                print(f"READY {server.port}", flush=True)
+                await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
             server.http.stop()
             sockets.close_all()  # leaving closes the hub, which ends every SSE stream
+
+
+def _frozen_startup_heap() -> contextlib.AbstractContextManager[object]:
+    """What ``serve_frontend`` does once started (:mod:`ops.collector`), where the checkout
+    has it (a ``before`` checkout may not)."""
+    try:
+        from ops.collector import frozen_startup_heap
+    except ImportError:
+        return contextlib.nullcontext()
+    return frozen_startup_heap()
 
 
 def _event_routes(mesh: Any, hub: Any, config: Any) -> tuple[list[tuple[str, Any, Any]], Any]:

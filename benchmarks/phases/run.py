@@ -98,6 +98,8 @@ async def _measure(
             for rate in rates:
                 for name, target in targets.items():
                     if ours(name) or transport == "sse":
+                        if profiler is None:  # py-spy follows one process: keep it
+                            _alone(targets, name)
                         r = await target.round(rate, transport=transport)
                         sweep = figs[name]["sweeps"].setdefault(transport, {"sweep": []})
                         sweep["sweep"].append(r)
@@ -112,6 +114,7 @@ async def _measure(
         order = list(storming.items())
         for name, target in order if round_ % 2 == 0 else order[::-1]:
             print(f"\n== {name}: storm (round {round_ + 1}, {load_average()})", flush=True)
+            _alone(targets, name)
             profiling = args.profile_phase == "storm" and name == "culto" and round_ == 0
             profiler = _profile(args, target) if profiling else None
             try:
@@ -124,6 +127,13 @@ async def _measure(
     for name, rounds in ((n, figs[n].get("storm_rounds", [])) for n in storming):
         if rounds:
             figs[name]["storm"] = storm_median(rounds)
+
+
+def _alone(targets: dict[str, Target], name: str) -> None:
+    """Only ``name``'s process runs (see :meth:`Target.pause`)."""
+    for other, target in targets.items():
+        if other != name:
+            target.pause()
 
 
 def load_average() -> str:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import signal
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sse_clients import Spec
@@ -34,17 +38,34 @@ class Target:
         self.token = ids.admin if name != "baseline" else ""
         self._code = args.before if name == "before" else ""
         self._kind = "baseline" if name == "baseline" else "culto"
-        self.server = self._start()
+        stages = getattr(args, "stages", False) and self._kind == "culto"
+        self.stages = Path(tmp) / f"stages-{name}.json" if stages else None
+        self._server: Server | None = self._start()
 
     def _start(self, extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Server:
         a = self.args
+        if self.stages is not None:
+            extra = (*extra, "--stages-out", str(self.stages))
         return Server(self._kind, self.url, a.uvloop, a.heartbeat, self._code, extra, env)
+
+    @property
+    def server(self) -> Server:
+        """The target's process (started again if :meth:`pause` stopped it)."""
+        if self._server is None:
+            self._server = self._start()
+        return self._server
 
     def restart(self, extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
         """A fresh server process (``extra``: more arguments of its role, ``env``: more
         environment)."""
-        self.server.stop()
-        self.server = self._start(extra, env)
+        self.stop()
+        self._server = self._start(extra, env)
+
+    def pause(self) -> None:
+        """Stop the process while another target measures: an idle frontend still follows
+        the whole feed, and its CPU would weigh on the one measured (on 2 cores, the sweep's
+        40k deliveries/s round saturated the machine with both running)."""
+        self.stop()
 
     async def specs(self, videos: list[str], n: int, transport: str = "sse") -> list[Spec]:
         """``n`` clients over ``videos``, resuming from the stream's end (only live events
@@ -133,10 +154,24 @@ class Target:
         got = await clients.finish()
         r = _round_figures(self.name, rate, total, elapsed, began, cpu, busiest, got)
         r["transport"] = transport
+        if self.stages is not None:
+            r["stages"] = await self._stages()
         r["expected"] = total * (fanout or len(specs) // len(videos))
         r["lost"] = r["expected"] - r["deliveries"]
         print_round(r)
         return r
+
+    async def _stages(self) -> Figures:
+        """The target's stage figures of the round (:mod:`sse_stages`), then reset."""
+        assert self.stages is not None
+        self.stages.unlink(missing_ok=True)
+        os.kill(self.server.pid, signal.SIGUSR2)
+        for _ in range(100):
+            if self.stages.exists():
+                await asyncio.sleep(0.05)  # written whole: one small write
+                return json.loads(self.stages.read_text())  # type: ignore[no-any-return]
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"no stage figures from {self.name}")
 
     async def sweep(self, rates: list[float], transport: str) -> Figures:
         """Each rate over ``transport``."""
@@ -145,7 +180,9 @@ class Target:
         return {"sweep": rounds, "saturation_deliveries_per_s": best["deliveries_per_s"]}
 
     def stop(self) -> None:
-        self.server.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
 
 def _spread(values: list[float]) -> Figures:

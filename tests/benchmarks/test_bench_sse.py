@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ def test_bench_sse_parses_its_arguments() -> None:
     options = ("--quick", "--targets", "--before", "--rates", "--idle", "--storm", "--soak-seconds")
     for option in (*options, "--json", "--plot", "--follow", "--follow-rate", "--only-phases"):
         assert option in done.stdout
-    for option in ("--soak-trace", "--soak-warmup", "--soak-malloc-trim", "--soak-arena-max"):
+    for option in ("--soak-trace", "--soak-warmup", "--soak-malloc-trim", "--soak-arena-max",
+                   "--stages"):  # fmt: skip
         assert option in done.stdout
 
 
@@ -105,3 +107,37 @@ def test_soak_memory_marks_without_tracing_read_the_allocators(tmp_path: Path) -
     assert report["last"]["rss_kib"] > 0
     if memory.mallinfo():  # glibc
         assert report["last"]["mallinfo"]["uordblks"] > 0
+
+
+def _stages_module() -> Any:
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import sse_stages
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    return sse_stages
+
+
+def test_stages_split_an_events_latency_and_name_what_stalled(tmp_path: Path) -> None:
+    stages = _stages_module()
+    out = tmp_path / "stages.json"
+    s = stages.Stages(out)
+    sent = time.time() - 0.010  # published 10 ms ago
+    body = b'{"video_id":"v","message":"t=%.6f","progress":1}' % sent
+    s.dispatched(body, sent + 0.004)  # the hub saw it 4 ms after publishing
+    s.dispatched(b'{"message":"no stamp"}', sent)  # not a benchmark event: not counted
+    s.flushed()  # its write pass: now
+    s.flushed()  # a pass with nothing new: no burst
+    s.collecting("start", {"generation": 2, "collected": 0})
+    s.collecting("stop", {"generation": 2, "collected": 7})
+    s.slow.append(("Writes.flush", 0.02))
+    s.slow.append(("Writes.flush", 0.01))
+    s.dump()
+    got = json.loads(out.read_text())
+    assert got["feed_ms"]["n"] == 1 and 3.9 < got["feed_ms"]["p50"] < 4.1
+    assert got["written_ms"]["n"] == 1 and got["written_ms"]["p50"] >= 10.0
+    assert got["events_per_flush"]["n"] == 1 and got["events_per_flush"]["p50"] == 1
+    assert got["gc"]["runs"] == 1 and got["gc"]["full_runs"] == 1 and got["gc"]["collected"] == 7
+    assert got["slow_callbacks"]["Writes.flush"] == {"n": 2, "total_ms": 30.0, "max_ms": 20.0}
+    s.dump()  # the next round starts empty
+    assert json.loads(out.read_text())["feed_ms"] == {"n": 0}
