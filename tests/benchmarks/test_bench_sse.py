@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -11,6 +12,15 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_sse.py"
+
+
+def _bench_module(name: str) -> Any:
+    """A module of ``benchmarks/`` (not a package: imported from its directory)."""
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH.parent))
 
 
 def test_bench_sse_parses_its_arguments() -> None:
@@ -29,11 +39,7 @@ def test_bench_sse_parses_its_arguments() -> None:
 
 
 def test_bench_summary_compares_targets() -> None:
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        import sse_report
-    finally:
-        sys.path.remove(str(BENCH.parent))
+    sse_report = _bench_module("sse_report")
 
     def target(us: float, kib: float) -> dict[str, object]:
         rounds = {
@@ -55,28 +61,15 @@ def test_bench_summary_compares_targets() -> None:
 
 
 def test_bench_summary_has_the_follow_row_and_skips_phases_not_run() -> None:
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        import sse_report
-    finally:
-        sys.path.remove(str(BENCH.parent))
+    sse_report = _bench_module("sse_report")
     follow = {"channel_followed_us": 7.0, "videos_named_us": 14.0, "ratio": 0.5}
     table = "\n".join(sse_report.summary({"targets": {"culto": {"follow": follow}}}))
     assert "following 10 channels ÷ naming their videos (µs) | 7.00 ÷ 14.00 = x0.500" in table
     assert "events/s" not in table and "idle" not in table  # --only-phases: none ran
 
 
-def _memory_module() -> Any:
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        import sse_memory
-    finally:
-        sys.path.remove(str(BENCH.parent))
-    return sse_memory
-
-
 def test_soak_memory_marks_name_the_allocation_site_that_grew(tmp_path: Path) -> None:
-    memory = _memory_module()
+    memory = _bench_module("sse_memory")
     out = tmp_path / "memory.json"
     trace = memory.MemoryTrace(1, out)
     try:
@@ -96,7 +89,7 @@ def test_soak_memory_marks_name_the_allocation_site_that_grew(tmp_path: Path) ->
 
 
 def test_soak_memory_marks_without_tracing_read_the_allocators(tmp_path: Path) -> None:
-    memory = _memory_module()
+    memory = _bench_module("sse_memory")
     out = tmp_path / "memory.json"
     trace = memory.MemoryTrace(0, out)
     trace.mark()
@@ -109,17 +102,8 @@ def test_soak_memory_marks_without_tracing_read_the_allocators(tmp_path: Path) -
         assert report["last"]["mallinfo"]["uordblks"] > 0
 
 
-def _stages_module() -> Any:
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        import sse_stages
-    finally:
-        sys.path.remove(str(BENCH.parent))
-    return sse_stages
-
-
 def test_stages_split_an_events_latency_and_name_what_stalled(tmp_path: Path) -> None:
-    stages = _stages_module()
+    stages = _bench_module("sse_stages")
     out = tmp_path / "stages.json"
     s = stages.Stages(out)
     sent = time.time() - 0.010  # published 10 ms ago
