@@ -100,9 +100,10 @@ class LiveSocket:
 
     def write(self, data: bytes) -> asyncio.Future[None] | None:
         """Send ``data`` after anything still pending; ``None`` if the socket took all of it,
-        else a future that completes once it has (failed if the connection is lost)."""
+        else a future that completes once it has, or once the connection is lost (see
+        :meth:`abort`: whoever waits checks :attr:`state`)."""
         if self.state is SocketState.CLOSED:
-            return _failed()
+            return _done()
         if self._out is not None:
             self._out += data
             return self._waiter()
@@ -112,7 +113,7 @@ class LiveSocket:
             sent = 0
         except OSError:
             self.abort()
-            return _failed()
+            return _done()
         if sent == len(data):
             return None
         self._out = data[sent:]
@@ -124,15 +125,13 @@ class LiveSocket:
         framed for the transport (subclasses), then :meth:`write`."""
         return self.write(data)
 
-    async def send(self, data: bytes) -> None:
-        """:meth:`push` and wait until the socket took it (paces history).
-
-        Raises:
-            ConnectionError: the connection is lost.
-        """
+    async def send(self, data: bytes) -> bool:
+        """:meth:`push` and wait until the socket took it (paces history); ``False`` if the
+        connection is lost (not an exception: see :meth:`abort`)."""
         pending = self.push(data)
         if pending is not None:
             await pending
+        return self.state is not SocketState.CLOSED
 
     def _waiter(self) -> asyncio.Future[None]:
         if self._drained is None:
@@ -213,10 +212,13 @@ class LiveSocket:
             self._linger = None
         with contextlib.suppress(OSError):
             self._sock.close()
+        # Writers waiting for the drain are woken with a result, not an exception: an
+        # exception kept by a future and raised into the frames awaiting it (through
+        # ``asyncio.wait_for``'s own frame, which holds the future) makes a reference cycle
+        # that keeps the whole connection for the cyclic collector. They check ``state``.
         drained, self._drained = self._drained, None
         if drained is not None and not drained.done():
-            drained.set_exception(ConnectionResetError("the event stream's connection closed"))
-            drained.exception()  # retrieved: nobody may be waiting any more
+            drained.set_result(None)
         try:
             self._closed()
         finally:
@@ -228,7 +230,7 @@ class LiveSocket:
         """The socket is closed: let go of the hub (subclasses)."""
 
 
-def _failed() -> asyncio.Future[None]:
-    failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    failed.set_exception(ConnectionResetError("the event stream's connection closed"))
-    return failed
+def _done() -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done

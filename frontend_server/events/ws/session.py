@@ -85,8 +85,8 @@ class Outbox(Sink, Protocol):
     """The transport of one socket (:class:`~frontend_server.events.ws.socket.WsStream`): also
     the hub's direct sink of the socket's connection."""
 
-    async def send(self, data: bytes) -> None:
-        """Frames (:func:`encode_ws_event`), awaiting the socket."""
+    async def send(self, data: bytes) -> bool:
+        """Frames (:func:`encode_ws_event`), awaiting the socket; ``False`` if it closed."""
 
     async def send_message(self, message: BaseModel) -> None:
         """One control message."""
@@ -458,10 +458,12 @@ class EventSocket:
                         return
                     data = b"".join(encode_ws_event(e) for e in batch)
                     try:
-                        await asyncio.wait_for(self._outbox.send(data), self._batch_timeout)
+                        sent = await asyncio.wait_for(self._outbox.send(data), self._batch_timeout)
                     except TimeoutError:
                         self._end(*CLOSE_FOR[CloseReason.SLOW])
                         return
+                    if not sent:
+                        return  # the socket closed: its session ends
         except HistoryTrimmed as gone:
             # Retention trimmed what was still to be sent: a reset, then the current state.
             requested = sub.last_event_id or 0

@@ -115,14 +115,11 @@ class WsStream(LiveSocket):
         if isinstance(message, WsError):
             stats.errors_out += 1
 
-    async def send(self, data: bytes) -> None:
-        """Frames (history): written, then awaited until the socket took them.
-
-        Raises:
-            ConnectionError: the connection is lost.
-        """
+    async def send(self, data: bytes) -> bool:
+        """Frames (history): written, then awaited until the socket took them; ``False`` if
+        the connection is lost (the session then ends: its connection is dropped)."""
         self._registry.stats.messages_out += data.count(b'{"op":"event"')
-        await super().send(data)
+        return await super().send(data)
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake with ``code``."""

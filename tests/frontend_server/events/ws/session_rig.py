@@ -68,10 +68,11 @@ class Outbox:
         self.closed: tuple[int, str] | None = None
         self.hold: asyncio.Event | None = None  # set: history writes wait on it
 
-    async def send(self, data: bytes) -> None:
+    async def send(self, data: bytes) -> bool:
         if self.hold is not None:
             await self.hold.wait()
         self.messages += decode_frames(data)
+        return self.closed is None
 
     async def send_message(self, message: BaseModel) -> None:
         self.messages += decode_frames(encode_message(message))
