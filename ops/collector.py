@@ -4,7 +4,7 @@ Reference counting frees almost everything the moment it is no longer used. The 
 collector is only for objects that refer to each other in a cycle, and it runs on allocation
 counts, on the event loop's thread: while it runs, nothing else does. A *full* pass
 (generation 2) visits every tracked container in the process. After the frontend's start-up
-that is about 80,000 objects (modules, classes, pydantic's schemas, Tornado's routing), none of
+that is 70,000-80,000 objects (modules, classes, pydantic's schemas, Tornado's routing), none of
 which ever becomes garbage, so each full pass stalled the loop for tens of milliseconds for
 nothing; events arriving meanwhile waited (``bench_sse.py --stages``: the 40k deliveries/s
 round's p99).
