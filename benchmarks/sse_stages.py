@@ -28,6 +28,7 @@ import json
 import signal
 import time
 from array import array
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,12 @@ class Stages:
         self.slow: list[tuple[str, float]] = []
         self._since_flush: list[float] = []
         self._gc_began = 0.0
+        self.full_heap: dict[str, Any] | None = None
 
     def collecting(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
+            if info["generation"] == 2 and self.full_heap is None and gc.get_freeze_count():
+                self.full_heap = _heap()  # what the round's first full pass walks
             self._gc_began = time.perf_counter()
         elif info["generation"] > 0:  # the young generation's runs are short and many
             took = time.perf_counter() - self._gc_began
@@ -82,7 +86,9 @@ class Stages:
             "events_per_flush": _spread(array("d", self.bursts), scale=1.0),
             "gc": _collections(self.gc_runs),
             "slow_callbacks": _slow(self.slow),
+            "heap": self.full_heap or _heap(),
         }
+        self.full_heap = None
         self.gc_runs = []
         self.slow = []
         self.out.write_text(json.dumps(figures))
@@ -99,6 +105,19 @@ def _collections(runs: list[tuple[int, float, int]]) -> dict[str, float]:
         "collected": sum(found for _, _, found in runs),
         "max_ms": max((took for _, took, _ in runs), default=0.0) * 1000,
         "total_ms": sum(took for _, took, _ in runs) * 1000,
+    }
+
+
+def _heap(top: int = 10) -> dict[str, Any]:
+    """What a full collection walks: the tracked objects outside the frozen start-up heap,
+    by generation, and the commonest types of the oldest generation."""
+    old = gc.get_objects(generation=2)
+    types = Counter(type(o).__qualname__ for o in old)
+    return {
+        "frozen": gc.get_freeze_count(),
+        "young": len(gc.get_objects(generation=0)) + len(gc.get_objects(generation=1)),
+        "old": len(old),
+        "old_types": dict(types.most_common(top)),
     }
 
 

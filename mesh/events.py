@@ -12,10 +12,9 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from nats.aio.msg import Msg
 from nats.js.api import PubAck
 from pydantic import ValidationError
 
@@ -207,10 +206,37 @@ def stored_channel(headers: Mapping[str, str] | None) -> str:
     return value
 
 
-def decode_js_msg(msg: Msg) -> StoredEvent | None:
-    """Decode a JetStream-delivered message (push or pull); ``None`` if malformed."""
-    meta = msg.metadata
-    return decode_event(meta.sequence.stream, msg.subject, msg.data, meta.timestamp, msg.headers)
+_V1_TOKENS = 9
+"""``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ns>.<pending>``"""
+_V2_TOKENS = 11
+"""``$JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ns>.<pending>``
+(and possibly a random token after it)."""
+
+
+def js_position(reply: str) -> tuple[int, datetime] | None:
+    """A JetStream delivery's stream sequence and storage time, from its reply subject (ADR-15);
+    ``None`` if ``reply`` is not one.
+
+    What the live feed needs and no more: nats-py's ``Msg.metadata`` builds three objects per
+    message, a fifth of the feed's own cost at thousands of events/s.
+    """
+    tokens = reply.split(".")
+    count = len(tokens)
+    if count == _V1_TOKENS:
+        seq, stamp = tokens[5], tokens[7]
+    elif count >= _V2_TOKENS:
+        seq, stamp = tokens[7], tokens[9]
+    else:
+        return None
+    if tokens[0] != "$JS" or tokens[1] != "ACK" or not seq.isdecimal() or not stamp.isdecimal():
+        return None
+    seconds, nanos = divmod(int(stamp), 1_000_000_000)
+    # Truncated to microseconds, as a stored message's Nats-Time-Stamp is read
+    # (mesh.direct_get.parse_time): the two read paths give the same time.
+    return int(seq), _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -32,7 +32,7 @@ from culto.errors import CultoError
 from culto.resources import stop_task
 from mesh.connection import MeshConnection
 from mesh.errors import nats_errors
-from mesh.events import StoredEvent, decode_js_msg
+from mesh.events import StoredEvent, decode_event, js_position
 from mesh.fence import FenceMark, read_mark
 from mesh.retry import retry_until_done
 from mesh.subjects import EVENTS_ALL, EVENTS_STREAM, FENCE_SUBJECT
@@ -183,7 +183,11 @@ class LiveFeed:
         )
 
     async def _deliver(self, msg: Msg) -> None:
-        seq = msg.metadata.sequence.stream
+        position = js_position(msg.reply)
+        if position is None:
+            log.warning("skipping a message on %s without JetStream metadata", msg.subject[:120])
+            return
+        seq, stamp = position
         if seq <= self.last_seq:
             return
         self.last_seq = seq
@@ -192,7 +196,7 @@ class LiveFeed:
             if mark is not None and self._on_fence is not None:
                 self._on_fence(mark)
             return
-        event = decode_js_msg(msg)
+        event = decode_event(seq, msg.subject, msg.data, stamp, msg.headers)
         if event is not None:
             self._on_event(event)
 

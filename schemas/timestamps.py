@@ -21,9 +21,12 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def format_utc(value: datetime) -> str:
-    """``2025-11-05T12:00:00.123Z`` (milliseconds, always UTC)."""
-    value = _as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """``2025-11-05T12:00:00.123Z`` (milliseconds, truncated; always UTC)."""
+    if value.tzinfo is not UTC:
+        value = _as_utc(value)
+    # isoformat, not strftime: a third of the cost (every event is re-encoded once) and a
+    # four-digit year below 1000 as well; "+00:00" becomes "Z".
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 UtcDatetime = Annotated[

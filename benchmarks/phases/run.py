@@ -159,5 +159,6 @@ def _profile(args: argparse.Namespace, target: Target) -> subprocess.Popen[bytes
         "raw",
         "-r",
         "200",
+        "--nonblocking",  # sampling must not pause the target: its latency is measured too
     ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -125,3 +125,17 @@ def test_stages_split_an_events_latency_and_name_what_stalled(tmp_path: Path) ->
     assert got["slow_callbacks"]["Writes.flush"] == {"n": 2, "total_ms": 30.0, "max_ms": 20.0}
     s.dump()  # the next round starts empty
     assert json.loads(out.read_text())["feed_ms"] == {"n": 0}
+
+
+def test_bench_feed_reads_every_event_and_reports_ratios(tmp_path: Path) -> None:
+    """A small run of ``bench_feed.py`` (real nats-server, one reader process per target):
+    every target must see each stored event once, and the figures are written."""
+    out = tmp_path / "feed.json"
+    cmd = [sys.executable, str(BENCH.parent / "bench_feed.py"), "--events", "300",
+           "--rounds", "1", "--json", str(out)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| culto |" in done.stdout and "| baseline |" in done.stdout
+    figures = json.loads(out.read_text())
+    assert set(figures["medians"]) == {"baseline", "culto"}
+    assert all(value > 0 for value in figures["medians"].values())

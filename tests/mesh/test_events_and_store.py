@@ -166,6 +166,10 @@ async def test_every_read_path_gives_the_events_channel(mesh: MeshConnection) ->
     ]
     assert [e.channel_id for e in replayed] == expected
     assert replayed[0].seq == own.seq
+    # The feed reads sequence and storage time from the delivery's reply subject
+    # (mesh.events.js_position); replay from the stored message's headers: they agree.
+    assert [(e.seq, e.time) for e in live] == [(e.seq, e.time) for e in replayed]
+    assert all(e.time is not None and e.time.tzinfo is not None for e in live)
     (latest,) = await EventReader(mesh).latest([vid], ["video.status"])
     assert (latest.seq, latest.channel_id) == (last.seq, "chan-2")
     with pytest.raises(InvalidInput):

@@ -178,6 +178,20 @@ def test_format_utc_takes_naive_as_utc() -> None:
     assert format_utc(datetime(2025, 1, 2, 3, 4, 5)) == "2025-01-02T03:04:05.000Z"
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (datetime(2025, 1, 2, 3, 4, 5, 999_999, tzinfo=UTC), "2025-01-02T03:04:05.999Z"),  # cut
+        (datetime(999, 1, 2, 3, 4, 5, 1_000, tzinfo=UTC), "0999-01-02T03:04:05.001Z"),  # 4 digits
+        (datetime(2025, 1, 1, 1, tzinfo=timezone(timedelta(hours=2))), "2024-12-31T23:00:00.000Z"),
+    ],
+)
+def test_format_utc_truncates_to_milliseconds_with_a_four_digit_year(
+    given: datetime, expected: str
+) -> None:
+    assert format_utc(given) == expected
+
+
 # --- submit body -------------------------------------------------------------------------------
 
 
