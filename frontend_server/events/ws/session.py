@@ -15,9 +15,10 @@ message is handled (one at a time; the socket goes on reading frames and pongs m
 2. Detach the old connection; ``L`` = the last sequence written for it. Everything of the old
    filter up to ``L`` is in the socket's output, in order.
 3. Read ``H`` and connect the new filter from ``H`` (live events ``> H`` queue up from now).
-4. Send ``subscribed``, then the kept videos' events in ``(L, H]`` (usually none), then the
-   added videos' history: every event in ``(since, H]``, or without ``since`` their current
-   state (the latest event of each type), as a new SSE connection gets.
+4. Send ``subscribed``, then (:mod:`~frontend_server.events.ws.handoff`) the kept videos'
+   events in ``(L, H]`` (usually none), then the added videos' history: every event in
+   ``(since, H]``, or without ``since`` their current state (the latest event of each type),
+   as a new SSE connection gets.
 5. Attach the connection: live events ``> H``.
 
 Per video, sequences are therefore ascending with no gap and no duplicate; across videos,
@@ -26,35 +27,29 @@ an added video's history may carry sequences lower than ones already sent for ot
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import dataclasses
 import logging
 from collections.abc import Mapping
 from enum import Enum
-from typing import Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from access.policy import Principal
 from access.principals import Credential
 from culto.buckets import TokenBuckets
-from culto.errors import CultoError, HistoryTrimmed, InvalidInput, MeshError, Unauthenticated
+from culto.errors import CultoError, InvalidInput, MeshError, Unauthenticated
 from frontend_server.events.access import HubAccess
 from frontend_server.events.cursors import CursorAcks
-from frontend_server.events.history import Reset
 from frontend_server.events.hub import (
     CloseReason,
     Connection,
     EventHub,
     Framing,
-    Sink,
     Subscription,
 )
 from frontend_server.events.ws.codes import CLOSE_FOR, MAX_ERRORS, CloseCode, VideoLookup
 from frontend_server.events.ws.filter import SocketFilter
-from frontend_server.events.ws.history import SocketHistory, resume_groups, resume_points
-from frontend_server.events.ws.wire import encode_ws_event
+from frontend_server.events.ws.handoff import HandOffHistory, Outbox
+from frontend_server.events.ws.history import SocketHistory, resume_points
 from frontend_server.security.limits import WS_BURST, WS_MESSAGES_PER_SECOND
 from schemas.cursors import (
     WS_CLIENT_ADAPTER,
@@ -79,20 +74,6 @@ class SocketState(Enum):
     """Following its filter through a hub connection."""
     CLOSED = "closed"
     """Closed or closing: messages are ignored."""
-
-
-class Outbox(Sink, Protocol):
-    """The transport of one socket (:class:`~frontend_server.events.ws.socket.WsStream`): also
-    the hub's direct sink of the socket's connection."""
-
-    async def send(self, data: bytes) -> bool:
-        """Frames (:func:`encode_ws_event`), awaiting the socket; ``False`` if it closed."""
-
-    async def send_message(self, message: BaseModel) -> None:
-        """One control message."""
-
-    def close(self, code: int, reason: str) -> None:
-        """Close the socket with ``code``."""
 
 
 class EventSocket:
@@ -135,8 +116,15 @@ class EventSocket:
         self._outbox = outbox
         self._lookup = lookup
         self._cursors = cursors
-        self._history_of = history
-        self._batch_timeout = batch_timeout
+        self._handoff = HandOffHistory(
+            history=history,
+            access=access,
+            outbox=outbox,
+            credential=credential,
+            batch_timeout=batch_timeout,
+            end=self._end,
+            following=lambda conn: self._conn is conn,
+        )
         self.state = SocketState.IDLE
         self._conn: Connection | None = None
         self._channels: dict[str, str | None] = {}
@@ -365,7 +353,7 @@ class EventSocket:
             floors += resume_points(since, added.videos if added is not None else None)
         self._history_floor, self._in_history = min(floors, default=None), True
         try:
-            await self._history(conn, types, kept, last, added, since)
+            await self._handoff.send(conn, types, kept, last, added, since, head)
         finally:
             self._in_history = False
         if self._conn is conn:
@@ -391,86 +379,6 @@ class EventSocket:
         channels = await self._lookup(sorted(added.videos))
         self._access.authorize(self.principal, channels)
         return channels
-
-    async def _history(
-        self,
-        conn: Connection,
-        types: list[str],
-        kept: SocketFilter | None,
-        last: int | None,
-        added: SocketFilter | None,
-        since: int | Mapping[str, int] | None,
-    ) -> None:
-        """Step 4: what was kept (``None``: everything) after ``last``, then what was added
-        (``None``: every video but the kept ones) after ``since`` (per video: a mapping). An
-        added video or channel overlapping what was kept (a video of a followed channel) is
-        complete already: its kept events are not sent twice."""
-        head = self._opened_at
-        if last is not None and (kept is None or not kept.empty):
-            every = Subscription.parse((), types, last)
-            await self._send_history(
-                conn, every if kept is None else kept.subscription(types, last), head
-            )
-        exclude = kept or SocketFilter()
-        if added is None:
-            point = since if isinstance(since, int) else None
-            if point is not None:  # every video: history only with a resume point
-                point = await self._resume_point(conn, point, head)
-            if point is not None:
-                every = Subscription.parse((), types, point)
-                await self._send_history(conn, every, head, exclude=exclude)
-            return
-        for part, point in resume_groups(added, since):
-            if point is not None:
-                point = await self._resume_point(conn, point, head)
-            await self._send_history(conn, part.subscription(types, point), head, exclude=exclude)
-
-    async def _resume_point(self, conn: Connection, since: int, head: int) -> int | None:
-        """``since``, or ``None`` (the current state follows) after sending a ``reset`` when
-        the stream cannot resume there."""
-        point = await self._history_of.resume_point(since, head)
-        if isinstance(point, int):
-            return point
-        if conn.close_reason is None and self._conn is conn:
-            await self._outbox.send(point.frame(Framing.WS))
-        return None
-
-    async def _send_history(
-        self,
-        conn: Connection,
-        sub: Subscription,
-        head: int,
-        *,
-        exclude: SocketFilter | None = None,
-    ) -> None:
-        history = self._history_of.events(
-            self._access,
-            conn.principal,
-            sub,
-            head,
-            exclude=exclude or SocketFilter(),
-            credential=self.credential,
-        )
-        try:
-            async with contextlib.aclosing(history) as batches:
-                async for batch in batches:
-                    if conn.close_reason is not None or self._conn is not conn:
-                        return
-                    data = b"".join(encode_ws_event(e) for e in batch)
-                    try:
-                        sent = await asyncio.wait_for(self._outbox.send(data), self._batch_timeout)
-                    except TimeoutError:
-                        self._end(*CLOSE_FOR[CloseReason.SLOW])
-                        return
-                    if not sent:
-                        return  # the socket closed: its session ends
-        except HistoryTrimmed as gone:
-            # Retention trimmed what was still to be sent: a reset, then the current state.
-            requested = sub.last_event_id or 0
-            reset = Reset(requested, gone.first_available, head, "trimmed")
-            await self._outbox.send(reset.frame(Framing.WS))
-            state = dataclasses.replace(sub, last_event_id=None)
-            await self._send_history(conn, state, head, exclude=exclude)
 
     def _stop(self) -> int | None:
         """Stop following; how far the client got (``None``: nothing was followed).

@@ -109,9 +109,14 @@ class Peer:
             data = data[at + size :]
         return out
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Close both ends; a message still being handled is let finish (a handler task left
+        pending would be destroyed with the loop)."""
         self.stream.abort()
         self.client.close()
+        self.session.release.set()
+        async with asyncio.timeout(2):
+            await self.session.until_finished(len(self.session.started))
 
 
 async def test_messages_read_while_one_is_handled_wait_their_turn_in_order() -> None:
@@ -129,7 +134,7 @@ async def test_messages_read_while_one_is_handled_wait_their_turn_in_order() -> 
             await peer.session.until_finished(3)
         assert peer.session.started == [b"1", b"2", b"3"] and peer.session.most == 1
     finally:
-        peer.close()
+        await peer.close()
     assert peer.session.closed
 
 
@@ -143,7 +148,7 @@ async def test_a_client_queueing_too_many_messages_is_closed_1008() -> None:
         assert struct.unpack_from("!H", payload)[0] == CloseCode.POLICY
         assert peer.session.started == [b"m"]  # the rest was never handed over
     finally:
-        peer.close()
+        await peer.close()
 
 
 async def test_a_refused_message_is_answered_at_once_and_never_queued() -> None:
@@ -159,4 +164,4 @@ async def test_a_refused_message_is_answered_at_once_and_never_queued() -> None:
         assert json.loads(payload) == refusal
         assert peer.session.started == [] and peer.registry.stats.errors_out == 1
     finally:
-        peer.close()
+        await peer.close()
