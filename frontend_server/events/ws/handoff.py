@@ -59,6 +59,16 @@ class HandOffHistory:
             a close ends this history).
     """
 
+    __slots__ = (
+        "_access",
+        "_batch_timeout",
+        "_credential",
+        "_end",
+        "_following",
+        "_history",
+        "_outbox",
+    )
+
     def __init__(
         self,
         *,

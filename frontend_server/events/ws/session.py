@@ -116,15 +116,8 @@ class EventSocket:
         self._outbox = outbox
         self._lookup = lookup
         self._cursors = cursors
-        self._handoff = HandOffHistory(
-            history=history,
-            access=access,
-            outbox=outbox,
-            credential=credential,
-            batch_timeout=batch_timeout,
-            end=self._end,
-            following=lambda conn: self._conn is conn,
-        )
+        self._history = history
+        self._batch_timeout = batch_timeout
         self.state = SocketState.IDLE
         self._conn: Connection | None = None
         self._channels: dict[str, str | None] = {}
@@ -352,8 +345,19 @@ class EventSocket:
         if added is None or not added.empty:
             floors += resume_points(since, added.videos if added is not None else None)
         self._history_floor, self._in_history = min(floors, default=None), True
+        # Made for the change, not kept: an idle socket holds nothing of it (measured: a
+        # hand-off kept per socket cost 0.4 KiB of RSS per idle WebSocket).
+        handoff = HandOffHistory(
+            history=self._history,
+            access=self._access,
+            outbox=self._outbox,
+            credential=self.credential,
+            batch_timeout=self._batch_timeout,
+            end=self._end,
+            following=self._follows,
+        )
         try:
-            await self._handoff.send(conn, types, kept, last, added, since, head)
+            await handoff.send(conn, types, kept, last, added, since, head)
         finally:
             self._in_history = False
         if self._conn is conn:
@@ -362,6 +366,9 @@ class EventSocket:
             # during the history (access lost, too slow, NATS gone): the socket is closed with
             # its code instead of staying open on a dead subscription.
             self._hub.attach(conn, self._outbox, self)
+
+    def _follows(self, conn: Connection) -> bool:
+        return self._conn is conn
 
     async def _authorize(self, added: SocketFilter | None) -> dict[str, str | None]:
         """The channels of the added videos, once the caller may read each of them and each
