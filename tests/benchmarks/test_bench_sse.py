@@ -139,3 +139,16 @@ def test_bench_feed_reads_every_event_and_reports_ratios(tmp_path: Path) -> None
     figures = json.loads(out.read_text())
     assert set(figures["medians"]) == {"baseline", "culto"}
     assert all(value > 0 for value in figures["medians"].values())
+
+
+def test_bench_send_measures_both_ways_of_writing(tmp_path: Path) -> None:
+    """A small run of ``bench_send.py`` (real loopback sockets, a draining child process)."""
+    out = tmp_path / "send.json"
+    cmd = [sys.executable, str(BENCH.parent / "bench_send.py"), "--sockets", "20",
+           "--passes", "8", "--batch", "4", "--json", str(out)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "one event per send()" in done.stdout
+    figures = json.loads(out.read_text())
+    assert figures["one_per_send_us"] > 0 and figures["batched_us"] > 0
+    assert figures["batch"] == 4 and figures["sockets"] == 20
