@@ -143,3 +143,13 @@ class Stack:
     def logs(self, service: str, tail: int = 30) -> str:
         return self.engine.podman("logs", "--tail", str(tail), self.container(service),
                                   check=False).stderr  # fmt: skip
+
+    def diagnosis(self, pending: list[str]) -> str:
+        """What a readiness timeout needs to be read: every container's state, and the logs of
+        the services still pending and of those they wait for (the provisioning job, the NATS
+        nodes), which pass their own checks and would otherwise not be shown."""
+        states = self.engine.podman("ps", "-a", "--format", "{{.Names}}\t{{.Status}}",
+                                    check=False).stdout  # fmt: skip
+        waited_on = [s for s in ("provision", "nats-0", "nats-1", "nats-2") if s not in pending]
+        logs = "\n".join(f"--- {n}\n{self.logs(n)}" for n in [*pending, *waited_on])
+        return f"containers:\n{states}\n{logs}"

@@ -91,8 +91,10 @@ def _wait_ready(stack: Stack) -> None:
             if stack.healthy(name, command):
                 del pending[name]
         if pending and time.monotonic() > deadline:
-            logs = "\n".join(f"--- {n}\n{stack.logs(n)}" for n in pending)
-            raise TimeoutError(f"not healthy after {READY_TIMEOUT:.0f}s: {sorted(pending)}\n{logs}")
+            waiting = sorted(pending)
+            raise TimeoutError(
+                f"not healthy after {READY_TIMEOUT:.0f}s: {waiting}\n{stack.diagnosis(waiting)}"
+            )
         time.sleep(1)
 
 
