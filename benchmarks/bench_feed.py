@@ -35,7 +35,17 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mesh.connection import MeshConnection
+
+Seen = Callable[[int], None]
+"""Told each event's stream sequence as the reader gets it."""
+Stop = Callable[[], Awaitable[object]]
+"""Ends a reader's subscription."""
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
@@ -151,15 +161,15 @@ async def _read(role: str, url: str, last: int) -> dict[str, float]:
     return {"events": count, "us_per_event": took / count * 1e6}
 
 
-async def _feed(mesh: object, seen: object) -> object:
+async def _feed(mesh: MeshConnection, seen: Seen) -> Stop:
     from mesh.feed import LiveFeed
 
-    feed = LiveFeed(mesh, lambda event: seen(event.seq))  # type: ignore[arg-type, operator]
+    feed = LiveFeed(mesh, lambda event: seen(event.seq))
     await feed.start(0)
     return feed.stop
 
 
-async def _baseline(mesh: object, seen: object) -> object:
+async def _baseline(mesh: MeshConnection, seen: Seen) -> Stop:
     from nats.aio.msg import Msg
     from nats.js import api
 
@@ -171,9 +181,9 @@ async def _baseline(mesh: object, seen: object) -> object:
             meta.sequence.stream, msg.subject, msg.data, meta.timestamp, msg.headers
         )
         if event is not None:
-            seen(event.seq)  # type: ignore[operator]
+            seen(event.seq)
 
-    sub = await mesh.js.subscribe(  # type: ignore[attr-defined]
+    sub = await mesh.js.subscribe(
         "culto.events.>",
         stream="CULTO_EVENTS",
         cb=deliver,

@@ -211,6 +211,7 @@ _V1_TOKENS = 9
 _V2_TOKENS = 11
 """``$JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ns>.<pending>``
 (and possibly a random token after it)."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def js_position(reply: str) -> tuple[int, datetime] | None:
@@ -234,9 +235,6 @@ def js_position(reply: str) -> tuple[int, datetime] | None:
     # Truncated to microseconds, as a stored message's Nats-Time-Stamp is read
     # (mesh.direct_get.parse_time): the two read paths give the same time.
     return int(seq), _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _first_error(exc: ValidationError) -> str:

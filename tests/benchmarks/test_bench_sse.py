@@ -127,28 +127,28 @@ def test_stages_split_an_events_latency_and_name_what_stalled(tmp_path: Path) ->
     assert json.loads(out.read_text())["feed_ms"] == {"n": 0}
 
 
+def _run_bench(tmp_path: Path, script: str, *args: str) -> tuple[str, Any]:
+    """Run a benchmark of ``benchmarks/`` with ``args`` and ``--json``; its output and figures."""
+    out = tmp_path / "figures.json"
+    cmd = [sys.executable, str(BENCH.parent / script), *args, "--json", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout, json.loads(out.read_text())
+
+
 def test_bench_feed_reads_every_event_and_reports_ratios(tmp_path: Path) -> None:
     """A small run of ``bench_feed.py`` (real nats-server, one reader process per target):
     every target must see each stored event once, and the figures are written."""
-    out = tmp_path / "feed.json"
-    cmd = [sys.executable, str(BENCH.parent / "bench_feed.py"), "--events", "300",
-           "--rounds", "1", "--json", str(out)]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "| culto |" in done.stdout and "| baseline |" in done.stdout
-    figures = json.loads(out.read_text())
+    stdout, figures = _run_bench(tmp_path, "bench_feed.py", "--events", "300", "--rounds", "1")
+    assert "| culto |" in stdout and "| baseline |" in stdout
     assert set(figures["medians"]) == {"baseline", "culto"}
     assert all(value > 0 for value in figures["medians"].values())
 
 
 def test_bench_send_measures_both_ways_of_writing(tmp_path: Path) -> None:
     """A small run of ``bench_send.py`` (real loopback sockets, a draining child process)."""
-    out = tmp_path / "send.json"
-    cmd = [sys.executable, str(BENCH.parent / "bench_send.py"), "--sockets", "20",
-           "--passes", "8", "--batch", "4", "--json", str(out)]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "one event per send()" in done.stdout
-    figures = json.loads(out.read_text())
+    args = ("--sockets", "20", "--passes", "8", "--batch", "4")
+    stdout, figures = _run_bench(tmp_path, "bench_send.py", *args)
+    assert "one event per send()" in stdout
     assert figures["one_per_send_us"] > 0 and figures["batched_us"] > 0
     assert figures["batch"] == 4 and figures["sockets"] == 20
